@@ -1,0 +1,97 @@
+"""Case store, task inbox and notices: what the workflow records about a case."""
+
+from __future__ import annotations
+
+import asyncpg
+from temporalio import activity
+
+from schemas.tasks import Queue
+from schemas.records import (
+    ActivityName,
+    CaseOpening,
+    EventRecord,
+    NewTask,
+    Notice,
+    NoticeKind,
+    StageRecord,
+    SupporterRecord,
+    TaskClosure,
+)
+from store import repository as repo
+
+
+class CaseStore:
+    """Activities that write the case file (Ausländerakte), its tasks and its timeline."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @activity.defn(name=ActivityName.OPEN_CASE)
+    async def open_case(self, opening: CaseOpening) -> None:
+        event = opening.event
+        assert event.person is not None
+        async with self._pool.acquire() as con, con.transaction():
+            await repo.insert_case(con, event, opening.entry.at)
+            if not await repo.add_entry(con, opening.entry):
+                return
+            await repo.upsert_person(con, event.case_id, event.person)
+            await repo.replace_children(con, event.case_id, event)
+            await repo.insert_status_event(con, event, opening.entry.at)
+
+    @activity.defn(name=ActivityName.RECORD_EVENT)
+    async def record_event(self, record: EventRecord) -> None:
+        event = record.event
+        async with self._pool.acquire() as con, con.transaction():
+            if not await repo.add_entry(con, record.entry):
+                return
+            await repo.insert_status_event(con, event, record.entry.at)
+            if event.person is not None:
+                await repo.upsert_person(con, event.case_id, event.person)
+            await repo.replace_children(con, event.case_id, event)
+
+    @activity.defn(name=ActivityName.RECORD_STAGE)
+    async def record_stage(self, record: StageRecord) -> None:
+        async with self._pool.acquire() as con, con.transaction():
+            if await repo.add_entry(con, record.entry):
+                await repo.update_case(con, record)
+
+    @activity.defn(name=ActivityName.CREATE_TASK)
+    async def create_task(self, task: NewTask) -> None:
+        async with self._pool.acquire() as con, con.transaction():
+            if await repo.add_entry(con, task.entry):
+                await repo.insert_task(con, task)
+
+    @activity.defn(name=ActivityName.CLOSE_TASK)
+    async def close_task(self, closure: TaskClosure) -> None:
+        async with self._pool.acquire() as con, con.transaction():
+            if await repo.add_entry(con, closure.entry):
+                await repo.close_task(con, closure)
+
+    @activity.defn(name=ActivityName.NOTIFY)
+    async def notify(self, notice: Notice) -> None:
+        """Queue a message to the team's inbox (the outbox is delivered separately)."""
+        async with self._pool.acquire() as con, con.transaction():
+            if not await repo.add_entry(con, notice.entry):
+                return
+            await repo.insert_notice(con, notice)
+            if notice.kind is NoticeKind.OVERDUE and notice.task_id is not None:
+                await repo.mark_overdue(con, notice.task_id)
+
+    @activity.defn(name=ActivityName.REGISTER_SUPPORTER)
+    async def register_supporter(self, record: SupporterRecord) -> None:
+        """Store the supporter and tell the ABH at once, in one transaction."""
+        async with self._pool.acquire() as con, con.transaction():
+            if not await repo.add_entry(con, record.entry):
+                return
+            await repo.insert_supporter(
+                con, record.supporter_id, record.entry.case_id, record.report, record.entry.at
+            )
+            await repo.insert_notice(
+                con,
+                Notice(
+                    entry=record.entry,
+                    key=f"{record.supporter_id}:supporter_reported",
+                    queue=Queue.ABH,
+                    kind=NoticeKind.SUPPORTER_REPORTED,
+                ),
+            )

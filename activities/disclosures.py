@@ -1,0 +1,127 @@
+"""Consents, handovers and withdrawals: every disclosure of personal data goes through here.
+
+A handover happens at most once per consent and recipient: the consent row is locked, an
+existing disclosure is returned instead of a second one, and a withdrawn consent stops it.
+The disclosure register is written in the same transaction as the data the recipient gets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import asyncpg
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from schemas.errors import ErrorType
+from schemas.records import (
+    HANDOVER_CATEGORIES,
+    KI_RECIPIENT,
+    ActivityName,
+    ConsentRecord,
+    Handover,
+    HandoverReceipt,
+    Withdrawal,
+    WithdrawalReceipt,
+)
+from store import repository as repo
+
+
+def _nothing() -> None:
+    pass
+
+
+class Disclosures:
+    """Activities that pass personal data on, on a signed consent only."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, *, after_handover_commit: Callable[[], None] = _nothing
+    ) -> None:
+        self._pool = pool
+        # Fault injection for the crash test: runs after the handover committed, before the
+        # activity reports back to Temporal.
+        self._after_handover_commit = after_handover_commit
+
+    @activity.defn(name=ActivityName.RECORD_CONSENT)
+    async def record_consent(self, record: ConsentRecord) -> None:
+        async with self._pool.acquire() as con, con.transaction():
+            if await repo.add_entry(con, record.entry):
+                await repo.insert_consent(
+                    con, record.consent_id, record.entry.case_id, record.signed_on, record.entry.at
+                )
+
+    @activity.defn(name=ActivityName.HAND_OVER)
+    async def hand_over(self, handover: Handover) -> HandoverReceipt:
+        case_id = handover.entry.case_id
+        async with self._pool.acquire() as con, con.transaction():
+            consent = await repo.lock_consent(con, handover.consent_id)
+            if consent is None or consent["case_id"] != case_id:
+                raise ApplicationError(
+                    "no consent on record", type=ErrorType.NO_CONSENT, non_retryable=True
+                )
+            if consent["withdrawn_on"] is not None:
+                raise ApplicationError(
+                    "the consent was withdrawn", type=ErrorType.CONSENT_WITHDRAWN, non_retryable=True
+                )
+            row = await repo.find_disclosure(con, handover.consent_id, handover.recipient)
+            if row is None:
+                row = await self._disclose(con, handover)
+        self._after_handover_commit()
+        return HandoverReceipt(
+            disclosure_id=row["disclosure_id"],
+            recipient=row["recipient"],
+            categories=list(row["categories"]),
+        )
+
+    async def _disclose(self, con: repo.Connection, handover: Handover) -> asyncpg.Record:
+        case_id = handover.entry.case_id
+        if handover.recipient == KI_RECIPIENT:
+            data = await repo.handover_data(con, case_id)
+            assert data is not None
+            await repo.insert_ki_referral(
+                con,
+                consent_id=handover.consent_id,
+                case_id=case_id,
+                personal_data={
+                    "given_name": data["given_name"],
+                    "family_name": data["family_name"],
+                    "date_of_birth": data["date_of_birth"].isoformat(),
+                    "nationality": data["nationality"],
+                    "language": data["language"],
+                },
+                contact_data={
+                    "phone": data["phone"],
+                    "email": data["email"],
+                    "street": data["street"],
+                    "postal_code": data["postal_code"],
+                    "town": data["town"],
+                },
+                residence_status=data["residence_status"],
+                at=handover.entry.at,
+            )
+        await repo.add_entry(con, handover.entry)
+        return await repo.insert_disclosure(
+            con,
+            case_id=case_id,
+            consent_id=handover.consent_id,
+            recipient=handover.recipient,
+            categories=HANDOVER_CATEGORIES,
+            purpose=handover.purpose,
+            at=handover.entry.at,
+        )
+
+    @activity.defn(name=ActivityName.WITHDRAW_CONSENT)
+    async def withdraw_consent(self, withdrawal: Withdrawal) -> WithdrawalReceipt:
+        """Record the withdrawal and ask every earlier recipient to erase (Art. 17, 19)."""
+        async with self._pool.acquire() as con, con.transaction():
+            await repo.lock_consent(con, withdrawal.consent_id)
+            await repo.add_entry(con, withdrawal.entry)
+            await repo.withdraw_consent(
+                con,
+                withdrawal.consent_id,
+                withdrawal.withdrawn_on,
+                withdrawal.received_by,
+                withdrawal.entry.at,
+            )
+            recipients = await repo.request_erasure(con, withdrawal.consent_id, withdrawal.entry.at)
+        return WithdrawalReceipt(erasure_requested_from=recipients)

@@ -1,0 +1,97 @@
+"""The case: its stages, outcomes, the workflow's input and what the API shows of it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.events import ResidenceStatus, Text
+from schemas.process import ProcessTimings
+from schemas.tasks import TaskView
+from schemas.time_rules import TimeRule
+
+
+class Stage(StrEnum):
+    """Where a case stands in the practice concept (DOMAIN.md, "The process")."""
+
+    OPENING = "opening"
+    INFORMATION_CONVERSATION = "information_conversation"
+    ROUTE_PURSUED = "route_pursued"
+    REFERRAL_OFFER = "referral_offer"
+    KI_REFERRAL = "ki_referral"
+    FOLLOW_UP = "follow_up"
+    ESCALATION = "escalation"
+    ENFORCEMENT_PLANNED = "enforcement_planned"
+    SUSPENDED = "suspended"
+    CLOSED = "closed"
+
+
+class Outcome(StrEnum):
+    RESIDENCE_GRANTED = "residence_granted"
+    DEPARTED_VOLUNTARILY = "departed_voluntarily"
+    DEPARTED_ENFORCED = "departed_enforced"
+    MOVED_AWAY = "moved_away"
+    CLOSED_BY_ABH = "closed_by_abh"
+    NEVER_OPENED = "never_opened"
+
+
+class CaseStart(BaseModel):
+    """The input of one case workflow. Settings travel with the case so it replays the same."""
+
+    model_config = ConfigDict(frozen=True)
+
+    case_id: str
+    timings: ProcessTimings = Field(default_factory=ProcessTimings)
+    time_rules: tuple[TimeRule, ...] = ()
+
+
+class CaseResult(BaseModel):
+    case_id: str
+    outcome: Outcome
+
+
+class ConsentWithdrawal(BaseModel):
+    """Widerruf der Einwilligung (GDPR Art. 7(3)): from now on nothing more is passed on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    withdrawn_on: date
+    received_by: Text | None = Field(default=None, description="Who at the ABH received it.")
+
+
+class SupporterReport(BaseModel):
+    """A supporter accompanies the person; the ABH must know at once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Text
+    organisation: Text | None = None
+    contact: Text
+    is_representative: bool
+
+
+class CaseUpdateResult(BaseModel):
+    """Answer to a withdrawal or a supporter report."""
+
+    case_id: str
+    stage: Stage
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    kind: str
+    detail: str
+
+
+class CaseView(BaseModel):
+    """``GET /api/v1/cases/{case_id}``."""
+
+    case_id: str
+    stage: Stage
+    residence_status: ResidenceStatus
+    outcome: Outcome | None
+    departure_deadline: date | None
+    open_tasks: list[TaskView]
+    timeline: list[TimelineEntry]

@@ -1,0 +1,32 @@
+"""Business errors, shared by the workflow (which raises them) and the API (which maps them).
+
+    ApplicationError(type=...)
+    ├── InvalidInput      -> HTTP 422, details: [FieldError, ...]
+    ├── TaskNotOpen       -> HTTP 409 (completed, cancelled or not this case's)
+    ├── CaseClosed        -> HTTP 409
+    ├── CaseNotOpen       -> HTTP 422 (an event that cannot open a case)
+    ├── NoConsent         -> HTTP 409 (withdrawal without a signed consent)
+    └── ConsentWithdrawn  -> non-retryable in the handover activity: nothing is passed on
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+
+class ErrorType(StrEnum):
+    INVALID_INPUT = "InvalidInput"
+    TASK_NOT_OPEN = "TaskNotOpen"
+    CASE_CLOSED = "CaseClosed"
+    CASE_NOT_OPEN = "CaseNotOpen"
+    NO_CONSENT = "NoConsent"
+    CONSENT_WITHDRAWN = "ConsentWithdrawn"
+
+
+class FieldError(BaseModel):
+    """One reason an input was refused, naming the field a person has to correct."""
+
+    field: str
+    reason: str

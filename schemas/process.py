@@ -1,0 +1,73 @@
+"""Durations and deadlines of the process: one object, passed into every case workflow.
+
+The workflow receives these values in its input instead of reading the environment, so a
+running case keeps the durations it started with and replays deterministically. The service
+reads them from the environment (``CASE_<FIELD>`` as ISO 8601 durations, e.g.
+``CASE_CONVERSATION_DUE=PT30S``) in :mod:`service.settings`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ProcessTimings(BaseModel):
+    """How long each step of the practice concept may take."""
+
+    model_config = ConfigDict(frozen=True)
+
+    conversation_due: timedelta = Field(
+        default=timedelta(days=14),
+        description="Informationsgespräch: due this long after the case opens.",
+    )
+    consent_deadline: timedelta = Field(
+        default=timedelta(days=14),
+        description="Einwilligung: the referral offer lapses this long after the conversation.",
+    )
+    ki_contact_due: timedelta = Field(
+        default=timedelta(days=7),
+        description="KI: contact a partner in the person's town within this time of the handover.",
+    )
+    follow_up_interval: timedelta = Field(
+        default=timedelta(days=14),
+        description="Begleitung: time between two check-ins on the voluntary departure.",
+    )
+    follow_up_due: timedelta = Field(
+        default=timedelta(days=7),
+        description="Begleitung: a check-in task is due this long after it is created.",
+    )
+    unreachable_after: int = Field(
+        default=2,
+        ge=1,
+        description="Escalate after this many check-ins in a row that did not reach the person.",
+    )
+    escalation_due: timedelta = Field(
+        default=timedelta(days=7),
+        description="Eskalation: the ABH decides within this time.",
+    )
+    representative_due: timedelta = Field(
+        default=timedelta(days=3),
+        description="Bevollmächtigte*r: record the representative within this time of the report.",
+    )
+    representative_inquiry_interval: timedelta = Field(
+        default=timedelta(days=30),
+        description="Ask the representative for residence-relevant facts this often.",
+    )
+    enforcement_grace: timedelta = Field(
+        default=timedelta(days=3),
+        description="After a planned enforcement with no departure reported, ask the ABH again.",
+    )
+    reminder_lead: timedelta = Field(
+        default=timedelta(days=2),
+        description="A reminder goes out this long before a task is due.",
+    )
+    activity_timeout: timedelta = Field(
+        default=timedelta(seconds=30),
+        description="Start-to-close timeout of one activity attempt (database, handover).",
+    )
+    intake_grace: timedelta = Field(
+        default=timedelta(minutes=1),
+        description="A workflow whose opening event was refused ends after this time, empty.",
+    )

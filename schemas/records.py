@@ -1,0 +1,138 @@
+"""Inputs and outputs of the activities: what the workflow asks to be written or sent.
+
+Every record carries the position ``seq`` of its timeline entry in the case, chosen by the
+workflow; the activity writes the entry in the same transaction as its effect and skips both
+when the entry already exists. That makes every activity safe to retry.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+from schemas.case import Outcome, Stage, SupporterReport
+from schemas.events import ResidenceStatus, StatusEvent
+from schemas.tasks import Queue, TaskCompletion, TaskKind, TaskStatus
+
+
+class Entry(BaseModel):
+    """A line of the case timeline (Verlauf). ``detail`` never holds personal data."""
+
+    case_id: str
+    seq: int
+    at: datetime
+    kind: str
+    detail: str
+
+
+class CaseOpening(BaseModel):
+    entry: Entry
+    event: StatusEvent
+
+
+class EventRecord(BaseModel):
+    entry: Entry
+    event: StatusEvent
+
+
+class StageRecord(BaseModel):
+    entry: Entry
+    stage: Stage
+    residence_status: ResidenceStatus
+    departure_deadline: date | None
+    outcome: Outcome | None = None
+
+
+class NewTask(BaseModel):
+    entry: Entry
+    task_id: str
+    kind: TaskKind
+    queue: Queue
+    due_at: datetime
+
+
+class TaskClosure(BaseModel):
+    entry: Entry
+    task_id: str
+    status: TaskStatus
+    completion: TaskCompletion | None = None
+
+
+class NoticeKind(StrEnum):
+    REMINDER = "reminder"
+    OVERDUE = "overdue"
+    SUPPORTER_REPORTED = "supporter_reported"
+
+
+class Notice(BaseModel):
+    """A message to a team's inbox (ABH or KI); sent once per ``key``."""
+
+    entry: Entry
+    key: str
+    queue: Queue
+    kind: NoticeKind
+    task_id: str | None = None
+
+
+class ConsentRecord(BaseModel):
+    entry: Entry
+    consent_id: str
+    signed_on: date
+
+
+class Handover(BaseModel):
+    """Pass the three categories to a recipient, on a signed and unwithdrawn consent."""
+
+    entry: Entry
+    consent_id: str
+    recipient: str
+    purpose: str
+
+
+class HandoverReceipt(BaseModel):
+    disclosure_id: int
+    recipient: str
+    categories: list[str]
+
+
+class Withdrawal(BaseModel):
+    entry: Entry
+    consent_id: str
+    withdrawn_on: date
+    received_by: str | None
+
+
+class WithdrawalReceipt(BaseModel):
+    erasure_requested_from: list[str]
+
+
+class SupporterRecord(BaseModel):
+    entry: Entry
+    supporter_id: str
+    report: SupporterReport
+
+
+class ActivityName(StrEnum):
+    """Stable activity names: a Python rename must never break a running history."""
+
+    OPEN_CASE = "case.open"
+    RECORD_EVENT = "case.record_event"
+    RECORD_STAGE = "case.record_stage"
+    CREATE_TASK = "task.create"
+    CLOSE_TASK = "task.close"
+    MARK_OVERDUE = "task.mark_overdue"
+    NOTIFY = "notice.send"
+    RECORD_CONSENT = "consent.record"
+    WITHDRAW_CONSENT = "consent.withdraw"
+    HAND_OVER = "handover.send"
+    REGISTER_SUPPORTER = "supporter.register"
+
+
+KI_RECIPIENT = "ki"
+HANDOVER_CATEGORIES = ["personal_data", "contact_data", "residence_status"]
+
+
+def partner_recipient(partner_id: int) -> str:
+    return f"partner:{partner_id}"

@@ -1,0 +1,219 @@
+"""Human tasks: what the ABH and the KI complete, one model per kind.
+
+``TaskCompletion`` is the body of ``POST /api/v1/tasks/{task_id}/complete`` and the argument of
+the workflow's ``complete_task`` update; the workflow's validator is the authority on whether a
+completion is acceptable now (dates, time rules), the model on its shape.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from schemas.events import Text
+
+
+class Queue(StrEnum):
+    ABH = "abh"
+    KI = "ki"
+
+
+class TaskKind(StrEnum):
+    INFORMATION_CONVERSATION = "information_conversation"
+    REFERRAL_CONSENT = "referral_consent"
+    KI_CONTACT = "ki_contact"
+    FOLLOW_UP = "follow_up"
+    REPRESENTATIVE = "representative"
+    REPRESENTATIVE_INQUIRY = "representative_inquiry"
+    ESCALATION = "escalation"
+
+
+class TaskStatus(StrEnum):
+    OPEN = "open"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class Route(StrEnum):
+    """Bleiberechtsregelungen a caseworker can explain (the rule texts are versioned data)."""
+
+    P25A = "§25a AufenthG"
+    P25B = "§25b AufenthG"
+    P60C = "§60c AufenthG"
+    P60D = "§60d AufenthG"
+    P23A = "§23a AufenthG"
+    P104C = "§104c AufenthG"
+
+
+class Perspective(StrEnum):
+    NONE_EVIDENT = "none_evident"
+    ROUTE_POSSIBLE = "route_possible"
+
+
+class EscalationDecision(StrEnum):
+    EXTEND_DEADLINE = "extend_deadline"
+    TOLERATION = "toleration"
+    ENFORCEMENT = "enforcement"
+    CLOSE = "close"
+
+
+class _Completion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InformationConversation(_Completion):
+    """Informationsgespräch held, documented after the Gesprächskonzept."""
+
+    kind: Literal["information_conversation"] = "information_conversation"
+    held_on: date
+    routes_discussed: list[Route] = Field(min_length=1)
+    perspective: Perspective
+    route_pursued: Route | None = Field(
+        default=None,
+        validate_default=True,
+        description="Required when perspective is route_possible.",
+    )
+
+    # Cross-field rules are field validators (not model validators) so that the error names
+    # the field a caseworker has to correct.
+    @field_validator("route_pursued")
+    @classmethod
+    def _route_when_possible(cls, value: Route | None, info: ValidationInfo) -> Route | None:
+        if info.data.get("perspective") is Perspective.ROUTE_POSSIBLE and value is None:
+            raise ValueError("required when perspective is route_possible")
+        if value is not None and value not in info.data.get("routes_discussed", []):
+            raise ValueError("must be one of routes_discussed")
+        return value
+
+
+class ReferralConsent(_Completion):
+    """Angebot der Vermittlung: interested, and the signed Einwilligung/Schweigepflichtentbindung."""
+
+    kind: Literal["referral_consent"] = "referral_consent"
+    interested: bool
+    consent_signed_on: date | None = Field(default=None, validate_default=True)
+
+    @field_validator("consent_signed_on")
+    @classmethod
+    def _signed_when_interested(cls, value: date | None, info: ValidationInfo) -> date | None:
+        interested = info.data.get("interested")
+        if interested and value is None:
+            raise ValueError(
+                "required when interested: no data leaves the ABH without a signed consent"
+            )
+        if interested is False and value is not None:
+            raise ValueError("must be empty when the person is not interested")
+        return value
+
+
+class KiContact(_Completion):
+    """The KI contacted a welfare association or volunteer group in the person's town."""
+
+    kind: Literal["ki_contact"] = "ki_contact"
+    partner_id: int = Field(ge=1)
+    contacted_on: date
+
+
+class FollowUp(_Completion):
+    """A check-in on the voluntary departure."""
+
+    kind: Literal["follow_up"] = "follow_up"
+    reached: bool
+    planned_departure_on: date | None = None
+
+    @field_validator("planned_departure_on")
+    @classmethod
+    def _plan_needs_contact(cls, value: date | None, info: ValidationInfo) -> date | None:
+        if value is not None and info.data.get("reached") is False:
+            raise ValueError("only when the person was reached")
+        return value
+
+
+class Representative(_Completion):
+    """Bevollmächtigte*r recorded by the ABH after a supporter was reported."""
+
+    kind: Literal["representative"] = "representative"
+    name: Text
+    contact: Text
+    power_of_attorney_on: date
+
+
+class RepresentativeInquiry(_Completion):
+    """The ABH asked the representative for residence-relevant facts."""
+
+    kind: Literal["representative_inquiry"] = "representative_inquiry"
+    asked_on: date
+    facts_reported: bool
+
+
+class Escalation(_Completion):
+    """The ABH's decision after a missed departure deadline or an unreachable person."""
+
+    kind: Literal["escalation"] = "escalation"
+    decision: EscalationDecision
+    new_deadline: date | None = Field(default=None, validate_default=True)
+    enforcement_at: AwareDatetime | None = Field(
+        default=None,
+        validate_default=True,
+        description="With a time zone, e.g. 2026-05-04T08:00:00+02:00.",
+    )
+    enters_home: bool = Field(
+        default=False, description="The enforcement enters a home (§58(7) AufenthG)."
+    )
+    court_order: bool = Field(default=False, description="A court order for entering at night.")
+
+    @field_validator("new_deadline", "enforcement_at")
+    @classmethod
+    def _fields_of_decision(cls, value: Any, info: ValidationInfo) -> Any:
+        needed_for = {
+            "new_deadline": EscalationDecision.EXTEND_DEADLINE,
+            "enforcement_at": EscalationDecision.ENFORCEMENT,
+        }[str(info.field_name)]
+        decision = info.data.get("decision")
+        if decision is needed_for and value is None:
+            raise ValueError(f"required when the decision is {needed_for.value}")
+        if decision is not None and decision is not needed_for and value is not None:
+            raise ValueError(f"only when the decision is {needed_for.value}")
+        return value
+
+
+TaskCompletion = Annotated[
+    InformationConversation
+    | ReferralConsent
+    | KiContact
+    | FollowUp
+    | Representative
+    | RepresentativeInquiry
+    | Escalation,
+    Field(discriminator="kind"),
+]
+
+
+class CompleteTask(BaseModel):
+    """The argument of the workflow's ``complete_task`` update."""
+
+    task_id: str
+    completion: TaskCompletion
+
+
+class TaskView(BaseModel):
+    """An open task as the inbox lists it."""
+
+    task_id: str
+    case_id: str
+    kind: TaskKind
+    queue: Queue
+    due_at: datetime
+    status: TaskStatus = TaskStatus.OPEN
+    overdue: bool = False
+
+
+class TaskResult(BaseModel):
+    """Answer to a completed task: the stage the case moved on to."""
+
+    task_id: str
+    case_id: str
+    stage: str

@@ -1,0 +1,1 @@
+"""Process wiring: settings, logging, the embedded servers and the composition root."""

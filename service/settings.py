@@ -1,0 +1,56 @@
+"""Service settings, read once from the environment.
+
+``TEMPORAL_ADDRESS`` and ``DATABASE_URL`` point at real servers; when they are unset the
+service starts its embedded Temporal dev server and PostgreSQL under ``CASE_DATA_DIR``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.process import ProcessTimings
+
+DEFAULT_TOWNS: tuple[str, ...] = (
+    # Kreis Unna without Lünen, which has its own Ausländerbehörde.
+    "Bergkamen",
+    "Bönen",
+    "Fröndenberg/Ruhr",
+    "Holzwickede",
+    "Kamen",
+    "Schwerte",
+    "Selm",
+    "Unna",
+    "Werne",
+)
+
+
+class TimingSettings(BaseSettings, ProcessTimings):
+    """:class:`ProcessTimings` read from ``CASE_<FIELD>`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="CASE_", frozen=True, extra="ignore")
+
+    def timings(self) -> ProcessTimings:
+        return ProcessTimings.model_validate(self.model_dump())
+
+
+class Settings(BaseSettings):
+    """Everything the worker, the API and the CLI need to find their servers."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    temporal_address: str | None = Field(default=None, validation_alias="TEMPORAL_ADDRESS")
+    temporal_namespace: str = Field(default="default", validation_alias="TEMPORAL_NAMESPACE")
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    data_dir: Path = Field(default=Path(".data"), validation_alias="CASE_DATA_DIR")
+    task_queue: str = Field(default="ausreise-faelle", validation_alias="CASE_TASK_QUEUE")
+    api_host: str = Field(default="127.0.0.1", validation_alias="CASE_API_HOST")
+    api_port: int = Field(default=8000, validation_alias="CASE_API_PORT")
+    temporal_port: int = Field(default=7233, validation_alias="CASE_TEMPORAL_PORT")
+    temporal_ui_port: int = Field(default=8233, validation_alias="CASE_TEMPORAL_UI_PORT")
+    towns: tuple[str, ...] = Field(default=DEFAULT_TOWNS, validation_alias="CASE_TOWNS")
+
+    def timings(self) -> ProcessTimings:
+        return TimingSettings().timings()

@@ -1,0 +1,1 @@
+"""PostgreSQL: the connection pool, the migrations and one small function per query."""

@@ -1,0 +1,145 @@
+-- Case store, task inbox, timeline (audit trail), consents, disclosure register, partners.
+-- Personal data lives only in persons, household_children, supporters and ki_referrals.
+
+CREATE TABLE cases (
+    case_id            text PRIMARY KEY,
+    stage              text NOT NULL,
+    residence_status   text NOT NULL,
+    town               text NOT NULL,
+    departure_deadline date,
+    outcome            text,
+    opened_at          timestamptz NOT NULL,
+    closed_at          timestamptz,
+    updated_at         timestamptz NOT NULL
+);
+
+CREATE TABLE persons (
+    case_id       text PRIMARY KEY REFERENCES cases ON DELETE CASCADE,
+    given_name    text NOT NULL,
+    family_name   text NOT NULL,
+    date_of_birth date NOT NULL,
+    nationality   text NOT NULL,
+    language      text NOT NULL,
+    phone         text,
+    email         text,
+    street        text NOT NULL,
+    postal_code   text NOT NULL,
+    town          text NOT NULL
+);
+
+CREATE TABLE household_children (
+    case_id       text NOT NULL REFERENCES cases ON DELETE CASCADE,
+    position      integer NOT NULL,
+    date_of_birth date NOT NULL,
+    PRIMARY KEY (case_id, position)
+);
+
+CREATE TABLE status_events (
+    event_id           text PRIMARY KEY,
+    case_id            text NOT NULL REFERENCES cases ON DELETE CASCADE,
+    status             text NOT NULL,
+    effective_date     date NOT NULL,
+    departure_deadline date,
+    recorded_at        timestamptz NOT NULL
+);
+CREATE INDEX status_events_case ON status_events (case_id);
+
+-- The timeline is the case's audit trail; (case_id, seq) is chosen by the workflow, so a
+-- retried activity finds its entry and does nothing twice.
+CREATE TABLE timeline (
+    case_id text NOT NULL REFERENCES cases ON DELETE CASCADE,
+    seq     integer NOT NULL,
+    at      timestamptz NOT NULL,
+    kind    text NOT NULL,
+    detail  text NOT NULL,
+    PRIMARY KEY (case_id, seq)
+);
+
+CREATE TABLE tasks (
+    task_id    uuid PRIMARY KEY,
+    case_id    text NOT NULL REFERENCES cases ON DELETE CASCADE,
+    kind       text NOT NULL,
+    queue      text NOT NULL CHECK (queue IN ('abh', 'ki')),
+    status     text NOT NULL CHECK (status IN ('open', 'completed', 'cancelled')),
+    due_at     timestamptz NOT NULL,
+    overdue    boolean NOT NULL DEFAULT false,
+    created_at timestamptz NOT NULL,
+    closed_at  timestamptz,
+    completion jsonb
+);
+CREATE INDEX tasks_open ON tasks (queue, due_at) WHERE status = 'open';
+CREATE INDEX tasks_case ON tasks (case_id);
+
+CREATE TABLE notices (
+    key        text PRIMARY KEY,
+    case_id    text NOT NULL REFERENCES cases ON DELETE CASCADE,
+    queue      text NOT NULL,
+    kind       text NOT NULL,
+    task_id    uuid,
+    created_at timestamptz NOT NULL,
+    sent_at    timestamptz
+);
+
+CREATE TABLE consents (
+    consent_id             uuid PRIMARY KEY,
+    case_id                text NOT NULL REFERENCES cases ON DELETE CASCADE,
+    signed_on              date NOT NULL,
+    recorded_at            timestamptz NOT NULL,
+    withdrawn_on           date,
+    withdrawal_received_by text,
+    withdrawal_recorded_at timestamptz
+);
+
+-- Disclosure register (GDPR Art. 30): who received which categories, when, on which consent.
+-- At most one disclosure per consent and recipient, however often a handover is retried.
+CREATE TABLE disclosures (
+    disclosure_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    case_id       text NOT NULL REFERENCES cases ON DELETE CASCADE,
+    consent_id    uuid NOT NULL REFERENCES consents,
+    recipient     text NOT NULL,
+    categories    text[] NOT NULL,
+    purpose       text NOT NULL,
+    disclosed_at  timestamptz NOT NULL,
+    UNIQUE (consent_id, recipient)
+);
+
+-- What the KI receives: exactly the three categories, nothing else.
+CREATE TABLE ki_referrals (
+    consent_id       uuid PRIMARY KEY REFERENCES consents,
+    case_id          text NOT NULL REFERENCES cases ON DELETE CASCADE,
+    personal_data    jsonb NOT NULL,
+    contact_data     jsonb NOT NULL,
+    residence_status text NOT NULL,
+    received_at      timestamptz NOT NULL,
+    erased_at        timestamptz
+);
+
+-- Art. 17/19: every recipient of an earlier disclosure is asked to erase.
+CREATE TABLE erasure_requests (
+    disclosure_id bigint PRIMARY KEY REFERENCES disclosures,
+    case_id       text NOT NULL REFERENCES cases ON DELETE CASCADE,
+    recipient     text NOT NULL,
+    requested_at  timestamptz NOT NULL
+);
+
+CREATE TABLE supporters (
+    supporter_id      uuid PRIMARY KEY,
+    case_id           text NOT NULL REFERENCES cases ON DELETE CASCADE,
+    name              text NOT NULL,
+    organisation      text,
+    contact           text NOT NULL,
+    is_representative boolean NOT NULL,
+    registered_at     timestamptz NOT NULL
+);
+
+-- Welfare associations and volunteer groups per town (not personal data).
+CREATE TABLE partners (
+    partner_id integer GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    name       text NOT NULL,
+    kind       text NOT NULL CHECK (kind IN ('wohlfahrtsverband', 'ehrenamt')),
+    town       text NOT NULL,
+    contact    text NOT NULL,
+    languages  text[] NOT NULL DEFAULT '{}',
+    active     boolean NOT NULL DEFAULT true,
+    UNIQUE (name, town)
+);

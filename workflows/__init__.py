@@ -1,0 +1,1 @@
+"""Deterministic workflow code: no I/O, no clients, no wall clock."""

@@ -1,0 +1,831 @@
+"""The departure case (Ausreisefall): one durable workflow per case, the practice concept as code.
+
+The stages follow DOMAIN.md, "The process": Informationsgespräch → Perspektivprüfung → Angebot
+der Vermittlung und Einwilligung → Übermittlung an das KI → Begleitung der freiwilligen Ausreise →
+Eskalation an die ABH → abgeschlossen. Each stage is one method that returns the next stage.
+
+Things that can happen at any time (a new status, a consent withdrawal, a supporter) arrive as
+updates. They are queued in an inbox and taken in by the main loop whenever it waits, so there
+is exactly one writer of the case's state and timeline. A status that ends or suspends the case
+interrupts the stage that is waiting.
+
+Human steps are tasks: a row in the inbox table plus a wait with a due date. A reminder goes out
+before the due date; what happens after it is a decision of the process, written per stage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any, NoReturn, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel
+
+    from schemas.case import (
+        CaseResult,
+        CaseStart,
+        CaseUpdateResult,
+        ConsentWithdrawal,
+        Outcome,
+        Stage,
+        SupporterReport,
+    )
+    from schemas.errors import ErrorType, FieldError
+    from schemas.events import IntakeResult, ResidenceStatus, StatusEvent
+    from schemas.records import (
+        KI_RECIPIENT,
+        ActivityName,
+        CaseOpening,
+        ConsentRecord,
+        Entry,
+        EventRecord,
+        Handover,
+        HandoverReceipt,
+        NewTask,
+        Notice,
+        NoticeKind,
+        StageRecord,
+        SupporterRecord,
+        TaskClosure,
+        Withdrawal,
+        WithdrawalReceipt,
+        partner_recipient,
+    )
+    from schemas.tasks import (
+        CompleteTask,
+        Escalation,
+        EscalationDecision,
+        FollowUp,
+        InformationConversation,
+        KiContact,
+        Perspective,
+        Queue,
+        ReferralConsent,
+        TaskCompletion,
+        TaskKind,
+        TaskResult,
+        TaskStatus,
+    )
+    from workflows import search_attributes as sa
+    from workflows.time_rules import BERLIN, Enforcement, age_on, broken_rules
+
+_R = TypeVar("_R", bound=BaseModel)
+
+# A workflow id is derived from the case id alone: never from anything personal.
+WORKFLOW_ID_PREFIX = "case-"
+
+
+def workflow_id(case_id: str) -> str:
+    return f"{WORKFLOW_ID_PREFIX}{case_id}"
+
+
+@dataclass
+class _Task:
+    task_id: str
+    kind: TaskKind
+    queue: Queue
+    due_at: datetime
+    side: bool
+    completion: TaskCompletion | None = None
+    overdue: bool = False
+
+
+class _Interrupted(Exception):
+    """The waiting stage ends early: a status changed, or the consent was withdrawn."""
+
+    def __init__(self, event: StatusEvent | None = None) -> None:
+        super().__init__()
+        self.event = event  # None: consent withdrawn
+
+
+class _Closing(Exception):
+    """The case is closing; the representative track stops."""
+
+
+InboxItem = StatusEvent | ConsentWithdrawal | SupporterReport
+
+
+@workflow.defn(name="CaseWorkflow")
+class CaseWorkflow:
+    def __init__(self) -> None:
+        self._case_id = ""
+        self._start = CaseStart(case_id="")
+        self._stage = Stage.OPENING
+        self._outcome: Outcome | None = None
+        self._residence_status = ResidenceStatus.AUSREISEPFLICHTIG
+        self._departure_deadline: date | None = None
+        self._tolerated_since: date | None = None
+        self._children: tuple[date, ...] = ()
+        self._town = ""
+        self._seq = 0
+        self._inbox: deque[tuple[str, InboxItem]] = deque()
+        self._received = 0
+        self._seen_events: set[str] = set()
+        self._absorbed: set[str] = set()
+        self._opening_accepted = False
+        self._tasks: dict[str, _Task] = {}
+        self._settled: set[str] = set()
+        self._idle = False
+        self._closing = False
+        self._finished = False
+        self._schedule_version = 0
+        self._consent_id: str | None = None
+        self._consent_withdrawn = False
+        self._follow_up_queue = Queue.ABH
+        self._enforcement_at: datetime | None = None
+        self._escalation_reason = ""
+        self._representative_track: asyncio.Task[None] | None = None
+
+    # ----------------------------------------------------------------- the process
+
+    @workflow.run
+    async def run(self, start: CaseStart) -> CaseResult:
+        self._start = start
+        self._case_id = start.case_id
+        try:
+            await workflow.wait_condition(lambda: bool(self._inbox), timeout=start.timings.intake_grace)
+        except asyncio.TimeoutError:
+            # The opening event was refused: fail, so the case id stays free for a correct one.
+            raise ApplicationError(
+                "no opening status event was accepted", type=ErrorType.CASE_NOT_OPEN
+            ) from None
+        token, opening = self._inbox.popleft()
+        assert isinstance(opening, StatusEvent)
+        await self._open(opening)
+        self._absorbed.add(token)
+
+        stage = Stage.INFORMATION_CONVERSATION
+        stages: dict[Stage, Callable[[], Any]] = {
+            Stage.INFORMATION_CONVERSATION: self._information_conversation,
+            Stage.ROUTE_PURSUED: self._route_pursued,
+            Stage.REFERRAL_OFFER: self._referral_offer,
+            Stage.KI_REFERRAL: self._ki_referral,
+            Stage.FOLLOW_UP: self._follow_up,
+            Stage.ESCALATION: self._escalation,
+            Stage.ENFORCEMENT_PLANNED: self._enforcement_planned,
+            Stage.SUSPENDED: self._suspended,
+        }
+        while stage is not Stage.CLOSED:
+            try:
+                await self._enter(stage)
+                stage = await stages[stage]()
+            except _Interrupted as interruption:
+                stage = await self._after_interruption(interruption)
+        await self._close()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        assert self._outcome is not None
+        return CaseResult(case_id=self._case_id, outcome=self._outcome)
+
+    async def _information_conversation(self) -> Stage:
+        """Informationsgespräch über Wege in einen sicheren Aufenthalt (with everyone obliged to leave).
+
+        Legally required, so it is never skipped: overdue, it stays open (with a notice to the
+        ABH) until the departure deadline passes, and then the ABH decides.
+        """
+        done = await self._human_task(
+            TaskKind.INFORMATION_CONVERSATION,
+            Queue.ABH,
+            self._start.timings.conversation_due,
+            patience=self._departure_moment,
+        )
+        if done is None:
+            self._escalation_reason = "Ausreisefrist abgelaufen ohne Informationsgespräch"
+            return Stage.ESCALATION
+        assert isinstance(done, InformationConversation)
+        if done.perspective is Perspective.ROUTE_POSSIBLE:
+            return Stage.ROUTE_PURSUED
+        return Stage.REFERRAL_OFFER
+
+    async def _route_pursued(self) -> NoReturn:
+        """Bleibeperspektive erkennbar: the route is followed until the status changes."""
+        await self._until_status_changes()
+
+    async def _referral_offer(self) -> Stage:
+        """Angebot der Vermittlung: without a signed consent no personal data leaves the ABH.
+
+        No answer by the consent deadline counts as no interest; the ABH follows up itself.
+        """
+        done = await self._human_task(
+            TaskKind.REFERRAL_CONSENT,
+            Queue.ABH,
+            self._start.timings.consent_deadline,
+            lapse=True,
+        )
+        if done is None or not isinstance(done, ReferralConsent) or not done.interested:
+            self._follow_up_queue = Queue.ABH
+            return Stage.FOLLOW_UP
+        assert done.consent_signed_on is not None
+        self._consent_id = str(workflow.uuid4())
+        await self._act(
+            ActivityName.RECORD_CONSENT,
+            ConsentRecord(
+                entry=self._entry("consent", "Einwilligung und Schweigepflichtentbindung unterschrieben"),
+                consent_id=self._consent_id,
+                signed_on=done.consent_signed_on,
+            ),
+        )
+        return Stage.KI_REFERRAL
+
+    async def _ki_referral(self) -> Stage:
+        """Übermittlung an das KI: exactly three categories, then the KI contacts a partner.
+
+        The KI contacting a partner in the person's town is a second disclosure, recorded too.
+        """
+        if not await self._hand_over(KI_RECIPIENT, "Vermittlung an Beratung zur freiwilligen Ausreise"):
+            return Stage.FOLLOW_UP
+        done = await self._human_task(
+            TaskKind.KI_CONTACT,
+            Queue.KI,
+            self._start.timings.ki_contact_due,
+            patience=self._departure_moment,
+        )
+        if done is None:
+            self._escalation_reason = "Ausreisefrist abgelaufen ohne Kontakt durch das KI"
+            return Stage.ESCALATION
+        assert isinstance(done, KiContact)
+        if await self._hand_over(
+            partner_recipient(done.partner_id), "Kontaktaufnahme durch Wohlfahrtsverband/Ehrenamt"
+        ):
+            self._follow_up_queue = Queue.KI
+        return Stage.FOLLOW_UP
+
+    async def _follow_up(self) -> Stage:
+        """Begleitung der freiwilligen Ausreise: check-ins until departure or the deadline."""
+        timings = self._start.timings
+        misses = 0
+        while True:
+            next_check = workflow.now() + timings.follow_up_interval
+            await self._wait(lambda: False, lambda: _earliest(next_check, self._departure_moment()))
+            if self._deadline_passed():
+                self._escalation_reason = "Ausreisefrist abgelaufen"
+                return Stage.ESCALATION
+            done = await self._human_task(
+                TaskKind.FOLLOW_UP, self._follow_up_queue, timings.follow_up_due, lapse=True
+            )
+            reached = isinstance(done, FollowUp) and done.reached
+            misses = 0 if reached else misses + 1
+            if misses >= timings.unreachable_after:
+                self._escalation_reason = "Person nicht erreichbar"
+                return Stage.ESCALATION
+
+    async def _escalation(self) -> Stage:
+        """Eskalation an die ABH: the ABH decides; the software records it, never decides itself."""
+        await self._note("escalation", self._escalation_reason or "Eskalation")
+        done = await self._human_task(
+            TaskKind.ESCALATION, Queue.ABH, self._start.timings.escalation_due
+        )
+        assert isinstance(done, Escalation)
+        self._enforcement_at = None
+        match done.decision:
+            case EscalationDecision.EXTEND_DEADLINE:
+                self._departure_deadline = done.new_deadline
+                return Stage.FOLLOW_UP
+            case EscalationDecision.TOLERATION:
+                self._residence_status = ResidenceStatus.GEDULDET
+                self._tolerated_since = self._tolerated_since or self._today()
+                self._departure_deadline = None
+                return Stage.FOLLOW_UP
+            case EscalationDecision.ENFORCEMENT:
+                self._enforcement_at = done.enforcement_at
+                return Stage.ENFORCEMENT_PLANNED
+            case EscalationDecision.CLOSE:
+                self._outcome = Outcome.CLOSED_BY_ABH
+                return Stage.CLOSED
+
+    async def _enforcement_planned(self) -> Stage:
+        """Abschiebung angeordnet: a departure report closes the case as enforced.
+
+        With no report some days after the planned time, the ABH is asked again.
+        """
+        assert self._enforcement_at is not None
+        planned = self._enforcement_at
+        await self._wait(lambda: False, lambda: planned + self._start.timings.enforcement_grace)
+        self._escalation_reason = "Keine Ausreise nach geplanter Abschiebung gemeldet"
+        return Stage.ESCALATION
+
+    async def _suspended(self) -> NoReturn:
+        """Asylverfahren: nothing happens until the next status."""
+        await self._until_status_changes()
+
+    async def _after_interruption(self, interruption: _Interrupted) -> Stage:
+        event = interruption.event
+        if event is None:  # consent withdrawn: the KI's part ends, the ABH follows up
+            await self._cancel_tasks(lambda task: task.queue is Queue.KI and not task.side)
+            return Stage.FOLLOW_UP
+        await self._cancel_tasks(lambda task: not task.side)
+        match event.status:
+            case ResidenceStatus.AUFENTHALTSERLAUBNIS:
+                self._outcome = Outcome.RESIDENCE_GRANTED
+            case ResidenceStatus.AUSGEREIST:
+                enforced = self._enforcement_at is not None
+                self._outcome = (
+                    Outcome.DEPARTED_ENFORCED if enforced else Outcome.DEPARTED_VOLUNTARILY
+                )
+            case ResidenceStatus.WEGGEZOGEN:
+                self._outcome = Outcome.MOVED_AWAY
+            case ResidenceStatus.ASYLVERFAHREN:
+                return Stage.SUSPENDED
+            case _:  # obliged to leave again after the asylum procedure: start over
+                return Stage.INFORMATION_CONVERSATION
+        return Stage.CLOSED
+
+    async def _representative(self) -> None:
+        """Bevollmächtigte*r: the ABH records the representative, then asks them regularly.
+
+        Runs beside the main stages from the first supporter report until the case closes.
+        """
+        timings = self._start.timings
+        try:
+            await self._human_task(
+                TaskKind.REPRESENTATIVE, Queue.ABH, timings.representative_due, side=True
+            )
+            while True:
+                next_inquiry = workflow.now() + timings.representative_inquiry_interval
+                await self._wait(lambda: False, lambda: next_inquiry, absorb=False)
+                await self._human_task(
+                    TaskKind.REPRESENTATIVE_INQUIRY,
+                    Queue.ABH,
+                    timings.representative_due,
+                    lapse=True,
+                    side=True,
+                )
+        except _Closing:
+            return
+
+    # ---------------------------------------------------------------- at any time
+
+    @workflow.update(name="status_event")
+    async def status_event(self, event: StatusEvent) -> IntakeResult:
+        """A status change from the back office; the same event id twice changes nothing."""
+        if event.event_id in self._seen_events:
+            return IntakeResult(case_id=self._case_id, stage=self._stage, duplicate=True)
+        self._seen_events.add(event.event_id)
+        self._opening_accepted = True
+        await self._deliver(event.event_id, event)
+        return IntakeResult(case_id=self._case_id, stage=self._stage, duplicate=False)
+
+    @status_event.validator
+    def _validate_status_event(self, event: StatusEvent) -> None:
+        if event.event_id in self._seen_events:
+            return
+        if event.case_id != self._case_id:
+            _refuse(ErrorType.INVALID_INPUT, "case_id", "belongs to another case")
+        self._refuse_when_closed()
+        if not self._opening_accepted:
+            if not event.status.opens_case:
+                _refuse(
+                    ErrorType.CASE_NOT_OPEN,
+                    "status",
+                    f"'{event.status.value}' does not open a case; "
+                    "only ausreisepflichtig or geduldet do",
+                )
+            if event.person is None:
+                _refuse(ErrorType.INVALID_INPUT, "person", "required when the event opens a case")
+
+    @workflow.update(name="withdraw_consent")
+    async def withdraw_consent(self, withdrawal: ConsentWithdrawal) -> CaseUpdateResult:
+        """Widerruf der Einwilligung: nothing more is passed on; recipients are asked to erase."""
+        self._consent_withdrawn = True
+        self._received += 1
+        await self._deliver(f"withdrawal-{self._received}", withdrawal)
+        return CaseUpdateResult(case_id=self._case_id, stage=self._stage)
+
+    @withdraw_consent.validator
+    def _validate_withdrawal(self, withdrawal: ConsentWithdrawal) -> None:
+        self._refuse_when_closed()
+        if self._consent_id is None or self._consent_withdrawn:
+            _refuse(ErrorType.NO_CONSENT, "withdrawn_on", "no signed consent to withdraw")
+        if withdrawal.withdrawn_on > self._today():
+            _refuse(ErrorType.INVALID_INPUT, "withdrawn_on", "must not be in the future")
+
+    @workflow.update(name="register_supporter")
+    async def register_supporter(self, report: SupporterReport) -> CaseUpdateResult:
+        """A supporter accompanies the person: the ABH is told at once."""
+        self._received += 1
+        await self._deliver(f"supporter-{self._received}", report)
+        return CaseUpdateResult(case_id=self._case_id, stage=self._stage)
+
+    @register_supporter.validator
+    def _validate_supporter(self, report: SupporterReport) -> None:
+        self._refuse_when_closed()
+
+    @workflow.update(name="complete_task")
+    async def complete_task(self, request: CompleteTask) -> TaskResult:
+        """A caseworker completed a task; answers once the case has moved on."""
+        self._tasks[request.task_id].completion = request.completion
+        await workflow.wait_condition(
+            lambda: request.task_id in self._settled and (self._idle or self._finished)
+        )
+        return TaskResult(task_id=request.task_id, case_id=self._case_id, stage=self._stage)
+
+    @complete_task.validator
+    def _validate_completion(self, request: CompleteTask) -> None:
+        task = self._tasks.get(request.task_id)
+        if task is None or task.completion is not None or self._closing:
+            _refuse(ErrorType.TASK_NOT_OPEN, "task_id", "the task is not open")
+        errors = self._completion_errors(task, request.completion)
+        if errors:
+            raise ApplicationError(
+                "; ".join(f"{error.field}: {error.reason}" for error in errors),
+                *[error.model_dump() for error in errors],
+                type=ErrorType.INVALID_INPUT,
+                non_retryable=True,
+            )
+
+    @workflow.query(name="stage")
+    def stage(self) -> str:
+        return self._stage.value
+
+    # ------------------------------------------------------------------ machinery
+
+    async def _deliver(self, token: str, item: InboxItem) -> None:
+        self._inbox.append((token, item))
+        await workflow.wait_condition(
+            lambda: token in self._absorbed and (self._idle or self._finished)
+        )
+
+    def _refuse_when_closed(self) -> None:
+        if self._closing or self._finished:
+            _refuse(ErrorType.CASE_CLOSED, "case_id", "the case is closed")
+
+    def _completion_errors(self, task: _Task, completion: TaskCompletion) -> list[FieldError]:
+        if completion.kind != task.kind.value:
+            return [FieldError(field="kind", reason=f"this task is a {task.kind.value} task")]
+        today = self._today()
+        past_only = {"held_on", "consent_signed_on", "contacted_on", "power_of_attorney_on", "asked_on"}
+        errors = [
+            FieldError(field=name, reason="must not be in the future")
+            for name in past_only
+            if isinstance(value := getattr(completion, name, None), date) and value > today
+        ]
+        if isinstance(completion, FollowUp) and completion.planned_departure_on:
+            if completion.planned_departure_on < today:
+                errors.append(FieldError(field="planned_departure_on", reason="must not be in the past"))
+        if isinstance(completion, Escalation):
+            if completion.new_deadline is not None and completion.new_deadline <= today:
+                errors.append(FieldError(field="new_deadline", reason="must be after today"))
+            if completion.enforcement_at is not None:
+                errors.extend(self._enforcement_errors(completion))
+        return errors
+
+    def _enforcement_errors(self, decision: Escalation) -> list[FieldError]:
+        assert decision.enforcement_at is not None
+        now = workflow.now()
+        if decision.enforcement_at <= now:
+            return [FieldError(field="enforcement_at", reason="must be in the future")]
+        broken = broken_rules(
+            self._start.time_rules,
+            Enforcement(
+                at=decision.enforcement_at,
+                decided_at=now,
+                children_born=self._children,
+                enters_home=decision.enters_home,
+                court_order=decision.court_order,
+                tolerated_since=self._tolerated_since,
+            ),
+        )
+        return [
+            FieldError(field="enforcement_at", reason=f"{rule.title} ({rule.source})")
+            for rule in broken
+        ]
+
+    async def _wait(
+        self,
+        done: Callable[[], bool],
+        until: Callable[[], datetime | None] = lambda: None,
+        *,
+        absorb: bool = True,
+    ) -> bool:
+        """Wait until ``done()`` (True) or the moment ``until()`` passes (False).
+
+        The main loop (``absorb``) takes in the inbox while it waits, which may interrupt it;
+        ``until`` is asked again whenever the schedule changes (a new departure deadline).
+        """
+        while True:
+            if absorb:
+                await self._absorb()
+            elif self._closing:
+                raise _Closing
+            if done():
+                return True
+            target = until()
+            now = workflow.now()
+            if target is not None and target <= now:
+                return False
+            version = self._schedule_version
+            self._idle = self._idle or absorb
+            try:
+                await workflow.wait_condition(
+                    lambda: done()
+                    or (absorb and bool(self._inbox))
+                    or (not absorb and self._closing)
+                    or self._schedule_version != version,
+                    timeout=None if target is None else target - now,
+                )
+            except asyncio.TimeoutError:
+                pass
+            finally:
+                if absorb:
+                    self._idle = False
+
+    async def _until_status_changes(self) -> NoReturn:
+        while True:
+            await self._wait(lambda: False)
+
+    async def _absorb(self, *, interrupting: bool = True) -> None:
+        while self._inbox:
+            token, item = self._inbox.popleft()
+            try:
+                if isinstance(item, StatusEvent):
+                    interruption = await self._take_event(item)
+                elif isinstance(item, ConsentWithdrawal):
+                    interruption = await self._take_withdrawal(item)
+                else:
+                    interruption = await self._take_supporter(item)
+            finally:
+                self._absorbed.add(token)
+            if interruption is not None and interrupting:
+                raise interruption
+
+    async def _take_event(self, event: StatusEvent) -> _Interrupted | None:
+        self._apply_status(event)
+        await self._act(
+            ActivityName.RECORD_EVENT,
+            EventRecord(entry=self._entry("status", f"Status: {event.status.value}"), event=event),
+        )
+        self._schedule_version += 1
+        self._upsert_search_attributes()
+        ends_or_suspends = not event.status.opens_case
+        if ends_or_suspends and not (
+            event.status is ResidenceStatus.ASYLVERFAHREN and self._stage is Stage.SUSPENDED
+        ):
+            return _Interrupted(event)
+        if event.status.opens_case and self._stage is Stage.SUSPENDED:
+            return _Interrupted(event)
+        return None
+
+    async def _take_withdrawal(self, withdrawal: ConsentWithdrawal) -> _Interrupted | None:
+        assert self._consent_id is not None
+        receipt = await self._act(
+            ActivityName.WITHDRAW_CONSENT,
+            Withdrawal(
+                entry=self._entry("consent_withdrawn", "Einwilligung widerrufen"),
+                consent_id=self._consent_id,
+                withdrawn_on=withdrawal.withdrawn_on,
+                received_by=withdrawal.received_by,
+            ),
+            WithdrawalReceipt,
+        )
+        if receipt.erasure_requested_from:
+            await self._note(
+                "erasure_requested",
+                "Löschung angefordert bei: " + ", ".join(receipt.erasure_requested_from),
+            )
+        self._follow_up_queue = Queue.ABH
+        if self._stage in (Stage.KI_REFERRAL, Stage.FOLLOW_UP):
+            return _Interrupted(None)
+        return None
+
+    async def _take_supporter(self, report: SupporterReport) -> None:
+        await self._act(
+            ActivityName.REGISTER_SUPPORTER,
+            SupporterRecord(
+                entry=self._entry(
+                    "supporter",
+                    "Unterstützer*in gemeldet"
+                    + (" (bevollmächtigt)" if report.is_representative else ""),
+                ),
+                supporter_id=str(workflow.uuid4()),
+                report=report,
+            ),
+        )
+        if self._representative_track is None and not self._closing:
+            self._representative_track = asyncio.create_task(self._representative())
+
+    def _apply_status(self, event: StatusEvent) -> None:
+        self._residence_status = event.status
+        if event.departure_deadline is not None:
+            self._departure_deadline = event.departure_deadline
+        if event.household is not None:
+            self._children = tuple(child.date_of_birth for child in event.household.children)
+        if event.status is ResidenceStatus.GEDULDET:
+            self._tolerated_since = self._tolerated_since or event.effective_date
+        elif event.status is ResidenceStatus.AUSREISEPFLICHTIG:
+            self._tolerated_since = None
+
+    async def _open(self, event: StatusEvent) -> None:
+        assert event.person is not None
+        self._town = event.person.address.town
+        self._apply_status(event)
+        await self._act(
+            ActivityName.OPEN_CASE,
+            CaseOpening(entry=self._entry("opened", f"Fall eröffnet: {event.status.value}"), event=event),
+        )
+
+    async def _enter(self, stage: Stage) -> None:
+        self._stage = stage
+        await self._act(
+            ActivityName.RECORD_STAGE,
+            StageRecord(
+                entry=self._entry("stage", stage.value),
+                stage=stage,
+                residence_status=self._residence_status,
+                departure_deadline=self._departure_deadline,
+                outcome=self._outcome,
+            ),
+        )
+        self._upsert_search_attributes()
+
+    async def _close(self) -> None:
+        self._closing = True
+        if self._representative_track is not None:
+            await self._representative_track
+        await self._absorb(interrupting=False)
+        await self._cancel_tasks(lambda task: True)
+        await self._enter(Stage.CLOSED)
+        self._finished = True
+
+    async def _human_task(
+        self,
+        kind: TaskKind,
+        queue: Queue,
+        due: timedelta,
+        *,
+        lapse: bool = False,
+        patience: Callable[[], datetime | None] = lambda: None,
+        side: bool = False,
+    ) -> TaskCompletion | None:
+        """Open a task and wait for it: reminder before the due date, then the stage's decision.
+
+        ``lapse``: at the due date the task is cancelled (None). Otherwise it turns overdue
+        (notice to the team) and stays open until ``patience()`` passes (None: for ever).
+        """
+        now = workflow.now()
+        task = _Task(str(workflow.uuid4()), kind, queue, now + due, side)
+        self._tasks[task.task_id] = task
+        await self._act(
+            ActivityName.CREATE_TASK,
+            NewTask(
+                entry=self._entry("task_opened", kind.value),
+                task_id=task.task_id,
+                kind=kind,
+                queue=queue,
+                due_at=task.due_at,
+            ),
+        )
+        absorb = not side
+
+        def done() -> bool:
+            return task.completion is not None
+
+        finished = False
+        reminder_at = task.due_at - self._start.timings.reminder_lead
+        if reminder_at > now:
+            finished = await self._wait(done, lambda: reminder_at, absorb=absorb)
+            if not finished:
+                await self._notice(task, NoticeKind.REMINDER)
+        if not finished:
+            finished = await self._wait(done, lambda: task.due_at, absorb=absorb)
+        if not finished and not lapse:
+            await self._notice(task, NoticeKind.OVERDUE)
+            task.overdue = True
+            self._upsert_search_attributes()
+            finished = await self._wait(done, patience, absorb=absorb)
+        await self._settle(task, TaskStatus.COMPLETED if finished else TaskStatus.CANCELLED)
+        return task.completion
+
+    async def _settle(self, task: _Task, status: TaskStatus) -> None:
+        del self._tasks[task.task_id]
+        # A completion accepted just before an interruption is still recorded as done.
+        if task.completion is not None:
+            status = TaskStatus.COMPLETED
+        await self._act(
+            ActivityName.CLOSE_TASK,
+            TaskClosure(
+                entry=self._entry(f"task_{status.value}", task.kind.value),
+                task_id=task.task_id,
+                status=status,
+                completion=task.completion,
+            ),
+        )
+        self._settled.add(task.task_id)
+        if task.overdue:
+            self._upsert_search_attributes()
+
+    async def _cancel_tasks(self, which: Callable[[_Task], bool]) -> None:
+        for task in [task for task in self._tasks.values() if which(task)]:
+            await self._settle(task, TaskStatus.CANCELLED)
+
+    async def _hand_over(self, recipient: str, purpose: str) -> bool:
+        """Pass the three categories on; False when the consent was withdrawn meanwhile."""
+        if self._consent_id is None or self._consent_withdrawn:
+            return False
+        try:
+            receipt = await self._act(
+                ActivityName.HAND_OVER,
+                Handover(
+                    entry=self._entry("disclosure", f"Übermittlung an {recipient}"),
+                    consent_id=self._consent_id,
+                    recipient=recipient,
+                    purpose=purpose,
+                ),
+                HandoverReceipt,
+            )
+        except ActivityError as error:
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.type == ErrorType.CONSENT_WITHDRAWN:
+                return False
+            raise
+        return receipt.disclosure_id > 0
+
+    async def _notice(self, task: _Task, kind: NoticeKind) -> None:
+        await self._act(
+            ActivityName.NOTIFY,
+            Notice(
+                entry=self._entry(f"notice_{kind.value}", task.kind.value),
+                key=f"{task.task_id}:{kind.value}",
+                queue=task.queue,
+                kind=kind,
+                task_id=task.task_id,
+            ),
+        )
+
+    async def _note(self, kind: str, detail: str) -> None:
+        await self._act(
+            ActivityName.RECORD_STAGE,
+            StageRecord(
+                entry=self._entry(kind, detail),
+                stage=self._stage,
+                residence_status=self._residence_status,
+                departure_deadline=self._departure_deadline,
+                outcome=self._outcome,
+            ),
+        )
+
+    async def _act(self, name: ActivityName, arg: BaseModel, result: type[_R] | None = None) -> Any:
+        timings = self._start.timings
+        return await workflow.execute_activity(
+            name.value,
+            arg,
+            result_type=result,
+            start_to_close_timeout=timings.activity_timeout,
+            retry_policy=RetryPolicy(
+                maximum_interval=timedelta(minutes=1),
+                non_retryable_error_types=[ErrorType.CONSENT_WITHDRAWN.value],
+            ),
+        )
+
+    def _entry(self, kind: str, detail: str) -> Entry:
+        self._seq += 1
+        return Entry(
+            case_id=self._case_id, seq=self._seq, at=workflow.now(), kind=kind, detail=detail
+        )
+
+    def _today(self) -> date:
+        return workflow.now().astimezone(BERLIN).date()
+
+    def _departure_moment(self) -> datetime | None:
+        """The Ausreisefrist ends at midnight after its last day, local time."""
+        if self._departure_deadline is None:
+            return None
+        return datetime.combine(self._departure_deadline + timedelta(days=1), time(0), BERLIN)
+
+    def _deadline_passed(self) -> bool:
+        moment = self._departure_moment()
+        return moment is not None and workflow.now() >= moment
+
+    def _upsert_search_attributes(self) -> None:
+        today = self._today()
+        moment = self._departure_moment()
+        workflow.upsert_search_attributes(
+            [
+                sa.CASE_STAGE.value_set(self._stage.value),
+                sa.CASE_TOWN.value_set(self._town),
+                sa.CASE_HAS_MINORS.value_set(any(age_on(born, today) < 18 for born in self._children)),
+                sa.CASE_OVERDUE.value_set(any(task.overdue for task in self._tasks.values())),
+                sa.CASE_DEPARTURE_DEADLINE.value_set(moment)
+                if moment is not None
+                else sa.CASE_DEPARTURE_DEADLINE.value_unset(),
+            ]
+        )
+
+
+def _earliest(first: datetime, second: datetime | None) -> datetime:
+    return first if second is None else min(first, second)
+
+
+def _refuse(error_type: ErrorType, field: str, reason: str) -> NoReturn:
+    raise ApplicationError(
+        f"{field}: {reason}",
+        FieldError(field=field, reason=reason).model_dump(),
+        type=error_type.value,
+        non_retryable=True,
+    )
