@@ -45,6 +45,7 @@ class CaseStore:
             if not await repo.add_entry(con, record.entry):
                 return
             await repo.insert_status_event(con, event, record.entry.at)
+            await repo.update_case_status(con, event)
             if event.person is not None:
                 await repo.upsert_person(con, event.case_id, event.person)
             await repo.replace_children(con, event.case_id, event)

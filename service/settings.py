@@ -11,7 +11,10 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pydantic import TypeAdapter
+
 from schemas.process import ProcessTimings
+from schemas.time_rules import TimeRule, default_time_rules
 
 DEFAULT_TOWNS: tuple[str, ...] = (
     # Kreis Unna without Lünen, which has its own Ausländerbehörde.
@@ -50,7 +53,14 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, validation_alias="CASE_API_PORT")
     temporal_port: int = Field(default=7233, validation_alias="CASE_TEMPORAL_PORT")
     temporal_ui_port: int = Field(default=8233, validation_alias="CASE_TEMPORAL_UI_PORT")
+    time_rules_file: Path | None = Field(default=None, validation_alias="CASE_TIME_RULES_FILE")
     towns: tuple[str, ...] = Field(default=DEFAULT_TOWNS, validation_alias="CASE_TOWNS")
 
     def timings(self) -> ProcessTimings:
         return TimingSettings().timings()
+
+    def time_rules(self) -> tuple[TimeRule, ...]:
+        """The enforcement time rules: a JSON list from ``CASE_TIME_RULES_FILE``, or the defaults."""
+        if self.time_rules_file is None:
+            return default_time_rules()
+        return TypeAdapter(tuple[TimeRule, ...]).validate_json(self.time_rules_file.read_bytes())

@@ -108,6 +108,17 @@ async def insert_status_event(con: Connection, event: StatusEvent, at: datetime)
     )
 
 
+async def update_case_status(con: Connection, event: StatusEvent) -> None:
+    """A status event changes the residence status and, when it carries one, the deadline."""
+    await con.execute(
+        "UPDATE cases SET residence_status = $2, "
+        "departure_deadline = COALESCE($3, departure_deadline) WHERE case_id = $1",
+        event.case_id,
+        event.status.value,
+        event.departure_deadline,
+    )
+
+
 async def update_case(con: Connection, record: StageRecord) -> None:
     closed = record.stage is Stage.CLOSED
     await con.execute(

@@ -337,16 +337,14 @@ class CaseWorkflow:
                 return Stage.INFORMATION_CONVERSATION
         return Stage.CLOSED
 
-    async def _representative(self) -> None:
+    async def _representative(self, recording: _Task) -> None:
         """Bevollmächtigte*r: the ABH records the representative, then asks them regularly.
 
         Runs beside the main stages from the first supporter report until the case closes.
         """
         timings = self._start.timings
         try:
-            await self._human_task(
-                TaskKind.REPRESENTATIVE, Queue.ABH, timings.representative_due, side=True
-            )
+            await self._await_task(recording)
             while True:
                 next_inquiry = workflow.now() + timings.representative_inquiry_interval
                 await self._wait(lambda: False, lambda: next_inquiry, absorb=False)
@@ -608,7 +606,14 @@ class CaseWorkflow:
             ),
         )
         if self._representative_track is None and not self._closing:
-            self._representative_track = asyncio.create_task(self._representative())
+            # The task is opened here, so the ABH sees it when the report is answered.
+            recording = await self._open_task(
+                TaskKind.REPRESENTATIVE,
+                Queue.ABH,
+                self._start.timings.representative_due,
+                side=True,
+            )
+            self._representative_track = asyncio.create_task(self._representative(recording))
 
     def _apply_status(self, event: StatusEvent) -> None:
         self._residence_status = event.status
@@ -668,8 +673,11 @@ class CaseWorkflow:
         ``lapse``: at the due date the task is cancelled (None). Otherwise it turns overdue
         (notice to the team) and stays open until ``patience()`` passes (None: for ever).
         """
-        now = workflow.now()
-        task = _Task(str(workflow.uuid4()), kind, queue, now + due, side)
+        task = await self._open_task(kind, queue, due, side=side)
+        return await self._await_task(task, lapse=lapse, patience=patience)
+
+    async def _open_task(self, kind: TaskKind, queue: Queue, due: timedelta, *, side: bool) -> _Task:
+        task = _Task(str(workflow.uuid4()), kind, queue, workflow.now() + due, side)
         self._tasks[task.task_id] = task
         await self._act(
             ActivityName.CREATE_TASK,
@@ -681,14 +689,23 @@ class CaseWorkflow:
                 due_at=task.due_at,
             ),
         )
-        absorb = not side
+        return task
+
+    async def _await_task(
+        self,
+        task: _Task,
+        *,
+        lapse: bool = False,
+        patience: Callable[[], datetime | None] = lambda: None,
+    ) -> TaskCompletion | None:
+        absorb = not task.side
 
         def done() -> bool:
             return task.completion is not None
 
         finished = False
         reminder_at = task.due_at - self._start.timings.reminder_lead
-        if reminder_at > now:
+        if reminder_at > workflow.now():
             finished = await self._wait(done, lambda: reminder_at, absorb=absorb)
             if not finished:
                 await self._notice(task, NoticeKind.REMINDER)

@@ -1,0 +1,221 @@
+"""What the API, the CLI and the benchmark do with cases: one code path for all of them.
+
+Checks that need the database (jurisdiction, a case that exists, a partner in the person's
+town) happen here, before anything is sent; the workflow's update validators are the
+authority on everything else and refuse bad input before it enters the history. Errors come
+out as :class:`CaseServiceError` with an HTTP status and the fields at fault.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from schemas.case import (
+    CaseStart,
+    CaseUpdateResult,
+    CaseView,
+    ConsentWithdrawal,
+    SupporterReport,
+    TimelineEntry,
+)
+from schemas.errors import ErrorType, FieldError
+from schemas.events import IntakeResult, StatusEvent
+from schemas.partners import Partner
+from schemas.tasks import CompleteTask, KiContact, Queue, TaskCompletion, TaskResult, TaskView
+from service.settings import Settings
+from store import repository as repo
+from workflows.case import CaseWorkflow, workflow_id
+
+_STATUS_OF_ERROR = {
+    ErrorType.INVALID_INPUT: 422,
+    ErrorType.CASE_NOT_OPEN: 422,
+    ErrorType.TASK_NOT_OPEN: 409,
+    ErrorType.CASE_CLOSED: 409,
+    ErrorType.NO_CONSENT: 409,
+}
+
+
+class CaseServiceError(Exception):
+    """A request that cannot be carried out; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str, errors: Sequence[FieldError] = ()) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = list(errors)
+
+
+def _invalid(field: str, reason: str) -> CaseServiceError:
+    return CaseServiceError(422, f"{field}: {reason}", [FieldError(field=field, reason=reason)])
+
+
+def _from_update_failure(error: WorkflowUpdateFailedError) -> CaseServiceError:
+    cause = error.cause
+    if not isinstance(cause, ApplicationError) or cause.type not in _STATUS_OF_ERROR:
+        raise error
+    errors = [FieldError.model_validate(detail) for detail in cause.details]
+    return CaseServiceError(_STATUS_OF_ERROR[ErrorType(cause.type)], cause.message, errors)
+
+
+class CaseService:
+    def __init__(self, client: Client, pool: asyncpg.Pool, settings: Settings) -> None:
+        self._client = client
+        self._pool = pool
+        self._settings = settings
+        # Read once: a case keeps the timings and rules it started with.
+        self._start_defaults = CaseStart(
+            case_id="-", timings=settings.timings(), time_rules=settings.time_rules()
+        )
+
+    # --------------------------------------------------------------- intake
+
+    async def submit_event(self, event: StatusEvent) -> IntakeResult:
+        """Deliver a status event to its case, opening the case when it is new.
+
+        Update-with-start: one call starts the workflow if needed and delivers the event, so a
+        burst of events for one case neither races nor duplicates.
+        """
+        if event.person is not None and event.person.address.town not in self._settings.towns:
+            raise _invalid(
+                "person.address.town",
+                "not in the ABH's jurisdiction; one of: " + ", ".join(self._settings.towns),
+            )
+        async with self._pool.acquire() as con:
+            known_case = await repo.get_case(con, event.case_id)
+        if known_case is None:
+            # Refuse here what cannot open a case, so no workflow is started for it.
+            if not event.status.opens_case:
+                raise _invalid(
+                    "status",
+                    f"'{event.status.value}' does not open a case; "
+                    "only ausreisepflichtig or geduldet do",
+                )
+            if event.person is None:
+                raise _invalid("person", "required when the event opens a case")
+        start = WithStartWorkflowOperation(
+            CaseWorkflow.run,
+            self._start_defaults.model_copy(update={"case_id": event.case_id}),
+            id=workflow_id(event.case_id),
+            task_queue=self._settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            # A closed case stays closed; a run that never opened leaves the id free.
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+        )
+        try:
+            return await self._client.execute_update_with_start_workflow(
+                CaseWorkflow.status_event, event, start_workflow_operation=start
+            )
+        except WorkflowUpdateFailedError as error:
+            raise _from_update_failure(error) from None
+        except (WorkflowAlreadyStartedError, RPCError) as error:
+            if isinstance(error, RPCError) and error.status != RPCStatusCode.ALREADY_EXISTS:
+                raise
+            async with self._pool.acquire() as con:
+                if await repo.case_of_event(con, event.event_id) == event.case_id:
+                    stage = known_case["stage"] if known_case else "closed"
+                    return IntakeResult(case_id=event.case_id, stage=stage, duplicate=True)
+            raise CaseServiceError(409, "the case is closed") from None
+
+    # ---------------------------------------------------------------- tasks
+
+    async def complete_task(self, task_id: str, completion: TaskCompletion) -> TaskResult:
+        async with self._pool.acquire() as con:
+            task = await repo.get_task(con, task_id)
+            if task is None:
+                raise CaseServiceError(404, "unknown task")
+            if task["status"] != "open":
+                raise CaseServiceError(409, f"the task is already {task['status']}")
+            if completion.kind != task["kind"]:
+                raise _invalid("kind", f"this task is a {task['kind']} task")
+            if isinstance(completion, KiContact):
+                await self._check_partner(con, task["case_id"], completion.partner_id)
+        handle = self._client.get_workflow_handle(workflow_id(task["case_id"]))
+        try:
+            return await handle.execute_update(
+                CaseWorkflow.complete_task, CompleteTask(task_id=task_id, completion=completion)
+            )
+        except WorkflowUpdateFailedError as error:
+            raise _from_update_failure(error) from None
+        except RPCError as error:
+            raise self._closed_or(error) from None
+
+    async def _check_partner(self, con: Any, case_id: str, partner_id: int) -> None:
+        partner = await repo.get_partner(con, partner_id)
+        case = await repo.get_case(con, case_id)
+        if partner is None or not partner.active:
+            raise _invalid("partner_id", "no such partner in the directory")
+        if case is not None and partner.town != case["town"]:
+            raise _invalid("partner_id", f"the partner works in {partner.town}, not in the person's town")
+
+    # --------------------------------------------------------- at any time
+
+    async def withdraw_consent(self, case_id: str, withdrawal: ConsentWithdrawal) -> CaseUpdateResult:
+        await self._require_case(case_id)
+        handle = self._client.get_workflow_handle(workflow_id(case_id))
+        try:
+            return await handle.execute_update(CaseWorkflow.withdraw_consent, withdrawal)
+        except WorkflowUpdateFailedError as error:
+            raise _from_update_failure(error) from None
+        except RPCError as error:
+            raise self._closed_or(error) from None
+
+    async def register_supporter(self, case_id: str, report: SupporterReport) -> CaseUpdateResult:
+        await self._require_case(case_id)
+        handle = self._client.get_workflow_handle(workflow_id(case_id))
+        try:
+            return await handle.execute_update(CaseWorkflow.register_supporter, report)
+        except WorkflowUpdateFailedError as error:
+            raise _from_update_failure(error) from None
+        except RPCError as error:
+            raise self._closed_or(error) from None
+
+    @staticmethod
+    def _closed_or(error: RPCError) -> CaseServiceError:
+        # An update to a workflow that has completed: the case was closed meanwhile.
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return CaseServiceError(409, "the case is closed")
+        raise error
+
+    async def _require_case(self, case_id: str) -> None:
+        async with self._pool.acquire() as con:
+            if await repo.get_case(con, case_id) is None:
+                raise CaseServiceError(404, "unknown case")
+
+    # ---------------------------------------------------------------- views
+
+    async def case_view(self, case_id: str) -> CaseView:
+        async with self._pool.acquire() as con:
+            case = await repo.get_case(con, case_id)
+            if case is None:
+                raise CaseServiceError(404, "unknown case")
+            tasks = await repo.open_tasks(con, case_id=case_id)
+            entries = await repo.timeline(con, case_id)
+        return CaseView(
+            case_id=case["case_id"],
+            stage=case["stage"],
+            residence_status=case["residence_status"],
+            outcome=case["outcome"],
+            departure_deadline=case["departure_deadline"],
+            open_tasks=[TaskView.model_validate(dict(row)) for row in tasks],
+            timeline=[TimelineEntry.model_validate(dict(row)) for row in entries],
+        )
+
+    async def open_tasks(self, queue: Queue | None, case_id: str | None) -> list[TaskView]:
+        async with self._pool.acquire() as con:
+            rows = await repo.open_tasks(con, queue=queue, case_id=case_id)
+        return [TaskView.model_validate(dict(row)) for row in rows]
+
+    async def partners(self, town: str | None) -> list[Partner]:
+        async with self._pool.acquire() as con:
+            return await repo.list_partners(con, town)

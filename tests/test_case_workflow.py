@@ -1,0 +1,442 @@
+"""The case workflow on the time-skipping server, with its activities on a real PostgreSQL.
+
+Every stage, each deadline answered in time and missed, and every at-any-time event.
+Default timings (days) are used: the server skips the time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date, datetime, time, timedelta
+
+import asyncpg
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+
+from schemas.case import Outcome
+from schemas.process import ProcessTimings
+from schemas.tasks import (
+    Escalation,
+    FollowUp,
+    InformationConversation,
+    KiContact,
+    ReferralConsent,
+    Representative,
+    RepresentativeInquiry,
+)
+from tests.casekit import CaseDriver, running_worker
+from workflows.time_rules import BERLIN
+
+TIMINGS = ProcessTimings()
+DAY = timedelta(days=1)
+
+
+@pytest.fixture
+async def case(time_env: WorkflowEnvironment, pool: asyncpg.Pool) -> AsyncIterator[CaseDriver]:
+    async with running_worker(time_env, pool) as task_queue:
+        driver = CaseDriver(time_env, pool, task_queue, TIMINGS)
+        yield driver
+        # A case left running would keep timers on the shared server and stall later skips.
+        await driver.terminate()
+
+
+def conversation(held_on: date, *, route: bool = False) -> InformationConversation:
+    if route:
+        return InformationConversation(
+            held_on=held_on,
+            routes_discussed=["§25b AufenthG", "§60d AufenthG"],
+            perspective="route_possible",
+            route_pursued="§60d AufenthG",
+        )
+    return InformationConversation(
+        held_on=held_on, routes_discussed=["§25b AufenthG"], perspective="none_evident"
+    )
+
+
+async def to_follow_up_with_ki(case: CaseDriver, **open_options: object) -> None:
+    await case.open(**open_options)  # type: ignore[arg-type]
+    today = await case.today()
+    await case.complete("information_conversation", conversation(today))
+    await case.complete("referral_consent", ReferralConsent(interested=True, consent_signed_on=today))
+    partner = await case.pool.fetchval("SELECT partner_id FROM partners WHERE town = 'Unna'")
+    result = await case.complete("ki_contact", KiContact(partner_id=partner, contacted_on=today))
+    assert result.stage == "follow_up"
+
+
+async def refused(call: object) -> ApplicationError:
+    with pytest.raises(WorkflowUpdateFailedError) as failure:
+        await call  # type: ignore[misc]
+    assert isinstance(failure.value.cause, ApplicationError)
+    return failure.value.cause
+
+
+# ------------------------------------------------------------------ the stages
+
+
+async def test_full_referral_path_ends_with_voluntary_departure(case: CaseDriver) -> None:
+    opened = await case.open()
+    assert opened.stage == "information_conversation" and not opened.duplicate
+    assert await case.open_kinds() == ["information_conversation"]
+    assert (await case.tasks())[0]["queue"] == "abh"
+
+    today = await case.today()
+    result = await case.complete("information_conversation", conversation(today))
+    assert result.stage == "referral_offer"
+    assert await case.open_kinds() == ["referral_consent"]
+
+    result = await case.complete(
+        "referral_consent", ReferralConsent(interested=True, consent_signed_on=today)
+    )
+    assert result.stage == "ki_referral"
+    ki_task = (await case.tasks())[0]
+    assert ki_task["kind"] == "ki_contact" and ki_task["queue"] == "ki"
+    referral = await case.pool.fetchrow("SELECT * FROM ki_referrals WHERE case_id = $1", case.case_id)
+    assert set(referral["personal_data"]) == {
+        "given_name", "family_name", "date_of_birth", "nationality", "language"
+    }
+    assert referral["residence_status"] == "ausreisepflichtig"
+
+    partner = await case.pool.fetchval("SELECT partner_id FROM partners WHERE town = 'Unna'")
+    result = await case.complete("ki_contact", KiContact(partner_id=partner, contacted_on=today))
+    assert result.stage == "follow_up"
+    disclosures = await case.pool.fetch(
+        "SELECT recipient, categories FROM disclosures WHERE case_id = $1 ORDER BY disclosure_id",
+        case.case_id,
+    )
+    assert [row["recipient"] for row in disclosures] == ["ki", f"partner:{partner}"]
+    assert disclosures[0]["categories"] == ["personal_data", "contact_data", "residence_status"]
+
+    await case.skip(TIMINGS.follow_up_interval + DAY)
+    follow_up = (await case.tasks())[0]
+    assert follow_up["kind"] == "follow_up" and follow_up["queue"] == "ki"
+    result = await case.complete(
+        "follow_up", FollowUp(reached=True, planned_departure_on=await case.today() + 10 * DAY)
+    )
+    assert result.stage == "follow_up"
+
+    closed = await case.event("ausgereist")
+    assert closed.stage == "closed"
+    assert (await case.handle.result()).outcome is Outcome.DEPARTED_VOLUNTARILY  # type: ignore[union-attr]
+    row = await case.case_row()
+    assert row["stage"] == "closed" and row["outcome"] == "departed_voluntarily"
+    assert await case.open_kinds() == []
+
+
+async def test_conversation_missed_reminds_then_overdue_then_escalates_at_deadline(
+    case: CaseDriver,
+) -> None:
+    await case.open(deadline=(await case.today()) + 40 * DAY)
+    await case.skip(TIMINGS.conversation_due - TIMINGS.reminder_lead + DAY)
+    assert await case.notices() == ["reminder"]
+    assert await case.open_kinds() == ["information_conversation"]
+
+    await case.skip(TIMINGS.reminder_lead)
+    assert await case.notices() == ["reminder", "overdue"]
+    task = (await case.tasks())[0]
+    assert task["kind"] == "information_conversation" and task["overdue"]
+    assert await case.stage() == "information_conversation"
+
+    await case.skip(30 * DAY)
+    assert await case.stage() == "escalation"
+    assert await case.open_kinds() == ["escalation"]
+    assert [t["kind"] for t in await case.tasks("cancelled")] == ["information_conversation"]
+
+
+async def test_route_possible_is_followed_until_the_permit(case: CaseDriver) -> None:
+    await case.open()
+    result = await case.complete(
+        "information_conversation", conversation(await case.today(), route=True)
+    )
+    assert result.stage == "route_pursued"
+    assert await case.open_kinds() == []
+    await case.skip(200 * DAY)
+    assert await case.stage() == "route_pursued"
+    closed = await case.event("aufenthaltserlaubnis")
+    assert closed.stage == "closed"
+    assert (await case.handle.result()).outcome is Outcome.RESIDENCE_GRANTED  # type: ignore[union-attr]
+
+
+async def test_referral_declined_goes_to_abh_follow_up_without_disclosure(case: CaseDriver) -> None:
+    await case.open()
+    await case.complete("information_conversation", conversation(await case.today()))
+    result = await case.complete("referral_consent", ReferralConsent(interested=False))
+    assert result.stage == "follow_up"
+    await case.skip(TIMINGS.follow_up_interval + DAY)
+    assert [(t["kind"], t["queue"]) for t in await case.tasks()] == [("follow_up", "abh")]
+    assert await case.pool.fetchval("SELECT count(*) FROM disclosures") == 0
+
+
+async def test_consent_deadline_missed_means_no_referral(case: CaseDriver) -> None:
+    await case.open()
+    await case.complete("information_conversation", conversation(await case.today()))
+    await case.skip(TIMINGS.consent_deadline + DAY)
+    assert await case.stage() == "follow_up"
+    assert [t["kind"] for t in await case.tasks("cancelled")] == ["referral_consent"]
+    assert await case.pool.fetchval("SELECT count(*) FROM consents") == 0
+
+
+async def test_ki_contact_missed_escalates_at_the_departure_deadline(case: CaseDriver) -> None:
+    await case.open(deadline=(await case.today()) + 30 * DAY)
+    today = await case.today()
+    await case.complete("information_conversation", conversation(today))
+    await case.complete("referral_consent", ReferralConsent(interested=True, consent_signed_on=today))
+    await case.skip(TIMINGS.ki_contact_due + DAY)
+    ki_task = (await case.tasks())[0]
+    assert ki_task["kind"] == "ki_contact" and ki_task["overdue"]
+    assert "overdue" in await case.notices()
+    await case.skip(30 * DAY)
+    assert await case.stage() == "escalation"
+    assert await case.open_kinds() == ["escalation"]
+
+
+async def test_follow_up_unreachable_twice_escalates(case: CaseDriver) -> None:
+    await to_follow_up_with_ki(case)
+    await case.skip(TIMINGS.follow_up_interval + DAY)
+    await case.complete("follow_up", FollowUp(reached=False))
+    await case.skip(TIMINGS.follow_up_interval + DAY)
+    # The second check-in is missed altogether: that counts as not reached too.
+    await case.skip(TIMINGS.follow_up_due + DAY)
+    assert await case.stage() == "escalation"
+    timeline = await case.pool.fetch(
+        "SELECT detail FROM timeline WHERE case_id = $1 AND kind = 'escalation'", case.case_id
+    )
+    assert [row["detail"] for row in timeline] == ["Person nicht erreichbar"]
+
+
+async def test_departure_deadline_passing_in_follow_up_escalates(case: CaseDriver) -> None:
+    await to_follow_up_with_ki(case, deadline=(await case.today()) + 20 * DAY)
+    await case.skip(TIMINGS.follow_up_interval + DAY)
+    await case.complete("follow_up", FollowUp(reached=True))
+    await case.skip(10 * DAY)
+    assert await case.stage() == "escalation"
+    assert await case.open_kinds() == ["escalation"]
+
+
+async def test_new_deadline_from_the_back_office_moves_the_escalation(case: CaseDriver) -> None:
+    await to_follow_up_with_ki(case, deadline=(await case.today()) + 10 * DAY)
+    later = (await case.today()) + 60 * DAY
+    await case.event("ausreisepflichtig", departure_deadline=later.isoformat())
+    await case.skip(12 * DAY)
+    assert await case.stage() == "follow_up"
+    assert (await case.case_row())["departure_deadline"] == later
+
+
+# ------------------------------------------------------------------ escalation
+
+
+async def escalated(case: CaseDriver, **open_options: object) -> None:
+    await to_follow_up_with_ki(case, deadline=(await case.today()) + 5 * DAY, **open_options)
+    await case.skip(6 * DAY)
+    assert await case.open_kinds() == ["escalation"]
+
+
+async def test_escalation_extend_deadline_returns_to_follow_up(case: CaseDriver) -> None:
+    await escalated(case)
+    new_deadline = (await case.today()) + 30 * DAY
+    result = await case.complete(
+        "escalation", Escalation(decision="extend_deadline", new_deadline=new_deadline)
+    )
+    assert result.stage == "follow_up"
+    assert (await case.case_row())["departure_deadline"] == new_deadline
+
+
+async def test_escalation_toleration_makes_the_person_tolerated(case: CaseDriver) -> None:
+    await escalated(case)
+    result = await case.complete("escalation", Escalation(decision="toleration"))
+    assert result.stage == "follow_up"
+    row = await case.case_row()
+    assert row["residence_status"] == "geduldet" and row["departure_deadline"] is None
+
+
+async def test_escalation_close_ends_the_case(case: CaseDriver) -> None:
+    await escalated(case)
+    result = await case.complete("escalation", Escalation(decision="close"))
+    assert result.stage == "closed"
+    assert (await case.handle.result()).outcome is Outcome.CLOSED_BY_ABH  # type: ignore[union-attr]
+
+
+async def test_enforcement_then_departure_is_enforced(case: CaseDriver) -> None:
+    await escalated(case)
+    at = datetime.combine((await case.today()) + 40 * DAY, time(9, 0), BERLIN)
+    result = await case.complete("escalation", Escalation(decision="enforcement", enforcement_at=at))
+    assert result.stage == "enforcement_planned"
+    closed = await case.event("ausgereist")
+    assert closed.stage == "closed"
+    assert (await case.handle.result()).outcome is Outcome.DEPARTED_ENFORCED  # type: ignore[union-attr]
+
+
+async def test_enforcement_without_departure_asks_the_abh_again(case: CaseDriver) -> None:
+    await escalated(case)
+    at = datetime.combine((await case.today()) + 10 * DAY, time(9, 0), BERLIN)
+    await case.complete("escalation", Escalation(decision="enforcement", enforcement_at=at))
+    await case.skip(10 * DAY + TIMINGS.enforcement_grace + DAY)
+    assert await case.stage() == "escalation"
+    assert await case.open_kinds() == ["escalation"]
+
+
+async def test_escalation_missed_stays_open_and_overdue(case: CaseDriver) -> None:
+    await escalated(case)
+    await case.skip(TIMINGS.escalation_due + 20 * DAY)
+    task = (await case.tasks())[0]
+    assert task["kind"] == "escalation" and task["overdue"]
+    assert await case.stage() == "escalation"
+
+
+async def test_night_enforcement_with_minors_is_refused_naming_every_rule(case: CaseDriver) -> None:
+    today = await case.today()
+    child = date(today.year - 8, today.month, 1)  # under 12, 14 and 18
+    await escalated(case, children=(child,))
+    night = datetime.combine(today + 40 * DAY, time(23, 30), BERLIN)
+    error = await refused(
+        case.complete(
+            "escalation", Escalation(decision="enforcement", enforcement_at=night, enters_home=True)
+        )
+    )
+    assert error.type == "InvalidInput"
+    reasons = " | ".join(detail["reason"] for detail in error.details)
+    assert "22:00–06:00" in reasons and "unter 14" in reasons and "§58 Abs. 7" in reasons
+    assert {detail["field"] for detail in error.details} == {"enforcement_at"}
+    assert await case.open_kinds() == ["escalation"]  # nothing happened
+    day = datetime.combine(today + 40 * DAY, time(10, 0), BERLIN)
+    result = await case.complete("escalation", Escalation(decision="enforcement", enforcement_at=day))
+    assert result.stage == "enforcement_planned"
+
+
+# ------------------------------------------------------------------ validation
+
+
+async def test_bad_completions_are_refused_before_they_enter_history(case: CaseDriver) -> None:
+    await case.open()
+    assert case.handle is not None
+    tomorrow = (await case.today()) + DAY
+    error = await refused(case.complete("information_conversation", conversation(tomorrow)))
+    assert error.type == "InvalidInput" and error.details[0]["field"] == "held_on"
+    error = await refused(case.complete("information_conversation", ReferralConsent(interested=False)))
+    assert error.details[0]["field"] == "kind"
+    task_id = await case.task_id("information_conversation")
+    await case.complete("information_conversation", conversation(await case.today()))
+    from schemas.tasks import CompleteTask
+    from workflows.case import CaseWorkflow
+
+    error = await refused(
+        case.handle.execute_update(
+            CaseWorkflow.complete_task,
+            CompleteTask(task_id=task_id, completion=conversation(await case.today())),
+        )
+    )
+    assert error.type == "TaskNotOpen"
+    history = await case.handle.fetch_history()
+    accepted = [e for e in history.events if e.HasField("workflow_execution_update_accepted_event_attributes")]
+    assert len(accepted) == 2  # the opening event and the one valid completion
+
+
+async def test_same_event_twice_changes_nothing(case: CaseDriver) -> None:
+    await case.open()
+    before = await case.timeline_kinds()
+    first = await case.event("ausreisepflichtig", event_id="dup-1")
+    again = await case.event("ausreisepflichtig", event_id="dup-1")
+    assert not first.duplicate and again.duplicate
+    assert len(await case.timeline_kinds()) == len(before) + 1
+    assert await case.pool.fetchval(
+        "SELECT count(*) FROM status_events WHERE case_id = $1", case.case_id
+    ) == 2
+
+
+# ------------------------------------------------------------- at any time
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [("weggezogen", Outcome.MOVED_AWAY), ("aufenthaltserlaubnis", Outcome.RESIDENCE_GRANTED)],
+)
+async def test_closing_status_in_the_middle_cancels_open_tasks(
+    case: CaseDriver, status: str, outcome: Outcome
+) -> None:
+    await to_follow_up_with_ki(case)
+    await case.skip(TIMINGS.follow_up_interval + DAY)
+    assert await case.open_kinds() == ["follow_up"]
+    closed = await case.event(status)
+    assert closed.stage == "closed"
+    assert (await case.handle.result()).outcome is outcome  # type: ignore[union-attr]
+    assert await case.open_kinds() == []
+    assert [t["kind"] for t in await case.tasks("cancelled")] == ["follow_up"]
+
+
+async def test_asylum_procedure_suspends_and_a_new_obligation_restarts(case: CaseDriver) -> None:
+    await case.open()
+    suspended = await case.event("asylverfahren")
+    assert suspended.stage == "suspended"
+    assert await case.open_kinds() == []
+    await case.skip(100 * DAY)
+    assert await case.stage() == "suspended"
+    resumed = await case.event(
+        "ausreisepflichtig", departure_deadline=((await case.today()) + 30 * DAY).isoformat()
+    )
+    assert resumed.stage == "information_conversation"
+    assert await case.open_kinds() == ["information_conversation"]
+
+
+async def test_consent_withdrawal_stops_the_ki_and_asks_recipients_to_erase(case: CaseDriver) -> None:
+    await to_follow_up_with_ki(case)
+    await case.skip(TIMINGS.follow_up_interval + DAY)
+    assert [(t["kind"], t["queue"]) for t in await case.tasks()] == [("follow_up", "ki")]
+    result = await case.withdraw()
+    assert result.stage == "follow_up"
+    assert await case.open_kinds() == []
+    requests = await case.pool.fetch(
+        "SELECT recipient FROM erasure_requests WHERE case_id = $1 ORDER BY disclosure_id",
+        case.case_id,
+    )
+    assert [row["recipient"] for row in requests][0] == "ki" and len(requests) == 2
+    assert await case.pool.fetchval(
+        "SELECT erased_at IS NOT NULL FROM ki_referrals WHERE case_id = $1", case.case_id
+    )
+    await case.skip(TIMINGS.follow_up_interval + DAY)
+    assert [(t["kind"], t["queue"]) for t in await case.tasks()] == [("follow_up", "abh")]
+    error = await refused(case.withdraw())
+    assert error.type == "NoConsent"
+
+
+async def test_withdrawal_before_the_handover_passes_nothing_on(case: CaseDriver) -> None:
+    await case.open()
+    error = await refused(case.withdraw())
+    assert error.type == "NoConsent"
+    assert await case.pool.fetchval("SELECT count(*) FROM disclosures") == 0
+
+
+async def test_supporter_tells_the_abh_and_asks_for_the_representative(case: CaseDriver) -> None:
+    await case.open()
+    result = await case.supporter()
+    assert result.stage == "information_conversation"
+    assert "supporter_reported" in await case.notices()
+    assert sorted(await case.open_kinds()) == ["information_conversation", "representative"]
+    today = await case.today()
+    await case.complete(
+        "representative",
+        Representative(name="Unterstützerin", contact="0170 000000", power_of_attorney_on=today),
+    )
+    await case.skip(TIMINGS.representative_inquiry_interval + DAY)
+    assert "representative_inquiry" in await case.open_kinds()
+    await case.complete(
+        "representative_inquiry", RepresentativeInquiry(asked_on=await case.today(), facts_reported=True)
+    )
+    await case.skip(TIMINGS.representative_inquiry_interval + DAY)
+    assert "representative_inquiry" in await case.open_kinds()
+    # The main process went on meanwhile.
+    assert "information_conversation" in await case.open_kinds()
+    await case.event("weggezogen")
+    assert await case.open_kinds() == []
+    assert (await case.handle.result()).outcome is Outcome.MOVED_AWAY  # type: ignore[union-attr]
+
+
+async def test_a_closed_case_takes_no_more_events(case: CaseDriver) -> None:
+    await case.open()
+    await case.event("weggezogen", event_id="close-1")
+    assert case.handle is not None
+    assert (await case.handle.result()).outcome is Outcome.MOVED_AWAY
+    # The workflow has ended; the API answers 409 (or duplicate for a known event id).
+    with pytest.raises(RPCError):
+        await case.event("ausreisepflichtig")

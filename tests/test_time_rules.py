@@ -1,0 +1,120 @@
+"""The enforcement time rules of DOMAIN.md item 8, at their edges.
+
+Times are given in UTC on purpose: the rules must judge them in Europe/Berlin local time,
+summer time included, and ages on the local day of the enforcement.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from schemas.time_rules import default_time_rules
+from workflows.time_rules import BERLIN, Enforcement, age_on, broken_rules
+
+RULES = default_time_rules()
+DECIDED = datetime(2027, 1, 4, 9, 0, tzinfo=BERLIN)
+TEEN = date(2011, 1, 1)  # 16 throughout 2027: only the under-18 rule applies
+CHILD = date(2020, 1, 1)  # 7 throughout 2027: under 14 and under 12
+
+
+def broken(at: datetime, *children: date, **facts: object) -> set[str]:
+    enforcement = Enforcement(at=at, decided_at=DECIDED, children_born=children, **facts)  # type: ignore[arg-type]
+    return {rule.rule_id for rule in broken_rules(RULES, enforcement)}
+
+
+def local(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=BERLIN)  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("at", "expected"),
+    [
+        (local(2027, 6, 14, 20, 59), set()),
+        (local(2027, 6, 14, 21, 0), {"erlass-nrw-2016-01-13"}),
+        (local(2027, 6, 14, 21, 59), {"erlass-nrw-2016-01-13"}),
+        (local(2027, 6, 14, 22, 0), {"erlass-nrw-2016-01-13", "konsenspapier-kreis-unna"}),
+        (local(2027, 6, 15, 5, 59), {"erlass-nrw-2016-01-13", "konsenspapier-kreis-unna"}),
+        (local(2027, 6, 15, 6, 0), set()),
+    ],
+)
+def test_windows_for_a_young_child_around_21_22_and_6(at: datetime, expected: set[str]) -> None:
+    assert broken(at, CHILD) == expected
+
+
+@pytest.mark.parametrize(
+    ("at", "expected"),
+    [
+        (local(2027, 6, 14, 21, 30), set()),
+        (local(2027, 6, 14, 22, 0), {"konsenspapier-kreis-unna"}),
+        (local(2027, 6, 15, 6, 0), set()),
+    ],
+)
+def test_a_teenager_is_protected_from_22_only(at: datetime, expected: set[str]) -> None:
+    assert broken(at, TEEN) == expected
+
+
+def test_no_minor_no_night_rule() -> None:
+    assert broken(local(2027, 6, 14, 23, 0)) == set()
+    assert broken(local(2027, 6, 14, 23, 0), date(2000, 1, 1)) == set()
+
+
+def test_spring_forward_is_judged_in_summer_time() -> None:
+    # 28 March 2027: clocks go from 02:00 CET to 03:00 CEST.
+    allowed = datetime(2027, 3, 28, 4, 30, tzinfo=UTC)  # 06:30 CEST (05:30 if read as CET)
+    forbidden = datetime(2027, 3, 28, 3, 30, tzinfo=UTC)  # 05:30 CEST
+    assert broken(allowed, TEEN) == set()
+    assert broken(forbidden, TEEN) == {"konsenspapier-kreis-unna"}
+    assert allowed.astimezone(BERLIN).utcoffset() == timedelta(hours=2)
+
+
+def test_fall_back_is_judged_in_winter_time() -> None:
+    # 31 October 2027: clocks go from 03:00 CEST back to 02:00 CET.
+    forbidden = datetime(2027, 10, 31, 4, 30, tzinfo=UTC)  # 05:30 CET (06:30 if read as CEST)
+    allowed = datetime(2027, 10, 31, 5, 0, tzinfo=UTC)  # 06:00 CET
+    assert broken(forbidden, TEEN) == {"konsenspapier-kreis-unna"}
+    assert broken(allowed, TEEN) == set()
+    evening = datetime(2027, 10, 30, 20, 30, tzinfo=UTC)  # Saturday 22:30 CEST
+    assert broken(evening, TEEN) == {"konsenspapier-kreis-unna"}
+
+
+def test_fourteenth_birthday_ends_the_21_oclock_rule_that_day() -> None:
+    born = date(2013, 5, 10)
+    assert broken(local(2027, 5, 9, 21, 30), born) == {"erlass-nrw-2016-01-13"}
+    assert broken(local(2027, 5, 10, 21, 30), born) == set()
+    assert broken(local(2027, 5, 10, 22, 30), born) == {"konsenspapier-kreis-unna"}
+
+
+def test_eighteenth_birthday_ends_the_22_oclock_rule_that_day() -> None:
+    born = date(2009, 5, 10)
+    assert broken(local(2027, 5, 9, 23, 0), born) == {"konsenspapier-kreis-unna"}
+    assert broken(local(2027, 5, 10, 23, 0), born) == set()
+    # The local day counts: 01:00 on the birthday is already the day of majority.
+    assert broken(local(2027, 5, 10, 1, 0), born) == set()
+
+
+def test_every_matching_rule_is_named() -> None:
+    rules = broken(local(2027, 6, 14, 23, 0), CHILD, enters_home=True)
+    assert rules == {"konsenspapier-kreis-unna", "erlass-nrw-2016-01-13", "aufenthg-58-7"}
+
+
+def test_home_entry_at_night_needs_a_court_order_for_anyone() -> None:
+    assert broken(local(2027, 6, 14, 21, 30), enters_home=True) == {"aufenthg-58-7"}
+    assert broken(local(2027, 6, 14, 21, 30), enters_home=True, court_order=True) == set()
+    assert broken(local(2027, 6, 14, 20, 30), enters_home=True) == set()
+
+
+def test_long_toleration_with_a_young_child_needs_a_month_notice() -> None:
+    tolerated = date(2025, 6, 1)
+    soon = DECIDED + timedelta(days=20)
+    later = DECIDED + timedelta(days=31)
+    assert broken(soon, CHILD, tolerated_since=tolerated) == {"aufenthg-60a-5a"}
+    assert broken(later, CHILD, tolerated_since=tolerated) == set()
+    assert broken(soon, CHILD, tolerated_since=date(2026, 12, 1)) == set()  # under a year
+    assert broken(soon, TEEN, tolerated_since=tolerated) == set()  # no child under 12
+
+
+def test_age_on_leap_day_birthday() -> None:
+    assert age_on(date(2012, 2, 29), date(2026, 2, 28)) == 13
+    assert age_on(date(2012, 2, 29), date(2026, 3, 1)) == 14
