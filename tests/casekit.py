@@ -161,8 +161,12 @@ class CaseDriver:
 
 @asynccontextmanager
 async def running_worker(
-    env: WorkflowEnvironment, pool: asyncpg.Pool, **worker_options: Any
+    env: WorkflowEnvironment,
+    pool: asyncpg.Pool,
+    *,
+    task_queue: str | None = None,
+    **worker_options: Any,
 ) -> AsyncIterator[str]:
-    task_queue = f"test-{uuid.uuid4().hex}"
+    task_queue = task_queue or f"test-{uuid.uuid4().hex}"
     async with build_worker(env.client, pool, Settings(), task_queue=task_queue, **worker_options):
         yield task_queue

@@ -115,9 +115,12 @@ InboxItem = StatusEvent | ConsentWithdrawal | SupporterReport
 
 @workflow.defn(name="CaseWorkflow")
 class CaseWorkflow:
-    def __init__(self) -> None:
-        self._case_id = ""
-        self._start = CaseStart(case_id="")
+    @workflow.init
+    def __init__(self, start: CaseStart) -> None:
+        # Set up from the input here, not in run(): with update-with-start the opening
+        # event's validator and handler run before run() begins.
+        self._case_id = start.case_id
+        self._start = start
         self._stage = Stage.OPENING
         self._outcome: Outcome | None = None
         self._residence_status = ResidenceStatus.AUSREISEPFLICHTIG
@@ -148,8 +151,6 @@ class CaseWorkflow:
 
     @workflow.run
     async def run(self, start: CaseStart) -> CaseResult:
-        self._start = start
-        self._case_id = start.case_id
         try:
             await workflow.wait_condition(lambda: bool(self._inbox), timeout=start.timings.intake_grace)
         except asyncio.TimeoutError:
