@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 import asyncpg
@@ -54,11 +53,7 @@ def build_worker(
     )
 
 
-async def _main() -> None:
-    from service.main import run
-
-    await run(role="worker")
-
-
 if __name__ == "__main__":
-    asyncio.run(_main())
+    from service.main import main
+
+    main(["--role", "worker"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio.common import SearchAttributeKey
 
 CASE_STAGE = SearchAttributeKey.for_keyword("CaseStage")
@@ -10,7 +12,7 @@ CASE_HAS_MINORS = SearchAttributeKey.for_bool("CaseHasMinors")
 CASE_DEPARTURE_DEADLINE = SearchAttributeKey.for_datetime("CaseDepartureDeadline")
 CASE_OVERDUE = SearchAttributeKey.for_bool("CaseOverdue")
 
-ALL: tuple[SearchAttributeKey[object], ...] = (  # type: ignore[assignment]
+ALL: tuple[SearchAttributeKey[Any], ...] = (
     CASE_STAGE,
     CASE_TOWN,
     CASE_HAS_MINORS,

@@ -1,0 +1,201 @@
+"""The composition root: ``python -m service.main [--role all|worker|api]``.
+
+This is the only place where servers, pool, client, worker and API are built and wired. For
+development (``python3 manage.py run``) it starts embedded PostgreSQL and the Temporal dev
+server unless ``DATABASE_URL`` / ``TEMPORAL_ADDRESS`` point at real ones; in production each
+container runs one role against real servers (docker-compose.yml).
+
+One signal handler stops everything: SIGINT or SIGTERM ends the API and shuts the worker down
+gracefully, then the pool, the dev server and PostgreSQL close in reverse order of start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Awaitable, Iterator, Sequence
+from enum import StrEnum
+
+import uvicorn
+from fastapi import FastAPI
+from temporalio.worker import Worker
+
+from api.app import create_app
+from service.embedded import EmbeddedServerError, embedded_postgres, temporal_dev_server
+from service.logging import configure_logging, get_logger
+from service.settings import Settings
+from service.temporal import connect, ensure_search_attributes
+from store.db import open_pool
+from store.migrate import apply_migrations
+from worker import build_worker
+
+log = get_logger("service.main")
+
+
+class Role(StrEnum):
+    """What this process serves. ``all`` is the development default: one process, both."""
+
+    ALL = "all"
+    WORKER = "worker"
+    API = "api"
+
+    @property
+    def runs_worker(self) -> bool:
+        return self in (Role.ALL, Role.WORKER)
+
+    @property
+    def runs_api(self) -> bool:
+        return self in (Role.ALL, Role.API)
+
+
+class _ApiServer(uvicorn.Server):
+    """uvicorn without its own signal handlers: ours stop the API and the worker together."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _api_server(app: FastAPI, settings: Settings) -> _ApiServer:
+    config = uvicorn.Config(
+        app,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,  # keep our logging pipeline (service.logging)
+        server_header=False,
+    )
+    return _ApiServer(config)
+
+
+def _banner(settings: Settings, role: Role) -> str:
+    lines = []
+    if role.runs_api:
+        base = f"http://{settings.api_host}:{settings.api_port}"
+        lines += [f"API:          {base}/api/v1", f"OpenAPI docs: {base}/docs"]
+    if settings.temporal_address is None:
+        lines.append(f"Temporal UI:  http://127.0.0.1:{settings.temporal_ui_port}")
+    else:
+        lines.append(f"Temporal UI:  external server ({settings.temporal_address})")
+    if role.runs_worker:
+        lines.append(f"Worker:       task queue {settings.task_queue}")
+    return "\n".join(lines)
+
+
+async def _stop_after(work: Awaitable[None], stop: asyncio.Event) -> None:
+    """If the worker or the API ends on its own (failure or not), stop the other one too."""
+    try:
+        await work
+    finally:
+        stop.set()
+
+
+async def _serve(worker: Worker | None, api: _ApiServer | None) -> None:
+    """Run worker and API until a signal (or until either of them ends), then stop both."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+
+    def on_signal() -> None:
+        if stop.is_set() and api is not None:
+            api.force_exit = True  # second Ctrl-C: stop waiting for open connections
+        stop.set()
+
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            if worker is not None:
+                tasks.create_task(_stop_after(worker.run(), stop))
+            if api is not None:
+                tasks.create_task(_stop_after(api.serve(), stop))
+            await stop.wait()
+            log.info("shutting down")
+            if api is not None:
+                api.should_exit = True
+            if worker is not None:
+                await worker.shutdown()
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+
+async def run(settings: Settings | None = None, role: Role | str = Role.ALL) -> None:
+    """Start what ``settings`` does not point at, wire everything, serve until stopped.
+
+    Without ``settings`` they are read from the environment. Logging is not configured here:
+    :func:`main` does that, once per process.
+    """
+    settings = settings or Settings()
+    role = Role(role)
+    async with contextlib.AsyncExitStack() as stack:
+        dsn = settings.database_url
+        if dsn is None:
+            dsn = stack.enter_context(embedded_postgres(settings.data_dir))
+            log.info("embedded PostgreSQL started", data_dir=str(settings.data_dir))
+        address = settings.temporal_address
+        if address is None:
+            address = await stack.enter_async_context(
+                temporal_dev_server(
+                    settings.data_dir,
+                    settings.temporal_port,
+                    settings.temporal_ui_port,
+                    namespace=settings.temporal_namespace,
+                )
+            )
+            log.info("Temporal dev server started", address=address)
+
+        pool = await stack.enter_async_context(open_pool(dsn))
+        await apply_migrations(pool)
+        client = await connect(address, settings.temporal_namespace)
+        await ensure_search_attributes(client, settings.temporal_namespace)
+
+        worker = build_worker(client, pool, settings) if role.runs_worker else None
+        api = None
+        if role.runs_api:
+            api = _api_server(create_app(settings, client=client, pool=pool), settings)
+        print(_banner(settings, role), flush=True)
+        await _serve(worker, api)
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m service.main",
+        description="Run the case service: the Temporal worker and the HTTP API. Without "
+        "DATABASE_URL / TEMPORAL_ADDRESS it starts embedded PostgreSQL and a Temporal dev "
+        "server with their data under CASE_DATA_DIR (default .data).",
+    )
+    parser.add_argument(
+        "--role",
+        type=Role,
+        choices=list(Role),
+        default=Role.ALL,
+        help="what this process serves (default: all)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="default: INFO",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parse_args(argv)
+    configure_logging(args.log_level)
+    settings = Settings()
+    try:
+        asyncio.run(run(settings, args.role))
+    except EmbeddedServerError as err:
+        log.error("could not start an embedded server", error=str(err))
+        sys.exit(1)
+    except KeyboardInterrupt:  # Ctrl-C before serving began; cleanup already ran
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

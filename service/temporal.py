@@ -1,0 +1,68 @@
+"""The Temporal client every process uses, and the search attributes it relies on.
+
+One ``connect`` keeps the pydantic data converter on every client (worker, API, CLI, tests):
+a client with the default converter would silently turn models into dicts.
+"""
+
+from __future__ import annotations
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
+
+from workflows.search_attributes import ALL
+
+
+async def connect(address: str, namespace: str) -> Client:
+    """Connect to ``address`` (``host:port``) in ``namespace`` with the pydantic converter."""
+    return await Client.connect(
+        address, namespace=namespace, data_converter=pydantic_data_converter
+    )
+
+
+def _wanted() -> dict[str, IndexedValueType.ValueType]:
+    return {key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in ALL}
+
+
+async def ensure_search_attributes(client: Client, namespace: str) -> None:
+    """Register every key of :data:`workflows.search_attributes.ALL`, idempotently.
+
+    An external server starts without our custom attributes, and a workflow that upserts an
+    unknown one fails its task. Only missing keys are added, one at a time, so a key that
+    another process registered meanwhile (``ALREADY_EXISTS``) is no error. A key that exists
+    with another type cannot be fixed here: that raises, rather than letting workflows fail later.
+    The time-skipping test server cannot list, only add: there every key is tried.
+    """
+    operator = client.operator_service
+    try:
+        listed = await operator.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+        existing = {**dict(listed.system_attributes), **dict(listed.custom_attributes)}
+    except RPCError as err:
+        if err.status != RPCStatusCode.UNIMPLEMENTED:
+            raise
+        existing = {}
+    for name, value_type in _wanted().items():
+        if name in existing:
+            if existing[name] != value_type:
+                raise RuntimeError(
+                    f"search attribute {name} exists in namespace {namespace!r} as "
+                    f"{IndexedValueType.Name(existing[name])}, "
+                    f"expected {IndexedValueType.Name(value_type)}"
+                )
+            continue
+        try:
+            await operator.add_search_attributes(
+                AddSearchAttributesRequest(
+                    namespace=namespace, search_attributes={name: value_type}
+                )
+            )
+        except RPCError as err:
+            if err.status != RPCStatusCode.ALREADY_EXISTS:
+                raise

@@ -1,0 +1,137 @@
+"""Shared fixtures: real PostgreSQL and real Temporal servers, started only when a test asks.
+
+PostgreSQL: one server per session (embedded, or ``TEST_DATABASE_URL``), the migrations applied
+once into a template database, and a fresh copy of it per test (``CREATE DATABASE ... TEMPLATE``
+copies files, so it costs milliseconds). Tests never share rows and never mock the database.
+
+Temporal: the time-skipping test server for workflow timing, and the CLI's dev server where
+the full server is needed (search attributes, visibility). Both come from wheels in the venv,
+so nothing is downloaded at test time. Every fixture is lazy: a test that needs only
+PostgreSQL never starts Temporal, and the reverse.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from service.embedded import embedded_postgres, venv_binary
+from service.temporal import ensure_search_attributes
+from store.db import open_pool
+from store.migrate import apply_migrations
+from workflows.search_attributes import ALL
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_PG_DIR = ROOT / ".data" / "test-postgres"
+TEMPLATE_DB = "case_template"
+# Two pytest runs may share the embedded server (a developer's and an agent's, say): the one
+# rebuilding the template holds this advisory lock exclusively, copies hold it shared.
+TEMPLATE_LOCK = 7_720_241
+
+
+def with_database(dsn: str, database: str) -> str:
+    """``dsn`` pointing at another database on the same server (socket or TCP alike)."""
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server_dsn() -> Iterator[str]:
+    """DSN of a server we may create databases on: ``TEST_DATABASE_URL`` or an embedded one."""
+    external = os.environ.get("TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    with embedded_postgres(TEST_PG_DIR) as dsn:
+        yield dsn
+
+
+@pytest.fixture(scope="session")
+async def pg_template(pg_server_dsn: str) -> str:
+    """Name of a database migrated to the current schema, rebuilt every session.
+
+    Rebuilding (not reusing) means an edited migration file is always picked up.
+    """
+    admin = await asyncpg.connect(pg_server_dsn)
+    try:
+        await admin.execute("SELECT pg_advisory_lock($1)", TEMPLATE_LOCK)
+        await admin.execute(f"DROP DATABASE IF EXISTS {_quote(TEMPLATE_DB)} WITH (FORCE)")
+        await admin.execute(f"CREATE DATABASE {_quote(TEMPLATE_DB)}")
+        async with open_pool(with_database(pg_server_dsn, TEMPLATE_DB)) as pool:
+            await apply_migrations(pool)
+        # The pool is closed here: CREATE DATABASE ... TEMPLATE needs the template unused.
+    finally:
+        await admin.close()  # releases the lock
+    return TEMPLATE_DB
+
+
+@pytest.fixture
+async def dsn(pg_server_dsn: str, pg_template: str) -> AsyncIterator[str]:
+    """A fresh, migrated database of this test's own, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex}"
+    admin = await asyncpg.connect(pg_server_dsn)
+    try:
+        await admin.execute("SELECT pg_advisory_lock_shared($1)", TEMPLATE_LOCK)
+        await admin.execute(f"CREATE DATABASE {_quote(name)} TEMPLATE {_quote(pg_template)}")
+    finally:
+        await admin.close()  # releases the lock
+    try:
+        yield with_database(pg_server_dsn, name)
+    finally:
+        admin = await asyncpg.connect(pg_server_dsn)
+        try:
+            await admin.execute(f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)")
+        finally:
+            await admin.close()
+
+
+@pytest.fixture
+async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    """The asyncpg pool the service would use, on this test's own database."""
+    async with open_pool(dsn) as pool:
+        yield pool
+
+
+# --- Temporal -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    """Time-skipping test server (timers fire as soon as every workflow waits), with our
+    search attributes registered."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(venv_binary("temporal-test-server")),
+        data_converter=pydantic_data_converter,
+    )
+    async with env:
+        # It has no flag for them; workflows that upsert one would fail their task.
+        await ensure_search_attributes(env.client, env.client.namespace)
+        yield env
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The full dev server, in memory, with our search attributes registered."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(venv_binary("temporal")),
+        search_attributes=ALL,
+        data_converter=pydantic_data_converter,
+        dev_server_log_level="error",
+    )
+    async with env:
+        yield env

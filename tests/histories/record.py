@@ -1,0 +1,136 @@
+"""Record the histories of representative cases for the replay test.
+
+    .venv/bin/python -m tests.histories.record
+
+Run it when a deliberate, patched change to the workflow should become the new baseline; the
+old files must keep replaying until no case of that shape can still be running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime, time, timedelta
+from pathlib import Path
+
+import asyncpg
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from schemas.process import ProcessTimings
+from schemas.tasks import (
+    Escalation,
+    FollowUp,
+    InformationConversation,
+    KiContact,
+    ReferralConsent,
+    Representative,
+)
+from service.embedded import embedded_postgres, venv_binary
+from service.temporal import ensure_search_attributes
+from store.db import open_pool
+from store.migrate import apply_migrations
+from tests.casekit import CaseDriver, running_worker
+from tests.conftest import with_database
+from workflows.time_rules import BERLIN
+
+HERE = Path(__file__).resolve().parent
+DAY = timedelta(days=1)
+
+
+def _conversation(held_on: object, route: bool = False) -> InformationConversation:
+    return InformationConversation.model_validate(
+        {
+            "held_on": held_on,
+            "routes_discussed": ["§25b AufenthG", "§60c AufenthG"],
+            "perspective": "route_possible" if route else "none_evident",
+            "route_pursued": "§60c AufenthG" if route else None,
+        }
+    )
+
+
+async def _referral(case: CaseDriver) -> None:
+    today = await case.today()
+    await case.complete("information_conversation", _conversation(today))
+    await case.complete("referral_consent", ReferralConsent(interested=True, consent_signed_on=today))
+    partner = await case.pool.fetchval("SELECT partner_id FROM partners WHERE town = 'Unna'")
+    await case.complete("ki_contact", KiContact(partner_id=partner, contacted_on=today))
+
+
+async def departed_voluntarily(case: CaseDriver) -> None:
+    await case.open()
+    await _referral(case)
+    await case.skip(15 * DAY)
+    await case.complete("follow_up", FollowUp(reached=True, planned_departure_on=await case.today() + 5 * DAY))
+    await case.event("ausgereist")
+
+
+async def escalated_and_enforced(case: CaseDriver) -> None:
+    today = await case.today()
+    await case.open(children=(today - timedelta(days=9 * 365),), deadline=today + 20 * DAY)
+    await case.skip(21 * DAY)
+    at = datetime.combine(await case.today() + 40 * DAY, time(9, 0), BERLIN)
+    await case.complete("escalation", Escalation(decision="enforcement", enforcement_at=at))
+    await case.event("ausgereist")
+
+
+async def supporter_and_withdrawal(case: CaseDriver) -> None:
+    await case.open()
+    await _referral(case)
+    await case.supporter()
+    await case.complete(
+        "representative",
+        Representative(name="Vertreterin", contact="0170 1", power_of_attorney_on=await case.today()),
+    )
+    await case.withdraw()
+    await case.skip(31 * DAY)
+    await case.event("weggezogen")
+
+
+async def suspended_then_route(case: CaseDriver) -> None:
+    await case.open()
+    await case.event("asylverfahren")
+    await case.skip(60 * DAY)
+    await case.event("ausreisepflichtig", departure_deadline=(await case.today() + 30 * DAY).isoformat())
+    await case.complete("information_conversation", _conversation(await case.today(), route=True))
+    await case.event("aufenthaltserlaubnis")
+
+
+SCENARIOS: dict[str, Callable[[CaseDriver], Awaitable[None]]] = {
+    "departed_voluntarily": departed_voluntarily,
+    "escalated_and_enforced": escalated_and_enforced,
+    "supporter_and_withdrawal": supporter_and_withdrawal,
+    "suspended_then_route": suspended_then_route,
+}
+
+
+async def main() -> None:
+    with embedded_postgres(HERE.parent.parent / ".data" / "record-postgres") as server_dsn:
+        name = f"record_{uuid.uuid4().hex[:8]}"
+        admin = await asyncpg.connect(server_dsn)
+        await admin.execute(f"CREATE DATABASE {name}")
+        env = await WorkflowEnvironment.start_time_skipping(
+            test_server_existing_path=str(venv_binary("temporal-test-server")),
+            data_converter=pydantic_data_converter,
+        )
+        try:
+            async with env, open_pool(with_database(server_dsn, name)) as pool:
+                await apply_migrations(pool)
+                await ensure_search_attributes(env.client, env.client.namespace)
+                async with running_worker(env, pool) as task_queue:
+                    for scenario, play in SCENARIOS.items():
+                        case = CaseDriver(env, pool, task_queue, ProcessTimings())
+                        await play(case)
+                        assert case.handle is not None
+                        await case.handle.result()
+                        history = await case.handle.fetch_history()
+                        (HERE / f"{scenario}.json").write_text(history.to_json(), "utf-8")
+                        print(f"recorded {scenario}: {len(history.events)} events")
+        finally:
+            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            await admin.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,35 @@
+"""Committed histories of representative cases replay against the current workflow code.
+
+A change that would break a running case (a new activity in the middle of a stage, a
+reordered step) fails here; such changes go behind ``workflow.patched()``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from workflows.case import CaseWorkflow
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+def test_every_representative_case_has_a_history() -> None:
+    assert {path.stem for path in HISTORIES} >= {
+        "departed_voluntarily",
+        "escalated_and_enforced",
+        "supporter_and_withdrawal",
+        "suspended_then_route",
+    }
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda path: path.stem)
+async def test_history_replays(path: Path) -> None:
+    history = WorkflowHistory.from_json(f"replay-{path.stem}", path.read_text("utf-8"))
+    replayer = Replayer(workflows=[CaseWorkflow], data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
+    assert result.replay_failure is None
