@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncpg
 from temporalio import activity
 
-from schemas.tasks import Queue
 from schemas.records import (
     ActivityName,
     CaseOpening,
@@ -17,6 +16,7 @@ from schemas.records import (
     SupporterRecord,
     TaskClosure,
 )
+from schemas.tasks import Queue
 from store import repository as repo
 
 

@@ -61,7 +61,9 @@ class Disclosures:
                 )
             if consent["withdrawn_on"] is not None:
                 raise ApplicationError(
-                    "the consent was withdrawn", type=ErrorType.CONSENT_WITHDRAWN, non_retryable=True
+                    "the consent was withdrawn",
+                    type=ErrorType.CONSENT_WITHDRAWN,
+                    non_retryable=True,
                 )
             row = await repo.find_disclosure(con, handover.consent_id, handover.recipient)
             if row is None:

@@ -1,12 +1,12 @@
 """Business errors, shared by the workflow (which raises them) and the API (which maps them).
 
-    ApplicationError(type=...)
-    ├── InvalidInput      -> HTTP 422, details: [FieldError, ...]
-    ├── TaskNotOpen       -> HTTP 409 (completed, cancelled or not this case's)
-    ├── CaseClosed        -> HTTP 409
-    ├── CaseNotOpen       -> HTTP 422 (an event that cannot open a case)
-    ├── NoConsent         -> HTTP 409 (withdrawal without a signed consent)
-    └── ConsentWithdrawn  -> non-retryable in the handover activity: nothing is passed on
+ApplicationError(type=...)
+├── InvalidInput      -> HTTP 422, details: [FieldError, ...]
+├── TaskNotOpen       -> HTTP 409 (completed, cancelled or not this case's)
+├── CaseClosed        -> HTTP 409
+├── CaseNotOpen       -> HTTP 422 (an event that cannot open a case)
+├── NoConsent         -> HTTP 409 (withdrawal without a signed consent)
+└── ConsentWithdrawn  -> non-retryable in the handover activity: nothing is passed on
 """
 
 from __future__ import annotations

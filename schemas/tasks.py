@@ -90,7 +90,7 @@ class InformationConversation(_Completion):
 
 
 class ReferralConsent(_Completion):
-    """Angebot der Vermittlung: interested, and the signed Einwilligung/Schweigepflichtentbindung."""
+    """Angebot der Vermittlung: interest, and the signed Einwilligung/Schweigepflichtentbindung."""
 
     kind: Literal["referral_consent"] = "referral_consent"
     interested: bool

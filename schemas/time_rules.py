@@ -58,7 +58,9 @@ def default_time_rules() -> tuple[TimeRule, ...]:
         ),
         TimeRule(
             rule_id="aufenthg-58-7",
-            title="Betreten einer Wohnung zur Nachtzeit (21:00–06:00) nur mit richterlicher Anordnung",
+            title=(
+                "Betreten einer Wohnung zur Nachtzeit (21:00–06:00) nur mit richterlicher Anordnung"
+            ),
             source="§58 Abs. 7 AufenthG",
             home_entry_only=True,
             lifted_by_court_order=True,
@@ -67,7 +69,9 @@ def default_time_rules() -> tuple[TimeRule, ...]:
         ),
         TimeRule(
             rule_id="aufenthg-60a-5a",
-            title="Ankündigung mindestens einen Monat vorher (Duldung über ein Jahr, Kind unter 12)",
+            title=(
+                "Ankündigung mindestens einen Monat vorher (Duldung über ein Jahr, Kind unter 12)"
+            ),
             source="§60a Abs. 5a AufenthG",
             child_younger_than=12,
             tolerated_at_least=timedelta(days=365),

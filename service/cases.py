@@ -113,9 +113,10 @@ class CaseService:
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
         )
         try:
-            return await self._client.execute_update_with_start_workflow(
-                CaseWorkflow.status_event, event, start_workflow_operation=start
+            intake: IntakeResult = await self._client.execute_update_with_start_workflow(
+                "status_event", event, start_workflow_operation=start, result_type=IntakeResult
             )
+            return intake
         except WorkflowUpdateFailedError as error:
             raise _from_update_failure(error) from None
         except (WorkflowAlreadyStartedError, RPCError) as error:
@@ -142,9 +143,12 @@ class CaseService:
                 await self._check_partner(con, task["case_id"], completion.partner_id)
         handle = self._client.get_workflow_handle(workflow_id(task["case_id"]))
         try:
-            return await handle.execute_update(
-                CaseWorkflow.complete_task, CompleteTask(task_id=task_id, completion=completion)
+            result: TaskResult = await handle.execute_update(
+                "complete_task",
+                CompleteTask(task_id=task_id, completion=completion),
+                result_type=TaskResult,
             )
+            return result
         except WorkflowUpdateFailedError as error:
             raise _from_update_failure(error) from None
         except RPCError as error:
@@ -156,15 +160,22 @@ class CaseService:
         if partner is None or not partner.active:
             raise _invalid("partner_id", "no such partner in the directory")
         if case is not None and partner.town != case["town"]:
-            raise _invalid("partner_id", f"the partner works in {partner.town}, not in the person's town")
+            raise _invalid(
+                "partner_id", f"the partner works in {partner.town}, not in the person's town"
+            )
 
     # --------------------------------------------------------- at any time
 
-    async def withdraw_consent(self, case_id: str, withdrawal: ConsentWithdrawal) -> CaseUpdateResult:
+    async def withdraw_consent(
+        self, case_id: str, withdrawal: ConsentWithdrawal
+    ) -> CaseUpdateResult:
         await self._require_case(case_id)
         handle = self._client.get_workflow_handle(workflow_id(case_id))
         try:
-            return await handle.execute_update(CaseWorkflow.withdraw_consent, withdrawal)
+            updated: CaseUpdateResult = await handle.execute_update(
+                "withdraw_consent", withdrawal, result_type=CaseUpdateResult
+            )
+            return updated
         except WorkflowUpdateFailedError as error:
             raise _from_update_failure(error) from None
         except RPCError as error:
@@ -174,7 +185,10 @@ class CaseService:
         await self._require_case(case_id)
         handle = self._client.get_workflow_handle(workflow_id(case_id))
         try:
-            return await handle.execute_update(CaseWorkflow.register_supporter, report)
+            updated: CaseUpdateResult = await handle.execute_update(
+                "register_supporter", report, result_type=CaseUpdateResult
+            )
+            return updated
         except WorkflowUpdateFailedError as error:
             raise _from_update_failure(error) from None
         except RPCError as error:

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, TypeAdapter
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from pydantic import TypeAdapter
 
 from schemas.process import ProcessTimings
 from schemas.time_rules import TimeRule, default_time_rules
@@ -60,7 +58,7 @@ class Settings(BaseSettings):
         return TimingSettings().timings()
 
     def time_rules(self) -> tuple[TimeRule, ...]:
-        """The enforcement time rules: a JSON list from ``CASE_TIME_RULES_FILE``, or the defaults."""
+        """Enforcement time rules: a JSON list from ``CASE_TIME_RULES_FILE``, or the defaults."""
         if self.time_rules_file is None:
             return default_time_rules()
         return TypeAdapter(tuple[TimeRule, ...]).validate_json(self.time_rules_file.read_bytes())

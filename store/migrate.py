@@ -24,7 +24,10 @@ async def apply_migrations(pool: asyncpg.Pool) -> list[str]:
         )
         await connection.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
         try:
-            done = {row["version"] for row in await connection.fetch("SELECT version FROM schema_migrations")}
+            done = {
+                row["version"]
+                for row in await connection.fetch("SELECT version FROM schema_migrations")
+            }
             for version, sql in migration_files():
                 if version in done:
                     continue

@@ -240,7 +240,9 @@ async def lock_consent(con: Connection, consent_id: str) -> asyncpg.Record | Non
     )
 
 
-async def find_disclosure(con: Connection, consent_id: str, recipient: str) -> asyncpg.Record | None:
+async def find_disclosure(
+    con: Connection, consent_id: str, recipient: str
+) -> asyncpg.Record | None:
     return await con.fetchrow(
         "SELECT disclosure_id, recipient, categories FROM disclosures "
         "WHERE consent_id = $1 AND recipient = $2",
@@ -424,4 +426,3 @@ async def deactivate_partner(con: Connection, partner_id: int) -> bool:
         "UPDATE partners SET active = false WHERE partner_id = $1", partner_id
     )
     return result.endswith(" 1")
-

@@ -76,7 +76,9 @@ class CaseDriver:
             household={"children": [{"date_of_birth": born.isoformat()} for born in children]},
         )
 
-    async def event(self, status: str, *, event_id: str | None = None, **fields: Any) -> IntakeResult:
+    async def event(
+        self, status: str, *, event_id: str | None = None, **fields: Any
+    ) -> IntakeResult:
         self._events += 1
         event = StatusEvent.model_validate(
             {

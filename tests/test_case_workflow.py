@@ -60,7 +60,9 @@ async def to_follow_up_with_ki(case: CaseDriver, **open_options: object) -> None
     await case.open(**open_options)  # type: ignore[arg-type]
     today = await case.today()
     await case.complete("information_conversation", conversation(today))
-    await case.complete("referral_consent", ReferralConsent(interested=True, consent_signed_on=today))
+    await case.complete(
+        "referral_consent", ReferralConsent(interested=True, consent_signed_on=today)
+    )
     partner = await case.pool.fetchval("SELECT partner_id FROM partners WHERE town = 'Unna'")
     result = await case.complete("ki_contact", KiContact(partner_id=partner, contacted_on=today))
     assert result.stage == "follow_up"
@@ -93,9 +95,15 @@ async def test_full_referral_path_ends_with_voluntary_departure(case: CaseDriver
     assert result.stage == "ki_referral"
     ki_task = (await case.tasks())[0]
     assert ki_task["kind"] == "ki_contact" and ki_task["queue"] == "ki"
-    referral = await case.pool.fetchrow("SELECT * FROM ki_referrals WHERE case_id = $1", case.case_id)
+    referral = await case.pool.fetchrow(
+        "SELECT * FROM ki_referrals WHERE case_id = $1", case.case_id
+    )
     assert set(referral["personal_data"]) == {
-        "given_name", "family_name", "date_of_birth", "nationality", "language"
+        "given_name",
+        "family_name",
+        "date_of_birth",
+        "nationality",
+        "language",
     }
     assert referral["residence_status"] == "ausreisepflichtig"
 
@@ -182,7 +190,9 @@ async def test_ki_contact_missed_escalates_at_the_departure_deadline(case: CaseD
     await case.open(deadline=(await case.today()) + 30 * DAY)
     today = await case.today()
     await case.complete("information_conversation", conversation(today))
-    await case.complete("referral_consent", ReferralConsent(interested=True, consent_signed_on=today))
+    await case.complete(
+        "referral_consent", ReferralConsent(interested=True, consent_signed_on=today)
+    )
     await case.skip(TIMINGS.ki_contact_due + DAY)
     ki_task = (await case.tasks())[0]
     assert ki_task["kind"] == "ki_contact" and ki_task["overdue"]
@@ -261,7 +271,9 @@ async def test_escalation_close_ends_the_case(case: CaseDriver) -> None:
 async def test_enforcement_then_departure_is_enforced(case: CaseDriver) -> None:
     await escalated(case)
     at = datetime.combine((await case.today()) + 40 * DAY, time(9, 0), BERLIN)
-    result = await case.complete("escalation", Escalation(decision="enforcement", enforcement_at=at))
+    result = await case.complete(
+        "escalation", Escalation(decision="enforcement", enforcement_at=at)
+    )
     assert result.stage == "enforcement_planned"
     closed = await case.event("ausgereist")
     assert closed.stage == "closed"
@@ -301,7 +313,9 @@ async def test_night_enforcement_with_minors_is_refused_naming_every_rule(case: 
     assert {detail["field"] for detail in error.details} == {"enforcement_at"}
     assert await case.open_kinds() == ["escalation"]  # nothing happened
     day = datetime.combine(today + 40 * DAY, time(10, 0), BERLIN)
-    result = await case.complete("escalation", Escalation(decision="enforcement", enforcement_at=day))
+    result = await case.complete(
+        "escalation", Escalation(decision="enforcement", enforcement_at=day)
+    )
     assert result.stage == "enforcement_planned"
 
 
@@ -314,7 +328,9 @@ async def test_bad_completions_are_refused_before_they_enter_history(case: CaseD
     tomorrow = (await case.today()) + DAY
     error = await refused(case.complete("information_conversation", conversation(tomorrow)))
     assert error.type == "InvalidInput" and error.details[0]["field"] == "held_on"
-    error = await refused(case.complete("information_conversation", ReferralConsent(interested=False)))
+    error = await refused(
+        case.complete("information_conversation", ReferralConsent(interested=False))
+    )
     assert error.details[0]["field"] == "kind"
     task_id = await case.task_id("information_conversation")
     await case.complete("information_conversation", conversation(await case.today()))
@@ -329,7 +345,11 @@ async def test_bad_completions_are_refused_before_they_enter_history(case: CaseD
     )
     assert error.type == "TaskNotOpen"
     history = await case.handle.fetch_history()
-    accepted = [e for e in history.events if e.HasField("workflow_execution_update_accepted_event_attributes")]
+    accepted = [
+        e
+        for e in history.events
+        if e.HasField("workflow_execution_update_accepted_event_attributes")
+    ]
     assert len(accepted) == 2  # the opening event and the one valid completion
 
 
@@ -340,9 +360,12 @@ async def test_same_event_twice_changes_nothing(case: CaseDriver) -> None:
     again = await case.event("ausreisepflichtig", event_id="dup-1")
     assert not first.duplicate and again.duplicate
     assert len(await case.timeline_kinds()) == len(before) + 1
-    assert await case.pool.fetchval(
-        "SELECT count(*) FROM status_events WHERE case_id = $1", case.case_id
-    ) == 2
+    assert (
+        await case.pool.fetchval(
+            "SELECT count(*) FROM status_events WHERE case_id = $1", case.case_id
+        )
+        == 2
+    )
 
 
 # ------------------------------------------------------------- at any time
@@ -379,7 +402,9 @@ async def test_asylum_procedure_suspends_and_a_new_obligation_restarts(case: Cas
     assert await case.open_kinds() == ["information_conversation"]
 
 
-async def test_consent_withdrawal_stops_the_ki_and_asks_recipients_to_erase(case: CaseDriver) -> None:
+async def test_consent_withdrawal_stops_the_ki_and_asks_recipients_to_erase(
+    case: CaseDriver,
+) -> None:
     await to_follow_up_with_ki(case)
     await case.skip(TIMINGS.follow_up_interval + DAY)
     assert [(t["kind"], t["queue"]) for t in await case.tasks()] == [("follow_up", "ki")]
@@ -390,7 +415,7 @@ async def test_consent_withdrawal_stops_the_ki_and_asks_recipients_to_erase(case
         "SELECT recipient FROM erasure_requests WHERE case_id = $1 ORDER BY disclosure_id",
         case.case_id,
     )
-    assert [row["recipient"] for row in requests][0] == "ki" and len(requests) == 2
+    assert requests[0]["recipient"] == "ki" and len(requests) == 2
     assert await case.pool.fetchval(
         "SELECT erased_at IS NOT NULL FROM ki_referrals WHERE case_id = $1", case.case_id
     )
@@ -421,7 +446,8 @@ async def test_supporter_tells_the_abh_and_asks_for_the_representative(case: Cas
     await case.skip(TIMINGS.representative_inquiry_interval + DAY)
     assert "representative_inquiry" in await case.open_kinds()
     await case.complete(
-        "representative_inquiry", RepresentativeInquiry(asked_on=await case.today(), facts_reported=True)
+        "representative_inquiry",
+        RepresentativeInquiry(asked_on=await case.today(), facts_reported=True),
     )
     await case.skip(TIMINGS.representative_inquiry_interval + DAY)
     assert "representative_inquiry" in await case.open_kinds()

@@ -28,8 +28,14 @@ async def test_worker_killed_after_handover_commit_discloses_once(
     case = CaseDriver(dev_env, pool, task_queue, timings)
     address = dev_env.client.service_client.config.target_host
     crashing = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.crash_worker", address, dsn, task_queue,
-        cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "tests.crash_worker",
+        address,
+        dsn,
+        task_queue,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
     )
     assert crashing.stdout is not None
     assert await crashing.stdout.readline() == b"ready\n"
@@ -53,7 +59,9 @@ async def test_worker_killed_after_handover_commit_discloses_once(
             )
         )
         assert await asyncio.wait_for(crashing.wait(), timeout=30) == 17
-        assert await pool.fetchval("SELECT count(*) FROM disclosures") == 1  # committed, unconfirmed
+        assert (
+            await pool.fetchval("SELECT count(*) FROM disclosures") == 1
+        )  # committed, unconfirmed
 
         async with running_worker(dev_env, pool, task_queue=task_queue):
             result = await asyncio.wait_for(consent, timeout=30)
@@ -61,9 +69,13 @@ async def test_worker_killed_after_handover_commit_discloses_once(
         assert await case.open_kinds() == ["ki_contact"]
         assert await pool.fetchval("SELECT count(*) FROM disclosures") == 1
         assert await pool.fetchval("SELECT count(*) FROM ki_referrals") == 1
-        assert await pool.fetchval(
-            "SELECT count(*) FROM timeline WHERE case_id = $1 AND kind = 'disclosure'", case.case_id
-        ) == 1
+        assert (
+            await pool.fetchval(
+                "SELECT count(*) FROM timeline WHERE case_id = $1 AND kind = 'disclosure'",
+                case.case_id,
+            )
+            == 1
+        )
     finally:
         if crashing.returncode is None:
             crashing.kill()

@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from typing import Any, NoReturn, TypeVar
 
 from temporalio import workflow
@@ -152,8 +153,10 @@ class CaseWorkflow:
     @workflow.run
     async def run(self, start: CaseStart) -> CaseResult:
         try:
-            await workflow.wait_condition(lambda: bool(self._inbox), timeout=start.timings.intake_grace)
-        except asyncio.TimeoutError:
+            await workflow.wait_condition(
+                lambda: bool(self._inbox), timeout=start.timings.intake_grace
+            )
+        except TimeoutError:
             # The opening event was refused: fail, so the case id stays free for a correct one.
             raise ApplicationError(
                 "no opening status event was accepted", type=ErrorType.CASE_NOT_OPEN
@@ -186,7 +189,7 @@ class CaseWorkflow:
         return CaseResult(case_id=self._case_id, outcome=self._outcome)
 
     async def _information_conversation(self) -> Stage:
-        """Informationsgespräch über Wege in einen sicheren Aufenthalt (with everyone obliged to leave).
+        """Informationsgespräch: routes to a secure residence, with everyone obliged to leave.
 
         Legally required, so it is never skipped: overdue, it stays open (with a notice to the
         ABH) until the departure deadline passes, and then the ABH decides.
@@ -228,7 +231,9 @@ class CaseWorkflow:
         await self._act(
             ActivityName.RECORD_CONSENT,
             ConsentRecord(
-                entry=self._entry("consent", "Einwilligung und Schweigepflichtentbindung unterschrieben"),
+                entry=self._entry(
+                    "consent", "Einwilligung und Schweigepflichtentbindung unterschrieben"
+                ),
                 consent_id=self._consent_id,
                 signed_on=done.consent_signed_on,
             ),
@@ -240,7 +245,9 @@ class CaseWorkflow:
 
         The KI contacting a partner in the person's town is a second disclosure, recorded too.
         """
-        if not await self._hand_over(KI_RECIPIENT, "Vermittlung an Beratung zur freiwilligen Ausreise"):
+        if not await self._hand_over(
+            KI_RECIPIENT, "Vermittlung an Beratung zur freiwilligen Ausreise"
+        ):
             return Stage.FOLLOW_UP
         done = await self._human_task(
             TaskKind.KI_CONTACT,
@@ -264,7 +271,10 @@ class CaseWorkflow:
         misses = 0
         while True:
             next_check = workflow.now() + timings.follow_up_interval
-            await self._wait(lambda: False, lambda: _earliest(next_check, self._departure_moment()))
+            await self._wait(
+                lambda: False,
+                lambda at=next_check: _earliest(at, self._departure_moment()),  # type: ignore[misc]
+            )
             if self._deadline_passed():
                 self._escalation_reason = "Ausreisefrist abgelaufen"
                 return Stage.ESCALATION
@@ -348,7 +358,7 @@ class CaseWorkflow:
             await self._await_task(recording)
             while True:
                 next_inquiry = workflow.now() + timings.representative_inquiry_interval
-                await self._wait(lambda: False, lambda: next_inquiry, absorb=False)
+                await self._wait(lambda: False, lambda at=next_inquiry: at, absorb=False)  # type: ignore[misc]
                 await self._human_task(
                     TaskKind.REPRESENTATIVE_INQUIRY,
                     Queue.ABH,
@@ -459,7 +469,13 @@ class CaseWorkflow:
         if completion.kind != task.kind.value:
             return [FieldError(field="kind", reason=f"this task is a {task.kind.value} task")]
         today = self._today()
-        past_only = {"held_on", "consent_signed_on", "contacted_on", "power_of_attorney_on", "asked_on"}
+        past_only = {
+            "held_on",
+            "consent_signed_on",
+            "contacted_on",
+            "power_of_attorney_on",
+            "asked_on",
+        }
         errors = [
             FieldError(field=name, reason="must not be in the future")
             for name in past_only
@@ -467,7 +483,9 @@ class CaseWorkflow:
         ]
         if isinstance(completion, FollowUp) and completion.planned_departure_on:
             if completion.planned_departure_on < today:
-                errors.append(FieldError(field="planned_departure_on", reason="must not be in the past"))
+                errors.append(
+                    FieldError(field="planned_departure_on", reason="must not be in the past")
+                )
         if isinstance(completion, Escalation):
             if completion.new_deadline is not None and completion.new_deadline <= today:
                 errors.append(FieldError(field="new_deadline", reason="must be after today"))
@@ -519,21 +537,25 @@ class CaseWorkflow:
             now = workflow.now()
             if target is not None and target <= now:
                 return False
-            version = self._schedule_version
             self._idle = self._idle or absorb
             try:
                 await workflow.wait_condition(
-                    lambda: done()
-                    or (absorb and bool(self._inbox))
-                    or (not absorb and self._closing)
-                    or self._schedule_version != version,
+                    partial(self._wakes, done, absorb, self._schedule_version),
                     timeout=None if target is None else target - now,
                 )
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             finally:
                 if absorb:
                     self._idle = False
+
+    def _wakes(self, done: Callable[[], bool], absorb: bool, version: int) -> bool:
+        return (
+            done()
+            or (absorb and bool(self._inbox))
+            or (not absorb and self._closing)
+            or self._schedule_version != version
+        )
 
     async def _until_status_changes(self) -> NoReturn:
         while True:
@@ -548,7 +570,8 @@ class CaseWorkflow:
                 elif isinstance(item, ConsentWithdrawal):
                     interruption = await self._take_withdrawal(item)
                 else:
-                    interruption = await self._take_supporter(item)
+                    await self._take_supporter(item)
+                    interruption = None
             finally:
                 self._absorbed.add(token)
             if interruption is not None and interrupting:
@@ -633,7 +656,9 @@ class CaseWorkflow:
         self._apply_status(event)
         await self._act(
             ActivityName.OPEN_CASE,
-            CaseOpening(entry=self._entry("opened", f"Fall eröffnet: {event.status.value}"), event=event),
+            CaseOpening(
+                entry=self._entry("opened", f"Fall eröffnet: {event.status.value}"), event=event
+            ),
         )
 
     async def _enter(self, stage: Stage) -> None:
@@ -677,7 +702,9 @@ class CaseWorkflow:
         task = await self._open_task(kind, queue, due, side=side)
         return await self._await_task(task, lapse=lapse, patience=patience)
 
-    async def _open_task(self, kind: TaskKind, queue: Queue, due: timedelta, *, side: bool) -> _Task:
+    async def _open_task(
+        self, kind: TaskKind, queue: Queue, due: timedelta, *, side: bool
+    ) -> _Task:
         task = _Task(str(workflow.uuid4()), kind, queue, workflow.now() + due, side)
         self._tasks[task.task_id] = task
         await self._act(
@@ -762,7 +789,7 @@ class CaseWorkflow:
             if isinstance(cause, ApplicationError) and cause.type == ErrorType.CONSENT_WITHDRAWN:
                 return False
             raise
-        return receipt.disclosure_id > 0
+        return isinstance(receipt, HandoverReceipt)
 
     async def _notice(self, task: _Task, kind: NoticeKind) -> None:
         await self._act(
@@ -827,7 +854,9 @@ class CaseWorkflow:
             [
                 sa.CASE_STAGE.value_set(self._stage.value),
                 sa.CASE_TOWN.value_set(self._town),
-                sa.CASE_HAS_MINORS.value_set(any(age_on(born, today) < 18 for born in self._children)),
+                sa.CASE_HAS_MINORS.value_set(
+                    any(age_on(born, today) < 18 for born in self._children)
+                ),
                 sa.CASE_OVERDUE.value_set(any(task.overdue for task in self._tasks.values())),
                 sa.CASE_DEPARTURE_DEADLINE.value_set(moment)
                 if moment is not None

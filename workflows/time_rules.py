@@ -42,7 +42,7 @@ def broken_rules(rules: tuple[TimeRule, ...], enforcement: Enforcement) -> list[
     for rule in rules:
         local = enforcement.at.astimezone(ZoneInfo(rule.timezone))
         day = local.date()
-        if rule.valid_from and day < rule.valid_from or rule.valid_to and day > rule.valid_to:
+        if (rule.valid_from and day < rule.valid_from) or (rule.valid_to and day > rule.valid_to):
             continue
         if rule.child_younger_than is not None and not any(
             age_on(born, day) < rule.child_younger_than for born in enforcement.children_born

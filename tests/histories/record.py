@@ -53,7 +53,9 @@ def _conversation(held_on: object, route: bool = False) -> InformationConversati
 async def _referral(case: CaseDriver) -> None:
     today = await case.today()
     await case.complete("information_conversation", _conversation(today))
-    await case.complete("referral_consent", ReferralConsent(interested=True, consent_signed_on=today))
+    await case.complete(
+        "referral_consent", ReferralConsent(interested=True, consent_signed_on=today)
+    )
     partner = await case.pool.fetchval("SELECT partner_id FROM partners WHERE town = 'Unna'")
     await case.complete("ki_contact", KiContact(partner_id=partner, contacted_on=today))
 
@@ -62,7 +64,9 @@ async def departed_voluntarily(case: CaseDriver) -> None:
     await case.open()
     await _referral(case)
     await case.skip(15 * DAY)
-    await case.complete("follow_up", FollowUp(reached=True, planned_departure_on=await case.today() + 5 * DAY))
+    await case.complete(
+        "follow_up", FollowUp(reached=True, planned_departure_on=await case.today() + 5 * DAY)
+    )
     await case.event("ausgereist")
 
 
@@ -81,7 +85,9 @@ async def supporter_and_withdrawal(case: CaseDriver) -> None:
     await case.supporter()
     await case.complete(
         "representative",
-        Representative(name="Vertreterin", contact="0170 1", power_of_attorney_on=await case.today()),
+        Representative(
+            name="Vertreterin", contact="0170 1", power_of_attorney_on=await case.today()
+        ),
     )
     await case.withdraw()
     await case.skip(31 * DAY)
@@ -92,7 +98,9 @@ async def suspended_then_route(case: CaseDriver) -> None:
     await case.open()
     await case.event("asylverfahren")
     await case.skip(60 * DAY)
-    await case.event("ausreisepflichtig", departure_deadline=(await case.today() + 30 * DAY).isoformat())
+    await case.event(
+        "ausreisepflichtig", departure_deadline=(await case.today() + 30 * DAY).isoformat()
+    )
     await case.complete("information_conversation", _conversation(await case.today(), route=True))
     await case.event("aufenthaltserlaubnis")
 
