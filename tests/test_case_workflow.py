@@ -466,3 +466,29 @@ async def test_a_closed_case_takes_no_more_events(case: CaseDriver) -> None:
     # The workflow has ended; the API answers 409 (or duplicate for a known event id).
     with pytest.raises(RPCError):
         await case.event("ausreisepflichtig")
+
+
+async def test_representative_not_recorded_turns_overdue_and_stays(case: CaseDriver) -> None:
+    await case.open()
+    await case.supporter(representative=False)
+    await case.skip(TIMINGS.representative_due + DAY)
+    representative = [t for t in await case.tasks() if t["kind"] == "representative"]
+    assert len(representative) == 1 and representative[0]["overdue"]
+    assert "overdue" in await case.notices()
+
+
+async def test_unanswered_inquiry_lapses_and_the_next_one_comes(case: CaseDriver) -> None:
+    await case.open()
+    await case.supporter()
+    await case.complete(
+        "representative",
+        Representative(name="Vertreter", contact="0170 1", power_of_attorney_on=await case.today()),
+    )
+    await case.skip(TIMINGS.representative_inquiry_interval + DAY)
+    assert "representative_inquiry" in await case.open_kinds()
+    await case.skip(TIMINGS.representative_due + DAY)
+    assert "representative_inquiry" not in await case.open_kinds()
+    cancelled = [t["kind"] for t in await case.tasks("cancelled")]
+    assert cancelled == ["representative_inquiry"]
+    await case.skip(TIMINGS.representative_inquiry_interval)
+    assert "representative_inquiry" in await case.open_kinds()
