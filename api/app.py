@@ -1,0 +1,64 @@
+"""The FastAPI application factory.
+
+``create_app`` takes its collaborators instead of reading globals: the composition root
+(:mod:`service.main`) and the tests hand in the Temporal client and the pool they already
+own; a bare ``create_app(settings)`` connects to both itself and closes them on shutdown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import asyncpg
+from fastapi import APIRouter, FastAPI
+from temporalio.client import Client
+
+from api import errors
+from api.routes import cases, intake, partners, tasks
+from service.cases import CaseService
+from service.settings import Settings
+from service.temporal import connect
+from store.db import open_pool
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(
+    settings: Settings, *, client: Client | None = None, pool: asyncpg.Pool | None = None
+) -> FastAPI:
+    """Build the API; its lifespan puts ``cases`` (CaseService) and ``pool`` on ``app.state``."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            own_pool = pool
+            if own_pool is None:
+                if settings.database_url is None:
+                    raise RuntimeError("the API needs DATABASE_URL (or a pool handed in)")
+                own_pool = await stack.enter_async_context(open_pool(settings.database_url))
+            own_client = client
+            if own_client is None:
+                if settings.temporal_address is None:
+                    raise RuntimeError("the API needs TEMPORAL_ADDRESS (or a client handed in)")
+                # A Temporal client has no close(); its connection ends with the process.
+                own_client = await connect(settings.temporal_address, settings.temporal_namespace)
+            app.state.pool = own_pool
+            app.state.cases = CaseService(own_client, own_pool, settings)
+            yield
+
+    app = FastAPI(
+        title="Kreis Unna - Ausreisefälle",
+        version="1",
+        description=(
+            "Status events from the back office, case views, the ABH's and the KI's task "
+            "inboxes and the partner directory. Responses never contain personal data."
+        ),
+        lifespan=lifespan,
+    )
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (intake, cases, tasks, partners):
+        api.include_router(module.router)
+    app.include_router(api)
+    errors.install(app)
+    return app

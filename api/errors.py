@@ -1,0 +1,145 @@
+"""How refusals and failures look on the wire.
+
+Every 422 has FastAPI's shape, ``{"detail": [{"loc": [...], "msg": ..., "type": ...}]}``,
+whether pydantic refused the request or the CaseService / workflow did, so a client needs one
+parser. ``input`` and ``ctx`` are dropped from pydantic's errors: they echo the submitted
+values, which here are personal data, back into responses (and any proxy log of them).
+
+Unexpected exceptions end in :class:`CatchAllMiddleware`, not in an exception handler:
+Starlette re-raises after its handler ran, so the server would log the exception text (which
+may quote a query argument) beside our line. The middleware logs the exception's type and
+where it was raised, never its message or the request body, and answers a generic 500.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message as ASGIMessage
+
+from schemas.errors import FieldError
+from schemas.tasks import TaskKind
+from service.cases import CaseServiceError
+from service.logging import get_logger
+
+log = get_logger(__name__)
+
+# pydantic names the union, not the field, when the discriminator is missing or unknown.
+_DISCRIMINATOR_ERRORS = frozenset({"union_tag_invalid", "union_tag_not_found"})
+# ...and puts the tag into the path of every other error inside a discriminated union
+# (["body", "ki_contact", "partner_id"]). TaskCompletion is the one such body, and its form
+# has no level named after its kind, so the tag is dropped: ["body", "partner_id"].
+_UNION_TAGS = frozenset(kind.value for kind in TaskKind)
+
+
+class ErrorMessage(BaseModel):
+    """A refusal that is not about a field: unknown resource (404) or a conflict (409)."""
+
+    detail: str
+
+
+# For ``responses=`` in the routes, so /docs shows what else can come back.
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorMessage, "description": "Unknown"}
+}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorMessage, "description": "Not possible in the current state"}
+}
+
+
+def _location(request: Request, field: str) -> list[str | int]:
+    """Where a refused field came from: a path or query parameter, else the body."""
+    parts: list[str | int] = [int(p) if p.isdigit() else p for p in field.split(".")]
+    head = parts[0]
+    if head in request.path_params:
+        return ["path", *parts]
+    if head in request.query_params:
+        return ["query", *parts]
+    return ["body", *parts]
+
+
+def field_errors(request: Request, errors: list[FieldError]) -> list[dict[str, Any]]:
+    return [
+        {"loc": _location(request, error.field), "msg": error.reason, "type": "value_error"}
+        for error in errors
+    ]
+
+
+async def case_service_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, CaseServiceError)
+    if exc.status == 422:
+        errors = exc.errors or [FieldError(field="body", reason=exc.message)]
+        return JSONResponse({"detail": field_errors(request, errors)}, status_code=422)
+    return JSONResponse({"detail": exc.message}, status_code=exc.status)
+
+
+def _without_input(error: Any) -> dict[str, Any]:
+    loc = list(error["loc"])
+    if len(loc) > 2 and loc[0] == "body" and loc[1] in _UNION_TAGS:
+        del loc[1]
+    if error["type"] in _DISCRIMINATOR_ERRORS:
+        discriminator = str(error.get("ctx", {}).get("discriminator", "")).strip("'")
+        if discriminator:
+            loc.append(discriminator)
+    return {"loc": loc, "msg": error["msg"], "type": error["type"]}
+
+
+async def request_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    detail = [_without_input(error) for error in exc.errors()]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+def _where(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "?"
+    last = frames[-1]
+    return f"{last.filename}:{last.lineno} in {last.name}"
+
+
+class CatchAllMiddleware:
+    """Turn any unhandled exception into a 500 that says nothing about it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracking(message: ASGIMessage) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracking)
+        except Exception as exc:
+            route = scope.get("route")
+            log.error(
+                "unhandled error",
+                error_type=type(exc).__qualname__,
+                where=_where(exc),
+                method=scope.get("method"),
+                route=getattr(route, "path", None),
+            )
+            if started:  # too late for a response; the server closes the connection
+                return
+            response = JSONResponse({"detail": "internal server error"}, status_code=500)
+            await response(scope, receive, send)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(CaseServiceError, case_service_error)
+    app.add_exception_handler(RequestValidationError, request_validation_error)
+    app.add_middleware(CatchAllMiddleware)

@@ -1,0 +1,28 @@
+"""``POST /api/v1/status-events``: the back office reports a change of residence status."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from api.deps import Cases
+from api.errors import CONFLICT
+from schemas.events import IntakeResult, StatusEvent
+
+router = APIRouter(prefix="/status-events", tags=["intake"])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=CONFLICT,
+    summary="Report a status event",
+)
+async def submit_event(event: StatusEvent, cases: Cases) -> IntakeResult:
+    """Deliver the event to its case, opening the case when it is new.
+
+    202: the case took the event in (``duplicate`` when this event id was delivered before;
+    nothing changed then). 409: the case is closed. 422: the event cannot be taken, naming
+    the field (a new case needs a person in the ABH's jurisdiction and a status obliged to
+    leave).
+    """
+    return await cases.submit_event(event)

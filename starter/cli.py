@@ -1,0 +1,331 @@
+"""``python -m starter``: send status events and keep the partner directory, over the HTTP API.
+
+    python -m starter event '{"event_id": ..., "case_id": ..., ...}'
+    python -m starter events FILE.jsonl|FILE.csv
+    python -m starter partners list [--town T]
+    python -m starter partners add --name N --kind K --town T --contact C [--language xx ...]
+    python -m starter partners update ID [--name N] [--kind K] [--town T] [--contact C] [...]
+    python -m starter partners remove ID
+
+Events are validated locally with the API's own model first; a bad line is reported with its
+line number and field and not sent. Output names events, cases, stages and fields, never the
+values of an event: they are personal data, and terminals end up in logs and screenshots.
+
+Exit codes: 0 all fine, 1 something was refused, 2 the input file or the API could not be used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import httpx
+from pydantic import ValidationError
+
+from schemas.events import IntakeResult, StatusEvent
+from schemas.partners import Partner, PartnerDraft, PartnerKind
+from starter.csv_format import (
+    CsvFormatError,
+    FieldProblem,
+    ParsedEvent,
+    problems_of,
+    read_csv,
+)
+
+DEFAULT_API = "http://127.0.0.1:8000"
+API_PREFIX = "/api/v1"
+# Completing the intake of an event waits for the case workflow to take it in.
+TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+
+EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
+
+
+class Unusable(Exception):
+    """The input file or the API cannot be used at all (exit code 2)."""
+
+
+# ------------------------------------------------------------------------ events
+
+
+def parse_json_event(text: str, line: int) -> ParsedEvent:
+    try:
+        return ParsedEvent(line, StatusEvent.model_validate_json(text))
+    except ValidationError as error:
+        return ParsedEvent(line, None, problems_of(error))
+
+
+def read_jsonl(lines: Sequence[str]) -> Iterator[ParsedEvent]:
+    for number, text in enumerate(lines, start=1):
+        if text.strip():
+            yield parse_json_event(text, number)
+
+
+def read_events_file(path: Path) -> list[ParsedEvent]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as error:
+        raise Unusable(f"cannot read {path}: {error.strerror}") from None
+    if path.suffix == ".jsonl":
+        return list(read_jsonl(text.splitlines()))
+    if path.suffix == ".csv":
+        try:
+            return list(read_csv(text.splitlines(keepends=True)))
+        except CsvFormatError as error:
+            raise Unusable(f"{path}: {error}") from None
+    raise Unusable(f"{path}: expected a .jsonl or .csv file")
+
+
+def problems_of_response(response: httpx.Response) -> tuple[FieldProblem, ...]:
+    """The API's refusal as field problems: a 422 list, or a 404/409 message."""
+    try:
+        detail = response.json()["detail"]
+    except (ValueError, KeyError, TypeError):
+        return (FieldProblem("", f"HTTP {response.status_code}"),)
+    if isinstance(detail, str):
+        return (FieldProblem("", detail),)
+    problems = []
+    for item in detail:
+        loc = [str(part) for part in item.get("loc", [])]
+        if loc and loc[0] in ("body", "path", "query"):
+            loc = loc[1:]
+        problems.append(FieldProblem(".".join(loc), str(item.get("msg", ""))))
+    return tuple(problems)
+
+
+@dataclass
+class Tally:
+    sent: int = 0
+    opened: int = 0
+    updated: int = 0
+    duplicate: int = 0
+    refused: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"summary: sent {self.sent}, opened {self.opened}, updated {self.updated}, "
+            f"duplicate {self.duplicate}, refused {self.refused}"
+        )
+
+
+class EventSender:
+    """Sends events one after another (a case's events keep their order) and tallies them."""
+
+    def __init__(self, http: httpx.AsyncClient, out: TextIO) -> None:
+        self._http = http
+        self._out = out
+        self._known_cases: set[str] = set()
+        self.tally = Tally()
+
+    def _say(self, parsed: ParsedEvent, text: str) -> None:
+        print(f"line {parsed.line}: {text}", file=self._out)
+
+    async def _case_exists(self, case_id: str) -> bool:
+        """Asked once per case and run, so the summary can tell opened cases from updates."""
+        if case_id in self._known_cases:
+            return True
+        response = await self._http.get(f"{API_PREFIX}/cases/{case_id}")
+        return response.status_code == httpx.codes.OK
+
+    async def send(self, parsed: ParsedEvent) -> None:
+        event = parsed.event
+        if event is None:
+            self.tally.refused += 1
+            self._say(parsed, "refused, not sent: " + "; ".join(map(str, parsed.problems)))
+            return
+        existed = await self._case_exists(event.case_id)
+        response = await self._http.post(
+            f"{API_PREFIX}/status-events",
+            content=event.model_dump_json(exclude_unset=True),
+            headers={"content-type": "application/json"},
+        )
+        self.tally.sent += 1
+        what = f"event {event.event_id}, case {event.case_id}"
+        if response.status_code != httpx.codes.ACCEPTED:
+            self.tally.refused += 1
+            problems = "; ".join(map(str, problems_of_response(response)))
+            self._say(parsed, f"{what}: refused ({response.status_code}): {problems}")
+            return
+        result = IntakeResult.model_validate_json(response.content)
+        self._known_cases.add(event.case_id)
+        if result.duplicate:
+            self.tally.duplicate += 1
+            outcome = "duplicate"
+        elif existed:
+            self.tally.updated += 1
+            outcome = "updated"
+        else:
+            self.tally.opened += 1
+            outcome = "opened"
+        self._say(parsed, f"{what}: {outcome}, stage {result.stage}")
+
+
+async def send_events(http: httpx.AsyncClient, events: list[ParsedEvent], out: TextIO) -> int:
+    sender = EventSender(http, out)
+    for parsed in events:
+        await sender.send(parsed)
+    print(sender.tally, file=out)
+    return EXIT_REFUSED if sender.tally.refused else EXIT_OK
+
+
+# ---------------------------------------------------------------------- partners
+
+
+def _partner_line(partner: Partner) -> str:
+    languages = ",".join(partner.languages) or "-"
+    state = "" if partner.active else "  (inactive)"
+    return (
+        f"{partner.partner_id:>4}  {partner.kind.value:<17}  {partner.town:<17}  "
+        f"{partner.name}  [{languages}]  {partner.contact}{state}"
+    )
+
+
+def _refusal(response: httpx.Response, out: TextIO) -> int:
+    for problem in problems_of_response(response):
+        print(f"refused ({response.status_code}): {problem}", file=out)
+    return EXIT_REFUSED
+
+
+def _draft(args: argparse.Namespace, base: Partner | None = None) -> PartnerDraft | None:
+    """The draft from the options, filled in from ``base`` (update: change only what is given)."""
+    values: dict[str, Any] = base.model_dump(include=set(PartnerDraft.model_fields)) if base else {}
+    for name in ("name", "kind", "town", "contact", "languages"):
+        given = getattr(args, name)
+        if given is not None:
+            values[name] = given
+    try:
+        return PartnerDraft.model_validate(values)
+    except ValidationError as error:
+        for problem in problems_of(error):
+            print(f"refused, not sent: {problem}", file=args.out)
+        return None
+
+
+async def partners(http: httpx.AsyncClient, args: argparse.Namespace) -> int:
+    out: TextIO = args.out
+    base = f"{API_PREFIX}/partners"
+    if args.action == "list":
+        params = {"town": args.town} if args.town else {}
+        response = await http.get(base, params=params)
+        if response.status_code != httpx.codes.OK:
+            return _refusal(response, out)
+        for item in response.json():
+            print(_partner_line(Partner.model_validate(item)), file=out)
+        return EXIT_OK
+    if args.action == "remove":
+        response = await http.delete(f"{base}/{args.partner_id}")
+        if response.status_code != httpx.codes.NO_CONTENT:
+            return _refusal(response, out)
+        print(f"partner {args.partner_id} deactivated", file=out)
+        return EXIT_OK
+    current = None
+    if args.action == "update":
+        response = await http.get(f"{base}/{args.partner_id}")
+        if response.status_code != httpx.codes.OK:
+            return _refusal(response, out)
+        current = Partner.model_validate_json(response.content)
+    draft = _draft(args, current)
+    if draft is None:
+        return EXIT_REFUSED
+    body = draft.model_dump(mode="json")
+    if current is None:
+        response = await http.post(base, json=body)
+    else:
+        response = await http.put(f"{base}/{current.partner_id}", json=body)
+    if response.status_code not in (httpx.codes.OK, httpx.codes.CREATED):
+        return _refusal(response, out)
+    partner = Partner.model_validate_json(response.content)
+    print(("added: " if current is None else "updated: ") + _partner_line(partner), file=out)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------- the CLI
+
+
+def _partner_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument("--name", required=required)
+    parser.add_argument("--kind", required=required, choices=[kind.value for kind in PartnerKind])
+    parser.add_argument("--town", required=required)
+    parser.add_argument("--contact", required=required)
+    parser.add_argument(
+        "--language",
+        dest="languages",
+        action="extend",
+        nargs="+",
+        metavar="xx",
+        help="ISO 639 codes of the languages offered"
+        + ("" if required else " (replaces the list)"),
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m starter",
+        description="Client of the departure-case API.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Exit codes: 0 all fine, 1 something was refused, 2 input or API unusable.",
+    )
+    parser.add_argument(
+        "--api",
+        default=os.environ.get("CASE_API_URL", DEFAULT_API),
+        help="base URL of the API (default: $CASE_API_URL or %(default)s)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    event = commands.add_parser("event", help="send one status event given as JSON")
+    event.add_argument("json", help="the event as a JSON object")
+
+    events = commands.add_parser("events", help="send every event of a .jsonl or .csv file")
+    events.add_argument("file", type=Path)
+
+    partner = commands.add_parser("partners", help="the partner directory")
+    actions = partner.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="list active partners")
+    listing.add_argument("--town")
+    _partner_options(actions.add_parser("add", help="add a partner"), required=True)
+    update = actions.add_parser("update", help="change a partner (only the options given)")
+    update.add_argument("partner_id", type=int)
+    _partner_options(update, required=False)
+    remove = actions.add_parser("remove", help="deactivate a partner")
+    remove.add_argument("partner_id", type=int)
+    return parser
+
+
+async def _dispatch(http: httpx.AsyncClient, args: argparse.Namespace) -> int:
+    if args.command == "event":
+        return await send_events(http, [parse_json_event(args.json, 1)], args.out)
+    if args.command == "events":
+        return await send_events(http, read_events_file(args.file), args.out)
+    return await partners(http, args)
+
+
+async def run(
+    argv: Sequence[str] | None = None,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    out: TextIO | None = None,
+) -> int:
+    """Run one command; returns the exit code. ``transport`` lets tests call an in-process app."""
+    args = build_parser().parse_args(argv)
+    args.out = out or sys.stdout
+    try:
+        async with httpx.AsyncClient(
+            base_url=args.api, transport=transport, timeout=TIMEOUT
+        ) as http:
+            return await _dispatch(http, args)
+    except Unusable as error:
+        print(f"error: {error}", file=sys.stderr)
+    except httpx.TransportError as error:
+        print(
+            f"error: cannot reach the API at {args.api} ({type(error).__name__})", file=sys.stderr
+        )
+    return EXIT_UNUSABLE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return asyncio.run(run(argv))

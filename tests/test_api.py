@@ -1,0 +1,550 @@
+"""The JSON API against a real Temporal dev server, a real worker and real PostgreSQL.
+
+Each test drives the app through HTTP as the back office, the ABH or the KI would, and checks
+what they would notice: status codes, the field named in a refusal, the case's stage, the
+tasks in the inboxes, and the rows the disclosure register keeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from service.settings import Settings
+from worker import build_worker
+from workflows.case import workflow_id
+from workflows.time_rules import BERLIN
+
+V1 = "/api/v1"
+
+
+def today() -> date:
+    """The workflow judges dates in Europe/Berlin; so do the tests."""
+    return datetime.now(BERLIN).date()
+
+
+def person(town: str = "Unna") -> dict[str, Any]:
+    return {
+        "given_name": "Testvorname",
+        "family_name": "Testnachname",
+        "date_of_birth": "1990-04-01",
+        "nationality": "IRQ",
+        "language": "ar",
+        "phone": "+49 2303 123456",
+        "address": {"street": "Bahnhofstraße 1", "postal_code": "59423", "town": town},
+    }
+
+
+def new_case_id() -> str:
+    return f"API-{uuid.uuid4().hex[:12]}"
+
+
+def event(
+    case_id: str, n: int = 1, *, status: str = "ausreisepflichtig", **fields: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "event_id": f"{case_id}-e{n}",
+        "case_id": case_id,
+        "status": status,
+        "effective_date": today().isoformat(),
+        "departure_deadline": (today() + timedelta(days=90)).isoformat(),
+    }
+    body.update(fields)
+    return body
+
+
+def opening(case_id: str, n: int = 1, *, town: str = "Unna") -> dict[str, Any]:
+    return event(case_id, n, person=person(town))
+
+
+def locs(response: httpx.Response) -> list[list[Any]]:
+    assert response.status_code == 422, response.text
+    return [error["loc"] for error in response.json()["detail"]]
+
+
+@asynccontextmanager
+async def serving(env: WorkflowEnvironment, pool: asyncpg.Pool) -> AsyncIterator[FastAPI]:
+    """The app with its lifespan running, and a worker on a fresh task queue beside it."""
+    task_queue = f"api-{uuid.uuid4().hex}"
+    settings = Settings().model_copy(update={"task_queue": task_queue})
+    app = create_app(settings, client=env.client, pool=pool)
+    async with (
+        build_worker(env.client, pool, settings, task_queue=task_queue),
+        app.router.lifespan_context(app),
+    ):
+        yield app
+
+
+def http_client(app: FastAPI) -> httpx.AsyncClient:
+    # ASGITransport does not run the lifespan; ``serving`` does.
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test", timeout=60
+    )
+
+
+@pytest.fixture
+async def app(dev_env: WorkflowEnvironment, pool: asyncpg.Pool) -> AsyncIterator[FastAPI]:
+    async with serving(dev_env, pool) as app:
+        yield app
+
+
+@pytest.fixture
+async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with http_client(app) as client:
+        yield client
+
+
+async def open_case(http: httpx.AsyncClient, *, town: str = "Unna") -> str:
+    case_id = new_case_id()
+    response = await http.post(f"{V1}/status-events", json=opening(case_id, town=town))
+    assert response.status_code == 202, response.text
+    return case_id
+
+
+async def the_task(http: httpx.AsyncClient, case_id: str, queue: str, kind: str) -> str:
+    response = await http.get(f"{V1}/tasks", params={"queue": queue, "case_id": case_id})
+    assert response.status_code == 200, response.text
+    tasks = response.json()
+    assert [task["kind"] for task in tasks] == [kind]
+    task_id: str = tasks[0]["task_id"]
+    return task_id
+
+
+def conversation(held_on: date | None = None) -> dict[str, Any]:
+    return {
+        "kind": "information_conversation",
+        "held_on": (held_on or today()).isoformat(),
+        "routes_discussed": ["§25b AufenthG"],
+        "perspective": "none_evident",
+    }
+
+
+async def complete(http: httpx.AsyncClient, task_id: str, body: dict[str, Any]) -> httpx.Response:
+    return await http.post(f"{V1}/tasks/{task_id}/complete", json=body)
+
+
+async def partner_in(http: httpx.AsyncClient, town: str) -> int:
+    response = await http.get(f"{V1}/partners", params={"town": town})
+    assert response.status_code == 200, response.text
+    partners = response.json()
+    assert partners and all(partner["town"] == town for partner in partners)
+    partner_id: int = partners[0]["partner_id"]
+    return partner_id
+
+
+async def to_follow_up(http: httpx.AsyncClient, town: str = "Kamen") -> str:
+    """Conversation → consent → KI contact, each answered with the next stage."""
+    case_id = await open_case(http, town=town)
+    steps: list[tuple[str, str, dict[str, Any], str]] = [
+        ("abh", "information_conversation", conversation(), "referral_offer"),
+        (
+            "abh",
+            "referral_consent",
+            {"kind": "referral_consent", "interested": True, "consent_signed_on": str(today())},
+            "ki_referral",
+        ),
+    ]
+    for queue, kind, body, next_stage in steps:
+        response = await complete(http, await the_task(http, case_id, queue, kind), body)
+        assert response.status_code == 200, response.text
+        assert response.json()["stage"] == next_stage
+    partner_id = await partner_in(http, town)
+    task_id = await the_task(http, case_id, "ki", "ki_contact")
+    response = await complete(
+        http,
+        task_id,
+        {"kind": "ki_contact", "partner_id": partner_id, "contacted_on": str(today())},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {"task_id": task_id, "case_id": case_id, "stage": "follow_up"}
+    return case_id
+
+
+# ---------------------------------------------------------------------- intake
+
+
+async def test_a_new_case_opens_and_the_same_event_again_changes_nothing(
+    http: httpx.AsyncClient,
+) -> None:
+    case_id = new_case_id()
+    first = await http.post(f"{V1}/status-events", json=opening(case_id))
+    assert first.status_code == 202, first.text
+    assert first.json() == {
+        "case_id": case_id,
+        "stage": "information_conversation",
+        "duplicate": False,
+    }
+    case = (await http.get(f"{V1}/cases/{case_id}")).json()
+    assert case["stage"] == "information_conversation"
+    assert [task["kind"] for task in case["open_tasks"]] == ["information_conversation"]
+
+    again = await http.post(f"{V1}/status-events", json=opening(case_id))
+    assert again.status_code == 202
+    assert again.json() == {
+        "case_id": case_id,
+        "stage": "information_conversation",
+        "duplicate": True,
+    }
+    assert (await http.get(f"{V1}/cases/{case_id}")).json()["timeline"] == case["timeline"]
+
+
+async def test_a_burst_of_events_for_a_new_case_opens_one_case_with_all_events(
+    http: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    case_id = new_case_id()
+    responses = await asyncio.gather(
+        *(http.post(f"{V1}/status-events", json=opening(case_id, n)) for n in range(20))
+    )
+    assert [response.status_code for response in responses] == [202] * 20
+    assert not any(response.json()["duplicate"] for response in responses)
+    assert await pool.fetchval("SELECT count(*) FROM cases WHERE case_id = $1", case_id) == 1
+    assert (
+        await pool.fetchval("SELECT count(*) FROM status_events WHERE case_id = $1", case_id) == 20
+    )
+    opened = await pool.fetchval(
+        "SELECT count(*) FROM timeline WHERE case_id = $1 AND kind = 'opened'", case_id
+    )
+    assert opened == 1
+
+
+async def test_a_new_case_without_a_person_is_refused_and_nothing_starts(
+    http: httpx.AsyncClient, pool: asyncpg.Pool, dev_env: WorkflowEnvironment
+) -> None:
+    case_id = new_case_id()
+    response = await http.post(f"{V1}/status-events", json=event(case_id))
+    assert locs(response) == [["body", "person"]]
+    assert await pool.fetchval("SELECT count(*) FROM cases WHERE case_id = $1", case_id) == 0
+    with pytest.raises(RPCError) as missing:
+        await dev_env.client.get_workflow_handle(workflow_id(case_id)).describe()
+    assert missing.value.status == RPCStatusCode.NOT_FOUND
+
+
+async def test_a_town_outside_the_jurisdiction_is_refused(http: httpx.AsyncClient) -> None:
+    response = await http.post(f"{V1}/status-events", json=opening(new_case_id(), town="Lünen"))
+    assert locs(response) == [["body", "person", "address", "town"]]
+    assert "Lünen" not in response.json()["detail"][0]["msg"]
+
+
+async def test_a_status_that_cannot_open_a_case_is_refused(http: httpx.AsyncClient) -> None:
+    case_id = new_case_id()
+    response = await http.post(
+        f"{V1}/status-events", json=event(case_id, status="aufenthaltserlaubnis", person=person())
+    )
+    assert locs(response) == [["body", "status"]]
+    assert (await http.get(f"{V1}/cases/{case_id}")).status_code == 404
+
+
+def _with_person(**changes: Any) -> dict[str, Any]:
+    return {**person(), **changes}
+
+
+@pytest.mark.parametrize(
+    ("change", "loc"),
+    [
+        ({"person": _with_person(nationality="Irak")}, ["body", "person", "nationality"]),
+        ({"status": "abgeschoben"}, ["body", "status"]),
+        ({"effective_date": "2026-02-30"}, ["body", "effective_date"]),
+        ({"effective_date": None}, ["body", "effective_date"]),
+        ({"case_id": "Max Mustermann"}, ["body", "case_id"]),
+        ({"favourite_colour": "blue"}, ["body", "favourite_colour"]),
+        (
+            {"household": {"children": [{"date_of_birth": "someday"}]}},
+            ["body", "household", "children", 0, "date_of_birth"],
+        ),
+    ],
+)
+async def test_invalid_events_name_the_field_and_never_echo_it(
+    http: httpx.AsyncClient, change: dict[str, Any], loc: list[Any]
+) -> None:
+    body = {**opening(new_case_id()), **change}
+    if body.get("effective_date") is None:
+        del body["effective_date"]
+    response = await http.post(f"{V1}/status-events", json=body)
+    assert locs(response) == [loc]
+    assert set(response.json()["detail"][0]) == {"loc", "msg", "type"}
+    for value in ("Irak", "Mustermann", "someday", "blue"):
+        assert value not in response.text
+
+
+async def test_malformed_json_is_refused_with_a_422(http: httpx.AsyncClient) -> None:
+    response = await http.post(
+        f"{V1}/status-events",
+        content=b'{"event_id": "x", "case_id": ',
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"][0] == "body" and error["type"] == "json_invalid"
+
+
+async def test_an_unknown_case_is_404_and_a_bad_case_id_422(http: httpx.AsyncClient) -> None:
+    response = await http.get(f"{V1}/cases/{new_case_id()}")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "unknown case"}
+    assert locs(await http.get(f"{V1}/cases/not%20an%20id")) == [["path", "case_id"]]
+
+
+async def test_an_event_for_a_closed_case_is_refused_but_its_own_event_is_a_duplicate(
+    http: httpx.AsyncClient,
+) -> None:
+    case_id = await open_case(http)
+    closing = event(case_id, 2, status="ausgereist")
+    closed = await http.post(f"{V1}/status-events", json=closing)
+    assert closed.status_code == 202, closed.text
+    assert closed.json()["stage"] == "closed"
+
+    later = await http.post(f"{V1}/status-events", json=event(case_id, 3, status="geduldet"))
+    assert later.status_code == 409
+    assert later.json() == {"detail": "the case is closed"}
+
+    again = await http.post(f"{V1}/status-events", json=closing)
+    assert again.status_code == 202
+    assert again.json() == {"case_id": case_id, "stage": "closed", "duplicate": True}
+
+
+# ----------------------------------------------------------------------- tasks
+
+
+async def test_the_referral_path_through_the_api(http: httpx.AsyncClient) -> None:
+    case_id = await to_follow_up(http)
+    case = (await http.get(f"{V1}/cases/{case_id}")).json()
+    assert case["stage"] == "follow_up"
+    assert case["residence_status"] == "ausreisepflichtig"
+    kinds = [entry["kind"] for entry in case["timeline"]]
+    assert kinds.count("disclosure") == 2  # to the KI, then to the partner
+
+
+async def test_completing_a_task_twice_is_a_conflict(http: httpx.AsyncClient) -> None:
+    case_id = await open_case(http)
+    task_id = await the_task(http, case_id, "abh", "information_conversation")
+    assert (await complete(http, task_id, conversation())).status_code == 200
+    again = await complete(http, task_id, conversation())
+    assert again.status_code == 409
+    assert again.json() == {"detail": "the task is already completed"}
+
+
+async def test_an_unknown_task_is_404_and_a_bad_task_id_422(http: httpx.AsyncClient) -> None:
+    response = await complete(http, str(uuid.uuid4()), conversation())
+    assert response.status_code == 404
+    assert response.json() == {"detail": "unknown task"}
+    assert locs(await complete(http, "no-such-task", conversation())) == [["path", "task_id"]]
+
+
+async def test_a_completion_of_the_wrong_kind_names_kind(http: httpx.AsyncClient) -> None:
+    case_id = await open_case(http)
+    task_id = await the_task(http, case_id, "abh", "information_conversation")
+    wrong = {"kind": "follow_up", "reached": True}
+    assert locs(await complete(http, task_id, wrong)) == [["body", "kind"]]
+    unknown = {"kind": "coffee_break"}
+    assert locs(await complete(http, task_id, unknown)) == [["body", "kind"]]
+    assert locs(await complete(http, task_id, {})) == [["body", "kind"]]
+    # The task is still open and can be completed.
+    assert (await complete(http, task_id, conversation())).status_code == 200
+
+
+async def test_a_conversation_in_the_future_is_refused(http: httpx.AsyncClient) -> None:
+    case_id = await open_case(http)
+    task_id = await the_task(http, case_id, "abh", "information_conversation")
+    response = await complete(http, task_id, conversation(today() + timedelta(days=3)))
+    assert locs(response) == [["body", "held_on"]]
+    assert response.json()["detail"][0]["msg"] == "must not be in the future"
+
+
+async def test_a_route_not_discussed_is_refused_by_the_model(http: httpx.AsyncClient) -> None:
+    case_id = await open_case(http)
+    task_id = await the_task(http, case_id, "abh", "information_conversation")
+    body = {
+        **conversation(),
+        "perspective": "route_possible",
+        "route_pursued": "§60d AufenthG",
+    }
+    assert locs(await complete(http, task_id, body)) == [["body", "route_pursued"]]
+
+
+async def test_a_partner_from_another_town_is_refused(http: httpx.AsyncClient) -> None:
+    case_id = await open_case(http, town="Selm")
+    for kind, body in [
+        ("information_conversation", conversation()),
+        (
+            "referral_consent",
+            {"kind": "referral_consent", "interested": True, "consent_signed_on": str(today())},
+        ),
+    ]:
+        response = await complete(http, await the_task(http, case_id, "abh", kind), body)
+        assert response.status_code == 200, response.text
+    task_id = await the_task(http, case_id, "ki", "ki_contact")
+    elsewhere = await partner_in(http, "Werne")
+    response = await complete(
+        http, task_id, {"kind": "ki_contact", "partner_id": elsewhere, "contacted_on": str(today())}
+    )
+    assert locs(response) == [["body", "partner_id"]]
+
+
+# --------------------------------------------------------------- at any time
+
+
+async def test_withdrawing_a_consent_that_was_never_given_is_a_conflict(
+    http: httpx.AsyncClient,
+) -> None:
+    case_id = await open_case(http)
+    response = await http.post(
+        f"{V1}/cases/{case_id}/consent-withdrawal", json={"withdrawn_on": str(today())}
+    )
+    assert response.status_code == 409
+    assert isinstance(response.json()["detail"], str)
+
+
+async def test_withdrawing_consent_asks_every_recipient_to_erase(
+    http: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    case_id = await to_follow_up(http)
+    response = await http.post(
+        f"{V1}/cases/{case_id}/consent-withdrawal",
+        json={"withdrawn_on": str(today()), "received_by": "Sachbearbeitung ABH"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["case_id"] == case_id
+    disclosed = await pool.fetch(
+        "SELECT disclosure_id FROM disclosures WHERE case_id = $1 ORDER BY 1", case_id
+    )
+    erasures = await pool.fetch(
+        "SELECT disclosure_id FROM erasure_requests WHERE case_id = $1 ORDER BY 1", case_id
+    )
+    assert len(disclosed) == 2
+    assert erasures == disclosed
+    again = await http.post(
+        f"{V1}/cases/{case_id}/consent-withdrawal", json={"withdrawn_on": str(today())}
+    )
+    assert again.status_code == 409
+
+
+async def test_withdrawal_for_an_unknown_case_is_404(http: httpx.AsyncClient) -> None:
+    response = await http.post(
+        f"{V1}/cases/{new_case_id()}/consent-withdrawal", json={"withdrawn_on": str(today())}
+    )
+    assert response.status_code == 404
+
+
+async def test_a_reported_supporter_gives_the_abh_a_representative_task(
+    http: httpx.AsyncClient,
+) -> None:
+    case_id = await open_case(http)
+    response = await http.post(
+        f"{V1}/cases/{case_id}/supporters",
+        json={"name": "Unterstützerin", "contact": "0170 000000", "is_representative": True},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {"case_id": case_id, "stage": "information_conversation"}
+    # The task is open by the time the report is answered.
+    tasks = await http.get(f"{V1}/tasks", params={"queue": "abh", "case_id": case_id})
+    kinds = sorted(task["kind"] for task in tasks.json())
+    assert kinds == ["information_conversation", "representative"]
+
+
+async def test_a_supporter_report_needs_a_name(http: httpx.AsyncClient) -> None:
+    case_id = await open_case(http)
+    response = await http.post(
+        f"{V1}/cases/{case_id}/supporters",
+        json={"name": "  ", "contact": "0170 000000", "is_representative": False},
+    )
+    assert locs(response) == [["body", "name"]]
+
+
+# -------------------------------------------------------------------- partners
+
+
+async def test_the_partner_directory(http: httpx.AsyncClient) -> None:
+    name = f"Ehrenamtskreis Test {uuid.uuid4().hex[:8]}"
+    draft = {"name": name, "kind": "ehrenamt", "town": "Bönen", "contact": "buero@example.org"}
+    created = await http.post(f"{V1}/partners", json=draft)
+    assert created.status_code == 201, created.text
+    partner = created.json()
+    assert partner == {
+        **draft,
+        "languages": [],
+        "partner_id": partner["partner_id"],
+        "active": True,
+    }
+    partner_id = partner["partner_id"]
+
+    listed = (await http.get(f"{V1}/partners", params={"town": "Bönen"})).json()
+    assert partner in listed
+    assert (await http.post(f"{V1}/partners", json=draft)).status_code == 409
+
+    changed = {**draft, "contact": "02383 000000", "languages": ["de", "ar"]}
+    updated = await http.put(f"{V1}/partners/{partner_id}", json=changed)
+    assert updated.status_code == 200
+    assert updated.json()["languages"] == ["de", "ar"]
+
+    assert (await http.delete(f"{V1}/partners/{partner_id}")).status_code == 204
+    listed = (await http.get(f"{V1}/partners", params={"town": "Bönen"})).json()
+    assert partner_id not in [entry["partner_id"] for entry in listed]
+    assert (await http.get(f"{V1}/partners/{partner_id}")).json()["active"] is False
+
+    assert (await http.delete(f"{V1}/partners/999999")).status_code == 404
+    assert (await http.put(f"{V1}/partners/999999", json=draft)).status_code == 404
+    assert locs(await http.post(f"{V1}/partners", json={**draft, "kind": "verein"})) == [
+        ["body", "kind"]
+    ]
+    assert locs(await http.get(f"{V1}/partners/0")) == [["path", "partner_id"]]
+
+
+# ------------------------------------------------------------------ the app
+
+
+async def test_an_unexpected_error_is_a_500_that_tells_nothing(
+    app: FastAPI, http: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def boom() -> None:
+        raise RuntimeError("Testnachname, Bahnhofstraße 1")
+
+    app.add_api_route("/boom", boom)
+    response = await http.get("/boom")
+    assert response.status_code == 500
+    assert response.json() == {"detail": "internal server error"}
+    captured = capsys.readouterr()
+    assert "RuntimeError" in captured.out + captured.err
+    assert "Testnachname" not in captured.out + captured.err
+
+
+async def test_the_openapi_document_lists_every_route(http: httpx.AsyncClient) -> None:
+    paths = (await http.get("/openapi.json")).json()["paths"]
+    assert set(paths) == {
+        f"{V1}/status-events",
+        f"{V1}/cases/{{case_id}}",
+        f"{V1}/cases/{{case_id}}/consent-withdrawal",
+        f"{V1}/cases/{{case_id}}/supporters",
+        f"{V1}/tasks",
+        f"{V1}/tasks/{{task_id}}/complete",
+        f"{V1}/partners",
+        f"{V1}/partners/{{partner_id}}",
+    }
+
+
+async def test_the_app_connects_itself_when_nothing_is_handed_in(
+    dev_env: WorkflowEnvironment, dsn: str
+) -> None:
+    settings = Settings().model_copy(
+        update={
+            "database_url": dsn,
+            "temporal_address": dev_env.client.service_client.config.target_host,
+        }
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app), http_client(app) as http:
+        response = await http.get(f"{V1}/partners", params={"town": "Unna"})
+        assert response.status_code == 200
+        assert [partner["town"] for partner in response.json()] == ["Unna"]
+        assert (await http.get(f"{V1}/cases/{new_case_id()}")).status_code == 404

@@ -1,0 +1,218 @@
+"""The CLI in-process against the real API app (real worker, Temporal dev server, PostgreSQL).
+
+Checks what an operator sees: one line per event, the summary, the exit code, and that no
+personal data from the input file is printed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from temporalio.testing import WorkflowEnvironment
+
+from starter import cli
+from starter.csv_format import CsvFormatError, read_csv
+from tests.test_api import serving
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+# Everything personal in the fixtures: none of it may appear in the output.
+PERSONAL = (
+    "Leyla",
+    "Beispielfrau",
+    "Karim",
+    "Musterhaft",
+    "Olena",
+    "Probestück",
+    "Samir",
+    "Vorlagemann",
+    "Dilan",
+    "Exempelkind",
+    "Farid",
+    "Platzhalter",
+    "Rana",
+    "Auswärtig",
+    "Lindenweg",
+    "Kirchplatz",
+    "Bahnhofstraße",
+    "555001",
+    "example.org",
+    "1991-02-03",
+    "Irak",
+    "irq",
+)
+
+
+@pytest.fixture
+async def app(dev_env: WorkflowEnvironment, pool: asyncpg.Pool) -> AsyncIterator[FastAPI]:
+    async with serving(dev_env, pool) as app:
+        yield app
+
+
+async def run_cli(app: FastAPI, *argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = await cli.run(
+        ["--api", "http://test", *argv], transport=httpx.ASGITransport(app=app), out=out
+    )
+    return code, out.getvalue()
+
+
+def fresh_copy(name: str, folder: Path) -> tuple[Path, str]:
+    """The fixture with its case and event ids made unique, so reruns never collide."""
+    prefix = f"CLI{uuid.uuid4().hex[:8]}-"
+    target = folder / name
+    target.write_text((FIXTURES / name).read_text("utf-8").replace("CLI-", prefix), "utf-8")
+    return target, prefix
+
+
+def assert_no_personal_data(output: str) -> None:
+    for value in PERSONAL:
+        assert value not in output
+
+
+async def test_a_csv_file_is_sent_row_by_row(app: FastAPI, tmp_path: Path) -> None:
+    path, prefix = fresh_copy("events.csv", tmp_path)
+    code, output = await run_cli(app, "events", str(path))
+    lines = output.splitlines()
+    assert lines == [
+        f"line 2: event {prefix}CSV-001-e1, case {prefix}CSV-001: opened, "
+        "stage information_conversation",
+        f"line 3: event {prefix}CSV-002-e1, case {prefix}CSV-002: opened, "
+        "stage information_conversation",
+        f"line 4: event {prefix}CSV-001-e2, case {prefix}CSV-001: updated, "
+        "stage information_conversation",
+        f"line 5: event {prefix}CSV-001-e1, case {prefix}CSV-001: duplicate, "
+        "stage information_conversation",
+        "line 6: refused, not sent: nationality: String should match pattern '^[A-Z]{3}$'",
+        "summary: sent 4, opened 2, updated 1, duplicate 1, refused 1",
+    ]
+    assert code == 1
+    assert_no_personal_data(output)
+
+
+async def test_a_jsonl_file_reports_local_and_api_refusals(
+    app: FastAPI, tmp_path: Path, pool: asyncpg.Pool
+) -> None:
+    path, prefix = fresh_copy("events.jsonl", tmp_path)
+    code, output = await run_cli(app, "events", str(path))
+    lines = output.splitlines()
+    assert lines[:3] == [
+        f"line 1: event {prefix}JSONL-001-e1, case {prefix}JSONL-001: opened, "
+        "stage information_conversation",
+        f"line 2: event {prefix}JSONL-002-e1, case {prefix}JSONL-002: opened, "
+        "stage information_conversation",
+        f"line 3: event {prefix}JSONL-001-e1, case {prefix}JSONL-001: duplicate, "
+        "stage information_conversation",
+    ]
+    assert lines[3] == (
+        "line 4: refused, not sent: person.nationality: String should match pattern '^[A-Z]{3}$'"
+    )
+    assert lines[4].startswith(
+        f"line 5: event {prefix}JSONL-004-e1, case {prefix}JSONL-004: refused (422): "
+        "person.address.town: not in the ABH's jurisdiction"
+    )
+    assert lines[5] == "summary: sent 4, opened 2, updated 0, duplicate 1, refused 2"
+    assert code == 1
+    assert_no_personal_data(output)
+    # The refused lines never reached the case store.
+    cases = await pool.fetchval(
+        "SELECT count(*) FROM cases WHERE case_id LIKE $1", f"{prefix}JSONL-%"
+    )
+    assert cases == 2
+
+
+async def test_one_event_from_the_command_line(app: FastAPI) -> None:
+    case_id = f"CLI{uuid.uuid4().hex[:8]}-ONE"
+    body = json.loads((FIXTURES / "events.jsonl").read_text("utf-8").splitlines()[0])
+    body.update(event_id=f"{case_id}-e1", case_id=case_id)
+    code, output = await run_cli(app, "event", json.dumps(body))
+    assert code == 0
+    assert output.splitlines() == [
+        f"line 1: event {case_id}-e1, case {case_id}: opened, stage information_conversation",
+        "summary: sent 1, opened 1, updated 0, duplicate 0, refused 0",
+    ]
+
+
+async def test_nothing_refused_exits_zero(app: FastAPI, tmp_path: Path) -> None:
+    path, _ = fresh_copy("events.csv", tmp_path)
+    rows = path.read_text("utf-8").splitlines()
+    path.write_text("\n".join(rows[:3]) + "\n", "utf-8")
+    code, output = await run_cli(app, "events", str(path))
+    assert code == 0
+    assert output.splitlines()[-1] == "summary: sent 2, opened 2, updated 0, duplicate 0, refused 0"
+
+
+async def test_the_partner_commands(app: FastAPI) -> None:
+    name = f"Nachbarschaftshilfe {uuid.uuid4().hex[:8]}"
+    code, output = await run_cli(
+        app,
+        "partners", "add", "--name", name, "--kind", "ehrenamt", "--town", "Werne",
+        "--contact", "werne@example.org", "--language", "de", "ar",
+    )  # fmt: skip
+    assert code == 0, output
+    assert output.startswith("added: ") and name in output and "[de,ar]" in output
+    partner_id = output.split()[1]
+
+    code, output = await run_cli(app, "partners", "list", "--town", "Werne")
+    assert code == 0 and name in output
+    assert all("Werne" in line for line in output.splitlines())
+
+    code, output = await run_cli(app, "partners", "update", partner_id, "--language", "fa")
+    assert code == 0, output
+    assert output.startswith("updated: ") and "[fa]" in output and "werne@example.org" in output
+
+    code, output = await run_cli(app, "partners", "remove", partner_id)
+    assert (code, output) == (0, f"partner {partner_id} deactivated\n")
+    code, output = await run_cli(app, "partners", "list", "--town", "Werne")
+    assert name not in output
+
+    code, output = await run_cli(app, "partners", "remove", "999999")
+    assert (code, output) == (1, "refused (404): unknown partner\n")
+    code, output = await run_cli(app, "partners", "update", partner_id, "--contact", " ")
+    assert code == 1 and output.startswith("refused, not sent: contact: ")
+
+
+async def test_an_unreachable_api_exits_two(capsys: pytest.CaptureFixture[str]) -> None:
+    code = await cli.run(["--api", "http://127.0.0.1:9", "partners", "list"], out=io.StringIO())
+    assert code == 2
+    assert "cannot reach the API" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------- the CSV format alone
+
+
+def test_a_csv_with_a_wrong_header_is_refused_as_a_whole() -> None:
+    with pytest.raises(CsvFormatError, match="missing columns: children; unknown columns: kids"):
+        list(read_csv(["event_id,case_id,status,effective_date,departure_deadline,given_name,"
+                       "family_name,date_of_birth,nationality,language,phone,email,street,"
+                       "postal_code,town,kids\n"]))  # fmt: skip
+
+
+def test_csv_rows_become_the_api_model() -> None:
+    text = (FIXTURES / "events.csv").read_text("utf-8").splitlines(keepends=True)
+    first, _, update, *_ = read_csv(text)
+    assert first.event is not None and first.event.person is not None
+    assert first.event.person.address.town == "Unna"
+    assert first.event.household is not None
+    assert [str(child.date_of_birth) for child in first.event.household.children] == [
+        "2015-03-01",
+        "2019-07-12",
+    ]
+    assert first.event.person.email is not None and update.event is not None
+    assert update.event.person is None and update.event.household is None
+
+
+def test_a_bad_child_date_names_the_children_column() -> None:
+    text = (FIXTURES / "events.csv").read_text("utf-8").splitlines(keepends=True)
+    header, row = text[0], text[1].replace("2019-07-12", "2019-13-12")
+    [parsed] = read_csv([header, row])
+    assert parsed.event is None
+    assert [problem.field for problem in parsed.problems] == ["children"]
