@@ -91,9 +91,8 @@ class CaseService:
                 "person.address.town",
                 "not in the ABH's jurisdiction; one of: " + ", ".join(self._settings.towns),
             )
-        async with self._pool.acquire() as con:
-            known_case = await repo.get_case(con, event.case_id)
-        if known_case is None:
+        could_open = event.status.opens_case and event.person is not None
+        if not could_open and not await self._case_exists(event.case_id):
             # Refuse here what cannot open a case, so no workflow is started for it.
             if not event.status.opens_case:
                 raise _invalid(
@@ -101,8 +100,7 @@ class CaseService:
                     f"'{event.status.value}' does not open a case; "
                     "only ausreisepflichtig or geduldet do",
                 )
-            if event.person is None:
-                raise _invalid("person", "required when the event opens a case")
+            raise _invalid("person", "required when the event opens a case")
         start = WithStartWorkflowOperation(
             CaseWorkflow.run,
             self._start_defaults.model_copy(update={"case_id": event.case_id}),
@@ -122,10 +120,10 @@ class CaseService:
         except (WorkflowAlreadyStartedError, RPCError) as error:
             if isinstance(error, RPCError) and error.status != RPCStatusCode.ALREADY_EXISTS:
                 raise
+            # The case's workflow has ended: a re-sent event is a duplicate, others come late.
             async with self._pool.acquire() as con:
                 if await repo.case_of_event(con, event.event_id) == event.case_id:
-                    stage = known_case["stage"] if known_case else "closed"
-                    return IntakeResult(case_id=event.case_id, stage=stage, duplicate=True)
+                    return IntakeResult(case_id=event.case_id, stage="closed", duplicate=True)
             raise CaseServiceError(409, "the case is closed") from None
 
     # ---------------------------------------------------------------- tasks
@@ -140,7 +138,7 @@ class CaseService:
             if completion.kind != task["kind"]:
                 raise _invalid("kind", f"this task is a {task['kind']} task")
             if isinstance(completion, KiContact):
-                await self._check_partner(con, task["case_id"], completion.partner_id)
+                await self._check_partner(con, task["town"], completion.partner_id)
         handle = self._client.get_workflow_handle(workflow_id(task["case_id"]))
         try:
             result: TaskResult = await handle.execute_update(
@@ -154,12 +152,11 @@ class CaseService:
         except RPCError as error:
             raise self._closed_or(error) from None
 
-    async def _check_partner(self, con: Any, case_id: str, partner_id: int) -> None:
+    async def _check_partner(self, con: Any, town: str, partner_id: int) -> None:
         partner = await repo.get_partner(con, partner_id)
-        case = await repo.get_case(con, case_id)
         if partner is None or not partner.active:
             raise _invalid("partner_id", "no such partner in the directory")
-        if case is not None and partner.town != case["town"]:
+        if partner.town != town:
             raise _invalid(
                 "partner_id", f"the partner works in {partner.town}, not in the person's town"
             )
@@ -201,10 +198,13 @@ class CaseService:
             return CaseServiceError(409, "the case is closed")
         raise error
 
-    async def _require_case(self, case_id: str) -> None:
+    async def _case_exists(self, case_id: str) -> bool:
         async with self._pool.acquire() as con:
-            if await repo.get_case(con, case_id) is None:
-                raise CaseServiceError(404, "unknown case")
+            return await repo.get_case(con, case_id) is not None
+
+    async def _require_case(self, case_id: str) -> None:
+        if not await self._case_exists(case_id):
+            raise CaseServiceError(404, "unknown case")
 
     # ---------------------------------------------------------------- views
 

@@ -184,8 +184,8 @@ async def mark_overdue(con: Connection, task_id: str) -> None:
 
 async def get_task(con: Connection, task_id: str) -> asyncpg.Record | None:
     return await con.fetchrow(
-        "SELECT task_id::text, case_id, kind, queue, status, due_at, overdue "
-        "FROM tasks WHERE task_id = $1",
+        "SELECT t.task_id::text, t.case_id, t.kind, t.queue, t.status, t.due_at, t.overdue, "
+        "c.town FROM tasks t JOIN cases c USING (case_id) WHERE t.task_id = $1",
         task_id,
     )
 

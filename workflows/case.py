@@ -147,6 +147,7 @@ class CaseWorkflow:
         self._enforcement_at: datetime | None = None
         self._escalation_reason = ""
         self._representative_track: asyncio.Task[None] | None = None
+        self._published: dict[str, Any] = {}
 
     # ----------------------------------------------------------------- the process
 
@@ -848,21 +849,29 @@ class CaseWorkflow:
         return moment is not None and workflow.now() >= moment
 
     def _upsert_search_attributes(self) -> None:
+        """Publish what the Temporal UI filters on; only values that changed (each upsert
+        costs the server a history event and a visibility write)."""
         today = self._today()
         moment = self._departure_moment()
-        workflow.upsert_search_attributes(
-            [
-                sa.CASE_STAGE.value_set(self._stage.value),
-                sa.CASE_TOWN.value_set(self._town),
-                sa.CASE_HAS_MINORS.value_set(
-                    any(age_on(born, today) < 18 for born in self._children)
-                ),
-                sa.CASE_OVERDUE.value_set(any(task.overdue for task in self._tasks.values())),
-                sa.CASE_DEPARTURE_DEADLINE.value_set(moment)
-                if moment is not None
-                else sa.CASE_DEPARTURE_DEADLINE.value_unset(),
-            ]
-        )
+        wanted: dict[str, Any] = {
+            sa.CASE_STAGE.name: self._stage.value,
+            sa.CASE_TOWN.name: self._town,
+            sa.CASE_HAS_MINORS.name: any(age_on(born, today) < 18 for born in self._children),
+            sa.CASE_OVERDUE.name: any(task.overdue for task in self._tasks.values()),
+            sa.CASE_DEPARTURE_DEADLINE.name: moment,
+        }
+        keys = {key.name: key for key in sa.ALL}
+        updates = [
+            keys[name].value_set(value) if value is not None else keys[name].value_unset()
+            for name, value in wanted.items()
+            if self._published.get(name, _UNSET) != value
+        ]
+        if updates:
+            workflow.upsert_search_attributes(updates)
+            self._published.update(wanted)
+
+
+_UNSET = object()
 
 
 def _earliest(first: datetime, second: datetime | None) -> datetime:
