@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+from pydantic import BaseModel
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -166,24 +167,17 @@ class CaseService:
     async def withdraw_consent(
         self, case_id: str, withdrawal: ConsentWithdrawal
     ) -> CaseUpdateResult:
-        await self._require_case(case_id)
-        handle = self._client.get_workflow_handle(workflow_id(case_id))
-        try:
-            updated: CaseUpdateResult = await handle.execute_update(
-                "withdraw_consent", withdrawal, result_type=CaseUpdateResult
-            )
-            return updated
-        except WorkflowUpdateFailedError as error:
-            raise _from_update_failure(error) from None
-        except RPCError as error:
-            raise self._closed_or(error) from None
+        return await self._case_update(case_id, "withdraw_consent", withdrawal)
 
     async def register_supporter(self, case_id: str, report: SupporterReport) -> CaseUpdateResult:
+        return await self._case_update(case_id, "register_supporter", report)
+
+    async def _case_update(self, case_id: str, update: str, arg: BaseModel) -> CaseUpdateResult:
         await self._require_case(case_id)
         handle = self._client.get_workflow_handle(workflow_id(case_id))
         try:
             updated: CaseUpdateResult = await handle.execute_update(
-                "register_supporter", report, result_type=CaseUpdateResult
+                update, arg, result_type=CaseUpdateResult
             )
             return updated
         except WorkflowUpdateFailedError as error:

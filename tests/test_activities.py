@@ -38,33 +38,26 @@ def entry(seq: int, kind: str = "test") -> Entry:
     return Entry(case_id=CASE, seq=seq, at=NOW, kind=kind, detail=kind)
 
 
+OPENING = StatusEvent.model_validate(
+    {
+        "event_id": "ev-1",
+        "case_id": CASE,
+        "status": "ausreisepflichtig",
+        "effective_date": "2026-11-20",
+        "person": PERSON,
+    }
+)
+
+
 async def opened(pool: asyncpg.Pool) -> CaseStore:
     store = CaseStore(pool)
-    event = StatusEvent.model_validate(
-        {
-            "event_id": "ev-1",
-            "case_id": CASE,
-            "status": "ausreisepflichtig",
-            "effective_date": "2026-11-20",
-            "person": PERSON,
-        }
-    )
-    await ActivityEnvironment().run(store.open_case, CaseOpening(entry=entry(1), event=event))
+    await ActivityEnvironment().run(store.open_case, CaseOpening(entry=entry(1), event=OPENING))
     return store
 
 
 async def test_opening_twice_gives_one_case(pool: asyncpg.Pool) -> None:
     store = await opened(pool)
-    event = StatusEvent.model_validate(
-        {
-            "event_id": "ev-1",
-            "case_id": CASE,
-            "status": "ausreisepflichtig",
-            "effective_date": "2026-11-20",
-            "person": PERSON,
-        }
-    )
-    await ActivityEnvironment().run(store.open_case, CaseOpening(entry=entry(1), event=event))
+    await ActivityEnvironment().run(store.open_case, CaseOpening(entry=entry(1), event=OPENING))
     assert await pool.fetchval("SELECT count(*) FROM cases") == 1
     assert await pool.fetchval("SELECT count(*) FROM persons") == 1
     assert await pool.fetchval("SELECT count(*) FROM timeline") == 1
