@@ -14,8 +14,11 @@ import asyncpg
 from fastapi import APIRouter, FastAPI
 from temporalio.client import Client
 
+import web
 from api import errors
-from api.routes import cases, intake, partners, tasks
+from api.auth import SameOriginMiddleware
+from api.routes import admin, cases, intake, partners, tasks
+from service.accounts import AccountService
 from service.cases import CaseService
 from service.settings import Settings
 from service.temporal import connect
@@ -27,7 +30,8 @@ API_PREFIX = "/api/v1"
 def create_app(
     settings: Settings, *, client: Client | None = None, pool: asyncpg.Pool | None = None
 ) -> FastAPI:
-    """Build the API; its lifespan puts ``cases`` (CaseService) and ``pool`` on ``app.state``."""
+    """Build the API; its lifespan puts ``cases`` (CaseService), ``accounts``
+    (AccountService), ``settings`` and ``pool`` on ``app.state``."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -45,6 +49,8 @@ def create_app(
                 own_client = await connect(settings.temporal_address, settings.temporal_namespace)
             app.state.pool = own_pool
             app.state.cases = CaseService(own_client, own_pool, settings)
+            app.state.accounts = AccountService(own_pool, settings)
+            app.state.settings = settings
             yield
 
     app = FastAPI(
@@ -52,13 +58,17 @@ def create_app(
         version="1",
         description=(
             "Status events from the back office, case views, the ABH's and the KI's task "
-            "inboxes and the partner directory. Responses never contain personal data."
+            "inboxes and the partner directory. Responses never contain personal data. "
+            "People log in (session cookie, roles abh, ki, ops, admin); back-office systems "
+            "send an API token (Authorization: Bearer) that opens the status intake only."
         ),
         lifespan=lifespan,
     )
     api = APIRouter(prefix=API_PREFIX)
-    for module in (intake, cases, tasks, partners):
+    for module in (intake, cases, tasks, partners, admin):
         api.include_router(module.router)
     app.include_router(api)
-    errors.install(app)
+    app.add_middleware(SameOriginMiddleware)
+    errors.install(app)  # its catch-all middleware goes outside the same-origin check
+    web.install(app)
     return app

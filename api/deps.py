@@ -12,7 +12,10 @@ from uuid import UUID
 import asyncpg
 from fastapi import Depends, Path, Request
 
+from api.auth import accounts, require_roles
+from schemas.accounts import Account, Role
 from schemas.events import CaseId
+from service.accounts import AccountService
 from service.cases import CaseService
 
 
@@ -31,6 +34,16 @@ Cases = Annotated[CaseService, Depends(_case_service)]
 
 Pool = Annotated[asyncpg.Pool, Depends(_pool)]
 """The process's asyncpg pool, for the partner directory (SQL stays in store.repository)."""
+
+Accounts = Annotated[AccountService, Depends(accounts)]
+"""Accounts, sessions, API tokens and the access log."""
+
+# Who may call a route: the logged-in account, when its role is one of these (else 401/403).
+Caseworker = Annotated[Account, require_roles(Role.ABH)]
+CaseReader = Annotated[Account, require_roles(Role.ABH, Role.KI)]
+TaskWorker = Annotated[Account, require_roles(Role.ABH, Role.KI)]
+PartnerReader = Annotated[Account, require_roles(Role.ABH, Role.KI, Role.ADMIN)]
+Admin = Annotated[Account, require_roles(Role.ADMIN)]
 
 CaseIdPath = Annotated[CaseId, Path()]
 TaskIdPath = Annotated[UUID, Path(description="The task id as listed by GET /api/v1/tasks.")]

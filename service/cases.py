@@ -129,11 +129,16 @@ class CaseService:
 
     # ---------------------------------------------------------------- tasks
 
-    async def complete_task(self, task_id: str, completion: TaskCompletion) -> TaskResult:
+    async def complete_task(
+        self, task_id: str, completion: TaskCompletion, *, queue: Queue | None = None
+    ) -> TaskResult:
+        """``queue``: the caller's inbox; a task in another one is refused (403)."""
         async with self._pool.acquire() as con:
             task = await repo.get_task(con, task_id)
             if task is None:
                 raise CaseServiceError(404, "unknown task")
+            if queue is not None and task["queue"] != queue.value:
+                raise CaseServiceError(403, "this task is not in your role's inbox")
             if task["status"] != "open":
                 raise CaseServiceError(409, f"the task is already {task['status']}")
             if completion.kind != task["kind"]:

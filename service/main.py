@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Iterator, Sequence
@@ -122,13 +123,25 @@ async def _serve(worker: Worker | None, api: _ApiServer | None) -> None:
             loop.remove_signal_handler(sig)
 
 
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _development_cookies(settings: Settings) -> Settings:
+    """Serving plain http on loopback (the development run): no Secure flag on the session
+    cookie, or browsers would never send it back. ``CASE_COOKIE_SECURE`` set explicitly wins;
+    anywhere else the cookie stays Secure (TLS is terminated by a proxy in production)."""
+    if "CASE_COOKIE_SECURE" in os.environ or settings.api_host not in _LOOPBACK:
+        return settings
+    return settings.model_copy(update={"cookie_secure": False})
+
+
 async def run(settings: Settings | None = None, role: Role | str = Role.ALL) -> None:
     """Start what ``settings`` does not point at, wire everything, serve until stopped.
 
     Without ``settings`` they are read from the environment. Logging is not configured here:
     :func:`main` does that, once per process.
     """
-    settings = settings or Settings()
+    settings = _development_cookies(settings or Settings())
     role = Role(role)
     async with contextlib.AsyncExitStack() as stack:
         dsn = settings.database_url

@@ -6,6 +6,7 @@ service starts its embedded Temporal dev server and PostgreSQL under ``CASE_DATA
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field, TypeAdapter
@@ -53,6 +54,19 @@ class Settings(BaseSettings):
     temporal_ui_port: int = Field(default=8233, validation_alias="CASE_TEMPORAL_UI_PORT")
     time_rules_file: Path | None = Field(default=None, validation_alias="CASE_TIME_RULES_FILE")
     towns: tuple[str, ...] = Field(default=DEFAULT_TOWNS, validation_alias="CASE_TOWNS")
+    # Accounts (ISO 8601 durations like the process timings).
+    session_idle_timeout: timedelta = Field(
+        default=timedelta(minutes=30), validation_alias="CASE_SESSION_IDLE_TIMEOUT"
+    )
+    session_lifetime: timedelta = Field(
+        default=timedelta(hours=10), validation_alias="CASE_SESSION_LIFETIME"
+    )
+    login_max_failures: int = Field(default=5, ge=1, validation_alias="CASE_LOGIN_MAX_FAILURES")
+    login_failure_window: timedelta = Field(
+        default=timedelta(minutes=15), validation_alias="CASE_LOGIN_FAILURE_WINDOW"
+    )
+    # Secure cookies need https; service.main turns this off for its plain-http loopback run.
+    cookie_secure: bool = Field(default=True, validation_alias="CASE_COOKIE_SECURE")
 
     def timings(self) -> ProcessTimings:
         return TimingSettings().timings()

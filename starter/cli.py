@@ -11,6 +11,11 @@ Events are validated locally with the API's own model first; a bad line is repor
 line number and field and not sent. Output names events, cases, stages and fields, never the
 values of an event: they are personal data, and terminals end up in logs and screenshots.
 
+Authentication: events need a back-office API token (``--token`` or ``CASE_API_TOKEN``, made
+with ``python -m service.accounts_cli token --name ...``), sent as ``Authorization: Bearer``.
+API tokens open the status intake only; the partner commands need a logged-in admin, whose
+session the CLI carries with ``--session`` or ``CASE_API_SESSION`` (the ``sitzung`` cookie).
+
 Exit codes: 0 all fine, 1 something was refused, 2 the input file or the API could not be used.
 """
 
@@ -24,6 +29,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import ValidationError
@@ -38,6 +44,7 @@ from starter.csv_format import (
     read_csv,
 )
 
+SESSION_COOKIE = "sitzung"  # api.auth.SESSION_COOKIE; the CLI does not import the server
 DEFAULT_API = "http://127.0.0.1:8000"
 API_PREFIX = "/api/v1"
 # Completing the intake of an event waits for the case workflow to take it in.
@@ -275,6 +282,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("CASE_API_URL", DEFAULT_API),
         help="base URL of the API (default: $CASE_API_URL or %(default)s)",
     )
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("CASE_API_TOKEN"),
+        help="API token for status events (default: $CASE_API_TOKEN)",
+    )
+    parser.add_argument(
+        "--session",
+        default=os.environ.get("CASE_API_SESSION"),
+        help="an admin's session (the sitzung cookie) for the partner commands "
+        "(default: $CASE_API_SESSION)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     event = commands.add_parser("event", help="send one status event given as JSON")
@@ -296,6 +314,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def auth_headers(args: argparse.Namespace) -> dict[str, str]:
+    """Bearer token and/or session cookie; with the cookie the API wants this origin named."""
+    headers = {}
+    if args.token:
+        headers["authorization"] = f"Bearer {args.token}"
+    if args.session:
+        headers["cookie"] = f"{SESSION_COOKIE}={args.session}"
+        parts = urlsplit(args.api)
+        headers["origin"] = f"{parts.scheme}://{parts.netloc}"
+    return headers
+
+
 async def _dispatch(http: httpx.AsyncClient, args: argparse.Namespace) -> int:
     if args.command == "event":
         return await send_events(http, [parse_json_event(args.json, 1)], args.out)
@@ -315,7 +345,10 @@ async def run(
     args.out = out or sys.stdout
     try:
         async with httpx.AsyncClient(
-            base_url=args.api, transport=transport, timeout=TIMEOUT
+            base_url=args.api,
+            transport=transport,
+            timeout=TIMEOUT,
+            headers=auth_headers(args),
         ) as http:
             return await _dispatch(http, args)
     except Unusable as error:

@@ -143,6 +143,12 @@ async def test_fresh_database_migrates_to_the_expected_tables(dsn: str) -> None:
         "erasure_requests",
         "supporters",
         "partners",
+        "accounts",  # 003_accounts
+        "sessions",
+        "api_tokens",
+        "login_failures",
+        "access_log",
+        "task_assignments",  # 004_inbox
     }
 
 

@@ -22,6 +22,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from api.auth import SESSION_COOKIE
+from schemas.accounts import Role
+from service.accounts import AccountService
 from service.settings import Settings
 from worker import build_worker
 from workflows.case import workflow_id
@@ -87,11 +90,50 @@ async def serving(env: WorkflowEnvironment, pool: asyncpg.Pool) -> AsyncIterator
         yield app
 
 
-def http_client(app: FastAPI) -> httpx.AsyncClient:
+PASSWORD = "ein langes Testpasswort"
+ORIGIN = "http://test"
+
+
+def http_client(
+    app: FastAPI, *, session: str | None = None, token: str | None = None
+) -> httpx.AsyncClient:
+    """A client of the app, logged in with ``session`` and/or carrying an API ``token``.
+
+    Like a browser on the site itself it names its origin, so the same-origin check passes.
+    """
+    headers = {"origin": ORIGIN}
+    if session is not None:
+        headers["cookie"] = f"{SESSION_COOKIE}={session}"
+    if token is not None:
+        headers["authorization"] = f"Bearer {token}"
     # ASGITransport does not run the lifespan; ``serving`` does.
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test", timeout=60
+        transport=httpx.ASGITransport(app=app), base_url=ORIGIN, timeout=60, headers=headers
     )
+
+
+def account_service(app: FastAPI) -> AccountService:
+    service: AccountService = app.state.accounts
+    return service
+
+
+async def login_session(app: FastAPI, role: Role | str) -> str:
+    """A new account of ``role`` and a session of it (the token of the session cookie)."""
+    service = account_service(app)
+    account = await service.create_account(
+        f"{role}-{uuid.uuid4().hex[:8]}", f"Test {role}", Role(role), PASSWORD
+    )
+    return await service.open_session(account)
+
+
+@asynccontextmanager
+async def logged_in(
+    app: FastAPI, role: Role | str, *, token: bool = False
+) -> AsyncIterator[httpx.AsyncClient]:
+    session = await login_session(app, role)
+    api_token = await account_service(app).create_api_token("test") if token else None
+    async with http_client(app, session=session, token=api_token) as client:
+        yield client
 
 
 @pytest.fixture
@@ -102,7 +144,21 @@ async def app(dev_env: WorkflowEnvironment, pool: asyncpg.Pool) -> AsyncIterator
 
 @pytest.fixture
 async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with http_client(app) as client:
+    """The ABH's caseworker, who also carries the back office's API token for the intake."""
+    async with logged_in(app, Role.ABH, token=True) as client:
+        yield client
+
+
+@pytest.fixture
+async def ki(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Someone of the integration centre."""
+    async with logged_in(app, Role.KI) as client:
+        yield client
+
+
+@pytest.fixture
+async def admin(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with logged_in(app, Role.ADMIN) as client:
         yield client
 
 
@@ -144,7 +200,7 @@ async def partner_in(http: httpx.AsyncClient, town: str) -> int:
     return partner_id
 
 
-async def to_follow_up(http: httpx.AsyncClient, town: str = "Kamen") -> str:
+async def to_follow_up(http: httpx.AsyncClient, ki: httpx.AsyncClient, town: str = "Kamen") -> str:
     """Conversation → consent → KI contact, each answered with the next stage."""
     case_id = await open_case(http, town=town)
     steps: list[tuple[str, str, dict[str, Any], str]] = [
@@ -161,9 +217,9 @@ async def to_follow_up(http: httpx.AsyncClient, town: str = "Kamen") -> str:
         assert response.status_code == 200, response.text
         assert response.json()["stage"] == next_stage
     partner_id = await partner_in(http, town)
-    task_id = await the_task(http, case_id, "ki", "ki_contact")
+    task_id = await the_task(ki, case_id, "ki", "ki_contact")
     response = await complete(
-        http,
+        ki,
         task_id,
         {"kind": "ki_contact", "partner_id": partner_id, "contacted_on": str(today())},
     )
@@ -317,8 +373,10 @@ async def test_an_event_for_a_closed_case_is_refused_but_its_own_event_is_a_dupl
 # ----------------------------------------------------------------------- tasks
 
 
-async def test_the_referral_path_through_the_api(http: httpx.AsyncClient) -> None:
-    case_id = await to_follow_up(http)
+async def test_the_referral_path_through_the_api(
+    http: httpx.AsyncClient, ki: httpx.AsyncClient
+) -> None:
+    case_id = await to_follow_up(http, ki)
     case = (await http.get(f"{V1}/cases/{case_id}")).json()
     assert case["stage"] == "follow_up"
     assert case["residence_status"] == "ausreisepflichtig"
@@ -373,7 +431,9 @@ async def test_a_route_not_discussed_is_refused_by_the_model(http: httpx.AsyncCl
     assert locs(await complete(http, task_id, body)) == [["body", "route_pursued"]]
 
 
-async def test_a_partner_from_another_town_is_refused(http: httpx.AsyncClient) -> None:
+async def test_a_partner_from_another_town_is_refused(
+    http: httpx.AsyncClient, ki: httpx.AsyncClient
+) -> None:
     case_id = await open_case(http, town="Selm")
     for kind, body in [
         ("information_conversation", conversation()),
@@ -384,10 +444,10 @@ async def test_a_partner_from_another_town_is_refused(http: httpx.AsyncClient) -
     ]:
         response = await complete(http, await the_task(http, case_id, "abh", kind), body)
         assert response.status_code == 200, response.text
-    task_id = await the_task(http, case_id, "ki", "ki_contact")
-    elsewhere = await partner_in(http, "Werne")
+    task_id = await the_task(ki, case_id, "ki", "ki_contact")
+    elsewhere = await partner_in(ki, "Werne")
     response = await complete(
-        http, task_id, {"kind": "ki_contact", "partner_id": elsewhere, "contacted_on": str(today())}
+        ki, task_id, {"kind": "ki_contact", "partner_id": elsewhere, "contacted_on": str(today())}
     )
     assert locs(response) == [["body", "partner_id"]]
 
@@ -407,9 +467,9 @@ async def test_withdrawing_a_consent_that_was_never_given_is_a_conflict(
 
 
 async def test_withdrawing_consent_asks_every_recipient_to_erase(
-    http: httpx.AsyncClient, pool: asyncpg.Pool
+    http: httpx.AsyncClient, ki: httpx.AsyncClient, pool: asyncpg.Pool
 ) -> None:
-    case_id = await to_follow_up(http)
+    case_id = await to_follow_up(http, ki)
     response = await http.post(
         f"{V1}/cases/{case_id}/consent-withdrawal",
         json={"withdrawn_on": str(today()), "received_by": "Sachbearbeitung ABH"},
@@ -465,10 +525,10 @@ async def test_a_supporter_report_needs_a_name(http: httpx.AsyncClient) -> None:
 # -------------------------------------------------------------------- partners
 
 
-async def test_the_partner_directory(http: httpx.AsyncClient) -> None:
+async def test_the_partner_directory(http: httpx.AsyncClient, admin: httpx.AsyncClient) -> None:
     name = f"Ehrenamtskreis Test {uuid.uuid4().hex[:8]}"
     draft = {"name": name, "kind": "ehrenamt", "town": "Bönen", "contact": "buero@example.org"}
-    created = await http.post(f"{V1}/partners", json=draft)
+    created = await admin.post(f"{V1}/partners", json=draft)
     assert created.status_code == 201, created.text
     partner = created.json()
     assert partner == {
@@ -481,21 +541,21 @@ async def test_the_partner_directory(http: httpx.AsyncClient) -> None:
 
     listed = (await http.get(f"{V1}/partners", params={"town": "Bönen"})).json()
     assert partner in listed
-    assert (await http.post(f"{V1}/partners", json=draft)).status_code == 409
+    assert (await admin.post(f"{V1}/partners", json=draft)).status_code == 409
 
     changed = {**draft, "contact": "02383 000000", "languages": ["de", "ar"]}
-    updated = await http.put(f"{V1}/partners/{partner_id}", json=changed)
+    updated = await admin.put(f"{V1}/partners/{partner_id}", json=changed)
     assert updated.status_code == 200
     assert updated.json()["languages"] == ["de", "ar"]
 
-    assert (await http.delete(f"{V1}/partners/{partner_id}")).status_code == 204
+    assert (await admin.delete(f"{V1}/partners/{partner_id}")).status_code == 204
     listed = (await http.get(f"{V1}/partners", params={"town": "Bönen"})).json()
     assert partner_id not in [entry["partner_id"] for entry in listed]
     assert (await http.get(f"{V1}/partners/{partner_id}")).json()["active"] is False
 
-    assert (await http.delete(f"{V1}/partners/999999")).status_code == 404
-    assert (await http.put(f"{V1}/partners/999999", json=draft)).status_code == 404
-    assert locs(await http.post(f"{V1}/partners", json={**draft, "kind": "verein"})) == [
+    assert (await admin.delete(f"{V1}/partners/999999")).status_code == 404
+    assert (await admin.put(f"{V1}/partners/999999", json=draft)).status_code == 404
+    assert locs(await admin.post(f"{V1}/partners", json={**draft, "kind": "verein"})) == [
         ["body", "kind"]
     ]
     assert locs(await http.get(f"{V1}/partners/0")) == [["path", "partner_id"]]
@@ -530,6 +590,7 @@ async def test_the_openapi_document_lists_every_route(http: httpx.AsyncClient) -
         f"{V1}/tasks/{{task_id}}/complete",
         f"{V1}/partners",
         f"{V1}/partners/{{partner_id}}",
+        f"{V1}/admin/access-log",
     }
 
 
@@ -543,7 +604,7 @@ async def test_the_app_connects_itself_when_nothing_is_handed_in(
         }
     )
     app = create_app(settings)
-    async with app.router.lifespan_context(app), http_client(app) as http:
+    async with app.router.lifespan_context(app), logged_in(app, Role.ABH) as http:
         response = await http.get(f"{V1}/partners", params={"town": "Unna"})
         assert response.status_code == 200
         assert [partner["town"] for partner in response.json()] == ["Unna"]

@@ -18,9 +18,10 @@ import pytest
 from fastapi import FastAPI
 from temporalio.testing import WorkflowEnvironment
 
+from schemas.accounts import Role
 from starter import cli
 from starter.csv_format import CsvFormatError, read_csv
-from tests.test_api import serving
+from tests.test_api import account_service, login_session, serving
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -54,13 +55,19 @@ PERSONAL = (
 @pytest.fixture
 async def app(dev_env: WorkflowEnvironment, pool: asyncpg.Pool) -> AsyncIterator[FastAPI]:
     async with serving(dev_env, pool) as app:
+        # The back office's API token (events) and an admin's session (partner commands).
+        token = await account_service(app).create_api_token("backoffice")
+        session = await login_session(app, Role.ADMIN)
+        app.state.cli_auth = [f"--token={token}", f"--session={session}"]
         yield app
 
 
 async def run_cli(app: FastAPI, *argv: str) -> tuple[int, str]:
     out = io.StringIO()
     code = await cli.run(
-        ["--api", "http://test", *argv], transport=httpx.ASGITransport(app=app), out=out
+        ["--api", "http://test", *app.state.cli_auth, *argv],
+        transport=httpx.ASGITransport(app=app),
+        out=out,
     )
     return code, out.getvalue()
 
@@ -178,6 +185,20 @@ async def test_the_partner_commands(app: FastAPI) -> None:
     assert (code, output) == (1, "refused (404): unknown partner\n")
     code, output = await run_cli(app, "partners", "update", partner_id, "--contact", " ")
     assert code == 1 and output.startswith("refused, not sent: contact: ")
+
+
+async def test_without_a_token_events_are_refused_with_401(app: FastAPI) -> None:
+    case_id = f"CLI{uuid.uuid4().hex[:8]}-ANON"
+    body = json.loads((FIXTURES / "events.jsonl").read_text("utf-8").splitlines()[0])
+    body.update(event_id=f"{case_id}-e1", case_id=case_id)
+    out = io.StringIO()
+    code = await cli.run(
+        ["--api", "http://test", "event", json.dumps(body)],
+        transport=httpx.ASGITransport(app=app),
+        out=out,
+    )
+    assert code == 1
+    assert "refused (401)" in out.getvalue()
 
 
 async def test_an_unreachable_api_exits_two(capsys: pytest.CaptureFixture[str]) -> None:

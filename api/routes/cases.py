@@ -4,17 +4,28 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import CaseIdPath, Cases
+from api.deps import Accounts, CaseIdPath, CaseReader, Cases, Caseworker
 from api.errors import CONFLICT, NOT_FOUND
 from schemas.case import CaseUpdateResult, CaseView, ConsentWithdrawal, SupporterReport
+from service.cases import CaseServiceError
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
 
 @router.get("/{case_id}", responses=NOT_FOUND, summary="Show a case")
-async def get_case(case_id: CaseIdPath, cases: Cases) -> CaseView:
-    """Stage, residence status, open tasks and the timeline; no personal data."""
-    return await cases.case_view(case_id)
+async def get_case(
+    case_id: CaseIdPath, cases: Cases, reader: CaseReader, service: Accounts
+) -> CaseView:
+    """Stage, residence status, open tasks and the timeline; no personal data.
+
+    The ABH reads every case; the KI only a case disclosed to it on a consent that is not
+    withdrawn, any other is a 404 exactly like an unknown case. Every reading is logged.
+    """
+    if not await service.may_read_case(reader, case_id):
+        raise CaseServiceError(404, "unknown case")
+    view = await cases.case_view(case_id)
+    await service.record_access(reader, case_id, "api: case view")
+    return view
 
 
 @router.post(
@@ -23,7 +34,7 @@ async def get_case(case_id: CaseIdPath, cases: Cases) -> CaseView:
     summary="Record a withdrawal of consent",
 )
 async def withdraw_consent(
-    case_id: CaseIdPath, withdrawal: ConsentWithdrawal, cases: Cases
+    case_id: CaseIdPath, withdrawal: ConsentWithdrawal, cases: Cases, caseworker: Caseworker
 ) -> CaseUpdateResult:
     """From now on nothing more is passed on; every recipient is asked to erase (Art. 17, 19).
 
@@ -38,7 +49,7 @@ async def withdraw_consent(
     summary="Report a supporter",
 )
 async def register_supporter(
-    case_id: CaseIdPath, report: SupporterReport, cases: Cases
+    case_id: CaseIdPath, report: SupporterReport, cases: Cases, caseworker: Caseworker
 ) -> CaseUpdateResult:
     """A supporter accompanies the person: the ABH is told and asked to record a representative."""
     return await cases.register_supporter(case_id, report)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
+from api.auth import IntakeCaller
 from api.deps import Cases
 from api.errors import CONFLICT
 from schemas.events import IntakeResult, StatusEvent
@@ -17,12 +18,12 @@ router = APIRouter(prefix="/status-events", tags=["intake"])
     responses=CONFLICT,
     summary="Report a status event",
 )
-async def submit_event(event: StatusEvent, cases: Cases) -> IntakeResult:
+async def submit_event(event: StatusEvent, cases: Cases, caller: IntakeCaller) -> IntakeResult:
     """Deliver the event to its case, opening the case when it is new.
 
     202: the case took the event in (``duplicate`` when this event id was delivered before;
     nothing changed then). 409: the case is closed. 422: the event cannot be taken, naming
     the field (a new case needs a person in the ABH's jurisdiction and a status obliged to
-    leave).
+    leave). 401 without an API token (``Authorization: Bearer``) or an admin login.
     """
     return await cases.submit_event(event)

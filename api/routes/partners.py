@@ -11,7 +11,7 @@ from typing import Annotated
 import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 
-from api.deps import Cases, PartnerIdPath, Pool
+from api.deps import Admin, Cases, PartnerIdPath, PartnerReader, Pool
 from api.errors import CONFLICT, NOT_FOUND
 from schemas.partners import Partner, PartnerDraft
 from store import repository as repo
@@ -68,19 +68,22 @@ Directory = Annotated[PartnerDirectory, Depends(_directory)]
 @router.get("", summary="List active partners")
 async def list_partners(
     cases: Cases,
+    reader: PartnerReader,
     town: Annotated[str | None, Query(description="Only partners working in this town.")] = None,
 ) -> list[Partner]:
     return await cases.partners(town)
 
 
 @router.get("/{partner_id}", responses=NOT_FOUND, summary="Show a partner")
-async def get_partner(partner_id: PartnerIdPath, directory: Directory) -> Partner:
+async def get_partner(
+    partner_id: PartnerIdPath, directory: Directory, reader: PartnerReader
+) -> Partner:
     """Also a deactivated one: past disclosures name it."""
     return await directory.get(partner_id)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=CONFLICT, summary="Add a partner")
-async def add_partner(draft: PartnerDraft, directory: Directory) -> Partner:
+async def add_partner(draft: PartnerDraft, directory: Directory, admin: Admin) -> Partner:
     return await directory.add(draft)
 
 
@@ -88,7 +91,7 @@ async def add_partner(draft: PartnerDraft, directory: Directory) -> Partner:
     "/{partner_id}", responses={**NOT_FOUND, **CONFLICT}, summary="Replace a partner's entry"
 )
 async def update_partner(
-    partner_id: PartnerIdPath, draft: PartnerDraft, directory: Directory
+    partner_id: PartnerIdPath, draft: PartnerDraft, directory: Directory, admin: Admin
 ) -> Partner:
     return await directory.update(partner_id, draft)
 
@@ -99,7 +102,7 @@ async def update_partner(
     responses=NOT_FOUND,
     summary="Deactivate a partner",
 )
-async def remove_partner(partner_id: PartnerIdPath, directory: Directory) -> Response:
+async def remove_partner(partner_id: PartnerIdPath, directory: Directory, admin: Admin) -> Response:
     """The entry stays (past disclosures name it) but is no longer offered."""
     await directory.deactivate(partner_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

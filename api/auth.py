@@ -1,0 +1,182 @@
+"""Who is asking: session cookies for people, bearer tokens for back-office intake.
+
+- A person logs in (the web inbox's login page) and gets the ``sitzung`` cookie: HttpOnly,
+  SameSite=Lax, Path=/, Secure unless ``CASE_COOKIE_SECURE`` is off (only the plain-http
+  loopback development run turns it off). The cookie holds a random token; the database
+  keeps only its sha256 (:mod:`service.accounts`).
+- Routes state the roles they allow with ``require_roles(...)``; no session is a 401, a
+  session with another role a 403. Both are JSON ``{"detail": "..."}``.
+- Back-office systems send ``Authorization: Bearer <token>``; such tokens open only the
+  status intake (:data:`IntakeCaller`), nothing else.
+- :class:`SameOriginMiddleware` refuses every state-changing request that carries the session
+  cookie unless its ``Origin`` (or, without one, its ``Referer``) is this very site: a page
+  elsewhere cannot make a logged-in browser post here. Requests without the cookie (bearer
+  tokens, the login form itself) are not affected.
+"""
+
+from __future__ import annotations
+
+from http.cookies import SimpleCookie
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import Depends, HTTPException, Request, Response, status
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from schemas.accounts import Account, Role
+from service.accounts import AccountService
+
+SESSION_COOKIE = "sitzung"
+_UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def accounts(request: Request) -> AccountService:
+    service: AccountService = request.app.state.accounts
+    return service
+
+
+async def optional_account(request: Request) -> Account | None:
+    """The logged-in account, or None (no cookie, unknown or expired session, inactive)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    return await accounts(request).session_account(token)
+
+
+def _not_logged_in() -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, "login required")
+
+
+async def require_account(
+    account: Annotated[Account | None, Depends(optional_account)],
+) -> Account:
+    if account is None:
+        raise _not_logged_in()
+    return account
+
+
+CurrentAccount = Annotated[Account, Depends(require_account)]
+"""The logged-in account; 401 when there is none."""
+
+
+def require_roles(*roles: Role) -> Any:
+    """``Depends`` giving the logged-in account when its role is one of ``roles``; else 403."""
+    allowed = frozenset(roles)
+
+    async def checked(account: CurrentAccount) -> Account:
+        if account.role not in allowed:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "your role may not do this")
+        return account
+
+    return Depends(checked)
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+async def _intake_caller(request: Request) -> Account | None:
+    """A valid API token (None: a back-office system) or a logged-in admin (the account)."""
+    token = _bearer(request)
+    if token is not None:
+        if await accounts(request).token_is_valid(token):
+            return None
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "invalid API token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    account = await optional_account(request)
+    if account is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "an API token or an admin login is required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if account.role is not Role.ADMIN:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "your role may not do this")
+    return account
+
+
+IntakeCaller = Annotated[Account | None, Depends(_intake_caller)]
+"""Status intake: a back-office API token (gives None) or a logged-in admin (the account)."""
+
+
+def set_session_cookie(response: Response, token: str, *, secure: bool) -> None:
+    response.set_cookie(
+        SESSION_COOKIE, token, httponly=True, samesite="lax", path="/", secure=secure
+    )
+
+
+def clear_session_cookie(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+
+
+# ------------------------------------------------------------ same origin
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+def _has_session_cookie(scope: Scope) -> bool:
+    raw = _header(scope, b"cookie")
+    if not raw:
+        return False
+    cookie: SimpleCookie = SimpleCookie()
+    try:
+        cookie.load(raw)
+    except Exception:  # an unparsable cookie header may still carry ours: check
+        return SESSION_COOKIE in raw
+    return SESSION_COOKIE in cookie
+
+
+def _origin_of(url: str) -> tuple[str, str] | None:
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return None
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+def same_origin(scope: Scope) -> bool:
+    """Does the request's Origin (or Referer) name this site, scheme and host:port alike?"""
+    host = _header(scope, b"host")
+    if not host:
+        return False
+    own = (str(scope.get("scheme", "http")).lower(), host.lower())
+    origin = _header(scope, b"origin")
+    if origin is not None:  # "null" (sandboxed or privacy-restricted pages) never matches
+        return _origin_of(origin) == own
+    referer = _header(scope, b"referer")
+    if referer is not None:
+        return _origin_of(referer) == own
+    return False
+
+
+class SameOriginMiddleware:
+    """403 for a state-changing request with the session cookie from another origin."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] in _UNSAFE_METHODS
+            and _has_session_cookie(scope)
+            and not same_origin(scope)
+        ):
+            response = JSONResponse(
+                {"detail": "cross-origin request refused"}, status_code=status.HTTP_403_FORBIDDEN
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -1,0 +1,36 @@
+"""Personal accounts, their roles, and the access log of case openings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+
+class Role(StrEnum):
+    """What a person may do: one role per account."""
+
+    ABH = "abh"  # caseworker of the foreigners' authority
+    KI = "ki"  # integration centre: only cases with a disclosure on an unwithdrawn consent
+    OPS = "ops"  # operations: workflow health (Temporal UI), no personal data
+    ADMIN = "admin"  # accounts, partner directory, settings, access log
+
+
+class Account(BaseModel):
+    account_id: int
+    username: str
+    display_name: str
+    role: Role
+    active: bool
+
+
+class AccessLogEntry(BaseModel):
+    """One opening of something showing a case's personal data: who, when, which case, role."""
+
+    at: datetime
+    account_id: int
+    username: str
+    role: Role
+    case_id: str
+    what: str

@@ -1,0 +1,181 @@
+"""Accounts, logins, sessions, API tokens and the access log: the one place that handles secrets.
+
+Passwords are argon2id hashes (argon2-cffi's RFC 9106 defaults). Session and API tokens are 32
+random bytes in hex (never starting with "-", so they pass as command-line values), handed out
+once and stored as their sha256 only, so a database dump opens no session. Failed logins are
+recorded in PostgreSQL and throttle per username and per client address: after
+``login_max_failures`` within ``login_failure_window`` every attempt is refused, even with the
+right password, until the window has passed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Literal
+
+import asyncpg
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from schemas.accounts import AccessLogEntry, Account, Role
+from service.settings import Settings
+from store import accounts as store
+
+MIN_PASSWORD_LENGTH = 12
+
+_MESSAGES = {
+    "invalid": "Benutzername oder Passwort ist falsch.",
+    "throttled": "Zu viele fehlgeschlagene Anmeldungen. Bitte versuchen Sie es später erneut.",
+}
+
+
+class LoginRefused(Exception):
+    """A login that does not succeed; ``message`` is the German text for the login page."""
+
+    def __init__(self, reason: Literal["invalid", "throttled"]) -> None:
+        super().__init__(reason)
+        self.reason: Literal["invalid", "throttled"] = reason
+        self.message = _MESSAGES[reason]
+
+
+class AccountError(ValueError):
+    """An account cannot be created or changed as asked (taken username, short password)."""
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+class AccountService:
+    def __init__(self, pool: asyncpg.Pool, settings: Settings | None = None) -> None:
+        self._pool = pool
+        self._settings = settings or Settings()
+        self._hasher = PasswordHasher()
+        # Verified against when the username is unknown, so both answers take equally long.
+        self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
+
+    # ---------------------------------------------------------------- login
+
+    async def authenticate(self, username: str, password: str, *, client: str) -> Account:
+        settings = self._settings
+        async with self._pool.acquire() as con:
+            by_username, by_client = await store.recent_failures(
+                con, username, client, settings.login_failure_window
+            )
+            if max(by_username, by_client) >= settings.login_max_failures:
+                raise LoginRefused("throttled")
+            found = await store.account_with_hash(con, username)
+            account, stored = found if found else (None, self._dummy_hash)
+            if not self._verify(stored, password) or account is None or not account.active:
+                await store.insert_failure(con, username, client)
+                raise LoginRefused("invalid")
+            if self._hasher.check_needs_rehash(stored):
+                await store.set_password_hash(con, account.account_id, self._hasher.hash(password))
+            await store.forget_failures(con, username, settings.login_failure_window)
+        return account
+
+    def _verify(self, stored: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    # ------------------------------------------------------------- sessions
+
+    async def open_session(self, account: Account) -> str:
+        token = secrets.token_hex(32)
+        async with self._pool.acquire() as con:
+            await store.insert_session(
+                con, _digest(token), account.account_id, self._settings.session_lifetime
+            )
+        return token
+
+    async def session_account(self, token: str) -> Account | None:
+        if not token:
+            return None
+        async with self._pool.acquire() as con:
+            return await store.touch_session(
+                con, _digest(token), self._settings.session_idle_timeout
+            )
+
+    async def close_session(self, token: str) -> None:
+        async with self._pool.acquire() as con:
+            await store.delete_session(con, _digest(token))
+
+    # ------------------------------------------------------------- accounts
+
+    async def create_account(
+        self, username: str, display_name: str, role: Role, password: str
+    ) -> Account:
+        username = username.strip()
+        if not username or not display_name.strip():
+            raise AccountError("Benutzername und Anzeigename dürfen nicht leer sein.")
+        self._check_password(password)
+        async with self._pool.acquire() as con:
+            account = await store.insert_account(
+                con, username, display_name.strip(), Role(role), self._hasher.hash(password)
+            )
+        if account is None:
+            raise AccountError(f"Den Benutzernamen {username!r} gibt es schon.")
+        return account
+
+    async def list_accounts(self) -> list[Account]:
+        async with self._pool.acquire() as con:
+            return await store.list_accounts(con)
+
+    async def set_active(self, account_id: int, active: bool) -> None:
+        """Deactivating ends the account's sessions at once."""
+        async with self._pool.acquire() as con, con.transaction():
+            if not await store.set_active(con, account_id, active):
+                raise AccountError("Unbekanntes Konto.")
+            if not active:
+                await store.delete_sessions_of(con, account_id)
+
+    async def set_password(self, account_id: int, password: str) -> None:
+        """A new password ends the account's sessions."""
+        self._check_password(password)
+        async with self._pool.acquire() as con, con.transaction():
+            if not await store.set_password_hash(con, account_id, self._hasher.hash(password)):
+                raise AccountError("Unbekanntes Konto.")
+            await store.delete_sessions_of(con, account_id)
+
+    @staticmethod
+    def _check_password(password: str) -> None:
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise AccountError(
+                f"Das Passwort muss mindestens {MIN_PASSWORD_LENGTH} Zeichen lang sein."
+            )
+
+    # ----------------------------------------------------------- API tokens
+
+    async def create_api_token(self, name: str) -> str:
+        token = secrets.token_hex(32)
+        async with self._pool.acquire() as con:
+            await store.insert_api_token(con, name, _digest(token))
+        return token
+
+    async def token_is_valid(self, token: str) -> bool:
+        if not token:
+            return False
+        async with self._pool.acquire() as con:
+            return await store.api_token_valid(con, _digest(token))
+
+    # ----------------------------------------------------------- access log
+
+    async def may_read_case(self, account: Account, case_id: str) -> bool:
+        """ABH reads every case; the KI only those disclosed to it on an unwithdrawn consent."""
+        if account.role is Role.ABH:
+            return True
+        if account.role is Role.KI:
+            async with self._pool.acquire() as con:
+                return await store.ki_may_see_case(con, case_id)
+        return False
+
+    async def record_access(self, account: Account, case_id: str, what: str) -> None:
+        async with self._pool.acquire() as con:
+            await store.insert_access(con, account, case_id, what)
+
+    async def access_log(self, case_id: str) -> list[AccessLogEntry]:
+        async with self._pool.acquire() as con:
+            return await store.access_log(con, case_id)

@@ -1,0 +1,124 @@
+"""``python -m service.accounts_cli``: create accounts and API tokens, list accounts.
+
+    python -m service.accounts_cli create --username U --display-name "Name" --role admin
+    python -m service.accounts_cli create ... --password-stdin < file
+    python -m service.accounts_cli token --name backoffice
+    python -m service.accounts_cli list
+
+It talks to the database directly (this is how the first admin comes to exist): the one in
+``DATABASE_URL``, else the embedded PostgreSQL under ``CASE_DATA_DIR`` (attached to when the
+service runs, started for the command otherwise). Migrations are applied first. Passwords are
+read with getpass (asked twice) or, with ``--password-stdin``, from the first line of stdin;
+they never appear on the command line. A token is printed once and stored only as a hash.
+
+Exit codes: 0 done, 1 refused (taken username, short password), 2 the database is unusable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from schemas.accounts import Role
+from service.accounts import AccountError, AccountService
+from service.embedded import EmbeddedServerError, embedded_postgres
+from service.settings import Settings
+from store.db import open_pool
+from store.migrate import apply_migrations
+
+EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m service.accounts_cli",
+        description="Personal accounts and back-office API tokens of the case service.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    create = commands.add_parser("create", help="create a personal account")
+    create.add_argument("--username", required=True)
+    create.add_argument("--display-name", required=True)
+    create.add_argument("--role", required=True, choices=[role.value for role in Role])
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
+    token = commands.add_parser("token", help="create an API token for status intake")
+    token.add_argument("--name", required=True, help="which system uses it, e.g. backoffice")
+    commands.add_parser("list", help="list the accounts")
+    return parser
+
+
+def read_password(from_stdin: bool, stdin: TextIO) -> str:
+    if from_stdin:
+        return stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Passwort: ")
+    if getpass.getpass("Passwort wiederholen: ") != first:
+        raise AccountError("Die Passwörter stimmen nicht überein.")
+    return first
+
+
+async def execute(
+    service: AccountService, args: argparse.Namespace, out: TextIO, stdin: TextIO
+) -> int:
+    try:
+        if args.command == "create":
+            password = read_password(args.password_stdin, stdin)
+            account = await service.create_account(
+                args.username, args.display_name, Role(args.role), password
+            )
+            print(
+                f"account {account.account_id} created: {account.username} ({account.role})",
+                file=out,
+            )
+        elif args.command == "token":
+            token = await service.create_api_token(args.name)
+            print(f"API token for {args.name} (shown only now):", file=sys.stderr)
+            print(token, file=out)
+        else:
+            for account in await service.list_accounts():
+                state = "" if account.active else "  (inactive)"
+                print(
+                    f"{account.account_id:>4}  {account.role.value:<5}  {account.username}  "
+                    f"{account.display_name}{state}",
+                    file=out,
+                )
+    except AccountError as error:
+        print(f"refused: {error}", file=sys.stderr)
+        return EXIT_REFUSED
+    return EXIT_OK
+
+
+async def run(
+    argv: Sequence[str] | None = None,
+    *,
+    settings: Settings | None = None,
+    out: TextIO | None = None,
+    stdin: TextIO | None = None,
+) -> int:
+    args = build_parser().parse_args(argv)
+    settings = settings or Settings()
+    with contextlib.ExitStack() as stack:
+        dsn = settings.database_url
+        if dsn is None:
+            dsn = stack.enter_context(embedded_postgres(settings.data_dir))
+        async with open_pool(dsn, max_size=2) as pool:
+            await apply_migrations(pool)
+            service = AccountService(pool, settings)
+            return await execute(service, args, out or sys.stdout, stdin or sys.stdin)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return asyncio.run(run(argv))
+    except (EmbeddedServerError, OSError) as error:
+        print(f"error: the database cannot be used: {error}", file=sys.stderr)
+        return EXIT_UNUSABLE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""Queries for accounts, sessions, API tokens, login failures and the access log.
+
+Secrets never reach the database: sessions and API tokens are stored as their sha256, passwords
+as argon2 hashes. Times are the database's ``now()``, so every process agrees on expiry.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import asyncpg
+
+from schemas.accounts import AccessLogEntry, Account, Role
+from schemas.records import KI_RECIPIENT
+from store.repository import Connection
+
+_ACCOUNT_COLUMNS = "account_id, username, display_name, role, active"
+
+
+def _account(row: asyncpg.Record) -> Account:
+    return Account(
+        account_id=row["account_id"],
+        username=row["username"],
+        display_name=row["display_name"],
+        role=Role(row["role"]),
+        active=row["active"],
+    )
+
+
+# ---------------------------------------------------------------- accounts
+
+
+async def insert_account(
+    con: Connection, username: str, display_name: str, role: Role, password_hash: str
+) -> Account | None:
+    """The new account; None when the username is taken."""
+    row = await con.fetchrow(
+        "INSERT INTO accounts (username, display_name, role, password_hash) "
+        f"VALUES ($1, $2, $3, $4) ON CONFLICT (username) DO NOTHING RETURNING {_ACCOUNT_COLUMNS}",
+        username,
+        display_name,
+        role.value,
+        password_hash,
+    )
+    return None if row is None else _account(row)
+
+
+async def account_with_hash(con: Connection, username: str) -> tuple[Account, str] | None:
+    row = await con.fetchrow(
+        f"SELECT {_ACCOUNT_COLUMNS}, password_hash FROM accounts WHERE username = $1", username
+    )
+    return None if row is None else (_account(row), row["password_hash"])
+
+
+async def list_accounts(con: Connection) -> list[Account]:
+    rows = await con.fetch(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts ORDER BY username")
+    return [_account(row) for row in rows]
+
+
+async def set_active(con: Connection, account_id: int, active: bool) -> bool:
+    done = await con.fetchval(
+        "UPDATE accounts SET active = $2 WHERE account_id = $1 RETURNING true", account_id, active
+    )
+    return bool(done)
+
+
+async def set_password_hash(con: Connection, account_id: int, password_hash: str) -> bool:
+    done = await con.fetchval(
+        "UPDATE accounts SET password_hash = $2 WHERE account_id = $1 RETURNING true",
+        account_id,
+        password_hash,
+    )
+    return bool(done)
+
+
+# ----------------------------------------------------------- login failures
+
+
+async def recent_failures(
+    con: Connection, username: str, client: str, window: timedelta
+) -> tuple[int, int]:
+    """Failed logins within ``window``: (for this username, from this client)."""
+    row = await con.fetchrow(
+        "SELECT count(*) FILTER (WHERE username = $1) AS by_username, "
+        "count(*) FILTER (WHERE client = $2) AS by_client "
+        "FROM login_failures WHERE at > now() - $3::interval AND (username = $1 OR client = $2)",
+        username,
+        client,
+        window,
+    )
+    assert row is not None
+    return int(row["by_username"]), int(row["by_client"])
+
+
+async def insert_failure(con: Connection, username: str, client: str) -> None:
+    await con.execute(
+        "INSERT INTO login_failures (username, client, at) VALUES ($1, $2, now())",
+        username,
+        client,
+    )
+
+
+async def forget_failures(con: Connection, username: str, older_than: timedelta) -> None:
+    """After a successful login the username's failures no longer count; old rows go."""
+    await con.execute(
+        "DELETE FROM login_failures WHERE username = $1 OR at < now() - $2::interval",
+        username,
+        older_than,
+    )
+
+
+# ----------------------------------------------------------------- sessions
+
+
+async def insert_session(
+    con: Connection, token_hash: bytes, account_id: int, lifetime: timedelta
+) -> None:
+    await con.execute(
+        "INSERT INTO sessions (token_hash, account_id, created_at, last_seen, expires_at) "
+        "VALUES ($1, $2, now(), now(), now() + $3::interval)",
+        token_hash,
+        account_id,
+        lifetime,
+    )
+
+
+async def touch_session(con: Connection, token_hash: bytes, idle: timedelta) -> Account | None:
+    """The session's account when the session is live and the account active; slides idle."""
+    row = await con.fetchrow(
+        "UPDATE sessions s SET last_seen = now() FROM accounts a "
+        "WHERE s.token_hash = $1 AND a.account_id = s.account_id AND a.active "
+        "AND s.expires_at > now() AND s.last_seen + $2::interval > now() "
+        "RETURNING a.account_id, a.username, a.display_name, a.role, a.active",
+        token_hash,
+        idle,
+    )
+    return None if row is None else _account(row)
+
+
+async def delete_session(con: Connection, token_hash: bytes) -> None:
+    await con.execute("DELETE FROM sessions WHERE token_hash = $1", token_hash)
+
+
+async def delete_sessions_of(con: Connection, account_id: int) -> None:
+    await con.execute("DELETE FROM sessions WHERE account_id = $1", account_id)
+
+
+# --------------------------------------------------------------- API tokens
+
+
+async def insert_api_token(con: Connection, name: str, token_hash: bytes) -> None:
+    await con.execute("INSERT INTO api_tokens (name, token_hash) VALUES ($1, $2)", name, token_hash)
+
+
+async def api_token_valid(con: Connection, token_hash: bytes) -> bool:
+    found = await con.fetchval(
+        "SELECT true FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL", token_hash
+    )
+    return bool(found)
+
+
+# --------------------------------------------------------------- access log
+
+
+async def insert_access(con: Connection, account: Account, case_id: str, what: str) -> None:
+    await con.execute(
+        "INSERT INTO access_log (at, account_id, username, role, case_id, what) "
+        "VALUES (now(), $1, $2, $3, $4, $5)",
+        account.account_id,
+        account.username,
+        account.role.value,
+        case_id,
+        what,
+    )
+
+
+async def access_log(con: Connection, case_id: str) -> list[AccessLogEntry]:
+    rows = await con.fetch(
+        "SELECT at, account_id, username, role, case_id, what FROM access_log "
+        "WHERE case_id = $1 ORDER BY at, access_id",
+        case_id,
+    )
+    return [AccessLogEntry.model_validate(dict(row)) for row in rows]
+
+
+async def ki_may_see_case(con: Connection, case_id: str) -> bool:
+    """True when the case was disclosed to the KI on a consent that is not withdrawn."""
+    found = await con.fetchval(
+        "SELECT true FROM disclosures d JOIN consents c USING (consent_id) "
+        "WHERE d.case_id = $1 AND d.recipient = $2 AND c.withdrawn_on IS NULL LIMIT 1",
+        case_id,
+        KI_RECIPIENT,
+    )
+    return bool(found)

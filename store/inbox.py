@@ -1,0 +1,189 @@
+"""Queries of the web inbox and the case pages: assignment, views with counts, case details.
+
+One function per query; writers take a connection (the caller owns the transaction).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from store.repository import Connection
+
+_TASK_COLUMNS = (
+    "t.task_id::text, t.case_id, t.kind, t.queue, t.status, t.due_at, t.overdue, t.assigned_to"
+)
+
+# The four inbox views, over the parameters ``p`` (queue, account, now, end of this week).
+VIEWS: dict[str, str] = {
+    "meine": "t.assigned_to = p.me",
+    "gruppe": "t.queue = p.queue AND t.assigned_to IS NULL",
+    "ueberfaellig": "t.queue = p.queue AND (t.overdue OR t.due_at < p.now)",
+    "woche": "t.queue = p.queue AND NOT t.overdue AND t.due_at >= p.now AND t.due_at < p.week_end",
+}
+_PARAMS = (
+    "WITH p AS (SELECT $1::text AS queue, $2::integer AS me, $3::timestamptz AS now, "
+    "$4::timestamptz AS week_end) "
+)
+
+
+# -------------------------------------------------------------- assignment
+
+
+async def lock_task(con: Connection, task_id: str) -> asyncpg.Record | None:
+    return await con.fetchrow(
+        f"SELECT {_TASK_COLUMNS} FROM tasks t WHERE t.task_id = $1 FOR UPDATE", task_id
+    )
+
+
+async def set_assignee(con: Connection, task_id: str, account_id: int | None) -> None:
+    await con.execute("UPDATE tasks SET assigned_to = $2 WHERE task_id = $1", task_id, account_id)
+
+
+async def insert_assignment(
+    con: Connection,
+    *,
+    task_id: str,
+    action: str,
+    by_account: int,
+    from_account: int | None,
+    to_account: int | None,
+    comment: str | None,
+    at: datetime,
+) -> None:
+    await con.execute(
+        "INSERT INTO task_assignments (task_id, action, by_account, from_account, to_account, "
+        "comment, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        task_id,
+        action,
+        by_account,
+        from_account,
+        to_account,
+        comment,
+        at,
+    )
+
+
+async def assignments(con: Connection, task_id: str) -> list[asyncpg.Record]:
+    return await con.fetch(
+        "SELECT action, by_account, from_account, to_account, comment, at "
+        "FROM task_assignments WHERE task_id = $1 ORDER BY assignment_id",
+        task_id,
+    )
+
+
+# ------------------------------------------------------------------- views
+
+
+async def view_tasks(
+    con: Connection, view: str, queue: str, account_id: int, now: datetime, week_end: datetime
+) -> list[asyncpg.Record]:
+    condition = VIEWS[view]
+    return await con.fetch(
+        f"{_PARAMS}SELECT {_TASK_COLUMNS} FROM tasks t, p WHERE t.status = 'open' AND {condition} "
+        "ORDER BY t.due_at, t.task_id LIMIT 500",
+        queue,
+        account_id,
+        now,
+        week_end,
+    )
+
+
+async def view_counts(
+    con: Connection, queue: str, account_id: int, now: datetime, week_end: datetime
+) -> dict[str, int]:
+    filters = ", ".join(
+        f"count(*) FILTER (WHERE {condition}) AS {name}" for name, condition in VIEWS.items()
+    )
+    row = await con.fetchrow(
+        f"{_PARAMS}SELECT {filters} FROM tasks t, p WHERE t.status = 'open'",
+        queue,
+        account_id,
+        now,
+        week_end,
+    )
+    assert row is not None
+    return {name: int(row[name]) for name in VIEWS}
+
+
+async def task(con: Connection, task_id: str) -> asyncpg.Record | None:
+    return await con.fetchrow(
+        f"SELECT {_TASK_COLUMNS}, c.town FROM tasks t JOIN cases c USING (case_id) "
+        "WHERE t.task_id = $1",
+        task_id,
+    )
+
+
+async def tasks_of_case(
+    con: Connection, case_id: str, queue: str | None = None
+) -> list[asyncpg.Record]:
+    return await con.fetch(
+        f"SELECT {_TASK_COLUMNS}, t.closed_at FROM tasks t "
+        "WHERE t.case_id = $1 AND ($2::text IS NULL OR t.queue = $2) "
+        "ORDER BY t.created_at, t.task_id",
+        case_id,
+        queue,
+    )
+
+
+# -------------------------------------------------------------- case pages
+
+
+async def person(con: Connection, case_id: str) -> asyncpg.Record | None:
+    return await con.fetchrow(
+        "SELECT given_name, family_name, date_of_birth, nationality, language, phone, email, "
+        "street, postal_code, town FROM persons WHERE case_id = $1",
+        case_id,
+    )
+
+
+async def supporters(con: Connection, case_id: str) -> list[asyncpg.Record]:
+    return await con.fetch(
+        "SELECT name, organisation, contact, is_representative, registered_at FROM supporters "
+        "WHERE case_id = $1 ORDER BY registered_at, supporter_id",
+        case_id,
+    )
+
+
+async def representative(con: Connection, case_id: str) -> dict[str, Any] | None:
+    """The completion of the latest completed representative task."""
+    completion: dict[str, Any] | None = await con.fetchval(
+        "SELECT completion FROM tasks WHERE case_id = $1 AND kind = 'representative' "
+        "AND status = 'completed' ORDER BY closed_at DESC LIMIT 1",
+        case_id,
+    )
+    return completion
+
+
+async def ki_referral(con: Connection, case_id: str) -> asyncpg.Record | None:
+    """What the KI holds of a case: the three categories, on a disclosure to the KI under a
+    consent that is not withdrawn, and not erased."""
+    return await con.fetchrow(
+        "SELECT r.personal_data, r.contact_data, r.residence_status, r.received_at "
+        "FROM ki_referrals r JOIN consents c USING (consent_id) "
+        "JOIN disclosures d ON d.consent_id = r.consent_id AND d.recipient = 'ki' "
+        "WHERE r.case_id = $1 AND c.withdrawn_on IS NULL AND r.erased_at IS NULL "
+        "ORDER BY r.received_at DESC LIMIT 1",
+        case_id,
+    )
+
+
+# -------------------------------------------------------------- operations
+
+
+async def cases_per_stage(con: Connection) -> list[asyncpg.Record]:
+    return await con.fetch(
+        "SELECT stage, count(*) AS cases FROM cases GROUP BY stage ORDER BY stage"
+    )
+
+
+async def open_tasks_per_queue(con: Connection, now: datetime) -> list[asyncpg.Record]:
+    return await con.fetch(
+        "SELECT queue, count(*) AS open, "
+        "count(*) FILTER (WHERE overdue OR due_at < $1) AS overdue, "
+        "count(*) FILTER (WHERE assigned_to IS NULL) AS unclaimed "
+        "FROM tasks WHERE status = 'open' GROUP BY queue ORDER BY queue",
+        now,
+    )

@@ -1,0 +1,490 @@
+"""The web inbox (Posteingang) against a real Temporal dev server, a worker and PostgreSQL.
+
+Each test logs people in through the login form and uses the pages as they would: the inbox
+views, the task forms (refusals shown next to the field), the case pages per role, the
+assignment history and the access log.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from schemas.accounts import Role
+from schemas.events import StatusEvent
+from schemas.tasks import TaskKind
+from service.accounts import AccountService
+from service.cases import CaseService
+from service.settings import Settings
+from web import forms, labels
+from worker import build_worker
+from workflows.time_rules import BERLIN
+
+PASSWORD = "ein-langes-testpasswort"
+
+
+def today() -> date:
+    return datetime.now(BERLIN).date()
+
+
+@dataclass
+class Site:
+    app: FastAPI
+    pool: asyncpg.Pool
+
+    @property
+    def accounts(self) -> AccountService:
+        service: AccountService = self.app.state.accounts
+        return service
+
+    @property
+    def cases(self) -> CaseService:
+        service: CaseService = self.app.state.cases
+        return service
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app),
+            base_url="http://test",
+            headers={"Origin": "http://test"},
+            timeout=60,
+        )
+
+    async def person(self, role: Role, name: str | None = None) -> httpx.AsyncClient:
+        """A new account of ``role``, logged in through the form."""
+        username = name or f"{role.value}-{uuid.uuid4().hex[:8]}"
+        await self.accounts.create_account(username, f"Test {username}", role, PASSWORD)
+        async with self.client() as login:
+            response = await login.post(
+                "/login", data={"username": username, "password": PASSWORD, "next": "/"}
+            )
+            assert response.status_code == 303, response.text
+        client = self.client()  # not yet opened: the tests use it with ``async with``
+        client.cookies = response.cookies
+        return client
+
+    async def open_case(self) -> str:
+        case_id = f"WEB-{uuid.uuid4().hex[:12]}"
+        event = StatusEvent.model_validate(
+            {
+                "event_id": f"{case_id}-e1",
+                "case_id": case_id,
+                "status": "ausreisepflichtig",
+                "effective_date": today().isoformat(),
+                "departure_deadline": (today() + timedelta(days=90)).isoformat(),
+                "person": {
+                    "given_name": "Testvorname",
+                    "family_name": "Testnachname",
+                    "date_of_birth": "1990-04-01",
+                    "nationality": "IRQ",
+                    "language": "ar",
+                    "phone": "+49 2303 123456",
+                    "address": {
+                        "street": "Bahnhofstraße 1",
+                        "postal_code": "59423",
+                        "town": "Unna",
+                    },
+                },
+            }
+        )
+        await self.cases.submit_event(event)
+        return case_id
+
+    async def task_id(self, case_id: str, kind: str) -> str:
+        task_id: str = await self.pool.fetchval(
+            "SELECT task_id::text FROM tasks WHERE case_id = $1 AND kind = $2 AND status = 'open'",
+            case_id,
+            kind,
+        )
+        assert task_id, kind
+        return task_id
+
+
+@pytest.fixture
+async def site(dev_env: WorkflowEnvironment, pool: asyncpg.Pool) -> AsyncIterator[Site]:
+    task_queue = f"web-{uuid.uuid4().hex}"
+    settings = Settings().model_copy(update={"task_queue": task_queue, "cookie_secure": False})
+    app = create_app(settings, client=dev_env.client, pool=pool)
+    async with (
+        build_worker(dev_env.client, pool, settings, task_queue=task_queue),
+        app.router.lifespan_context(app),
+    ):
+        yield Site(app, pool)
+
+
+def field_block(html: str, name: str) -> str:
+    """The HTML of one form field (its ``div.field``)."""
+    blocks = html.split('<div class="field')
+    found = [block for block in blocks if f'name="{name}"' in block]
+    assert found, name
+    return found[0]
+
+
+async def complete_conversation(abh: httpx.AsyncClient, task_id: str, held_on: date) -> Any:
+    return await abh.post(
+        f"/aufgaben/{task_id}",
+        data={
+            "held_on": held_on.isoformat(),
+            "routes_discussed": ["§25b AufenthG", "§60d AufenthG"],
+            "perspective": "none_evident",
+            "route_pursued": "",
+        },
+    )
+
+
+# ------------------------------------------------------------------ login
+
+
+async def test_without_login_every_page_redirects_to_the_login(site: Site) -> None:
+    async with site.client() as anonymous:
+        for path in ("/", "/posteingang", "/faelle/X-1", "/admin/konten"):
+            response = await anonymous.get(path)
+            assert response.status_code == 303
+            assert response.headers["location"] == f"/login?next={path}"
+        page = await anonymous.get("/login?next=/posteingang")
+        assert page.status_code == 200
+        assert '<html lang="de">' in page.text
+        assert 'href="#inhalt"' in page.text
+        assert '<label for="username">' in page.text and '<label for="password">' in page.text
+        assert 'name="next" value="/posteingang"' in page.text
+        # Only paths of this site are followed after the login.
+        assert 'value="/"' in (await anonymous.get("/login?next=//evil.example")).text
+
+
+async def test_a_wrong_password_is_refused_in_german(site: Site) -> None:
+    await site.accounts.create_account("sb-falsch", "Sachbearbeitung", Role.ABH, PASSWORD)
+    async with site.client() as client:
+        response = await client.post(
+            "/login", data={"username": "sb-falsch", "password": "falsch", "next": "/"}
+        )
+        assert response.status_code == 401
+        assert "Benutzername oder Passwort ist falsch." in response.text
+        assert 'value="sb-falsch"' in response.text
+        assert "sitzung" not in response.cookies
+
+
+async def test_login_follows_next_and_logout_ends_the_session(site: Site) -> None:
+    abh = await site.person(Role.ABH)
+    async with abh:
+        assert (await abh.get("/")).headers["location"] == "/posteingang"
+        response = await abh.post("/logout")
+        assert response.status_code == 303 and response.headers["location"] == "/login"
+        abh.cookies.clear()
+        assert (await abh.get("/posteingang")).status_code == 303
+
+
+# ------------------------------------------------------- the ABH's way
+
+
+async def test_the_abh_completes_conversation_and_consent_through_the_forms(site: Site) -> None:
+    case_id = await site.open_case()
+    abh = await site.person(Role.ABH)
+    async with abh:
+        inbox = await abh.get("/posteingang?ansicht=gruppe")
+        assert inbox.status_code == 200
+        assert case_id in inbox.text and "Informationsgespräch" in inbox.text
+        assert re.search(r"Offen in meiner Gruppe <span class=\"count\">\(\d+\)</span>", inbox.text)
+        assert "Testnachname" not in inbox.text  # the inbox shows ids, never names
+
+        task_id = await site.task_id(case_id, "information_conversation")
+        form = await abh.get(f"/aufgaben/{task_id}")
+        assert form.status_code == 200
+        assert "Datum des Gesprächs" in form.text and 'type="date"' in form.text
+
+        # The workflow refuses a date in the future; the page says so next to the field.
+        refused = await complete_conversation(abh, task_id, today() + timedelta(days=3))
+        assert refused.status_code == 422
+        held_on = field_block(refused.text, "held_on")
+        assert "Das Datum darf nicht in der Zukunft liegen." in held_on
+        assert 'aria-describedby="hilfe-held_on fehler-held_on"' in held_on
+        assert 'id="fehler-held_on"' in held_on
+        routes = field_block(refused.text, "routes_discussed")
+        assert routes.count("checked") == 2  # what was entered is kept
+
+        done = await complete_conversation(abh, task_id, today())
+        assert done.status_code == 303
+        assert done.headers["location"] == f"/faelle/{case_id}?meldung=erledigt"
+        case = await abh.get(done.headers["location"])
+        assert case.status_code == 200
+        assert labels.MESSAGES["erledigt"] in case.text
+        assert "Vermittlungsangebot" in case.text
+        assert "Testvorname Testnachname" in case.text and "Bahnhofstraße 1" in case.text
+
+        consent_id = await site.task_id(case_id, "referral_consent")
+        missing = await abh.post(f"/aufgaben/{consent_id}", data={"interested": "ja"})
+        assert missing.status_code == 422
+        assert "Ohne unterschriebene Einwilligung" in field_block(missing.text, "consent_signed_on")
+        signed = await abh.post(
+            f"/aufgaben/{consent_id}",
+            data={"interested": "ja", "consent_signed_on": today().isoformat()},
+        )
+        assert signed.status_code == 303, signed.text
+        case = await abh.get(f"/faelle/{case_id}")
+        assert "Vermittlung durch das KI" in case.text
+        assert "Einwilligung" in case.text  # the timeline
+
+    logged = await site.accounts.access_log(case_id)
+    assert len(logged) == 2 and {entry.role for entry in logged} == {Role.ABH}
+
+
+async def test_the_ki_sees_referrals_only_with_the_three_categories(site: Site) -> None:
+    referred = await site.open_case()
+    without_consent = await site.open_case()
+    abh = await site.person(Role.ABH)
+    async with abh:
+        task_id = await site.task_id(referred, "information_conversation")
+        assert (await complete_conversation(abh, task_id, today())).status_code == 303
+        consent = await site.task_id(referred, "referral_consent")
+        response = await abh.post(
+            f"/aufgaben/{consent}",
+            data={"interested": "ja", "consent_signed_on": today().isoformat()},
+        )
+        assert response.status_code == 303
+
+    ki = await site.person(Role.KI)
+    async with ki:
+        inbox = await ki.get("/posteingang?ansicht=gruppe")
+        assert referred in inbox.text and "Kontakt zu Partner vor Ort (KI)" in inbox.text
+        assert without_consent not in inbox.text
+
+        case = await ki.get(f"/faelle/{referred}")
+        assert case.status_code == 200
+        for shown in ("Testnachname", "+49 2303 123456", "Bahnhofstraße 1", "ausreisepflichtig"):
+            assert shown in case.text
+        for hidden in ("Informationsgespräch", "Verlauf", "Vermittlungsangebot"):
+            assert hidden not in case.text
+
+        assert (await ki.get(f"/faelle/{without_consent}")).status_code == 404
+        abh_task = await site.task_id(without_consent, "information_conversation")
+        assert (await ki.get(f"/aufgaben/{abh_task}")).status_code == 403
+
+        # The KI records the contact with a partner in the person's town.
+        ki_task = await site.task_id(referred, "ki_contact")
+        form = await ki.get(f"/aufgaben/{ki_task}")
+        partner_id = re.search(r'<option value="(\d+)"', form.text)
+        assert partner_id
+        done = await ki.post(
+            f"/aufgaben/{ki_task}",
+            data={"partner_id": partner_id.group(1), "contacted_on": today().isoformat()},
+        )
+        assert done.status_code == 303, done.text
+    assert [entry.what for entry in await site.accounts.access_log(without_consent)] == []
+    assert [entry.role for entry in await site.accounts.access_log(referred)] == [Role.KI]
+
+
+async def test_operations_see_numbers_but_no_case(site: Site) -> None:
+    case_id = await site.open_case()
+    ops = await site.person(Role.OPS)
+    async with ops:
+        refused = await ops.get(f"/faelle/{case_id}")
+        assert refused.status_code == 403
+        assert "Keine Berechtigung" in refused.text and "Testnachname" not in refused.text
+        assert (await ops.get("/posteingang")).status_code == 403
+        health = await ops.get("/betrieb")
+        assert health.status_code == 200
+        assert "Informationsgespräch" in health.text and "Testnachname" not in health.text
+        assert (await ops.get("/admin/konten")).status_code == 403
+    assert await site.accounts.access_log(case_id) == []
+
+
+# ------------------------------------------------------------ assignment
+
+
+async def test_claim_release_and_hand_over_are_all_kept(site: Site) -> None:
+    case_id = await site.open_case()
+    task_id = await site.task_id(case_id, "information_conversation")
+    colleague = f"abh-kollegin-{uuid.uuid4().hex[:6]}"
+    other = await site.person(Role.ABH, colleague)
+    abh = await site.person(Role.ABH)
+    async with abh, other:
+        back = {"zurueck": "/posteingang?ansicht=meine"}
+        claimed = await abh.post(f"/aufgaben/{task_id}/uebernehmen", data=back)
+        assert claimed.status_code == 303
+        assert claimed.headers["location"] == "/posteingang?ansicht=meine&meldung=uebernommen"
+        mine = await abh.get(claimed.headers["location"])
+        assert case_id in mine.text and labels.MESSAGES["uebernommen"] in mine.text
+        assert re.search(r"Meine Aufgaben <span class=\"count\">\(1\)</span>", mine.text)
+
+        # Someone else's task cannot be taken or released.
+        assert (await other.post(f"/aufgaben/{task_id}/uebernehmen")).status_code == 409
+        assert (await other.post(f"/aufgaben/{task_id}/freigeben")).status_code == 409
+
+        assert (await abh.post(f"/aufgaben/{task_id}/freigeben")).status_code == 303
+        assert (await abh.post(f"/aufgaben/{task_id}/uebernehmen")).status_code == 303
+        accounts = {a.username: a.account_id for a in await site.accounts.list_accounts()}
+        no_comment = await abh.post(
+            f"/aufgaben/{task_id}/uebergeben", data={"an": accounts[colleague], "kommentar": " "}
+        )
+        assert no_comment.status_code == 422
+        handed = await abh.post(
+            f"/aufgaben/{task_id}/uebergeben",
+            data={"an": accounts[colleague], "kommentar": "Termin am Dienstag übernehmen"},
+        )
+        assert handed.status_code == 303
+        theirs = await other.get("/posteingang?ansicht=meine")
+        assert case_id in theirs.text
+        page = await other.get(f"/aufgaben/{task_id}")
+        assert "Termin am Dienstag übernehmen" in page.text
+
+    rows = await site.pool.fetch(
+        "SELECT action, to_account, comment FROM task_assignments WHERE task_id = $1 "
+        "ORDER BY assignment_id",
+        task_id,
+    )
+    assert [row["action"] for row in rows] == ["claim", "release", "claim", "hand_over"]
+    assert rows[-1]["to_account"] == accounts[colleague]
+    assert rows[-1]["comment"] == "Termin am Dienstag übernehmen"
+    assert (
+        await site.pool.fetchval("SELECT assigned_to FROM tasks WHERE task_id = $1", task_id)
+        == accounts[colleague]
+    )
+
+
+async def test_a_post_from_another_site_is_refused(site: Site) -> None:
+    case_id = await site.open_case()
+    task_id = await site.task_id(case_id, "information_conversation")
+    abh = await site.person(Role.ABH)
+    async with abh:
+        response = await abh.post(
+            f"/aufgaben/{task_id}/uebernehmen", headers={"Origin": "http://evil.example"}
+        )
+        assert response.status_code == 403
+    assert await site.pool.fetchval("SELECT count(*) FROM task_assignments") == 0
+
+
+# ------------------------------------------------------------------ admin
+
+
+async def test_admin_pages_for_accounts_partners_and_the_access_log(site: Site) -> None:
+    case_id = await site.open_case()
+    admin = await site.person(Role.ADMIN)
+    abh = await site.person(Role.ABH)
+    async with admin, abh:
+        assert (await abh.get("/admin/partner")).status_code == 403
+        assert (await abh.get(f"/faelle/{case_id}")).status_code == 200
+        assert (await admin.get(f"/faelle/{case_id}")).status_code == 403
+
+        created = await admin.post(
+            "/admin/konten",
+            data={
+                "username": "ki-neu",
+                "display_name": "KI Neu",
+                "role": "ki",
+                "password": PASSWORD,
+            },
+        )
+        assert created.status_code == 303
+        short = await admin.post(
+            "/admin/konten",
+            data={"username": "x", "display_name": "X", "role": "ki", "password": "kurz"},
+        )
+        assert short.status_code == 422 and "mindestens 12 Zeichen" in short.text
+        listing = await admin.get("/admin/konten")
+        assert "ki-neu" in listing.text
+        new_id = next(
+            a.account_id for a in await site.accounts.list_accounts() if a.username == "ki-neu"
+        )
+        off = await admin.post(f"/admin/konten/{new_id}/aktiv", data={"aktiv": "nein"})
+        assert off.status_code == 303
+        assert not next(
+            a for a in await site.accounts.list_accounts() if a.username == "ki-neu"
+        ).active
+
+        name = f"Ehrenamt Test {uuid.uuid4().hex[:6]}"
+        draft = {
+            "name": name,
+            "kind": "ehrenamt",
+            "town": "Kamen",
+            "contact": "0230 1",
+            "languages": "de, ar",
+        }
+        assert (await admin.post("/admin/partner", data=draft)).status_code == 303
+        partners = await admin.get("/admin/partner")
+        assert name in partners.text and "de, ar" in partners.text
+        bad = await admin.post("/admin/partner", data={**draft, "languages": "Deutsch"})
+        assert bad.status_code == 422 and "ISO-639" in bad.text
+
+        log = await admin.get(f"/admin/zugriffe?case_id={case_id}")
+        assert log.status_code == 200 and "Fallseite" in log.text
+
+
+# ------------------------------------------------------------- the forms
+
+
+def test_every_task_kind_has_a_form_with_exactly_the_model_fields() -> None:
+    from schemas import tasks
+
+    models = {
+        model.model_fields["kind"].default: model
+        for model in (
+            tasks.InformationConversation,
+            tasks.ReferralConsent,
+            tasks.KiContact,
+            tasks.FollowUp,
+            tasks.Representative,
+            tasks.RepresentativeInquiry,
+            tasks.Escalation,
+        )
+    }
+    assert set(forms.FORMS) == set(models) == {kind.value for kind in TaskKind}
+    for kind, specs in forms.FORMS.items():
+        assert [spec.name for spec in specs] == [
+            n for n in models[kind].model_fields if n != "kind"
+        ]
+        assert kind in labels.TASK_KINDS
+
+
+def test_an_enforcement_time_is_read_in_berlin_and_broken_rules_are_named() -> None:
+    from starlette.datastructures import FormData
+
+    body = forms.parse(
+        "escalation",
+        FormData([("decision", "enforcement"), ("enforcement_at", "2027-01-12T23:30")]),
+    )
+    assert body["enforcement_at"] == "2027-01-12T23:30:00+01:00"
+    assert body["enters_home"] is False
+    reason = labels.reason(
+        "enforcement_at", "Keine Abschiebung mit Minderjährigen zur Nachtzeit (22:00–06:00) (x)"
+    )
+    assert reason.startswith("Verstößt gegen die Zeitregel: Keine Abschiebung mit Minderjährigen")
+    _, errors = forms.validate(forms.parse("escalation", FormData([("decision", "enforcement")])))
+    assert errors == {
+        "enforcement_at": [
+            "Bitte angeben bei der Entscheidung „Vollstreckung (Abschiebung) planen“."
+        ]
+    }
+
+
+async def test_overdue_and_due_this_week_views_with_counts(site: Site) -> None:
+    late = await site.open_case()
+    soon = await site.open_case()
+    await site.pool.execute(
+        "UPDATE tasks SET due_at = now() - interval '1 day' WHERE case_id = $1", late
+    )
+    # Today 23:59 Berlin at the latest is still this week, whatever the weekday.
+    await site.pool.execute(
+        "UPDATE tasks SET due_at = (date_trunc('day', now() AT TIME ZONE 'Europe/Berlin') "
+        "+ interval '23 hours 59 minutes') AT TIME ZONE 'Europe/Berlin' "
+        "WHERE case_id = $1",
+        soon,
+    )
+    abh = await site.person(Role.ABH)
+    async with abh:
+        overdue = await abh.get("/posteingang?ansicht=ueberfaellig")
+        assert late in overdue.text and soon not in overdue.text
+        assert re.search(r"Überfällig <span class=\"count\">\(1\)</span>", overdue.text)
+        week = await abh.get("/posteingang?ansicht=woche")
+        assert soon in week.text and late not in week.text
+        assert re.search(r"Diese Woche fällig <span class=\"count\">\(1\)</span>", week.text)
+        assert 'aria-current="page">Diese Woche fällig' in week.text

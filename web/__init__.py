@@ -1,0 +1,8 @@
+"""The web inbox (Posteingang): server-rendered German pages for the ABH, the KI, operations
+and admins. ``install(app)`` adds its routes, its static files and its error pages."""
+
+from __future__ import annotations
+
+from web.pages import install, router
+
+__all__ = ["install", "router"]

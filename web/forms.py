@@ -1,0 +1,192 @@
+"""One form per task kind, with exactly the fields of ``schemas/tasks.py``.
+
+A field spec says how a field is entered (date, choice, yes/no, ...) and what the person
+reads (label and help in German). ``parse`` turns the submitted form into the JSON shape of
+the API; the model and then the workflow's validator decide whether it is acceptable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import TypeAdapter, ValidationError
+from starlette.datastructures import FormData
+
+from schemas.tasks import EscalationDecision, Perspective, Route, TaskCompletion
+from web import labels
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+COMPLETION: TypeAdapter[TaskCompletion] = TypeAdapter(TaskCompletion)
+
+_ROUTES = [(route.value, route.value) for route in Route]
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    input: str  # date | datetime | text | yesno | checkbox | checkboxes | select | radio | partner
+    help: str = ""
+    options: list[tuple[str, str]] = field(default_factory=list)
+    required: bool = False
+
+
+FORMS: dict[str, list[Field]] = {
+    "information_conversation": [
+        Field("held_on", "Datum des Gesprächs", "date", "Nicht in der Zukunft.", required=True),
+        Field(
+            "routes_discussed",
+            "Besprochene Bleiberechtsregelungen",
+            "checkboxes",
+            "Mindestens eine. Dokumentation nach dem Gesprächskonzept.",
+            _ROUTES,
+            required=True,
+        ),
+        Field(
+            "perspective",
+            "Ergebnis der Perspektivprüfung",
+            "radio",
+            options=[(p.value, labels.PERSPECTIVES[p.value]) for p in Perspective],
+            required=True,
+        ),
+        Field(
+            "route_pursued",
+            "Verfolgte Regelung",
+            "select",
+            "Nur wenn eine Bleibeperspektive möglich ist; eine der besprochenen Regelungen.",
+            [("", "– keine –"), *_ROUTES],
+        ),
+    ],
+    "referral_consent": [
+        Field(
+            "interested",
+            "Möchte die Person Unterstützung bei der freiwilligen Ausreise?",
+            "yesno",
+            required=True,
+        ),
+        Field(
+            "consent_signed_on",
+            "Einwilligung und Schweigepflichtentbindung unterschrieben am",
+            "date",
+            "Nur bei Interesse. Ohne Unterschrift verlassen keine Daten die ABH.",
+        ),
+    ],
+    "ki_contact": [
+        Field(
+            "partner_id",
+            "Kontaktierter Partner im Wohnort",
+            "partner",
+            "Wohlfahrtsverband oder Ehrenamt aus dem Partnerverzeichnis.",
+            required=True,
+        ),
+        Field("contacted_on", "Kontaktiert am", "date", "Nicht in der Zukunft.", required=True),
+    ],
+    "follow_up": [
+        Field("reached", "Wurde die Person erreicht?", "yesno", required=True),
+        Field(
+            "planned_departure_on",
+            "Geplantes Ausreisedatum",
+            "date",
+            "Nur wenn die Person erreicht wurde; nicht in der Vergangenheit.",
+        ),
+    ],
+    "representative": [
+        Field("name", "Name der*des Bevollmächtigten", "text", required=True),
+        Field("contact", "Kontakt (Telefon, E-Mail oder Anschrift)", "text", required=True),
+        Field(
+            "power_of_attorney_on",
+            "Vollmacht vom",
+            "date",
+            "Nicht in der Zukunft.",
+            required=True,
+        ),
+    ],
+    "representative_inquiry": [
+        Field("asked_on", "Angefragt am", "date", "Nicht in der Zukunft.", required=True),
+        Field(
+            "facts_reported",
+            "Wurden aufenthaltsrelevante Tatsachen mitgeteilt?",
+            "yesno",
+            required=True,
+        ),
+    ],
+    "escalation": [
+        Field(
+            "decision",
+            "Entscheidung",
+            "radio",
+            options=[(d.value, labels.DECISIONS[d.value]) for d in EscalationDecision],
+            required=True,
+        ),
+        Field(
+            "new_deadline",
+            "Neue Ausreisefrist",
+            "date",
+            "Nur bei Fristverlängerung; nach dem heutigen Tag.",
+        ),
+        Field(
+            "enforcement_at",
+            "Zeitpunkt der Vollstreckung",
+            "datetime",
+            "Nur bei Vollstreckung; Ortszeit Europe/Berlin. Die Zeitregeln (z. B. keine "
+            "Abschiebung mit Minderjährigen zwischen 22:00 und 06:00) werden geprüft.",
+        ),
+        Field(
+            "enters_home",
+            "Die Vollstreckung betritt eine Wohnung (§58 Abs. 7 AufenthG)",
+            "checkbox",
+        ),
+        Field("court_order", "Eine richterliche Anordnung liegt vor", "checkbox"),
+    ],
+}
+
+
+def parse(kind: str, form: FormData) -> dict[str, Any]:
+    """The submitted form as the API's JSON body; empty inputs are left out."""
+    body: dict[str, Any] = {"kind": kind}
+    for spec in FORMS[kind]:
+        if spec.input == "checkboxes":
+            body[spec.name] = [str(value) for value in form.getlist(spec.name)]
+            continue
+        if spec.input == "checkbox":
+            body[spec.name] = form.get(spec.name) == "on"
+            continue
+        raw = form.get(spec.name)
+        value = raw.strip() if isinstance(raw, str) else ""
+        if not value:
+            continue
+        if spec.input == "yesno":
+            body[spec.name] = {"ja": True, "nein": False}.get(value, value)
+        elif spec.input == "datetime":
+            body[spec.name] = _local_time(value)
+        else:
+            body[spec.name] = value
+    return body
+
+
+def _local_time(value: str) -> str:
+    """``datetime-local`` input (no zone) read as Europe/Berlin time."""
+    try:
+        naive = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if naive.tzinfo is not None:
+        return naive.isoformat()
+    return naive.replace(tzinfo=BERLIN).isoformat()
+
+
+def validate(body: dict[str, Any]) -> tuple[TaskCompletion | None, dict[str, list[str]]]:
+    """The model's verdict: the completion, or German messages per field."""
+    try:
+        return COMPLETION.validate_python(body), {}
+    except ValidationError as error:
+        errors: dict[str, list[str]] = {}
+        for detail in error.errors():
+            loc = [part for part in detail["loc"] if part != body["kind"]]
+            name = str(loc[0]) if loc else "kind"
+            errors.setdefault(name, []).append(labels.reason(name, detail["msg"], detail["type"]))
+        return None, errors

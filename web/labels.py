@@ -1,0 +1,176 @@
+"""German words for what the pages show: task kinds, stages, statuses, roles, refusals.
+
+The one place where the service's English identifiers and validator reasons become the words
+the staff read. An identifier without a label is shown as it is, so nothing disappears.
+"""
+
+from __future__ import annotations
+
+import re
+
+from schemas.accounts import Role
+
+TASK_KINDS = {
+    "information_conversation": "Informationsgespräch",
+    "referral_consent": "Vermittlungsangebot und Einwilligung",
+    "ki_contact": "Kontakt zu Partner vor Ort (KI)",
+    "follow_up": "Nachhalten (Check-in)",
+    "representative": "Bevollmächtigte*n erfassen",
+    "representative_inquiry": "Bevollmächtigte*n nach Tatsachen fragen",
+    "escalation": "Entscheidung der ABH",
+}
+
+STAGES = {
+    "opening": "Eröffnung",
+    "information_conversation": "Informationsgespräch",
+    "route_pursued": "Bleiberechtsweg wird verfolgt",
+    "referral_offer": "Vermittlungsangebot",
+    "ki_referral": "Vermittlung durch das KI",
+    "follow_up": "Nachhalten",
+    "escalation": "Entscheidung der ABH",
+    "enforcement_planned": "Vollstreckung geplant",
+    "suspended": "Ausgesetzt (Asylverfahren)",
+    "closed": "Abgeschlossen",
+}
+
+RESIDENCE_STATUSES = {
+    "ausreisepflichtig": "ausreisepflichtig",
+    "geduldet": "geduldet (Duldung)",
+    "aufenthaltserlaubnis": "Aufenthaltserlaubnis",
+    "asylverfahren": "im Asylverfahren",
+    "ausgereist": "ausgereist",
+    "weggezogen": "weggezogen",
+}
+
+OUTCOMES = {
+    "residence_granted": "Aufenthaltserlaubnis erteilt",
+    "departed_voluntarily": "freiwillig ausgereist",
+    "departed_enforced": "abgeschoben",
+    "moved_away": "weggezogen",
+    "closed_by_abh": "von der ABH abgeschlossen",
+    "never_opened": "nicht eröffnet",
+}
+
+TASK_STATUSES = {"open": "offen", "completed": "erledigt", "cancelled": "entfallen"}
+
+ROLES = {
+    Role.ABH: "Ausländerbehörde (ABH)",
+    Role.KI: "Kommunales Integrationszentrum (KI)",
+    Role.OPS: "Betrieb",
+    Role.ADMIN: "Administration",
+}
+
+PERSPECTIVES = {
+    "none_evident": "Keine Bleibeperspektive erkennbar",
+    "route_possible": "Bleibeperspektive möglich",
+}
+
+DECISIONS = {
+    "extend_deadline": "Ausreisefrist verlängern",
+    "toleration": "Duldung",
+    "enforcement": "Vollstreckung (Abschiebung) planen",
+    "close": "Fall abschließen",
+}
+
+PARTNER_KINDS = {"wohlfahrtsverband": "Wohlfahrtsverband", "ehrenamt": "Ehrenamt"}
+
+ASSIGNMENT_ACTIONS = {"claim": "übernommen", "release": "freigegeben", "hand_over": "übergeben"}
+
+TIMELINE_KINDS = {
+    "opened": "Fall eröffnet",
+    "status": "Statusmeldung",
+    "stage": "Phase",
+    "task_opened": "Aufgabe angelegt",
+    "task_completed": "Aufgabe erledigt",
+    "task_cancelled": "Aufgabe entfallen",
+    "consent": "Einwilligung",
+    "consent_withdrawn": "Einwilligung widerrufen",
+    "disclosure": "Übermittlung",
+    "erasure_requested": "Löschung angefordert",
+    "supporter": "Unterstützer*in",
+    "notice_reminder": "Erinnerung",
+    "notice_overdue": "Überfällig gemeldet",
+    "notice_supporter_reported": "Unterstützer*in gemeldet",
+}
+
+# Success messages after a redirect, by code (the URL carries the code, never a text).
+MESSAGES = {
+    "erledigt": "Die Aufgabe wurde erledigt. Der Fall ist weitergegangen.",
+    "uebernommen": "Sie haben die Aufgabe übernommen.",
+    "freigegeben": "Die Aufgabe ist wieder für die Gruppe offen.",
+    "uebergeben": "Die Aufgabe wurde übergeben.",
+    "konto": "Das Konto wurde angelegt.",
+    "konto_geaendert": "Das Konto wurde geändert.",
+    "partner": "Der Eintrag im Partnerverzeichnis wurde gespeichert.",
+    "partner_entfernt": "Der Eintrag wurde aus dem Partnerverzeichnis entfernt.",
+}
+
+
+def label(mapping: dict[str, str], key: object) -> str:
+    text = str(key.value if hasattr(key, "value") else key)
+    return mapping.get(text, text)
+
+
+# ------------------------------------------------------------ refusals
+
+_REASONS = {
+    "must not be in the future": "Das Datum darf nicht in der Zukunft liegen.",
+    "must not be in the past": "Das Datum darf nicht in der Vergangenheit liegen.",
+    "must be after today": "Das Datum muss nach dem heutigen Tag liegen.",
+    "must be in the future": "Der Zeitpunkt muss in der Zukunft liegen.",
+    "required when perspective is route_possible": (
+        "Bitte angeben, wenn eine Bleibeperspektive möglich ist."
+    ),
+    "must be one of routes_discussed": "Es muss eine der besprochenen Regelungen sein.",
+    "required when interested: no data leaves the ABH without a signed consent": (
+        "Bitte angeben: Ohne unterschriebene Einwilligung verlassen keine Daten die ABH."
+    ),
+    "must be empty when the person is not interested": (
+        "Bitte leer lassen, wenn die Person kein Interesse hat."
+    ),
+    "only when the person was reached": "Nur angeben, wenn die Person erreicht wurde.",
+    "no such partner in the directory": "Diesen Partner gibt es im Verzeichnis nicht.",
+}
+
+_BY_TYPE = {
+    "missing": "Bitte ausfüllen.",
+    "date_parsing": "Bitte ein gültiges Datum angeben.",
+    "date_from_datetime_parsing": "Bitte ein gültiges Datum angeben.",
+    "datetime_parsing": "Bitte Datum und Uhrzeit angeben.",
+    "datetime_from_date_parsing": "Bitte Datum und Uhrzeit angeben.",
+    "timezone_aware": "Bitte Datum und Uhrzeit angeben.",
+    "too_short": "Bitte mindestens eine Angabe auswählen.",
+    "enum": "Bitte eine der angebotenen Möglichkeiten wählen.",
+    "literal_error": "Bitte eine der angebotenen Möglichkeiten wählen.",
+    "bool_parsing": "Bitte Ja oder Nein wählen.",
+    "int_parsing": "Bitte eine Zahl angeben.",
+    "greater_than_equal": "Bitte eine Auswahl treffen.",
+    "string_too_short": "Bitte ausfüllen.",
+    "string_too_long": "Der Text ist zu lang.",
+    "string_pattern_mismatch": "Das Format stimmt nicht.",
+}
+
+
+def reason(field: str, text: str, error_type: str = "value_error") -> str:
+    """A refusal in German; the workflow's time rules are named as they are (German already)."""
+    if error_type in _BY_TYPE:
+        return _BY_TYPE[error_type]
+    text = text.removeprefix("Value error, ")
+    if text in _REASONS:
+        return _REASONS[text]
+    decision = re.fullmatch(r"(required|only) when the decision is (\w+)", text)
+    if decision:
+        word = DECISIONS.get(decision.group(2), decision.group(2))
+        if decision.group(1) == "required":
+            return f"Bitte angeben bei der Entscheidung „{word}“."
+        return f"Nur bei der Entscheidung „{word}“ angeben."
+    elsewhere = re.fullmatch(r"the partner works in (.+), not in the person's town", text)
+    if elsewhere:
+        return f"Der Partner arbeitet in {elsewhere.group(1)}, nicht im Wohnort der Person."
+    task_kind = re.fullmatch(r"this task is a (\w+) task", text)
+    if task_kind:
+        return f"Diese Aufgabe ist: {label(TASK_KINDS, task_kind.group(1))}."
+    if field == "enforcement_at":
+        # The workflow names every time rule the enforcement time broke: "title (source)".
+        return f"Verstößt gegen die Zeitregel: {text}"
+    return text

@@ -1,0 +1,596 @@
+"""The pages: login, inbox, task forms, case pages, operations and admin.
+
+Every page asks for the logged-in account first (none: redirect to ``/login?next=``) and
+refuses with a German 403 page where the role has no business (never an empty page). Pages
+that show personal data write an access-log row. URLs carry case and task ids only.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+from uuid import UUID
+
+import asyncpg
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+
+from api.auth import SESSION_COOKIE, clear_session_cookie, optional_account, set_session_cookie
+from schemas.accounts import Account, Role
+from schemas.partners import PartnerDraft, PartnerKind
+from service.accounts import AccountError, AccountService, LoginRefused
+from service.cases import CaseService, CaseServiceError
+from service.inbox import BERLIN, InboxError, InboxService, View, queue_of
+from store import inbox as store
+from store import repository as repo
+from web import forms, labels
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(include_in_schema=False)
+
+_CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+VIEW_TITLES = {
+    View.MINE: "Meine Aufgaben",
+    View.GROUP: "Offen in meiner Gruppe",
+    View.OVERDUE: "Überfällig",
+    View.THIS_WEEK: "Diese Woche fällig",
+}
+
+
+# ----------------------------------------------------------------- helpers
+
+
+class LoginRequired(Exception):
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+class PageRefused(Exception):
+    """Answer with the German error page: 403 no role for it, 404 unknown, 409 not possible."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _berlin_time(value: datetime | None) -> str:
+    return value.astimezone(BERLIN).strftime("%d.%m.%Y, %H:%M Uhr") if value else "–"
+
+
+def _german_date(value: date | str | None) -> str:
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value).strftime("%d.%m.%Y")
+        except ValueError:
+            return value
+    return value.strftime("%d.%m.%Y")
+
+
+templates.env.filters["zeit"] = _berlin_time
+templates.env.filters["datum"] = _german_date
+templates.env.globals.update(
+    labels=labels, label=labels.label, VIEW_TITLES=VIEW_TITLES, Role=Role, View=View
+)
+
+
+def _accounts(request: Request) -> AccountService:
+    service: AccountService = request.app.state.accounts
+    return service
+
+
+def _cases(request: Request) -> CaseService:
+    service: CaseService = request.app.state.cases
+    return service
+
+
+def _pool(request: Request) -> asyncpg.Pool:
+    pool: asyncpg.Pool = request.app.state.pool
+    return pool
+
+
+def _inbox(request: Request) -> InboxService:
+    return InboxService(_pool(request))
+
+
+def _local(path: str | None, default: str = "/") -> str:
+    """Only paths of this site: no scheme, no host, no protocol-relative ``//``."""
+    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return default
+    return path
+
+
+async def _login(request: Request, *roles: Role) -> Account:
+    account = await optional_account(request)
+    if account is None:
+        raise LoginRequired(request.url.path)
+    if roles and account.role not in roles:
+        raise PageRefused(403, "Für diese Seite hat Ihre Rolle keine Berechtigung.")
+    return account
+
+
+def _page(
+    request: Request,
+    name: str,
+    account: Account | None,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
+    message = labels.MESSAGES.get(request.query_params.get("meldung", ""))
+    return templates.TemplateResponse(
+        request,
+        name,
+        {"account": account, "message": message, **context},
+        status_code=status_code,
+    )
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _task_id(raw: str) -> str:
+    try:
+        return str(UUID(raw))
+    except ValueError:
+        raise PageRefused(404, "Diese Aufgabe gibt es nicht.") from None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# ------------------------------------------------------------------- login
+
+
+@router.get("/login")
+async def login_page(request: Request, next: str = "/") -> Response:
+    return _page(request, "login.html", None, next=_local(next), username="", error=None)
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    form = await request.form()
+    username = str(form.get("username", ""))
+    password = str(form.get("password", ""))
+    next_path = _local(str(form.get("next", "/")))
+    client = request.client.host if request.client else "unknown"
+    try:
+        account = await _accounts(request).authenticate(username, password, client=client)
+    except LoginRefused as refused:
+        status = 429 if refused.reason == "throttled" else 401
+        return _page(
+            request,
+            "login.html",
+            None,
+            status_code=status,
+            next=next_path,
+            username=username,
+            error=refused.message,
+        )
+    token = await _accounts(request).open_session(account)
+    response = _redirect(next_path)
+    set_session_cookie(response, token, secure=request.app.state.settings.cookie_secure)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await _accounts(request).close_session(token)
+    response = _redirect("/login")
+    clear_session_cookie(response)
+    return response
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    account = await _login(request)
+    if queue_of(account.role) is not None:
+        return _redirect("/posteingang")
+    if account.role is Role.OPS:
+        return _redirect("/betrieb")
+    return _redirect("/admin/konten")
+
+
+# ------------------------------------------------------------------- inbox
+
+
+@router.get("/posteingang")
+async def inbox_page(request: Request, ansicht: str = View.MINE.value) -> Response:
+    account = await _login(request, Role.ABH, Role.KI)
+    try:
+        view = View(ansicht)
+    except ValueError:
+        view = View.MINE
+    page = await _inbox(request).page(account, view)
+    names = {a.account_id: a.display_name for a in await _accounts(request).list_accounts()}
+    return _page(request, "inbox.html", account, page=page, names=names)
+
+
+def _back(form: Any, default: str) -> str:
+    return _local(str(form.get("zurueck", "")), default)
+
+
+def _with_message(url: str, code: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}meldung={code}"
+
+
+@router.post("/aufgaben/{task_id}/uebernehmen")
+async def claim(request: Request, task_id: str) -> Response:
+    account = await _login(request, Role.ABH, Role.KI)
+    form = await request.form()
+    await _assignment(_inbox(request).claim(_task_id(task_id), account))
+    return _redirect(_with_message(_back(form, "/posteingang"), "uebernommen"))
+
+
+@router.post("/aufgaben/{task_id}/freigeben")
+async def release(request: Request, task_id: str) -> Response:
+    account = await _login(request, Role.ABH, Role.KI)
+    form = await request.form()
+    await _assignment(_inbox(request).release(_task_id(task_id), account))
+    return _redirect(_with_message(_back(form, "/posteingang"), "freigegeben"))
+
+
+@router.post("/aufgaben/{task_id}/uebergeben")
+async def hand_over(request: Request, task_id: str) -> Response:
+    account = await _login(request, Role.ABH, Role.KI)
+    form = await request.form()
+    task_id = _task_id(task_id)
+    colleagues = {a.account_id: a for a in await _accounts(request).list_accounts()}
+    try:
+        to = colleagues.get(int(str(form.get("an", ""))))
+    except ValueError:
+        to = None
+    if to is None:
+        raise PageRefused(422, "Bitte eine Kollegin oder einen Kollegen auswählen.")
+    comment = str(form.get("kommentar", ""))
+    await _assignment(_inbox(request).hand_over(task_id, account, to, comment))
+    return _redirect(_with_message(_back(form, "/posteingang"), "uebergeben"))
+
+
+async def _assignment(change: Any) -> None:
+    try:
+        await change
+    except InboxError as refused:
+        raise PageRefused(refused.status, refused.message) from None
+
+
+# -------------------------------------------------------------- task forms
+
+
+async def _task_for(request: Request, account: Account, task_id: str) -> asyncpg.Record:
+    async with _pool(request).acquire() as con:
+        task = await store.task(con, task_id)
+    if task is None:
+        raise PageRefused(404, "Diese Aufgabe gibt es nicht.")
+    queue = queue_of(account.role)
+    if queue is None or task["queue"] != queue.value:
+        raise PageRefused(403, "Diese Aufgabe gehört nicht zum Posteingang Ihrer Gruppe.")
+    return task
+
+
+async def _task_page(
+    request: Request,
+    account: Account,
+    task: asyncpg.Record,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, list[str]] | None = None,
+    status_code: int = 200,
+) -> Response:
+    partners = []
+    if task["kind"] == "ki_contact":
+        async with _pool(request).acquire() as con:
+            partners = await repo.list_partners(con, task["town"])
+    everyone = await _accounts(request).list_accounts()
+    names = {a.account_id: a.display_name for a in everyone}
+    colleagues = [
+        a
+        for a in everyone
+        if a.active and a.role is account.role and a.account_id != account.account_id
+    ]
+    history = await _inbox(request).history(task["task_id"])
+    return _page(
+        request,
+        "task.html",
+        account,
+        status_code=status_code,
+        task=task,
+        fields=forms.FORMS[task["kind"]],
+        values=values or {},
+        errors=errors or {},
+        partners=partners,
+        colleagues=colleagues,
+        names=names,
+        history=history,
+        overdue=task["overdue"] or task["due_at"] < _now(),
+    )
+
+
+@router.get("/aufgaben/{task_id}")
+async def task_page(request: Request, task_id: str) -> Response:
+    account = await _login(request, Role.ABH, Role.KI)
+    task = await _task_for(request, account, _task_id(task_id))
+    return await _task_page(request, account, task)
+
+
+@router.post("/aufgaben/{task_id}")
+async def complete_task(request: Request, task_id: str) -> Response:
+    account = await _login(request, Role.ABH, Role.KI)
+    task = await _task_for(request, account, _task_id(task_id))
+    if task["status"] != "open":
+        raise PageRefused(409, "Die Aufgabe ist bereits abgeschlossen.")
+    form = await request.form()
+    kind = task["kind"]
+    body = forms.parse(kind, form)
+    values = {
+        spec.name: form.getlist(spec.name) if spec.input == "checkboxes" else form.get(spec.name)
+        for spec in forms.FORMS[kind]
+    }
+    completion, errors = forms.validate(body)
+    if completion is not None:
+        try:
+            await _cases(request).complete_task(task["task_id"], completion)
+        except CaseServiceError as refused:
+            if refused.status != 422:
+                raise PageRefused(refused.status, _refusal(refused)) from None
+            for error in refused.errors or []:
+                errors.setdefault(error.field, []).append(labels.reason(error.field, error.reason))
+            if not errors:
+                errors["kind"] = [refused.message]
+        else:
+            return _redirect(f"/faelle/{quote(task['case_id'])}?meldung=erledigt")
+    return await _task_page(request, account, task, values=values, errors=errors, status_code=422)
+
+
+def _refusal(error: CaseServiceError) -> str:
+    if error.status == 404:
+        return "Diese Aufgabe oder diesen Fall gibt es nicht."
+    if error.message == "the case is closed":
+        return "Der Fall ist abgeschlossen."
+    return "Die Aufgabe ist bereits abgeschlossen oder entfallen."
+
+
+# -------------------------------------------------------------- case pages
+
+
+@router.get("/faelle/{case_id}")
+async def case_page(request: Request, case_id: str) -> Response:
+    account = await _login(request)
+    if account.role not in (Role.ABH, Role.KI):
+        raise PageRefused(403, "Ihre Rolle darf keine Fälle mit personenbezogenen Daten sehen.")
+    if not _CASE_ID.match(case_id):
+        raise PageRefused(404, "Diesen Fall gibt es nicht.")
+    if account.role is Role.KI:
+        return await _ki_case_page(request, account, case_id)
+    try:
+        case = await _cases(request).case_view(case_id)
+    except CaseServiceError:
+        raise PageRefused(404, "Diesen Fall gibt es nicht.") from None
+    async with _pool(request).acquire() as con:
+        person = await store.person(con, case_id)
+        supporters = await store.supporters(con, case_id)
+        representative = await store.representative(con, case_id)
+        tasks = await store.tasks_of_case(con, case_id)
+    await _accounts(request).record_access(account, case_id, "Fallseite")
+    return _page(
+        request,
+        "case.html",
+        account,
+        case=case,
+        person=person,
+        supporters=supporters,
+        representative=representative,
+        open_tasks=[t for t in tasks if t["status"] == "open"],
+        done_tasks=[t for t in tasks if t["status"] != "open"],
+    )
+
+
+async def _ki_case_page(request: Request, account: Account, case_id: str) -> Response:
+    async with _pool(request).acquire() as con:
+        referral = await store.ki_referral(con, case_id)
+        tasks = await store.tasks_of_case(con, case_id, "ki") if referral else []
+    if referral is None:
+        # Without a consent the KI must not even learn that the case exists.
+        raise PageRefused(404, "Diesen Fall gibt es nicht oder er wurde dem KI nicht übermittelt.")
+    await _accounts(request).record_access(account, case_id, "Fallseite KI")
+    return _page(
+        request,
+        "ki_case.html",
+        account,
+        case_id=case_id,
+        referral=referral,
+        open_tasks=[t for t in tasks if t["status"] == "open"],
+        done_tasks=[t for t in tasks if t["status"] != "open"],
+    )
+
+
+# -------------------------------------------------------------- operations
+
+
+@router.get("/betrieb")
+async def operations(request: Request) -> Response:
+    account = await _login(request, Role.OPS, Role.ADMIN)
+    async with _pool(request).acquire() as con:
+        stages = await store.cases_per_stage(con)
+        queues = await store.open_tasks_per_queue(con, _now())
+    return _page(request, "operations.html", account, stages=stages, queues=queues)
+
+
+# ------------------------------------------------------------------- admin
+
+
+async def _accounts_page(
+    request: Request, account: Account, *, error: str | None = None, values: Any = None
+) -> Response:
+    return _page(
+        request,
+        "admin_accounts.html",
+        account,
+        status_code=422 if error else 200,
+        accounts=await _accounts(request).list_accounts(),
+        error=error,
+        values=values or {},
+    )
+
+
+@router.get("/admin/konten")
+async def accounts_page(request: Request) -> Response:
+    account = await _login(request, Role.ADMIN)
+    return await _accounts_page(request, account)
+
+
+@router.post("/admin/konten")
+async def create_account(request: Request) -> Response:
+    account = await _login(request, Role.ADMIN)
+    form = await request.form()
+    values = {key: str(form.get(key, "")) for key in ("username", "display_name", "role")}
+    try:
+        role = Role(values["role"])
+        await _accounts(request).create_account(
+            values["username"], values["display_name"], role, str(form.get("password", ""))
+        )
+    except ValueError as refused:  # AccountError is a ValueError, so is an unknown role
+        message = str(refused) if isinstance(refused, AccountError) else "Bitte eine Rolle wählen."
+        return await _accounts_page(request, account, error=message, values=values)
+    return _redirect("/admin/konten?meldung=konto")
+
+
+@router.post("/admin/konten/{account_id}/aktiv")
+async def set_active(request: Request, account_id: int) -> Response:
+    await _login(request, Role.ADMIN)
+    form = await request.form()
+    try:
+        await _accounts(request).set_active(account_id, form.get("aktiv") == "ja")
+    except AccountError as refused:
+        raise PageRefused(404, str(refused)) from None
+    return _redirect("/admin/konten?meldung=konto_geaendert")
+
+
+async def _partners_page(
+    request: Request,
+    account: Account,
+    *,
+    errors: dict[str, list[str]] | None = None,
+    values: dict[str, Any] | None = None,
+    editing: int | None = None,
+) -> Response:
+    async with _pool(request).acquire() as con:
+        partners = await repo.list_partners(con)
+    return _page(
+        request,
+        "admin_partners.html",
+        account,
+        status_code=422 if errors else 200,
+        partners=partners,
+        errors=errors or {},
+        values=values or {},
+        editing=editing,
+        kinds=list(PartnerKind),
+        towns=request.app.state.settings.towns,
+    )
+
+
+def _partner_draft(form: Any) -> tuple[PartnerDraft | None, dict[str, Any], dict[str, list[str]]]:
+    values = {key: str(form.get(key, "")).strip() for key in ("name", "kind", "town", "contact")}
+    values["languages"] = str(form.get("languages", "")).strip()
+    languages = [part for part in re.split(r"[\s,]+", values["languages"]) if part]
+    try:
+        return PartnerDraft.model_validate({**values, "languages": languages}), values, {}
+    except ValidationError as error:
+        errors: dict[str, list[str]] = {}
+        for detail in error.errors():
+            name = str(detail["loc"][0])
+            message = labels.reason(name, detail["msg"], detail["type"])
+            if name == "languages":
+                message = "Sprachen als ISO-639-Kürzel, z. B. de, ar, fa."
+            errors.setdefault(name, []).append(message)
+        return None, values, errors
+
+
+@router.get("/admin/partner")
+async def partners_page(request: Request, bearbeiten: int | None = None) -> Response:
+    account = await _login(request, Role.ADMIN)
+    values: dict[str, Any] = {}
+    if bearbeiten is not None:
+        async with _pool(request).acquire() as con:
+            partner = await repo.get_partner(con, bearbeiten)
+        if partner is None:
+            raise PageRefused(404, "Diesen Eintrag gibt es nicht.")
+        values = {**partner.model_dump(mode="json"), "languages": ", ".join(partner.languages)}
+    return await _partners_page(request, account, values=values, editing=bearbeiten)
+
+
+@router.post("/admin/partner")
+async def save_partner(request: Request) -> Response:
+    account = await _login(request, Role.ADMIN)
+    form = await request.form()
+    editing = int(str(form["partner_id"])) if form.get("partner_id") else None
+    draft, values, errors = _partner_draft(form)
+    if draft is not None:
+        try:
+            async with _pool(request).acquire() as con:
+                if editing is None:
+                    await repo.add_partner(con, draft)
+                elif await repo.update_partner(con, editing, draft) is None:
+                    raise PageRefused(404, "Diesen Eintrag gibt es nicht.")
+        except asyncpg.UniqueViolationError:
+            errors = {"name": ["Diesen Namen gibt es in diesem Ort schon."]}
+        else:
+            return _redirect("/admin/partner?meldung=partner")
+    return await _partners_page(request, account, errors=errors, values=values, editing=editing)
+
+
+@router.post("/admin/partner/{partner_id}/entfernen")
+async def remove_partner(request: Request, partner_id: int) -> Response:
+    await _login(request, Role.ADMIN)
+    async with _pool(request).acquire() as con:
+        if not await repo.deactivate_partner(con, partner_id):
+            raise PageRefused(404, "Diesen Eintrag gibt es nicht.")
+    return _redirect("/admin/partner?meldung=partner_entfernt")
+
+
+@router.get("/admin/zugriffe")
+async def access_log(request: Request, case_id: str = "") -> Response:
+    account = await _login(request, Role.ADMIN)
+    case_id = case_id.strip()
+    entries = []
+    if case_id and _CASE_ID.match(case_id):
+        entries = await _accounts(request).access_log(case_id)
+    return _page(request, "admin_access.html", account, case_id=case_id, entries=entries)
+
+
+# ----------------------------------------------------------------- install
+
+
+async def _login_required(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LoginRequired)
+    return _redirect("/login?next=" + quote(_local(exc.next_path), safe="/"))
+
+
+async def _refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PageRefused)
+    account = await optional_account(request)
+    return _page(
+        request, "error.html", account, status_code=exc.status, status=exc.status, text=exc.message
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Add the pages, ``/static`` and the German error pages to the app."""
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_exception_handler(LoginRequired, _login_required)
+    app.add_exception_handler(PageRefused, _refused)
