@@ -29,6 +29,8 @@ from store.db import open_pool
 from store.migrate import apply_migrations
 from workflows.search_attributes import ALL
 
+pytest_plugins = ["tests.api_clients"]
+
 ROOT = Path(__file__).resolve().parent.parent
 TEST_PG_DIR = ROOT / ".data" / "test-postgres"
 TEMPLATE_DB = "case_template"

@@ -136,32 +136,6 @@ async def logged_in(
         yield client
 
 
-@pytest.fixture
-async def app(dev_env: WorkflowEnvironment, pool: asyncpg.Pool) -> AsyncIterator[FastAPI]:
-    async with serving(dev_env, pool) as app:
-        yield app
-
-
-@pytest.fixture
-async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """The ABH's caseworker, who also carries the back office's API token for the intake."""
-    async with logged_in(app, Role.ABH, token=True) as client:
-        yield client
-
-
-@pytest.fixture
-async def ki(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """Someone of the integration centre."""
-    async with logged_in(app, Role.KI) as client:
-        yield client
-
-
-@pytest.fixture
-async def admin(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with logged_in(app, Role.ADMIN) as client:
-        yield client
-
-
 async def open_case(http: httpx.AsyncClient, *, town: str = "Unna") -> str:
     case_id = new_case_id()
     response = await http.post(f"{V1}/status-events", json=opening(case_id, town=town))

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI, Response
-from temporalio.testing import WorkflowEnvironment
 
 from api.auth import SESSION_COOKIE, clear_session_cookie, set_session_cookie
 from schemas.accounts import Role
@@ -31,11 +29,9 @@ from tests.test_api import (
     complete,
     conversation,
     http_client,
-    logged_in,
     login_session,
     new_case_id,
     open_case,
-    serving,
     the_task,
     to_follow_up,
     today,
@@ -98,12 +94,6 @@ ENDPOINTS = [
     Endpoint("DELETE", "/partners/999999", frozenset({"admin"})),
     Endpoint("GET", "/admin/access-log", frozenset({"admin"}), params={"case_id": _UNKNOWN_CASE}),
 ]
-
-
-@pytest.fixture
-async def app(dev_env: WorkflowEnvironment, pool: asyncpg.Pool) -> AsyncIterator[FastAPI]:
-    async with serving(dev_env, pool) as app:
-        yield app
 
 
 async def client_of(app: FastAPI, caller: str) -> httpx.AsyncClient:
@@ -170,24 +160,6 @@ async def test_tasks_of_the_other_inbox_are_refused(
     refused = await complete(ki, task_id, conversation())
     assert refused.status_code == 403
     assert (await complete(http, task_id, conversation())).status_code == 200
-
-
-@pytest.fixture
-async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with logged_in(app, Role.ABH, token=True) as client:
-        yield client
-
-
-@pytest.fixture
-async def ki(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with logged_in(app, Role.KI) as client:
-        yield client
-
-
-@pytest.fixture
-async def admin(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with logged_in(app, Role.ADMIN) as client:
-        yield client
 
 
 async def test_the_ki_cannot_find_a_case_without_consent_by_guessing_its_id(
