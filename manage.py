@@ -9,6 +9,7 @@ so the usual start costs no network round trip.
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -30,6 +31,13 @@ VENV_BIN = VENV / "bin"
 VENV_PYTHON = VENV_BIN / "python"
 PYPROJECT = ROOT / "pyproject.toml"
 STAMP = VENV / ".pyproject.sha256"
+
+# The browser tests (tests/test_browser.py) drive Debian's Chromium and inject axe-core, a
+# pinned release from the npm registry; both are fetched here, once, by the test command.
+CHROMIUM = Path("/usr/bin/chromium")
+AXE_CORE = "axe-core@4.14.1"
+NPM_DIR = ROOT / ".data" / "npm"
+AXE_JS = NPM_DIR / "node_modules" / "axe-core" / "axe.min.js"
 
 USAGE = """usage: python3 manage.py COMMAND [ARGS...]
 
@@ -86,6 +94,56 @@ def ensure_venv() -> None:
     STAMP.write_text(digest + "\n")
 
 
+def _run_quietly(argv: "list[str]", env: "dict[str, str] | None" = None) -> bool:
+    result = subprocess.run(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if result.returncode != 0:
+        print(result.stdout[-3000:], file=sys.stderr)
+    return result.returncode == 0
+
+
+def _install_chromium() -> None:
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        print(
+            f"manage.py: {CHROMIUM} is missing and cannot be installed from here (needs root and"
+            " apt-get); the browser tests will fail: install Debian's 'chromium' package.",
+            file=sys.stderr,
+        )
+        return
+    print("manage.py: installing Debian's chromium for the browser tests", file=sys.stderr)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    packages = ["chromium", "fonts-dejavu-core"]
+    install = ["apt-get", "install", "-y", "--no-install-recommends", *packages]
+    # A fresh machine may have empty package lists: refresh them only when the install needs it.
+    if not _run_quietly(install, env) and not (
+        _run_quietly(["apt-get", "update"], env) and _run_quietly(install, env)
+    ):
+        print("manage.py: apt-get could not install chromium (output above)", file=sys.stderr)
+
+
+def ensure_browser_tools() -> None:
+    """Debian's Chromium and axe-core for the browser tests; each fetched only when missing."""
+    if not CHROMIUM.exists():
+        _install_chromium()
+    if AXE_JS.exists():
+        return
+    if shutil.which("npm") is None:
+        print("manage.py: npm is missing; the accessibility tests will fail", file=sys.stderr)
+        return
+    print(f"manage.py: installing {AXE_CORE} from the npm registry", file=sys.stderr)
+    NPM_DIR.mkdir(parents=True, exist_ok=True)
+    npm = ["npm", "install", "--prefix", str(NPM_DIR), "--no-save", "--no-audit", "--no-fund"]
+    if not _run_quietly([*npm, AXE_CORE]):
+        print(f"manage.py: npm could not install {AXE_CORE} (output above)", file=sys.stderr)
+
+
 def _exec(argv: "list[str]") -> None:
     """Replace this process, so signals and the exit code belong to the real program."""
     env = dict(os.environ)
@@ -123,6 +181,7 @@ def main(argv: "list[str]") -> None:
     if command == "run":
         _exec([str(VENV_PYTHON), "-m", "service.main", *rest])
     elif command == "test":
+        ensure_browser_tools()
         _exec([str(VENV_PYTHON), "-m", "pytest", *rest])
     else:
         _exec(["/usr/bin/env", "bash", str(ROOT / "scripts" / "check"), *rest])

@@ -34,3 +34,12 @@ class AccessLogEntry(BaseModel):
     role: Role
     case_id: str
     what: str
+
+
+class ApiToken(BaseModel):
+    """A back-office API token as listed to admins: never the secret, not even its hash."""
+
+    token_id: int
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None

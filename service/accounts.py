@@ -18,7 +18,7 @@ import asyncpg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from schemas.accounts import AccessLogEntry, Account, Role
+from schemas.accounts import AccessLogEntry, Account, ApiToken, Role
 from service.settings import Settings
 from store import accounts as store
 
@@ -154,6 +154,15 @@ class AccountService:
         async with self._pool.acquire() as con:
             await store.insert_api_token(con, name, _digest(token))
         return token
+
+    async def revoke_api_tokens(self, name: str) -> int:
+        """Revoke every active token of ``name`` (at once: the next request is refused)."""
+        async with self._pool.acquire() as con:
+            return await store.revoke_api_tokens(con, name)
+
+    async def list_api_tokens(self) -> list[ApiToken]:
+        async with self._pool.acquire() as con:
+            return await store.list_api_tokens(con)
 
     async def token_is_valid(self, token: str) -> bool:
         if not token:

@@ -3,6 +3,8 @@
     python -m service.accounts_cli create --username U --display-name "Name" --role admin
     python -m service.accounts_cli create ... --password-stdin < file
     python -m service.accounts_cli token --name backoffice
+    python -m service.accounts_cli tokens
+    python -m service.accounts_cli revoke-token --name backoffice
     python -m service.accounts_cli list
 
 It talks to the database directly (this is how the first admin comes to exist): the one in
@@ -11,7 +13,11 @@ service runs, started for the command otherwise). Migrations are applied first. 
 read with getpass (asked twice) or, with ``--password-stdin``, from the first line of stdin;
 they never appear on the command line. A token is printed once and stored only as a hash.
 
-Exit codes: 0 done, 1 refused (taken username, short password), 2 the database is unusable.
+A token is revoked by the name it was made with (all active tokens of that name): the next
+request with it is refused, so a leaked token is closed without restarting anything.
+
+Exit codes: 0 done, 1 refused (taken username, short password, no such token), 2 the database
+is unusable.
 """
 
 from __future__ import annotations
@@ -49,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     token = commands.add_parser("token", help="create an API token for status intake")
     token.add_argument("--name", required=True, help="which system uses it, e.g. backoffice")
+    commands.add_parser("tokens", help="list the API tokens (names and dates, no secrets)")
+    revoke = commands.add_parser("revoke-token", help="revoke the active API tokens of a name")
+    revoke.add_argument("--name", required=True)
     commands.add_parser("list", help="list the accounts")
     return parser
 
@@ -79,6 +88,23 @@ async def execute(
             token = await service.create_api_token(args.name)
             print(f"API token for {args.name} (shown only now):", file=sys.stderr)
             print(token, file=out)
+        elif args.command == "tokens":
+            for api_token in await service.list_api_tokens():
+                state = (
+                    f"revoked {api_token.revoked_at:%Y-%m-%d %H:%M}"
+                    if api_token.revoked_at
+                    else "active"
+                )
+                print(
+                    f"{api_token.token_id:>4}  {api_token.name}  "
+                    f"created {api_token.created_at:%Y-%m-%d %H:%M}  {state}",
+                    file=out,
+                )
+        elif args.command == "revoke-token":
+            count = await service.revoke_api_tokens(args.name)
+            if count == 0:
+                raise AccountError(f"no active API token named {args.name!r}")
+            print(f"revoked {count} API token(s) named {args.name}", file=out)
         else:
             for account in await service.list_accounts():
                 state = "" if account.active else "  (inactive)"

@@ -6,6 +6,8 @@
     python -m starter partners add --name N --kind K --town T --contact C [--language xx ...]
     python -m starter partners update ID [--name N] [--kind K] [--town T] [--contact C] [...]
     python -m starter partners remove ID
+    python -m starter login --username U [--password-stdin]
+    python -m starter logout
 
 Events are validated locally with the API's own model first; a bad line is reported with its
 line number and field and not sent. Output names events, cases, stages and fields, never the
@@ -13,8 +15,9 @@ values of an event: they are personal data, and terminals end up in logs and scr
 
 Authentication: events need a back-office API token (``--token`` or ``CASE_API_TOKEN``, made
 with ``python -m service.accounts_cli token --name ...``), sent as ``Authorization: Bearer``.
-API tokens open the status intake only; the partner commands need a logged-in admin, whose
-session the CLI carries with ``--session`` or ``CASE_API_SESSION`` (the ``sitzung`` cookie).
+API tokens open the status intake only; the partner commands need a person's login:
+``login`` asks for the password and keeps the session for the next commands
+(:mod:`starter.session`); ``--session``/``CASE_API_SESSION`` passes one explicitly instead.
 
 Exit codes: 0 all fine, 1 something was refused, 2 the input file or the API could not be used.
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -36,6 +40,7 @@ from pydantic import ValidationError
 
 from schemas.events import IntakeResult, StatusEvent
 from schemas.partners import Partner, PartnerDraft, PartnerKind
+from starter import session as saved
 from starter.csv_format import (
     CsvFormatError,
     FieldProblem,
@@ -195,7 +200,42 @@ def _partner_line(partner: Partner) -> str:
 def _refusal(response: httpx.Response, out: TextIO) -> int:
     for problem in problems_of_response(response):
         print(f"refused ({response.status_code}): {problem}", file=out)
+    if response.status_code == httpx.codes.UNAUTHORIZED:
+        print("log in first: python -m starter login --username NAME", file=out)
     return EXIT_REFUSED
+
+
+# ---------------------------------------------------------------- login
+
+
+async def login(http: httpx.AsyncClient, args: argparse.Namespace) -> int:
+    """The web inbox's login form, from the terminal; the session is saved for later commands."""
+    out: TextIO = args.out
+    if args.password_stdin:
+        password = args.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Passwort: ")
+    response = await http.post(
+        "/login", data={"username": args.username, "password": password, "next": "/"}
+    )
+    token = response.cookies.get(SESSION_COOKIE)
+    if response.status_code != httpx.codes.SEE_OTHER or not token:
+        reason = {429: "too many failed logins; wait 15 minutes"}.get(
+            response.status_code, "wrong username or password"
+        )
+        print(f"refused ({response.status_code}): {reason}", file=out)
+        return EXIT_REFUSED
+    saved.save(args.session_file, args.api, token)
+    print(f"logged in as {args.username}; session kept in {args.session_file}", file=out)
+    return EXIT_OK
+
+
+async def logout(http: httpx.AsyncClient, args: argparse.Namespace) -> int:
+    if args.session:
+        await http.post("/logout")
+    saved.forget(args.session_file)
+    print("logged out", file=args.out)
+    return EXIT_OK
 
 
 def _draft(args: argparse.Namespace, base: Partner | None = None) -> PartnerDraft | None:
@@ -290,8 +330,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--session",
         default=os.environ.get("CASE_API_SESSION"),
-        help="an admin's session (the sitzung cookie) for the partner commands "
-        "(default: $CASE_API_SESSION)",
+        help="a session (the sitzung cookie) for the partner commands, instead of the one "
+        "kept by `login` (default: $CASE_API_SESSION)",
+    )
+    parser.add_argument(
+        "--session-file",
+        type=Path,
+        default=saved.default_path(),
+        help="where `login` keeps the session (default: $CASE_CLI_SESSION_FILE or %(default)s)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -311,6 +357,13 @@ def build_parser() -> argparse.ArgumentParser:
     _partner_options(update, required=False)
     remove = actions.add_parser("remove", help="deactivate a partner")
     remove.add_argument("partner_id", type=int)
+
+    log_in = commands.add_parser("login", help="log in as a person (asks for the password)")
+    log_in.add_argument("--username", required=True)
+    log_in.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
+    commands.add_parser("logout", help="end the saved session")
     return parser
 
 
@@ -331,6 +384,10 @@ async def _dispatch(http: httpx.AsyncClient, args: argparse.Namespace) -> int:
         return await send_events(http, [parse_json_event(args.json, 1)], args.out)
     if args.command == "events":
         return await send_events(http, read_events_file(args.file), args.out)
+    if args.command == "login":
+        return await login(http, args)
+    if args.command == "logout":
+        return await logout(http, args)
     return await partners(http, args)
 
 
@@ -339,10 +396,14 @@ async def run(
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     out: TextIO | None = None,
+    stdin: TextIO | None = None,
 ) -> int:
     """Run one command; returns the exit code. ``transport`` lets tests call an in-process app."""
     args = build_parser().parse_args(argv)
     args.out = out or sys.stdout
+    args.stdin = stdin or sys.stdin
+    if args.session is None and args.command != "login":
+        args.session = saved.load(args.session_file, args.api)
     try:
         async with httpx.AsyncClient(
             base_url=args.api,

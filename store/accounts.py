@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import asyncpg
 
-from schemas.accounts import AccessLogEntry, Account, Role
+from schemas.accounts import AccessLogEntry, Account, ApiToken, Role
 from schemas.records import KI_RECIPIENT
 from store.repository import Connection
 
@@ -157,6 +157,23 @@ async def api_token_valid(con: Connection, token_hash: bytes) -> bool:
         "SELECT true FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL", token_hash
     )
     return bool(found)
+
+
+async def revoke_api_tokens(con: Connection, name: str) -> int:
+    """Revoke every active token of ``name``; returns how many there were."""
+    revoked = await con.fetch(
+        "UPDATE api_tokens SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL"
+        " RETURNING token_id",
+        name,
+    )
+    return len(revoked)
+
+
+async def list_api_tokens(con: Connection) -> list[ApiToken]:
+    rows = await con.fetch(
+        "SELECT token_id, name, created_at, revoked_at FROM api_tokens ORDER BY token_id"
+    )
+    return [ApiToken.model_validate(dict(row)) for row in rows]
 
 
 # --------------------------------------------------------------- access log

@@ -29,7 +29,7 @@ from store.db import open_pool
 from store.migrate import apply_migrations
 from workflows.search_attributes import ALL
 
-pytest_plugins = ["tests.api_clients"]
+pytest_plugins = ["tests.api_clients", "tests.sitekit"]
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_PG_DIR = ROOT / ".data" / "test-postgres"

@@ -460,3 +460,33 @@ async def test_the_accounts_cli_creates_the_first_admin_and_a_token(
         settings=settings, out=io.StringIO(), stdin=io.StringIO(PASSWORD + "\n"),
     )  # fmt: skip
     assert again == 1
+
+
+async def test_a_revoked_token_is_refused_at_the_next_request(
+    app: FastAPI, dsn: str, pool: asyncpg.Pool
+) -> None:
+    settings = Settings().model_copy(update={"database_url": dsn})
+    service = account_service(app)
+    leaked = await service.create_api_token("backoffice")
+    other = await service.create_api_token("fachverfahren")
+    event = {"event_id": "rv-1", "case_id": "RV-1", "status": "weggezogen",
+             "effective_date": "2026-01-01"}  # fmt: skip
+    async with http_client(app, token=leaked) as http:
+        # An unknown case moving away is refused by content (404), not by the token.
+        assert (await http.post("/api/v1/status-events", json=event)).status_code != 401
+
+        out = io.StringIO()
+        code = await accounts_cli.run(
+            ["revoke-token", "--name", "backoffice"], settings=settings, out=out
+        )
+        assert code == 0 and "revoked 1 API token(s) named backoffice" in out.getvalue()
+        assert (await http.post("/api/v1/status-events", json=event)).status_code == 401
+    assert await service.token_is_valid(other)
+
+    out = io.StringIO()
+    assert await accounts_cli.run(["tokens"], settings=settings, out=out) == 0
+    listing = out.getvalue()
+    assert "backoffice" in listing and "revoked" in listing and "fachverfahren" in listing
+    assert leaked not in listing and other not in listing
+    # Revoking again names the problem instead of pretending.
+    assert await accounts_cli.run(["revoke-token", "--name", "backoffice"], settings=settings) == 1

@@ -21,7 +21,8 @@ from temporalio.testing import WorkflowEnvironment
 from schemas.accounts import Role
 from starter import cli
 from starter.csv_format import CsvFormatError, read_csv
-from tests.test_api import account_service, login_session, serving
+from starter.session import load as saved_session
+from tests.test_api import PASSWORD, account_service, login_session, serving
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -50,6 +51,14 @@ PERSONAL = (
     "Irak",
     "irq",
 )
+
+
+@pytest.fixture(autouse=True)
+def session_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where ``login`` keeps the session: per test, never the tester's own."""
+    path = tmp_path / "config" / "sitzung.json"
+    monkeypatch.setenv("CASE_CLI_SESSION_FILE", str(path))
+    return path
 
 
 @pytest.fixture
@@ -199,6 +208,55 @@ async def test_without_a_token_events_are_refused_with_401(app: FastAPI) -> None
     )
     assert code == 1
     assert "refused (401)" in out.getvalue()
+
+
+async def test_login_keeps_the_session_for_the_partner_commands_until_logout(
+    app: FastAPI, session_file: Path, pool: asyncpg.Pool
+) -> None:
+    sessions_before = await pool.fetchval("SELECT count(*) FROM sessions")
+    username = f"admin-{uuid.uuid4().hex[:6]}"
+    await account_service(app).create_account(username, "Admin", Role.ADMIN, PASSWORD)
+    transport = httpx.ASGITransport(app=app)
+
+    async def cli_as_person(*argv: str, stdin: str = "") -> tuple[int, str]:
+        out = io.StringIO()
+        code = await cli.run(
+            ["--api", "http://test", *argv],
+            transport=transport,
+            out=out,
+            stdin=io.StringIO(stdin),
+        )
+        return code, out.getvalue()
+
+    code, output = await cli_as_person("partners", "remove", "1")
+    assert code == 1 and "log in first: python -m starter login" in output
+
+    code, output = await cli_as_person(
+        "login", "--username", username, "--password-stdin", stdin="falsch\n"
+    )
+    assert (code, output) == (1, "refused (401): wrong username or password\n")
+    assert not session_file.exists()
+
+    code, output = await cli_as_person(
+        "login", "--username", username, "--password-stdin", stdin=PASSWORD + "\n"
+    )
+    assert code == 0 and f"logged in as {username}" in output
+    assert session_file.stat().st_mode & 0o777 == 0o600
+    assert PASSWORD not in session_file.read_text()
+
+    code, output = await cli_as_person(
+        "partners", "add", "--name", "Ehrenamt Login", "--kind", "ehrenamt",
+        "--town", "Holzwickede", "--contact", "Rathausplatz", "--language", "de",
+    )  # fmt: skip
+    assert code == 0 and output.startswith("added: "), output
+    # The session belongs to its API: another server does not get it.
+    assert saved_session(session_file, "http://elsewhere") is None
+
+    code, output = await cli_as_person("logout")
+    assert code == 0 and not session_file.exists()
+    assert await pool.fetchval("SELECT count(*) FROM sessions") == sessions_before
+    code, output = await cli_as_person("partners", "remove", "1")
+    assert code == 1 and "refused (401)" in output
 
 
 async def test_an_unreachable_api_exits_two(capsys: pytest.CaptureFixture[str]) -> None:

@@ -29,7 +29,7 @@ def test_every_representative_case_has_a_history() -> None:
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda path: path.stem)
 async def test_history_replays(path: Path) -> None:
-    text = path.read_text("utf-8")  # noqa: ASYNC240 - a small local file, read once
+    text = path.read_text("utf-8")
     history = WorkflowHistory.from_json(f"replay-{path.stem}", text)
     replayer = Replayer(workflows=[CaseWorkflow], data_converter=pydantic_data_converter)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)

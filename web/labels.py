@@ -105,6 +105,11 @@ MESSAGES = {
     "partner_entfernt": "Der Eintrag wurde aus dem Partnerverzeichnis entfernt.",
 }
 
+LOGIN_NOTICES = {
+    "abgelaufen": "Ihre Sitzung ist abgelaufen. Bitte melden Sie sich erneut an; "
+    "danach geht es auf der Seite weiter, die Sie öffnen wollten.",
+}
+
 
 def label(mapping: dict[str, str], key: object) -> str:
     text = str(key.value if hasattr(key, "value") else key)

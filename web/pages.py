@@ -48,9 +48,13 @@ VIEW_TITLES = {
 
 
 class LoginRequired(Exception):
-    def __init__(self, next_path: str) -> None:
+    """No valid session. ``expired``: the browser still sent a cookie the server no longer knows
+    (idle timeout, lifetime over, logged out elsewhere), so the login page can say why."""
+
+    def __init__(self, next_path: str, *, expired: bool = False) -> None:
         super().__init__(next_path)
         self.next_path = next_path
+        self.expired = expired
 
 
 class PageRefused(Exception):
@@ -113,7 +117,7 @@ def _local(path: str | None, default: str = "/") -> str:
 async def _login(request: Request, *roles: Role) -> Account:
     account = await optional_account(request)
     if account is None:
-        raise LoginRequired(request.url.path)
+        raise LoginRequired(request.url.path, expired=bool(request.cookies.get(SESSION_COOKIE)))
     if roles and account.role not in roles:
         raise PageRefused(403, "Für diese Seite hat Ihre Rolle keine Berechtigung.")
     return account
@@ -154,8 +158,11 @@ def _now() -> datetime:
 
 
 @router.get("/login")
-async def login_page(request: Request, next: str = "/") -> Response:
-    return _page(request, "login.html", None, next=_local(next), username="", error=None)
+async def login_page(request: Request, next: str = "/", grund: str = "") -> Response:
+    notice = labels.LOGIN_NOTICES.get(grund)
+    return _page(
+        request, "login.html", None, next=_local(next), username="", error=None, notice=notice
+    )
 
 
 @router.post("/login")
@@ -177,6 +184,7 @@ async def login(request: Request) -> Response:
             next=next_path,
             username=username,
             error=refused.message,
+            notice=None,
         )
     token = await _accounts(request).open_session(account)
     response = _redirect(next_path)
@@ -577,7 +585,13 @@ async def access_log(request: Request, case_id: str = "") -> Response:
 
 async def _login_required(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LoginRequired)
-    return _redirect("/login?next=" + quote(_local(exc.next_path), safe="/"))
+    url = "/login?next=" + quote(_local(exc.next_path), safe="/")
+    if not exc.expired:
+        return _redirect(url)
+    # The stale cookie goes, so the next request is plainly anonymous, not "expired" again.
+    response = _redirect(url + "&grund=abgelaufen")
+    clear_session_cookie(response)
+    return response
 
 
 async def _refused(request: Request, exc: Exception) -> Response:

@@ -1,0 +1,335 @@
+"""The web inbox in a real browser: Debian's headless Chromium, driven by Playwright.
+
+The site runs under uvicorn on a loopback port, with a worker on the dev server and a fresh
+database (:mod:`tests.sitekit`). People use it as they would: the login form, the keyboard,
+links and buttons. axe-core (from the npm registry, injected into the page) checks the inbox,
+a task form and the case page, at desktop width and at 320 px, for WCAG 2.1 AA violations.
+
+``python3 manage.py test`` installs Chromium and axe-core when they are missing. Set
+``CASE_SCREENSHOTS=docs`` to have the inbox test save the README's screenshots there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from schemas.accounts import Role
+from schemas.case import Stage
+from schemas.tasks import InformationConversation, Perspective, ReferralConsent, Route
+from tests.sitekit import PASSWORD, Site, today
+from web import labels
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path(os.environ.get("CASE_CHROMIUM", "/usr/bin/chromium"))
+AXE_JS = ROOT / ".data" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
+# This machine's network is closed: without these Chromium keeps calling home at every start.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DATE_KEYS: dict[str, str] = {}
+WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    for needed in (CHROMIUM, AXE_JS):
+        if not needed.exists():
+            pytest.fail(f"{needed} is missing: run the tests with `python3 manage.py test`")
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        DATE_KEYS["order"] = await _date_input_order(launched)
+        yield launched
+        await launched.close()
+
+
+async def _date_input_order(browser: Browser) -> str:
+    """Whether this Chromium's date input wants the month or the day first."""
+    probe = await browser.new_page()
+    await probe.set_content('<input type="date" id="d">')
+    await probe.focus("#d")
+    await probe.keyboard.type("01022003")
+    value = await probe.input_value("#d")
+    await probe.close()
+    orders = {"2003-01-02": "%m%d%Y", "2003-02-01": "%d%m%Y"}
+    assert value in orders, f"unexpected date input behaviour: {value!r}"
+    return orders[value]
+
+
+@pytest.fixture
+async def base_url(site: Site) -> AsyncIterator[str]:
+    """The site on a real loopback port (the lifespan already runs in the ``site`` fixture)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(site.app, lifespan="off", log_level="warning"))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, not an event)
+        await asyncio.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await serving
+    sock.close()
+
+
+@pytest.fixture
+async def page(browser: Browser, base_url: str) -> AsyncIterator[Page]:
+    context = await browser.new_context(base_url=base_url, locale="de-DE")
+    context.set_default_timeout(20_000)
+    new_page = await context.new_page()
+    yield new_page
+    await context.close()
+
+
+# ---------------------------------------------------------------- helpers
+
+
+async def new_person(site: Site, role: Role) -> str:
+    username = f"{role.value}-{os.urandom(4).hex()}"
+    await site.accounts.create_account(username, f"Erika {role.value.upper()}", role, PASSWORD)
+    return username
+
+
+async def tab_to(page: Page, selector: str, limit: int = 80) -> None:
+    """Move the focus with the Tab key alone until it rests on ``selector``.
+
+    Fails when the element cannot be reached that way, or when the focused element shows no
+    visible focus indicator (WCAG 2.4.7).
+    """
+    target = page.locator(selector)
+    for _ in range(limit):
+        await page.keyboard.press("Tab")
+        if await target.evaluate("element => element === document.activeElement"):
+            outline = await target.evaluate("element => getComputedStyle(element).outlineStyle")
+            assert outline != "none", f"{selector} has no visible focus"
+            return
+    raise AssertionError(f"{selector} cannot be reached with the Tab key")
+
+
+async def type_into(page: Page, selector: str, text: str) -> None:
+    await tab_to(page, selector)
+    await page.keyboard.type(text)
+
+
+async def type_date(page: Page, selector: str, day: date) -> None:
+    """Type a date into a date input with the keyboard, in the field order of the browser's
+    date input (it follows the browser build's locale, not the page's; see ``browser``)."""
+    await tab_to(page, selector)
+    await page.keyboard.type(day.strftime(DATE_KEYS["order"]))
+    assert await page.locator(selector).input_value() == day.isoformat()
+
+
+async def log_in(page: Page, username: str, password: str = PASSWORD, path: str = "/") -> None:
+    """The login form, with the keyboard: Tab to the fields, type, Enter."""
+    await page.goto(path)
+    await expect(page.get_by_role("heading", name="Anmelden")).to_be_visible()
+    await type_into(page, "#username", username)
+    await type_into(page, "#password", password)
+    await page.keyboard.press("Enter")
+    await page.wait_for_load_state()
+
+
+async def assert_accessible(page: Page, what: str) -> None:
+    """axe-core finds no serious or critical violation, at full width and at 320 px."""
+    for width in (1280, 320):
+        await page.set_viewport_size({"width": width, "height": 800})
+        await page.add_script_tag(path=str(AXE_JS))
+        result: dict[str, Any] = await page.evaluate(
+            "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_AA
+        )
+        bad = [v for v in result["violations"] if v["impact"] in {"serious", "critical"}]
+        assert not bad, f"{what} at {width} px: " + "; ".join(
+            f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
+            for v in bad
+        )
+        assert any(p["id"] == "color-contrast" for p in result["passes"]), "contrast not checked"
+        # WCAG 1.4.10: no sideways scrolling of the page (wide tables scroll inside themselves).
+        overflow = await page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{what} scrolls sideways by {overflow} px at {width} px"
+    await page.set_viewport_size({"width": 1280, "height": 800})
+
+
+async def screenshot(page: Page, name: str, width: int) -> None:
+    folder = os.environ.get("CASE_SCREENSHOTS")
+    if not folder:
+        return
+    await page.set_viewport_size({"width": width, "height": 800})
+    await page.screenshot(path=str(ROOT / folder / name), full_page=True)
+    await page.set_viewport_size({"width": 1280, "height": 800})
+
+
+# ------------------------------------------------------------------ tests
+
+
+async def test_abh_completes_conversation_and_consent_with_the_keyboard(
+    site: Site, page: Page
+) -> None:
+    case_id = await site.open_case()
+    await site.open_case()  # a second one, so the inbox shows more than one row
+    username = await new_person(site, Role.ABH)
+
+    await log_in(page, username)
+    await expect(page).to_have_url(re.compile(r"/posteingang$"))
+    await tab_to(page, "a[href='/posteingang?ansicht=gruppe']")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Offen in meiner Gruppe: 2")).to_be_visible()
+    row = page.get_by_role("row").filter(has_text=case_id)
+    await expect(row).to_contain_text("Informationsgespräch")
+    await expect(page.locator("main")).not_to_contain_text("Testnachname")
+    await assert_accessible(page, "the inbox")
+    # At 320 px each task is a block of its own, and still a table row for screen readers.
+    await page.set_viewport_size({"width": 320, "height": 800})
+    await expect(row.get_by_role("cell", name="Aufgabe: Informationsgespräch")).to_be_visible()
+    await expect(page.get_by_role("columnheader", name="Fällig")).to_have_count(1)
+    await page.set_viewport_size({"width": 1280, "height": 800})
+    await screenshot(page, "posteingang.png", 1100)
+    await screenshot(page, "posteingang-320px.png", 320)
+
+    # Open the task from the inbox, then try a date in the future: the workflow refuses it and
+    # the page says why next to the field, keeping what was entered.
+    task_id = await site.task_id(case_id, "information_conversation")
+    await tab_to(page, f"a[href='/aufgaben/{task_id}']")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Informationsgespräch")).to_be_visible()
+    await assert_accessible(page, "the conversation form")
+    future = today() + timedelta(days=3)
+    await type_date(page, "#held_on", future)
+    await tab_to(page, "#routes_discussed-1")
+    await page.keyboard.press("Space")
+    await tab_to(page, "#perspective-1")  # the radio group: arrows pick the option
+    await page.keyboard.press("ArrowDown")
+    await page.keyboard.press("ArrowUp")
+    await tab_to(page, "button:text('Erledigt – speichern')")
+    await page.keyboard.press("Enter")
+    await page.wait_for_load_state()
+    await expect(page.get_by_role("alert")).to_contain_text("Bitte prüfen Sie Ihre Angaben")
+    error = page.locator("#fehler-held_on")
+    await expect(error).to_have_text("Das Datum darf nicht in der Zukunft liegen.")
+    await expect(page.locator("#held_on")).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("#routes_discussed-1")).to_be_checked()
+    await assert_accessible(page, "the form with a refusal")
+
+    await page.locator("#held_on").fill(today().isoformat())
+    await page.locator("#held_on").press("Enter")  # Enter in a field submits the form
+    await expect(page.get_by_role("status")).to_have_text(labels.MESSAGES["erledigt"])
+    await expect(page).to_have_url(re.compile(rf"/faelle/{case_id}\?meldung=erledigt$"))
+    await expect(page.locator("main")).to_contain_text("Testvorname Testnachname")
+    await assert_accessible(page, "the case page")
+
+    # The consent: interested, signed today.
+    consent_id = await site.task_id(case_id, "referral_consent")
+    await page.goto(f"/aufgaben/{consent_id}")
+    await tab_to(page, "#interested-1")
+    await page.keyboard.press("Space")
+    await type_date(page, "#consent_signed_on", today())
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("status")).to_have_text(labels.MESSAGES["erledigt"])
+    await expect(page.locator("main")).to_contain_text("Vermittlung durch das KI")
+    assert await site.task_id(case_id, "ki_contact")
+
+
+async def test_ki_sees_the_referral_and_picks_a_partner(site: Site, page: Page) -> None:
+    case_id = await site.open_case()
+    conversation = await site.task_id(case_id, "information_conversation")
+    await site.cases.complete_task(
+        conversation,
+        InformationConversation(
+            held_on=today(), routes_discussed=[Route.P25B], perspective=Perspective.NONE_EVIDENT
+        ),
+    )
+    consent = await site.task_id(case_id, "referral_consent")
+    await site.cases.complete_task(
+        consent, ReferralConsent(interested=True, consent_signed_on=today())
+    )
+    ki_task = await site.task_id(case_id, "ki_contact")
+
+    await log_in(page, await new_person(site, Role.KI))
+    await page.get_by_role("link", name="Offen in meiner Gruppe").click()
+    row = page.get_by_role("row").filter(has_text=case_id)
+    await expect(row).to_contain_text("Kontakt zu Partner vor Ort (KI)")
+    await row.get_by_role("link", name=case_id).click()
+    main = page.locator("main")
+    for shown in ("Testnachname", "+49 2303 123456", "Bahnhofstraße 1"):
+        await expect(main).to_contain_text(shown)
+    for hidden in ("Informationsgespräch", "Vermittlungsangebot"):
+        await expect(main).not_to_contain_text(hidden)
+    await assert_accessible(page, "the KI's case page")
+
+    await page.goto(f"/aufgaben/{ki_task}")
+    partner = page.get_by_label("Kontaktierter Partner im Wohnort")
+    options = await partner.locator("option").all_inner_texts()
+    assert any("Sprachen:" in option for option in options[1:]), options
+    await partner.select_option(index=1)
+    await page.get_by_label("Kontaktiert am").fill(today().isoformat())
+    await page.get_by_role("button", name="Erledigt – speichern").click()
+    await expect(page.get_by_role("status")).to_have_text(labels.MESSAGES["erledigt"])
+    assert (await site.cases.case_view(case_id)).stage == Stage.FOLLOW_UP
+
+
+async def test_operations_are_refused_the_case_page(site: Site, page: Page) -> None:
+    case_id = await site.open_case()
+    await log_in(page, await new_person(site, Role.OPS))
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("Betrieb")
+    response = await page.goto(f"/faelle/{case_id}")
+    assert response is not None and response.status == 403
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Keine Berechtigung")
+    await expect(page.locator("main")).to_contain_text("Ihre Rolle darf keine Fälle")
+    await expect(page.locator("body")).not_to_contain_text("Testnachname")
+    assert await site.accounts.access_log(case_id) == []
+
+
+async def test_a_wrong_password_says_so_and_keeps_the_name(site: Site, page: Page) -> None:
+    username = await new_person(site, Role.ABH)
+    await log_in(page, username, password="falsches-passwort")
+    await expect(page.get_by_role("alert")).to_have_text("Benutzername oder Passwort ist falsch.")
+    await expect(page.locator("#username")).to_have_value(username)
+    await expect(page.locator("#password")).to_have_value("")
+    await expect(page.locator("#password")).to_have_attribute("aria-describedby", "login-fehler")
+    assert not await page.context.cookies()
+    await assert_accessible(page, "the login page with an error")
+
+    await type_into(page, "#password", PASSWORD)
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Posteingang")).to_be_visible()
+
+
+async def test_an_expired_session_asks_to_log_in_again_and_returns(site: Site, page: Page) -> None:
+    case_id = await site.open_case()
+    await log_in(page, await new_person(site, Role.ABH))
+    await page.get_by_role("link", name="Offen in meiner Gruppe").click()
+    # The person leaves the desk; the idle timeout passes.
+    timeout = site.app.state.settings.session_idle_timeout
+    await site.pool.execute(
+        "UPDATE sessions SET last_seen = now() - $1::interval", timeout + timedelta(minutes=1)
+    )
+    await page.get_by_role("row").filter(has_text=case_id).get_by_role("link", name=case_id).click()
+    await expect(page.get_by_role("heading", name="Anmelden")).to_be_visible()
+    await expect(page.get_by_role("status")).to_contain_text("Ihre Sitzung ist abgelaufen.")
+    assert not [c for c in await page.context.cookies() if c["name"] == "sitzung"]
+
+    await type_into(page, "#username", (await site.accounts.list_accounts())[-1].username)
+    await type_into(page, "#password", PASSWORD)
+    await page.keyboard.press("Enter")
+    await expect(page).to_have_url(re.compile(f"/faelle/{case_id}$"))
+    await expect(page.locator("main")).to_contain_text("Testnachname")
