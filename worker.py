@@ -14,6 +14,7 @@ from temporalio.worker import Worker
 
 from activities.case_store import CaseStore
 from activities.disclosures import Disclosures
+from protection import protect
 from service.settings import Settings
 from workflows.case import CaseWorkflow
 
@@ -30,6 +31,7 @@ def build_worker(
     task_queue: str | None = None,
     after_handover_commit: Callable[[], None] = _nothing,
 ) -> Worker:
+    client = protect(client, pool, settings)
     store = CaseStore(pool)
     disclosures = Disclosures(pool, after_handover_commit=after_handover_commit)
     return Worker(

@@ -18,6 +18,8 @@ import web
 from api import errors
 from api.auth import SameOriginMiddleware
 from api.routes import admin, cases, intake, partners, tasks
+from protection import protect
+from protection.codec import keyring_of
 from service.accounts import AccountService
 from service.cases import CaseService
 from service.settings import Settings
@@ -47,7 +49,9 @@ def create_app(
                     raise RuntimeError("the API needs TEMPORAL_ADDRESS (or a client handed in)")
                 # A Temporal client has no close(); its connection ends with the process.
                 own_client = await connect(settings.temporal_address, settings.temporal_namespace)
+            own_client = protect(own_client, own_pool, settings)
             app.state.pool = own_pool
+            app.state.keys = keyring_of(own_client)
             app.state.cases = CaseService(own_client, own_pool, settings)
             app.state.accounts = AccountService(own_pool, settings)
             app.state.settings = settings

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field, SecretStr, TypeAdapter
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.process import ProcessTimings
@@ -67,9 +67,28 @@ class Settings(BaseSettings):
     )
     # Secure cookies need https; service.main turns this off for its plain-http loopback run.
     cookie_secure: bool = Field(default=True, validation_alias="CASE_COOKIE_SECURE")
+    # Payload encryption (protection/): the master key ring, inline JSON or a file; neither
+    # set means <data_dir>/keys/master-keys.json, generated on first start.
+    master_keys: SecretStr | None = Field(default=None, validation_alias="CASE_MASTER_KEYS")
+    master_key_file: Path | None = Field(default=None, validation_alias="CASE_MASTER_KEY_FILE")
+    key_cache_seconds: float = Field(default=300.0, ge=0, validation_alias="CASE_KEY_CACHE_SECONDS")
+    # Pages allowed to call /codec/* with a session (the Temporal UI); default: the embedded UI.
+    codec_origins: tuple[str, ...] | None = Field(
+        default=None, validation_alias="CASE_CODEC_ORIGINS"
+    )
 
     def timings(self) -> ProcessTimings:
         return TimingSettings().timings()
+
+    @property
+    def default_master_key_file(self) -> Path:
+        return self.data_dir / "keys" / "master-keys.json"
+
+    def allowed_codec_origins(self) -> tuple[str, ...]:
+        if self.codec_origins is not None:
+            return self.codec_origins
+        port = self.temporal_ui_port
+        return (f"http://127.0.0.1:{port}", f"http://localhost:{port}")
 
     def time_rules(self) -> tuple[TimeRule, ...]:
         """Enforcement time rules: a JSON list from ``CASE_TIME_RULES_FILE``, or the defaults."""

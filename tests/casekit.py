@@ -14,6 +14,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from protection import protect
 from schemas.case import CaseStart, CaseUpdateResult, ConsentWithdrawal, SupporterReport
 from schemas.events import IntakeResult, StatusEvent
 from schemas.process import ProcessTimings
@@ -40,6 +41,9 @@ class CaseDriver:
         self, env: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str, timings: ProcessTimings
     ) -> None:
         self.env = env
+        # The starter's client encrypts like the service's (protection/), so tests see the
+        # same payloads in history that production would.
+        self.client = protect(env.client, pool, Settings())
         self.pool = pool
         self.task_queue = task_queue
         self.timings = timings
@@ -62,7 +66,7 @@ class CaseDriver:
     ) -> IntakeResult:
         # Time-skipping tests start with start_workflow + update: update-with-start on the
         # time-skipping server loses the result once time is skipped (see DEVELOPERS.md).
-        self.handle = await self.env.client.start_workflow(
+        self.handle = await self.client.start_workflow(
             CaseWorkflow.run,
             CaseStart(case_id=self.case_id, timings=self.timings, time_rules=default_time_rules()),
             id=workflow_id(self.case_id),

@@ -13,6 +13,7 @@ PostgreSQL never starts Temporal, and the reverse.
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from protection.master import KeyRingData
 from service.embedded import embedded_postgres, venv_binary
 from service.temporal import ensure_search_attributes
 from store.db import open_pool
@@ -30,6 +32,10 @@ from store.migrate import apply_migrations
 from workflows.search_attributes import ALL
 
 pytest_plugins = ["tests.api_clients", "tests.sitekit"]
+
+# Every Settings() in the tests encrypts payloads under one master key ring made for this run;
+# without it the service's default would write a key file into the project's .data/.
+os.environ.setdefault("CASE_MASTER_KEYS", KeyRingData.generate().to_json())
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_PG_DIR = ROOT / ".data" / "test-postgres"
@@ -126,14 +132,34 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
         yield env
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 @pytest.fixture(scope="session")
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The full dev server, in memory, with our search attributes registered."""
+def dev_metrics_port() -> int:
+    return _free_port()
+
+
+@pytest.fixture(scope="session")
+def dev_metrics_url(dev_env: WorkflowEnvironment, dev_metrics_port: int) -> str:
+    """The dev server's Prometheus metrics (the canary test searches their labels)."""
+    return f"http://127.0.0.1:{dev_metrics_port}/metrics"
+
+
+@pytest.fixture(scope="session")
+async def dev_env(dev_metrics_port: int) -> AsyncIterator[WorkflowEnvironment]:
+    """The full dev server, in memory, with our search attributes registered. Its client has
+    no codec: tests see through it what the server stores."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(venv_binary("temporal")),
         search_attributes=ALL,
         data_converter=pydantic_data_converter,
         dev_server_log_level="error",
+        dev_server_extra_args=["--metrics-port", str(dev_metrics_port)],
     )
     async with env:
         yield env

@@ -149,6 +149,8 @@ async def test_fresh_database_migrates_to_the_expected_tables(dsn: str) -> None:
         "login_failures",
         "access_log",
         "task_assignments",  # 004_inbox
+        "data_keys",  # 005_protection
+        "erasures",
     }
 
 

@@ -1,0 +1,43 @@
+"""Payload encryption for Temporal: master keys, per-case data keys, the codec."""
+
+from __future__ import annotations
+
+import asyncpg
+import structlog
+from temporalio.client import Client
+
+from protection.codec import is_protected, protected
+from protection.keyring import KeyRing
+from protection.master import MasterKeys
+from service.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+def open_keyring(pool: asyncpg.Pool, settings: Settings) -> KeyRing:
+    """The data keys in ``pool``'s database under the configured master key ring.
+
+    With nothing configured, the embedded default generates a ring file on first start and
+    says where it is: that file must be kept (and backed up apart from the database), since
+    without it no payload in Temporal can be read again.
+    """
+    inline = settings.master_keys.get_secret_value() if settings.master_keys else None
+    masters, created = MasterKeys.from_settings(
+        inline, settings.master_key_file, settings.default_master_key_file
+    )
+    if created:
+        log.warning(
+            "master key ring generated; keep it and back it up apart from the database",
+            path=str(masters.path),
+        )
+    return KeyRing(pool, masters, cache_ttl=settings.key_cache_seconds)
+
+
+def protect(client: Client, pool: asyncpg.Pool, settings: Settings) -> Client:
+    """``client`` with every payload encrypted (unchanged if it already is).
+
+    The worker and the API call this themselves, so neither can talk to Temporal in clear.
+    """
+    if is_protected(client):
+        return client
+    return protected(client, open_keyring(pool, settings))

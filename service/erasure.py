@@ -1,0 +1,48 @@
+"""Erasing a closed case everywhere: its key (so every Temporal payload of it is unreadable,
+backups of the history included) and its personal rows, in one transaction.
+
+The case row stays with anonymous figures for the county's reports; ``erasures`` records
+what was done. A case on legal hold, or not yet closed, is refused; erasing twice is a no-op.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import asyncpg
+
+from protection.keyring import KeyRing, case_scope
+from schemas.erasure import ErasureResult
+from store import erasure as store
+from store import keys as key_store
+
+
+class ErasureRefused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+async def erase_case(
+    pool: asyncpg.Pool, keys: KeyRing, case_id: str, *, reason: str, now: datetime | None = None
+) -> ErasureResult:
+    at = now or datetime.now(UTC)
+    scope = case_scope(case_id)
+    async with pool.acquire() as con, con.transaction():
+        case = await store.case_for_erasure(con, case_id)
+        if case is None:
+            raise ErasureRefused(404, "unknown case")
+        if case["erased_at"] is not None:
+            return ErasureResult(case_id=case_id, erased_at=case["erased_at"], already_erased=True)
+        if case["closed_at"] is None:
+            raise ErasureRefused(409, "the case is not closed")
+        if case["legal_hold"]:
+            raise ErasureRefused(409, "the case is on legal hold")
+        shredded = await key_store.shred(con, scope, at)
+        removed = await store.remove_personal_rows(con, case_id)
+        await store.record_erasure(con, case, at, reason, len(shredded), removed)
+    keys.forget(scope, shredded)
+    return ErasureResult(
+        case_id=case_id, erased_at=at, keys_shredded=len(shredded), rows_removed=removed
+    )

@@ -1,0 +1,67 @@
+"""Erasing a case's personal rows; the keys are shredded beside it (``store.keys.shred``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+from store.repository import Connection
+
+# Every table that holds personal data of a case, or text about it; erasure removes the rows.
+# The case row itself stays with anonymous figures; the disclosure register, consents (dates
+# only), erasure requests and the access log stay as records of what was done.
+PERSONAL_TABLES = (
+    "persons",
+    "household_children",
+    "supporters",
+    "ki_referrals",
+    "status_events",
+    "timeline",
+    "notices",
+)
+
+
+async def case_for_erasure(con: Connection, case_id: str) -> asyncpg.Record | None:
+    """The case row, locked against a concurrent erasure or legal hold."""
+    row: asyncpg.Record | None = await con.fetchrow(
+        "SELECT case_id, stage, outcome, closed_at, legal_hold, erased_at FROM cases"
+        " WHERE case_id = $1 FOR UPDATE",
+        case_id,
+    )
+    return row
+
+
+async def remove_personal_rows(con: Connection, case_id: str) -> dict[str, int]:
+    removed: dict[str, int] = {}
+    for table in PERSONAL_TABLES:  # names from the constant above, never from input
+        status = await con.execute(f"DELETE FROM {table} WHERE case_id = $1", case_id)
+        removed[table] = int(status.split()[-1])
+    status = await con.execute(
+        "UPDATE tasks SET completion = NULL WHERE case_id = $1 AND completion IS NOT NULL",
+        case_id,
+    )
+    removed["tasks.completion"] = int(status.split()[-1])
+    return removed
+
+
+async def record_erasure(
+    con: Connection,
+    case: asyncpg.Record,
+    at: datetime,
+    reason: str,
+    keys_shredded: int,
+    removed: dict[str, int],
+) -> None:
+    await con.execute("UPDATE cases SET erased_at = $2 WHERE case_id = $1", case["case_id"], at)
+    await con.execute(
+        "INSERT INTO erasures (case_id, erased_at, reason, outcome, closed_at, keys_shredded,"
+        " rows_removed) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        case["case_id"],
+        at,
+        reason,
+        case["outcome"],
+        case["closed_at"],
+        keys_shredded,
+        removed,
+    )

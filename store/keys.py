@@ -1,0 +1,89 @@
+"""Queries for the wrapped data keys (``data_keys``); the cryptography is in ``protection``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+from store.repository import Connection
+
+
+async def live_key(con: Connection, scope: str) -> asyncpg.Record | None:
+    """The scope's live key: ``key_id``, ``wrapped``, ``master_key_id``; None when there is none."""
+    row: asyncpg.Record | None = await con.fetchrow(
+        "SELECT key_id, wrapped, master_key_id FROM data_keys"
+        " WHERE scope = $1 AND shredded_at IS NULL",
+        scope,
+    )
+    return row
+
+
+async def insert_key(
+    con: Connection, key_id: str, scope: str, wrapped: bytes, master_key_id: str
+) -> bool:
+    """Store a new live key for ``scope``; False when another process was first (use theirs)."""
+    inserted = await con.fetchval(
+        "INSERT INTO data_keys (key_id, scope, wrapped, master_key_id) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (scope) WHERE shredded_at IS NULL DO NOTHING RETURNING true",
+        key_id,
+        scope,
+        wrapped,
+        master_key_id,
+    )
+    return bool(inserted)
+
+
+async def key_by_id(con: Connection, key_id: str) -> asyncpg.Record | None:
+    """``wrapped``, ``master_key_id``, ``shredded_at`` of a key; None when the id is unknown."""
+    row: asyncpg.Record | None = await con.fetchrow(
+        "SELECT wrapped, master_key_id, shredded_at FROM data_keys WHERE key_id = $1", key_id
+    )
+    return row
+
+
+async def shred(con: Connection, scope: str, at: datetime) -> list[str]:
+    """Destroy the wrapped key(s) of ``scope``; returns the ids shredded now (none: already)."""
+    rows = await con.fetch(
+        "UPDATE data_keys SET wrapped = NULL, master_key_id = NULL, shredded_at = $2"
+        " WHERE scope = $1 AND shredded_at IS NULL RETURNING key_id",
+        scope,
+        at,
+    )
+    return [row["key_id"] for row in rows]
+
+
+async def keys_wrapped_by_other_masters(
+    con: Connection, current_master: str, limit: int
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await con.fetch(
+        "SELECT key_id, wrapped, master_key_id FROM data_keys"
+        " WHERE shredded_at IS NULL AND master_key_id <> $1 ORDER BY key_id LIMIT $2",
+        current_master,
+        limit,
+    )
+    return rows
+
+
+async def replace_wrapping(
+    con: Connection, key_id: str, old_master: str, wrapped: bytes, new_master: str
+) -> bool:
+    """Compare-and-set: rewrap only if nobody shredded or rewrapped the key meanwhile."""
+    updated = await con.fetchval(
+        "UPDATE data_keys SET wrapped = $3, master_key_id = $4, rewrapped_at = now()"
+        " WHERE key_id = $1 AND master_key_id = $2 AND shredded_at IS NULL RETURNING true",
+        key_id,
+        old_master,
+        wrapped,
+        new_master,
+    )
+    return bool(updated)
+
+
+async def master_key_usage(con: Connection) -> dict[str, int]:
+    """How many live data keys each master key wraps."""
+    rows = await con.fetch(
+        "SELECT master_key_id, count(*) AS keys FROM data_keys"
+        " WHERE shredded_at IS NULL GROUP BY master_key_id"
+    )
+    return {row["master_key_id"]: row["keys"] for row in rows}
