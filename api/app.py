@@ -17,7 +17,7 @@ from temporalio.client import Client
 import web
 from api import errors
 from api.auth import SameOriginMiddleware
-from api.routes import admin, cases, intake, partners, tasks
+from api.routes import admin, cases, codec, intake, partners, tasks
 from protection import protect
 from protection.codec import keyring_of
 from service.accounts import AccountService
@@ -72,7 +72,10 @@ def create_app(
     for module in (intake, cases, tasks, partners, admin):
         api.include_router(module.router)
     app.include_router(api)
-    app.add_middleware(SameOriginMiddleware)
+    app.include_router(codec.router)
+    codec_origins = settings.allowed_codec_origins()
+    app.add_middleware(SameOriginMiddleware, trusted={codec.PATH_PREFIX: codec_origins})
+    app.add_middleware(codec.CodecCorsMiddleware, origins=codec_origins)
     errors.install(app)  # its catch-all middleware goes outside the same-origin check
     web.install(app)
     return app

@@ -162,10 +162,23 @@ def same_origin(scope: Scope) -> bool:
 
 
 class SameOriginMiddleware:
-    """403 for a state-changing request with the session cookie from another origin."""
+    """403 for a state-changing request with the session cookie from another origin.
 
-    def __init__(self, app: ASGIApp) -> None:
+    ``trusted`` maps a path prefix to the other origins allowed there: the Temporal UI may
+    post to ``/codec/`` with a caseworker's session, and nowhere else.
+    """
+
+    def __init__(self, app: ASGIApp, trusted: dict[str, tuple[str, ...]] | None = None) -> None:
         self.app = app
+        self.trusted = trusted or {}
+
+    def _trusted_origin(self, scope: Scope) -> bool:
+        origin = _header(scope, b"origin")
+        path = str(scope.get("path", ""))
+        return origin is not None and any(
+            path.startswith(prefix) and origin in origins
+            for prefix, origins in self.trusted.items()
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -173,6 +186,7 @@ class SameOriginMiddleware:
             and scope["method"] in _UNSAFE_METHODS
             and _has_session_cookie(scope)
             and not same_origin(scope)
+            and not self._trusted_origin(scope)
         ):
             response = JSONResponse(
                 {"detail": "cross-origin request refused"}, status_code=status.HTTP_403_FORBIDDEN

@@ -182,7 +182,12 @@ def _stop_leftover(files: _DevServerFiles) -> None:
 
 
 def _dev_server_args(
-    files: _DevServerFiles, port: int, ui_port: int | None, namespace: str, log_level: str
+    files: _DevServerFiles,
+    port: int,
+    ui_port: int | None,
+    namespace: str,
+    log_level: str,
+    codec_endpoint: str | None = None,
 ) -> list[str]:
     args = [
         str(venv_binary("temporal")),
@@ -207,6 +212,8 @@ def _dev_server_args(
         args.append("--headless")
     else:
         args += ["--ui-port", str(ui_port), "--ui-disable-news-fetch"]
+        if codec_endpoint:
+            args += ["--ui-codec-endpoint", codec_endpoint]
     if namespace != "default":  # "default" always exists
         args += ["--namespace", namespace]
     for key in ALL:
@@ -260,12 +267,13 @@ async def temporal_dev_server(
     namespace: str = "default",
     log_level: str = "warn",
     startup_timeout: float = 60.0,
+    codec_endpoint: str | None = None,
 ) -> AsyncIterator[str]:
     """Run ``temporal server start-dev`` persisted in ``data_dir/temporal``; yield its address.
 
     The SQLite file keeps workflows across runs. Every key of
     :data:`workflows.search_attributes.ALL` is registered by flag. ``ui_port=None`` runs it
-    headless. The server log goes to ``data_dir/temporal/server.log``. The server runs in its
+    headless; ``codec_endpoint`` lets its UI decode payloads there. The server log goes to ``data_dir/temporal/server.log``. The server runs in its
     own session, so a Ctrl-C reaches only us and we stop it last, after the worker.
     """
     files = _DevServerFiles.under(data_dir)
@@ -273,7 +281,7 @@ async def temporal_dev_server(
     _ensure_port_free(port, "gRPC")
     if ui_port is not None:
         _ensure_port_free(ui_port, "UI")
-    args = _dev_server_args(files, port, ui_port, namespace, log_level)
+    args = _dev_server_args(files, port, ui_port, namespace, log_level, codec_endpoint)
     log_fd = _open_log(files.log)
     try:
         process = await asyncio.create_subprocess_exec(

@@ -156,6 +156,8 @@ async def run(settings: Settings | None = None, role: Role | str = Role.ALL) -> 
                     settings.temporal_port,
                     settings.temporal_ui_port,
                     namespace=settings.temporal_namespace,
+                    # The UI asks our API to decode payloads, with the caseworker's login.
+                    codec_endpoint=f"http://{settings.api_host}:{settings.api_port}/codec",
                 )
             )
             log.info("Temporal dev server started", address=address)

@@ -87,3 +87,13 @@ async def master_key_usage(con: Connection) -> dict[str, int]:
         " WHERE shredded_at IS NULL GROUP BY master_key_id"
     )
     return {row["master_key_id"]: row["keys"] for row in rows}
+
+
+async def cases_of_keys(con: Connection, key_ids: list[str]) -> list[str]:
+    """The case ids whose keys are among ``key_ids`` (for the access log of a decode)."""
+    rows = await con.fetch(
+        "SELECT DISTINCT substr(scope, 6) AS case_id FROM data_keys"
+        " WHERE key_id = ANY($1::text[]) AND scope LIKE 'case:%' ORDER BY 1",
+        key_ids,
+    )
+    return [row["case_id"] for row in rows]
