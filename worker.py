@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 from temporalio.client import Client
@@ -30,10 +30,13 @@ def build_worker(
     *,
     task_queue: str | None = None,
     after_handover_commit: Callable[[], None] = _nothing,
+    before_handover: Callable[[], Awaitable[None]] | None = None,
 ) -> Worker:
     client = protect(client, pool, settings)
     store = CaseStore(pool)
-    disclosures = Disclosures(pool, after_handover_commit=after_handover_commit)
+    disclosures = Disclosures(
+        pool, after_handover_commit=after_handover_commit, before_handover=before_handover
+    )
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,

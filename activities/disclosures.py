@@ -7,7 +7,7 @@ The disclosure register is written in the same transaction as the data the recip
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 from temporalio import activity
@@ -35,12 +35,18 @@ class Disclosures:
     """Activities that pass personal data on, on a signed consent only."""
 
     def __init__(
-        self, pool: asyncpg.Pool, *, after_handover_commit: Callable[[], None] = _nothing
+        self,
+        pool: asyncpg.Pool,
+        *,
+        after_handover_commit: Callable[[], None] = _nothing,
+        before_handover: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._pool = pool
         # Fault injection for the crash test: runs after the handover committed, before the
         # activity reports back to Temporal.
         self._after_handover_commit = after_handover_commit
+        # For the race test: holds a handover attempt in flight before it reads the consent.
+        self._before_handover = before_handover
 
     @activity.defn(name=ActivityName.RECORD_CONSENT)
     async def record_consent(self, record: ConsentRecord) -> None:
@@ -53,6 +59,8 @@ class Disclosures:
     @activity.defn(name=ActivityName.HAND_OVER)
     async def hand_over(self, handover: Handover) -> HandoverReceipt:
         case_id = handover.entry.case_id
+        if self._before_handover is not None:
+            await self._before_handover()
         async with self._pool.acquire() as con, con.transaction():
             consent = await repo.lock_consent(con, handover.consent_id)
             if consent is None or consent["case_id"] != case_id:

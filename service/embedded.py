@@ -273,7 +273,8 @@ async def temporal_dev_server(
 
     The SQLite file keeps workflows across runs. Every key of
     :data:`workflows.search_attributes.ALL` is registered by flag. ``ui_port=None`` runs it
-    headless; ``codec_endpoint`` lets its UI decode payloads there. The server log goes to ``data_dir/temporal/server.log``. The server runs in its
+    headless; ``codec_endpoint`` lets its UI decode payloads there. The server log goes to
+    ``data_dir/temporal/server.log``. The server runs in its
     own session, so a Ctrl-C reaches only us and we stop it last, after the worker.
     """
     files = _DevServerFiles.under(data_dir)

@@ -79,7 +79,10 @@ async def execute(keys: KeyRing, args: argparse.Namespace, out: TextIO) -> int:
 
 
 async def run(
-    argv: Sequence[str] | None = None, *, settings: Settings | None = None, out: TextIO | None = None
+    argv: Sequence[str] | None = None,
+    *,
+    settings: Settings | None = None,
+    out: TextIO | None = None,
 ) -> int:
     args = build_parser().parse_args(argv)
     settings = settings or Settings()

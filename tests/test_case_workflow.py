@@ -6,6 +6,7 @@ Default timings (days) are used: the server skips the time.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import date, datetime, time, timedelta
 
@@ -423,6 +424,49 @@ async def test_consent_withdrawal_stops_the_ki_and_asks_recipients_to_erase(
     assert [(t["kind"], t["queue"]) for t in await case.tasks()] == [("follow_up", "abh")]
     error = await refused(case.withdraw())
     assert error.type == "NoConsent"
+
+
+async def test_a_withdrawal_racing_a_handover_in_flight_stops_it(
+    time_env: WorkflowEnvironment, pool: asyncpg.Pool
+) -> None:
+    """The consent is withdrawn while the handover to the KI is in flight (held before it
+    reads the consent). The withdrawal is recorded at once, so the handover finds it and
+    passes nothing on; no KI task opens."""
+    in_flight, release = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        in_flight.set()
+        await release.wait()
+
+    async with running_worker(time_env, pool, before_handover=hold) as task_queue:
+        case = CaseDriver(time_env, pool, task_queue, TIMINGS)
+        try:
+            await case.open()
+            today = await case.today()
+            await case.complete("information_conversation", conversation(today))
+            consent = asyncio.create_task(
+                case.complete(
+                    "referral_consent", ReferralConsent(interested=True, consent_signed_on=today)
+                )
+            )
+            await asyncio.wait_for(in_flight.wait(), 30)
+            withdrawal = asyncio.create_task(case.withdraw())
+            withdrawn = "SELECT withdrawn_on IS NOT NULL FROM consents WHERE case_id = $1"
+            for _ in range(300):
+                if await pool.fetchval(withdrawn, case.case_id):
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the withdrawal was not recorded while the handover waited")
+            release.set()
+            assert (await withdrawal).stage in ("ki_referral", "follow_up")
+            await consent
+            assert await pool.fetchval("SELECT count(*) FROM disclosures") == 0
+            assert await pool.fetchval("SELECT count(*) FROM ki_referrals") == 0
+            assert "ki_contact" not in await case.open_kinds()
+        finally:
+            release.set()
+            await case.terminate()
 
 
 async def test_withdrawal_before_the_handover_passes_nothing_on(case: CaseDriver) -> None:

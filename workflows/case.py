@@ -111,7 +111,17 @@ class _Closing(Exception):
     """The case is closing; the representative track stops."""
 
 
-InboxItem = StatusEvent | ConsentWithdrawal | SupporterReport
+class _WithdrawalRecorded:
+    """A withdrawal the update handler has already recorded; the main loop does the rest."""
+
+    def __init__(self, receipt: WithdrawalReceipt) -> None:
+        self.receipt = receipt
+
+
+InboxItem = StatusEvent | ConsentWithdrawal | SupporterReport | _WithdrawalRecorded
+
+# Patch ids (workflow.patched): histories recorded before a change replay the old way.
+RECORD_WITHDRAWAL_AT_ONCE = "withdrawal-recorded-in-handler"
 
 
 @workflow.defn(name="CaseWorkflow")
@@ -405,7 +415,14 @@ class CaseWorkflow:
         """Widerruf der Einwilligung: nothing more is passed on; recipients are asked to erase."""
         self._consent_withdrawn = True
         self._received += 1
-        await self._deliver(f"withdrawal-{self._received}", withdrawal)
+        token = f"withdrawal-{self._received}"
+        if workflow.patched(RECORD_WITHDRAWAL_AT_ONCE):
+            # Recorded now, not when the main loop gets to it: a handover activity that is in
+            # flight (or retrying) meanwhile finds the consent withdrawn and passes nothing on.
+            receipt = await self._record_withdrawal(withdrawal)
+            await self._deliver(token, _WithdrawalRecorded(receipt))
+        else:
+            await self._deliver(token, withdrawal)
         return CaseUpdateResult(case_id=self._case_id, stage=self._stage)
 
     @withdraw_consent.validator
@@ -569,7 +586,10 @@ class CaseWorkflow:
                 if isinstance(item, StatusEvent):
                     interruption = await self._take_event(item)
                 elif isinstance(item, ConsentWithdrawal):
-                    interruption = await self._take_withdrawal(item)
+                    receipt = await self._record_withdrawal(item)
+                    interruption = await self._after_withdrawal(receipt)
+                elif isinstance(item, _WithdrawalRecorded):
+                    interruption = await self._after_withdrawal(item.receipt)
                 else:
                     await self._take_supporter(item)
                     interruption = None
@@ -595,9 +615,10 @@ class CaseWorkflow:
             return _Interrupted(event)
         return None
 
-    async def _take_withdrawal(self, withdrawal: ConsentWithdrawal) -> _Interrupted | None:
+    async def _record_withdrawal(self, withdrawal: ConsentWithdrawal) -> WithdrawalReceipt:
+        """Widerruf recorded; every earlier recipient is asked to erase (Art. 17, 19)."""
         assert self._consent_id is not None
-        receipt = await self._act(
+        receipt: WithdrawalReceipt = await self._act(
             ActivityName.WITHDRAW_CONSENT,
             Withdrawal(
                 entry=self._entry("consent_withdrawn", "Einwilligung widerrufen"),
@@ -607,6 +628,10 @@ class CaseWorkflow:
             ),
             WithdrawalReceipt,
         )
+        return receipt
+
+    async def _after_withdrawal(self, receipt: WithdrawalReceipt) -> _Interrupted | None:
+        """The KI's part ends: its open tasks are cancelled, the ABH follows up."""
         if receipt.erasure_requested_from:
             await self._note(
                 "erasure_requested",
