@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import sys
+import traceback
 from collections.abc import Awaitable, Callable
 
 import asyncpg
@@ -21,6 +23,24 @@ from workflows.case import CaseWorkflow
 
 def _nothing() -> None:
     pass
+
+
+def _no_traceback_carets_on_python_311() -> None:
+    """Work around a CPython 3.11 race: format tracebacks without ``^^^`` carets.
+
+    Python 3.11 finds the carets with ``ast.parse``, and the AST module's recursion counter is
+    shared by all threads: two threads formatting a traceback at once can fail with
+    "SystemError: AST constructor recursion depth mismatch" (python/cpython#106905; it broke a
+    run of this test suite). A worker does exactly that: workflows turn refusals into failures
+    (with stack traces) in sandbox threads while activities do so on the event loop's thread.
+    The carets are cosmetic; stack traces keep every file, line and source text.
+    """
+    name = "_extract_caret_anchors_from_line_segment"
+    if sys.version_info[:2] == (3, 11) and hasattr(traceback, name):
+        setattr(traceback, name, lambda segment: None)
+
+
+_no_traceback_carets_on_python_311()
 
 
 def build_worker(
