@@ -16,9 +16,12 @@ from temporalio.worker import Worker
 
 from activities.case_store import CaseStore
 from activities.disclosures import Disclosures
+from activities.retention import Retention
 from protection import protect
+from protection.codec import keyring_of
 from service.settings import Settings
 from workflows.case import CaseWorkflow
+from workflows.retention import RetentionWorkflow
 
 
 def _nothing() -> None:
@@ -53,14 +56,16 @@ def build_worker(
     before_handover: Callable[[], Awaitable[None]] | None = None,
 ) -> Worker:
     client = protect(client, pool, settings)
-    store = CaseStore(pool)
+    rules = settings.retention_rules()
+    store = CaseStore(pool, rules)
+    retention = Retention(pool, keyring_of(client), rules)
     disclosures = Disclosures(
         pool, after_handover_commit=after_handover_commit, before_handover=before_handover
     )
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[CaseWorkflow],
+        workflows=[CaseWorkflow, RetentionWorkflow],
         activities=[
             store.open_case,
             store.record_event,
@@ -72,6 +77,8 @@ def build_worker(
             disclosures.record_consent,
             disclosures.hand_over,
             disclosures.withdraw_consent,
+            retention.due_cases,
+            retention.erase_case,
         ],
         # More workflow-task pollers measurably help short workflows on a 2-core machine.
         max_concurrent_workflow_task_polls=8,

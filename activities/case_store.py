@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 from temporalio import activity
 
+from schemas.case import Stage
 from schemas.records import (
     ActivityName,
     CaseOpening,
@@ -16,15 +17,19 @@ from schemas.records import (
     SupporterRecord,
     TaskClosure,
 )
+from schemas.retention import RetentionRules, default_retention_rules
 from schemas.tasks import Queue
+from store import erasure
 from store import repository as repo
+from workflows.time_rules import BERLIN
 
 
 class CaseStore:
     """Activities that write the case file (Ausländerakte), its tasks and its timeline."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, retention: RetentionRules | None = None) -> None:
         self._pool = pool
+        self._retention = retention or default_retention_rules()
 
     @activity.defn(name=ActivityName.OPEN_CASE)
     async def open_case(self, opening: CaseOpening) -> None:
@@ -55,6 +60,13 @@ class CaseStore:
         async with self._pool.acquire() as con, con.transaction():
             if await repo.add_entry(con, record.entry):
                 await repo.update_case(con, record)
+                if record.stage is Stage.CLOSED and record.outcome is not None:
+                    # The erasure date is fixed when the case closes (schemas/retention.py).
+                    closed_on = record.entry.at.astimezone(BERLIN).date()
+                    rule = self._retention.for_outcome(record.outcome)
+                    await erasure.set_erase_after(
+                        con, record.entry.case_id, rule.erase_after(closed_on)
+                    )
 
     @activity.defn(name=ActivityName.CREATE_TASK)
     async def create_task(self, task: NewTask) -> None:

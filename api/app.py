@@ -17,7 +17,7 @@ from temporalio.client import Client
 import web
 from api import errors
 from api.auth import SameOriginMiddleware
-from api.routes import admin, cases, codec, intake, partners, tasks
+from api.routes import admin, cases, codec, intake, partners, retention, tasks
 from protection import protect
 from protection.codec import keyring_of
 from service.accounts import AccountService
@@ -69,7 +69,7 @@ def create_app(
         lifespan=lifespan,
     )
     api = APIRouter(prefix=API_PREFIX)
-    for module in (intake, cases, tasks, partners, admin):
+    for module in (intake, cases, tasks, partners, admin, retention):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(codec.router)

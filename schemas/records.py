@@ -128,6 +128,8 @@ class ActivityName(StrEnum):
     WITHDRAW_CONSENT = "consent.withdraw"
     HAND_OVER = "handover.send"
     REGISTER_SUPPORTER = "supporter.register"
+    DUE_FOR_ERASURE = "retention.due_cases"
+    ERASE_CASE = "retention.erase_case"
 
 
 KI_RECIPIENT = "ki"

@@ -25,8 +25,10 @@ from fastapi import FastAPI
 from temporalio.worker import Worker
 
 from api.app import create_app
+from protection import protect
 from service.embedded import EmbeddedServerError, embedded_postgres, temporal_dev_server
 from service.logging import configure_logging, get_logger
+from service.retention import ensure_schedule
 from service.settings import Settings
 from service.temporal import connect, ensure_search_attributes
 from store.db import open_pool
@@ -166,8 +168,13 @@ async def run(settings: Settings | None = None, role: Role | str = Role.ALL) -> 
         await apply_migrations(pool)
         client = await connect(address, settings.temporal_namespace)
         await ensure_search_attributes(client, settings.temporal_namespace)
+        # One key ring for worker and API: every payload leaves this process encrypted.
+        client = protect(client, pool, settings)
 
-        worker = build_worker(client, pool, settings) if role.runs_worker else None
+        worker = None
+        if role.runs_worker:
+            worker = build_worker(client, pool, settings)
+            await ensure_schedule(client, settings.task_queue)
         api = None
         if role.runs_api:
             api = _api_server(create_app(settings, client=client, pool=pool), settings)

@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, TypeAdapter
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.process import ProcessTimings
+from schemas.retention import RetentionRule, RetentionRules, default_retention_rules
 from schemas.time_rules import TimeRule, default_time_rules
 
 DEFAULT_TOWNS: tuple[str, ...] = (
@@ -53,6 +54,9 @@ class Settings(BaseSettings):
     temporal_port: int = Field(default=7233, validation_alias="CASE_TEMPORAL_PORT")
     temporal_ui_port: int = Field(default=8233, validation_alias="CASE_TEMPORAL_UI_PORT")
     time_rules_file: Path | None = Field(default=None, validation_alias="CASE_TIME_RULES_FILE")
+    retention_rules_file: Path | None = Field(
+        default=None, validation_alias="CASE_RETENTION_RULES_FILE"
+    )
     towns: tuple[str, ...] = Field(default=DEFAULT_TOWNS, validation_alias="CASE_TOWNS")
     # Accounts (ISO 8601 durations like the process timings).
     session_idle_timeout: timedelta = Field(
@@ -79,6 +83,15 @@ class Settings(BaseSettings):
 
     def timings(self) -> ProcessTimings:
         return TimingSettings().timings()
+
+    def retention_rules(self) -> RetentionRules:
+        """How long closed cases are kept: ``CASE_RETENTION_RULES_FILE`` or the defaults."""
+        if self.retention_rules_file is None:
+            return default_retention_rules()
+        rules = TypeAdapter(tuple[RetentionRule, ...]).validate_json(
+            self.retention_rules_file.read_bytes()
+        )
+        return RetentionRules(rules=rules)
 
     @property
     def default_master_key_file(self) -> Path:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import asyncpg
 
@@ -65,3 +65,52 @@ async def record_erasure(
         keys_shredded,
         removed,
     )
+
+
+async def closed_without_erasure_date(con: Connection) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await con.fetch(
+        "SELECT case_id, closed_at, outcome FROM cases"
+        " WHERE closed_at IS NOT NULL AND erase_after IS NULL AND erased_at IS NULL"
+        " AND outcome IS NOT NULL"
+    )
+    return rows
+
+
+async def set_erase_after(con: Connection, case_id: str, erase_after: date) -> None:
+    await con.execute("UPDATE cases SET erase_after = $2 WHERE case_id = $1", case_id, erase_after)
+
+
+async def due_for_erasure(con: Connection, on: date, limit: int) -> list[str]:
+    rows = await con.fetch(
+        "SELECT case_id FROM cases WHERE erase_after <= $1 AND erased_at IS NULL"
+        " AND closed_at IS NOT NULL AND NOT legal_hold ORDER BY erase_after, case_id LIMIT $2",
+        on,
+        limit,
+    )
+    return [row["case_id"] for row in rows]
+
+
+async def set_legal_hold(con: Connection, case_id: str, reason: str | None) -> bool:
+    """Put a case on hold (``reason``) or lift the hold (None); False for an unknown case."""
+    updated = await con.fetchval(
+        "UPDATE cases SET legal_hold = $2, legal_hold_reason = $3 WHERE case_id = $1"
+        " RETURNING true",
+        case_id,
+        reason is not None,
+        reason,
+    )
+    return bool(updated)
+
+
+async def retention_counts(con: Connection, today: date) -> dict[str, int]:
+    row = await con.fetchrow(
+        "SELECT count(*) FILTER (WHERE erase_after <= $1 AND erased_at IS NULL"
+        "   AND closed_at IS NOT NULL AND NOT legal_hold) AS due_today,"
+        " count(*) FILTER (WHERE closed_at IS NOT NULL AND erased_at IS NULL"
+        "   AND NOT legal_hold AND (erase_after IS NULL OR erase_after > $1)) AS kept,"
+        " count(*) FILTER (WHERE legal_hold AND erased_at IS NULL) AS on_legal_hold,"
+        " count(*) FILTER (WHERE erased_at IS NOT NULL) AS erased FROM cases",
+        today,
+    )
+    assert row is not None
+    return dict(row)

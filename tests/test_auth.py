@@ -93,6 +93,13 @@ ENDPOINTS = [
     Endpoint("PUT", "/partners/999999", frozenset({"admin"}), json=_PARTNER),
     Endpoint("DELETE", "/partners/999999", frozenset({"admin"})),
     Endpoint("GET", "/admin/access-log", frozenset({"admin"}), params={"case_id": _UNKNOWN_CASE}),
+    Endpoint(
+        "PUT",
+        f"/admin/cases/{_UNKNOWN_CASE}/legal-hold",
+        frozenset({"admin"}),
+        json={"reason": "Rollentest"},
+    ),
+    Endpoint("DELETE", f"/admin/cases/{_UNKNOWN_CASE}/legal-hold", frozenset({"admin"})),
 ]
 
 
@@ -126,6 +133,8 @@ async def test_every_route_is_in_the_role_table(app: FastAPI) -> None:
         ("GET", f"{V1}/partners"),
         ("POST", f"{V1}/partners"),
         ("GET", f"{V1}/admin/access-log"),
+        ("PUT", f"{V1}/admin/cases/{{case_id}}/legal-hold"),
+        ("DELETE", f"{V1}/admin/cases/{{case_id}}/legal-hold"),
     }
     assert listed == templates
     assert len(ENDPOINTS) == len(templates)

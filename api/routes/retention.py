@@ -1,0 +1,44 @@
+"""``/api/v1/admin/cases/{case_id}/legal-hold``: stop or allow the erasure of a case (admin)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+
+from api.deps import Admin, CaseIdPath, Pool
+from service.erasure import ErasureRefused
+from service.retention import set_legal_hold
+
+router = APIRouter(prefix="/admin/cases", tags=["admin"])
+
+
+class LegalHold(BaseModel):
+    reason: str = Field(
+        min_length=3,
+        max_length=300,
+        description="Why the case must not be erased (court proceedings, a request of the "
+        "data protection officer). No personal data.",
+    )
+
+
+class LegalHoldState(BaseModel):
+    case_id: str
+    legal_hold: bool
+
+
+@router.put("/{case_id}/legal-hold", summary="Stop the erasure of a case")
+async def hold(admin: Admin, pool: Pool, case_id: CaseIdPath, body: LegalHold) -> LegalHoldState:
+    try:
+        await set_legal_hold(pool, case_id, body.reason)
+    except ErasureRefused as refused:
+        raise HTTPException(refused.status, refused.message) from None
+    return LegalHoldState(case_id=case_id, legal_hold=True)
+
+
+@router.delete("/{case_id}/legal-hold", summary="Allow the erasure of a case again")
+async def release(admin: Admin, pool: Pool, case_id: CaseIdPath) -> LegalHoldState:
+    try:
+        await set_legal_hold(pool, case_id, None)
+    except ErasureRefused as refused:
+        raise HTTPException(refused.status, refused.message) from None
+    return LegalHoldState(case_id=case_id, legal_hold=False)

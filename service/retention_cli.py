@@ -1,0 +1,103 @@
+"""``python -m service.retention_cli``: the erasure of closed cases, by hand.
+
+    python -m service.retention_cli status                 # due today, on hold, erased
+    python -m service.retention_cli run-now                # start the scheduled erasure now
+    python -m service.retention_cli hold CASE_ID --reason "…"   # legal hold: never erased
+    python -m service.retention_cli release CASE_ID        # the hold lifted
+
+``run-now`` triggers the Temporal Schedule ``retention-erasure`` (the worker creates it), so the
+run is the same workflow as at night and shows in the Temporal UI; it needs the service's
+Temporal (TEMPORAL_ADDRESS, or the embedded dev server while ``manage.py run`` runs).
+The others talk to the database like ``service.accounts_cli``.
+
+Exit codes: 0 done, 1 refused (unknown case), 2 database or Temporal unusable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TextIO
+
+from service.embedded import EmbeddedServerError, embedded_postgres
+from service.erasure import ErasureRefused
+from service.retention import SCHEDULE_ID, run_now, set_legal_hold
+from service.settings import Settings
+from service.temporal import connect
+from store import erasure as store
+from store.db import open_pool
+from store.migrate import apply_migrations
+from workflows.time_rules import BERLIN
+
+EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m service.retention_cli", description="Erasure of closed cases."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("status", help="cases due for erasure today, on hold, erased")
+    commands.add_parser("run-now", help="start the scheduled erasure now")
+    hold = commands.add_parser("hold", help="put a case on legal hold")
+    hold.add_argument("case_id")
+    hold.add_argument("--reason", required=True)
+    release = commands.add_parser("release", help="lift a legal hold")
+    release.add_argument("case_id")
+    return parser
+
+
+async def run(
+    argv: Sequence[str] | None = None,
+    *,
+    settings: Settings | None = None,
+    out: TextIO | None = None,
+) -> int:
+    args = build_parser().parse_args(argv)
+    settings = settings or Settings()
+    out = out or sys.stdout
+    if args.command == "run-now":
+        address = settings.temporal_address or f"127.0.0.1:{settings.temporal_port}"
+        client = await connect(address, settings.temporal_namespace)
+        await run_now(client)
+        print(f"schedule {SCHEDULE_ID} triggered; see the Temporal UI for the run", file=out)
+        return EXIT_OK
+    with contextlib.ExitStack() as stack:
+        dsn = settings.database_url
+        if dsn is None:
+            dsn = stack.enter_context(embedded_postgres(settings.data_dir))
+        async with open_pool(dsn, max_size=2) as pool:
+            await apply_migrations(pool)
+            try:
+                if args.command == "hold":
+                    await set_legal_hold(pool, args.case_id, args.reason)
+                    print(f"{args.case_id}: on legal hold, not erased", file=out)
+                elif args.command == "release":
+                    await set_legal_hold(pool, args.case_id, None)
+                    print(f"{args.case_id}: legal hold lifted", file=out)
+                else:
+                    today = datetime.now(BERLIN).date()
+                    async with pool.acquire() as con:
+                        counts = await store.retention_counts(con, today)
+                    for name, count in counts.items():
+                        print(f"{name}: {count}", file=out)
+            except ErasureRefused as refused:
+                print(f"refused: {refused.message}", file=sys.stderr)
+                return EXIT_REFUSED
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return asyncio.run(run(argv))
+    except (EmbeddedServerError, OSError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_UNUSABLE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
