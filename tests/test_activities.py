@@ -149,6 +149,7 @@ async def test_fresh_database_migrates_to_the_expected_tables(dsn: str) -> None:
         "login_failures",
         "access_log",
         "task_assignments",  # 004_inbox
+        "audit_log",  # 006_audit_log
     }
 
 
