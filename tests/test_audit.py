@@ -11,14 +11,18 @@ import asyncio
 import hashlib
 import io
 import itertools
+import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC
 
 import asyncpg
+import httpx
 import pytest
+from fastapi import FastAPI
 
+from schemas.accounts import Role
 from schemas.audit import (
     GENESIS_HASH,
     SYSTEM_ROLE,
@@ -29,10 +33,13 @@ from schemas.audit import (
     canonical_bytes,
     chain_hash,
 )
-from service import audit_cli
+from service import accounts_cli, audit_cli
+from service.accounts import AccountError, AccountService
 from service.settings import Settings
 from store import audit
 from store.audit import AuditOutsideTransaction
+from tests.sitekit import Site
+from tests.test_api import PASSWORD, V1, open_case
 
 CASE = "AUD-2026-0001"
 
@@ -291,3 +298,113 @@ async def test_the_cli_verifies_an_intact_log_and_shows_a_case(
     assert "case_opened" in lines[0] and "pruefer (system)" in lines[0]
     assert lines[-1].endswith('{"what": "Prüfung 4"}')
     assert await cli(dsn, "show", "--case-id", "AUD-NIEMALS") == (0, "")
+
+
+# --------------------------------------------------- what is written to the chain
+
+
+async def test_reading_a_case_in_the_api_is_a_chained_entry(
+    app: FastAPI, http: httpx.AsyncClient, admin: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    case_id = await open_case(http)
+    assert (await http.get(f"{V1}/cases/{case_id}")).status_code == 200
+    [entry] = await all_entries(pool, case_id)
+    assert entry.action == AuditAction.CASE_OPENED
+    assert (entry.role, entry.detail) == ("abh", {"what": "api: case view"})
+    assert entry.actor.startswith("abh-")
+    assert (await verify(pool)).ok
+    # The admins' per-case access log reads as before.
+    log = await admin.get(f"{V1}/admin/access-log", params={"case_id": case_id})
+    [row] = log.json()
+    assert (row["username"], row["what"]) == (entry.actor, "api: case view")
+
+
+async def test_the_case_page_and_account_administration_in_the_web_are_chained(
+    site: Site,
+) -> None:
+    case_id = await site.open_case()
+    abh = await site.person(Role.ABH)
+    admin = await site.person(Role.ADMIN, "w.admin")
+    async with abh, admin:
+        assert (await abh.get(f"/faelle/{case_id}")).status_code == 200
+        created = await admin.post(
+            "/admin/konten",
+            data={
+                "username": "w.neu",
+                "display_name": "W. Neu",
+                "role": "ki",
+                "password": PASSWORD,
+            },
+        )
+        assert created.status_code == 303
+        new_id = next(
+            a.account_id for a in await site.accounts.list_accounts() if a.username == "w.neu"
+        )
+        off = await admin.post(f"/admin/konten/{new_id}/aktiv", data={"aktiv": "nein"})
+        assert off.status_code == 303
+
+    [opened] = await all_entries(site.pool, case_id)
+    assert (opened.action, opened.role, opened.detail) == (
+        "case_opened",
+        "abh",
+        {"what": "Fallseite"},
+    )
+    by_admin = [
+        (entry.action, entry.detail)
+        for entry in await all_entries(site.pool)
+        if entry.actor == "w.admin"
+    ]
+    assert by_admin == [
+        ("account_created", {"account_id": new_id, "username": "w.neu", "role": "ki"}),
+        ("account_deactivated", {"account_id": new_id}),
+    ]
+    assert (await verify(site.pool)).ok
+
+
+async def test_account_administration_is_chained_without_secrets(
+    pool: asyncpg.Pool, dsn: str
+) -> None:
+    service = AccountService(pool)
+    account = await service.create_account("a.udit", "Anna Udit", Role.ABH, PASSWORD)
+    admin = await service.create_account("ad.min", "Adam Min", Role.ADMIN, PASSWORD)
+    new_password = "ein ganz neues Passwort"
+    await service.set_active(account.account_id, False, by=admin)
+    await service.set_active(account.account_id, True, by=admin)
+    await service.set_password(account.account_id, new_password, by=admin)
+    token = await service.create_api_token("backoffice", by=admin)
+    assert await service.revoke_api_tokens("backoffice", by=admin) == 1
+    # What changes nothing writes nothing.
+    assert await service.revoke_api_tokens("backoffice", by=admin) == 0
+    with pytest.raises(AccountError):
+        await service.set_active(999_999, False, by=admin)
+    with pytest.raises(AccountError):
+        await service.create_account("a.udit", "Anna Udit", Role.KI, PASSWORD, by=admin)
+    settings = Settings().model_copy(update={"database_url": dsn})
+    code = await accounts_cli.run(
+        ["token", "--name", "fachverfahren"], settings=settings, out=io.StringIO()
+    )
+    assert code == 0
+
+    entries = await all_entries(pool)
+    token_id = await pool.fetchval("SELECT token_id FROM api_tokens WHERE name = 'backoffice'")
+    assert [(e.action, e.actor, e.role, e.detail) for e in entries] == [
+        ("account_created", "service", "system",
+         {"account_id": account.account_id, "username": "a.udit", "role": "abh"}),
+        ("account_created", "service", "system",
+         {"account_id": admin.account_id, "username": "ad.min", "role": "admin"}),
+        ("account_deactivated", "ad.min", "admin", {"account_id": account.account_id}),
+        ("account_activated", "ad.min", "admin", {"account_id": account.account_id}),
+        ("password_changed", "ad.min", "admin", {"account_id": account.account_id}),
+        ("token_created", "ad.min", "admin", {"token_id": token_id, "name": "backoffice"}),
+        ("token_revoked", "ad.min", "admin", {"token_ids": [token_id], "name": "backoffice"}),
+        ("token_created", "accounts_cli", "system", {"token_id": token_id + 1,
+                                                      "name": "fachverfahren"}),
+    ]  # fmt: skip
+    assert all(entry.case_id is None for entry in entries)
+    stored = json.dumps(
+        [dict(row) for row in await pool.fetch("SELECT * FROM audit_log")], default=str
+    )
+    for secret in (PASSWORD, new_password, token, hashlib.sha256(token.encode()).hexdigest(),
+                   "Anna Udit", "Adam Min"):  # fmt: skip
+        assert secret not in stored
+    assert (await verify(pool)).ok
