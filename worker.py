@@ -17,7 +17,7 @@ from temporalio.worker import Worker
 from activities.case_store import CaseStore
 from activities.disclosures import Disclosures
 from activities.retention import Retention
-from protection import protect
+from protection import open_keyring, protect
 from protection.codec import keyring_of
 from service.settings import Settings
 from workflows.case import CaseWorkflow
@@ -54,11 +54,20 @@ def build_worker(
     task_queue: str | None = None,
     after_handover_commit: Callable[[], None] = _nothing,
     before_handover: Callable[[], Awaitable[None]] | None = None,
+    encrypt: bool = True,
 ) -> Worker:
-    client = protect(client, pool, settings)
+    """The worker for ``settings.task_queue`` (or ``task_queue``), its payloads encrypted.
+
+    ``encrypt=False`` is for one purpose only: recording the replay fixtures in
+    ``tests/histories``, which CI must decode without any key.
+    """
+    if encrypt:
+        client = protect(client, pool, settings)
     rules = settings.retention_rules()
     store = CaseStore(pool, rules)
-    retention = Retention(pool, keyring_of(client), rules)
+    retention = Retention(
+        pool, keyring_of(client) if encrypt else open_keyring(pool, settings), rules
+    )
     disclosures = Disclosures(
         pool, after_handover_commit=after_handover_commit, before_handover=before_handover
     )

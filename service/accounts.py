@@ -6,6 +6,11 @@ once and stored as their sha256 only, so a database dump opens no session. Faile
 recorded in PostgreSQL and throttle per username and per client address: after
 ``login_max_failures`` within ``login_failure_window`` every attempt is refused, even with the
 right password, until the window has passed.
+
+Every change to accounts and tokens, and every opening of a case, is appended to the audit log
+(``store.audit``) in the same transaction as the change itself, so an entry exists exactly when
+the change was committed. ``by`` names the admin who did it; without it (the accounts CLI on
+the server) the entry names the service's ``system_actor``.
 """
 
 from __future__ import annotations
@@ -19,8 +24,11 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from schemas.accounts import AccessLogEntry, Account, ApiToken, Role
+from schemas.audit import SYSTEM_ROLE, AuditAction, AuditDraft, DetailValue
 from service.settings import Settings
 from store import accounts as store
+from store import audit
+from store.repository import Connection
 
 MIN_PASSWORD_LENGTH = 12
 
@@ -48,9 +56,12 @@ def _digest(token: str) -> bytes:
 
 
 class AccountService:
-    def __init__(self, pool: asyncpg.Pool, settings: Settings | None = None) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, settings: Settings | None = None, *, system_actor: str = "service"
+    ) -> None:
         self._pool = pool
         self._settings = settings or Settings()
+        self._system_actor = system_actor
         self._hasher = PasswordHasher()
         # Verified against when the username is unknown, so both answers take equally long.
         self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
@@ -106,16 +117,33 @@ class AccountService:
     # ------------------------------------------------------------- accounts
 
     async def create_account(
-        self, username: str, display_name: str, role: Role, password: str
+        self,
+        username: str,
+        display_name: str,
+        role: Role,
+        password: str,
+        *,
+        by: Account | None = None,
     ) -> Account:
         username = username.strip()
         if not username or not display_name.strip():
             raise AccountError("Benutzername und Anzeigename dürfen nicht leer sein.")
         self._check_password(password)
-        async with self._pool.acquire() as con:
+        async with self._pool.acquire() as con, con.transaction():
             account = await store.insert_account(
                 con, username, display_name.strip(), Role(role), self._hasher.hash(password)
             )
+            if account is not None:
+                await self._audit(
+                    con,
+                    by,
+                    AuditAction.ACCOUNT_CREATED,
+                    {
+                        "account_id": account.account_id,
+                        "username": account.username,
+                        "role": account.role.value,
+                    },
+                )
         if account is None:
             raise AccountError(f"Den Benutzernamen {username!r} gibt es schon.")
         return account
@@ -124,21 +152,26 @@ class AccountService:
         async with self._pool.acquire() as con:
             return await store.list_accounts(con)
 
-    async def set_active(self, account_id: int, active: bool) -> None:
+    async def set_active(self, account_id: int, active: bool, *, by: Account | None = None) -> None:
         """Deactivating ends the account's sessions at once."""
         async with self._pool.acquire() as con, con.transaction():
             if not await store.set_active(con, account_id, active):
                 raise AccountError("Unbekanntes Konto.")
             if not active:
                 await store.delete_sessions_of(con, account_id)
+            action = AuditAction.ACCOUNT_ACTIVATED if active else AuditAction.ACCOUNT_DEACTIVATED
+            await self._audit(con, by, action, {"account_id": account_id})
 
-    async def set_password(self, account_id: int, password: str) -> None:
+    async def set_password(
+        self, account_id: int, password: str, *, by: Account | None = None
+    ) -> None:
         """A new password ends the account's sessions."""
         self._check_password(password)
         async with self._pool.acquire() as con, con.transaction():
             if not await store.set_password_hash(con, account_id, self._hasher.hash(password)):
                 raise AccountError("Unbekanntes Konto.")
             await store.delete_sessions_of(con, account_id)
+            await self._audit(con, by, AuditAction.PASSWORD_CHANGED, {"account_id": account_id})
 
     @staticmethod
     def _check_password(password: str) -> None:
@@ -149,16 +182,23 @@ class AccountService:
 
     # ----------------------------------------------------------- API tokens
 
-    async def create_api_token(self, name: str) -> str:
+    async def create_api_token(self, name: str, *, by: Account | None = None) -> str:
         token = secrets.token_hex(32)
-        async with self._pool.acquire() as con:
-            await store.insert_api_token(con, name, _digest(token))
+        async with self._pool.acquire() as con, con.transaction():
+            token_id = await store.insert_api_token(con, name, _digest(token))
+            await self._audit(
+                con, by, AuditAction.TOKEN_CREATED, {"token_id": token_id, "name": name}
+            )
         return token
 
-    async def revoke_api_tokens(self, name: str) -> int:
+    async def revoke_api_tokens(self, name: str, *, by: Account | None = None) -> int:
         """Revoke every active token of ``name`` (at once: the next request is refused)."""
-        async with self._pool.acquire() as con:
-            return await store.revoke_api_tokens(con, name)
+        async with self._pool.acquire() as con, con.transaction():
+            revoked = await store.revoke_api_tokens(con, name)
+            if revoked:
+                detail: dict[str, DetailValue] = {"token_ids": list(revoked), "name": name}
+                await self._audit(con, by, AuditAction.TOKEN_REVOKED, detail)
+        return len(revoked)
 
     async def list_api_tokens(self) -> list[ApiToken]:
         async with self._pool.acquire() as con:
@@ -182,9 +222,34 @@ class AccountService:
         return False
 
     async def record_access(self, account: Account, case_id: str, what: str) -> None:
-        async with self._pool.acquire() as con:
+        """The access-log row (for the admins' per-case view) and its chained audit entry."""
+        async with self._pool.acquire() as con, con.transaction():
             await store.insert_access(con, account, case_id, what)
+            await audit.append(
+                con,
+                AuditDraft.by(
+                    account, AuditAction.CASE_OPENED, case_id=case_id, detail={"what": what}
+                ),
+            )
 
     async def access_log(self, case_id: str) -> list[AccessLogEntry]:
         async with self._pool.acquire() as con:
             return await store.access_log(con, case_id)
+
+    # ------------------------------------------------------------ audit log
+
+    async def _audit(
+        self,
+        con: Connection,
+        by: Account | None,
+        action: AuditAction,
+        detail: dict[str, DetailValue],
+    ) -> None:
+        """Append last in the caller's transaction: the append lock is held until commit."""
+        if by is not None:
+            draft = AuditDraft.by(by, action, detail=detail)
+        else:
+            draft = AuditDraft(
+                actor=self._system_actor, role=SYSTEM_ROLE, action=action, detail=detail
+            )
+        await audit.append(con, draft)

@@ -134,7 +134,7 @@ async def run(
             dsn = stack.enter_context(embedded_postgres(settings.data_dir))
         async with open_pool(dsn, max_size=2) as pool:
             await apply_migrations(pool)
-            service = AccountService(pool, settings)
+            service = AccountService(pool, settings, system_actor="accounts_cli")
             return await execute(service, args, out or sys.stdout, stdin or sys.stdin)
 
 

@@ -148,8 +148,13 @@ async def delete_sessions_of(con: Connection, account_id: int) -> None:
 # --------------------------------------------------------------- API tokens
 
 
-async def insert_api_token(con: Connection, name: str, token_hash: bytes) -> None:
-    await con.execute("INSERT INTO api_tokens (name, token_hash) VALUES ($1, $2)", name, token_hash)
+async def insert_api_token(con: Connection, name: str, token_hash: bytes) -> int:
+    token_id: int = await con.fetchval(
+        "INSERT INTO api_tokens (name, token_hash) VALUES ($1, $2) RETURNING token_id",
+        name,
+        token_hash,
+    )
+    return token_id
 
 
 async def api_token_valid(con: Connection, token_hash: bytes) -> bool:
@@ -159,14 +164,14 @@ async def api_token_valid(con: Connection, token_hash: bytes) -> bool:
     return bool(found)
 
 
-async def revoke_api_tokens(con: Connection, name: str) -> int:
-    """Revoke every active token of ``name``; returns how many there were."""
+async def revoke_api_tokens(con: Connection, name: str) -> list[int]:
+    """Revoke every active token of ``name``; returns their ids (none when there were none)."""
     revoked = await con.fetch(
         "UPDATE api_tokens SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL"
         " RETURNING token_id",
         name,
     )
-    return len(revoked)
+    return sorted(row["token_id"] for row in revoked)
 
 
 async def list_api_tokens(con: Connection) -> list[ApiToken]:

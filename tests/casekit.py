@@ -38,12 +38,18 @@ PERSON: dict[str, Any] = {
 
 class CaseDriver:
     def __init__(
-        self, env: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str, timings: ProcessTimings
+        self,
+        env: WorkflowEnvironment,
+        pool: asyncpg.Pool,
+        task_queue: str,
+        timings: ProcessTimings,
+        *,
+        encrypt: bool = True,
     ) -> None:
         self.env = env
         # The starter's client encrypts like the service's (protection/), so tests see the
-        # same payloads in history that production would.
-        self.client = protect(env.client, pool, Settings())
+        # same payloads in history that production would; only the history recorder does not.
+        self.client = protect(env.client, pool, Settings()) if encrypt else env.client
         self.pool = pool
         self.task_queue = task_queue
         self.timings = timings

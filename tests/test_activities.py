@@ -151,6 +151,7 @@ async def test_fresh_database_migrates_to_the_expected_tables(dsn: str) -> None:
         "task_assignments",  # 004_inbox
         "data_keys",  # 005_protection
         "erasures",
+        "audit_log",  # 006_audit_log
     }
 
 

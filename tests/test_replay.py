@@ -24,6 +24,7 @@ def test_every_representative_case_has_a_history() -> None:
         "escalated_and_enforced",
         "supporter_and_withdrawal",
         "suspended_then_route",
+        "withdrawal_recorded_at_once",
     }
 
 

@@ -468,7 +468,11 @@ async def create_account(request: Request) -> Response:
     try:
         role = Role(values["role"])
         await _accounts(request).create_account(
-            values["username"], values["display_name"], role, str(form.get("password", ""))
+            values["username"],
+            values["display_name"],
+            role,
+            str(form.get("password", "")),
+            by=account,
         )
     except ValueError as refused:  # AccountError is a ValueError, so is an unknown role
         message = str(refused) if isinstance(refused, AccountError) else "Bitte eine Rolle wählen."
@@ -478,10 +482,10 @@ async def create_account(request: Request) -> Response:
 
 @router.post("/admin/konten/{account_id}/aktiv")
 async def set_active(request: Request, account_id: int) -> Response:
-    await _login(request, Role.ADMIN)
+    admin = await _login(request, Role.ADMIN)
     form = await request.form()
     try:
-        await _accounts(request).set_active(account_id, form.get("aktiv") == "ja")
+        await _accounts(request).set_active(account_id, form.get("aktiv") == "ja", by=admin)
     except AccountError as refused:
         raise PageRefused(404, str(refused)) from None
     return _redirect("/admin/konten?meldung=konto_geaendert")

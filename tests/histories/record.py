@@ -1,14 +1,17 @@
 """Record the histories of representative cases for the replay test.
 
-    .venv/bin/python -m tests.histories.record
+    .venv/bin/python -m tests.histories.record SCENARIO [SCENARIO ...]
 
-Run it when a deliberate, patched change to the workflow should become the new baseline; the
-old files must keep replaying until no case of that shape can still be running.
+Record a new scenario when a deliberate, patched change to the workflow needs a baseline of
+its own; never re-record an old one: the old files must keep replaying until no case of that
+shape can still be running. Histories are recorded without payload encryption, so CI replays
+them without keys (they hold only the made-up test person).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, time, timedelta
@@ -110,10 +113,15 @@ SCENARIOS: dict[str, Callable[[CaseDriver], Awaitable[None]]] = {
     "escalated_and_enforced": escalated_and_enforced,
     "supporter_and_withdrawal": supporter_and_withdrawal,
     "suspended_then_route": suspended_then_route,
+    # After RECORD_WITHDRAWAL_AT_ONCE: the withdrawal is recorded by the update handler.
+    "withdrawal_recorded_at_once": supporter_and_withdrawal,
 }
 
 
-async def main() -> None:
+async def main(names: list[str]) -> None:
+    unknown = set(names) - set(SCENARIOS)
+    if not names or unknown:
+        raise SystemExit(f"name scenarios to record, of: {', '.join(SCENARIOS)}")
     with embedded_postgres(HERE.parent.parent / ".data" / "record-postgres") as server_dsn:
         name = f"record_{uuid.uuid4().hex[:8]}"
         admin = await asyncpg.connect(server_dsn)
@@ -126,9 +134,10 @@ async def main() -> None:
             async with env, open_pool(with_database(server_dsn, name)) as pool:
                 await apply_migrations(pool)
                 await ensure_search_attributes(env.client, env.client.namespace)
-                async with running_worker(env, pool) as task_queue:
-                    for scenario, play in SCENARIOS.items():
-                        case = CaseDriver(env, pool, task_queue, ProcessTimings())
+                async with running_worker(env, pool, encrypt=False) as task_queue:
+                    for scenario in names:
+                        play = SCENARIOS[scenario]
+                        case = CaseDriver(env, pool, task_queue, ProcessTimings(), encrypt=False)
                         await play(case)
                         assert case.handle is not None
                         await case.handle.result()
@@ -141,4 +150,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))
