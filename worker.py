@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import asyncpg
 from temporalio.client import Client
@@ -22,6 +23,27 @@ def _nothing() -> None:
     pass
 
 
+def build_activities(
+    pool: asyncpg.Pool, *, after_handover_commit: Callable[[], None] = _nothing
+) -> list[Callable[..., Any]]:
+    """The activities the worker registers; the record of processing activities (Art. 30) is
+    generated from this very list, so it covers exactly what runs."""
+    store = CaseStore(pool)
+    disclosures = Disclosures(pool, after_handover_commit=after_handover_commit)
+    return [
+        store.open_case,
+        store.record_event,
+        store.record_stage,
+        store.create_task,
+        store.close_task,
+        store.notify,
+        store.register_supporter,
+        disclosures.record_consent,
+        disclosures.hand_over,
+        disclosures.withdraw_consent,
+    ]
+
+
 def build_worker(
     client: Client,
     pool: asyncpg.Pool,
@@ -30,24 +52,11 @@ def build_worker(
     task_queue: str | None = None,
     after_handover_commit: Callable[[], None] = _nothing,
 ) -> Worker:
-    store = CaseStore(pool)
-    disclosures = Disclosures(pool, after_handover_commit=after_handover_commit)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=[CaseWorkflow],
-        activities=[
-            store.open_case,
-            store.record_event,
-            store.record_stage,
-            store.create_task,
-            store.close_task,
-            store.notify,
-            store.register_supporter,
-            disclosures.record_consent,
-            disclosures.hand_over,
-            disclosures.withdraw_consent,
-        ],
+        activities=build_activities(pool, after_handover_commit=after_handover_commit),
         # More workflow-task pollers measurably help short workflows on a 2-core machine.
         max_concurrent_workflow_task_polls=8,
     )
