@@ -565,6 +565,8 @@ async def test_the_openapi_document_lists_every_route(http: httpx.AsyncClient) -
         f"{V1}/partners",
         f"{V1}/partners/{{partner_id}}",
         f"{V1}/admin/access-log",
+        f"{V1}/admin/disclosures",
+        f"{V1}/cases/{{case_id}}/access-report",
     }
 
 

@@ -93,6 +93,13 @@ ENDPOINTS = [
     Endpoint("PUT", "/partners/999999", frozenset({"admin"}), json=_PARTNER),
     Endpoint("DELETE", "/partners/999999", frozenset({"admin"})),
     Endpoint("GET", "/admin/access-log", frozenset({"admin"}), params={"case_id": _UNKNOWN_CASE}),
+    Endpoint(
+        "GET",
+        "/admin/disclosures",
+        frozenset({"admin"}),
+        params={"from": "2026-01-01", "to": "2026-01-31"},
+    ),
+    Endpoint("GET", f"/cases/{_UNKNOWN_CASE}/access-report", frozenset({"abh", "admin"})),
 ]
 
 
@@ -126,6 +133,8 @@ async def test_every_route_is_in_the_role_table(app: FastAPI) -> None:
         ("GET", f"{V1}/partners"),
         ("POST", f"{V1}/partners"),
         ("GET", f"{V1}/admin/access-log"),
+        ("GET", f"{V1}/admin/disclosures"),
+        ("GET", f"{V1}/cases/{{case_id}}/access-report"),
     }
     assert listed == templates
     assert len(ENDPOINTS) == len(templates)
