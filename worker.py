@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
 from temporalio.client import Client
@@ -19,6 +20,8 @@ from activities.disclosures import Disclosures
 from activities.retention import Retention
 from protection import open_keyring, protect
 from protection.codec import keyring_of
+from protection.keyring import KeyRing
+from schemas.retention import RetentionRules, default_retention_rules
 from service.settings import Settings
 from workflows.case import CaseWorkflow
 from workflows.retention import RetentionWorkflow
@@ -46,6 +49,38 @@ def _no_traceback_carets_on_python_311() -> None:
 _no_traceback_carets_on_python_311()
 
 
+def build_activities(
+    pool: asyncpg.Pool,
+    keys: KeyRing,
+    rules: RetentionRules | None = None,
+    *,
+    after_handover_commit: Callable[[], None] = _nothing,
+    before_handover: Callable[[], Awaitable[None]] | None = None,
+) -> list[Callable[..., Any]]:
+    """The activities the worker registers; the record of processing activities (Art. 30) is
+    generated from this very list, so it covers exactly what runs."""
+    rules = rules or default_retention_rules()
+    store = CaseStore(pool, rules)
+    disclosures = Disclosures(
+        pool, after_handover_commit=after_handover_commit, before_handover=before_handover
+    )
+    retention = Retention(pool, keys, rules)
+    return [
+        store.open_case,
+        store.record_event,
+        store.record_stage,
+        store.create_task,
+        store.close_task,
+        store.notify,
+        store.register_supporter,
+        disclosures.record_consent,
+        disclosures.hand_over,
+        disclosures.withdraw_consent,
+        retention.due_cases,
+        retention.erase_case,
+    ]
+
+
 def build_worker(
     client: Client,
     pool: asyncpg.Pool,
@@ -63,32 +98,19 @@ def build_worker(
     """
     if encrypt:
         client = protect(client, pool, settings)
-    rules = settings.retention_rules()
-    store = CaseStore(pool, rules)
-    retention = Retention(
-        pool, keyring_of(client) if encrypt else open_keyring(pool, settings), rules
-    )
-    disclosures = Disclosures(
-        pool, after_handover_commit=after_handover_commit, before_handover=before_handover
+    keys = keyring_of(client) if encrypt else open_keyring(pool, settings)
+    activities = build_activities(
+        pool,
+        keys,
+        settings.retention_rules(),
+        after_handover_commit=after_handover_commit,
+        before_handover=before_handover,
     )
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=[CaseWorkflow, RetentionWorkflow],
-        activities=[
-            store.open_case,
-            store.record_event,
-            store.record_stage,
-            store.create_task,
-            store.close_task,
-            store.notify,
-            store.register_supporter,
-            disclosures.record_consent,
-            disclosures.hand_over,
-            disclosures.withdraw_consent,
-            retention.due_cases,
-            retention.erase_case,
-        ],
+        activities=activities,
         # More workflow-task pollers measurably help short workflows on a 2-core machine.
         max_concurrent_workflow_task_polls=8,
     )

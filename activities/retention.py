@@ -5,6 +5,16 @@ from __future__ import annotations
 import asyncpg
 from temporalio import activity
 
+from activities.processing import (
+    DataCategory,
+    DataSubject,
+    LegalBasis,
+    Recipient,
+    SpecialCategories,
+    no_personal_data,
+    processing,
+)
+from activities.processing import Retention as Keep
 from protection.keyring import KeyRing
 from schemas.records import ActivityName
 from schemas.retention import (
@@ -25,6 +35,9 @@ class Retention:
         self._keys = keys
         self._rules = rules
 
+    @no_personal_data(
+        reason="liest nur Aktenzeichen, Abschlussdaten, Ergebnis und Löschfristen der Fälle"
+    )
     @activity.defn(name=ActivityName.DUE_FOR_ERASURE)
     async def due_cases(self, query: DueQuery) -> DueCases:
         """Closed cases past their erasure date, not on hold, oldest first.
@@ -41,6 +54,26 @@ class Retention:
             case_ids = await store.due_for_erasure(con, query.on, query.limit)
         return DueCases(case_ids=case_ids, dates_assigned=assigned)
 
+    @processing(
+        purpose="Löschung abgeschlossener Fälle nach Ablauf der Aufbewahrungsfrist: Schlüssel "
+        "vernichten (Temporal-Verläufe unlesbar), personenbezogene Zeilen löschen, "
+        "Löschnachweis ohne Personendaten",
+        legal_basis=(LegalBasis.ERASURE,),
+        categories_of_data=(
+            DataCategory.CASE_REFERENCE,
+            DataCategory.IDENTITY,
+            DataCategory.CONTACT,
+            DataCategory.CHILDREN,
+            DataCategory.RESIDENCE,
+            DataCategory.PROCESS,
+            DataCategory.TASK_RESULTS,
+            DataCategory.SUPPORTER,
+        ),
+        data_subjects=(DataSubject.PERSON, DataSubject.CHILDREN, DataSubject.SUPPORTERS),
+        recipients=(Recipient.INTERNAL,),
+        retention=Keep.ERASURE_RECORD,
+        special_categories=SpecialCategories.INDIRECT,
+    )
     @activity.defn(name=ActivityName.ERASE_CASE)
     async def erase_case(self, request: EraseRequest) -> ErasureOutcome:
         """Idempotent: a retried erasure finds the case erased and reports it so."""

@@ -62,7 +62,8 @@ def create_app(
         version="1",
         description=(
             "Status events from the back office, case views, the ABH's and the KI's task "
-            "inboxes and the partner directory. Responses never contain personal data. "
+            "inboxes and the partner directory. Responses never contain personal data, except "
+            "the access report (GDPR Art. 15), whose purpose is to show it. "
             "People log in (session cookie, roles abh, ki, ops, admin); back-office systems "
             "send an API token (Authorization: Bearer) that opens the status intake only."
         ),

@@ -17,6 +17,7 @@ from schemas.accounts import Account, Role
 from schemas.events import CaseId
 from service.accounts import AccountService
 from service.cases import CaseService
+from service.records import REPORT_READERS, RecordsService
 
 
 def _case_service(request: Request) -> CaseService:
@@ -38,12 +39,21 @@ Pool = Annotated[asyncpg.Pool, Depends(_pool)]
 Accounts = Annotated[AccountService, Depends(accounts)]
 """Accounts, sessions, API tokens and the access log."""
 
+
+def _records(request: Request) -> RecordsService:
+    return RecordsService(_pool(request))
+
+
+Records = Annotated[RecordsService, Depends(_records)]
+"""The disclosure register and access reports (GDPR Art. 15, 30)."""
+
 # Who may call a route: the logged-in account, when its role is one of these (else 401/403).
 Caseworker = Annotated[Account, require_roles(Role.ABH)]
 CaseReader = Annotated[Account, require_roles(Role.ABH, Role.KI)]
 TaskWorker = Annotated[Account, require_roles(Role.ABH, Role.KI)]
 PartnerReader = Annotated[Account, require_roles(Role.ABH, Role.KI, Role.ADMIN)]
 Admin = Annotated[Account, require_roles(Role.ADMIN)]
+ReportReader = Annotated[Account, require_roles(*REPORT_READERS)]
 
 CaseIdPath = Annotated[CaseId, Path()]
 TaskIdPath = Annotated[UUID, Path(description="The task id as listed by GET /api/v1/tasks.")]

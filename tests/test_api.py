@@ -568,6 +568,8 @@ async def test_the_openapi_document_lists_every_route(http: httpx.AsyncClient) -
         f"{V1}/admin/cases/{{case_id}}/legal-hold",
         "/codec/decode",  # the Temporal UI's codec (tests/test_protection.py)
         "/codec/encode",
+        f"{V1}/admin/disclosures",
+        f"{V1}/cases/{{case_id}}/access-report",
     }
 
 

@@ -100,6 +100,13 @@ ENDPOINTS = [
         json={"reason": "Rollentest"},
     ),
     Endpoint("DELETE", f"/admin/cases/{_UNKNOWN_CASE}/legal-hold", frozenset({"admin"})),
+    Endpoint(
+        "GET",
+        "/admin/disclosures",
+        frozenset({"admin"}),
+        params={"from": "2026-01-01", "to": "2026-01-31"},
+    ),
+    Endpoint("GET", f"/cases/{_UNKNOWN_CASE}/access-report", frozenset({"abh", "admin"})),
 ]
 
 
@@ -135,6 +142,8 @@ async def test_every_route_is_in_the_role_table(app: FastAPI) -> None:
         ("GET", f"{V1}/admin/access-log"),
         ("PUT", f"{V1}/admin/cases/{{case_id}}/legal-hold"),
         ("DELETE", f"{V1}/admin/cases/{{case_id}}/legal-hold"),
+        ("GET", f"{V1}/admin/disclosures"),
+        ("GET", f"{V1}/cases/{{case_id}}/access-report"),
     }
     assert listed == templates
     assert len(ENDPOINTS) == len(templates)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import Accounts, CaseIdPath, CaseReader, Cases, Caseworker
+from api.deps import Accounts, CaseIdPath, CaseReader, Cases, Caseworker, Records, ReportReader
 from api.errors import CONFLICT, NOT_FOUND
 from schemas.case import CaseUpdateResult, CaseView, ConsentWithdrawal, SupporterReport
+from schemas.gdpr import AccessReport
 from service.cases import CaseServiceError
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -26,6 +27,22 @@ async def get_case(
     view = await cases.case_view(case_id)
     await service.record_access(reader, case_id, "api: case view")
     return view
+
+
+@router.get(
+    "/{case_id}/access-report",
+    responses=NOT_FOUND,
+    summary="Everything held about the person of a case (GDPR Art. 15)",
+)
+async def access_report(
+    case_id: CaseIdPath, records: Records, reader: ReportReader
+) -> AccessReport:
+    """The person, the household's children's dates of birth, supporters, consents, status
+    events, tasks, timeline, what the KI received, every disclosure with its consent, erasure
+    requests, and who opened the case when. The ABH and admins only: the KI and operations
+    get 403. Opening the report is itself written to the access log (and listed in it).
+    """
+    return await records.access_report(reader, case_id, "api: access report")
 
 
 @router.post(

@@ -1,0 +1,128 @@
+"""``python -m service.records_cli``: the disclosure register, access reports, the Art. 30 record.
+
+    python -m service.records_cli disclosures --from 2026-01-01 --to 2026-12-31 [--csv]
+    python -m service.records_cli access-report ABH-2026-0001 --username m.muster
+    python -m service.records_cli art30 [--format markdown|json]
+
+``disclosures`` and ``access-report`` talk to the database directly, like
+``service.accounts_cli``: the one in ``DATABASE_URL``, else the embedded PostgreSQL under
+``CASE_DATA_DIR`` (attached to when the service runs, started for the command otherwise);
+migrations are applied first. They print the same models the API answers with.
+
+An access report shows a person's data, so opening it is written to the access log like any
+opening in the API. The console has no login: ``--username`` names the (active ABH or admin)
+account the opening is logged for, and whoever runs the command answers for that.
+
+``art30`` needs no database: it renders the declarations on the worker's activities
+(``docs/verzeichnis-verarbeitungstaetigkeiten.md`` is its Markdown output).
+
+Exit codes: 0 done, 1 refused (reversed period, unknown case, no such account or role),
+2 the database is unusable (and argparse's usage errors, such as a malformed date).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from collections.abc import Sequence
+from datetime import date
+from typing import TextIO
+
+from service.art30 import markdown, registered_record
+from service.cases import CaseServiceError
+from service.embedded import EmbeddedServerError, embedded_postgres
+from service.records import RecordsService, register_csv
+from service.settings import Settings
+from store.db import open_pool
+from store.migrate import apply_migrations
+
+EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a date (YYYY-MM-DD)") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m service.records_cli",
+        description="Disclosure register, access reports (Art. 15) and the Art. 30 record.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    register = commands.add_parser(
+        "disclosures", help="every disclosure of a period (days in Europe/Berlin, inclusive)"
+    )
+    register.add_argument("--from", dest="first", type=_day, required=True, metavar="YYYY-MM-DD")
+    register.add_argument("--to", dest="last", type=_day, required=True, metavar="YYYY-MM-DD")
+    register.add_argument("--csv", action="store_true", help="CSV with a header instead of JSON")
+    report = commands.add_parser(
+        "access-report", help="everything held about the person of a case (GDPR Art. 15)"
+    )
+    report.add_argument("case_id")
+    report.add_argument(
+        "--username", required=True, help="your account (abh or admin); the opening is logged"
+    )
+    art30 = commands.add_parser("art30", help="the record of processing activities (Art. 30)")
+    art30.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    return parser
+
+
+async def execute(service: RecordsService, args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        if args.command == "disclosures":
+            register = await service.disclosure_register(args.first, args.last)
+            out.write(register_csv(register) if args.csv else register.model_dump_json(indent=2))
+            if not args.csv:
+                out.write("\n")
+        else:
+            reader = await service.reader(args.username)
+            report = await service.access_report(reader, args.case_id, "cli: access report")
+            print(report.model_dump_json(indent=2), file=out)
+    except CaseServiceError as error:
+        where = "".join(f"; {e.field}: {e.reason}" for e in error.errors)
+        print(f"refused: {error.message}{where}", file=sys.stderr)
+        return EXIT_REFUSED
+    return EXIT_OK
+
+
+async def run(
+    argv: Sequence[str] | None = None,
+    *,
+    settings: Settings | None = None,
+    out: TextIO | None = None,
+) -> int:
+    args = build_parser().parse_args(argv)
+    out = out or sys.stdout
+    if args.command == "art30":
+        record = registered_record()
+        out.write(
+            markdown(record) if args.format == "markdown" else record.model_dump_json(indent=2)
+        )
+        if args.format == "json":
+            out.write("\n")
+        return EXIT_OK
+    settings = settings or Settings()
+    with contextlib.ExitStack() as stack:
+        dsn = settings.database_url
+        if dsn is None:
+            dsn = stack.enter_context(embedded_postgres(settings.data_dir))
+        async with open_pool(dsn, max_size=2) as pool:
+            await apply_migrations(pool)
+            return await execute(RecordsService(pool), args, out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return asyncio.run(run(argv))
+    except (EmbeddedServerError, OSError) as error:
+        print(f"error: the database cannot be used: {error}", file=sys.stderr)
+        return EXIT_UNUSABLE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
