@@ -22,6 +22,7 @@ from activities.processing import (
     SpecialCategories,
     processing,
 )
+from schemas.audit import AuditAction, DetailValue, by_system
 from schemas.errors import ErrorType
 from schemas.records import (
     HANDOVER_CATEGORIES,
@@ -33,6 +34,7 @@ from schemas.records import (
     Withdrawal,
     WithdrawalReceipt,
 )
+from store import audit
 from store import repository as repo
 
 
@@ -109,6 +111,16 @@ class Disclosures:
             row = await repo.find_disclosure(con, handover.consent_id, handover.recipient)
             if row is None:
                 row = await self._disclose(con, handover)
+                detail: dict[str, DetailValue] = {
+                    "disclosure_id": row["disclosure_id"],
+                    "recipient": row["recipient"],
+                    "categories": list(row["categories"]),
+                    "consent_id": handover.consent_id,
+                }
+                await audit.append(
+                    con,
+                    by_system("worker", AuditAction.DISCLOSURE, case_id=case_id, detail=detail),
+                )
         self._after_handover_commit()
         return HandoverReceipt(
             disclosure_id=row["disclosure_id"],
@@ -171,7 +183,7 @@ class Disclosures:
         """Record the withdrawal and ask every earlier recipient to erase (Art. 17, 19)."""
         async with self._pool.acquire() as con, con.transaction():
             await repo.lock_consent(con, withdrawal.consent_id)
-            await repo.add_entry(con, withdrawal.entry)
+            first_time = await repo.add_entry(con, withdrawal.entry)
             await repo.withdraw_consent(
                 con,
                 withdrawal.consent_id,
@@ -180,4 +192,16 @@ class Disclosures:
                 withdrawal.entry.at,
             )
             recipients = await repo.request_erasure(con, withdrawal.consent_id, withdrawal.entry.at)
+            if first_time:
+                detail: dict[str, DetailValue] = {
+                    "consent_id": withdrawal.consent_id,
+                    "erasure_requested_from": list(recipients),
+                }
+                entry = by_system(
+                    "worker",
+                    AuditAction.CONSENT_WITHDRAWN,
+                    case_id=withdrawal.entry.case_id,
+                    detail=detail,
+                )
+                await audit.append(con, entry)
         return WithdrawalReceipt(erasure_requested_from=recipients)

@@ -49,6 +49,11 @@ class AuditAction(StrEnum):
     PASSWORD_CHANGED = "password_changed"
     TOKEN_CREATED = "token_created"
     TOKEN_REVOKED = "token_revoked"
+    DISCLOSURE = "disclosure"  # personal data passed on, on a consent
+    CONSENT_WITHDRAWN = "consent_withdrawn"  # with the recipients asked to erase
+    LEGAL_HOLD_SET = "legal_hold_set"
+    LEGAL_HOLD_LIFTED = "legal_hold_lifted"
+    CASE_ERASED = "case_erased"  # key shredded, personal rows removed
 
 
 DetailValue: TypeAlias = str | int | bool | list[str | int] | None
@@ -83,6 +88,19 @@ class AuditDraft(BaseModel):
             case_id=case_id,
             detail=detail or {},
         )
+
+
+def by_system(
+    actor: str,
+    action: AuditAction,
+    *,
+    case_id: str | None = None,
+    detail: dict[str, DetailValue] | None = None,
+) -> AuditDraft:
+    """An entry for what the service did on its own (``actor``: worker, retention, a CLI)."""
+    return AuditDraft(
+        actor=actor, role=SYSTEM_ROLE, action=action, case_id=case_id, detail=detail or {}
+    )
 
 
 class AuditEntry(BaseModel):

@@ -12,7 +12,9 @@ from datetime import UTC, datetime
 import asyncpg
 
 from protection.keyring import KeyRing, case_scope
+from schemas.audit import AuditAction, DetailValue, by_system
 from schemas.erasure import ErasureResult
+from store import audit
 from store import erasure as store
 from store import keys as key_store
 
@@ -25,7 +27,13 @@ class ErasureRefused(Exception):
 
 
 async def erase_case(
-    pool: asyncpg.Pool, keys: KeyRing, case_id: str, *, reason: str, now: datetime | None = None
+    pool: asyncpg.Pool,
+    keys: KeyRing,
+    case_id: str,
+    *,
+    reason: str,
+    actor: str = "retention",
+    now: datetime | None = None,
 ) -> ErasureResult:
     at = now or datetime.now(UTC)
     scope = case_scope(case_id)
@@ -42,6 +50,10 @@ async def erase_case(
         shredded = await key_store.shred(con, scope, at)
         removed = await store.remove_personal_rows(con, case_id)
         await store.record_erasure(con, case, at, reason, len(shredded), removed)
+        detail: dict[str, DetailValue] = {"reason": reason, "keys_shredded": len(shredded)}
+        await audit.append(
+            con, by_system(actor, AuditAction.CASE_ERASED, case_id=case_id, detail=detail)
+        )
     keys.forget(scope, shredded)
     return ErasureResult(
         case_id=case_id, erased_at=at, keys_shredded=len(shredded), rows_removed=removed

@@ -23,8 +23,10 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
+from schemas.audit import AuditAction, AuditDraft
 from schemas.retention import RetentionRun
 from service.erasure import ErasureRefused
+from store import audit
 from store import erasure as store
 from workflows.retention import RetentionWorkflow
 
@@ -65,8 +67,17 @@ async def run_now(client: Client) -> None:
     await client.get_schedule_handle(SCHEDULE_ID).trigger(overlap=ScheduleOverlapPolicy.SKIP)
 
 
-async def set_legal_hold(pool: asyncpg.Pool, case_id: str, reason: str | None) -> None:
-    """Stop (``reason`` given) or allow again (None) the erasure of a case."""
-    async with pool.acquire() as con:
+async def set_legal_hold(
+    pool: asyncpg.Pool, case_id: str, reason: str | None, *, actor: str, role: str
+) -> None:
+    """Stop (``reason`` given) or allow again (None) the erasure of a case.
+
+    ``actor`` and ``role`` name who did it: the change and its audit entry commit together.
+    The reason stays on the case, not in the audit log (it is free text).
+    """
+    action = AuditAction.LEGAL_HOLD_SET if reason else AuditAction.LEGAL_HOLD_LIFTED
+    entry = AuditDraft(actor=actor, role=role, action=action, case_id=case_id)
+    async with pool.acquire() as con, con.transaction():
         if not await store.set_legal_hold(con, case_id, reason):
             raise ErasureRefused(404, "unknown case")
+        await audit.append(con, entry)

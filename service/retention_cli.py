@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TextIO
 
+from schemas.audit import SYSTEM_ROLE
 from service.embedded import EmbeddedServerError, embedded_postgres
 from service.erasure import ErasureRefused
 from service.retention import SCHEDULE_ID, run_now, set_legal_hold
@@ -74,10 +75,14 @@ async def run(
             await apply_migrations(pool)
             try:
                 if args.command == "hold":
-                    await set_legal_hold(pool, args.case_id, args.reason)
+                    await set_legal_hold(
+                        pool, args.case_id, args.reason, actor="retention_cli", role=SYSTEM_ROLE
+                    )
                     print(f"{args.case_id}: on legal hold, not erased", file=out)
                 elif args.command == "release":
-                    await set_legal_hold(pool, args.case_id, None)
+                    await set_legal_hold(
+                        pool, args.case_id, None, actor="retention_cli", role=SYSTEM_ROLE
+                    )
                     print(f"{args.case_id}: legal hold lifted", file=out)
                 else:
                     today = datetime.now(BERLIN).date()

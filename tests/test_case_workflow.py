@@ -420,6 +420,12 @@ async def test_consent_withdrawal_stops_the_ki_and_asks_recipients_to_erase(
     assert await case.pool.fetchval(
         "SELECT erased_at IS NOT NULL FROM ki_referrals WHERE case_id = $1", case.case_id
     )
+    audited = await case.pool.fetch(
+        "SELECT action, detail FROM audit_log WHERE case_id = $1 ORDER BY seq", case.case_id
+    )
+    assert [row["action"] for row in audited].count("disclosure") == 2
+    assert audited[-1]["action"] == "consent_withdrawn"
+    assert audited[-1]["detail"]["erasure_requested_from"][0] == "ki"
     await case.skip(TIMINGS.follow_up_interval + DAY)
     assert [(t["kind"], t["queue"]) for t in await case.tasks()] == [("follow_up", "abh")]
     error = await refused(case.withdraw())

@@ -24,6 +24,7 @@ from schemas.retention import RetentionReport, RetentionRule, default_retention_
 from service import retention_cli
 from service.retention import SCHEDULE_ID, ensure_schedule, run_now
 from service.settings import Settings
+from store import audit
 from tests.casekit import CaseDriver, running_worker
 from tests.test_api import V1, event, logged_in, open_case, serving
 from workflows.case import workflow_id
@@ -169,6 +170,19 @@ async def test_the_schedule_erases_due_cases_and_spares_held_and_open_ones(
         # The hold lifted, the next run erases the held case too.
         response = await admin.delete(f"{V1}/admin/cases/{held}/legal-hold")
         assert response.status_code == 200 and response.json()["legal_hold"] is False
+
+        # Both are in the tamper-evident audit log, with who did them.
+        audited = {
+            (row["case_id"], row["action"], row["role"])
+            for row in await pool.fetch("SELECT case_id, action, role FROM audit_log")
+        }
+        assert {
+            (due, "case_erased", "system"),
+            (held, "legal_hold_set", "admin"),
+            (held, "legal_hold_lifted", "admin"),
+        } <= audited
+        async with pool.acquire() as con:
+            assert (await audit.verify(con)).ok
 
 
 async def test_the_retention_cli_holds_releases_and_counts(

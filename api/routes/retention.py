@@ -29,7 +29,9 @@ class LegalHoldState(BaseModel):
 @router.put("/{case_id}/legal-hold", summary="Stop the erasure of a case")
 async def hold(admin: Admin, pool: Pool, case_id: CaseIdPath, body: LegalHold) -> LegalHoldState:
     try:
-        await set_legal_hold(pool, case_id, body.reason)
+        await set_legal_hold(
+            pool, case_id, body.reason, actor=admin.username, role=admin.role.value
+        )
     except ErasureRefused as refused:
         raise HTTPException(refused.status, refused.message) from None
     return LegalHoldState(case_id=case_id, legal_hold=True)
@@ -38,7 +40,7 @@ async def hold(admin: Admin, pool: Pool, case_id: CaseIdPath, body: LegalHold) -
 @router.delete("/{case_id}/legal-hold", summary="Allow the erasure of a case again")
 async def release(admin: Admin, pool: Pool, case_id: CaseIdPath) -> LegalHoldState:
     try:
-        await set_legal_hold(pool, case_id, None)
+        await set_legal_hold(pool, case_id, None, actor=admin.username, role=admin.role.value)
     except ErasureRefused as refused:
         raise HTTPException(refused.status, refused.message) from None
     return LegalHoldState(case_id=case_id, legal_hold=False)
