@@ -330,8 +330,11 @@ async def request_erasure(con: Connection, consent_id: str, at: datetime) -> lis
         consent_id,
         at,
     )
+    # The KI's copy lives here, so its erasure is done at once, not only requested: the
+    # personal and contact data go, the residence status (no personal data alone) stays.
     await con.execute(
-        "UPDATE ki_referrals SET erased_at = $2 WHERE consent_id = $1 AND erased_at IS NULL",
+        "UPDATE ki_referrals SET erased_at = $2, personal_data = '{}'::jsonb, "
+        "contact_data = '{}'::jsonb WHERE consent_id = $1 AND erased_at IS NULL",
         consent_id,
         at,
     )

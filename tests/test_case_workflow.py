@@ -417,9 +417,13 @@ async def test_consent_withdrawal_stops_the_ki_and_asks_recipients_to_erase(
         case.case_id,
     )
     assert requests[0]["recipient"] == "ki" and len(requests) == 2
-    assert await case.pool.fetchval(
-        "SELECT erased_at IS NOT NULL FROM ki_referrals WHERE case_id = $1", case.case_id
+    kept = await case.pool.fetchrow(
+        "SELECT erased_at, personal_data, contact_data FROM ki_referrals WHERE case_id = $1",
+        case.case_id,
     )
+    # The KI's copy is erased at once: nothing of the person is left in it.
+    assert kept["erased_at"] is not None
+    assert kept["personal_data"] == {} and kept["contact_data"] == {}
     audited = await case.pool.fetch(
         "SELECT action, detail FROM audit_log WHERE case_id = $1 ORDER BY seq", case.case_id
     )

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from schemas.accounts import Role
+from schemas.case import ConsentWithdrawal
 from schemas.tasks import TaskKind
 from tests.sitekit import PASSWORD, Site, today
 from web import forms, labels
@@ -130,9 +131,19 @@ async def test_the_abh_completes_conversation_and_consent_through_the_forms(site
         case = await abh.get(f"/faelle/{case_id}")
         assert "Vermittlung durch das KI" in case.text
         assert "Einwilligung" in case.text  # the timeline
+        disclosed = case.text.split("<caption>Übermittlungen</caption>")[1].split("</table>")[0]
+        assert "Kommunales Integrationszentrum (KI)" in disclosed
+        assert f"vom {today():%d.%m.%Y}" in disclosed
+
+        # After a withdrawal the page shows whom the ABH asked to erase, and when.
+        await site.cases.withdraw_consent(case_id, ConsentWithdrawal(withdrawn_on=today()))
+        case = await abh.get(f"/faelle/{case_id}")
+        asked = case.text.split("Löschungsersuchen an Empfänger")[1].split("</table>")[0]
+        assert "Kommunales Integrationszentrum (KI)" in asked and "Keine." not in asked
+        assert "widerrufen am" in case.text
 
     logged = await site.accounts.access_log(case_id)
-    assert len(logged) == 2 and {entry.role for entry in logged} == {Role.ABH}
+    assert len(logged) == 3 and {entry.role for entry in logged} == {Role.ABH}
 
 
 async def test_the_ki_sees_referrals_only_with_the_three_categories(site: Site) -> None:

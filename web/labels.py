@@ -105,6 +105,10 @@ MESSAGES = {
     "partner_entfernt": "Der Eintrag wurde aus dem Partnerverzeichnis entfernt.",
 }
 
+RECIPIENTS = {
+    "ki": "Kommunales Integrationszentrum (KI)",
+}
+
 LOGIN_NOTICES = {
     "abgelaufen": "Ihre Sitzung ist abgelaufen. Bitte melden Sie sich erneut an; "
     "danach geht es auf der Seite weiter, die Sie öffnen wollten.",

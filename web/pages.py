@@ -392,6 +392,7 @@ async def case_page(request: Request, case_id: str) -> Response:
         supporters = await store.supporters(con, case_id)
         representative = await store.representative(con, case_id)
         tasks = await store.tasks_of_case(con, case_id)
+        protection = await store.data_protection(con, case_id)
     await _accounts(request).record_access(account, case_id, "Fallseite")
     return _page(
         request,
@@ -403,6 +404,7 @@ async def case_page(request: Request, case_id: str) -> Response:
         representative=representative,
         open_tasks=[t for t in tasks if t["status"] == "open"],
         done_tasks=[t for t in tasks if t["status"] != "open"],
+        protection=protection,
     )
 
 
