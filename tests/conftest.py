@@ -31,7 +31,7 @@ from store.db import open_pool
 from store.migrate import apply_migrations
 from workflows.search_attributes import ALL
 
-pytest_plugins = ["tests.api_clients", "tests.sitekit"]
+pytest_plugins = ["tests.api_clients", "tests.sitekit", "tests.browserkit"]
 
 # Every Settings() in the tests encrypts payloads under one master key ring made for this run;
 # without it the service's default would write a key file into the project's .data/.

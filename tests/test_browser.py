@@ -11,84 +11,30 @@ a task form and the case page, at desktop width and at 320 px, for WCAG 2.1 AA v
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
-import socket
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from schemas.accounts import Role
 from schemas.case import Stage
 from schemas.tasks import InformationConversation, Perspective, ReferralConsent, Route
+from tests.browserkit import AXE_JS, DATE_KEYS, ROOT, serving_on_loopback
 from tests.sitekit import PASSWORD, Site, today
 from web import labels
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path(os.environ.get("CASE_CHROMIUM", "/usr/bin/chromium"))
-AXE_JS = ROOT / ".data" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
-# This machine's network is closed: without these Chromium keeps calling home at every start.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-DATE_KEYS: dict[str, str] = {}
 WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
-
-
-@pytest.fixture(scope="session")
-async def browser() -> AsyncIterator[Browser]:
-    for needed in (CHROMIUM, AXE_JS):
-        if not needed.exists():
-            pytest.fail(f"{needed} is missing: run the tests with `python3 manage.py test`")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        DATE_KEYS["order"] = await _date_input_order(launched)
-        yield launched
-        await launched.close()
-
-
-async def _date_input_order(browser: Browser) -> str:
-    """Whether this Chromium's date input wants the month or the day first."""
-    probe = await browser.new_page()
-    await probe.set_content('<input type="date" id="d">')
-    await probe.focus("#d")
-    await probe.keyboard.type("01022003")
-    value = await probe.input_value("#d")
-    await probe.close()
-    orders = {"2003-01-02": "%m%d%Y", "2003-02-01": "%d%m%Y"}
-    assert value in orders, f"unexpected date input behaviour: {value!r}"
-    return orders[value]
 
 
 @pytest.fixture
 async def base_url(site: Site) -> AsyncIterator[str]:
     """The site on a real loopback port (the lifespan already runs in the ``site`` fixture)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(site.app, lifespan="off", log_level="warning"))
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, not an event)
-        await asyncio.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await serving
-    sock.close()
+    async with serving_on_loopback(site.app) as url:
+        yield url
 
 
 @pytest.fixture
