@@ -7,7 +7,7 @@ Default timings (days) are used: the server skips the time.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, datetime, time, timedelta
 
 import asyncpg
@@ -486,7 +486,37 @@ async def test_withdrawal_before_the_handover_passes_nothing_on(case: CaseDriver
     assert await case.pool.fetchval("SELECT count(*) FROM disclosures") == 0
 
 
-async def test_supporter_tells_the_abh_and_asks_for_the_representative(case: CaseDriver) -> None:
+# The representative's side track runs on the dev server in real seconds: on the time-skipping
+# test server an update answered in the same workflow task as the side track's first commands
+# sometimes fails with "invalid history builder state for action", and time then never skips
+# again (seen three times in full runs). The dev server has no such trouble.
+SIDE = ProcessTimings(
+    representative_due=timedelta(seconds=3),
+    reminder_lead=timedelta(seconds=1),
+    representative_inquiry_interval=timedelta(seconds=4),
+)
+
+
+@pytest.fixture
+async def side_case(dev_env: WorkflowEnvironment, pool: asyncpg.Pool) -> AsyncIterator[CaseDriver]:
+    async with running_worker(dev_env, pool) as task_queue:
+        driver = CaseDriver(dev_env, pool, task_queue, SIDE)
+        yield driver
+        await driver.terminate()
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str, within: float = 20) -> None:
+    for _ in range(int(within * 10)):
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"not within {within} s: {what}")
+
+
+async def test_supporter_tells_the_abh_and_asks_for_the_representative(
+    side_case: CaseDriver,
+) -> None:
+    case = side_case
     await case.open()
     result = await case.supporter()
     assert result.stage == "information_conversation"
@@ -497,19 +527,58 @@ async def test_supporter_tells_the_abh_and_asks_for_the_representative(case: Cas
         "representative",
         Representative(name="Unterstützerin", contact="0170 000000", power_of_attorney_on=today),
     )
-    await case.skip(TIMINGS.representative_inquiry_interval + DAY)
-    assert "representative_inquiry" in await case.open_kinds()
+
+    async def inquiry_open() -> bool:
+        return "representative_inquiry" in await case.open_kinds()
+
+    await eventually(inquiry_open, "the first inquiry to the representative")
     await case.complete(
         "representative_inquiry",
         RepresentativeInquiry(asked_on=await case.today(), facts_reported=True),
     )
-    await case.skip(TIMINGS.representative_inquiry_interval + DAY)
-    assert "representative_inquiry" in await case.open_kinds()
+    await eventually(inquiry_open, "the next inquiry")
     # The main process went on meanwhile.
     assert "information_conversation" in await case.open_kinds()
     await case.event("weggezogen")
     assert await case.open_kinds() == []
     assert (await case.handle.result()).outcome is Outcome.MOVED_AWAY  # type: ignore[union-attr]
+
+
+async def test_representative_not_recorded_turns_overdue_and_stays(side_case: CaseDriver) -> None:
+    case = side_case
+    await case.open()
+    await case.supporter(representative=False)
+
+    async def overdue() -> bool:
+        tasks = [t for t in await case.tasks() if t["kind"] == "representative"]
+        return len(tasks) == 1 and tasks[0]["overdue"]
+
+    await eventually(overdue, "the representative task to turn overdue")
+    assert "overdue" in await case.notices()
+    await asyncio.sleep(1)  # it stays: still open, still one
+    assert [t["kind"] for t in await case.tasks()].count("representative") == 1
+
+
+async def test_unanswered_inquiry_lapses_and_the_next_one_comes(side_case: CaseDriver) -> None:
+    case = side_case
+    await case.open()
+    await case.supporter()
+    await case.complete(
+        "representative",
+        Representative(name="Vertreter", contact="0170 1", power_of_attorney_on=await case.today()),
+    )
+
+    async def inquiry_open() -> bool:
+        return "representative_inquiry" in await case.open_kinds()
+
+    async def one_lapsed() -> bool:
+        cancelled = [t["kind"] for t in await case.tasks("cancelled")]
+        return cancelled == ["representative_inquiry"]
+
+    await eventually(inquiry_open, "the first inquiry")
+    await eventually(one_lapsed, "the unanswered inquiry to lapse")
+    assert not await inquiry_open()
+    await eventually(inquiry_open, "the next inquiry")
 
 
 async def test_a_closed_case_takes_no_more_events(case: CaseDriver) -> None:
@@ -520,29 +589,3 @@ async def test_a_closed_case_takes_no_more_events(case: CaseDriver) -> None:
     # The workflow has ended; the API answers 409 (or duplicate for a known event id).
     with pytest.raises(RPCError):
         await case.event("ausreisepflichtig")
-
-
-async def test_representative_not_recorded_turns_overdue_and_stays(case: CaseDriver) -> None:
-    await case.open()
-    await case.supporter(representative=False)
-    await case.skip(TIMINGS.representative_due + DAY)
-    representative = [t for t in await case.tasks() if t["kind"] == "representative"]
-    assert len(representative) == 1 and representative[0]["overdue"]
-    assert "overdue" in await case.notices()
-
-
-async def test_unanswered_inquiry_lapses_and_the_next_one_comes(case: CaseDriver) -> None:
-    await case.open()
-    await case.supporter()
-    await case.complete(
-        "representative",
-        Representative(name="Vertreter", contact="0170 1", power_of_attorney_on=await case.today()),
-    )
-    await case.skip(TIMINGS.representative_inquiry_interval + DAY)
-    assert "representative_inquiry" in await case.open_kinds()
-    await case.skip(TIMINGS.representative_due + DAY)
-    assert "representative_inquiry" not in await case.open_kinds()
-    cancelled = [t["kind"] for t in await case.tasks("cancelled")]
-    assert cancelled == ["representative_inquiry"]
-    await case.skip(TIMINGS.representative_inquiry_interval)
-    assert "representative_inquiry" in await case.open_kinds()
