@@ -23,8 +23,6 @@ is unusable.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import getpass
 import sys
 from collections.abc import Sequence
@@ -32,10 +30,8 @@ from typing import TextIO
 
 from schemas.accounts import Role
 from service.accounts import AccountError, AccountService
-from service.embedded import EmbeddedServerError, embedded_postgres
+from service.cli_database import command_pool, run_command
 from service.settings import Settings
-from store.db import open_pool
-from store.migrate import apply_migrations
 
 EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
 
@@ -128,22 +124,13 @@ async def run(
 ) -> int:
     args = build_parser().parse_args(argv)
     settings = settings or Settings()
-    with contextlib.ExitStack() as stack:
-        dsn = settings.database_url
-        if dsn is None:
-            dsn = stack.enter_context(embedded_postgres(settings.data_dir))
-        async with open_pool(dsn, max_size=2) as pool:
-            await apply_migrations(pool)
-            service = AccountService(pool, settings, system_actor="accounts_cli")
-            return await execute(service, args, out or sys.stdout, stdin or sys.stdin)
+    async with command_pool(settings) as pool:
+        service = AccountService(pool, settings, system_actor="accounts_cli")
+        return await execute(service, args, out or sys.stdout, stdin or sys.stdin)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        return asyncio.run(run(argv))
-    except (EmbeddedServerError, OSError) as error:
-        print(f"error: the database cannot be used: {error}", file=sys.stderr)
-        return EXIT_UNUSABLE
+    return run_command(run(argv))
 
 
 if __name__ == "__main__":

@@ -18,8 +18,6 @@ Exit codes: 0 intact (or listed), 1 the chain is broken, 2 the database is unusa
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -28,11 +26,9 @@ from typing import TextIO
 import asyncpg
 
 from schemas.audit import canonical_time
-from service.embedded import EmbeddedServerError, embedded_postgres
+from service.cli_database import command_pool, run_command
 from service.settings import Settings
 from store import audit
-from store.db import open_pool
-from store.migrate import apply_migrations
 
 EXIT_OK, EXIT_BROKEN, EXIT_UNUSABLE = 0, 1, 2
 
@@ -83,21 +79,12 @@ async def run(
 ) -> int:
     args = build_parser().parse_args(argv)
     settings = settings or Settings()
-    with contextlib.ExitStack() as stack:
-        dsn = settings.database_url
-        if dsn is None:
-            dsn = stack.enter_context(embedded_postgres(settings.data_dir))
-        async with open_pool(dsn, max_size=2) as pool:
-            await apply_migrations(pool)
-            return await execute(pool, args, out or sys.stdout)
+    async with command_pool(settings) as pool:
+        return await execute(pool, args, out or sys.stdout)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        return asyncio.run(run(argv))
-    except (EmbeddedServerError, OSError) as error:
-        print(f"error: the database cannot be used: {error}", file=sys.stderr)
-        return EXIT_UNUSABLE
+    return run_command(run(argv))
 
 
 if __name__ == "__main__":

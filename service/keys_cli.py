@@ -16,8 +16,6 @@ Exit codes: 0 done, 1 refused (e.g. retiring a key still in use), 2 database or 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -25,10 +23,8 @@ from typing import TextIO
 from protection import open_keyring
 from protection.keyring import KeyRing
 from protection.master import MasterKeyError
-from service.embedded import EmbeddedServerError, embedded_postgres
+from service.cli_database import command_pool, run_command
 from service.settings import Settings
-from store.db import open_pool
-from store.migrate import apply_migrations
 
 EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
 
@@ -86,25 +82,16 @@ async def run(
 ) -> int:
     args = build_parser().parse_args(argv)
     settings = settings or Settings()
-    with contextlib.ExitStack() as stack:
-        dsn = settings.database_url
-        if dsn is None:
-            dsn = stack.enter_context(embedded_postgres(settings.data_dir))
-        async with open_pool(dsn, max_size=2) as pool:
-            await apply_migrations(pool)
-            try:
-                return await execute(open_keyring(pool, settings), args, out or sys.stdout)
-            except MasterKeyError as error:
-                print(f"refused: {error}", file=sys.stderr)
-                return EXIT_REFUSED
+    async with command_pool(settings) as pool:
+        try:
+            return await execute(open_keyring(pool, settings), args, out or sys.stdout)
+        except MasterKeyError as error:
+            print(f"refused: {error}", file=sys.stderr)
+            return EXIT_REFUSED
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        return asyncio.run(run(argv))
-    except (EmbeddedServerError, OSError) as error:
-        print(f"error: the database or the key ring cannot be used: {error}", file=sys.stderr)
-        return EXIT_UNUSABLE
+    return run_command(run(argv))
 
 
 if __name__ == "__main__":

@@ -23,8 +23,6 @@ Exit codes: 0 done, 1 refused (reversed period, unknown case, no such account or
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -32,11 +30,9 @@ from typing import TextIO
 
 from service.art30 import markdown, registered_record
 from service.cases import CaseServiceError
-from service.embedded import EmbeddedServerError, embedded_postgres
+from service.cli_database import command_pool, run_command
 from service.records import RecordsService, register_csv
 from service.settings import Settings
-from store.db import open_pool
-from store.migrate import apply_migrations
 
 EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
 
@@ -107,21 +103,12 @@ async def run(
             out.write("\n")
         return EXIT_OK
     settings = settings or Settings()
-    with contextlib.ExitStack() as stack:
-        dsn = settings.database_url
-        if dsn is None:
-            dsn = stack.enter_context(embedded_postgres(settings.data_dir))
-        async with open_pool(dsn, max_size=2) as pool:
-            await apply_migrations(pool)
-            return await execute(RecordsService(pool), args, out)
+    async with command_pool(settings) as pool:
+        return await execute(RecordsService(pool), args, out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        return asyncio.run(run(argv))
-    except (EmbeddedServerError, OSError) as error:
-        print(f"error: the database cannot be used: {error}", file=sys.stderr)
-        return EXIT_UNUSABLE
+    return run_command(run(argv))
 
 
 if __name__ == "__main__":

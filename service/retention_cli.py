@@ -16,22 +16,18 @@ Exit codes: 0 done, 1 refused (unknown case), 2 database or Temporal unusable.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import sys
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TextIO
 
 from schemas.audit import SYSTEM_ROLE
-from service.embedded import EmbeddedServerError, embedded_postgres
+from service.cli_database import command_pool, run_command
 from service.erasure import ErasureRefused
 from service.retention import SCHEDULE_ID, run_now, set_legal_hold
 from service.settings import Settings
 from service.temporal import connect
 from store import erasure as store
-from store.db import open_pool
-from store.migrate import apply_migrations
 from workflows.time_rules import BERLIN
 
 EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
@@ -67,41 +63,32 @@ async def run(
         await run_now(client)
         print(f"schedule {SCHEDULE_ID} triggered; see the Temporal UI for the run", file=out)
         return EXIT_OK
-    with contextlib.ExitStack() as stack:
-        dsn = settings.database_url
-        if dsn is None:
-            dsn = stack.enter_context(embedded_postgres(settings.data_dir))
-        async with open_pool(dsn, max_size=2) as pool:
-            await apply_migrations(pool)
-            try:
-                if args.command == "hold":
-                    await set_legal_hold(
-                        pool, args.case_id, args.reason, actor="retention_cli", role=SYSTEM_ROLE
-                    )
-                    print(f"{args.case_id}: on legal hold, not erased", file=out)
-                elif args.command == "release":
-                    await set_legal_hold(
-                        pool, args.case_id, None, actor="retention_cli", role=SYSTEM_ROLE
-                    )
-                    print(f"{args.case_id}: legal hold lifted", file=out)
-                else:
-                    today = datetime.now(BERLIN).date()
-                    async with pool.acquire() as con:
-                        counts = await store.retention_counts(con, today)
-                    for name, count in counts.items():
-                        print(f"{name}: {count}", file=out)
-            except ErasureRefused as refused:
-                print(f"refused: {refused.message}", file=sys.stderr)
-                return EXIT_REFUSED
+    async with command_pool(settings) as pool:
+        try:
+            if args.command == "hold":
+                await set_legal_hold(
+                    pool, args.case_id, args.reason, actor="retention_cli", role=SYSTEM_ROLE
+                )
+                print(f"{args.case_id}: on legal hold, not erased", file=out)
+            elif args.command == "release":
+                await set_legal_hold(
+                    pool, args.case_id, None, actor="retention_cli", role=SYSTEM_ROLE
+                )
+                print(f"{args.case_id}: legal hold lifted", file=out)
+            else:
+                today = datetime.now(BERLIN).date()
+                async with pool.acquire() as con:
+                    counts = await store.retention_counts(con, today)
+                for name, count in counts.items():
+                    print(f"{name}: {count}", file=out)
+        except ErasureRefused as refused:
+            print(f"refused: {refused.message}", file=sys.stderr)
+            return EXIT_REFUSED
     return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        return asyncio.run(run(argv))
-    except (EmbeddedServerError, OSError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_UNUSABLE
+    return run_command(run(argv), also=(RuntimeError,))
 
 
 if __name__ == "__main__":
