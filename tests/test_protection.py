@@ -16,14 +16,23 @@ import pytest
 from fastapi import FastAPI
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.api.failure.v1 import Failure
 from temporalio.converter import (
     ActivitySerializationContext,
     WorkflowSerializationContext,
 )
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from protection.codec import ENCODING, KEY_ID, CaseCodec, PayloadRefused, erased_payload
+from protection.codec import (
+    ENCODING,
+    KEY_ID,
+    CaseCodec,
+    PayloadRefused,
+    data_converter,
+    erased_payload,
+)
 from protection.keyring import SYSTEM_SCOPE, KeyRing, case_scope
 from protection.master import KeyRingData, MasterKeyError, MasterKeys, write_ring_file
 from schemas.accounts import Role
@@ -147,6 +156,25 @@ async def test_a_shredded_key_decodes_to_the_erased_marker(pool: asyncpg.Pool) -
     [again] = await codec_for(keys, "P-GONE").encode([plain("neu")])
     assert again.metadata[KEY_ID] != gone.metadata[KEY_ID]
     assert await CaseCodec(keys).decode([gone, again]) == [erased_payload(), plain("neu")]
+
+
+async def test_failure_messages_and_stack_traces_are_encrypted_too(pool: asyncpg.Pool) -> None:
+    """An error's message can carry what a person typed; the converter moves message and
+    stack trace into a payload, which the codec encrypts like any other."""
+    keys = KeyRing(pool, ring())
+    converter = data_converter(keys).with_context(
+        WorkflowSerializationContext(namespace="default", workflow_id="case-P-ERR")
+    )
+    try:
+        raise ApplicationError("Amina Beispiel, Bahnhofstraße 1 is wrong", type="Refused")
+    except ApplicationError as error:
+        failure = Failure()
+        await converter.encode_failure(error, failure)
+    assert failure.message == "Encoded failure" and failure.stack_trace == ""
+    assert failure.encoded_attributes.metadata["encoding"] == ENCODING
+    assert b"Amina" not in failure.SerializeToString()
+    decoded = await converter.decode_failure(failure)
+    assert "Amina Beispiel" in str(decoded)
 
 
 # ---------------------------------------------------------------- master keys
