@@ -29,6 +29,7 @@ import asyncpg
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from protection import protect
 from schemas.events import StatusEvent
 from service.embedded import HOST, embedded_postgres, temporal_dev_server
 from service.settings import Settings
@@ -125,6 +126,9 @@ async def bench_environment(label: str = "bench") -> AsyncIterator[BenchEnv]:
                     "temporal_address": address,
                 }
             )
+            # Every payload encrypted, as in production; the trivial baseline's worker copies
+            # this client, so both pay the codec and the ratio shows the workflow's own cost.
+            client = protect(client, pool, settings)
             worker = build_worker(client, pool, settings, task_queue=settings.task_queue)
             await stack.enter_async_context(worker)
             yield BenchEnv(
