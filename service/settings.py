@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, TypeAdapter
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.process import ProcessTimings
+from schemas.residence_routes import ResidenceRoutes, load_residence_routes
 from schemas.retention import RetentionRule, RetentionRules, default_retention_rules
 from schemas.time_rules import TimeRule, default_time_rules
 
@@ -57,6 +58,9 @@ class Settings(BaseSettings):
     retention_rules_file: Path | None = Field(
         default=None, validation_alias="CASE_RETENTION_RULES_FILE"
     )
+    residence_routes_file: Path | None = Field(
+        default=None, validation_alias="CASE_RESIDENCE_ROUTES_FILE"
+    )
     towns: tuple[str, ...] = Field(default=DEFAULT_TOWNS, validation_alias="CASE_TOWNS")
     # Accounts (ISO 8601 durations like the process timings).
     session_idle_timeout: timedelta = Field(
@@ -92,6 +96,10 @@ class Settings(BaseSettings):
             self.retention_rules_file.read_bytes()
         )
         return RetentionRules(rules=rules)
+
+    def residence_routes(self) -> ResidenceRoutes:
+        """The Bleiberechtsregelungen as dated versions: the file or the shipped data."""
+        return load_residence_routes(self.residence_routes_file)
 
     @property
     def default_master_key_file(self) -> Path:
