@@ -19,6 +19,7 @@ PERSONAL_TABLES = (
     "status_events",
     "timeline",
     "notices",
+    "case_documents",
 )
 
 

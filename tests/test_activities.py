@@ -152,6 +152,7 @@ async def test_fresh_database_migrates_to_the_expected_tables(dsn: str) -> None:
         "data_keys",  # 005_protection
         "erasures",
         "audit_log",  # 006_audit_log
+        "case_documents",  # 009_documents
     }
 
 

@@ -107,6 +107,8 @@ ENDPOINTS = [
         params={"from": "2026-01-01", "to": "2026-01-31"},
     ),
     Endpoint("GET", f"/cases/{_UNKNOWN_CASE}/access-report", frozenset({"abh", "admin"})),
+    Endpoint("GET", f"/cases/{_UNKNOWN_CASE}/documents", frozenset({"abh"})),
+    Endpoint("GET", f"/cases/{_UNKNOWN_CASE}/documents/{_UNKNOWN_TASK}", frozenset({"abh"})),
 ]
 
 
@@ -144,6 +146,8 @@ async def test_every_route_is_in_the_role_table(app: FastAPI) -> None:
         ("DELETE", f"{V1}/admin/cases/{{case_id}}/legal-hold"),
         ("GET", f"{V1}/admin/disclosures"),
         ("GET", f"{V1}/cases/{{case_id}}/access-report"),
+        ("GET", f"{V1}/cases/{{case_id}}/documents"),
+        ("GET", f"{V1}/cases/{{case_id}}/documents/{{document_id}}"),
     }
     assert listed == templates
     assert len(ENDPOINTS) == len(templates)

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from uuid import UUID
 
-from api.deps import Accounts, CaseIdPath, CaseReader, Cases, Caseworker, Records, ReportReader
+from fastapi import APIRouter, Response
+
+from api.deps import (
+    Accounts,
+    CaseIdPath,
+    CaseReader,
+    Cases,
+    Caseworker,
+    Pool,
+    Records,
+    ReportReader,
+)
 from api.errors import CONFLICT, NOT_FOUND
 from schemas.case import CaseUpdateResult, CaseView, ConsentWithdrawal, SupporterReport
+from schemas.case_documents import CaseDocument
 from schemas.gdpr import AccessReport
 from service.cases import CaseServiceError
+from store import documents
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
@@ -43,6 +56,49 @@ async def access_report(
     get 403. Opening the report is itself written to the access log (and listed in it).
     """
     return await records.access_report(reader, case_id, "api: access report")
+
+
+@router.get("/{case_id}/documents", responses=NOT_FOUND, summary="The documents a case received")
+async def list_documents(
+    case_id: CaseIdPath, cases: Cases, reader: Caseworker, service: Accounts, pool: Pool
+) -> list[CaseDocument]:
+    """Kind, languages, template version, content hash, flags and date of every document.
+
+    The ABH only: the documents hold more than the three categories the KI may receive.
+    """
+    await cases.case_view(case_id)  # 404 for an unknown case
+    async with pool.acquire() as con:
+        found = await documents.documents_of_case(con, case_id)
+    await service.record_access(reader, case_id, "api: documents")
+    return found
+
+
+@router.get(
+    "/{case_id}/documents/{document_id}",
+    responses={**NOT_FOUND, 200: {"content": {"application/pdf": {}}}},
+    response_class=Response,
+    summary="One document of a case, as PDF",
+)
+async def get_document(
+    case_id: CaseIdPath,
+    document_id: UUID,
+    reader: Caseworker,
+    service: Accounts,
+    pool: Pool,
+) -> Response:
+    async with pool.acquire() as con:
+        pdf = await documents.document_pdf(con, case_id, document_id)
+    if pdf is None:
+        raise CaseServiceError(404, "unknown document")
+    await service.record_access(reader, case_id, "api: document")
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "content-disposition": f'attachment; filename="{document_id}.pdf"',
+            "cache-control": "no-store",
+        },
+    )
 
 
 @router.post(

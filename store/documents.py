@@ -1,0 +1,64 @@
+"""Queries for the documents of a case (``case_documents``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from schemas.case_documents import CaseDocument
+from store.repository import Connection
+
+_COLUMNS = (
+    "document_id, kind, languages, template_version, content_hash, flags, created_at, "
+    "octet_length(pdf) AS size"
+)
+
+
+async def add_document(
+    con: Connection,
+    *,
+    document_id: UUID,
+    case_id: str,
+    kind: str,
+    languages: list[str],
+    template_version: str,
+    content_hash: str,
+    flags: list[str],
+    pdf: bytes,
+    created_at: datetime,
+) -> UUID:
+    """Store a document once: the same text in the same version for a case is kept once."""
+    stored = await con.fetchval(
+        "INSERT INTO case_documents (document_id, case_id, kind, languages, template_version,"
+        " content_hash, flags, pdf, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        " ON CONFLICT (case_id, kind, template_version, content_hash) DO UPDATE"
+        " SET kind = EXCLUDED.kind RETURNING document_id",
+        document_id,
+        case_id,
+        kind,
+        languages,
+        template_version,
+        content_hash,
+        flags,
+        pdf,
+        created_at,
+    )
+    assert isinstance(stored, UUID)
+    return stored
+
+
+async def documents_of_case(con: Connection, case_id: str) -> list[CaseDocument]:
+    rows = await con.fetch(
+        f"SELECT {_COLUMNS} FROM case_documents WHERE case_id = $1 ORDER BY created_at, kind",
+        case_id,
+    )
+    return [CaseDocument.model_validate(dict(row)) for row in rows]
+
+
+async def document_pdf(con: Connection, case_id: str, document_id: UUID) -> bytes | None:
+    pdf: bytes | None = await con.fetchval(
+        "SELECT pdf FROM case_documents WHERE case_id = $1 AND document_id = $2",
+        case_id,
+        document_id,
+    )
+    return pdf
