@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.events import ResidenceStatus, Text
 from schemas.process import ProcessTimings
+from schemas.residence_routes import ResidenceRoutes
 from schemas.tasks import TaskView
 from schemas.time_rules import TimeRule
 
@@ -45,6 +46,8 @@ class CaseStart(BaseModel):
     case_id: str
     timings: ProcessTimings = Field(default_factory=ProcessTimings)
     time_rules: tuple[TimeRule, ...] = ()
+    # None for cases started before the routes were data: their conversations are not checked.
+    residence_routes: ResidenceRoutes | None = None
 
 
 class CaseResult(BaseModel):

@@ -76,7 +76,10 @@ class CaseService:
         self._settings = settings
         # Read once: a case keeps the timings and rules it started with.
         self._start_defaults = CaseStart(
-            case_id="-", timings=settings.timings(), time_rules=settings.time_rules()
+            case_id="-",
+            timings=settings.timings(),
+            time_rules=settings.time_rules(),
+            residence_routes=settings.residence_routes(),
         )
 
     # --------------------------------------------------------------- intake

@@ -26,6 +26,7 @@ from api.auth import SESSION_COOKIE
 from schemas.accounts import Role
 from service.accounts import AccountService
 from service.settings import Settings
+from web import labels
 from worker import build_worker
 from workflows.case import workflow_id
 from workflows.time_rules import BERLIN
@@ -356,6 +357,23 @@ async def test_the_referral_path_through_the_api(
     assert case["residence_status"] == "ausreisepflichtig"
     kinds = [entry["kind"] for entry in case["timeline"]]
     assert kinds.count("disclosure") == 2  # to the KI, then to the partner
+
+
+async def test_only_routes_in_force_on_the_day_can_have_been_explained(
+    http: httpx.AsyncClient,
+) -> None:
+    """§104c (Chancen-Aufenthaltsrecht) is no longer granted since 31 Dec 2025: a conversation
+    held after that cannot have offered it (the route rules are dated data)."""
+    case_id = await open_case(http)
+    task_id = await the_task(http, case_id, "abh", "information_conversation")
+    body = {**conversation(), "routes_discussed": ["§25b AufenthG", "§104c AufenthG"]}
+    response = await complete(http, task_id, body)
+    assert response.status_code == 422, response.text
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "routes_discussed"]
+    assert error["msg"] == f"§104c AufenthG is not in force on {today().isoformat()}"
+    assert labels.reason("routes_discussed", error["msg"]).startswith("§104c AufenthG galt am ")
+    assert (await complete(http, task_id, conversation())).status_code == 200
 
 
 async def test_completing_a_task_twice_is_a_conflict(http: httpx.AsyncClient) -> None:

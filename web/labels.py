@@ -176,6 +176,10 @@ def reason(field: str, text: str, error_type: str = "value_error") -> str:
     elsewhere = re.fullmatch(r"the partner works in (.+), not in the person's town", text)
     if elsewhere:
         return f"Der Partner arbeitet in {elsewhere.group(1)}, nicht im Wohnort der Person."
+    not_in_force = re.fullmatch(r"(.+) is not in force on (\d{4})-(\d{2})-(\d{2})", text)
+    if not_in_force:
+        route, year, month, day = not_in_force.groups()
+        return f"{route} galt am {day}.{month}.{year} nicht (siehe Bleiberechtsregelungen)."
     task_kind = re.fullmatch(r"this task is a (\w+) task", text)
     if task_kind:
         return f"Diese Aufgabe ist: {label(TASK_KINDS, task_kind.group(1))}."

@@ -499,6 +499,8 @@ class CaseWorkflow:
             for name in past_only
             if isinstance(value := getattr(completion, name, None), date) and value > today
         ]
+        if isinstance(completion, InformationConversation):
+            errors.extend(self._route_errors(completion))
         if isinstance(completion, FollowUp) and completion.planned_departure_on:
             if completion.planned_departure_on < today:
                 errors.append(
@@ -510,6 +512,22 @@ class CaseWorkflow:
             if completion.enforcement_at is not None:
                 errors.extend(self._enforcement_errors(completion))
         return errors
+
+    def _route_errors(self, conversation: InformationConversation) -> list[FieldError]:
+        """Only Bleiberechtsregelungen in force on the day of the conversation can have been
+        explained (§104c, say, is no longer granted since 31 Dec 2025)."""
+        routes = self._start.residence_routes
+        if routes is None:
+            return []
+        in_force = {version.route for version in routes.on(conversation.held_on)}
+        return [
+            FieldError(
+                field="routes_discussed",
+                reason=f"{route.value} is not in force on {conversation.held_on.isoformat()}",
+            )
+            for route in conversation.routes_discussed
+            if route not in in_force
+        ]
 
     def _enforcement_errors(self, decision: Escalation) -> list[FieldError]:
         assert decision.enforcement_at is not None
