@@ -55,6 +55,7 @@ def create_app(
             app.state.cases = CaseService(own_client, own_pool, settings)
             app.state.accounts = AccountService(own_pool, settings)
             app.state.settings = settings
+            app.state.residence_routes = settings.residence_routes()  # read once, not per page
             yield
 
     app = FastAPI(

@@ -99,6 +99,8 @@ async def test_the_abh_completes_conversation_and_consent_through_the_forms(site
         form = await abh.get(f"/aufgaben/{task_id}")
         assert form.status_code == 200
         assert "Datum des Gesprächs" in form.text and 'type="date"' in form.text
+        # Only Bleiberechtsregelungen in force today are offered (§104c ended with 2025).
+        assert 'value="§25b AufenthG"' in form.text and "§104c" not in form.text
 
         # The workflow refuses a date in the future; the page says so next to the field.
         refused = await complete_conversation(abh, task_id, today() + timedelta(days=3))

@@ -7,14 +7,15 @@ the API; the model and then the workflow's validator decide whether it is accept
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter, ValidationError
 from starlette.datastructures import FormData
 
+from schemas.residence_routes import ResidenceRoutes
 from schemas.tasks import EscalationDecision, Perspective, Route, TaskCompletion
 from web import labels
 
@@ -143,6 +144,21 @@ FORMS: dict[str, list[Field]] = {
         Field("court_order", "Eine richterliche Anordnung liegt vor", "checkbox"),
     ],
 }
+
+
+def fields_for(kind: str, routes: ResidenceRoutes, day: date) -> list[Field]:
+    """The form of ``kind``; the conversation offers only routes in force on ``day``, so a
+    caseworker is not invited to tick one that could not have been explained."""
+    in_force = {version.route.value for version in routes.on(day)}
+    fields = []
+    for spec in FORMS[kind]:
+        if spec.name in ("routes_discussed", "route_pursued"):
+            options = [
+                (value, text) for value, text in spec.options if not value or value in in_force
+            ]
+            spec = replace(spec, options=options)
+        fields.append(spec)
+    return fields
 
 
 def parse(kind: str, form: FormData) -> dict[str, Any]:

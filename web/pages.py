@@ -316,7 +316,11 @@ async def _task_page(
         account,
         status_code=status_code,
         task=task,
-        fields=forms.FORMS[task["kind"]],
+        fields=forms.fields_for(
+            task["kind"],
+            request.app.state.settings.residence_routes(),
+            _now().astimezone(BERLIN).date(),
+        ),
         values=values or {},
         errors=errors or {},
         partners=partners,
