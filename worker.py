@@ -17,6 +17,7 @@ from temporalio.worker import Worker
 
 from activities.case_store import CaseStore
 from activities.disclosures import Disclosures
+from activities.mail import Mail
 from activities.retention import Retention
 from protection import open_keyring, protect
 from protection.codec import keyring_of
@@ -65,6 +66,7 @@ def build_activities(
         pool, after_handover_commit=after_handover_commit, before_handover=before_handover
     )
     retention = Retention(pool, keys, rules)
+    mail = Mail(pool)
     return [
         store.open_case,
         store.record_event,
@@ -78,6 +80,7 @@ def build_activities(
         disclosures.withdraw_consent,
         retention.due_cases,
         retention.erase_case,
+        mail.enqueue,
     ]
 
 

@@ -96,6 +96,10 @@ class Recipient(StrEnum):
     KI = "Kommunales Integrationszentrum des Kreises Unna (KI)"
     PARTNERS = "Wohlfahrtsverband oder Ehrenamtliche in der Stadt der Person (durch das KI)"
     FORMER_RECIPIENTS = "Die bisherigen Empfänger: Mitteilung des Widerrufs, Löschungsersuchen"
+    MAIL_RECIPIENTS = (
+        "Die Adressat*innen der E-Mail (Person, Bevollmächtigte, KI oder Partner), über den "
+        "SMTP-Server des Kreises"
+    )
 
 
 class Retention(StrEnum):
@@ -112,6 +116,10 @@ class Retention(StrEnum):
     ERASURE_RECORD = (
         "Der Löschnachweis (Aktenzeichen, Zeitpunkt, Anzahl gelöschter Zeilen, ohne "
         "Personendaten) bleibt; die Fristen je Ergebnis stehen in schemas/retention.py"
+    )
+    OUTBOX = (
+        "Inhalt und Anhänge im Postausgang bis zum Versand; danach nur der Zustellnachweis "
+        "(Empfängeradresse, Message-ID, Prüfsumme, Zeitpunkt) so lange wie die Fallakte"
     )
 
 

@@ -130,6 +130,7 @@ class ActivityName(StrEnum):
     REGISTER_SUPPORTER = "supporter.register"
     DUE_FOR_ERASURE = "retention.due_cases"
     ERASE_CASE = "retention.erase_case"
+    ENQUEUE_MAIL = "mail.enqueue"
 
 
 KI_RECIPIENT = "ki"

@@ -25,6 +25,8 @@ from fastapi import FastAPI
 from temporalio.worker import Worker
 
 from api.app import create_app
+from mail.delivery import DeliveryPolicy, MailDelivery
+from mail.transport import transport_from_settings
 from protection import protect
 from service.embedded import EmbeddedServerError, embedded_postgres, temporal_dev_server
 from service.logging import configure_logging, get_logger
@@ -84,6 +86,10 @@ def _banner(settings: Settings, role: Role) -> str:
         lines.append(f"Temporal UI:  external server ({settings.temporal_address})")
     if role.runs_worker:
         lines.append(f"Worker:       task queue {settings.task_queue}")
+        if settings.smtp_host is None:
+            lines.append(f"Mailbox:      {settings.mailbox_dir.resolve()} (no CASE_SMTP_HOST)")
+        else:
+            lines.append(f"Mail:         SMTP {settings.smtp_host}:{settings.smtp_port_or_default}")
     return "\n".join(lines)
 
 
@@ -95,8 +101,13 @@ async def _stop_after(work: Awaitable[None], stop: asyncio.Event) -> None:
         stop.set()
 
 
-async def _serve(worker: Worker | None, api: _ApiServer | None) -> None:
-    """Run worker and API until a signal (or until either of them ends), then stop both."""
+async def _serve(
+    worker: Worker | None, api: _ApiServer | None, mail: MailDelivery | None = None
+) -> None:
+    """Run worker and API until a signal (or until either of them ends), then stop both.
+
+    The mail delivery loop runs beside the worker; on shutdown it finishes the send in
+    progress and ends (a mail cut off mid-send is claimed again later: nothing is lost)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
 
@@ -114,10 +125,14 @@ async def _serve(worker: Worker | None, api: _ApiServer | None) -> None:
                 tasks.create_task(_stop_after(worker.run(), stop))
             if api is not None:
                 tasks.create_task(_stop_after(api.serve(), stop))
+            if mail is not None:
+                tasks.create_task(_stop_after(mail.run(), stop))
             await stop.wait()
             log.info("shutting down")
             if api is not None:
                 api.should_exit = True
+            if mail is not None:
+                mail.stop()
             if worker is not None:
                 await worker.shutdown()
     finally:
@@ -172,14 +187,22 @@ async def run(settings: Settings | None = None, role: Role | str = Role.ALL) -> 
         client = protect(client, pool, settings)
 
         worker = None
+        mail = None
         if role.runs_worker:
             worker = build_worker(client, pool, settings)
             await ensure_schedule(client, settings.task_queue)
+            mail = MailDelivery(
+                pool,
+                transport_from_settings(settings),
+                interval=settings.mail_poll_seconds,
+                sender=settings.mail_from,
+                policy=DeliveryPolicy(max_attempts=settings.mail_max_attempts),
+            )
         api = None
         if role.runs_api:
             api = _api_server(create_app(settings, client=client, pool=pool), settings)
         print(_banner(settings, role), flush=True)
-        await _serve(worker, api)
+        await _serve(worker, api, mail)
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -85,6 +85,30 @@ class Settings(BaseSettings):
         default=None, validation_alias="CASE_CODEC_ORIGINS"
     )
 
+    # E-mail (mail/): SMTP when CASE_SMTP_HOST is set, else .eml files in <data_dir>/mailbox.
+    smtp_host: str | None = Field(default=None, validation_alias="CASE_SMTP_HOST")
+    smtp_port: int | None = Field(default=None, ge=1, le=65535, validation_alias="CASE_SMTP_PORT")
+    smtp_username: str | None = Field(default=None, validation_alias="CASE_SMTP_USERNAME")
+    smtp_password: SecretStr | None = Field(default=None, validation_alias="CASE_SMTP_PASSWORD")
+    # STARTTLS on the submission port by default; CASE_SMTP_TLS=true for implicit TLS (465).
+    smtp_starttls: bool = Field(default=True, validation_alias="CASE_SMTP_STARTTLS")
+    smtp_tls: bool = Field(default=False, validation_alias="CASE_SMTP_TLS")
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0, validation_alias="CASE_SMTP_TIMEOUT")
+    mail_from: str = Field(default="ausreise-faelle@localhost", validation_alias="CASE_MAIL_FROM")
+    mail_poll_seconds: float = Field(default=5.0, gt=0, validation_alias="CASE_MAIL_POLL_SECONDS")
+    mail_max_attempts: int = Field(default=30, ge=1, validation_alias="CASE_MAIL_MAX_ATTEMPTS")
+
+    @property
+    def mailbox_dir(self) -> Path:
+        """Where the embedded default delivers mail when no SMTP host is set."""
+        return self.data_dir / "mailbox"
+
+    @property
+    def smtp_port_or_default(self) -> int:
+        if self.smtp_port is not None:
+            return self.smtp_port
+        return 465 if self.smtp_tls else 587 if self.smtp_starttls else 25
+
     def timings(self) -> ProcessTimings:
         return TimingSettings().timings()
 

@@ -19,6 +19,7 @@ PERSONAL_TABLES = (
     "status_events",
     "timeline",
     "notices",
+    "outbox",  # its attachments go by ON DELETE CASCADE
     "case_documents",
 )
 

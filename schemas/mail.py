@@ -1,0 +1,47 @@
+"""An e-mail for the outbox: what a workflow asks to be sent, attachments included.
+
+The model travels as the input of the ``mail.enqueue`` activity (encrypted like every payload)
+and is written to the ``outbox`` table; it carries personal data (recipient, text, documents).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# One address, no display name: enough to send to and nothing a header could be injected with.
+ADDRESS_PATTERN = r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$"
+
+
+class MailAttachment(BaseModel):
+    """A document sent with the mail. Bytes travel base64-encoded in JSON payloads."""
+
+    model_config = ConfigDict(frozen=True, ser_json_bytes="base64", val_json_bytes="base64")
+
+    filename: str = Field(min_length=1, max_length=200, pattern=r"^[^/\\\r\n]+$")
+    content_type: str = Field(pattern=r"^[a-z0-9.+-]+/[a-z0-9.+-]+$")
+    content: bytes
+
+
+class MailRequest(BaseModel):
+    """One e-mail, queued once per ``idempotency_key`` however often it is asked for.
+
+    The key is the caller's: ``<case or arrival id>:<document>:<version>``, so a retried
+    activity (or a replayed workflow) never sends the same document twice, while a new
+    version of the document is a new mail.
+    """
+
+    model_config = ConfigDict(frozen=True, ser_json_bytes="base64", val_json_bytes="base64")
+
+    idempotency_key: str = Field(min_length=1, max_length=300)
+    case_id: str | None = Field(default=None, min_length=1)
+    recipient: str = Field(max_length=254, pattern=ADDRESS_PATTERN)
+    subject: str = Field(min_length=1, max_length=300, pattern=r"^[^\r\n]*$")
+    body: str
+    attachments: tuple[MailAttachment, ...] = ()
+
+
+class MailQueued(BaseModel):
+    """What ``mail.enqueue`` answers: the outbox row, and whether this call created it."""
+
+    outbox_id: int
+    created: bool
