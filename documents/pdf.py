@@ -72,11 +72,16 @@ def _face(style: Style, language: str) -> FontFace:
     return FontFace(family=family, size_pt=10, color=(0, 0, 0))
 
 
-def _cell_text(style: Style, text: str) -> str:
+def _cell_text(style: Style, text: str, language: str) -> str:
     if style == "bullet":
-        return f"• {text}"
-    if style == "signature":
-        return f"{text}\n\n\n________________________________"
+        text = f"• {text}"
+    elif style == "signature":
+        text = f"{text}\n\n\n________________________________"
+    if language in RTL_LANGUAGES:
+        # A leading RIGHT-TO-LEFT MARK makes every paragraph of the cell right to left, even one
+        # that starts with a bullet, a digit or a Latin name (the bidi algorithm would take the
+        # first strong character otherwise, and put the bullet on the left).
+        text = "\n".join(f"\u200f{line}" for line in text.split("\n"))
     return text
 
 
@@ -126,6 +131,6 @@ def build_pdf(title: str, languages: list[str], rows: list[Row], footer: str) ->
         for row in rows:
             out = table.row()
             for language, text in zip(languages, row.cells, strict=True):
-                out.cell(_cell_text(row.style, text), style=_face(row.style, language))
+                out.cell(_cell_text(row.style, text, language), style=_face(row.style, language))
     _map_orphan_glyphs(pdf)
     return bytes(pdf.output())

@@ -13,7 +13,13 @@ import hashlib
 from collections.abc import Callable, Sequence
 
 from documents.pdf import Row, Style, build_pdf
-from documents.texts import FALLBACK_LANGUAGE, SOURCE_LANGUAGE, Template, load_template
+from documents.texts import (
+    FALLBACK_LANGUAGE,
+    RTL_LANGUAGES,
+    SOURCE_LANGUAGE,
+    Template,
+    load_template,
+)
 from schemas.documents import (
     ConsentContext,
     ConversationRecordContext,
@@ -87,7 +93,9 @@ def _conversation(rows: _Rows, ctx: ConversationRecordContext) -> None:
             if items:
 
                 def line(t: Template, label: str = label, items: list[Prerequisite] = items) -> str:
-                    return t.text(label) + " " + "; ".join(t.text(f"prereq.{p}") for p in items)
+                    separator = "؛ " if t.language in RTL_LANGUAGES else "; "
+                    names = separator.join(t.text(f"prereq.{p}") for p in items)
+                    return f"{t.text(label)} {names}"
 
                 rows.each("bullet", line)
     rows.add("heading", "consequences_heading")
