@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import tempfile
 from dataclasses import dataclass
+from functools import cache
 from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
+from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
@@ -26,12 +29,37 @@ Style = Literal["title", "heading", "text", "bullet", "notice", "small", "signat
 # fontTools costs seconds per document, so emphasis is size and colour, not bold.
 SANS = "notosans"
 ARABIC = "notosansarabic"
-FONT_FILES: dict[str, Path] = {
+FONT_SOURCES: dict[str, Path] = {
     SANS: Path(str(files("fontpkg_noto_sans") / "files" / "NotoSans[wdth,wght].ttf")),
     ARABIC: Path(
         str(files("fontpkg_noto_sans_arabic") / "files" / "NotoSansArabic[wdth,wght].ttf")
     ),
 }
+_VARIATION_TABLES = ("fvar", "gvar", "avar", "cvar", "HVAR", "MVAR", "STAT")
+
+
+@cache
+def _static_fonts() -> dict[str, Path]:
+    """The fonts without their variation tables, written once per process to a temporary folder.
+
+    The default outlines (regular weight) stay; the variation data would otherwise be subset into
+    every PDF (three times its size) and slow the subsetting down.
+    """
+    folder = Path(_TEMPORARY.name)
+    result: dict[str, Path] = {}
+    for family, source in FONT_SOURCES.items():
+        font = TTFont(source)
+        for tag in _VARIATION_TABLES:
+            if tag in font:
+                del font[tag]
+        target = folder / f"{family}.ttf"
+        font.save(target)
+        result[family] = target
+    return result
+
+
+_TEMPORARY = tempfile.TemporaryDirectory(prefix="documents-fonts-")
+
 # An invisible, joining-transparent character (WORD JOINER) for glyphs that HarfBuzz split off a
 # letter (Arabic dots, marks): without a ToUnicode entry, text extraction and screen readers
 # would read the glyph's internal code as a stray Latin character.
@@ -110,7 +138,7 @@ def build_pdf(title: str, languages: list[str], rows: list[Row], footer: str) ->
     pdf.set_author("Kreis Unna – Ausländerbehörde")
     pdf.set_lang(languages[-1])
     pdf.set_creation_date(_FIXED_CREATION)
-    for family, path in FONT_FILES.items():
+    for family, path in _static_fonts().items():
         pdf.add_font(family, fname=path)
     pdf.set_fallback_fonts([ARABIC, SANS], exact_match=False)
     pdf.set_text_shaping(True)

@@ -11,12 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from documents.pdf import Row, Style, build_pdf
 from documents.texts import (
     FALLBACK_LANGUAGE,
     RTL_LANGUAGES,
     SOURCE_LANGUAGE,
+    TEXTS_DIR,
     Template,
     load_template,
 )
@@ -146,17 +148,19 @@ def _flyer(rows: _Rows, ctx: FlyerContext) -> None:
     rows.add("small", "as_of", date=_date(ctx.as_of))
 
 
-def _columns(kind: DocumentKind, language: str) -> tuple[list[Template], bool]:
+def _columns(
+    kind: DocumentKind, language: str, texts_dir: Path
+) -> tuple[list[Template], bool]:
     """The templates of the columns and whether the requested language had to be replaced."""
-    source = load_template(kind, SOURCE_LANGUAGE)
+    source = load_template(kind, SOURCE_LANGUAGE, texts_dir)
     if source is None:
         raise MissingSourceText(f"no complete German template for {kind.value}")
     if language == SOURCE_LANGUAGE:
         return [source], False
-    wanted = load_template(kind, language)
+    wanted = load_template(kind, language, texts_dir)
     if wanted is not None:
         return [source, wanted], False
-    english = load_template(kind, FALLBACK_LANGUAGE)
+    english = load_template(kind, FALLBACK_LANGUAGE, texts_dir)
     if english is None:
         raise MissingSourceText(f"no complete English template for {kind.value}")
     return [source, english], True
@@ -170,14 +174,21 @@ _EXPECTED: dict[DocumentKind, type[DocumentContext]] = {
 }
 
 
-def render(kind: DocumentKind, language: str, context: DocumentContext) -> RenderedDocument:
+def render(
+    kind: DocumentKind,
+    language: str,
+    context: DocumentContext,
+    *,
+    texts_dir: Path = TEXTS_DIR,
+) -> RenderedDocument:
     """Render one document; a language without complete texts gives German and English.
 
     The fallback is flagged on the result and printed at the top of the document, never silent.
+    ``texts_dir`` exists for tests and for trying out changed texts before they are committed.
     """
     if not isinstance(context, _EXPECTED[kind]):
         raise TypeError(f"{kind.value} needs {_EXPECTED[kind].__name__}")
-    columns, fallback = _columns(kind, language)
+    columns, fallback = _columns(kind, language, texts_dir)
     rows = _Rows(columns)
     flags: list[DocumentFlag] = []
     rows.add("title", "title", town=context.town if isinstance(context, FlyerContext) else "")
