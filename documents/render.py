@@ -47,6 +47,17 @@ def _date(value: dt.date) -> str:
     return value.strftime("%d.%m.%Y")
 
 
+def _isolated(template: Template, values: dict[str, str]) -> dict[str, str]:
+    """Data (names, places, numbers) inside right-to-left text, as left-to-right isolates.
+
+    Without LEFT-TO-RIGHT ISOLATE ... POP DIRECTIONAL ISOLATE a name's trailing full stop or a
+    bracket would be pulled to the wrong side of the name by the bidi algorithm.
+    """
+    if template.language not in RTL_LANGUAGES:
+        return values
+    return {key: f"\u2066{value}\u2069" for key, value in values.items()}
+
+
 class _Rows:
     """Collects rows; each text key becomes one cell per column, in that column's language."""
 
@@ -55,7 +66,9 @@ class _Rows:
         self.rows: list[Row] = []
 
     def add(self, style: Style, key: str, **values: str) -> None:
-        self.rows.append(Row(style, tuple(t.text(key, **values) for t in self.columns)))
+        self.rows.append(
+            Row(style, tuple(t.text(key, **_isolated(t, values)) for t in self.columns))
+        )
 
     def each(self, style: Style, make: Callable[[Template], str]) -> None:
         self.rows.append(Row(style, tuple(make(t) for t in self.columns)))
@@ -219,7 +232,7 @@ def render(
     text = "\n".join(f"[{row.style}] " + " | ".join(row.cells) for row in rows.rows)
     template_version = " ".join(f"{kind.value}/{t.language}@{t.version}" for t in columns)
     title = rows.rows[0].cells[0]
-    pdf = build_pdf(title, languages, rows.rows, f"{title} · Textversion {template_version}")
+    pdf = build_pdf(title, languages, rows.rows, f"Textversion {template_version}")
     return RenderedDocument(
         kind=kind,
         requested_language=language,

@@ -6,9 +6,10 @@ How right-to-left is verified: the PDF holds Arabic/Farsi glyphs in visual order
 shaped, right to left). pypdf's text extraction puts each line back into logical order using the
 font's ToUnicode map; a known word (``المحادثة``, ``گفتگو``) must come out in its logical spelling
 and its reversed spelling must not appear. A word that was laid out left to right, or letters
-that lost their mapping, would fail that comparison. Extraction keeps two invisible characters
+that lost their mapping, would fail that comparison. Extraction keeps invisible characters
 the renderer adds on purpose (U+2060 for glyphs HarfBuzz split off a letter, U+200F to make a
-paragraph right to left); they are removed before comparing.
+paragraph right to left, U+2066/U+2069 around names inside right-to-left text); they are removed
+before comparing.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ def rendered(kind: DocumentKind, language: str) -> RenderedDocument:
 def pdf_text(document: RenderedDocument) -> str:
     reader = pypdf.PdfReader(io.BytesIO(document.pdf))
     raw = "\n".join(page.extract_text() for page in reader.pages)
-    raw = raw.replace("\u2060", "").replace("\u200f", "")
+    for invisible in "\u2060\u200f\u2066\u2069":
+        raw = raw.replace(invisible, "")
     return re.sub(r"\s+", " ", raw)
 
 
