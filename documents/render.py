@@ -1,0 +1,247 @@
+"""``render(kind, language, context)``: one document as PDF, German beside the person's language.
+
+The content hash is the sha256 of the rendered *text* (every row of every column, in order),
+not of the PDF bytes: it names what the person was told, independent of the fonts' subsetting,
+fpdf2's version or PDF object numbering, so an upgrade of the layout libraries does not make the
+same content look changed, and two documents with the same hash say the same words.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from documents.pdf import Row, Style, build_pdf
+from documents.texts import (
+    FALLBACK_LANGUAGE,
+    RTL_LANGUAGES,
+    SOURCE_LANGUAGE,
+    TEXTS_DIR,
+    Template,
+    load_template,
+)
+from schemas.documents import (
+    ConsentContext,
+    ConversationRecordContext,
+    DepartureLetterContext,
+    DocumentContext,
+    DocumentFlag,
+    DocumentKind,
+    FlyerContext,
+    OfferCategory,
+    Prerequisite,
+    RenderedDocument,
+    ReviewStatus,
+    SupportOffer,
+    TemplateRef,
+)
+
+
+class MissingSourceText(RuntimeError):
+    """The German template of a kind is missing or incomplete: nothing can be rendered."""
+
+
+def _date(value: dt.date) -> str:
+    return value.strftime("%d.%m.%Y")
+
+
+def _isolated(template: Template, values: dict[str, str]) -> dict[str, str]:
+    """Data (names, places, numbers) inside right-to-left text, as left-to-right isolates.
+
+    Without LEFT-TO-RIGHT ISOLATE ... POP DIRECTIONAL ISOLATE a name's trailing full stop or a
+    bracket would be pulled to the wrong side of the name by the bidi algorithm.
+    """
+    if template.language not in RTL_LANGUAGES:
+        return values
+    return {key: f"\u2066{value}\u2069" for key, value in values.items()}
+
+
+class _Rows:
+    """Collects rows; each text key becomes one cell per column, in that column's language."""
+
+    def __init__(self, columns: Sequence[Template]) -> None:
+        self.columns = columns
+        self.rows: list[Row] = []
+
+    def add(self, style: Style, key: str, **values: str) -> None:
+        self.rows.append(
+            Row(style, tuple(t.text(key, **_isolated(t, values)) for t in self.columns))
+        )
+
+    def each(self, style: Style, make: Callable[[Template], str]) -> None:
+        self.rows.append(Row(style, tuple(make(t) for t in self.columns)))
+
+
+def _offer_rows(rows: _Rows, offers: Sequence[SupportOffer]) -> None:
+    for category in OfferCategory:
+        chosen = [o for o in offers if o.category is category]
+        if not chosen:
+            continue
+        rows.add("heading", f"category.{category.value}")
+        for offer in chosen:
+
+            def lines(t: Template, offer: SupportOffer = offer) -> str:
+                parts = [
+                    offer.name,
+                    f"{t.text('label_address')}: {offer.address}, {offer.town}",
+                    f"{t.text('label_hours')}: {offer.hours}",
+                ]
+                if offer.contact:
+                    parts.append(f"{t.text('label_contact')}: {offer.contact}")
+                return "\n".join(parts)
+
+            rows.each("text", lines)
+
+
+def _conversation(rows: _Rows, ctx: ConversationRecordContext) -> None:
+    rows.add("text", "file_reference", ref=ctx.file_reference)
+    rows.add("text", "intro", date=_date(ctx.conversation_date))
+    rows.add("small", "rule_version", version=ctx.rule_version)
+    rows.add("heading", "routes_heading")
+    if not ctx.routes:
+        rows.add("text", "no_routes")
+    for route in ctx.routes:
+        rows.add("text", f"route.{route.route.value}")
+        for label, items in (("met", route.met), ("missing", route.missing)):
+            if items:
+
+                def line(t: Template, label: str = label, items: list[Prerequisite] = items) -> str:
+                    separator = "؛ " if t.language in RTL_LANGUAGES else "; "
+                    names = separator.join(t.text(f"prereq.{p}") for p in items)
+                    return f"{t.text(label)} {names}"
+
+                rows.each("bullet", line)
+    rows.add("heading", "consequences_heading")
+    for consequence in ctx.consequences:
+        rows.add("bullet", f"consequence.{consequence.value}")
+    if ctx.offers:
+        rows.add("heading", "offers_heading")
+        _offer_rows(rows, ctx.offers)
+    rows.add("notice", "closing")
+
+
+def _departure(rows: _Rows, ctx: DepartureLetterContext) -> None:
+    deadline = _date(ctx.departure_deadline)
+    rows.add("text", "file_reference", ref=ctx.file_reference)
+    rows.add("text", "date", date=_date(ctx.letter_date))
+    rows.add("notice", "intro", deadline=deadline)
+    rows.add("heading", "instructions_heading")
+    rows.add("bullet", "step.leave", deadline=deadline)
+    for step in ("passport", "certificate", "extension", "counselling", "changes"):
+        rows.add("bullet", f"step.{step}")
+    rows.add("heading", "warnings_heading")
+    for warning in ("deportation", "no_announcement", "entry_ban", "costs"):
+        rows.add("bullet", f"warn.{warning}")
+    rows.add("text", "contact", contact=ctx.authority_contact)
+
+
+def _consent(rows: _Rows, ctx: ConsentContext) -> None:
+    rows.add("text", "file_reference", ref=ctx.file_reference)
+    rows.add("text", "intro", name=ctx.person_name)
+    rows.add("text", "purpose")
+    rows.add("heading", "recipients_heading")
+    rows.add("bullet", "recipient_ki")
+    rows.add("bullet", "recipient_partner", partner=ctx.partner_name, town=ctx.town)
+    rows.add("heading", "categories_heading")
+    for category in ("personal", "contact", "status"):
+        rows.add("bullet", f"data.{category}")
+    rows.add("text", "release")
+    rows.add("text", "voluntary")
+    rows.add("heading", "withdraw_heading")
+    rows.add("text", "withdraw", contact=ctx.withdrawal_contact)
+    rows.add("signature", "sign_place_date")
+    rows.add("signature", "sign_person")
+
+
+def _flyer(rows: _Rows, ctx: FlyerContext) -> None:
+    rows.add("text", "intro")
+    _offer_rows(rows, ctx.offers)
+    rows.add("small", "as_of", date=_date(ctx.as_of))
+
+
+def _columns(
+    kind: DocumentKind, language: str, texts_dir: Path
+) -> tuple[list[Template], bool]:
+    """The templates of the columns and whether the requested language had to be replaced."""
+    source = load_template(kind, SOURCE_LANGUAGE, texts_dir)
+    if source is None:
+        raise MissingSourceText(f"no complete German template for {kind.value}")
+    if language == SOURCE_LANGUAGE:
+        return [source], False
+    wanted = load_template(kind, language, texts_dir)
+    if wanted is not None:
+        return [source, wanted], False
+    english = load_template(kind, FALLBACK_LANGUAGE, texts_dir)
+    if english is None:
+        raise MissingSourceText(f"no complete English template for {kind.value}")
+    return [source, english], True
+
+
+_EXPECTED: dict[DocumentKind, type[DocumentContext]] = {
+    DocumentKind.GESPRAECHSPROTOKOLL: ConversationRecordContext,
+    DocumentKind.AUSREISEINFORMATION: DepartureLetterContext,
+    DocumentKind.EINWILLIGUNG: ConsentContext,
+    DocumentKind.FLYER: FlyerContext,
+}
+
+
+def render(
+    kind: DocumentKind,
+    language: str,
+    context: DocumentContext,
+    *,
+    texts_dir: Path = TEXTS_DIR,
+) -> RenderedDocument:
+    """Render one document; a language without complete texts gives German and English.
+
+    The fallback is flagged on the result and printed at the top of the document, never silent.
+    ``texts_dir`` exists for tests and for trying out changed texts before they are committed.
+    """
+    if not isinstance(context, _EXPECTED[kind]):
+        raise TypeError(f"{kind.value} needs {_EXPECTED[kind].__name__}")
+    columns, fallback = _columns(kind, language, texts_dir)
+    rows = _Rows(columns)
+    flags: list[DocumentFlag] = []
+    rows.add("title", "title", town=context.town if isinstance(context, FlyerContext) else "")
+    rows.add("small", "authority")
+    if fallback:
+        flags.append(DocumentFlag.LANGUAGE_FALLBACK)
+        rows.add("notice", "fallback_notice")
+    if columns[0].review.status is ReviewStatus.DRAFTED:
+        flags.append(DocumentFlag.DRAFT_SOURCE_TEXT)
+        rows.add("notice", "source_draft_marker")
+    if any(t.review.status is ReviewStatus.DRAFTED for t in columns[1:]):
+        flags.append(DocumentFlag.DRAFT_TRANSLATION)
+        rows.add("notice", "draft_marker")
+    offers = getattr(context, "offers", [])
+    if any(offer.example for offer in offers):
+        flags.append(DocumentFlag.EXAMPLE_DATA)
+        rows.add("notice", "example_marker")
+    if isinstance(context, ConversationRecordContext):
+        _conversation(rows, context)
+    elif isinstance(context, DepartureLetterContext):
+        _departure(rows, context)
+    elif isinstance(context, ConsentContext):
+        _consent(rows, context)
+    else:
+        _flyer(rows, context)
+
+    languages = [t.language for t in columns]
+    text = "\n".join(f"[{row.style}] " + " | ".join(row.cells) for row in rows.rows)
+    template_version = " ".join(f"{kind.value}/{t.language}@{t.version}" for t in columns)
+    title = rows.rows[0].cells[0]
+    pdf = build_pdf(title, languages, rows.rows, f"Textversion {template_version}")
+    return RenderedDocument(
+        kind=kind,
+        requested_language=language,
+        languages=languages,
+        templates=[TemplateRef(language=t.language, version=t.version, review=t.review)
+                   for t in columns],
+        template_version=template_version,
+        content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        flags=flags,
+        text=text,
+        pdf=pdf,
+    )

@@ -1,0 +1,224 @@
+"""documents/: every document in every language, fallback, versions, right-to-left, PNG.
+
+No database and no Temporal: the renderer is a pure library, so these tests are plain and fast.
+
+How right-to-left is verified: the PDF holds Arabic/Farsi glyphs in visual order (HarfBuzz
+shaped, right to left). pypdf's text extraction puts each line back into logical order using the
+font's ToUnicode map; a known word (``المحادثة``, ``گفتگو``) must come out in its logical spelling
+and its reversed spelling must not appear. A word that was laid out left to right, or letters
+that lost their mapping, would fail that comparison. Extraction keeps invisible characters
+the renderer adds on purpose (U+2060 for glyphs HarfBuzz split off a letter, U+200F to make a
+paragraph right to left, U+2066/U+2069 around names inside right-to-left text); they are removed
+before comparing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import re
+import shutil
+from functools import cache
+from pathlib import Path
+
+import pypdf
+import pypdfium2
+import pytest
+from pydantic import ValidationError
+
+from documents import LANGUAGES, RTL_LANGUAGES, render
+from documents.examples import SAMPLE_CONVERSATION, SAMPLE_FLYER, SAMPLE_OFFERS
+from documents.texts import TEXTS_DIR, load_template
+from schemas.documents import (
+    ConsentContext,
+    DepartureLetterContext,
+    DocumentContext,
+    DocumentFlag,
+    DocumentKind,
+    FlyerContext,
+    RenderedDocument,
+    TranslationReview,
+)
+
+CONSENT = ConsentContext(
+    person_name="Max Mustermann",
+    file_reference="ABH-2026-0001",
+    partner_name="Beispielverein e. V.",
+    town="Kamen",
+    withdrawal_contact="Kreis Unna, Ausländerbehörde, Friedrich-Ebert-Straße 17, 59425 Unna",
+)
+LETTER = DepartureLetterContext(
+    letter_date=dt.date(2026, 11, 20),
+    file_reference="ABH-2026-0001",
+    departure_deadline=dt.date(2026, 12, 20),
+    authority_contact="Ausländerbehörde Kreis Unna, Telefon 02303 27-0",
+)
+CONTEXTS: dict[DocumentKind, DocumentContext] = {
+    DocumentKind.GESPRAECHSPROTOKOLL: SAMPLE_CONVERSATION,
+    DocumentKind.AUSREISEINFORMATION: LETTER,
+    DocumentKind.EINWILLIGUNG: CONSENT,
+    DocumentKind.FLYER: SAMPLE_FLYER,
+}
+# Texts that must appear in every column of each kind (placeholders filled as rendered).
+CHECKED_KEYS: dict[DocumentKind, tuple[str, ...]] = {
+    DocumentKind.GESPRAECHSPROTOKOLL: ("title", "routes_heading", "consequence.deportation_costs"),
+    DocumentKind.AUSREISEINFORMATION: ("title", "instructions_heading", "warn.entry_ban"),
+    DocumentKind.EINWILLIGUNG: ("title", "data.status", "sign_person", "withdraw_heading"),
+    DocumentKind.FLYER: ("intro", "category.return_counselling", "label_hours"),
+}
+
+
+@cache
+def rendered(kind: DocumentKind, language: str) -> RenderedDocument:
+    """Each document once per test run: rendering is the slow part (about 0.3 s)."""
+    return render(kind, language, CONTEXTS[kind])
+
+
+def pdf_text(document: RenderedDocument) -> str:
+    reader = pypdf.PdfReader(io.BytesIO(document.pdf))
+    raw = "\n".join(page.extract_text() for page in reader.pages)
+    for invisible in "\u2060\u200f\u2066\u2069":
+        raw = raw.replace(invisible, "")
+    return re.sub(r"\s+", " ", raw)
+
+
+def words(text: str) -> list[str]:
+    """The words of a text that extraction must reproduce (punctuation may move in mixed runs)."""
+    return [w for w in re.findall(r"\w+", text) if len(w) > 2]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("kind", list(DocumentKind))
+def test_every_document_in_every_language(kind: DocumentKind, language: str) -> None:
+    document = rendered(kind, language)
+    expected_languages = ["de"] if language == "de" else ["de", language]
+    assert document.languages == expected_languages
+    assert DocumentFlag.LANGUAGE_FALLBACK not in document.flags
+    assert document.pdf.startswith(b"%PDF")
+    text = pdf_text(document)
+    for column in expected_languages:
+        template = load_template(kind, column)
+        assert template is not None
+        for key in CHECKED_KEYS[kind]:
+            for word in words(template.texts[key]):
+                assert word in text, (kind, column, key, word)
+    if language != "de":
+        # Every translation is drafted so far: the document says so in both languages.
+        assert DocumentFlag.DRAFT_TRANSLATION in document.flags
+        assert "Maschinell/vorläufig übersetzt – nicht geprüft" in text
+        marker = load_template(kind, language)
+        assert marker is not None
+        for word in words(marker.texts["draft_marker"]):
+            assert word in text
+
+
+@pytest.mark.parametrize(
+    ("language", "word"),
+    [("ar", "المحادثة"), ("ar", "نسختك"), ("fa", "گفتگو"), ("fa", "نسخه")],
+)
+def test_right_to_left_words_come_out_in_logical_order(language: str, word: str) -> None:
+    text = pdf_text(rendered(DocumentKind.GESPRAECHSPROTOKOLL, language))
+    assert language in RTL_LANGUAGES
+    assert word in text
+    assert word[::-1] not in text
+
+
+def test_missing_language_gives_german_and_english_with_a_visible_flag() -> None:
+    document = render(DocumentKind.AUSREISEINFORMATION, "ps", LETTER)  # Pashto: not yet written
+    assert document.requested_language == "ps"
+    assert document.languages == ["de", "en"]
+    assert DocumentFlag.LANGUAGE_FALLBACK in document.flags
+    text = pdf_text(document)
+    assert "Dieses Dokument liegt in Ihrer Sprache noch nicht vor" in text
+    assert "This document is not yet available in your language" in text
+    assert "Departure information letter" in text
+
+
+def copy_texts(tmp_path: Path) -> Path:
+    target = tmp_path / "texts"
+    shutil.copytree(TEXTS_DIR, target)
+    return target
+
+
+def edit(path: Path, change: dict[str, object]) -> None:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for key, value in change.items():
+        if key == "review":
+            data["review"] = value
+        elif value is None:
+            del data["texts"][key]
+        else:
+            data["texts"][key] = value
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+
+def test_an_incomplete_translation_is_refused_whole(tmp_path: Path) -> None:
+    texts = copy_texts(tmp_path)
+    edit(texts / "einwilligung" / "tr.json", {"sign_person": None})
+    document = render(DocumentKind.EINWILLIGUNG, "tr", CONSENT, texts_dir=texts)
+    assert document.languages == ["de", "en"]
+    assert DocumentFlag.LANGUAGE_FALLBACK in document.flags
+
+
+def test_changing_a_text_changes_version_and_hash(tmp_path: Path) -> None:
+    before = rendered(DocumentKind.FLYER, "uk")
+    texts = copy_texts(tmp_path)
+    edit(texts / "flyer" / "uk.json", {"intro": "Ці служби консультують вас безкоштовно."})
+    after = render(DocumentKind.FLYER, "uk", SAMPLE_FLYER, texts_dir=texts)
+    assert after.templates[0] == before.templates[0]  # German unchanged
+    assert after.templates[1].version != before.templates[1].version
+    assert after.template_version != before.template_version
+    assert after.content_hash != before.content_hash
+
+
+def test_the_same_input_renders_the_same_document() -> None:
+    one = rendered(DocumentKind.EINWILLIGUNG, "fa")
+    two = render(DocumentKind.EINWILLIGUNG, "fa", CONSENT)
+    assert one.content_hash == two.content_hash
+    assert one.pdf == two.pdf
+
+
+def test_a_reviewed_translation_drops_the_draft_marker(tmp_path: Path) -> None:
+    texts = copy_texts(tmp_path)
+    review = {"status": "reviewed", "reviewer": "Testprüferin", "reviewed_on": "2026-11-01"}
+    for folder in ("common", "flyer"):
+        edit(texts / folder / "en.json", {"review": review})
+    document = render(DocumentKind.FLYER, "en", SAMPLE_FLYER, texts_dir=texts)
+    assert DocumentFlag.DRAFT_TRANSLATION not in document.flags
+    assert document.templates[1].review.reviewer == "Testprüferin"
+    assert "Maschinell/vorläufig übersetzt" not in pdf_text(document)
+
+
+def test_a_reviewed_status_needs_reviewer_and_date() -> None:
+    with pytest.raises(ValidationError):
+        TranslationReview.model_validate({"status": "reviewed"})
+
+
+def test_example_offers_are_marked_and_real_ones_are_not() -> None:
+    example = rendered(DocumentKind.FLYER, "de")
+    assert DocumentFlag.EXAMPLE_DATA in example.flags
+    assert "Beispielangaben" in pdf_text(example)
+    real = FlyerContext(
+        town="Unna",
+        as_of=dt.date(2026, 11, 1),
+        offers=[o.model_copy(update={"example": False}) for o in SAMPLE_OFFERS],
+    )
+    assert DocumentFlag.EXAMPLE_DATA not in render(DocumentKind.FLYER, "de", real).flags
+
+
+def test_a_context_of_the_wrong_kind_is_refused() -> None:
+    with pytest.raises(TypeError):
+        render(DocumentKind.FLYER, "de", CONSENT)
+
+
+@pytest.mark.parametrize("kind", list(DocumentKind))
+def test_every_document_renders_to_png(kind: DocumentKind) -> None:
+    document = rendered(kind, "ar")
+    pdf = pypdfium2.PdfDocument(document.pdf)
+    try:
+        image = pdf[0].render(scale=0.5).to_pil()
+    finally:
+        pdf.close()
+    assert image.size[0] > 200
+    assert image.convert("L").getextrema()[0] < 100  # something dark was drawn
