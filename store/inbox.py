@@ -131,22 +131,6 @@ async def tasks_of_case(
 # -------------------------------------------------------------- case pages
 
 
-async def person(con: Connection, case_id: str) -> asyncpg.Record | None:
-    return await con.fetchrow(
-        "SELECT given_name, family_name, date_of_birth, nationality, language, phone, email, "
-        "street, postal_code, town FROM persons WHERE case_id = $1",
-        case_id,
-    )
-
-
-async def supporters(con: Connection, case_id: str) -> list[asyncpg.Record]:
-    return await con.fetch(
-        "SELECT name, organisation, contact, is_representative, registered_at FROM supporters "
-        "WHERE case_id = $1 ORDER BY registered_at, supporter_id",
-        case_id,
-    )
-
-
 async def representative(con: Connection, case_id: str) -> dict[str, Any] | None:
     """The completion of the latest completed representative task."""
     completion: dict[str, Any] | None = await con.fetchval(

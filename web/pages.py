@@ -28,6 +28,7 @@ from service.accounts import AccountError, AccountService, LoginRefused
 from service.cases import CaseService, CaseServiceError
 from service.inbox import BERLIN, InboxError, InboxService, View, queue_of
 from store import inbox as store
+from store import records
 from store import repository as repo
 from web import forms, labels
 
@@ -392,8 +393,8 @@ async def case_page(request: Request, case_id: str) -> Response:
     except CaseServiceError:
         raise PageRefused(404, "Diesen Fall gibt es nicht.") from None
     async with _pool(request).acquire() as con:
-        person = await store.person(con, case_id)
-        supporters = await store.supporters(con, case_id)
+        person = await records.person(con, case_id)
+        supporters = await records.supporters(con, case_id)
         representative = await store.representative(con, case_id)
         tasks = await store.tasks_of_case(con, case_id)
         protection = await store.data_protection(con, case_id)
