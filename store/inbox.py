@@ -173,28 +173,9 @@ async def open_tasks_per_queue(con: Connection, now: datetime) -> list[asyncpg.R
     )
 
 
-async def data_protection(con: Connection, case_id: str) -> dict[str, Any]:
-    """What the case page shows under "Datenschutz": disclosures, erasure requests, the
-    erasure date and a legal hold."""
-    case = await con.fetchrow(
+async def retention_of(con: Connection, case_id: str) -> asyncpg.Record | None:
+    """The case's erasure date and legal hold, for the case page's "Datenschutz" part."""
+    return await con.fetchrow(
         "SELECT erase_after, legal_hold, legal_hold_reason FROM cases WHERE case_id = $1",
         case_id,
     )
-    disclosures = await con.fetch(
-        "SELECT d.recipient, d.categories, d.disclosed_at, c.signed_on, c.withdrawn_on "
-        "FROM disclosures d JOIN consents c USING (consent_id) WHERE d.case_id = $1 "
-        "ORDER BY d.disclosed_at, d.disclosure_id",
-        case_id,
-    )
-    requests = await con.fetch(
-        "SELECT recipient, requested_at FROM erasure_requests WHERE case_id = $1 "
-        "ORDER BY requested_at, disclosure_id",
-        case_id,
-    )
-    return {
-        "erase_after": case["erase_after"] if case else None,
-        "legal_hold": bool(case and case["legal_hold"]),
-        "legal_hold_reason": case["legal_hold_reason"] if case else None,
-        "disclosures": disclosures,
-        "erasure_requests": requests,
-    }

@@ -134,7 +134,7 @@ async def test_the_abh_completes_conversation_and_consent_through_the_forms(site
         assert "Vermittlung durch das KI" in case.text
         assert "Einwilligung" in case.text  # the timeline
         disclosed = case.text.split("<caption>Übermittlungen</caption>")[1].split("</table>")[0]
-        assert "Kommunales Integrationszentrum (KI)" in disclosed
+        assert "Kommunales Integrationszentrum" in disclosed
         assert f"vom {today():%d.%m.%Y}" in disclosed
 
         # After a withdrawal the page shows whom the ABH asked to erase, and when.

@@ -397,7 +397,9 @@ async def case_page(request: Request, case_id: str) -> Response:
         supporters = await records.supporters(con, case_id)
         representative = await store.representative(con, case_id)
         tasks = await store.tasks_of_case(con, case_id)
-        protection = await store.data_protection(con, case_id)
+        retention = await store.retention_of(con, case_id)
+        disclosures = await records.disclosures_of_case(con, case_id)
+        erasure_requests = await records.erasure_requests(con, case_id)
     await _accounts(request).record_access(account, case_id, "Fallseite")
     return _page(
         request,
@@ -409,7 +411,9 @@ async def case_page(request: Request, case_id: str) -> Response:
         representative=representative,
         open_tasks=[t for t in tasks if t["status"] == "open"],
         done_tasks=[t for t in tasks if t["status"] != "open"],
-        protection=protection,
+        retention=retention,
+        disclosures=disclosures,
+        erasure_requests=erasure_requests,
     )
 
 
