@@ -131,6 +131,8 @@ class ActivityName(StrEnum):
     DUE_FOR_ERASURE = "retention.due_cases"
     ERASE_CASE = "retention.erase_case"
     ENQUEUE_MAIL = "mail.enqueue"
+    PRODUCE_DOCUMENT = "documents.produce"
+    ISSUE_FLYER = "flyers.issue"
 
 
 KI_RECIPIENT = "ki"
