@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -17,11 +18,13 @@ from temporalio.worker import Worker
 
 from activities.case_store import CaseStore
 from activities.disclosures import Disclosures
+from activities.documents import CaseDocuments
 from activities.mail import Mail
 from activities.retention import Retention
 from protection import open_keyring, protect
 from protection.codec import keyring_of
 from protection.keyring import KeyRing
+from schemas.case_documents import AUTHORITY_CONTACT
 from schemas.retention import RetentionRules, default_retention_rules
 from service.settings import Settings
 from workflows.case import CaseWorkflow
@@ -57,6 +60,8 @@ def build_activities(
     *,
     after_handover_commit: Callable[[], None] = _nothing,
     before_handover: Callable[[], Awaitable[None]] | None = None,
+    authority_contact: str = AUTHORITY_CONTACT,
+    texts_dir: Path | None = None,
 ) -> list[Callable[..., Any]]:
     """The activities the worker registers; the record of processing activities (Art. 30) is
     generated from this very list, so it covers exactly what runs."""
@@ -67,6 +72,7 @@ def build_activities(
     )
     retention = Retention(pool, keys, rules)
     mail = Mail(pool)
+    documents = CaseDocuments(pool, authority_contact, texts_dir)
     return [
         store.open_case,
         store.record_event,
@@ -81,6 +87,7 @@ def build_activities(
         retention.due_cases,
         retention.erase_case,
         mail.enqueue,
+        documents.produce,
     ]
 
 
@@ -108,6 +115,8 @@ def build_worker(
         settings.retention_rules(),
         after_handover_commit=after_handover_commit,
         before_handover=before_handover,
+        authority_contact=settings.authority_contact,
+        texts_dir=settings.document_texts_dir,
     )
     return Worker(
         client,

@@ -104,7 +104,11 @@ def _conversation(rows: _Rows, ctx: ConversationRecordContext) -> None:
         rows.add("text", "no_routes")
     for route in ctx.routes:
         rows.add("text", f"route.{route.route.code}")
-        for label, items in (("met", route.met), ("missing", route.missing)):
+        for label, items in (
+            ("required", route.required),
+            ("met", route.met),
+            ("missing", route.missing),
+        ):
             if items:
 
                 def line(t: Template, label: str = label, items: list[Prerequisite] = items) -> str:

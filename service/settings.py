@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, TypeAdapter
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.case_documents import AUTHORITY_CONTACT
 from schemas.process import ProcessTimings
 from schemas.residence_routes import ResidenceRoutes, load_residence_routes
 from schemas.retention import RetentionRule, RetentionRules, default_retention_rules
@@ -62,6 +63,17 @@ class Settings(BaseSettings):
         default=None, validation_alias="CASE_RESIDENCE_ROUTES_FILE"
     )
     towns: tuple[str, ...] = Field(default=DEFAULT_TOWNS, validation_alias="CASE_TOWNS")
+    # Documents (issue 5): the templates (a copy to try changed texts) and the ABH's address
+    # printed on the departure letter and the consent form.
+    document_texts_dir: Path | None = Field(
+        default=None, validation_alias="CASE_DOCUMENT_TEXTS_DIR"
+    )
+    authority_contact: str = Field(
+        default=AUTHORITY_CONTACT,
+        min_length=1,
+        max_length=300,
+        validation_alias="CASE_AUTHORITY_CONTACT",
+    )
     # Accounts (ISO 8601 durations like the process timings).
     session_idle_timeout: timedelta = Field(
         default=timedelta(minutes=30), validation_alias="CASE_SESSION_IDLE_TIMEOUT"
