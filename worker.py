@@ -17,6 +17,7 @@ from temporalio.worker import Worker
 
 from activities.case_store import CaseStore
 from activities.disclosures import Disclosures
+from activities.flyers import Flyers
 from activities.mail import Mail
 from activities.retention import Retention
 from protection import open_keyring, protect
@@ -67,6 +68,7 @@ def build_activities(
     )
     retention = Retention(pool, keys, rules)
     mail = Mail(pool)
+    flyers = Flyers(pool)
     return [
         store.open_case,
         store.record_event,
@@ -81,6 +83,7 @@ def build_activities(
         retention.due_cases,
         retention.erase_case,
         mail.enqueue,
+        flyers.issue,
     ]
 
 
