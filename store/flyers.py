@@ -113,6 +113,16 @@ async def add_flyer(
     return bool(inserted)
 
 
+async def get_flyer(con: Connection, flyer_id: str) -> IssuedFlyer | None:
+    """A stored version's metadata; None for an unknown (or malformed) id."""
+    try:
+        key = UUID(flyer_id)
+    except ValueError:
+        return None
+    row = await con.fetchrow(f"SELECT {_COLUMNS} FROM flyer_versions WHERE flyer_id = $1", key)
+    return IssuedFlyer.model_validate(dict(row)) if row else None
+
+
 async def flyer_pdf(con: Connection, flyer_id: str) -> bytes | None:
     """The PDF of a stored flyer version; None for an unknown (or malformed) id."""
     try:

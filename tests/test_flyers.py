@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pypdf
 import pytest
 from temporalio import workflow
@@ -41,6 +42,7 @@ from service.flyers import (
 from store import flyers as flyer_store
 from store import offers as offer_store
 from store import repository as repo
+from tests.test_api import V1, locs
 from tests.test_documents import copy_texts, edit, words
 from worker import build_activities
 
@@ -293,3 +295,112 @@ async def test_the_activity_through_a_real_worker(
     assert isinstance(cause, ActivityError)
     assert isinstance(cause.cause, ApplicationError)
     assert cause.cause.type == "UnknownTown" and cause.cause.non_retryable
+
+
+# ------------------------------------------------------------------ the API
+
+
+async def test_the_offer_directory_over_the_api(
+    http: httpx.AsyncClient, admin: httpx.AsyncClient
+) -> None:
+    draft = {
+        "name": f"Sprachcafé {uuid.uuid4().hex[:6]}",
+        "category": "language_course",
+        "address": "Stadtbücherei, Markt 2",
+        "hours": "Fr 10:00–12:00",
+    }
+    created = await admin.post(f"{V1}/offers", json=draft)  # no town: county-wide
+    assert created.status_code == 201, created.text
+    offer = created.json()
+    assert offer == {
+        **draft,
+        "town": None,
+        "contact": None,
+        "languages": [],
+        "offer_id": offer["offer_id"],
+        "active": True,
+        "example": False,
+    }
+    offer_id = offer["offer_id"]
+    for town in ("Unna", "Lünen"):  # county-wide: listed for every town
+        listed = (await http.get(f"{V1}/offers", params={"town": town})).json()
+        assert offer in listed
+    assert (await admin.post(f"{V1}/offers", json=draft)).status_code == 409
+
+    local = {**draft, "town": "selm", "languages": ["de", "ar"], "contact": "02592 0"}
+    updated = await admin.put(f"{V1}/offers/{offer_id}", json=local)
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["town"] == "Selm"  # the county's spelling
+    assert offer_id not in [
+        o["offer_id"] for o in (await http.get(f"{V1}/offers", params={"town": "Unna"})).json()
+    ]
+
+    assert (await admin.delete(f"{V1}/offers/{offer_id}")).status_code == 204
+    assert (await http.get(f"{V1}/offers/{offer_id}")).json()["active"] is False
+    assert (await admin.delete(f"{V1}/offers/999999")).status_code == 404
+    assert (await admin.put(f"{V1}/offers/999999", json=draft)).status_code == 404
+    assert (await http.get(f"{V1}/offers/999999")).status_code == 404
+
+    # Bad input: 422 naming each field.
+    assert locs(await admin.post(f"{V1}/offers", json={**draft, "category": "verein"})) == [
+        ["body", "category"]
+    ]
+    assert locs(await admin.post(f"{V1}/offers", json={**draft, "town": "Dortmund"})) == [
+        ["body", "town"]
+    ]
+    assert locs(
+        await admin.post(f"{V1}/offers", json={**draft, "hours": " ", "languages": ["Deutsch"]})
+    ) == [["body", "hours"], ["body", "languages", 0]]
+    missing = {key: value for key, value in draft.items() if key != "address"}
+    assert locs(await admin.post(f"{V1}/offers", json=missing)) == [["body", "address"]]
+    assert locs(await admin.post(f"{V1}/offers", json={**draft, "extra": 1})) == [["body", "extra"]]
+    assert locs(await http.get(f"{V1}/offers", params={"town": "Dortmund"})) == [["query", "town"]]
+    assert locs(await http.get(f"{V1}/offers/0")) == [["path", "offer_id"]]
+
+
+async def test_flyers_over_the_api(
+    http: httpx.AsyncClient, ki: httpx.AsyncClient, admin: httpx.AsyncClient
+) -> None:
+    first = await ki.get(f"{V1}/flyers/Unna", params={"language": "ar"})
+    assert first.status_code == 200, first.text
+    assert first.headers["content-type"] == "application/pdf"
+    assert first.headers["content-disposition"] == 'inline; filename="flyer-unna-ar.pdf"'
+    flyer_id = first.headers["x-flyer-id"]
+    assert first.content.startswith(b"%PDF")
+    again = await http.get(f"{V1}/flyers/Unna", params={"language": "ar"})
+    assert again.headers["x-flyer-id"] == flyer_id and again.content == first.content
+
+    # A town with a slash in its name, encoded or not; German by default.
+    for path in ("Fr%C3%B6ndenberg%2FRuhr", "Fröndenberg/Ruhr"):
+        response = await http.get(f"{V1}/flyers/{path}")
+        assert response.status_code == 200, response.text
+        assert response.headers["content-disposition"].endswith('"flyer-froendenberg-ruhr-de.pdf"')
+
+    listed = (await http.get(f"{V1}/flyers", params={"town": "Unna"})).json()
+    assert [item["flyer_id"] for item in listed] == [flyer_id]
+    assert set(listed[0]) == set(IssuedFlyer.model_fields)  # metadata, no PDF
+    assert len((await http.get(f"{V1}/flyers")).json()) == 2
+
+    # An admin changes the town's partner: a new version; the old one is still there.
+    partner = (await http.get(f"{V1}/partners", params={"town": "Unna"})).json()[0]
+    changed = {
+        key: partner[key] for key in ("name", "kind", "town", "contact", "languages", "address")
+    }
+    changed["hours"] = "Mi 14:00–16:00"
+    assert (
+        await admin.put(f"{V1}/partners/{partner['partner_id']}", json=changed)
+    ).status_code == 200
+    newer = await http.get(f"{V1}/flyers/Unna", params={"language": "ar"})
+    assert newer.headers["x-flyer-id"] != flyer_id
+    assert shows(pdf_words(newer.content), "Mi 14:00–16:00")
+    old = await http.get(f"{V1}/flyer-versions/{flyer_id}")
+    assert old.status_code == 200 and old.content == first.content
+    assert old.headers["x-flyer-id"] == flyer_id
+    assert (await http.get(f"{V1}/flyer-versions/{uuid.uuid4()}")).status_code == 404
+
+    assert locs(await http.get(f"{V1}/flyers/Dortmund")) == [["path", "town"]]
+    assert locs(await http.get(f"{V1}/flyers/Unna", params={"language": "Arabisch"})) == [
+        ["query", "language"]
+    ]
+    assert locs(await http.get(f"{V1}/flyers", params={"town": "Dortmund"})) == [["query", "town"]]
+    assert locs(await http.get(f"{V1}/flyer-versions/kein-flyer")) == [["path", "flyer_id"]]
