@@ -355,7 +355,7 @@ async def test_admin_page_for_offers_and_flyers(site: Site) -> None:
         }
         saved = await admin.post("/admin/angebote", data=draft)
         assert saved.status_code == 303
-        assert saved.headers["location"] == "/admin/angebote?meldung=angebot"
+        assert saved.headers["location"] == "/admin/angebote?meldung=angebot#inhalt"
         page = await admin.get("/admin/angebote?meldung=angebot")
         assert name in page.text and "Die Flyer der betroffenen Orte" in page.text
         offer_id = await site.pool.fetchval("SELECT offer_id FROM offers WHERE name = $1", name)

@@ -598,7 +598,7 @@ async def save_partner(request: Request) -> Response:
         except asyncpg.UniqueViolationError:
             errors = {"name": ["Diesen Namen gibt es in diesem Ort schon."]}
         else:
-            return _redirect("/admin/partner?meldung=partner")
+            return _redirect("/admin/partner?meldung=partner#inhalt")
     return await _partners_page(request, account, errors=errors, values=values, editing=editing)
 
 
@@ -608,7 +608,7 @@ async def remove_partner(request: Request, partner_id: int) -> Response:
     async with _pool(request).acquire() as con:
         if not await repo.deactivate_partner(con, partner_id):
             raise PageRefused(404, "Diesen Eintrag gibt es nicht.")
-    return _redirect("/admin/partner?meldung=partner_entfernt")
+    return _redirect("/admin/partner?meldung=partner_entfernt#inhalt")
 
 
 @dataclass(frozen=True)
@@ -713,7 +713,7 @@ async def save_offer(request: Request) -> Response:
         except asyncpg.UniqueViolationError:
             errors = {"name": ["Diesen Namen gibt es in diesem Ort (oder kreisweit) schon."]}
         else:
-            return _redirect("/admin/angebote?meldung=angebot")
+            return _redirect("/admin/angebote?meldung=angebot#inhalt")
     return await _offers_page(request, account, errors=errors, values=values, editing=editing)
 
 
@@ -723,7 +723,7 @@ async def remove_offer(request: Request, offer_id: int) -> Response:
     async with _pool(request).acquire() as con:
         if not await offer_store.deactivate_offer(con, offer_id):
             raise PageRefused(404, "Diesen Eintrag gibt es nicht.")
-    return _redirect("/admin/angebote?meldung=angebot_entfernt")
+    return _redirect("/admin/angebote?meldung=angebot_entfernt#inhalt")
 
 
 @router.get("/admin/zugriffe")
