@@ -22,7 +22,8 @@ from playwright.async_api import Browser, Page, expect
 
 from schemas.accounts import Role
 from schemas.case import Stage
-from schemas.tasks import InformationConversation, Perspective, ReferralConsent, Route
+from schemas.routes import Route
+from schemas.tasks import InformationConversation, Perspective, ReferralConsent
 from tests.browserkit import AXE_JS, DATE_KEYS, ROOT, serving_on_loopback
 from tests.sitekit import PASSWORD, Site, today
 from web import labels

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 
+from documents.texts import SOURCE_LANGUAGE, load_template
 from schemas.accounts import Role
+from schemas.documents import DocumentKind
 
 TASK_KINDS = {
     "information_conversation": "Informationsgespräch",
@@ -140,6 +142,12 @@ LOGIN_NOTICES = {
 }
 
 
+def prerequisite(code: str) -> str:
+    """A prerequisite's German name, from the person's copy of the record (one wording)."""
+    template = load_template(DocumentKind.GESPRAECHSPROTOKOLL, SOURCE_LANGUAGE)
+    return template.texts.get(f"prereq.{code}", code) if template else code
+
+
 def label(mapping: dict[str, str], key: object) -> str:
     text = str(key.value if hasattr(key, "value") else key)
     return mapping.get(text, text)
@@ -156,6 +164,10 @@ _REASONS = {
         "Bitte angeben, wenn eine Bleibeperspektive möglich ist."
     ),
     "must be one of routes_discussed": "Es muss eine der besprochenen Regelungen sein.",
+    "only prerequisites of routes_discussed": (
+        "Bitte nur Voraussetzungen der besprochenen Regelungen ankreuzen."
+    ),
+    "each prerequisite once": "Jede Voraussetzung nur einmal.",
     "required when interested: no data leaves the ABH without a signed consent": (
         "Bitte angeben: Ohne unterschriebene Einwilligung verlassen keine Daten die ABH."
     ),
@@ -207,6 +219,10 @@ def reason(field: str, text: str, error_type: str = "value_error") -> str:
     if not_in_force:
         route, year, month, day = not_in_force.groups()
         return f"{route} galt am {day}.{month}.{year} nicht (siehe Bleiberechtsregelungen)."
+    foreign = re.fullmatch(r"(.+) does not ask for (\w+) on (\d{4})-(\d{2})-(\d{2})", text)
+    if foreign:
+        route, code, year, month, day = foreign.groups()
+        return f"{route} verlangte am {day}.{month}.{year} nicht: {prerequisite(code)}."
     task_kind = re.fullmatch(r"this task is a (\w+) task", text)
     if task_kind:
         return f"Diese Aufgabe ist: {label(TASK_KINDS, task_kind.group(1))}."
