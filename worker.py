@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 from activities.case_store import CaseStore
 from activities.disclosures import Disclosures
 from activities.documents import CaseDocuments
+from activities.flyers import Flyers
 from activities.mail import Mail
 from activities.retention import Retention
 from protection import open_keyring, protect
@@ -73,6 +74,7 @@ def build_activities(
     retention = Retention(pool, keys, rules)
     mail = Mail(pool)
     documents = CaseDocuments(pool, authority_contact, texts_dir)
+    flyers = Flyers(pool)
     return [
         store.open_case,
         store.record_event,
@@ -88,6 +90,7 @@ def build_activities(
         retention.erase_case,
         mail.enqueue,
         documents.produce,
+        flyers.issue,
     ]
 
 

@@ -10,7 +10,6 @@ never changes afterwards.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import asyncpg
@@ -26,7 +25,7 @@ from activities.processing import (
     SpecialCategories,
     processing,
 )
-from documents.render import render
+from documents import render_off_loop
 from documents.texts import TEXTS_DIR
 from schemas.case_documents import AUTHORITY_CONTACT, CaseDocument, DocumentRequest
 from schemas.documents import (
@@ -39,8 +38,8 @@ from schemas.documents import (
     SupportOffer,
 )
 from schemas.gdpr import PersonData
-from schemas.partners import Partner
 from schemas.records import ActivityName
+from service.flyers import town_directory
 from store import documents as document_store
 from store import records
 from store import repository as repo
@@ -107,9 +106,12 @@ class CaseDocuments:
             if person is None:
                 raise ApplicationError("the case has no person (erased?)", non_retryable=True)
             partners = await repo.list_partners(con, person.town)
-        context = self._context(request, person, [p.name for p in partners], _offers(partners))
-        rendered = await asyncio.to_thread(
-            render, request.kind, person.language, context, texts_dir=self._texts_dir
+        # The counselling offers named in the record: the town's part of the directory, the
+        # same entries as on the town's flyer.
+        offers = (await town_directory(self._pool, person.town)).offers
+        context = self._context(request, person, [p.name for p in partners], list(offers))
+        rendered = await render_off_loop(
+            request.kind, person.language, context, texts_dir=self._texts_dir
         )
         flags = [flag.value for flag in rendered.flags]
         detail = _NAMES[request.kind] + (f" ({', '.join(flags)})" if flags else "")
@@ -167,7 +169,3 @@ class CaseDocuments:
             town=person.town,
             withdrawal_contact=self._authority,
         )
-
-
-def _offers(partners: list[Partner]) -> list[SupportOffer]:
-    return []

@@ -8,9 +8,12 @@ same content look changed, and two documents with the same hash say the same wor
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from documents.pdf import Row, Style, build_pdf
@@ -181,6 +184,17 @@ def _columns(kind: DocumentKind, language: str, texts_dir: Path) -> tuple[list[T
     return [source, english], True
 
 
+def _template_version(kind: DocumentKind, columns: Sequence[Template]) -> str:
+    return " ".join(f"{kind.value}/{t.language}@{t.version}" for t in columns)
+
+
+def template_version(kind: DocumentKind, language: str, *, texts_dir: Path = TEXTS_DIR) -> str:
+    """The ``template_version`` that ``render(kind, language, ...)`` would record, without
+    rendering: a stored document can be looked up by it before paying for a rendering."""
+    columns, _ = _columns(kind, language, texts_dir)
+    return _template_version(kind, columns)
+
+
 _EXPECTED: dict[DocumentKind, type[DocumentContext]] = {
     DocumentKind.GESPRAECHSPROTOKOLL: ConversationRecordContext,
     DocumentKind.AUSREISEINFORMATION: DepartureLetterContext,
@@ -232,9 +246,9 @@ def render(
 
     languages = [t.language for t in columns]
     text = "\n".join(f"[{row.style}] " + " | ".join(row.cells) for row in rows.rows)
-    template_version = " ".join(f"{kind.value}/{t.language}@{t.version}" for t in columns)
+    version = _template_version(kind, columns)
     title = rows.rows[0].cells[0]
-    pdf = build_pdf(title, languages, rows.rows, f"Textversion {template_version}")
+    pdf = build_pdf(title, languages, rows.rows, f"Textversion {version}")
     return RenderedDocument(
         kind=kind,
         requested_language=language,
@@ -242,9 +256,29 @@ def render(
         templates=[
             TemplateRef(language=t.language, version=t.version, review=t.review) for t in columns
         ],
-        template_version=template_version,
+        template_version=version,
         content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         flags=flags,
         text=text,
         pdf=pdf,
     )
+
+
+# One thread of its own for rendering, shared by every caller in the process (the case
+# documents and the flyers). fpdf2 and the font cache of documents.pdf are not made for
+# concurrent use (two first renderings would both write the cached font files), and rendering is
+# CPU-bound under the GIL, so one at a time loses nothing; a queue of renderings waits here
+# instead of occupying the event loop's default threads (the mail delivery uses those).
+_RENDERER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="document-render")
+
+
+async def render_off_loop(
+    kind: DocumentKind,
+    language: str,
+    context: DocumentContext,
+    *,
+    texts_dir: Path = TEXTS_DIR,
+) -> RenderedDocument:
+    """:func:`render` on the renderer thread, for async callers (activities, the API)."""
+    draw = functools.partial(render, kind, language, context, texts_dir=texts_dir)
+    return await asyncio.get_running_loop().run_in_executor(_RENDERER, draw)

@@ -76,6 +76,28 @@ DECISIONS = {
 
 PARTNER_KINDS = {"wohlfahrtsverband": "Wohlfahrtsverband", "ehrenamt": "Ehrenamt"}
 
+OFFER_CATEGORIES = {
+    "migration_counselling": "Migrationsberatung",
+    "welfare_association": "Wohlfahrtsverband",
+    "volunteer_group": "Ehrenamtliche Gruppe",
+    "language_course": "Sprachkurs",
+    "return_counselling": "Rückkehrberatung",
+}
+
+# The flyer's languages (documents.LANGUAGES), as the staff call them.
+LANGUAGE_NAMES = {
+    "de": "Deutsch",
+    "en": "Englisch",
+    "ar": "Arabisch",
+    "fa": "Farsi/Dari",
+    "ku": "Kurdisch (Kurmandschi)",
+    "tr": "Türkisch",
+    "ru": "Russisch",
+    "uk": "Ukrainisch",
+    "fr": "Französisch",
+    "sq": "Albanisch",
+}
+
 ASSIGNMENT_ACTIONS = {"claim": "übernommen", "release": "freigegeben", "hand_over": "übergeben"}
 
 TIMELINE_KINDS = {
@@ -105,6 +127,9 @@ MESSAGES = {
     "konto_geaendert": "Das Konto wurde geändert.",
     "partner": "Der Eintrag im Partnerverzeichnis wurde gespeichert.",
     "partner_entfernt": "Der Eintrag wurde aus dem Partnerverzeichnis entfernt.",
+    "angebot": "Der Eintrag im Angebotsverzeichnis wurde gespeichert. Die Flyer der "
+    "betroffenen Orte erhalten beim nächsten Abruf eine neue Version.",
+    "angebot_entfernt": "Der Eintrag wurde aus dem Angebotsverzeichnis entfernt.",
 }
 
 RECIPIENTS = {
@@ -185,6 +210,8 @@ def reason(field: str, text: str, error_type: str = "value_error") -> str:
         if decision.group(1) == "required":
             return f"Bitte angeben bei der Entscheidung „{word}“."
         return f"Nur bei der Entscheidung „{word}“ angeben."
+    if text.startswith("unknown town: "):
+        return "Diesen Ort gibt es im Kreis Unna nicht."
     elsewhere = re.fullmatch(r"the partner works in (.+), not in the person's town", text)
     if elsewhere:
         return f"Der Partner arbeitet in {elsewhere.group(1)}, nicht im Wohnort der Person."
