@@ -111,3 +111,34 @@ def load_template(
     # The weaker review status of the two files is the status of the document's texts.
     review = own.review if own.review.status == "drafted" else common.review
     return Template(kind, language, texts, review, f"{common.version}.{own.version}")
+
+
+@dataclass(frozen=True)
+class TemplateStatus:
+    """One document in one language as an admin sees it: usable, reviewed, which version."""
+
+    kind: DocumentKind
+    language: str
+    complete: bool  # False: the language falls back to German and English
+    review: TranslationReview | None
+    version: str | None
+
+
+def template_overview(texts_dir: Path = TEXTS_DIR) -> list[TemplateStatus]:
+    """Every document kind in every language of the first set, German first."""
+    found = []
+    for kind in DocumentKind:
+        for language in LANGUAGES:
+            template = load_template(kind, language, texts_dir)
+            own = load_file(kind.value, language, texts_dir)
+            review = template.review if template else own.review if own else None
+            found.append(
+                TemplateStatus(
+                    kind=kind,
+                    language=language,
+                    complete=template is not None,
+                    review=review,
+                    version=template.version if template else None,
+                )
+            )
+    return found

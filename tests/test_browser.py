@@ -328,3 +328,7 @@ async def test_the_admin_keeps_the_offer_directory_and_fetches_a_flyer(
     await page.goto("/admin/partner")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Partnerverzeichnis")
     await assert_accessible(page, "the partner directory")
+
+    await page.goto("/admin/texte")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Texte und Übersetzungen")
+    await assert_accessible(page, "the texts and their review status")

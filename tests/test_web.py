@@ -344,6 +344,24 @@ async def test_admin_pages_for_accounts_partners_and_the_access_log(site: Site) 
         assert log.status_code == 200 and "Fallseite" in log.text
 
 
+async def test_admins_see_which_texts_are_reviewed(site: Site) -> None:
+    admin = await site.person(Role.ADMIN)
+    abh = await site.person(Role.ABH)
+    async with admin, abh:
+        assert (await abh.get("/admin/texte")).status_code == 403
+        page = await admin.get("/admin/texte")
+        assert page.status_code == 200
+        templates = page.text.split("Vorlagen je Schriftstück und Sprache")[1].split("</table>")[0]
+        # Four documents in ten languages, none reviewed by a person yet.
+        assert templates.count("<tr>") == 1 + 40
+        assert templates.count("Entwurf, ungeprüft") == 40
+        assert "Farsi/Dari" in templates and templates.count("<code>") == 40
+        routes = page.text.split("Fassungen der Regelungen")[1]
+        assert "§104c AufenthG" in routes and "31.12.2022 bis 30.12.2025" in routes
+        assert "drei Monate Vorduldungszeit" in routes  # §60c since 1 Mar 2024
+        assert "01.07.2027" in page.text  # the next change to enter
+
+
 async def test_admin_page_for_offers_and_flyers(site: Site) -> None:
     admin = await site.person(Role.ADMIN)
     abh = await site.person(Role.ABH)

@@ -24,10 +24,12 @@ from pydantic import ValidationError
 
 from api.auth import SESSION_COOKIE, clear_session_cookie, optional_account, set_session_cookie
 from documents import LANGUAGES
+from documents.texts import template_overview
 from schemas.accounts import Account, Role
 from schemas.documents import OfferCategory
 from schemas.offers import COUNTY_TOWNS, OfferDraft
 from schemas.partners import DEFAULT_ADDRESS, DEFAULT_HOURS, PartnerDraft, PartnerKind
+from schemas.residence_routes import ResidenceRoutes
 from service.accounts import AccountError, AccountService, LoginRefused
 from service.cases import CaseService, CaseServiceError
 from service.flyers import county_directories
@@ -96,6 +98,11 @@ templates.env.filters["sprache"] = lambda code: labels.label(labels.LANGUAGE_NAM
 templates.env.globals.update(
     labels=labels, label=labels.label, VIEW_TITLES=VIEW_TITLES, Role=Role, View=View
 )
+
+
+def _routes(request: Request) -> ResidenceRoutes:
+    routes: ResidenceRoutes = request.app.state.residence_routes  # read once per app
+    return routes
 
 
 def _accounts(request: Request) -> AccountService:
@@ -328,7 +335,7 @@ async def _task_page(
         task=task,
         fields=forms.fields_for(
             task["kind"],
-            request.app.state.settings.residence_routes(),
+            _routes(request),
             _now().astimezone(BERLIN).date(),
         ),
         values=values or {},
@@ -752,6 +759,21 @@ async def remove_offer(request: Request, offer_id: int) -> Response:
         if not await offer_store.deactivate_offer(con, offer_id):
             raise PageRefused(404, "Diesen Eintrag gibt es nicht.")
     return _redirect("/admin/angebote?meldung=angebot_entfernt#inhalt")
+
+
+@router.get("/admin/texte")
+async def texts_page(request: Request) -> Response:
+    """Which texts the documents are made of, and which are reviewed by a person: drafted
+    translations are printed as such, and the Bleiberechtsregelungen await legal review."""
+    account = await _login(request, Role.ADMIN)
+    return _page(
+        request,
+        "admin_texts.html",
+        account,
+        templates=template_overview(),
+        routes=_routes(request).versions,
+        review_by=_routes(request).review_by,
+    )
 
 
 @router.get("/admin/zugriffe")
