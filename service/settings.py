@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, TypeAdapter
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.arrivals import ArrivalTimings
 from schemas.process import ProcessTimings
 from schemas.residence_routes import ResidenceRoutes, load_residence_routes
 from schemas.retention import RetentionRule, RetentionRules, default_retention_rules
@@ -29,6 +30,20 @@ DEFAULT_TOWNS: tuple[str, ...] = (
     "Unna",
     "Werne",
 )
+COUNTY_TOWNS: tuple[str, ...] = (
+    # All ten towns of Kreis Unna: everyone newly arrived in the county gets the flyer of
+    # their town, Lünen included (integration offers are county-wide).
+    "Bergkamen",
+    "Bönen",
+    "Fröndenberg/Ruhr",
+    "Holzwickede",
+    "Kamen",
+    "Lünen",
+    "Schwerte",
+    "Selm",
+    "Unna",
+    "Werne",
+)
 
 
 class TimingSettings(BaseSettings, ProcessTimings):
@@ -38,6 +53,15 @@ class TimingSettings(BaseSettings, ProcessTimings):
 
     def timings(self) -> ProcessTimings:
         return ProcessTimings.model_validate(self.model_dump())
+
+
+class ArrivalTimingSettings(BaseSettings, ArrivalTimings):
+    """:class:`ArrivalTimings` read from ``CASE_ARRIVAL_<FIELD>`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="CASE_ARRIVAL_", frozen=True, extra="ignore")
+
+    def timings(self) -> ArrivalTimings:
+        return ArrivalTimings.model_validate(self.model_dump())
 
 
 class Settings(BaseSettings):
@@ -62,6 +86,10 @@ class Settings(BaseSettings):
         default=None, validation_alias="CASE_RESIDENCE_ROUTES_FILE"
     )
     towns: tuple[str, ...] = Field(default=DEFAULT_TOWNS, validation_alias="CASE_TOWNS")
+    # Neu zugewandert: the towns whose flyer a newly arrived person can get (the whole county).
+    arrival_towns: tuple[str, ...] = Field(
+        default=COUNTY_TOWNS, validation_alias="CASE_ARRIVAL_TOWNS"
+    )
     # Accounts (ISO 8601 durations like the process timings).
     session_idle_timeout: timedelta = Field(
         default=timedelta(minutes=30), validation_alias="CASE_SESSION_IDLE_TIMEOUT"
@@ -111,6 +139,9 @@ class Settings(BaseSettings):
 
     def timings(self) -> ProcessTimings:
         return TimingSettings().timings()
+
+    def arrival_timings(self) -> ArrivalTimings:
+        return ArrivalTimingSettings().timings()
 
     def retention_rules(self) -> RetentionRules:
         """How long closed cases are kept: ``CASE_RETENTION_RULES_FILE`` or the defaults."""
