@@ -18,6 +18,7 @@ from temporalio.worker import Worker
 from activities.arrivals import Arrivals
 from activities.case_store import CaseStore
 from activities.disclosures import Disclosures
+from activities.flyers import Flyers
 from activities.mail import Mail
 from activities.retention import Retention
 from protection import open_keyring, protect
@@ -69,6 +70,7 @@ def build_activities(
     )
     retention = Retention(pool, keys, rules)
     mail = Mail(pool)
+    flyers = Flyers(pool)
     arrivals = Arrivals(pool, rules)
     return [
         store.open_case,
@@ -86,6 +88,7 @@ def build_activities(
         retention.due_arrivals,
         retention.erase_arrivals,
         mail.enqueue,
+        flyers.issue,
         arrivals.record_arrival,
         arrivals.mail_flyer,
         arrivals.mail_outcome,

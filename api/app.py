@@ -17,7 +17,17 @@ from temporalio.client import Client
 import web
 from api import errors
 from api.auth import SameOriginMiddleware
-from api.routes import admin, cases, codec, intake, partners, retention, tasks
+from api.routes import (
+    admin,
+    cases,
+    codec,
+    flyers,
+    intake,
+    offers,
+    partners,
+    retention,
+    tasks,
+)
 from protection import protect
 from protection.codec import keyring_of
 from service.accounts import AccountService
@@ -63,7 +73,8 @@ def create_app(
         version="1",
         description=(
             "Status events from the back office, case views, the ABH's and the KI's task "
-            "inboxes and the partner directory. Responses never contain personal data, except "
+            "inboxes, the partner and offer directory and the towns' flyers. Responses never "
+            "contain personal data, except "
             "the access report (GDPR Art. 15), whose purpose is to show it. "
             "People log in (session cookie, roles abh, ki, ops, admin); back-office systems "
             "send an API token (Authorization: Bearer) that opens the status intake only."
@@ -71,7 +82,7 @@ def create_app(
         lifespan=lifespan,
     )
     api = APIRouter(prefix=API_PREFIX)
-    for module in (intake, cases, tasks, partners, admin, retention):
+    for module in (intake, cases, tasks, partners, offers, flyers, admin, retention):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(codec.router)

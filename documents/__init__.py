@@ -4,7 +4,7 @@
 must record: template versions, content hash, flags). See README.md, section "Documents".
 """
 
-from documents.render import MissingSourceText, render
+from documents.render import MissingSourceText, render, template_version
 from documents.texts import LANGUAGES, RTL_LANGUAGES
 
-__all__ = ["LANGUAGES", "RTL_LANGUAGES", "MissingSourceText", "render"]
+__all__ = ["LANGUAGES", "RTL_LANGUAGES", "MissingSourceText", "render", "template_version"]

@@ -179,6 +179,17 @@ def _columns(
     return [source, english], True
 
 
+def _template_version(kind: DocumentKind, columns: Sequence[Template]) -> str:
+    return " ".join(f"{kind.value}/{t.language}@{t.version}" for t in columns)
+
+
+def template_version(kind: DocumentKind, language: str, *, texts_dir: Path = TEXTS_DIR) -> str:
+    """The ``template_version`` that ``render(kind, language, ...)`` would record, without
+    rendering: a stored document can be looked up by it before paying for a rendering."""
+    columns, _ = _columns(kind, language, texts_dir)
+    return _template_version(kind, columns)
+
+
 _EXPECTED: dict[DocumentKind, type[DocumentContext]] = {
     DocumentKind.GESPRAECHSPROTOKOLL: ConversationRecordContext,
     DocumentKind.AUSREISEINFORMATION: DepartureLetterContext,
@@ -230,16 +241,16 @@ def render(
 
     languages = [t.language for t in columns]
     text = "\n".join(f"[{row.style}] " + " | ".join(row.cells) for row in rows.rows)
-    template_version = " ".join(f"{kind.value}/{t.language}@{t.version}" for t in columns)
+    version = _template_version(kind, columns)
     title = rows.rows[0].cells[0]
-    pdf = build_pdf(title, languages, rows.rows, f"Textversion {template_version}")
+    pdf = build_pdf(title, languages, rows.rows, f"Textversion {version}")
     return RenderedDocument(
         kind=kind,
         requested_language=language,
         languages=languages,
         templates=[TemplateRef(language=t.language, version=t.version, review=t.review)
                    for t in columns],
-        template_version=template_version,
+        template_version=version,
         content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         flags=flags,
         text=text,

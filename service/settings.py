@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, TypeAdapter
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.arrivals import ArrivalTimings
+from schemas.offers import COUNTY_TOWNS
 from schemas.process import ProcessTimings
 from schemas.residence_routes import ResidenceRoutes, load_residence_routes
 from schemas.retention import RetentionRule, RetentionRules, default_retention_rules
@@ -25,20 +26,6 @@ DEFAULT_TOWNS: tuple[str, ...] = (
     "Fröndenberg/Ruhr",
     "Holzwickede",
     "Kamen",
-    "Schwerte",
-    "Selm",
-    "Unna",
-    "Werne",
-)
-COUNTY_TOWNS: tuple[str, ...] = (
-    # All ten towns of Kreis Unna: everyone newly arrived in the county gets the flyer of
-    # their town, Lünen included (integration offers are county-wide).
-    "Bergkamen",
-    "Bönen",
-    "Fröndenberg/Ruhr",
-    "Holzwickede",
-    "Kamen",
-    "Lünen",
     "Schwerte",
     "Selm",
     "Unna",
@@ -86,7 +73,8 @@ class Settings(BaseSettings):
         default=None, validation_alias="CASE_RESIDENCE_ROUTES_FILE"
     )
     towns: tuple[str, ...] = Field(default=DEFAULT_TOWNS, validation_alias="CASE_TOWNS")
-    # Neu zugewandert: the towns whose flyer a newly arrived person can get (the whole county).
+    # Neu zugewandert: the towns whose flyer a newly arrived person gets (all ten towns of the
+    # county, Lünen included: integration offers are county-wide).
     arrival_towns: tuple[str, ...] = Field(
         default=COUNTY_TOWNS, validation_alias="CASE_ARRIVAL_TOWNS"
     )

@@ -382,7 +382,9 @@ def _partner(row: asyncpg.Record) -> Partner:
     return Partner.model_validate(dict(row))
 
 
-_PARTNER_COLUMNS = "partner_id, name, kind, town, contact, languages, active"
+_PARTNER_COLUMNS = (
+    "partner_id, name, kind, town, contact, languages, address, hours, active, example"
+)
 
 
 async def list_partners(con: Connection, town: str | None = None) -> list[Partner]:
@@ -403,21 +405,25 @@ async def get_partner(con: Connection, partner_id: int) -> Partner | None:
 
 async def add_partner(con: Connection, draft: PartnerDraft) -> Partner:
     row = await con.fetchrow(
-        f"INSERT INTO partners (name, kind, town, contact, languages) VALUES ($1, $2, $3, $4, $5) "
-        f"RETURNING {_PARTNER_COLUMNS}",
+        "INSERT INTO partners (name, kind, town, contact, languages, address, hours) "
+        f"VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_PARTNER_COLUMNS}",
         draft.name,
         draft.kind.value,
         draft.town,
         draft.contact,
         draft.languages,
+        draft.address,
+        draft.hours,
     )
     assert row is not None
     return _partner(row)
 
 
 async def update_partner(con: Connection, partner_id: int, draft: PartnerDraft) -> Partner | None:
+    """Replace the entry; an admin's edit makes a seed entry real (no longer an example)."""
     row = await con.fetchrow(
-        "UPDATE partners SET name = $2, kind = $3, town = $4, contact = $5, languages = $6 "
+        "UPDATE partners SET name = $2, kind = $3, town = $4, contact = $5, languages = $6, "
+        "address = $7, hours = $8, example = false "
         f"WHERE partner_id = $1 RETURNING {_PARTNER_COLUMNS}",
         partner_id,
         draft.name,
@@ -425,6 +431,8 @@ async def update_partner(con: Connection, partner_id: int, draft: PartnerDraft) 
         draft.town,
         draft.contact,
         draft.languages,
+        draft.address,
+        draft.hours,
     )
     return _partner(row) if row else None
 

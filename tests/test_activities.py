@@ -155,6 +155,8 @@ async def test_fresh_database_migrates_to_the_expected_tables(dsn: str) -> None:
         "outbox",  # 008_mail_outbox
         "outbox_attachments",
         "case_documents",  # 009_documents
+        "offers",  # 010_offer_directory
+        "flyer_versions",
     }
 
 

@@ -526,8 +526,12 @@ async def test_the_partner_directory(http: httpx.AsyncClient, admin: httpx.Async
     assert partner == {
         **draft,
         "languages": [],
+        # Clients that send no address and hours get the directory's defaults.
+        "address": "Kontakt über das Kommunale Integrationszentrum Kreis Unna",
+        "hours": "nach Vereinbarung",
         "partner_id": partner["partner_id"],
         "active": True,
+        "example": False,
     }
     partner_id = partner["partner_id"]
 
@@ -551,6 +555,9 @@ async def test_the_partner_directory(http: httpx.AsyncClient, admin: httpx.Async
         ["body", "kind"]
     ]
     assert locs(await http.get(f"{V1}/partners/0")) == [["path", "partner_id"]]
+    assert locs(await admin.post(f"{V1}/partners", json={**draft, "town": "Dortmund"})) == [
+        ["body", "town"]
+    ]
 
 
 # ------------------------------------------------------------------ the app
@@ -590,6 +597,11 @@ async def test_the_openapi_document_lists_every_route(http: httpx.AsyncClient) -
         f"{V1}/cases/{{case_id}}/access-report",
         f"{V1}/cases/{{case_id}}/documents",
         f"{V1}/cases/{{case_id}}/documents/{{document_id}}",
+        f"{V1}/offers",
+        f"{V1}/offers/{{offer_id}}",
+        f"{V1}/flyers",
+        f"{V1}/flyers/{{town}}",
+        f"{V1}/flyer-versions/{{flyer_id}}",
     }
 
 

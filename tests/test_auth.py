@@ -50,6 +50,7 @@ class Endpoint:
 
 
 _PARTNER = {"name": "Rollentest", "kind": "ehrenamt", "town": "Unna", "contact": "x@example.org"}
+_OFFER = {"name": "Rollentest", "category": "language_course", "address": "A", "hours": "H"}
 _UNKNOWN_CASE = "ROLE-unknown"
 _UNKNOWN_TASK = "00000000-0000-4000-8000-000000000000"
 
@@ -92,6 +93,15 @@ ENDPOINTS = [
     Endpoint("POST", "/partners", frozenset({"admin"}), json={**_PARTNER, "kind": "verein"}),
     Endpoint("PUT", "/partners/999999", frozenset({"admin"}), json=_PARTNER),
     Endpoint("DELETE", "/partners/999999", frozenset({"admin"})),
+    Endpoint("GET", "/offers", frozenset({"abh", "ki", "admin"})),
+    Endpoint("GET", "/offers/999999", frozenset({"abh", "ki", "admin"})),
+    Endpoint("POST", "/offers", frozenset({"admin"}), json={**_OFFER, "category": "verein"}),
+    Endpoint("PUT", "/offers/999999", frozenset({"admin"}), json=_OFFER),
+    Endpoint("DELETE", "/offers/999999", frozenset({"admin"})),
+    # An unknown town: nothing is rendered or stored.
+    Endpoint("GET", "/flyers/Rollentest", frozenset({"abh", "ki", "admin"})),
+    Endpoint("GET", "/flyers", frozenset({"abh", "ki", "admin"})),
+    Endpoint("GET", f"/flyer-versions/{_UNKNOWN_TASK}", frozenset({"abh", "ki", "admin"})),
     Endpoint("GET", "/admin/access-log", frozenset({"admin"}), params={"case_id": _UNKNOWN_CASE}),
     Endpoint(
         "PUT",
@@ -148,6 +158,14 @@ async def test_every_route_is_in_the_role_table(app: FastAPI) -> None:
         ("GET", f"{V1}/cases/{{case_id}}/access-report"),
         ("GET", f"{V1}/cases/{{case_id}}/documents"),
         ("GET", f"{V1}/cases/{{case_id}}/documents/{{document_id}}"),
+        ("GET", f"{V1}/offers"),
+        ("POST", f"{V1}/offers"),
+        ("GET", f"{V1}/offers/{{offer_id}}"),
+        ("PUT", f"{V1}/offers/{{offer_id}}"),
+        ("DELETE", f"{V1}/offers/{{offer_id}}"),
+        ("GET", f"{V1}/flyers"),
+        ("GET", f"{V1}/flyers/{{town}}"),
+        ("GET", f"{V1}/flyer-versions/{{flyer_id}}"),
     }
     assert listed == templates
     assert len(ENDPOINTS) == len(templates)

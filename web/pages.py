@@ -20,7 +20,6 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
-from store.flyers import flyer_pdf
 
 from api.auth import SESSION_COOKIE, clear_session_cookie, optional_account, set_session_cookie
 from schemas.accounts import Account, Role
@@ -32,6 +31,7 @@ from store import arrivals as arrival_store
 from store import inbox as store
 from store import records
 from store import repository as repo
+from store.flyers import flyer_pdf
 from web import forms, labels
 from workflows.arrival import arrival_workflow_id
 
