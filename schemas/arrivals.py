@@ -55,6 +55,11 @@ class ArrivalTimings(BaseModel):
         description="A mail neither sent nor failed after this time: the flyer is also handed "
         "over in print (the outbox gives up after about a day by default).",
     )
+    flyer_retry: timedelta = Field(
+        default=timedelta(days=1),
+        description="When no flyer can be made for the town (no offers in the directory), ask "
+        "again after this long, until handover_lapse has passed.",
+    )
     activity_timeout: timedelta = Field(
         default=timedelta(seconds=30), description="Start-to-close timeout of one attempt."
     )
@@ -85,6 +90,7 @@ class ArrivalOutcome(StrEnum):
     HANDED_OVER = "handed_over"  # the ABH handed the printed flyer over
     NOT_REACHABLE = "not_reachable"  # the ABH could not reach the person
     LAPSED = "lapsed"  # the hand-over task was not completed in time
+    NO_FLYER = "no_flyer"  # no flyer could be made for the town (no offers) in that time
 
 
 class Channel(StrEnum):

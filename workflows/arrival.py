@@ -107,16 +107,13 @@ class ArrivalWorkflow:
         )
         self._recorded = True
 
-        flyer: IssuedFlyer = await self._act(
-            ActivityName.ISSUE_FLYER,
-            FlyerRequest(town=person.address.town, language=person.language),
-            IssuedFlyer,
-        )
-        outcome = None
-        if person.email is not None:
+        flyer = await self._issue(FlyerRequest(town=person.address.town, language=person.language))
+        outcome = None if flyer is not None else ArrivalOutcome.NO_FLYER
+        if flyer is not None and person.email is not None:
             outcome = await self._by_mail(arrival_id, flyer)
-        if outcome is None:
+        if flyer is not None and outcome is None:
             outcome = await self._by_hand(arrival_id, flyer)
+        assert outcome is not None
         await self._act(
             ActivityName.FINISH_ARRIVAL,
             ArrivalFinish(arrival_id=arrival_id, outcome=outcome, at=workflow.now()),
@@ -125,6 +122,24 @@ class ArrivalWorkflow:
         self._finished = True
         await workflow.wait_condition(workflow.all_handlers_finished)
         return ArrivalResult(reference=self._reference, arrival_id=arrival_id, outcome=outcome)
+
+    async def _issue(self, request: FlyerRequest) -> IssuedFlyer | None:
+        """The town's current flyer. A town without any offer has none (the activity refuses
+        for good): ask again every ``flyer_retry`` until ``handover_lapse`` has passed."""
+        timings = self._start.timings
+        give_up_at = workflow.now() + timings.handover_lapse
+        while True:
+            try:
+                flyer: IssuedFlyer = await self._act(ActivityName.ISSUE_FLYER, request, IssuedFlyer)
+                return flyer
+            except ActivityError as error:
+                cause = error.cause
+                if not isinstance(cause, ApplicationError) or not cause.non_retryable:
+                    raise
+            if workflow.now() + timings.flyer_retry > give_up_at:
+                return None
+            workflow.logger.warning("no flyer can be made for the arrival's town yet")
+            await workflow.sleep(timings.flyer_retry)
 
     async def _by_mail(self, arrival_id: str, flyer: IssuedFlyer) -> ArrivalOutcome | None:
         """Queue the mail, then watch the outbox: sent is done; failed or no outcome within

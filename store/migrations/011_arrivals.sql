@@ -28,7 +28,8 @@ CREATE TABLE arrivals (
     given_name      text,            -- NULL once erased
     family_name     text,            -- NULL once erased
     email           text,            -- NULL when unknown, and once erased
-    outcome         text CHECK (outcome IN ('emailed', 'handed_over', 'not_reachable', 'lapsed')),
+    outcome         text CHECK (outcome IN ('emailed', 'handed_over', 'not_reachable', 'lapsed',
+                                        'no_flyer')),
     finished_at     timestamptz,
     erase_after     date,
     erased_at       timestamptz,
@@ -45,7 +46,7 @@ CREATE INDEX arrivals_erase_due ON arrivals (erase_after) WHERE erased_at IS NUL
 CREATE TABLE arrival_deliveries (
     delivery_id        uuid PRIMARY KEY,
     arrival_id         uuid NOT NULL REFERENCES arrivals ON DELETE CASCADE,
-    flyer_id           uuid NOT NULL,
+    flyer_id           uuid NOT NULL REFERENCES flyer_versions,  -- never deleted
     town               text NOT NULL,
     languages          text[] NOT NULL,       -- German first
     template_version   text NOT NULL,

@@ -1,0 +1,343 @@
+"""Neu zugewandert (issue 5): the arrival workflow, its intake, inbox task, mail and erasure.
+
+Real PostgreSQL, real Temporal (the time-skipping server for the long waits, the dev server
+for the API and the pages), a real SMTP server (aiosmtpd on loopback) for the mail, the real
+flyer store (flyers.issue renders the town's flyer from the seeded directory). What must hold:
+
+- a newly arrived person with an e-mail address gets one mail with the flyer of their town
+  attached, recorded in ``arrival_deliveries``; an SMTP outage delays it and loses nothing;
+- without an address (or when the mail fails for good) the ABH gets a task to print and hand
+  the flyer over, completed through the API or the page; it lapses after four weeks;
+- a re-sent event sends nothing twice; a second arrival of the reference is refused while
+  the first runs, and after it only for a town whose flyer the reference has not had;
+- the intake refuses an arrival without a person or outside the county's ten towns (422);
+- the arrival's personal data is erased after its retention period, the Temporal history with
+  it (its key shredded), and is nowhere but in its place before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, date, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from activities.arrivals import attachment_name, flyer_mail
+from mail.delivery import deliver_due
+from mail.transport import SmtpTransport
+from protection import protect
+from protection.codec import CaseCodec, erased_payload
+from protection.keyring import KeyRing
+from schemas.accounts import Role
+from schemas.arrivals import ArrivalResult, ArrivalStart, ArrivalTimings
+from schemas.events import IntakeResult, StatusEvent
+from schemas.retention import RetentionReport, RetentionRun
+from schemas.tasks import CompleteTask, FlyerHandover
+from service.erasure import ErasureRefused, erase_arrivals
+from service.settings import Settings
+from store import flyers as flyer_store
+from tests.casekit import running_worker
+from tests.conftest import _free_port
+from tests.sitekit import Site
+from tests.test_api import V1, logged_in, serving, today
+from tests.test_canary import hits, payloads_in, table_hits
+from tests.test_mail import Recorder
+from workflows.arrival import ArrivalWorkflow, arrival_workflow_id
+from workflows.retention import RetentionWorkflow
+
+DAY = timedelta(days=1)
+
+
+def new_reference() -> str:
+    return f"NZ-{uuid.uuid4().hex[:12]}"
+
+
+def arrival(
+    reference: str,
+    n: int = 1,
+    *,
+    email: str | None = "neu.zugang@example.org",
+    town: str = "Unna",
+    language: str = "uk",
+    given_name: str = "Olena",
+    family_name: str = "Beispiel",
+    **changes: Any,
+) -> dict[str, Any]:
+    person: dict[str, Any] = {
+        "given_name": given_name,
+        "family_name": family_name,
+        "date_of_birth": "1991-05-06",
+        "nationality": "UKR",
+        "language": language,
+        "phone": "+49 2303 4711",
+        "address": {"street": "Neue Straße 5", "postal_code": "59423", "town": town},
+    }
+    if email is not None:
+        person["email"] = email
+    body: dict[str, Any] = {
+        "event_id": f"{reference}-a{n}",
+        "case_id": reference,
+        "status": "neu_zugewandert",
+        "effective_date": today().isoformat(),
+        "person": person,
+    }
+    return body | changes
+
+
+async def wait_for(query: str, *args: object, pool: asyncpg.Pool, seconds: float = 60) -> Any:
+    for _ in range(int(seconds * 10)):
+        value = await pool.fetchval(query, *args)
+        if value:
+            return value
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out: {query}")
+
+
+async def arrival_row(pool: asyncpg.Pool, reference: str) -> asyncpg.Record:
+    rows = await pool.fetch(
+        "SELECT * FROM arrivals WHERE reference = $1 ORDER BY received_at", reference
+    )
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+async def deliveries(pool: asyncpg.Pool, reference: str) -> list[asyncpg.Record]:
+    return await pool.fetch(
+        "SELECT d.* FROM arrival_deliveries d JOIN arrivals a USING (arrival_id)"
+        " WHERE a.reference = $1 ORDER BY d.created_at",
+        reference,
+    )
+
+
+async def flyer_bytes(pool: asyncpg.Pool, flyer_id: object) -> bytes:
+    async with pool.acquire() as con:
+        pdf = await flyer_store.flyer_pdf(con, str(flyer_id))
+    assert pdf is not None and pdf.startswith(b"%PDF")
+    return pdf
+
+
+@pytest.fixture
+def smtp_port() -> int:
+    return _free_port()
+
+
+@pytest.fixture
+def smtp(smtp_port: int) -> Iterator[Recorder]:
+    recorder = Recorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    try:
+        yield recorder
+    finally:
+        controller.stop()
+
+
+def transport(port: int) -> SmtpTransport:
+    return SmtpTransport("127.0.0.1", port, starttls=False, timeout=5)
+
+
+def later() -> datetime:
+    """The delivery loop's clock, a day ahead: the queued mail is due whatever the run's pace."""
+    return datetime.now(UTC) + DAY
+
+
+# ------------------------------------------------------------- the mail's text
+
+
+def test_the_mail_is_german_and_the_persons_language_without_a_name() -> None:
+    from schemas.flyers import IssuedFlyer
+
+    flyer = IssuedFlyer(
+        flyer_id=str(uuid.uuid4()),
+        town="Fröndenberg/Ruhr",
+        requested_language="uk",
+        languages=["de", "uk"],
+        template_version="t",
+        directory_version="d",
+        content_hash="h",
+        flags=[],
+        created_at=datetime.now(UTC),
+    )
+    subject, body, filename = flyer_mail(flyer)
+    assert subject.startswith("Beratung und Unterstützung in Fröndenberg/Ruhr / ")
+    assert "Fröndenberg/Ruhr" in subject.split(" / ")[1]  # the Ukrainian title
+    assert body.startswith("Guten Tag,")
+    assert "Im Anhang finden Sie das Faltblatt" in body
+    assert "Машинний/попередній переклад" in body  # the draft marker, as on the PDF
+    assert filename == attachment_name(flyer) == "Faltblatt-Froendenberg-Ruhr-de-uk.pdf"
+
+
+# -------------------------------------------------- the workflow, time skipped
+
+
+class ArrivalDriver:
+    """One arrival workflow on the time-skipping server, started as the tests of the case
+    workflow start theirs (start_workflow, then the update: update-with-start loses its result
+    on that server once time is skipped)."""
+
+    def __init__(self, env: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str) -> None:
+        self.env = env
+        self.pool = pool
+        self.client = protect(env.client, pool, Settings())
+        self.task_queue = task_queue
+        self.reference = new_reference()
+        self.handle: WorkflowHandle[ArrivalWorkflow, ArrivalResult] | None = None
+
+    async def start(self, **fields: Any) -> IntakeResult:
+        self.handle = await self.client.start_workflow(
+            ArrivalWorkflow.run,
+            ArrivalStart(reference=self.reference, timings=ArrivalTimings()),
+            id=arrival_workflow_id(self.reference),
+            task_queue=self.task_queue,
+        )
+        return await self.send(**fields)
+
+    async def send(self, n: int = 1, **fields: Any) -> IntakeResult:
+        assert self.handle is not None
+        event = StatusEvent.model_validate(arrival(self.reference, n, **fields))
+        return await self.handle.execute_update(ArrivalWorkflow.arrival_event, event)
+
+    async def task_id(self) -> str:
+        task_id: str = await wait_for(
+            "SELECT t.task_id::text FROM tasks t JOIN arrivals a USING (arrival_id)"
+            " WHERE a.reference = $1 AND t.status = 'open'",
+            self.reference,
+            pool=self.pool,
+        )
+        return task_id
+
+    async def result(self) -> ArrivalResult:
+        assert self.handle is not None
+        return await self.handle.result()
+
+    async def terminate(self) -> None:
+        if self.handle is not None:
+            try:
+                await self.handle.terminate("test finished")
+            except Exception:  # finished already
+                pass
+
+
+@pytest.fixture
+async def skipping(
+    time_env: WorkflowEnvironment, pool: asyncpg.Pool
+) -> AsyncIterator[ArrivalDriver]:
+    async with running_worker(time_env, pool) as task_queue:
+        driver = ArrivalDriver(time_env, pool, task_queue)
+        yield driver
+        await driver.terminate()
+
+
+async def test_an_unanswered_handover_task_lapses_after_four_weeks(
+    skipping: ArrivalDriver, pool: asyncpg.Pool
+) -> None:
+    intake = await skipping.start(email=None)
+    assert intake == IntakeResult(
+        case_id=skipping.reference, stage="arrival_information", duplicate=False
+    )
+    task_id = await skipping.task_id()
+    task = await pool.fetchrow("SELECT * FROM tasks WHERE task_id = $1", task_id)
+    assert task["kind"] == "flyer_handover" and task["queue"] == "abh"
+    assert task["case_id"] is None and task["due_at"] - task["created_at"] == 7 * DAY
+
+    result = await skipping.result()  # the server skips the four weeks
+    assert result.outcome == "lapsed"
+    assert await pool.fetchval("SELECT status FROM tasks WHERE task_id = $1", task_id) == (
+        "cancelled"
+    )
+    [delivery] = await deliveries(pool, skipping.reference)
+    assert (delivery["channel"], delivery["status"]) == ("print", "lapsed")
+    row = await arrival_row(pool, skipping.reference)
+    assert row["outcome"] == "lapsed" and row["email"] is None
+    finished_on = row["finished_at"].astimezone(UTC).date()
+    assert row["erase_after"] - finished_on in (
+        timedelta(days=d) for d in range(88, 94)
+    )  # three months (rule "arrival")
+
+
+async def test_an_overdue_handover_can_still_be_completed(
+    skipping: ArrivalDriver, pool: asyncpg.Pool
+) -> None:
+    await skipping.start(email=None)
+    task_id = await skipping.task_id()
+    await skipping.env.sleep(10 * DAY)  # three days overdue
+    assert skipping.handle is not None
+    done = await skipping.handle.execute_update(
+        ArrivalWorkflow.complete_task,
+        CompleteTask(task_id=task_id, completion=FlyerHandover(handed_over=False)),
+    )
+    assert (done.stage, done.case_id, done.arrival_reference) == (
+        "arrival_informed",
+        None,
+        skipping.reference,
+    )
+    assert (await skipping.result()).outcome == "not_reachable"
+    [delivery] = await deliveries(pool, skipping.reference)
+    assert delivery["status"] == "not_reachable" and delivery["handed_over_on"] is None
+    completion = await pool.fetchval("SELECT completion FROM tasks WHERE task_id = $1", task_id)
+    assert completion == {"kind": "flyer_handover", "handed_over": False, "handed_over_on": None}
+
+
+async def test_a_mail_the_outbox_never_settles_is_handed_over_in_print_as_well(
+    skipping: ArrivalDriver, pool: asyncpg.Pool
+) -> None:
+    """No delivery loop runs here: the mail stays queued; after two days the ABH gets the task."""
+    await skipping.start()
+    await wait_for(
+        "SELECT true FROM outbox o JOIN arrivals a USING (arrival_id) WHERE a.reference = $1",
+        skipping.reference,
+        pool=pool,
+    )
+    await skipping.env.sleep(3 * DAY)  # the outbox is asked again and again, then given up on
+    task_id = await skipping.task_id()
+    first, second = await deliveries(pool, skipping.reference)
+    assert (first["channel"], first["status"]) == ("email", "unknown")
+    assert (second["channel"], second["status"]) == ("print", "open")
+    assert second["flyer_id"] == first["flyer_id"]
+    assert await pool.fetchval(
+        "SELECT status FROM outbox WHERE id = $1", first["outbox_id"]
+    ) == "queued"
+    assert skipping.handle is not None
+    await skipping.handle.execute_update(
+        ArrivalWorkflow.complete_task,
+        CompleteTask(
+            task_id=task_id,
+            completion=FlyerHandover(handed_over=True, handed_over_on=today()),
+        ),
+    )
+    assert (await skipping.result()).outcome == "handed_over"
+
+
+async def test_a_resent_event_is_a_duplicate_and_another_one_is_refused_while_running(
+    skipping: ArrivalDriver, pool: asyncpg.Pool
+) -> None:
+    from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.exceptions import ApplicationError
+
+    await skipping.start(email=None)
+    again = await skipping.send(email=None)
+    assert again.duplicate and again.stage == "arrival_information"
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await skipping.send(2, email=None, town="Kamen")
+    cause = refused.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "ArrivalUnderWay"
+    await skipping.task_id()
+    assert await pool.fetchval(
+        "SELECT count(*) FROM arrivals WHERE reference = $1", skipping.reference
+    ) == 1
+    assert await pool.fetchval(
+        "SELECT count(*) FROM tasks t JOIN arrivals a USING (arrival_id) WHERE a.reference = $1",
+        skipping.reference,
+    ) == 1
