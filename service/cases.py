@@ -85,7 +85,7 @@ class CaseService:
             time_rules=settings.time_rules(),
             residence_routes=settings.residence_routes(),
         )
-        self._arrival_defaults = ArrivalStart(reference="-", timings=settings.arrival_timings())
+        self._arrival_timings = settings.arrival_timings()
 
     # --------------------------------------------------------------- intake
 
@@ -170,7 +170,7 @@ class CaseService:
                 )
         start = WithStartWorkflowOperation(
             ArrivalWorkflow.run,
-            self._arrival_defaults.model_copy(update={"reference": event.case_id}),
+            ArrivalStart(reference=event.case_id, timings=self._arrival_timings),
             id=arrival_workflow_id(event.case_id),
             task_queue=self._settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

@@ -341,3 +341,283 @@ async def test_a_resent_event_is_a_duplicate_and_another_one_is_refused_while_ru
         "SELECT count(*) FROM tasks t JOIN arrivals a USING (arrival_id) WHERE a.reference = $1",
         skipping.reference,
     ) == 1
+
+
+# --------------------------------------------- through the API, on the dev server
+
+
+@pytest.fixture
+def quick_mail_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workflow looks at the outbox every second, not after 30 s and doubling."""
+    monkeypatch.setenv("CASE_ARRIVAL_MAIL_CHECK_FIRST", "PT0.5S")
+    monkeypatch.setenv("CASE_ARRIVAL_MAIL_CHECK_MAX", "PT1S")
+
+
+@pytest.fixture
+async def api(
+    dev_env: WorkflowEnvironment, pool: asyncpg.Pool, quick_mail_checks: None
+) -> AsyncIterator[Any]:
+    async with serving(dev_env, pool) as app:
+        yield app
+
+
+@pytest.fixture
+async def backoffice(api: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An ABH caseworker who also carries the back office's API token."""
+    async with logged_in(api, Role.ABH, token=True) as client:
+        yield client
+
+
+async def outbox_of(pool: asyncpg.Pool, reference: str) -> list[asyncpg.Record]:
+    return await pool.fetch(
+        "SELECT o.* FROM outbox o JOIN arrivals a USING (arrival_id) WHERE a.reference = $1"
+        " ORDER BY o.id",
+        reference,
+    )
+
+
+def attachment_of(message: EmailMessage) -> tuple[str | None, bytes]:
+    [attachment] = list(message.iter_attachments())
+    assert attachment.get_content_type() == "application/pdf"
+    return attachment.get_filename(), attachment.get_content()
+
+
+async def test_with_an_address_one_mail_with_the_towns_flyer_and_nothing_twice(
+    api: Any, backoffice: httpx.AsyncClient, pool: asyncpg.Pool, smtp: Recorder, smtp_port: int
+) -> None:
+    reference = new_reference()
+    response = await backoffice.post(f"{V1}/status-events", json=arrival(reference))
+    assert response.status_code == 202, response.text
+    assert response.json() == {
+        "case_id": reference,
+        "stage": "arrival_information",
+        "duplicate": False,
+    }
+    await wait_for(
+        "SELECT true FROM outbox o JOIN arrivals a USING (arrival_id) WHERE a.reference = $1",
+        reference,
+        pool=pool,
+    )
+    # No return case: an arrival is not a case, whatever the status.
+    assert await pool.fetchval("SELECT count(*) FROM cases WHERE case_id = $1", reference) == 0
+    assert (await deliver_due(pool, transport(smtp_port), later())).sent == 1
+    await wait_for(
+        "SELECT true FROM arrivals WHERE reference = $1 AND outcome = 'emailed'",
+        reference,
+        pool=pool,
+    )
+
+    [message] = smtp.received
+    assert message["To"] == "neu.zugang@example.org"
+    assert message["Subject"].startswith("Beratung und Unterstützung in Unna / ")
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None and "Olena" not in body.get_content()  # one text for everyone
+    [delivery] = await deliveries(pool, reference)
+    assert (delivery["channel"], delivery["status"]) == ("email", "sent")
+    assert delivery["languages"] == ["de", "uk"] and delivery["town"] == "Unna"
+    filename, pdf = attachment_of(message)
+    assert filename == "Faltblatt-Unna-de-uk.pdf"
+    assert pdf == await flyer_bytes(pool, delivery["flyer_id"])
+    version = await pool.fetchrow(
+        "SELECT template_version, directory_version, content_hash FROM flyer_versions"
+        " WHERE flyer_id = $1",
+        delivery["flyer_id"],
+    )
+    assert dict(version) == {
+        key: delivery[key] for key in ("template_version", "directory_version", "content_hash")
+    }
+    [mail] = await outbox_of(pool, reference)
+    assert mail["id"] == delivery["outbox_id"] and mail["status"] == "sent"
+    assert mail["case_id"] is None and mail["body"] is None  # sent: only the proof stays
+    row = await arrival_row(pool, reference)
+    assert (row["given_name"], row["family_name"], row["email"], row["language"]) == (
+        "Olena",
+        "Beispiel",
+        "neu.zugang@example.org",
+        "uk",
+    )
+
+    # The same event again: a duplicate, nothing sent.
+    again = await backoffice.post(f"{V1}/status-events", json=arrival(reference))
+    assert again.status_code == 202
+    assert again.json() == {"case_id": reference, "stage": "arrival_informed", "duplicate": True}
+    # Another arrival event for the same town: that flyer was had already.
+    same_town = await backoffice.post(f"{V1}/status-events", json=arrival(reference, 2))
+    assert same_town.status_code == 409, same_town.text
+    assert (await deliver_due(pool, transport(smtp_port), later() + DAY)).claimed == 0
+    assert len(smtp.received) == 1 and len(await outbox_of(pool, reference)) == 1
+
+    # A move within the county: the new town's flyer, once.
+    moved = await backoffice.post(f"{V1}/status-events", json=arrival(reference, 3, town="Kamen"))
+    assert moved.status_code == 202 and moved.json()["duplicate"] is False
+    await wait_for(
+        "SELECT count(*) = 2 FROM outbox o JOIN arrivals a USING (arrival_id)"
+        " WHERE a.reference = $1",
+        reference,
+        pool=pool,
+    )
+    assert (await deliver_due(pool, transport(smtp_port), later() + DAY)).sent == 1
+    assert smtp.received[1]["Subject"].startswith("Beratung und Unterstützung in Kamen")
+
+
+async def test_an_smtp_outage_delays_the_flyer_and_loses_nothing(
+    api: Any, backoffice: httpx.AsyncClient, pool: asyncpg.Pool, smtp_port: int
+) -> None:
+    reference = new_reference()
+    response = await backoffice.post(f"{V1}/status-events", json=arrival(reference))
+    assert response.status_code == 202, response.text
+    await wait_for(
+        "SELECT true FROM outbox o JOIN arrivals a USING (arrival_id) WHERE a.reference = $1",
+        reference,
+        pool=pool,
+    )
+    # 1. Nothing listens: refused, the mail stays queued and the arrival waits.
+    first = later()
+    report = await deliver_due(pool, transport(smtp_port), first)
+    assert report.retried == 1 and report.sent == 0
+    [mail] = await outbox_of(pool, reference)
+    assert mail["status"] == "queued" and mail["last_error"] == "ConnectionRefusedError"
+    await asyncio.sleep(2)  # the workflow looks at the outbox meanwhile, more than once
+    [delivery] = await deliveries(pool, reference)
+    assert delivery["status"] == "queued"
+    assert (await arrival_row(pool, reference))["outcome"] is None
+
+    # 2. The server is back: delivered once, the arrival records it.
+    recorder = Recorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    try:
+        assert (await deliver_due(pool, transport(smtp_port), first + timedelta(seconds=30))).sent
+        for round_at in (first + DAY, first + 3 * DAY):
+            assert (await deliver_due(pool, transport(smtp_port), round_at)).claimed == 0
+        await wait_for(
+            "SELECT true FROM arrivals WHERE reference = $1 AND outcome = 'emailed'",
+            reference,
+            pool=pool,
+        )
+        [message] = recorder.received
+        [delivery] = await deliveries(pool, reference)
+        assert delivery["status"] == "sent"
+        assert attachment_of(message)[1] == await flyer_bytes(pool, delivery["flyer_id"])
+    finally:
+        controller.stop()
+    [mail] = await outbox_of(pool, reference)
+    assert mail["status"] == "sent" and mail["attempts"] == 2
+
+
+async def test_a_refused_mail_becomes_a_handover_task_completed_through_the_api(
+    api: Any,
+    backoffice: httpx.AsyncClient,
+    pool: asyncpg.Pool,
+    smtp: Recorder,
+    smtp_port: int,
+) -> None:
+    smtp.reply = "550 5.1.1 mailbox unknown"
+    reference = new_reference()
+    response = await backoffice.post(f"{V1}/status-events", json=arrival(reference))
+    assert response.status_code == 202, response.text
+    await wait_for(
+        "SELECT true FROM outbox o JOIN arrivals a USING (arrival_id) WHERE a.reference = $1",
+        reference,
+        pool=pool,
+    )
+    assert (await deliver_due(pool, transport(smtp_port), later())).failed == 1
+    task_id = await wait_for(
+        "SELECT t.task_id::text FROM tasks t JOIN arrivals a USING (arrival_id)"
+        " WHERE a.reference = $1 AND t.status = 'open'",
+        reference,
+        pool=pool,
+    )
+    # The task is in the ABH's inbox, named by the reference; the KI does not see it.
+    listed = await backoffice.get(f"{V1}/tasks", params={"queue": "abh"})
+    mine = [task for task in listed.json() if task["task_id"] == task_id]
+    assert mine and mine[0]["kind"] == "flyer_handover"
+    assert (mine[0]["case_id"], mine[0]["arrival_reference"]) == (None, reference)
+    async with logged_in(api, Role.KI) as ki:
+        assert task_id not in {task["task_id"] for task in (await ki.get(f"{V1}/tasks")).json()}
+        refused = await ki.post(
+            f"{V1}/tasks/{task_id}/complete",
+            json={"kind": "flyer_handover", "handed_over": False},
+        )
+        assert refused.status_code == 403
+
+    # Refusals name the field: a date in the future, a date without a hand-over, no date.
+    tomorrow = (today() + DAY).isoformat()
+    for body, field in (
+        ({"handed_over": True, "handed_over_on": tomorrow}, "handed_over_on"),
+        ({"handed_over": False, "handed_over_on": today().isoformat()}, "handed_over_on"),
+        ({"handed_over": True}, "handed_over_on"),
+        ({}, "handed_over"),
+    ):
+        refused = await backoffice.post(
+            f"{V1}/tasks/{task_id}/complete", json={"kind": "flyer_handover", **body}
+        )
+        assert refused.status_code == 422, refused.text
+        assert [error["loc"][-1] for error in refused.json()["detail"]] == [field]
+    wrong_kind = await backoffice.post(
+        f"{V1}/tasks/{task_id}/complete", json={"kind": "follow_up", "reached": True}
+    )
+    assert [e["loc"][-1] for e in wrong_kind.json()["detail"]] == ["kind"]
+
+    done = await backoffice.post(
+        f"{V1}/tasks/{task_id}/complete",
+        json={"kind": "flyer_handover", "handed_over": True, "handed_over_on": str(today())},
+    )
+    assert done.status_code == 200, done.text
+    assert done.json() == {
+        "task_id": task_id,
+        "case_id": None,
+        "stage": "arrival_informed",
+        "arrival_reference": reference,
+    }
+    again = await backoffice.post(
+        f"{V1}/tasks/{task_id}/complete",
+        json={"kind": "flyer_handover", "handed_over": False},
+    )
+    assert again.status_code == 409
+    mailed, printed = await deliveries(pool, reference)
+    assert (mailed["channel"], mailed["status"]) == ("email", "failed")
+    assert (printed["channel"], printed["status"]) == ("print", "handed_over")
+    assert printed["handed_over_on"] == today() and printed["task_id"] == uuid.UUID(task_id)
+    assert (await arrival_row(pool, reference))["outcome"] == "handed_over"
+
+
+@pytest.mark.parametrize(
+    ("change", "loc"),
+    [
+        ({"person": None}, ["body", "person"]),
+        ("Dortmund", ["body", "person", "address", "town"]),
+        ("Lünen", None),  # not the ABH's, but the county's: the flyer of Lünen
+    ],
+)
+async def test_the_intake_needs_a_person_in_one_of_the_ten_towns(
+    backoffice: httpx.AsyncClient,
+    pool: asyncpg.Pool,
+    dev_env: WorkflowEnvironment,
+    change: Any,
+    loc: list[str] | None,
+) -> None:
+    reference = new_reference()
+    if isinstance(change, str):
+        body = arrival(reference, town=change, email=None)
+    else:
+        body = arrival(reference) | change
+    response = await backoffice.post(f"{V1}/status-events", json=body)
+    if loc is None:
+        assert response.status_code == 202, response.text
+        await wait_for(
+            "SELECT true FROM arrival_deliveries d JOIN arrivals a USING (arrival_id)"
+            " WHERE a.reference = $1 AND d.channel = 'print'",
+            reference,
+            pool=pool,
+        )
+        return
+    assert response.status_code == 422, response.text
+    assert [error["loc"] for error in response.json()["detail"]] == [loc]
+    assert "Dortmund" not in response.text
+    assert await pool.fetchval("SELECT count(*) FROM arrivals") == 0
+    from temporalio.service import RPCError, RPCStatusCode
+
+    with pytest.raises(RPCError) as missing:
+        await dev_env.client.get_workflow_handle(arrival_workflow_id(reference)).describe()
+    assert missing.value.status == RPCStatusCode.NOT_FOUND
