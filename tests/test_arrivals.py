@@ -18,8 +18,6 @@ flyer store (flyers.issue renders the town's flyer from the seeded directory). W
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -306,9 +304,10 @@ async def test_a_mail_the_outbox_never_settles_is_handed_over_in_print_as_well(
     assert (first["channel"], first["status"]) == ("email", "unknown")
     assert (second["channel"], second["status"]) == ("print", "open")
     assert second["flyer_id"] == first["flyer_id"]
-    assert await pool.fetchval(
-        "SELECT status FROM outbox WHERE id = $1", first["outbox_id"]
-    ) == "queued"
+    assert (
+        await pool.fetchval("SELECT status FROM outbox WHERE id = $1", first["outbox_id"])
+        == "queued"
+    )
     assert skipping.handle is not None
     await skipping.handle.execute_update(
         ArrivalWorkflow.complete_task,
@@ -334,13 +333,19 @@ async def test_a_resent_event_is_a_duplicate_and_another_one_is_refused_while_ru
     cause = refused.value.cause
     assert isinstance(cause, ApplicationError) and cause.type == "ArrivalUnderWay"
     await skipping.task_id()
-    assert await pool.fetchval(
-        "SELECT count(*) FROM arrivals WHERE reference = $1", skipping.reference
-    ) == 1
-    assert await pool.fetchval(
-        "SELECT count(*) FROM tasks t JOIN arrivals a USING (arrival_id) WHERE a.reference = $1",
-        skipping.reference,
-    ) == 1
+    assert (
+        await pool.fetchval(
+            "SELECT count(*) FROM arrivals WHERE reference = $1", skipping.reference
+        )
+        == 1
+    )
+    assert (
+        await pool.fetchval(
+            "SELECT count(*) FROM tasks t JOIN arrivals a USING (arrival_id) WHERE a.reference = $1",
+            skipping.reference,
+        )
+        == 1
+    )
 
 
 # --------------------------------------------- through the API, on the dev server
@@ -621,3 +626,190 @@ async def test_the_intake_needs_a_person_in_one_of_the_ten_towns(
     with pytest.raises(RPCError) as missing:
         await dev_env.client.get_workflow_handle(arrival_workflow_id(reference)).describe()
     assert missing.value.status == RPCStatusCode.NOT_FOUND
+
+
+# ------------------------------------------------------------- the inbox page
+
+
+async def test_the_abh_prints_the_flyer_and_records_the_handover_on_the_task_page(
+    site: Site,
+) -> None:
+    reference = new_reference()
+    intake = await site.cases.submit_event(
+        StatusEvent.model_validate(arrival(reference, email=None, language="ar"))
+    )
+    assert intake.stage == "arrival_information" and not intake.duplicate
+    task_id = await wait_for(
+        "SELECT t.task_id::text FROM tasks t JOIN arrivals a USING (arrival_id)"
+        " WHERE a.reference = $1 AND t.status = 'open'",
+        reference,
+        pool=site.pool,
+    )
+    abh = await site.person(Role.ABH)
+    ki = await site.person(Role.KI)
+    async with abh, ki:
+        inbox = await abh.get("/posteingang?ansicht=gruppe")
+        assert inbox.status_code == 200
+        assert f"Neuzugang {reference}" in inbox.text
+        assert "Faltblatt aushändigen (Neuzugang)" in inbox.text
+        claimed = await abh.post(
+            f"/aufgaben/{task_id}/uebernehmen", data={"zurueck": f"/aufgaben/{task_id}"}
+        )
+        assert claimed.status_code == 303
+
+        page = await abh.get(f"/aufgaben/{task_id}")
+        assert page.status_code == 200, page.text
+        assert "Olena Beispiel" in page.text and "kein Ausreisefall" in page.text
+        assert "/faelle/" not in page.text  # no case to link to
+        assert f'href="/aufgaben/{task_id}/faltblatt.pdf"' in page.text
+        assert "Ja, ausgehändigt" in page.text and "Nein, Person nicht erreichbar" in page.text
+        # Opening the page shows a name: it is in the access log, under the workflow id.
+        assert (
+            await site.pool.fetchval(
+                "SELECT count(*) FROM access_log WHERE case_id = $1", arrival_workflow_id(reference)
+            )
+            == 1
+        )
+
+        pdf = await abh.get(f"/aufgaben/{task_id}/faltblatt.pdf")
+        assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+        [delivery] = await deliveries(site.pool, reference)
+        assert pdf.content == await flyer_bytes(site.pool, delivery["flyer_id"])
+        assert delivery["languages"] == ["de", "ar"]
+        for path in (f"/aufgaben/{task_id}", f"/aufgaben/{task_id}/faltblatt.pdf"):
+            assert (await ki.get(path)).status_code == 403
+
+        refused = await abh.post(f"/aufgaben/{task_id}", data={"handed_over": "ja"})
+        assert refused.status_code == 422
+        assert "Bitte das Datum der Aushändigung angeben." in refused.text
+        tomorrow = (today() + DAY).isoformat()
+        refused = await abh.post(
+            f"/aufgaben/{task_id}", data={"handed_over": "ja", "handed_over_on": tomorrow}
+        )
+        assert refused.status_code == 422
+        assert "Das Datum darf nicht in der Zukunft liegen." in refused.text
+        assert f'value="{tomorrow}"' in refused.text  # what was entered stays
+
+        done = await abh.post(f"/aufgaben/{task_id}", data={"handed_over": "nein"})
+        assert done.status_code == 303, done.text
+        assert done.headers["location"] == "/posteingang?meldung=ausgehaendigt"
+        after = await abh.get(done.headers["location"])
+        assert "Aushändigung ist festgehalten" in after.text
+        assert f"Neuzugang {reference}" not in after.text
+    [delivery] = await deliveries(site.pool, reference)
+    assert delivery["status"] == "not_reachable"
+    await wait_for(
+        "SELECT true FROM arrivals WHERE reference = $1 AND outcome = 'not_reachable'",
+        reference,
+        pool=site.pool,
+    )
+
+
+# ------------------------------------------------------- erasure and the canary
+
+
+async def test_an_arrivals_personal_data_stays_in_its_place_and_goes_with_its_erasure(
+    dev_env: WorkflowEnvironment,
+    api: Any,
+    backoffice: httpx.AsyncClient,
+    pool: asyncpg.Pool,
+    smtp: Recorder,
+    smtp_port: int,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    tag = secrets.token_hex(5)
+    secret = {
+        "given_name": f"Kanarvor{tag}",
+        "family_name": f"Kanarnach{tag}",
+        "email": f"kanar.{tag}@example.org",
+        "street": f"Kanarweg {tag}",
+    }
+    reference = new_reference()
+    body = arrival(
+        reference,
+        email=secret["email"],
+        given_name=secret["given_name"],
+        family_name=secret["family_name"],
+    )
+    body["person"]["address"]["street"] = secret["street"]
+    assert (await backoffice.post(f"{V1}/status-events", json=body)).status_code == 202
+    await wait_for(
+        "SELECT true FROM outbox o JOIN arrivals a USING (arrival_id) WHERE a.reference = $1",
+        reference,
+        pool=pool,
+    )
+    assert (await deliver_due(pool, transport(smtp_port), later())).sent == 1
+    await wait_for(
+        "SELECT true FROM arrivals WHERE reference = $1 AND outcome = 'emailed'",
+        reference,
+        pool=pool,
+    )
+    # Another arrival, still waiting for its hand-over: never erased while it runs.
+    running = new_reference()
+    assert (
+        await backoffice.post(f"{V1}/status-events", json=arrival(running, email=None))
+    ).status_code == 202
+    await wait_for(
+        "SELECT true FROM tasks t JOIN arrivals a USING (arrival_id) WHERE a.reference = $1",
+        running,
+        pool=pool,
+    )
+
+    # 1. The history as the server stores it: encrypted, no canary in ids, listings, bytes.
+    handle = dev_env.client.get_workflow_handle(arrival_workflow_id(reference))
+    history = await handle.fetch_history()
+    payloads = [p for e in history.events for p in payloads_in(e)]
+    assert payloads and hits(b"".join(e.SerializeToString() for e in history.events), secret) == []
+    assert hits((await handle.describe()).raw_description.SerializeToString(), secret) == []
+    decoded = await CaseCodec(api.state.keys).decode(payloads)  # positive control
+    assert set(hits(b"".join(p.data for p in decoded), secret)) == set(secret)
+    # 2. The tables: only the personal places hold it (the street is nowhere: not kept).
+    assert await table_hits(pool, secret, personal=False) == {}
+    assert await table_hits(pool, secret, personal=True) == {
+        "arrivals": ["given_name", "family_name", "email"],
+        "outbox": ["email"],  # the recipient, proof of the delivery
+    }
+
+    # 3. Not erasable while an arrival of the reference runs; the nightly run erases the
+    # finished one once its date has come.
+    with pytest.raises(ErasureRefused) as refused:
+        await erase_arrivals(pool, api.state.keys, running, reason="manual")
+    assert refused.value.status == 409
+    await pool.execute(
+        "UPDATE arrivals SET erase_after = $2 WHERE reference = $1",
+        reference,
+        date.today() - DAY,
+    )
+    client: Client = api.state.cases._client  # the API's protected client
+    report: RetentionReport = await client.execute_workflow(
+        RetentionWorkflow.run,
+        RetentionRun(),
+        id=f"retention-test-{uuid.uuid4().hex}",
+        task_queue=api.state.settings.task_queue,
+        result_type=RetentionReport,
+    )
+    assert report.arrivals_erased == [reference] and report.refused == {}
+
+    after = await CaseCodec(KeyRing(pool, api.state.keys.masters)).decode(payloads)
+    assert {p.data for p in after} == {erased_payload().data}
+    assert await table_hits(pool, secret, personal=True) == {}
+    assert await table_hits(pool, secret, personal=False) == {}
+    row = await arrival_row(pool, reference)
+    assert row["erased_at"] is not None and row["given_name"] is None and row["email"] is None
+    assert (row["town"], row["language"], row["outcome"]) == ("Unna", "uk", "emailed")
+    assert await outbox_of(pool, reference) == []
+    [delivery] = await deliveries(pool, reference)  # what went out stays, without anyone's data
+    assert delivery["status"] == "sent"
+    assert (
+        await pool.fetchval(
+            "SELECT count(*) FROM audit_log WHERE action = 'arrival_erased' AND case_id = $1",
+            arrival_workflow_id(reference),
+        )
+        == 1
+    )
+    # The running one is untouched; erasing again changes nothing.
+    assert (await arrival_row(pool, running))["given_name"] == "Olena"
+    assert await erase_arrivals(pool, api.state.keys, reference, reason="manual") == {}
+
+    out, err = capfd.readouterr()
+    assert hits(out + err, secret) == []
