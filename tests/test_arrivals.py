@@ -341,7 +341,8 @@ async def test_a_resent_event_is_a_duplicate_and_another_one_is_refused_while_ru
     )
     assert (
         await pool.fetchval(
-            "SELECT count(*) FROM tasks t JOIN arrivals a USING (arrival_id) WHERE a.reference = $1",
+            "SELECT count(*) FROM tasks t JOIN arrivals a USING (arrival_id)"
+            " WHERE a.reference = $1",
             skipping.reference,
         )
         == 1
