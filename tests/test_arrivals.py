@@ -29,23 +29,21 @@ import asyncpg
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from activities.arrivals import attachment_name, flyer_mail
 from mail.delivery import deliver_due
 from mail.transport import SmtpTransport
-from protection import protect
 from protection.codec import CaseCodec, erased_payload
 from protection.keyring import KeyRing
 from schemas.accounts import Role
-from schemas.arrivals import ArrivalResult, ArrivalStart, ArrivalTimings
 from schemas.events import IntakeResult, StatusEvent
 from schemas.retention import RetentionReport, RetentionRun
 from schemas.tasks import CompleteTask, FlyerHandover
 from service.erasure import ErasureRefused, erase_arrivals
-from service.settings import Settings
 from store import flyers as flyer_store
+from tests.arrivalkit import ArrivalDriver, arrival, new_reference, wait_for
 from tests.casekit import running_worker
 from tests.conftest import _free_port
 from tests.sitekit import Site
@@ -56,51 +54,6 @@ from workflows.arrival import ArrivalWorkflow, arrival_workflow_id
 from workflows.retention import RetentionWorkflow
 
 DAY = timedelta(days=1)
-
-
-def new_reference() -> str:
-    return f"NZ-{uuid.uuid4().hex[:12]}"
-
-
-def arrival(
-    reference: str,
-    n: int = 1,
-    *,
-    email: str | None = "neu.zugang@example.org",
-    town: str = "Unna",
-    language: str = "uk",
-    given_name: str = "Olena",
-    family_name: str = "Beispiel",
-    **changes: Any,
-) -> dict[str, Any]:
-    person: dict[str, Any] = {
-        "given_name": given_name,
-        "family_name": family_name,
-        "date_of_birth": "1991-05-06",
-        "nationality": "UKR",
-        "language": language,
-        "phone": "+49 2303 4711",
-        "address": {"street": "Neue Straße 5", "postal_code": "59423", "town": town},
-    }
-    if email is not None:
-        person["email"] = email
-    body: dict[str, Any] = {
-        "event_id": f"{reference}-a{n}",
-        "case_id": reference,
-        "status": "neu_zugewandert",
-        "effective_date": today().isoformat(),
-        "person": person,
-    }
-    return body | changes
-
-
-async def wait_for(query: str, *args: object, pool: asyncpg.Pool, seconds: float = 60) -> Any:
-    for _ in range(int(seconds * 10)):
-        value = await pool.fetchval(query, *args)
-        if value:
-            return value
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out: {query}")
 
 
 async def arrival_row(pool: asyncpg.Pool, reference: str) -> asyncpg.Record:
@@ -178,54 +131,6 @@ def test_the_mail_is_german_and_the_persons_language_without_a_name() -> None:
 
 
 # -------------------------------------------------- the workflow, time skipped
-
-
-class ArrivalDriver:
-    """One arrival workflow on the time-skipping server, started as the tests of the case
-    workflow start theirs (start_workflow, then the update: update-with-start loses its result
-    on that server once time is skipped)."""
-
-    def __init__(self, env: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str) -> None:
-        self.env = env
-        self.pool = pool
-        self.client = protect(env.client, pool, Settings())
-        self.task_queue = task_queue
-        self.reference = new_reference()
-        self.handle: WorkflowHandle[ArrivalWorkflow, ArrivalResult] | None = None
-
-    async def start(self, **fields: Any) -> IntakeResult:
-        self.handle = await self.client.start_workflow(
-            ArrivalWorkflow.run,
-            ArrivalStart(reference=self.reference, timings=ArrivalTimings()),
-            id=arrival_workflow_id(self.reference),
-            task_queue=self.task_queue,
-        )
-        return await self.send(**fields)
-
-    async def send(self, n: int = 1, **fields: Any) -> IntakeResult:
-        assert self.handle is not None
-        event = StatusEvent.model_validate(arrival(self.reference, n, **fields))
-        return await self.handle.execute_update(ArrivalWorkflow.arrival_event, event)
-
-    async def task_id(self) -> str:
-        task_id: str = await wait_for(
-            "SELECT t.task_id::text FROM tasks t JOIN arrivals a USING (arrival_id)"
-            " WHERE a.reference = $1 AND t.status = 'open'",
-            self.reference,
-            pool=self.pool,
-        )
-        return task_id
-
-    async def result(self) -> ArrivalResult:
-        assert self.handle is not None
-        return await self.handle.result()
-
-    async def terminate(self) -> None:
-        if self.handle is not None:
-            try:
-                await self.handle.terminate("test finished")
-            except Exception:  # finished already
-                pass
 
 
 @pytest.fixture
