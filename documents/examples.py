@@ -18,12 +18,11 @@ from schemas.documents import (
     DocumentKind,
     FlyerContext,
     OfferCategory,
-    Prerequisite,
     RenderedDocument,
-    RouteCode,
     RouteDiscussed,
     SupportOffer,
 )
+from schemas.routes import Prerequisite, Route
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -78,12 +77,12 @@ SAMPLE_CONVERSATION = ConversationRecordContext(
     rule_version="01.01.2026",
     routes=[
         RouteDiscussed(
-            route=RouteCode.P25B,
+            route=Route.P25B,
             met=[Prerequisite.LANGUAGE_SKILLS, Prerequisite.NO_SERIOUS_OFFENCES],
             missing=[Prerequisite.YEARS_OF_RESIDENCE, Prerequisite.LIVELIHOOD],
         ),
         RouteDiscussed(
-            route=RouteCode.P60D,
+            route=Route.P60D,
             met=[Prerequisite.EMPLOYMENT],
             missing=[Prerequisite.IDENTITY_CLARIFIED, Prerequisite.PASSPORT],
         ),

@@ -31,12 +31,12 @@ from schemas.documents import (
     DocumentKind,
     FlyerContext,
     OfferCategory,
-    Prerequisite,
     RenderedDocument,
     ReviewStatus,
     SupportOffer,
     TemplateRef,
 )
+from schemas.routes import Prerequisite
 
 
 class MissingSourceText(RuntimeError):
@@ -103,7 +103,7 @@ def _conversation(rows: _Rows, ctx: ConversationRecordContext) -> None:
     if not ctx.routes:
         rows.add("text", "no_routes")
     for route in ctx.routes:
-        rows.add("text", f"route.{route.route.value}")
+        rows.add("text", f"route.{route.route.code}")
         for label, items in (("met", route.met), ("missing", route.missing)):
             if items:
 
@@ -161,9 +161,7 @@ def _flyer(rows: _Rows, ctx: FlyerContext) -> None:
     rows.add("small", "as_of", date=_date(ctx.as_of))
 
 
-def _columns(
-    kind: DocumentKind, language: str, texts_dir: Path
-) -> tuple[list[Template], bool]:
+def _columns(kind: DocumentKind, language: str, texts_dir: Path) -> tuple[list[Template], bool]:
     """The templates of the columns and whether the requested language had to be replaced."""
     source = load_template(kind, SOURCE_LANGUAGE, texts_dir)
     if source is None:
@@ -248,8 +246,9 @@ def render(
         kind=kind,
         requested_language=language,
         languages=languages,
-        templates=[TemplateRef(language=t.language, version=t.version, review=t.review)
-                   for t in columns],
+        templates=[
+            TemplateRef(language=t.language, version=t.version, review=t.review) for t in columns
+        ],
         template_version=version,
         content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         flags=flags,

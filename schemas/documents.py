@@ -15,6 +15,8 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from schemas.routes import Prerequisite, Route
+
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
 
@@ -24,29 +26,6 @@ class DocumentKind(StrEnum):
     AUSREISEINFORMATION = "ausreiseinformation"
     EINWILLIGUNG = "einwilligung"
     FLYER = "flyer"
-
-
-class RouteCode(StrEnum):
-    """Bleiberechtsregelungen of the conversation concept (their wording is in the templates)."""
-
-    P25A = "25a"
-    P25B = "25b"
-    P60C = "60c"
-    P60D = "60d"
-    P104C = "104c"
-    P23A = "23a"
-
-
-class Prerequisite(StrEnum):
-    IDENTITY_CLARIFIED = "identity_clarified"
-    PASSPORT = "passport"
-    YEARS_OF_RESIDENCE = "years_of_residence"
-    SCHOOL_OR_TRAINING = "school_or_training"
-    EMPLOYMENT = "employment"
-    LIVELIHOOD = "livelihood"
-    LANGUAGE_SKILLS = "language_skills"
-    NO_SERIOUS_OFFENCES = "no_serious_offences"
-    AGE_LIMIT = "age_limit"
 
 
 class Consequence(StrEnum):
@@ -82,7 +61,7 @@ class SupportOffer(BaseModel):
 class RouteDiscussed(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    route: RouteCode
+    route: Route
     met: list[Prerequisite] = Field(default_factory=list)
     missing: list[Prerequisite] = Field(default_factory=list)
 

@@ -16,9 +16,19 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
-from schemas.tasks import Route
+from schemas.routes import Prerequisite, Route
 
 DEFAULT_FILE = Path(__file__).parent / "data" / "residence_routes.json"
+
+
+class RoutePrerequisite(BaseModel):
+    """One prerequisite of a version: its code (printed in the person's language from the
+    document templates) and the precise German wording of this version for the caseworker."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: Prerequisite
+    text: str = Field(min_length=1)
 
 
 class RouteVersion(BaseModel):
@@ -28,7 +38,7 @@ class RouteVersion(BaseModel):
     title: str = Field(min_length=1)
     valid_from: date
     valid_to: date | None = Field(description="Inclusive; None: in force until replaced.")
-    prerequisites: tuple[str, ...] = Field(min_length=1)
+    prerequisites: tuple[RoutePrerequisite, ...] = Field(min_length=1)
     source: str = Field(min_length=1, description="The legal source of this version.")
     reviewed_by: str | None = Field(
         default=None, description="Who at the ABH checked this version against the law."
@@ -38,7 +48,13 @@ class RouteVersion(BaseModel):
     def _dates_in_order(self) -> RouteVersion:
         if self.valid_to is not None and self.valid_to < self.valid_from:
             raise ValueError("valid_to is before valid_from")
+        codes = [item.code for item in self.prerequisites]
+        if len(set(codes)) != len(codes):
+            raise ValueError(f"{self.route.value}: a prerequisite code appears twice")
         return self
+
+    def codes(self) -> list[Prerequisite]:
+        return [item.code for item in self.prerequisites]
 
     @computed_field  # type: ignore[prop-decorator]
     @property

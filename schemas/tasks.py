@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from schemas.events import Text
+from schemas.routes import Prerequisite, Route
 
 
 class Queue(StrEnum):
@@ -38,17 +39,6 @@ class TaskStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-class Route(StrEnum):
-    """Bleiberechtsregelungen a caseworker can explain (the rule texts are versioned data)."""
-
-    P25A = "§25a AufenthG"
-    P25B = "§25b AufenthG"
-    P60C = "§60c AufenthG"
-    P60D = "§60d AufenthG"
-    P23A = "§23a AufenthG"
-    P104C = "§104c AufenthG"
-
-
 class Perspective(StrEnum):
     NONE_EVIDENT = "none_evident"
     ROUTE_POSSIBLE = "route_possible"
@@ -63,6 +53,15 @@ class EscalationDecision(StrEnum):
 
 class _Completion(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class MissingPrerequisite(BaseModel):
+    """A prerequisite of a discussed route that the person does not (yet) fulfil."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    route: Route
+    prerequisite: Prerequisite
 
 
 class InformationConversation(_Completion):
@@ -87,6 +86,26 @@ class InformationConversation(_Completion):
             raise ValueError("required when perspective is route_possible")
         if value is not None and value not in info.data.get("routes_discussed", []):
             raise ValueError("must be one of routes_discussed")
+        return value
+
+    missing_prerequisites: list[MissingPrerequisite] = Field(
+        default_factory=list,
+        max_length=100,
+        description="What the person still lacks for each route discussed (Gesprächskonzept); "
+        "printed in the person's copy of the record. Whether a prerequisite belongs to the "
+        "route is checked against the rules in force on held_on.",
+    )
+
+    @field_validator("missing_prerequisites")
+    @classmethod
+    def _missing_of_discussed_routes(
+        cls, value: list[MissingPrerequisite], info: ValidationInfo
+    ) -> list[MissingPrerequisite]:
+        discussed = info.data.get("routes_discussed", [])
+        if any(item.route not in discussed for item in value):
+            raise ValueError("only prerequisites of routes_discussed")
+        if len(set(value)) != len(value):
+            raise ValueError("each prerequisite once")
         return value
 
 

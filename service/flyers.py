@@ -10,18 +10,19 @@ stores one only when there is none: the same question gets the same ``flyer_id``
 something on the flyer changes, and every version handed out stays stored unchanged.
 
 Rendering costs about 0.3 s of CPU, so it runs in a thread (the event loop keeps serving), one
-rendering at a time per process (see :func:`_render`). Two processes asking at once may both
+rendering at a time per process (see ``_RENDERER``). Two processes asking at once may both
 render; ``INSERT ... ON CONFLICT DO NOTHING`` keeps one row and both answer with it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
-import threading
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -120,15 +121,16 @@ async def county_directories(pool: asyncpg.Pool) -> list[TownDirectory]:
     return [await town_directory(pool, town) for town in COUNTY_TOWNS]
 
 
-# fpdf2 and the font cache of documents.pdf are not made for concurrent use (two first
-# renderings would both write the cached font files); rendering is CPU-bound anyway, so one
-# at a time per process loses nothing and keeps one core free on a small machine.
-_RENDERING = threading.Lock()
+# One thread of its own for rendering. fpdf2 and the font cache of documents.pdf are not made
+# for concurrent use (two first renderings would both write the cached font files), and
+# rendering is CPU-bound under the GIL, so one at a time loses nothing; a queue of renderings
+# waits here instead of occupying the loop's default threads (the mail delivery uses those).
+_RENDERER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flyer-render")
 
 
-def _render(language: str, context: FlyerContext, texts_dir: Path) -> RenderedDocument:
-    with _RENDERING:
-        return render(DocumentKind.FLYER, language, context, texts_dir=texts_dir)
+async def _render(language: str, context: FlyerContext, texts_dir: Path) -> RenderedDocument:
+    draw = functools.partial(render, DocumentKind.FLYER, language, context, texts_dir=texts_dir)
+    return await asyncio.get_running_loop().run_in_executor(_RENDERER, draw)
 
 
 async def issue_flyer(
@@ -168,7 +170,7 @@ async def issue_flyer(
     context = FlyerContext(
         town=directory.town, as_of=moment.astimezone(BERLIN).date(), offers=list(directory.offers)
     )
-    document = await asyncio.to_thread(_render, request.language, context, texts_dir)
+    document = await _render(request.language, context, texts_dir)
     async with pool.acquire() as con:
         # The rendering's own template version: a text edited meanwhile is stored as what it is.
         await store.add_flyer(

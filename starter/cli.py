@@ -4,8 +4,14 @@
     python -m starter events FILE.jsonl|FILE.csv
     python -m starter partners list [--town T]
     python -m starter partners add --name N --kind K --town T --contact C [--language xx ...]
+                                   [--address A] [--hours H]
     python -m starter partners update ID [--name N] [--kind K] [--town T] [--contact C] [...]
     python -m starter partners remove ID
+    python -m starter offers list [--town T]
+    python -m starter offers add --name N --category C [--town T] --address A --hours H
+                                 [--contact C] [--language xx ...]
+    python -m starter offers update ID [--name N] [--town T | --county-wide] [--hours H] [...]
+    python -m starter offers remove ID
     python -m starter login --username U [--password-stdin]
     python -m starter logout
 
@@ -15,7 +21,7 @@ values of an event: they are personal data, and terminals end up in logs and scr
 
 Authentication: events need a back-office API token (``--token`` or ``CASE_API_TOKEN``, made
 with ``python -m service.accounts_cli token --name ...``), sent as ``Authorization: Bearer``.
-API tokens open the status intake only; the partner commands need a person's login:
+API tokens open the status intake only; the partner and offer commands need a person's login:
 ``login`` asks for the password and keeps the session for the next commands
 (:mod:`starter.session`); ``--session``/``CASE_API_SESSION`` passes one explicitly instead.
 
@@ -32,13 +38,15 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 from pydantic import ValidationError
 
+from schemas.documents import OfferCategory
 from schemas.events import IntakeResult, StatusEvent
+from schemas.offers import Offer, OfferDraft
 from schemas.partners import Partner, PartnerDraft, PartnerKind
 from starter import session as saved
 from starter.csv_format import (
@@ -200,7 +208,18 @@ def _partner_line(partner: Partner) -> str:
     state = "" if partner.active else "  (inactive)"
     return (
         f"{partner.partner_id:>4}  {partner.kind.value:<17}  {partner.town:<17}  "
-        f"{partner.name}  [{languages}]  {partner.contact}{state}"
+        f"{partner.name}  [{languages}]  {partner.contact}  {partner.address}; "
+        f"{partner.hours}{state}"
+    )
+
+
+def _offer_line(offer: Offer) -> str:
+    languages = ",".join(offer.languages) or "-"
+    contact = f"; {offer.contact}" if offer.contact else ""
+    notes = ("  (example)" if offer.example else "") + ("" if offer.active else "  (inactive)")
+    return (
+        f"{offer.offer_id:>4}  {offer.category.value:<21}  {offer.town or 'county-wide':<17}  "
+        f"{offer.name}  [{languages}]  {offer.address}; {offer.hours}{contact}{notes}"
     )
 
 
@@ -245,15 +264,25 @@ async def logout(http: httpx.AsyncClient, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _draft(args: argparse.Namespace, base: Partner | None = None) -> PartnerDraft | None:
+Draft = TypeVar("Draft", PartnerDraft, OfferDraft)
+
+
+def _draft(
+    model: type[Draft], args: argparse.Namespace, base: Partner | Offer | None = None
+) -> Draft | None:
     """The draft from the options, filled in from ``base`` (update: change only what is given)."""
-    values: dict[str, Any] = base.model_dump(include=set(PartnerDraft.model_fields)) if base else {}
-    for name in ("name", "kind", "town", "contact", "languages"):
-        given = getattr(args, name)
+    fields = set(model.model_fields)
+    values: dict[str, Any] = base.model_dump(include=fields) if base else {}
+    for name in fields:
+        given = getattr(args, name, None)
         if given is not None:
             values[name] = given
+    if getattr(args, "county_wide", False):
+        values["town"] = None
+    if getattr(args, "no_contact", False):
+        values["contact"] = None
     try:
-        return PartnerDraft.model_validate(values)
+        return model.model_validate(values)
     except ValidationError as error:
         for problem in problems_of(error):
             print(f"refused, not sent: {problem}", file=args.out)
@@ -283,7 +312,7 @@ async def partners(http: httpx.AsyncClient, args: argparse.Namespace) -> int:
         if response.status_code != httpx.codes.OK:
             return _refusal(response, out)
         current = Partner.model_validate_json(response.content)
-    draft = _draft(args, current)
+    draft = _draft(PartnerDraft, args, current)
     if draft is None:
         return EXIT_REFUSED
     body = draft.model_dump(mode="json")
@@ -298,14 +327,49 @@ async def partners(http: httpx.AsyncClient, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def offers(http: httpx.AsyncClient, args: argparse.Namespace) -> int:
+    """The offer directory: like the partners, plus county-wide entries (no town)."""
+    out: TextIO = args.out
+    base = f"{API_PREFIX}/offers"
+    if args.action == "list":
+        params = {"town": args.town} if args.town else {}
+        response = await http.get(base, params=params)
+        if response.status_code != httpx.codes.OK:
+            return _refusal(response, out)
+        for item in response.json():
+            print(_offer_line(Offer.model_validate(item)), file=out)
+        return EXIT_OK
+    if args.action == "remove":
+        response = await http.delete(f"{base}/{args.offer_id}")
+        if response.status_code != httpx.codes.NO_CONTENT:
+            return _refusal(response, out)
+        print(f"offer {args.offer_id} deactivated", file=out)
+        return EXIT_OK
+    current = None
+    if args.action == "update":
+        response = await http.get(f"{base}/{args.offer_id}")
+        if response.status_code != httpx.codes.OK:
+            return _refusal(response, out)
+        current = Offer.model_validate_json(response.content)
+    draft = _draft(OfferDraft, args, current)
+    if draft is None:
+        return EXIT_REFUSED
+    body = draft.model_dump(mode="json")
+    if current is None:
+        response = await http.post(base, json=body)
+    else:
+        response = await http.put(f"{base}/{current.offer_id}", json=body)
+    if response.status_code not in (httpx.codes.OK, httpx.codes.CREATED):
+        return _refusal(response, out)
+    offer = Offer.model_validate_json(response.content)
+    print(("added: " if current is None else "updated: ") + _offer_line(offer), file=out)
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------------- the CLI
 
 
-def _partner_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
-    parser.add_argument("--name", required=required)
-    parser.add_argument("--kind", required=required, choices=[kind.value for kind in PartnerKind])
-    parser.add_argument("--town", required=required)
-    parser.add_argument("--contact", required=required)
+def _language_option(parser: argparse.ArgumentParser, *, required: bool) -> None:
     parser.add_argument(
         "--language",
         dest="languages",
@@ -315,6 +379,36 @@ def _partner_options(parser: argparse.ArgumentParser, *, required: bool) -> None
         help="ISO 639 codes of the languages offered"
         + ("" if required else " (replaces the list)"),
     )
+
+
+def _partner_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument("--name", required=required)
+    parser.add_argument("--kind", required=required, choices=[kind.value for kind in PartnerKind])
+    parser.add_argument("--town", required=required)
+    parser.add_argument("--contact", required=required)
+    _language_option(parser, required=required)
+    parser.add_argument("--address", help="printed on the flyer (default: contact via the KI)")
+    parser.add_argument("--hours", help="opening hours, printed on the flyer")
+
+
+def _offer_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument("--name", required=required)
+    parser.add_argument(
+        "--category", required=required, choices=[category.value for category in OfferCategory]
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--town", help="the town; without it the offer is county-wide")
+    if not required:
+        where.add_argument(
+            "--county-wide", action="store_true", help="on every town's flyer (removes the town)"
+        )
+    parser.add_argument("--address", required=required)
+    parser.add_argument("--hours", required=required, help="opening hours")
+    contact = parser.add_mutually_exclusive_group()
+    contact.add_argument("--contact", help="phone, e-mail or web address of the office")
+    if not required:
+        contact.add_argument("--no-contact", action="store_true", help="remove the contact")
+    _language_option(parser, required=required)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -337,8 +431,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--session",
         default=os.environ.get("CASE_API_SESSION"),
-        help="a session (the sitzung cookie) for the partner commands, instead of the one "
-        "kept by `login` (default: $CASE_API_SESSION)",
+        help="a session (the sitzung cookie) for the partner and offer commands, instead of "
+        "the one kept by `login` (default: $CASE_API_SESSION)",
     )
     parser.add_argument(
         "--session-file",
@@ -364,6 +458,19 @@ def build_parser() -> argparse.ArgumentParser:
     _partner_options(update, required=False)
     remove = actions.add_parser("remove", help="deactivate a partner")
     remove.add_argument("partner_id", type=int)
+
+    offer = commands.add_parser("offers", help="the offer directory the flyers draw on")
+    offer_actions = offer.add_subparsers(dest="action", required=True)
+    offer_list = offer_actions.add_parser(
+        "list", help="list active offers (with --town: the town's and the county-wide ones)"
+    )
+    offer_list.add_argument("--town")
+    _offer_options(offer_actions.add_parser("add", help="add an offer"), required=True)
+    offer_update = offer_actions.add_parser("update", help="change an offer (only options given)")
+    offer_update.add_argument("offer_id", type=int)
+    _offer_options(offer_update, required=False)
+    offer_remove = offer_actions.add_parser("remove", help="deactivate an offer")
+    offer_remove.add_argument("offer_id", type=int)
 
     log_in = commands.add_parser("login", help="log in as a person (asks for the password)")
     log_in.add_argument("--username", required=True)
@@ -395,6 +502,8 @@ async def _dispatch(http: httpx.AsyncClient, args: argparse.Namespace) -> int:
         return await login(http, args)
     if args.command == "logout":
         return await logout(http, args)
+    if args.command == "offers":
+        return await offers(http, args)
     return await partners(http, args)
 
 

@@ -22,7 +22,8 @@ from playwright.async_api import Browser, Page, expect
 
 from schemas.accounts import Role
 from schemas.case import Stage
-from schemas.tasks import InformationConversation, Perspective, ReferralConsent, Route
+from schemas.routes import Route
+from schemas.tasks import InformationConversation, Perspective, ReferralConsent
 from tests.browserkit import AXE_JS, DATE_KEYS, ROOT, serving_on_loopback
 from tests.sitekit import PASSWORD, Site, today
 from web import labels
@@ -279,3 +280,51 @@ async def test_an_expired_session_asks_to_log_in_again_and_returns(site: Site, p
     await page.keyboard.press("Enter")
     await expect(page).to_have_url(re.compile(f"/faelle/{case_id}$"))
     await expect(page.locator("main")).to_contain_text("Testnachname")
+
+
+async def test_the_admin_keeps_the_offer_directory_and_fetches_a_flyer(
+    site: Site, page: Page
+) -> None:
+    await log_in(page, await new_person(site, Role.ADMIN))
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Konten")
+    await tab_to(page, "a[href='/admin/angebote']")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Angebotsverzeichnis und Flyer")
+    await assert_accessible(page, "the offer directory")
+
+    # A new offer with the keyboard alone (the page's own links lead past the flyer table);
+    # the missing hours are refused next to the field.
+    await tab_to(page, "nav[aria-label='Auf dieser Seite'] a[href='#eintrag']")
+    await page.keyboard.press("Enter")
+    await type_into(page, "#name", "Sprachcafé Lünen")
+    await tab_to(page, "#category")
+    await page.locator("#category").select_option("language_course")
+    await tab_to(page, "#town")
+    await page.locator("#town").select_option("Lünen")
+    await type_into(page, "#address", "Stadtbücherei, Markt 2")
+    await tab_to(page, "button:text('Speichern')")
+    await page.keyboard.press("Enter")
+    await page.wait_for_load_state()
+    await expect(page.get_by_role("alert")).to_contain_text("Bitte prüfen Sie Ihre Angaben")
+    await expect(page.locator("#fehler-hours")).to_have_text("Bitte ausfüllen.")
+    await expect(page.locator("#hours")).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("#address")).to_have_value("Stadtbücherei, Markt 2")
+    await assert_accessible(page, "the offer form with a refusal")
+    await type_into(page, "#hours", "Fr 10:00–12:00")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("status")).to_have_text(labels.MESSAGES["angebot"])
+    await expect(page.get_by_role("row").filter(has_text="Sprachcafé Lünen")).to_contain_text(
+        "Fr 10:00–12:00"
+    )
+
+    # The flyer of Lünen in Arabic, from its link (named for screen readers).
+    link = page.get_by_role("link", name="Flyer Lünen, Arabisch")
+    response = await page.request.get(str(await link.get_attribute("href")))
+    assert response.status == 200 and response.headers["content-type"] == "application/pdf"
+    await page.reload()
+    lünen = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name="Lünen"))
+    await expect(lünen).to_contain_text("(ar)")
+
+    await page.goto("/admin/partner")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Partnerverzeichnis")
+    await assert_accessible(page, "the partner directory")

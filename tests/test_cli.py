@@ -225,6 +225,61 @@ async def test_the_partner_commands(app: FastAPI) -> None:
     assert code == 1 and output.startswith("refused, not sent: contact: ")
 
 
+async def test_partners_take_address_and_hours(app: FastAPI) -> None:
+    name = f"Flüchtlingshilfe {uuid.uuid4().hex[:8]}"
+    code, output = await run_cli(
+        app,
+        "partners", "add", "--name", name, "--kind", "ehrenamt", "--town", "Lünen",
+        "--contact", "0231 000", "--address", "Markt 1", "--hours", "Do 15-18 Uhr",
+    )  # fmt: skip
+    assert code == 0, output
+    assert "Markt 1; Do 15-18 Uhr" in output
+    partner_id = output.split()[1]
+    code, output = await run_cli(app, "partners", "update", partner_id, "--hours", "Do 16-19 Uhr")
+    assert code == 0 and "Markt 1; Do 16-19 Uhr" in output, output
+    code, output = await run_cli(app, "partners", "update", partner_id, "--town", "Dortmund")
+    assert code == 1 and output.startswith("refused, not sent: town: "), output
+
+
+async def test_the_offer_commands(app: FastAPI) -> None:
+    name = f"Sprachcafé {uuid.uuid4().hex[:8]}"
+    code, output = await run_cli(
+        app,
+        "offers", "add", "--name", name, "--category", "language_course",
+        "--address", "Stadtbücherei", "--hours", "Fr 10-12 Uhr", "--language", "de", "uk",
+    )  # fmt: skip
+    assert code == 0, output
+    assert output.startswith("added: ") and name in output and "county-wide" in output
+    assert "[de,uk]" in output and "Stadtbücherei; Fr 10-12 Uhr" in output
+    offer_id = output.split()[1]
+
+    code, output = await run_cli(app, "offers", "list", "--town", "Lünen")
+    assert code == 0 and name in output  # county-wide: in every town's list
+    assert "(example)" in output  # the seed entries are still examples
+
+    code, output = await run_cli(
+        app, "offers", "update", offer_id, "--town", "Kamen", "--contact", "02307 0"
+    )
+    assert code == 0, output
+    assert "Kamen" in output and "; 02307 0" in output and "[de,uk]" in output
+    code, output = await run_cli(app, "offers", "list", "--town", "Lünen")
+    assert name not in output
+    code, output = await run_cli(app, "offers", "update", offer_id, "--county-wide", "--no-contact")
+    assert code == 0 and "county-wide" in output and "02307" not in output, output
+
+    with pytest.raises(SystemExit) as usage:  # argparse refuses the choice: nothing is sent
+        await run_cli(app, "offers", "update", offer_id, "--category", "verein")
+    assert usage.value.code == 2
+    code, output = await run_cli(app, "offers", "update", offer_id, "--hours", " ")
+    assert code == 1 and output.startswith("refused, not sent: hours: "), output
+    code, output = await run_cli(app, "offers", "remove", offer_id)
+    assert (code, output) == (0, f"offer {offer_id} deactivated\n")
+    code, output = await run_cli(app, "offers", "list")
+    assert name not in output
+    code, output = await run_cli(app, "offers", "remove", "999999")
+    assert (code, output) == (1, "refused (404): unknown offer\n")
+
+
 async def test_without_a_token_events_are_refused_with_401(app: FastAPI) -> None:
     case_id = f"CLI{uuid.uuid4().hex[:8]}-ANON"
     body = json.loads((FIXTURES / "events.jsonl").read_text("utf-8").splitlines()[0])

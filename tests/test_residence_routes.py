@@ -9,8 +9,15 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from schemas.residence_routes import DEFAULT_FILE, ResidenceRoutes, load_residence_routes
-from schemas.tasks import Route
+from documents.texts import LANGUAGES, load_template
+from schemas.documents import DocumentKind
+from schemas.residence_routes import (
+    DEFAULT_FILE,
+    ResidenceRoutes,
+    RoutePrerequisite,
+    load_residence_routes,
+)
+from schemas.routes import Prerequisite, Route
 from service.settings import Settings
 
 
@@ -45,7 +52,10 @@ def test_what_a_person_is_told_names_prerequisites_and_source() -> None:
     routes = load_residence_routes()
     version = routes.of(Route.P25B, date(2026, 11, 27))
     assert version is not None
-    assert any("sechs Jahre" in p for p in version.prerequisites)
+    assert any("sechs Jahre" in p.text for p in version.prerequisites)
+    # the codes are what the person's copy prints in their language
+    assert Prerequisite.YEARS_OF_RESIDENCE in version.codes()
+    assert Prerequisite.LANGUAGE_SKILLS in version.codes()
     assert "Chancen-Aufenthaltsrechts" in version.source
     assert version.reviewed_by is None  # no one at the ABH has signed these texts off yet
     assert routes.review_by == date(2027, 7, 1)
@@ -54,10 +64,29 @@ def test_what_a_person_is_told_names_prerequisites_and_source() -> None:
 def test_the_version_id_follows_the_text_not_the_reviewer() -> None:
     version = load_residence_routes().versions[0]
     reviewed = version.model_copy(update={"reviewed_by": "Rechtsamt, 2026-11-27"})
-    edited = version.model_copy(update={"prerequisites": (*version.prerequisites, "neu")})
+    reworded = RoutePrerequisite(code=version.prerequisites[0].code, text="neu gefasst")
+    edited = version.model_copy(update={"prerequisites": (reworded, *version.prerequisites[1:])})
     assert reviewed.version_id == version.version_id
     assert edited.version_id != version.version_id
     assert version.version_id.startswith("§25a-2015-08-01-")
+
+
+def test_every_prerequisite_of_every_version_is_printable_in_every_language() -> None:
+    """A code without a template text would drop the person's copy into the fallback."""
+    codes = {code for version in load_residence_routes().versions for code in version.codes()}
+    for language in LANGUAGES:
+        template = load_template(DocumentKind.GESPRAECHSPROTOKOLL, language)
+        assert template is not None, language
+        missing = {code for code in codes if f"prereq.{code.value}" not in template.texts}
+        assert not missing, (language, missing)
+
+
+def test_a_code_twice_in_one_version_is_refused() -> None:
+    raw = json.loads(DEFAULT_FILE.read_text("utf-8"))
+    version = raw["versions"][0]
+    twice = dict(version, prerequisites=[*version["prerequisites"], version["prerequisites"][0]])
+    with pytest.raises(ValidationError, match="appears twice"):
+        ResidenceRoutes.model_validate({"versions": [twice]})
 
 
 def test_overlapping_versions_of_a_route_are_refused() -> None:

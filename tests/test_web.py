@@ -329,6 +329,113 @@ async def test_admin_pages_for_accounts_partners_and_the_access_log(site: Site) 
         assert log.status_code == 200 and "Fallseite" in log.text
 
 
+async def test_admin_page_for_offers_and_flyers(site: Site) -> None:
+    admin = await site.person(Role.ADMIN)
+    abh = await site.person(Role.ABH)
+    async with admin, abh:
+        assert (await abh.get("/admin/angebote")).status_code == 403
+        page = await admin.get("/admin/angebote")
+        assert page.status_code == 200
+        assert "Rückkehrberatung (Programme REAG/GARP)" in page.text
+        assert "(Beispieleintrag)" in page.text and "kreisweit" in page.text
+        link = "/api/v1/flyers/Fr%C3%B6ndenberg/Ruhr?language=ar"
+        assert f'href="{link}"' in page.text
+        assert page.text.count("noch nicht abgerufen") == 10  # every town, Lünen included
+
+        # A new local offer.
+        name = f"Sprachcafé {uuid.uuid4().hex[:6]}"
+        draft = {
+            "name": name,
+            "category": "language_course",
+            "town": "Lünen",
+            "address": "Stadtbücherei, Markt 2",
+            "hours": "Fr 10:00–12:00",
+            "contact": "",
+            "languages": "de, ar",
+        }
+        saved = await admin.post("/admin/angebote", data=draft)
+        assert saved.status_code == 303
+        assert saved.headers["location"] == "/admin/angebote?meldung=angebot#inhalt"
+        page = await admin.get("/admin/angebote?meldung=angebot")
+        assert name in page.text and "Die Flyer der betroffenen Orte" in page.text
+        offer_id = await site.pool.fetchval("SELECT offer_id FROM offers WHERE name = $1", name)
+
+        # Refusals next to their fields, the entered values kept.
+        bad = await admin.post(
+            "/admin/angebote", data={**draft, "hours": " ", "languages": "Deutsch"}
+        )
+        assert bad.status_code == 422
+        assert 'aria-describedby="hilfe-hours fehler-hours" aria-invalid="true"' in bad.text
+        assert "Bitte ausfüllen." in field_block(bad.text, "hours")
+        assert "ISO-639" in field_block(bad.text, "languages")
+        assert 'value="Stadtbücherei, Markt 2"' in bad.text
+        taken = await admin.post("/admin/angebote", data=draft)
+        assert taken.status_code == 422 and "schon" in field_block(taken.text, "name")
+
+        # An admin checks a seed entry: it is no longer an example.
+        seed = await site.pool.fetchval(
+            "SELECT offer_id FROM offers WHERE category = 'return_counselling' AND example"
+        )
+        form = await admin.get(f"/admin/angebote?bearbeiten={seed}")
+        assert 'value="Beratungsstelle, Vermittlung über das KI"' in form.text
+        assert '<option value="" selected>Kreisweit (alle Orte)</option>' in form.text
+        changed = await admin.post(
+            "/admin/angebote",
+            data={
+                "offer_id": str(seed),
+                "name": "Rückkehrberatung (Programme REAG/GARP)",
+                "category": "return_counselling",
+                "town": "",
+                "address": "Beratungsstelle, Vermittlung über das KI",
+                "hours": "Di 9:00–12:00",
+                "contact": "",
+                "languages": "de, ar",
+            },
+        )
+        assert changed.status_code == 303
+        row = await site.pool.fetchrow(
+            "SELECT town, hours, example FROM offers WHERE offer_id = $1", seed
+        )
+        assert dict(row) == {"town": None, "hours": "Di 9:00–12:00", "example": False}
+
+        # The flyer link gives the PDF; the table then shows the version as made.
+        flyer = await admin.get(link)
+        assert flyer.status_code == 200 and flyer.content.startswith(b"%PDF")
+        page = await admin.get("/admin/angebote")
+        assert page.text.count("noch nicht abgerufen") == 9
+        assert "1 gespeicherte Version insgesamt" in page.text
+
+        removed = await admin.post(f"/admin/angebote/{offer_id}/entfernen")
+        assert removed.status_code == 303
+        assert name not in (await admin.get("/admin/angebote")).text
+        assert (await admin.post("/admin/angebote/999999/entfernen")).status_code == 404
+        assert (await admin.get("/admin/angebote?bearbeiten=999999")).status_code == 404
+
+
+async def test_the_partner_page_takes_address_and_hours(site: Site) -> None:
+    admin = await site.person(Role.ADMIN)
+    async with admin:
+        new = await admin.get("/admin/partner")
+        assert 'value="nach Vereinbarung"' in field_block(new.text, "hours")
+        assert "<option>Lünen</option>" in new.text
+        name = f"Flüchtlingshilfe {uuid.uuid4().hex[:6]}"
+        draft = {
+            "name": name,
+            "kind": "ehrenamt",
+            "town": "Selm",
+            "contact": "02592 1",
+            "address": "Kirchstraße 3",
+            "hours": "Mo 17:00–19:00",
+            "languages": "de",
+        }
+        assert (await admin.post("/admin/partner", data=draft)).status_code == 303
+        listing = await admin.get("/admin/partner")
+        assert "Kirchstraße 3" in listing.text and "Mo 17:00–19:00" in listing.text
+        unknown = await admin.post("/admin/partner", data={**draft, "town": "Dortmund"})
+        assert unknown.status_code == 422
+        assert "Diesen Ort gibt es im Kreis Unna nicht." in field_block(unknown.text, "town")
+
+
 # ------------------------------------------------------------- the forms
 
 

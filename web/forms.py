@@ -16,7 +16,8 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.datastructures import FormData
 
 from schemas.residence_routes import ResidenceRoutes
-from schemas.tasks import EscalationDecision, Perspective, Route, TaskCompletion
+from schemas.routes import Route
+from schemas.tasks import EscalationDecision, Perspective, TaskCompletion
 from web import labels
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -60,6 +61,13 @@ FORMS: dict[str, list[Field]] = {
             "select",
             "Nur wenn eine Bleibeperspektive möglich ist; eine der besprochenen Regelungen.",
             [("", "– keine –"), *_ROUTES],
+        ),
+        Field(
+            "missing_prerequisites",
+            "Was der Person noch fehlt",
+            "checkboxes",
+            "Nur zu besprochenen Regelungen. Die Person erhält das Protokoll in ihrer Sprache: "
+            "Erfülltes und Fehlendes je Regelung.",
         ),
     ],
     "referral_consent": [
@@ -164,7 +172,8 @@ FORMS: dict[str, list[Field]] = {
 def fields_for(kind: str, routes: ResidenceRoutes, day: date) -> list[Field]:
     """The form of ``kind``; the conversation offers only routes in force on ``day``, so a
     caseworker is not invited to tick one that could not have been explained."""
-    in_force = {version.route.value for version in routes.on(day)}
+    versions = routes.on(day)
+    in_force = {version.route.value for version in versions}
     fields = []
     for spec in FORMS[kind]:
         if spec.name in ("routes_discussed", "route_pursued"):
@@ -172,8 +181,32 @@ def fields_for(kind: str, routes: ResidenceRoutes, day: date) -> list[Field]:
                 (value, text) for value, text in spec.options if not value or value in in_force
             ]
             spec = replace(spec, options=options)
+        elif spec.name == "missing_prerequisites":
+            # The precise German wording of the version in force; the value is the code.
+            options = [
+                (
+                    f"{version.route.value}{_PAIR}{item.code.value}",
+                    f"{version.route.value}: {item.text}",
+                )
+                for version in versions
+                for item in version.prerequisites
+            ]
+            spec = replace(spec, options=options)
         fields.append(spec)
     return fields
+
+
+_PAIR = "|"
+
+
+def _missing(values: list[str]) -> list[dict[str, str] | str]:
+    """``route|code`` checkbox values as the model's objects; anything else is left for the
+    model to refuse with a message."""
+    found: list[dict[str, str] | str] = []
+    for value in values:
+        route, _, code = value.partition(_PAIR)
+        found.append({"route": route, "prerequisite": code} if code else value)
+    return found
 
 
 def parse(kind: str, form: FormData) -> dict[str, Any]:
@@ -181,7 +214,8 @@ def parse(kind: str, form: FormData) -> dict[str, Any]:
     body: dict[str, Any] = {"kind": kind}
     for spec in FORMS[kind]:
         if spec.input == "checkboxes":
-            body[spec.name] = [str(value) for value in form.getlist(spec.name)]
+            values = [str(value) for value in form.getlist(spec.name)]
+            body[spec.name] = _missing(values) if spec.name == "missing_prerequisites" else values
             continue
         if spec.input == "checkbox":
             body[spec.name] = form.get(spec.name) == "on"

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 
+from documents.texts import SOURCE_LANGUAGE, load_template
 from schemas.accounts import Role
+from schemas.documents import DocumentKind
 
 TASK_KINDS = {
     "information_conversation": "Informationsgespräch",
@@ -76,6 +78,28 @@ DECISIONS = {
 
 PARTNER_KINDS = {"wohlfahrtsverband": "Wohlfahrtsverband", "ehrenamt": "Ehrenamt"}
 
+OFFER_CATEGORIES = {
+    "migration_counselling": "Migrationsberatung",
+    "welfare_association": "Wohlfahrtsverband",
+    "volunteer_group": "Ehrenamtliche Gruppe",
+    "language_course": "Sprachkurs",
+    "return_counselling": "Rückkehrberatung",
+}
+
+# The flyer's languages (documents.LANGUAGES), as the staff call them.
+LANGUAGE_NAMES = {
+    "de": "Deutsch",
+    "en": "Englisch",
+    "ar": "Arabisch",
+    "fa": "Farsi/Dari",
+    "ku": "Kurdisch (Kurmandschi)",
+    "tr": "Türkisch",
+    "ru": "Russisch",
+    "uk": "Ukrainisch",
+    "fr": "Französisch",
+    "sq": "Albanisch",
+}
+
 ASSIGNMENT_ACTIONS = {"claim": "übernommen", "release": "freigegeben", "hand_over": "übergeben"}
 
 TIMELINE_KINDS = {
@@ -106,6 +130,9 @@ MESSAGES = {
     "konto_geaendert": "Das Konto wurde geändert.",
     "partner": "Der Eintrag im Partnerverzeichnis wurde gespeichert.",
     "partner_entfernt": "Der Eintrag wurde aus dem Partnerverzeichnis entfernt.",
+    "angebot": "Der Eintrag im Angebotsverzeichnis wurde gespeichert. Die Flyer der "
+    "betroffenen Orte erhalten beim nächsten Abruf eine neue Version.",
+    "angebot_entfernt": "Der Eintrag wurde aus dem Angebotsverzeichnis entfernt.",
 }
 
 RECIPIENTS = {
@@ -116,6 +143,12 @@ LOGIN_NOTICES = {
     "abgelaufen": "Ihre Sitzung ist abgelaufen. Bitte melden Sie sich erneut an; "
     "danach geht es auf der Seite weiter, die Sie öffnen wollten.",
 }
+
+
+def prerequisite(code: str) -> str:
+    """A prerequisite's German name, from the person's copy of the record (one wording)."""
+    template = load_template(DocumentKind.GESPRAECHSPROTOKOLL, SOURCE_LANGUAGE)
+    return template.texts.get(f"prereq.{code}", code) if template else code
 
 
 def label(mapping: dict[str, str], key: object) -> str:
@@ -134,6 +167,10 @@ _REASONS = {
         "Bitte angeben, wenn eine Bleibeperspektive möglich ist."
     ),
     "must be one of routes_discussed": "Es muss eine der besprochenen Regelungen sein.",
+    "only prerequisites of routes_discussed": (
+        "Bitte nur Voraussetzungen der besprochenen Regelungen ankreuzen."
+    ),
+    "each prerequisite once": "Jede Voraussetzung nur einmal.",
     "required when interested: no data leaves the ABH without a signed consent": (
         "Bitte angeben: Ohne unterschriebene Einwilligung verlassen keine Daten die ABH."
     ),
@@ -178,6 +215,8 @@ def reason(field: str, text: str, error_type: str = "value_error") -> str:
         if decision.group(1) == "required":
             return f"Bitte angeben bei der Entscheidung „{word}“."
         return f"Nur bei der Entscheidung „{word}“ angeben."
+    if text.startswith("unknown town: "):
+        return "Diesen Ort gibt es im Kreis Unna nicht."
     elsewhere = re.fullmatch(r"the partner works in (.+), not in the person's town", text)
     if elsewhere:
         return f"Der Partner arbeitet in {elsewhere.group(1)}, nicht im Wohnort der Person."
@@ -185,6 +224,10 @@ def reason(field: str, text: str, error_type: str = "value_error") -> str:
     if not_in_force:
         route, year, month, day = not_in_force.groups()
         return f"{route} galt am {day}.{month}.{year} nicht (siehe Bleiberechtsregelungen)."
+    foreign = re.fullmatch(r"(.+) does not ask for (\w+) on (\d{4})-(\d{2})-(\d{2})", text)
+    if foreign:
+        route, code, year, month, day = foreign.groups()
+        return f"{route} verlangte am {day}.{month}.{year} nicht: {prerequisite(code)}."
     task_kind = re.fullmatch(r"this task is a (\w+) task", text)
     if task_kind:
         return f"Diese Aufgabe ist: {label(TASK_KINDS, task_kind.group(1))}."

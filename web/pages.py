@@ -8,9 +8,10 @@ that show personal data write an access-log row. URLs carry case and task ids on
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 from uuid import UUID
 
@@ -22,16 +23,21 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
 from api.auth import SESSION_COOKIE, clear_session_cookie, optional_account, set_session_cookie
+from documents import LANGUAGES
 from schemas.accounts import Account, Role
-from schemas.partners import PartnerDraft, PartnerKind
+from schemas.documents import OfferCategory
+from schemas.offers import COUNTY_TOWNS, OfferDraft
+from schemas.partners import DEFAULT_ADDRESS, DEFAULT_HOURS, PartnerDraft, PartnerKind
 from service.accounts import AccountError, AccountService, LoginRefused
 from service.cases import CaseService, CaseServiceError
+from service.flyers import county_directories
 from service.inbox import BERLIN, InboxError, InboxService, View, queue_of
 from store import arrivals as arrival_store
+from store import flyers as flyer_store
 from store import inbox as store
+from store import offers as offer_store
 from store import records
 from store import repository as repo
-from store.flyers import flyer_pdf
 from web import forms, labels
 from workflows.arrival import arrival_workflow_id
 
@@ -389,7 +395,7 @@ async def flyer_of_task(request: Request, task_id: str) -> Response:
     task = await _task_for(request, account, _task_id(task_id))
     async with _pool(request).acquire() as con:
         flyer_id = await arrival_store.flyer_of_task(con, task["task_id"])
-        pdf = await flyer_pdf(con, flyer_id) if flyer_id else None
+        pdf = await flyer_store.flyer_pdf(con, flyer_id) if flyer_id else None
     if pdf is None:
         raise PageRefused(404, "Zu dieser Aufgabe gibt es kein Faltblatt.")
     return Response(
@@ -550,19 +556,28 @@ async def _partners_page(
         status_code=422 if errors else 200,
         partners=partners,
         errors=errors or {},
-        values=values or {},
+        values=values or {"address": DEFAULT_ADDRESS, "hours": DEFAULT_HOURS},
         editing=editing,
         kinds=list(PartnerKind),
-        towns=request.app.state.settings.towns,
+        towns=COUNTY_TOWNS,
     )
 
 
-def _partner_draft(form: Any) -> tuple[PartnerDraft | None, dict[str, Any], dict[str, list[str]]]:
-    values = {key: str(form.get(key, "")).strip() for key in ("name", "kind", "town", "contact")}
-    values["languages"] = str(form.get("languages", "")).strip()
-    languages = [part for part in re.split(r"[\s,]+", values["languages"]) if part]
+_Draft = TypeVar("_Draft", PartnerDraft, OfferDraft)
+
+
+def _form_draft(
+    model: type[_Draft], form: Any, fields: tuple[str, ...], *, unset_when_empty: tuple[str, ...]
+) -> tuple[_Draft | None, dict[str, Any], dict[str, list[str]]]:
+    """The model from a form: the entered values (kept for the page) and German refusals per
+    field. Fields in ``unset_when_empty`` left empty take the model's default."""
+    values = {key: str(form.get(key, "")).strip() for key in (*fields, "languages")}
+    data: dict[str, Any] = {
+        key: value for key, value in values.items() if value or key not in unset_when_empty
+    }
+    data["languages"] = [part for part in re.split(r"[\s,]+", values["languages"]) if part]
     try:
-        return PartnerDraft.model_validate({**values, "languages": languages}), values, {}
+        return model.model_validate(data), values, {}
     except ValidationError as error:
         errors: dict[str, list[str]] = {}
         for detail in error.errors():
@@ -570,8 +585,18 @@ def _partner_draft(form: Any) -> tuple[PartnerDraft | None, dict[str, Any], dict
             message = labels.reason(name, detail["msg"], detail["type"])
             if name == "languages":
                 message = "Sprachen als ISO-639-Kürzel, z. B. de, ar, fa."
-            errors.setdefault(name, []).append(message)
+            if message not in errors.get(name, []):
+                errors.setdefault(name, []).append(message)
         return None, values, errors
+
+
+def _partner_draft(form: Any) -> tuple[PartnerDraft | None, dict[str, Any], dict[str, list[str]]]:
+    return _form_draft(
+        PartnerDraft,
+        form,
+        ("name", "kind", "town", "contact", "address", "hours"),
+        unset_when_empty=("address", "hours"),
+    )
 
 
 @router.get("/admin/partner")
@@ -603,7 +628,7 @@ async def save_partner(request: Request) -> Response:
         except asyncpg.UniqueViolationError:
             errors = {"name": ["Diesen Namen gibt es in diesem Ort schon."]}
         else:
-            return _redirect("/admin/partner?meldung=partner")
+            return _redirect("/admin/partner?meldung=partner#inhalt")
     return await _partners_page(request, account, errors=errors, values=values, editing=editing)
 
 
@@ -613,7 +638,122 @@ async def remove_partner(request: Request, partner_id: int) -> Response:
     async with _pool(request).acquire() as con:
         if not await repo.deactivate_partner(con, partner_id):
             raise PageRefused(404, "Diesen Eintrag gibt es nicht.")
-    return _redirect("/admin/partner?meldung=partner_entfernt")
+    return _redirect("/admin/partner?meldung=partner_entfernt#inhalt")
+
+
+@dataclass(frozen=True)
+class TownFlyer:
+    """One row of the flyer table: the town's directory now, and what is stored for it."""
+
+    town: str
+    entries: int
+    directory_version: str
+    made_at: datetime | None  # the first stored flyer of this directory version
+    languages_made: list[str]
+    versions: int  # every stored version of the town, all languages
+
+
+async def _town_flyers(pool: asyncpg.Pool) -> list[TownFlyer]:
+    directories = await county_directories(pool)
+    async with pool.acquire() as con:
+        stored = await flyer_store.list_flyers(con)
+    rows = []
+    for directory in directories:
+        of_town = [flyer for flyer in stored if flyer.town == directory.town]
+        current = [flyer for flyer in of_town if flyer.directory_version == directory.version]
+        rows.append(
+            TownFlyer(
+                town=directory.town,
+                entries=len(directory.offers),
+                directory_version=directory.version,
+                made_at=min((flyer.created_at for flyer in current), default=None),
+                languages_made=sorted({flyer.requested_language for flyer in current}),
+                versions=len(of_town),
+            )
+        )
+    return rows
+
+
+async def _offers_page(
+    request: Request,
+    account: Account,
+    *,
+    errors: dict[str, list[str]] | None = None,
+    values: dict[str, Any] | None = None,
+    editing: int | None = None,
+) -> Response:
+    async with _pool(request).acquire() as con:
+        offers = await offer_store.list_offers(con)
+    return _page(
+        request,
+        "admin_offers.html",
+        account,
+        status_code=422 if errors else 200,
+        offers=offers,
+        flyers=await _town_flyers(_pool(request)),
+        languages=LANGUAGES,
+        errors=errors or {},
+        values=values or {},
+        editing=editing,
+        categories=list(OfferCategory),
+        towns=COUNTY_TOWNS,
+    )
+
+
+def _offer_draft(form: Any) -> tuple[OfferDraft | None, dict[str, Any], dict[str, list[str]]]:
+    return _form_draft(
+        OfferDraft,
+        form,
+        ("name", "category", "town", "address", "hours", "contact"),
+        unset_when_empty=("town", "contact"),
+    )
+
+
+@router.get("/admin/angebote")
+async def offers_page(request: Request, bearbeiten: int | None = None) -> Response:
+    account = await _login(request, Role.ADMIN)
+    values: dict[str, Any] = {}
+    if bearbeiten is not None:
+        async with _pool(request).acquire() as con:
+            offer = await offer_store.get_offer(con, bearbeiten)
+        if offer is None:
+            raise PageRefused(404, "Diesen Eintrag gibt es nicht.")
+        values = {
+            **offer.model_dump(mode="json"),
+            "town": offer.town or "",
+            "contact": offer.contact or "",
+            "languages": ", ".join(offer.languages),
+        }
+    return await _offers_page(request, account, values=values, editing=bearbeiten)
+
+
+@router.post("/admin/angebote")
+async def save_offer(request: Request) -> Response:
+    account = await _login(request, Role.ADMIN)
+    form = await request.form()
+    editing = int(str(form["offer_id"])) if form.get("offer_id") else None
+    draft, values, errors = _offer_draft(form)
+    if draft is not None:
+        try:
+            async with _pool(request).acquire() as con:
+                if editing is None:
+                    await offer_store.add_offer(con, draft)
+                elif await offer_store.update_offer(con, editing, draft) is None:
+                    raise PageRefused(404, "Diesen Eintrag gibt es nicht.")
+        except asyncpg.UniqueViolationError:
+            errors = {"name": ["Diesen Namen gibt es in diesem Ort (oder kreisweit) schon."]}
+        else:
+            return _redirect("/admin/angebote?meldung=angebot#inhalt")
+    return await _offers_page(request, account, errors=errors, values=values, editing=editing)
+
+
+@router.post("/admin/angebote/{offer_id}/entfernen")
+async def remove_offer(request: Request, offer_id: int) -> Response:
+    await _login(request, Role.ADMIN)
+    async with _pool(request).acquire() as con:
+        if not await offer_store.deactivate_offer(con, offer_id):
+            raise PageRefused(404, "Diesen Eintrag gibt es nicht.")
+    return _redirect("/admin/angebote?meldung=angebot_entfernt#inhalt")
 
 
 @router.get("/admin/zugriffe")

@@ -519,15 +519,22 @@ class CaseWorkflow:
         routes = self._start.residence_routes
         if routes is None:
             return []
-        in_force = {version.route for version in routes.on(conversation.held_on)}
-        return [
-            FieldError(
-                field="routes_discussed",
-                reason=f"{route.value} is not in force on {conversation.held_on.isoformat()}",
-            )
+        day = conversation.held_on.isoformat()
+        in_force = {version.route: version for version in routes.on(conversation.held_on)}
+        errors = [
+            FieldError(field="routes_discussed", reason=f"{route.value} is not in force on {day}")
             for route in conversation.routes_discussed
             if route not in in_force
         ]
+        errors.extend(
+            FieldError(
+                field="missing_prerequisites",
+                reason=f"{item.route.value} does not ask for {item.prerequisite.value} on {day}",
+            )
+            for item in conversation.missing_prerequisites
+            if item.route in in_force and item.prerequisite not in in_force[item.route].codes()
+        )
+        return errors
 
     def _enforcement_errors(self, decision: Escalation) -> list[FieldError]:
         assert decision.enforcement_at is not None
