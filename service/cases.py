@@ -145,9 +145,10 @@ class CaseService:
         - the same event id again answers ``duplicate`` and sends nothing, during the
           workflow (it remembers the event) and after it (``arrivals.event_id``);
         - another arrival event for the reference while one is being handled is a 409;
-        - another one after it finished sends the flyer again only for a town the reference
-          has not had yet (a move within the county); for the same town it is a 409, the
-          person has that flyer already.
+        - another one after it finished starts a new arrival, unless the flyer of that town
+          reached the person already (e-mailed or handed over): then it is a 409. So a move
+          within the county brings the new town's flyer, and an arrival that ended without
+          the flyer (not reachable, lapsed, no flyer) can be reported again.
         """
         if event.person is None:
             raise _invalid("person", "required for neu_zugewandert")

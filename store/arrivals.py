@@ -67,9 +67,13 @@ async def by_event(con: Connection, event_id: str) -> asyncpg.Record | None:
 
 
 async def informed_in(con: Connection, reference: str, town: str) -> bool:
-    """Did this reference already get (or is it getting) the flyer of ``town``?"""
+    """Did this reference get (or is it getting) the flyer of ``town``? An arrival that ended
+    without the flyer reaching the person (not reachable, lapsed, no flyer) does not count."""
     found = await con.fetchval(
-        "SELECT true FROM arrivals WHERE reference = $1 AND town = $2 LIMIT 1", reference, town
+        "SELECT true FROM arrivals WHERE reference = $1 AND town = $2"
+        " AND (finished_at IS NULL OR outcome IN ('emailed', 'handed_over')) LIMIT 1",
+        reference,
+        town,
     )
     return bool(found)
 
