@@ -609,6 +609,11 @@ async def test_the_abh_prints_the_flyer_and_records_the_handover_on_the_task_pag
         reference,
         pool=site.pool,
     )
+    # The flyer did not reach the person: a new report of the arrival tries again.
+    again = await site.cases.submit_event(
+        StatusEvent.model_validate(arrival(reference, 2, email=None, language="ar"))
+    )
+    assert again.stage == "arrival_information" and not again.duplicate
 
 
 # ------------------------------------------------------- erasure and the canary
@@ -719,3 +724,36 @@ async def test_an_arrivals_personal_data_stays_in_its_place_and_goes_with_its_er
 
     out, err = capfd.readouterr()
     assert hits(out + err, secret) == []
+
+
+async def empty_directory(pool: asyncpg.Pool, town: str, *, active: bool = False) -> None:
+    """Every entry a town's flyer would list, (de)activated: no flyer can be made without."""
+    await pool.execute("UPDATE partners SET active = $2 WHERE town = $1", town, active)
+    await pool.execute(
+        "UPDATE offers SET active = $2 WHERE town = $1 OR town IS NULL", town, active
+    )
+
+
+async def test_a_town_without_offers_is_asked_again_daily_until_it_has_some(
+    skipping: ArrivalDriver, pool: asyncpg.Pool
+) -> None:
+    await empty_directory(pool, "Selm")
+    await skipping.start(email=None, town="Selm")
+    await skipping.env.sleep(2 * DAY)
+    assert await deliveries(pool, skipping.reference) == []
+    await empty_directory(pool, "Selm", active=True)
+    await skipping.env.sleep(DAY)  # the next daily question finds the offers
+    await skipping.task_id()
+    [delivery] = await deliveries(pool, skipping.reference)
+    assert delivery["town"] == "Selm" and delivery["status"] == "open"
+
+
+async def test_a_town_without_offers_for_four_weeks_ends_without_a_flyer(
+    skipping: ArrivalDriver, pool: asyncpg.Pool
+) -> None:
+    await empty_directory(pool, "Selm")
+    await skipping.start(town="Selm")
+    assert (await skipping.result()).outcome == "no_flyer"
+    assert await deliveries(pool, skipping.reference) == []
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+    assert (await arrival_row(pool, skipping.reference))["outcome"] == "no_flyer"
