@@ -757,3 +757,20 @@ async def test_a_town_without_offers_for_four_weeks_ends_without_a_flyer(
     assert await deliveries(pool, skipping.reference) == []
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
     assert (await arrival_row(pool, skipping.reference))["outcome"] == "no_flyer"
+
+
+async def test_an_address_the_outbox_refuses_goes_to_print_at_once(
+    backoffice: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    """The intake's pattern lets "a<b@…" through, the outbox's does not: hand it over."""
+    reference = new_reference()
+    body = arrival(reference, email="neu<zugang@example.org")
+    assert (await backoffice.post(f"{V1}/status-events", json=body)).status_code == 202
+    await wait_for(
+        "SELECT true FROM tasks t JOIN arrivals a USING (arrival_id) WHERE a.reference = $1",
+        reference,
+        pool=pool,
+    )
+    [delivery] = await deliveries(pool, reference)
+    assert (delivery["channel"], delivery["status"]) == ("print", "open")
+    assert await outbox_of(pool, reference) == []
