@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -18,12 +19,14 @@ from temporalio.worker import Worker
 from activities.arrivals import Arrivals
 from activities.case_store import CaseStore
 from activities.disclosures import Disclosures
+from activities.documents import CaseDocuments
 from activities.flyers import Flyers
 from activities.mail import Mail
 from activities.retention import Retention
 from protection import open_keyring, protect
 from protection.codec import keyring_of
 from protection.keyring import KeyRing
+from schemas.case_documents import AUTHORITY_CONTACT
 from schemas.retention import RetentionRules, default_retention_rules
 from service.settings import Settings
 from workflows.arrival import ArrivalWorkflow
@@ -60,6 +63,8 @@ def build_activities(
     *,
     after_handover_commit: Callable[[], None] = _nothing,
     before_handover: Callable[[], Awaitable[None]] | None = None,
+    authority_contact: str = AUTHORITY_CONTACT,
+    texts_dir: Path | None = None,
 ) -> list[Callable[..., Any]]:
     """The activities the worker registers; the record of processing activities (Art. 30) is
     generated from this very list, so it covers exactly what runs."""
@@ -70,6 +75,7 @@ def build_activities(
     )
     retention = Retention(pool, keys, rules)
     mail = Mail(pool)
+    documents = CaseDocuments(pool, authority_contact, texts_dir)
     flyers = Flyers(pool)
     arrivals = Arrivals(pool, rules)
     return [
@@ -88,6 +94,7 @@ def build_activities(
         retention.due_arrivals,
         retention.erase_arrivals,
         mail.enqueue,
+        documents.produce,
         flyers.issue,
         arrivals.record_arrival,
         arrivals.mail_flyer,
@@ -123,6 +130,8 @@ def build_worker(
         settings.retention_rules(),
         after_handover_commit=after_handover_commit,
         before_handover=before_handover,
+        authority_contact=settings.authority_contact,
+        texts_dir=settings.document_texts_dir,
     )
     return Worker(
         client,

@@ -4,7 +4,14 @@
 must record: template versions, content hash, flags). See README.md, section "Documents".
 """
 
-from documents.render import MissingSourceText, render, template_version
+from documents.render import MissingSourceText, render, render_off_loop, template_version
 from documents.texts import LANGUAGES, RTL_LANGUAGES
 
-__all__ = ["LANGUAGES", "RTL_LANGUAGES", "MissingSourceText", "render", "template_version"]
+__all__ = [
+    "LANGUAGES",
+    "RTL_LANGUAGES",
+    "MissingSourceText",
+    "render",
+    "render_off_loop",
+    "template_version",
+]

@@ -8,9 +8,12 @@ same content look changed, and two documents with the same hash say the same wor
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from documents.pdf import Row, Style, build_pdf
@@ -104,7 +107,11 @@ def _conversation(rows: _Rows, ctx: ConversationRecordContext) -> None:
         rows.add("text", "no_routes")
     for route in ctx.routes:
         rows.add("text", f"route.{route.route.code}")
-        for label, items in (("met", route.met), ("missing", route.missing)):
+        for label, items in (
+            ("required", route.required),
+            ("met", route.met),
+            ("missing", route.missing),
+        ):
             if items:
 
                 def line(t: Template, label: str = label, items: list[Prerequisite] = items) -> str:
@@ -255,3 +262,23 @@ def render(
         text=text,
         pdf=pdf,
     )
+
+
+# One thread of its own for rendering, shared by every caller in the process (the case
+# documents and the flyers). fpdf2 and the font cache of documents.pdf are not made for
+# concurrent use (two first renderings would both write the cached font files), and rendering is
+# CPU-bound under the GIL, so one at a time loses nothing; a queue of renderings waits here
+# instead of occupying the event loop's default threads (the mail delivery uses those).
+_RENDERER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="document-render")
+
+
+async def render_off_loop(
+    kind: DocumentKind,
+    language: str,
+    context: DocumentContext,
+    *,
+    texts_dir: Path = TEXTS_DIR,
+) -> RenderedDocument:
+    """:func:`render` on the renderer thread, for async callers (activities, the API)."""
+    draw = functools.partial(render, kind, language, context, texts_dir=texts_dir)
+    return await asyncio.get_running_loop().run_in_executor(_RENDERER, draw)

@@ -62,6 +62,8 @@ class RouteDiscussed(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     route: Route
+    # What the rule version in force asks; printed before what is met and what is missing.
+    required: list[Prerequisite] = Field(default_factory=list)
     met: list[Prerequisite] = Field(default_factory=list)
     missing: list[Prerequisite] = Field(default_factory=list)
 

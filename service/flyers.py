@@ -10,19 +10,16 @@ stores one only when there is none: the same question gets the same ``flyer_id``
 something on the flyer changes, and every version handed out stays stored unchanged.
 
 Rendering costs about 0.3 s of CPU, so it runs in a thread (the event loop keeps serving), one
-rendering at a time per process (see ``_RENDERER``). Two processes asking at once may both
-render; ``INSERT ... ON CONFLICT DO NOTHING`` keeps one row and both answer with it.
+rendering at a time per process (``documents.render_off_loop``). Two processes asking at once
+may both render; ``INSERT ... ON CONFLICT DO NOTHING`` keeps one row and both answer with it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import hashlib
 import json
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,13 +27,12 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from documents import render, template_version
+from documents import render_off_loop, template_version
 from documents.texts import TEXTS_DIR
 from schemas.documents import (
     DocumentKind,
     FlyerContext,
     OfferCategory,
-    RenderedDocument,
     SupportOffer,
 )
 from schemas.flyers import FlyerRequest, IssuedFlyer
@@ -121,18 +117,6 @@ async def county_directories(pool: asyncpg.Pool) -> list[TownDirectory]:
     return [await town_directory(pool, town) for town in COUNTY_TOWNS]
 
 
-# One thread of its own for rendering. fpdf2 and the font cache of documents.pdf are not made
-# for concurrent use (two first renderings would both write the cached font files), and
-# rendering is CPU-bound under the GIL, so one at a time loses nothing; a queue of renderings
-# waits here instead of occupying the loop's default threads (the mail delivery uses those).
-_RENDERER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flyer-render")
-
-
-async def _render(language: str, context: FlyerContext, texts_dir: Path) -> RenderedDocument:
-    draw = functools.partial(render, DocumentKind.FLYER, language, context, texts_dir=texts_dir)
-    return await asyncio.get_running_loop().run_in_executor(_RENDERER, draw)
-
-
 async def issue_flyer(
     pool: asyncpg.Pool,
     request: FlyerRequest,
@@ -170,7 +154,9 @@ async def issue_flyer(
     context = FlyerContext(
         town=directory.town, as_of=moment.astimezone(BERLIN).date(), offers=list(directory.offers)
     )
-    document = await _render(request.language, context, texts_dir)
+    document = await render_off_loop(
+        DocumentKind.FLYER, request.language, context, texts_dir=texts_dir
+    )
     async with pool.acquire() as con:
         # The rendering's own template version: a text edited meanwhile is stored as what it is.
         await store.add_flyer(

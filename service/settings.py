@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, TypeAdapter
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.arrivals import ArrivalTimings
+from schemas.case_documents import AUTHORITY_CONTACT
 from schemas.offers import COUNTY_TOWNS
 from schemas.process import ProcessTimings
 from schemas.residence_routes import ResidenceRoutes, load_residence_routes
@@ -77,6 +78,17 @@ class Settings(BaseSettings):
     # county, Lünen included: integration offers are county-wide).
     arrival_towns: tuple[str, ...] = Field(
         default=COUNTY_TOWNS, validation_alias="CASE_ARRIVAL_TOWNS"
+    )
+    # Documents (issue 5): the templates (a copy to try changed texts) and the ABH's address
+    # printed on the departure letter and the consent form.
+    document_texts_dir: Path | None = Field(
+        default=None, validation_alias="CASE_DOCUMENT_TEXTS_DIR"
+    )
+    authority_contact: str = Field(
+        default=AUTHORITY_CONTACT,
+        min_length=1,
+        max_length=300,
+        validation_alias="CASE_AUTHORITY_CONTACT",
     )
     # Accounts (ISO 8601 durations like the process timings).
     session_idle_timeout: timedelta = Field(

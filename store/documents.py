@@ -55,6 +55,15 @@ async def documents_of_case(con: Connection, case_id: str) -> list[CaseDocument]
     return [CaseDocument.model_validate(dict(row)) for row in rows]
 
 
+async def document(con: Connection, case_id: str, document_id: UUID) -> CaseDocument | None:
+    row = await con.fetchrow(
+        f"SELECT {_COLUMNS} FROM case_documents WHERE case_id = $1 AND document_id = $2",
+        case_id,
+        document_id,
+    )
+    return None if row is None else CaseDocument.model_validate(dict(row))
+
+
 async def document_pdf(con: Connection, case_id: str, document_id: UUID) -> bytes | None:
     pdf: bytes | None = await con.fetchval(
         "SELECT pdf FROM case_documents WHERE case_id = $1 AND document_id = $2",

@@ -18,12 +18,15 @@ from protection import protect
 from schemas.case import CaseStart, CaseUpdateResult, ConsentWithdrawal, SupporterReport
 from schemas.events import IntakeResult, StatusEvent
 from schemas.process import ProcessTimings
+from schemas.residence_routes import load_residence_routes
 from schemas.tasks import CompleteTask, TaskCompletion, TaskResult
 from schemas.time_rules import default_time_rules
 from service.settings import Settings
 from worker import build_worker
 from workflows.case import CaseWorkflow, workflow_id
 from workflows.time_rules import BERLIN
+
+ROUTES = load_residence_routes()
 
 PERSON: dict[str, Any] = {
     "given_name": "Testvorname",
@@ -69,12 +72,18 @@ class CaseDriver:
         children: tuple[date, ...] = (),
         deadline: date | None = None,
         status: str = "ausreisepflichtig",
+        no_deadline: bool = False,
     ) -> IntakeResult:
         # Time-skipping tests start with start_workflow + update: update-with-start on the
         # time-skipping server loses the result once time is skipped (see DEVELOPERS.md).
         self.handle = await self.client.start_workflow(
             CaseWorkflow.run,
-            CaseStart(case_id=self.case_id, timings=self.timings, time_rules=default_time_rules()),
+            CaseStart(
+                case_id=self.case_id,
+                timings=self.timings,
+                time_rules=default_time_rules(),
+                residence_routes=ROUTES,
+            ),
             id=workflow_id(self.case_id),
             task_queue=self.task_queue,
         )
@@ -82,7 +91,9 @@ class CaseDriver:
         return await self.event(
             status,
             person=PERSON,
-            departure_deadline=(deadline or today + timedelta(days=90)).isoformat(),
+            departure_deadline=None
+            if no_deadline
+            else (deadline or today + timedelta(days=90)).isoformat(),
             household={"children": [{"date_of_birth": born.isoformat()} for born in children]},
         )
 

@@ -75,8 +75,9 @@ def rendered(kind: DocumentKind, language: str) -> RenderedDocument:
     return render(kind, language, CONTEXTS[kind])
 
 
-def pdf_text(document: RenderedDocument) -> str:
-    reader = pypdf.PdfReader(io.BytesIO(document.pdf))
+def pdf_text(document: RenderedDocument | bytes) -> str:
+    pdf = document if isinstance(document, bytes) else document.pdf
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
     raw = "\n".join(page.extract_text() for page in reader.pages)
     for invisible in "\u2060\u200f\u2066\u2069":
         raw = raw.replace(invisible, "")

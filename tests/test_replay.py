@@ -26,6 +26,7 @@ def test_every_representative_case_has_a_history() -> None:
         "supporter_and_withdrawal",
         "suspended_then_route",
         "withdrawal_recorded_at_once",
+        "documents_handed_out",
         "arrival_mail_unsettled_then_handed_over",  # Neu zugewandert
         "arrival_lapsed",
     }

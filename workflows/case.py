@@ -39,6 +39,8 @@ with workflow.unsafe.imports_passed_through():
         Stage,
         SupporterReport,
     )
+    from schemas.case_documents import CaseDocument, ConversationFacts, DocumentRequest
+    from schemas.documents import DocumentKind, RouteDiscussed
     from schemas.errors import ErrorType, FieldError
     from schemas.events import IntakeResult, ResidenceStatus, StatusEvent
     from schemas.records import (
@@ -122,6 +124,7 @@ InboxItem = StatusEvent | ConsentWithdrawal | SupporterReport | _WithdrawalRecor
 
 # Patch ids (workflow.patched): histories recorded before a change replay the old way.
 RECORD_WITHDRAWAL_AT_ONCE = "withdrawal-recorded-in-handler"
+HAND_OUT_DOCUMENTS = "case-documents"
 
 
 @workflow.defn(name="CaseWorkflow")
@@ -215,9 +218,56 @@ class CaseWorkflow:
             self._escalation_reason = "Ausreisefrist abgelaufen ohne Informationsgespräch"
             return Stage.ESCALATION
         assert isinstance(done, InformationConversation)
+        if workflow.patched(HAND_OUT_DOCUMENTS):
+            await self._conversation_documents(done)
         if done.perspective is Perspective.ROUTE_POSSIBLE:
             return Stage.ROUTE_PURSUED
         return Stage.REFERRAL_OFFER
+
+    async def _conversation_documents(self, conversation: InformationConversation) -> None:
+        """The person's copy of the Gesprächsprotokoll and the Ausreiseinformationsschreiben.
+
+        Met and missing prerequisites per route come from the rule version in force on the day
+        of the conversation; the letter needs a departure deadline still ahead.
+        """
+        routes = self._start.residence_routes
+        discussed, versions = [], []
+        for route in conversation.routes_discussed:
+            version = routes.of(route, conversation.held_on) if routes else None
+            missing = [
+                m.prerequisite for m in conversation.missing_prerequisites if m.route is route
+            ]
+            # Unticked is not "met": the caseworker records what is lacking, nothing more.
+            required = version.codes() if version else []
+            discussed.append(RouteDiscussed(route=route, required=required, missing=missing))
+            if version is not None:
+                versions.append(version.version_id)
+        facts = ConversationFacts(
+            held_on=conversation.held_on, routes=discussed, rule_versions=versions
+        )
+        await self._document(DocumentKind.GESPRAECHSPROTOKOLL, conversation=facts)
+        deadline = self._departure_deadline
+        if deadline is not None and deadline > self._today():
+            await self._document(DocumentKind.AUSREISEINFORMATION, departure_deadline=deadline)
+        else:
+            await self._note(
+                "document_skipped",
+                "Ausreiseinformationsschreiben nicht erstellt: keine künftige Ausreisefrist",
+            )
+
+    async def _document(self, kind: DocumentKind, **facts: Any) -> CaseDocument:
+        document: CaseDocument = await self._act(
+            ActivityName.PRODUCE_DOCUMENT,
+            DocumentRequest(
+                entry=self._entry("document", kind.value),
+                document_id=workflow.uuid4(),
+                kind=kind,
+                issued_on=self._today(),
+                **facts,
+            ),
+            CaseDocument,
+        )
+        return document
 
     async def _route_pursued(self) -> NoReturn:
         """Bleibeperspektive erkennbar: the route is followed until the status changes."""
@@ -227,7 +277,10 @@ class CaseWorkflow:
         """Angebot der Vermittlung: without a signed consent no personal data leaves the ABH.
 
         No answer by the consent deadline counts as no interest; the ABH follows up itself.
+        The consent form is ready in the person's language before the task is.
         """
+        if workflow.patched(HAND_OUT_DOCUMENTS):
+            await self._document(DocumentKind.EINWILLIGUNG)
         done = await self._human_task(
             TaskKind.REFERRAL_CONSENT,
             Queue.ABH,

@@ -22,6 +22,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from schemas.process import ProcessTimings
+from schemas.routes import Prerequisite, Route
 from schemas.tasks import (
     CompleteTask,
     Escalation,
@@ -29,6 +30,7 @@ from schemas.tasks import (
     FollowUp,
     InformationConversation,
     KiContact,
+    MissingPrerequisite,
     ReferralConsent,
     Representative,
 )
@@ -112,6 +114,25 @@ async def suspended_then_route(case: CaseDriver) -> None:
     await case.event("aufenthaltserlaubnis")
 
 
+async def documents_handed_out(case: CaseDriver) -> None:
+    await case.open()
+    today = await case.today()
+    conversation = _conversation(today).model_copy(
+        update={
+            "missing_prerequisites": [
+                MissingPrerequisite(route=Route.P25B, prerequisite=Prerequisite.LIVELIHOOD)
+            ]
+        }
+    )
+    await case.complete("information_conversation", conversation)
+    await case.complete(
+        "referral_consent", ReferralConsent(interested=True, consent_signed_on=today)
+    )
+    partner = await case.pool.fetchval("SELECT partner_id FROM partners WHERE town = 'Unna'")
+    await case.complete("ki_contact", KiContact(partner_id=partner, contacted_on=today))
+    await case.event("ausgereist")
+
+
 SCENARIOS: dict[str, Callable[[CaseDriver], Awaitable[None]]] = {
     "departed_voluntarily": departed_voluntarily,
     "escalated_and_enforced": escalated_and_enforced,
@@ -119,6 +140,8 @@ SCENARIOS: dict[str, Callable[[CaseDriver], Awaitable[None]]] = {
     "suspended_then_route": suspended_then_route,
     # After RECORD_WITHDRAWAL_AT_ONCE: the withdrawal is recorded by the update handler.
     "withdrawal_recorded_at_once": supporter_and_withdrawal,
+    # After HAND_OUT_DOCUMENTS: record, letter and consent form produced by the workflow.
+    "documents_handed_out": documents_handed_out,
 }
 
 
