@@ -22,6 +22,7 @@ from schemas.documents import (
     RouteDiscussed,
     SupportOffer,
 )
+from schemas.residence_routes import load_residence_routes
 from schemas.routes import Prerequisite, Route
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -71,25 +72,32 @@ SAMPLE_OFFERS = [
     ),
 ]
 
-SAMPLE_CONVERSATION = ConversationRecordContext(
-    conversation_date=dt.date(2026, 11, 20),
-    file_reference="ABH-2026-0001 (Beispiel)",
-    rule_version="01.01.2026",
-    routes=[
-        RouteDiscussed(
-            route=Route.P25B,
-            met=[Prerequisite.LANGUAGE_SKILLS, Prerequisite.NO_SERIOUS_OFFENCES],
-            missing=[Prerequisite.YEARS_OF_RESIDENCE, Prerequisite.LIVELIHOOD],
-        ),
-        RouteDiscussed(
-            route=Route.P60D,
-            met=[Prerequisite.EMPLOYMENT],
-            missing=[Prerequisite.IDENTITY_CLARIFIED, Prerequisite.PASSPORT],
-        ),
-    ],
-    consequences=list(Consequence),
-    offers=SAMPLE_OFFERS[:2],
-)
+def _sample_conversation() -> ConversationRecordContext:
+    """The record as the case workflow makes it: each route with what the rules in force ask
+    (from the dated rules) and what the caseworker ticked as lacking."""
+    day = dt.date(2026, 11, 20)
+    rules = load_residence_routes()
+    lacking = {
+        Route.P25B: [Prerequisite.YEARS_OF_RESIDENCE, Prerequisite.LIVELIHOOD],
+        Route.P60D: [Prerequisite.IDENTITY_CLARIFIED, Prerequisite.EMPLOYMENT],
+    }
+    routes, versions = [], []
+    for route, missing in lacking.items():
+        version = rules.of(route, day)
+        assert version is not None
+        routes.append(RouteDiscussed(route=route, required=version.codes(), missing=missing))
+        versions.append(version.version_id)
+    return ConversationRecordContext(
+        conversation_date=day,
+        file_reference="ABH-2026-0001 (Beispiel)",
+        rule_version=", ".join(versions),
+        routes=routes,
+        consequences=list(Consequence),
+        offers=SAMPLE_OFFERS[:2],
+    )
+
+
+SAMPLE_CONVERSATION = _sample_conversation()
 
 SAMPLE_FLYER = FlyerContext(town="Unna", as_of=dt.date(2026, 11, 1), offers=SAMPLE_OFFERS)
 

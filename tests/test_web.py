@@ -18,6 +18,7 @@ from schemas.accounts import Role
 from schemas.case import ConsentWithdrawal
 from schemas.tasks import TaskKind
 from tests.sitekit import PASSWORD, Site, today
+from tests.test_documents import pdf_text
 from web import forms, labels
 
 
@@ -37,6 +38,7 @@ async def complete_conversation(abh: httpx.AsyncClient, task_id: str, held_on: d
             "routes_discussed": ["§25b AufenthG", "§60d AufenthG"],
             "perspective": "none_evident",
             "route_pursued": "",
+            "missing_prerequisites": ["§25b AufenthG|livelihood", "§60d AufenthG|employment"],
         },
     )
 
@@ -121,6 +123,19 @@ async def test_the_abh_completes_conversation_and_consent_through_the_forms(site
         assert "Vermittlungsangebot" in case.text
         assert "Testvorname Testnachname" in case.text and "Bahnhofstraße 1" in case.text
 
+        # The documents for the person: listed with languages and version, printable as PDF.
+        listed = case.text.split("<caption>Schriftstücke")[1].split("</table>")[0]
+        assert "Gesprächsprotokoll" in listed and "Ausreiseinformationsschreiben" in listed
+        assert "Einwilligung und Schweigepflichtentbindung" in listed  # ready for signature
+        assert "Deutsch, Arabisch" in listed and "Übersetzung ungeprüft" in listed
+        links = re.findall(r'href="(/faelle/[^"]+/schriftstuecke/[^"]+)"', listed)
+        record = await abh.get(links[0])
+        assert record.status_code == 200 and record.content.startswith(b"%PDF")
+        assert record.headers["cache-control"] == "no-store"
+        assert "Fehlt noch: Lebensunterhalt" in pdf_text(record.content)
+        async with await site.person(Role.KI) as ki:
+            assert (await ki.get(links[0])).status_code == 403
+
         consent_id = await site.task_id(case_id, "referral_consent")
         missing = await abh.post(f"/aufgaben/{consent_id}", data={"interested": "ja"})
         assert missing.status_code == 422
@@ -145,7 +160,7 @@ async def test_the_abh_completes_conversation_and_consent_through_the_forms(site
         assert "widerrufen am" in case.text
 
     logged = await site.accounts.access_log(case_id)
-    assert len(logged) == 3 and {entry.role for entry in logged} == {Role.ABH}
+    assert len(logged) == 4 and {entry.role for entry in logged} == {Role.ABH}
 
 
 async def test_the_ki_sees_referrals_only_with_the_three_categories(site: Site) -> None:

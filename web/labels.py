@@ -117,6 +117,26 @@ TIMELINE_KINDS = {
     "notice_reminder": "Erinnerung",
     "notice_overdue": "Überfällig gemeldet",
     "notice_supporter_reported": "Unterstützer*in gemeldet",
+    "document": "Schriftstück erstellt",
+    "document_skipped": "Schriftstück nicht erstellt",
+}
+
+DOCUMENT_KINDS = {
+    "gespraechsprotokoll": "Gesprächsprotokoll (Ausfertigung für die Person)",
+    "ausreiseinformation": "Ausreiseinformationsschreiben mit Belehrungen",
+    "einwilligung": "Einwilligung und Schweigepflichtentbindung (Vordruck zur Unterschrift)",
+    "flyer": "Flyer der Unterstützungsangebote",
+}
+
+# What a flag on a document means for the person handing it over.
+DOCUMENT_FLAGS = {
+    "language_fallback": (
+        "Nicht in der Sprache der Person (Deutsch und Englisch): vor der Aushändigung "
+        "oder Unterschrift mündlich übersetzen lassen."
+    ),
+    "draft_translation": "Übersetzung ungeprüft (auf dem Schriftstück vermerkt).",
+    "draft_source_text": "Text von der ABH noch nicht freigegeben (auf dem Schriftstück vermerkt).",
+    "example_data": "Enthält Beispieldaten aus dem Angebotsverzeichnis.",
 }
 
 # Success messages after a redirect, by code (the URL carries the code, never a text).

@@ -33,6 +33,7 @@ from service.cases import CaseService, CaseServiceError
 from service.flyers import county_directories
 from service.inbox import BERLIN, InboxError, InboxService, View, queue_of
 from store import arrivals as arrival_store
+from store import documents as documents_store
 from store import flyers as flyer_store
 from store import inbox as store
 from store import offers as offer_store
@@ -93,6 +94,7 @@ def _german_date(value: date | str | None) -> str:
 
 templates.env.filters["zeit"] = _berlin_time
 templates.env.filters["datum"] = _german_date
+templates.env.filters["sprache"] = lambda code: labels.label(labels.LANGUAGE_NAMES, code)
 templates.env.globals.update(
     labels=labels, label=labels.label, VIEW_TITLES=VIEW_TITLES, Role=Role, View=View
 )
@@ -437,6 +439,7 @@ async def case_page(request: Request, case_id: str) -> Response:
         retention = await store.retention_of(con, case_id)
         disclosures = await records.disclosures_of_case(con, case_id)
         erasure_requests = await records.erasure_requests(con, case_id)
+        case_documents = await documents_store.documents_of_case(con, case_id)
     await _accounts(request).record_access(account, case_id, "Fallseite")
     return _page(
         request,
@@ -451,6 +454,31 @@ async def case_page(request: Request, case_id: str) -> Response:
         retention=retention,
         disclosures=disclosures,
         erasure_requests=erasure_requests,
+        documents=case_documents,
+    )
+
+
+@router.get("/faelle/{case_id}/schriftstuecke/{document_id}")
+async def case_document(request: Request, case_id: str, document_id: str) -> Response:
+    """A document of the case as PDF, to print and hand over; the ABH only (the KI receives
+    three categories of data, and these documents hold more)."""
+    account = await _login(request, Role.ABH)
+    try:
+        wanted = UUID(document_id)
+    except ValueError:
+        raise PageRefused(404, "Dieses Schriftstück gibt es nicht.") from None
+    async with _pool(request).acquire() as con:
+        pdf = await documents_store.document_pdf(con, case_id, wanted)
+    if pdf is None:
+        raise PageRefused(404, "Dieses Schriftstück gibt es nicht.")
+    await _accounts(request).record_access(account, case_id, "Schriftstück")
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Disposition": f'inline; filename="{document_id}.pdf"',
+        },
     )
 
 
