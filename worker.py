@@ -1,4 +1,4 @@
-"""The worker: runs case workflows and their activities on one task queue.
+"""The worker: runs case, arrival and retention workflows and their activities on one queue.
 
 ``build_worker`` is the composition root for activities (their dependencies injected here);
 ``python -m worker`` runs only a worker against TEMPORAL_ADDRESS and DATABASE_URL.
@@ -16,6 +16,7 @@ import asyncpg
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.arrivals import Arrivals
 from activities.case_store import CaseStore
 from activities.disclosures import Disclosures
 from activities.documents import CaseDocuments
@@ -28,6 +29,7 @@ from protection.keyring import KeyRing
 from schemas.case_documents import AUTHORITY_CONTACT
 from schemas.retention import RetentionRules, default_retention_rules
 from service.settings import Settings
+from workflows.arrival import ArrivalWorkflow
 from workflows.case import CaseWorkflow
 from workflows.retention import RetentionWorkflow
 
@@ -75,6 +77,7 @@ def build_activities(
     mail = Mail(pool)
     documents = CaseDocuments(pool, authority_contact, texts_dir)
     flyers = Flyers(pool)
+    arrivals = Arrivals(pool, rules)
     return [
         store.open_case,
         store.record_event,
@@ -88,9 +91,18 @@ def build_activities(
         disclosures.withdraw_consent,
         retention.due_cases,
         retention.erase_case,
+        retention.due_arrivals,
+        retention.erase_arrivals,
         mail.enqueue,
         documents.produce,
         flyers.issue,
+        arrivals.record_arrival,
+        arrivals.mail_flyer,
+        arrivals.mail_outcome,
+        arrivals.mail_unsettled,
+        arrivals.create_handover_task,
+        arrivals.close_handover_task,
+        arrivals.finish,
     ]
 
 
@@ -124,7 +136,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[CaseWorkflow, RetentionWorkflow],
+        workflows=[CaseWorkflow, ArrivalWorkflow, RetentionWorkflow],
         activities=activities,
         # More workflow-task pollers measurably help short workflows on a 2-core machine.
         max_concurrent_workflow_task_polls=8,

@@ -64,6 +64,10 @@ class LegalBasis(StrEnum):
         "Art. 5 Abs. 1 lit. e und Art. 17 Abs. 1 lit. a DSGVO, § 86a AufenthG "
         "(Speicherbegrenzung, Löschung nach Ablauf der Aufbewahrungsfrist)"
     )
+    INTEGRATION_INFORMATION = (
+        "Art. 6 Abs. 1 lit. e DSGVO i. V. m. dem Teilhabe- und Integrationsgesetz NRW "
+        "(Information Neuzugewanderter über Integrations- und Beratungsangebote)"
+    )
 
 
 class DataCategory(StrEnum):
@@ -80,12 +84,17 @@ class DataCategory(StrEnum):
     CONSENT = "Einwilligung und Schweigepflichtentbindung: Datum, Widerruf"
     DISCLOSURE = "Übermittlungsnachweis: Empfänger, Kategorien, Zweck, Zeitpunkt, Einwilligung"
     SUPPORTER = "Unterstützer*innen und Bevollmächtigte: Name, Organisation, Kontakt"
+    ARRIVAL = (
+        "Neuzugang: Aktenzeichen, Name, E-Mail-Adresse (falls bekannt), Wohnort, Sprache, "
+        "versandtes Faltblatt (Version) und Weg (E-Mail oder Aushändigung)"
+    )
 
 
 class DataSubject(StrEnum):
     PERSON = "Ausreisepflichtige Personen (auch mit Duldung)"
     CHILDREN = "Minderjährige Kinder im Haushalt"
     SUPPORTERS = "Unterstützer*innen und Bevollmächtigte der Person"
+    NEWLY_ARRIVED = "Neu zugewanderte Personen (unabhängig vom Aufenthaltsstatus)"
 
 
 class Recipient(StrEnum):
@@ -120,6 +129,12 @@ class Retention(StrEnum):
     OUTBOX = (
         "Inhalt und Anhänge im Postausgang bis zum Versand; danach nur der Zustellnachweis "
         "(Empfängeradresse, Message-ID, Prüfsumme, Zeitpunkt) so lange wie die Fallakte"
+    )
+    ARRIVAL = (
+        "Name und E-Mail-Adresse, die E-Mail im Postausgang und das Ergebnis der Aushändigung "
+        "bis drei Monate nach Versand oder Aushändigung des Faltblatts (Regel „arrival“ in "
+        "schemas/retention.py, vom DSB zu bestätigen); danach bleiben nur Aktenzeichen, Ort, "
+        "Sprache, Daten und die Faltblattversion"
     )
 
 

@@ -16,6 +16,7 @@ from activities.processing import (
 )
 from activities.processing import Retention as Keep
 from protection.keyring import KeyRing
+from schemas.arrivals import ArrivalErasureOutcome, DueArrivals, EraseArrivalRequest
 from schemas.records import ActivityName
 from schemas.retention import (
     DueCases,
@@ -24,7 +25,8 @@ from schemas.retention import (
     ErasureOutcome,
     RetentionRules,
 )
-from service.erasure import ErasureRefused, erase_case
+from service.erasure import ErasureRefused, erase_arrivals, erase_case
+from store import arrivals as arrival_store
 from store import erasure as store
 from workflows.time_rules import BERLIN
 
@@ -82,3 +84,33 @@ class Retention:
         except ErasureRefused as refused:
             return ErasureOutcome(case_id=request.case_id, erased=False, refused=refused.message)
         return ErasureOutcome(case_id=request.case_id, erased=True)
+
+    @no_personal_data(reason="liest nur Aktenzeichen, Abschluss und Löschfristen der Neuzugänge")
+    @activity.defn(name=ActivityName.DUE_ARRIVALS)
+    async def due_arrivals(self, query: DueQuery) -> DueArrivals:
+        """References whose arrivals are all finished and past their erasure date."""
+        async with self._pool.acquire() as con:
+            references = await arrival_store.due_for_erasure(con, query.on, query.limit)
+        return DueArrivals(references=references)
+
+    @processing(
+        purpose="Löschung der Daten Neuzugewanderter nach Ablauf der Frist: Schlüssel "
+        "vernichten (Temporal-Verläufe unlesbar), Name, E-Mail-Adresse, E-Mails und "
+        "Aushändigungsvermerk löschen",
+        legal_basis=(LegalBasis.ERASURE,),
+        categories_of_data=(DataCategory.ARRIVAL,),
+        data_subjects=(DataSubject.NEWLY_ARRIVED,),
+        recipients=(Recipient.INTERNAL,),
+        retention=Keep.ERASURE_RECORD,
+        special_categories=SpecialCategories.INDIRECT,
+    )
+    @activity.defn(name=ActivityName.ERASE_ARRIVALS)
+    async def erase_arrivals(self, request: EraseArrivalRequest) -> ArrivalErasureOutcome:
+        """Idempotent: erased arrivals are skipped, a running one refuses."""
+        try:
+            await erase_arrivals(self._pool, self._keys, request.reference, reason=request.reason)
+        except ErasureRefused as refused:
+            return ArrivalErasureOutcome(
+                reference=request.reference, erased=False, refused=refused.message
+            )
+        return ArrivalErasureOutcome(reference=request.reference, erased=True)

@@ -4,7 +4,8 @@ Temporal keeps each payload of a workflow (inputs, results, updates, signals, qu
 failure messages and stack traces, which the failure converter moves into a payload) in its
 history for as long as the workflow lives. The codec encrypts them all before they leave the
 process. Which key: the SDK hands the codec the workflow id of each payload (serialization
-context), ``case-<case_id>`` selects that case's key; anything else uses the ``system`` key.
+context), ``case-<case_id>`` selects that case's key, ``arrival-<reference>`` that arrival's;
+anything else uses the ``system`` key.
 
 An encrypted payload carries ``encoding: binary/encrypted`` and the key id in its metadata,
 so anything holding the key ring decodes it without further context (the UI's codec
@@ -35,12 +36,20 @@ from temporalio.converter import (
     WorkflowSerializationContext,
 )
 
-from protection.keyring import NONCE_BYTES, SYSTEM_SCOPE, KeyRing, UnknownKey, case_scope
+from protection.keyring import (
+    NONCE_BYTES,
+    SYSTEM_SCOPE,
+    KeyRing,
+    UnknownKey,
+    arrival_scope,
+    case_scope,
+)
 
 ENCODING = b"binary/encrypted"
 CIPHER = b"AES-256-GCM"
 KEY_ID = "encryption-key-id"
 CASE_WORKFLOW_PREFIX = "case-"  # workflows.case.workflow_id; kept here to stay sandbox-free
+ARRIVAL_WORKFLOW_PREFIX = "arrival-"  # workflows.arrival.arrival_workflow_id
 
 ERASED_ENCODING = b"json/plain"
 ERASED = {"erased": True, "note": "Die Daten dieses Falls wurden gelöscht (Schlüssel vernichtet)."}
@@ -57,6 +66,8 @@ def scope_of(context: SerializationContext) -> str:
         workflow_id = context.workflow_id
     if workflow_id and workflow_id.startswith(CASE_WORKFLOW_PREFIX):
         return case_scope(workflow_id.removeprefix(CASE_WORKFLOW_PREFIX))
+    if workflow_id and workflow_id.startswith(ARRIVAL_WORKFLOW_PREFIX):
+        return arrival_scope(workflow_id.removeprefix(ARRIVAL_WORKFLOW_PREFIX))
     return SYSTEM_SCOPE
 
 

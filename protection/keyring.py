@@ -1,10 +1,10 @@
 """Per-case data keys: created on first use, wrapped by the master key, shredded on erasure.
 
-Every case has its own AES-256 key (scope ``case:<case_id>``); payloads that belong to no
-case use the ``system`` key. Keys are cached in memory for ``cache_ttl`` so that the codec
-does not ask PostgreSQL for every payload; a shredded key therefore stays usable in a process
-that held it for at most that long (erasure happens months after a case closed, when no
-process holds its key any more).
+Every case has its own AES-256 key (scope ``case:<case_id>``), so have the arrivals of a
+reference (``arrival:<reference>``); payloads that belong to neither use the ``system`` key.
+Keys are cached in memory for ``cache_ttl`` so that the codec does not ask PostgreSQL for every
+payload; a shredded key therefore stays usable in a process that held it for at most that long
+(erasure happens months after a case closed, when no process holds its key any more).
 """
 
 from __future__ import annotations
@@ -27,6 +27,11 @@ NONCE_BYTES = 12
 
 def case_scope(case_id: str) -> str:
     return f"case:{case_id}"
+
+
+def arrival_scope(reference: str) -> str:
+    """The key of every arrival workflow of a reference (``arrival-<reference>``)."""
+    return f"arrival:{reference}"
 
 
 class UnknownKey(Exception):

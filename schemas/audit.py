@@ -54,6 +54,7 @@ class AuditAction(StrEnum):
     LEGAL_HOLD_SET = "legal_hold_set"
     LEGAL_HOLD_LIFTED = "legal_hold_lifted"
     CASE_ERASED = "case_erased"  # key shredded, personal rows removed
+    ARRIVAL_ERASED = "arrival_erased"  # an arrival's key shredded, name and e-mail removed
 
 
 DetailValue: TypeAlias = str | int | bool | list[str | int] | None

@@ -6,6 +6,7 @@ ApplicationError(type=...)
 ├── CaseClosed        -> HTTP 409
 ├── CaseNotOpen       -> HTTP 422 (an event that cannot open a case)
 ├── NoConsent         -> HTTP 409 (withdrawal without a signed consent)
+├── ArrivalUnderWay   -> HTTP 409 (another arrival event while one is being handled)
 └── ConsentWithdrawn  -> non-retryable in the handover activity: nothing is passed on
 """
 
@@ -23,6 +24,7 @@ class ErrorType(StrEnum):
     CASE_NOT_OPEN = "CaseNotOpen"
     NO_CONSENT = "NoConsent"
     CONSENT_WITHDRAWN = "ConsentWithdrawn"
+    ARRIVAL_UNDER_WAY = "ArrivalUnderWay"
 
 
 class FieldError(BaseModel):

@@ -33,11 +33,17 @@ class ResidenceStatus(StrEnum):
     ASYLVERFAHREN = "asylverfahren"
     AUSGEREIST = "ausgereist"
     WEGGEZOGEN = "weggezogen"
+    NEU_ZUGEWANDERT = "neu_zugewandert"
 
     @property
     def opens_case(self) -> bool:
         """Only people obliged to leave (a Duldung included) enter the practice concept."""
         return self in (ResidenceStatus.AUSREISEPFLICHTIG, ResidenceStatus.GEDULDET)
+
+    @property
+    def starts_arrival(self) -> bool:
+        """Newly arrived, whatever the status: the flyer of the town, no return case."""
+        return self is ResidenceStatus.NEU_ZUGEWANDERT
 
 
 class Address(BaseModel):
@@ -95,7 +101,10 @@ class StatusEvent(BaseModel):
     status: ResidenceStatus
     effective_date: date
     departure_deadline: date | None = Field(default=None, description="Ausreisefrist.")
-    person: Person | None = Field(default=None, description="Required when the event opens a case.")
+    person: Person | None = Field(
+        default=None,
+        description="Required when the event opens a case, and for neu_zugewandert.",
+    )
     household: Household | None = None
 
 

@@ -34,6 +34,9 @@ class MailRequest(BaseModel):
 
     idempotency_key: str = Field(min_length=1, max_length=300)
     case_id: str | None = Field(default=None, min_length=1)
+    arrival_id: str | None = Field(
+        default=None, description="The arrival a mail is about (erased with it); not with case_id."
+    )
     recipient: str = Field(max_length=254, pattern=ADDRESS_PATTERN)
     subject: str = Field(min_length=1, max_length=300, pattern=r"^[^\r\n]*$")
     body: str

@@ -133,6 +133,15 @@ class ActivityName(StrEnum):
     ENQUEUE_MAIL = "mail.enqueue"
     PRODUCE_DOCUMENT = "documents.produce"
     ISSUE_FLYER = "flyers.issue"
+    RECORD_ARRIVAL = "arrival.record"
+    MAIL_FLYER = "arrival.mail_flyer"
+    MAIL_OUTCOME = "arrival.mail_outcome"
+    MAIL_UNSETTLED = "arrival.mail_unsettled"
+    CREATE_HANDOVER_TASK = "arrival.create_task"
+    CLOSE_HANDOVER_TASK = "arrival.close_task"
+    FINISH_ARRIVAL = "arrival.finish"
+    DUE_ARRIVALS = "retention.due_arrivals"
+    ERASE_ARRIVALS = "retention.erase_arrivals"
 
 
 KI_RECIPIENT = "ki"

@@ -4,22 +4,30 @@ The defaults below are a starting point for the county's data protection officer
 confirm them; ``CASE_RETENTION_RULES_FILE`` replaces them with a JSON list of the same shape.
 A case's erasure date is fixed when it closes (``cases.erase_after``), so a later change of
 the rules applies to cases closed after it.
+
+The rule with ``"outcome": "arrival"`` is for the personal data of a newly arrived person
+(``arrivals``, their mail in the outbox, the hand-over task): counted from the day the arrival
+finished (flyer sent, handed over, or given up), whatever its outcome.
 """
 
 from __future__ import annotations
 
 import calendar
 from datetime import date
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.case import Outcome
 
+ARRIVAL: Literal["arrival"] = "arrival"
+"""The rule for an arrival's personal data (issue 5), beside the rules per case outcome."""
+
 
 class RetentionRule(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    outcome: Outcome
+    outcome: Outcome | Literal["arrival"]
     keep_years: int = Field(ge=0, le=30)
     keep_months: int = Field(default=0, ge=0, le=11)
     source: str = Field(min_length=1, description="The legal source of the period.")
@@ -36,13 +44,16 @@ class RetentionRule(BaseModel):
 class RetentionRules(BaseModel):
     rules: tuple[RetentionRule, ...]
 
-    def for_outcome(self, outcome: Outcome) -> RetentionRule:
+    def for_outcome(self, outcome: Outcome | Literal["arrival"]) -> RetentionRule:
         for rule in self.rules:
-            if rule.outcome is outcome:
+            if rule.outcome == outcome:
                 return rule
         # No rule: keep as long as the longest rule says, never erase too early.
         longest = max(self.rules, key=lambda rule: (rule.keep_years, rule.keep_months))
         return longest.model_copy(update={"outcome": outcome})
+
+    def for_arrival(self) -> RetentionRule:
+        return self.for_outcome(ARRIVAL)
 
 
 def default_retention_rules() -> RetentionRules:
@@ -84,6 +95,14 @@ def default_retention_rules() -> RetentionRules:
                 keep_months=1,
                 source="Art. 5 Abs. 1 lit. c, e DSGVO: kein Fall entstanden",
             ),
+            RetentionRule(
+                outcome=ARRIVAL,
+                keep_years=0,
+                keep_months=3,
+                source="Art. 5 Abs. 1 lit. c, e DSGVO: Zweck (Information über die Angebote im "
+                "Wohnort) mit Versand oder Aushändigung des Faltblatts erfüllt; drei Monate für "
+                "Rückfragen zum Versand",
+            ),
         )
     )
 
@@ -123,3 +142,4 @@ class RetentionReport(BaseModel):
     erased: list[str] = []
     refused: dict[str, str] = {}
     dates_assigned: int = 0
+    arrivals_erased: list[str] = []  # references whose arrivals' personal data was erased

@@ -30,6 +30,7 @@ class TaskKind(StrEnum):
     REPRESENTATIVE = "representative"
     REPRESENTATIVE_INQUIRY = "representative_inquiry"
     ESCALATION = "escalation"
+    FLYER_HANDOVER = "flyer_handover"  # an arrival's task (workflows/arrival.py), no case
 
 
 class TaskStatus(StrEnum):
@@ -199,6 +200,26 @@ class Escalation(_Completion):
         return value
 
 
+class FlyerHandover(_Completion):
+    """Neu zugewandert: the ABH handed the printed flyer over, or could not reach the person."""
+
+    kind: Literal["flyer_handover"] = "flyer_handover"
+    handed_over: bool
+    handed_over_on: date | None = Field(
+        default=None, validate_default=True, description="Required when handed_over."
+    )
+
+    @field_validator("handed_over_on")
+    @classmethod
+    def _date_when_handed_over(cls, value: date | None, info: ValidationInfo) -> date | None:
+        handed_over = info.data.get("handed_over")
+        if handed_over and value is None:
+            raise ValueError("required when the flyer was handed over")
+        if handed_over is False and value is not None:
+            raise ValueError("only when the flyer was handed over")
+        return value
+
+
 TaskCompletion = Annotated[
     InformationConversation
     | ReferralConsent
@@ -206,7 +227,8 @@ TaskCompletion = Annotated[
     | FollowUp
     | Representative
     | RepresentativeInquiry
-    | Escalation,
+    | Escalation
+    | FlyerHandover,
     Field(discriminator="kind"),
 ]
 
@@ -219,10 +241,11 @@ class CompleteTask(BaseModel):
 
 
 class TaskView(BaseModel):
-    """An open task as the inbox lists it."""
+    """An open task as the inbox lists it: a case's, or (``flyer_handover``) an arrival's."""
 
     task_id: str
-    case_id: str
+    case_id: str | None
+    arrival_reference: str | None = None
     kind: TaskKind
     queue: Queue
     due_at: datetime
@@ -231,8 +254,9 @@ class TaskView(BaseModel):
 
 
 class TaskResult(BaseModel):
-    """Answer to a completed task: the stage the case moved on to."""
+    """Answer to a completed task: the stage the case (or the arrival) moved on to."""
 
     task_id: str
-    case_id: str
+    case_id: str | None
     stage: str
+    arrival_reference: str | None = None

@@ -22,6 +22,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from schemas.arrivals import ArrivalStage, ArrivalStart
 from schemas.case import (
     CaseStart,
     CaseUpdateResult,
@@ -35,7 +36,9 @@ from schemas.events import IntakeResult, StatusEvent
 from schemas.partners import Partner
 from schemas.tasks import CompleteTask, KiContact, Queue, TaskCompletion, TaskResult, TaskView
 from service.settings import Settings
+from store import arrivals as arrival_store
 from store import repository as repo
+from workflows.arrival import ArrivalWorkflow, arrival_workflow_id
 from workflows.case import CaseWorkflow, workflow_id
 
 _STATUS_OF_ERROR = {
@@ -44,6 +47,7 @@ _STATUS_OF_ERROR = {
     ErrorType.TASK_NOT_OPEN: 409,
     ErrorType.CASE_CLOSED: 409,
     ErrorType.NO_CONSENT: 409,
+    ErrorType.ARRIVAL_UNDER_WAY: 409,
 }
 
 
@@ -81,6 +85,7 @@ class CaseService:
             time_rules=settings.time_rules(),
             residence_routes=settings.residence_routes(),
         )
+        self._arrival_timings = settings.arrival_timings()
 
     # --------------------------------------------------------------- intake
 
@@ -88,8 +93,11 @@ class CaseService:
         """Deliver a status event to its case, opening the case when it is new.
 
         Update-with-start: one call starts the workflow if needed and delivers the event, so a
-        burst of events for one case neither races nor duplicates.
+        burst of events for one case neither races nor duplicates. ``neu_zugewandert`` opens
+        no case: it starts the arrival workflow instead (:meth:`_submit_arrival`).
         """
+        if event.status.starts_arrival:
+            return await self._submit_arrival(event)
         if event.person is not None and event.person.address.town not in self._settings.towns:
             raise _invalid(
                 "person.address.town",
@@ -130,6 +138,54 @@ class CaseService:
                     return IntakeResult(case_id=event.case_id, stage="closed", duplicate=True)
             raise CaseServiceError(409, "the case is closed") from None
 
+    async def _submit_arrival(self, event: StatusEvent) -> IntakeResult:
+        """Neu zugewandert: the flyer of the person's town, by e-mail or by hand.
+
+        One arrival workflow per reference at a time (``arrival-<reference>``):
+        - the same event id again answers ``duplicate`` and sends nothing, during the
+          workflow (it remembers the event) and after it (``arrivals.event_id``);
+        - another arrival event for the reference while one is being handled is a 409;
+        - another one after it finished starts a new arrival, unless the flyer of that town
+          reached the person already (e-mailed or handed over): then it is a 409. So a move
+          within the county brings the new town's flyer, and an arrival that ended without
+          the flyer (not reachable, lapsed, no flyer) can be reported again.
+        """
+        if event.person is None:
+            raise _invalid("person", "required for neu_zugewandert")
+        town = event.person.address.town
+        if town not in self._settings.arrival_towns:
+            raise _invalid(
+                "person.address.town",
+                "not a town of Kreis Unna; one of: " + ", ".join(self._settings.arrival_towns),
+            )
+        async with self._pool.acquire() as con:
+            known = await arrival_store.by_event(con, event.event_id)
+            if known is not None:
+                if known["reference"] != event.case_id:
+                    raise _invalid("event_id", "already used for another reference")
+                stage = ArrivalStage.INFORMED if known["finished_at"] else ArrivalStage.INFORMATION
+                return IntakeResult(case_id=event.case_id, stage=stage, duplicate=True)
+            if await arrival_store.informed_in(con, event.case_id, town):
+                raise CaseServiceError(
+                    409, "this reference has already received the flyer of this town"
+                )
+        start = WithStartWorkflowOperation(
+            ArrivalWorkflow.run,
+            ArrivalStart(reference=event.case_id, timings=self._arrival_timings),
+            id=arrival_workflow_id(event.case_id),
+            task_queue=self._settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            # A finished arrival leaves the id free for the next one (checked above).
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        )
+        try:
+            intake: IntakeResult = await self._client.execute_update_with_start_workflow(
+                "arrival_event", event, start_workflow_operation=start, result_type=IntakeResult
+            )
+            return intake
+        except WorkflowUpdateFailedError as error:
+            raise _from_update_failure(error) from None
+
     # ---------------------------------------------------------------- tasks
 
     async def complete_task(
@@ -148,7 +204,12 @@ class CaseService:
                 raise _invalid("kind", f"this task is a {task['kind']} task")
             if isinstance(completion, KiContact):
                 await self._check_partner(con, task["town"], completion.partner_id)
-        handle = self._client.get_workflow_handle(workflow_id(task["case_id"]))
+        if task["arrival_reference"] is not None:
+            handle = self._client.get_workflow_handle(
+                arrival_workflow_id(task["arrival_reference"])
+            )
+        else:
+            handle = self._client.get_workflow_handle(workflow_id(task["case_id"]))
         try:
             result: TaskResult = await handle.execute_update(
                 "complete_task",

@@ -40,7 +40,8 @@ class InboxError(Exception):
 
 class InboxTask(BaseModel):
     task_id: str
-    case_id: str
+    case_id: str | None
+    arrival_reference: str | None = None  # a task of an arrival (Neu zugewandert) has no case
     kind: TaskKind
     queue: Queue
     due_at: datetime

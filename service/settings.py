@@ -12,7 +12,9 @@ from pathlib import Path
 from pydantic import Field, SecretStr, TypeAdapter
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.arrivals import ArrivalTimings
 from schemas.case_documents import AUTHORITY_CONTACT
+from schemas.offers import COUNTY_TOWNS
 from schemas.process import ProcessTimings
 from schemas.residence_routes import ResidenceRoutes, load_residence_routes
 from schemas.retention import RetentionRule, RetentionRules, default_retention_rules
@@ -41,6 +43,15 @@ class TimingSettings(BaseSettings, ProcessTimings):
         return ProcessTimings.model_validate(self.model_dump())
 
 
+class ArrivalTimingSettings(BaseSettings, ArrivalTimings):
+    """:class:`ArrivalTimings` read from ``CASE_ARRIVAL_<FIELD>`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="CASE_ARRIVAL_", frozen=True, extra="ignore")
+
+    def timings(self) -> ArrivalTimings:
+        return ArrivalTimings.model_validate(self.model_dump())
+
+
 class Settings(BaseSettings):
     """Everything the worker, the API and the CLI need to find their servers."""
 
@@ -63,6 +74,11 @@ class Settings(BaseSettings):
         default=None, validation_alias="CASE_RESIDENCE_ROUTES_FILE"
     )
     towns: tuple[str, ...] = Field(default=DEFAULT_TOWNS, validation_alias="CASE_TOWNS")
+    # Neu zugewandert: the towns whose flyer a newly arrived person gets (all ten towns of the
+    # county, Lünen included: integration offers are county-wide).
+    arrival_towns: tuple[str, ...] = Field(
+        default=COUNTY_TOWNS, validation_alias="CASE_ARRIVAL_TOWNS"
+    )
     # Documents (issue 5): the templates (a copy to try changed texts) and the ABH's address
     # printed on the departure letter and the consent form.
     document_texts_dir: Path | None = Field(
@@ -123,6 +139,9 @@ class Settings(BaseSettings):
 
     def timings(self) -> ProcessTimings:
         return TimingSettings().timings()
+
+    def arrival_timings(self) -> ArrivalTimings:
+        return ArrivalTimingSettings().timings()
 
     def retention_rules(self) -> RetentionRules:
         """How long closed cases are kept: ``CASE_RETENTION_RULES_FILE`` or the defaults."""

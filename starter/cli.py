@@ -125,11 +125,13 @@ class Tally:
     updated: int = 0
     duplicate: int = 0
     refused: int = 0
+    arrivals: int = 0  # neu_zugewandert: an arrival taken in, no case
 
     def __str__(self) -> str:
+        arrivals = f", arrivals {self.arrivals}" if self.arrivals else ""
         return (
             f"summary: sent {self.sent}, opened {self.opened}, updated {self.updated}, "
-            f"duplicate {self.duplicate}, refused {self.refused}"
+            f"duplicate {self.duplicate}, refused {self.refused}{arrivals}"
         )
 
 
@@ -158,24 +160,29 @@ class EventSender:
             self.tally.refused += 1
             self._say(parsed, "refused, not sent: " + "; ".join(map(str, parsed.problems)))
             return
-        existed = await self._case_exists(event.case_id)
+        arrival = event.status.starts_arrival  # the flyer for the newly arrived, no case
+        existed = False if arrival else await self._case_exists(event.case_id)
         response = await self._http.post(
             f"{API_PREFIX}/status-events",
             content=event.model_dump_json(exclude_unset=True),
             headers={"content-type": "application/json"},
         )
         self.tally.sent += 1
-        what = f"event {event.event_id}, case {event.case_id}"
+        what = f"event {event.event_id}, {'arrival' if arrival else 'case'} {event.case_id}"
         if response.status_code != httpx.codes.ACCEPTED:
             self.tally.refused += 1
             problems = "; ".join(map(str, problems_of_response(response)))
             self._say(parsed, f"{what}: refused ({response.status_code}): {problems}")
             return
         result = IntakeResult.model_validate_json(response.content)
-        self._known_cases.add(event.case_id)
+        if not arrival:
+            self._known_cases.add(event.case_id)
         if result.duplicate:
             self.tally.duplicate += 1
             outcome = "duplicate"
+        elif arrival:
+            self.tally.arrivals += 1
+            outcome = "taken in"
         elif existed:
             self.tally.updated += 1
             outcome = "updated"

@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 import asyncpg
 
+from store import arrivals
 from store.repository import Connection
 
 # Every table that holds personal data of a case, or text about it; erasure removes the rows.
@@ -22,6 +23,13 @@ PERSONAL_TABLES = (
     "outbox",  # its attachments go by ON DELETE CASCADE
     "case_documents",
 )
+# Tables with personal data in some columns only; the other columns are records that stay.
+# An arrival's (Neu zugewandert) personal data is erased by ``store.arrivals``: these columns,
+# its outbox rows (``outbox.arrival_id``) and its task's completion.
+PERSONAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "tasks": ("completion",),
+    "arrivals": arrivals.PERSONAL_COLUMNS,
+}
 
 
 async def case_for_erasure(con: Connection, case_id: str) -> asyncpg.Record | None:

@@ -15,6 +15,9 @@ from store.repository import Connection
 _TASK_COLUMNS = (
     "t.task_id::text, t.case_id, t.kind, t.queue, t.status, t.due_at, t.overdue, t.assigned_to"
 )
+# Tasks of an arrival (Neu zugewandert) have no case: they name the arrival's reference.
+_ARRIVAL_JOIN = "LEFT JOIN arrivals a ON a.arrival_id = t.arrival_id "
+_ARRIVAL_COLUMNS = ", a.reference AS arrival_reference"
 
 # The four inbox views, over the parameters ``p`` (queue, account, now, end of this week).
 VIEWS: dict[str, str] = {
@@ -82,8 +85,8 @@ async def view_tasks(
 ) -> list[asyncpg.Record]:
     condition = VIEWS[view]
     return await con.fetch(
-        f"{_PARAMS}SELECT {_TASK_COLUMNS} FROM tasks t, p WHERE t.status = 'open' AND {condition} "
-        "ORDER BY t.due_at, t.task_id LIMIT 500",
+        f"{_PARAMS}SELECT {_TASK_COLUMNS}{_ARRIVAL_COLUMNS} FROM p, tasks t {_ARRIVAL_JOIN}"
+        f"WHERE t.status = 'open' AND {condition} ORDER BY t.due_at, t.task_id LIMIT 500",
         queue,
         account_id,
         now,
@@ -109,8 +112,10 @@ async def view_counts(
 
 
 async def task(con: Connection, task_id: str) -> asyncpg.Record | None:
+    """A task of a case or of an arrival (``arrival_reference``), with the person's town."""
     return await con.fetchrow(
-        f"SELECT {_TASK_COLUMNS}, c.town FROM tasks t JOIN cases c USING (case_id) "
+        f"SELECT {_TASK_COLUMNS}{_ARRIVAL_COLUMNS}, COALESCE(c.town, a.town) AS town "
+        f"FROM tasks t LEFT JOIN cases c ON c.case_id = t.case_id {_ARRIVAL_JOIN}"
         "WHERE t.task_id = $1",
         task_id,
     )

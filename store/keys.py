@@ -90,10 +90,13 @@ async def master_key_usage(con: Connection) -> dict[str, int]:
 
 
 async def cases_of_keys(con: Connection, key_ids: list[str]) -> list[str]:
-    """The case ids whose keys are among ``key_ids`` (for the access log of a decode)."""
+    """The case ids whose keys are among ``key_ids`` (for the access log of a decode); an
+    arrival's key is named by its workflow id, ``arrival-<reference>``."""
     rows = await con.fetch(
-        "SELECT DISTINCT substr(scope, 6) AS case_id FROM data_keys"
-        " WHERE key_id = ANY($1::text[]) AND scope LIKE 'case:%' ORDER BY 1",
+        "SELECT DISTINCT CASE WHEN scope LIKE 'case:%' THEN substr(scope, 6)"
+        " ELSE 'arrival-' || substr(scope, 9) END AS case_id FROM data_keys"
+        " WHERE key_id = ANY($1::text[]) AND (scope LIKE 'case:%' OR scope LIKE 'arrival:%')"
+        " ORDER BY 1",
         key_ids,
     )
     return [row["case_id"] for row in rows]

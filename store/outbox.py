@@ -48,8 +48,8 @@ async def enqueue(con: Connection, mail: MailRequest, now: datetime) -> tuple[in
     content differs: the key names the document version, the first write wins.
     """
     outbox_id: int | None = await con.fetchval(
-        "INSERT INTO outbox (idempotency_key, case_id, recipient, subject, body,"
-        " next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $6)"
+        "INSERT INTO outbox (idempotency_key, case_id, arrival_id, recipient, subject, body,"
+        " next_attempt_at, created_at) VALUES ($1, $2, $7, $3, $4, $5, $6, $6)"
         " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
         mail.idempotency_key,
         mail.case_id,
@@ -57,6 +57,7 @@ async def enqueue(con: Connection, mail: MailRequest, now: datetime) -> tuple[in
         mail.subject,
         mail.body,
         now,
+        mail.arrival_id,
     )
     if outbox_id is None:
         existing: int = await con.fetchval(
@@ -182,8 +183,8 @@ async def mark_failed(con: Connection, mail: ClaimedMail, error: str) -> bool:
 async def mail_row(con: Connection, outbox_id: int) -> asyncpg.Record | None:
     """One outbox row, for operators and tests."""
     row: asyncpg.Record | None = await con.fetchrow(
-        "SELECT id, idempotency_key, case_id, recipient, subject, body, status, attempts,"
-        " next_attempt_at, last_error, message_id, message_sha256, created_at, sent_at"
+        "SELECT id, idempotency_key, case_id, arrival_id, recipient, subject, body, status,"
+        " attempts, next_attempt_at, last_error, message_id, message_sha256, created_at, sent_at"
         " FROM outbox WHERE id = $1",
         outbox_id,
     )

@@ -183,9 +183,12 @@ async def mark_overdue(con: Connection, task_id: str) -> None:
 
 
 async def get_task(con: Connection, task_id: str) -> asyncpg.Record | None:
+    """A task of a case or (``arrival_reference``) of an arrival, with the person's town."""
     return await con.fetchrow(
-        "SELECT t.task_id::text, t.case_id, t.kind, t.queue, t.status, t.due_at, t.overdue, "
-        "c.town FROM tasks t JOIN cases c USING (case_id) WHERE t.task_id = $1",
+        "SELECT t.task_id::text, t.case_id, a.reference AS arrival_reference, t.kind, t.queue, "
+        "t.status, t.due_at, t.overdue, COALESCE(c.town, a.town) AS town FROM tasks t "
+        "LEFT JOIN cases c ON c.case_id = t.case_id "
+        "LEFT JOIN arrivals a ON a.arrival_id = t.arrival_id WHERE t.task_id = $1",
         task_id,
     )
 
@@ -194,9 +197,11 @@ async def open_tasks(
     con: Connection, *, queue: Queue | None = None, case_id: str | None = None, limit: int = 500
 ) -> list[asyncpg.Record]:
     return await con.fetch(
-        "SELECT task_id::text, case_id, kind, queue, status, due_at, overdue FROM tasks "
-        "WHERE status = 'open' AND ($1::text IS NULL OR queue = $1) "
-        "AND ($2::text IS NULL OR case_id = $2) ORDER BY due_at, task_id LIMIT $3",
+        "SELECT t.task_id::text, t.case_id, a.reference AS arrival_reference, t.kind, t.queue, "
+        "t.status, t.due_at, t.overdue FROM tasks t "
+        "LEFT JOIN arrivals a ON a.arrival_id = t.arrival_id "
+        "WHERE t.status = 'open' AND ($1::text IS NULL OR t.queue = $1) "
+        "AND ($2::text IS NULL OR t.case_id = $2) ORDER BY t.due_at, t.task_id LIMIT $3",
         queue.value if queue else None,
         case_id,
         limit,

@@ -157,6 +157,8 @@ async def test_fresh_database_migrates_to_the_expected_tables(dsn: str) -> None:
         "case_documents",  # 009_documents
         "offers",  # 010_offer_directory
         "flyer_versions",
+        "arrivals",  # 011_arrivals
+        "arrival_deliveries",
     }
 
 

@@ -199,7 +199,12 @@ async def to_follow_up(http: httpx.AsyncClient, ki: httpx.AsyncClient, town: str
         {"kind": "ki_contact", "partner_id": partner_id, "contacted_on": str(today())},
     )
     assert response.status_code == 200, response.text
-    assert response.json() == {"task_id": task_id, "case_id": case_id, "stage": "follow_up"}
+    assert response.json() == {
+        "task_id": task_id,
+        "case_id": case_id,
+        "stage": "follow_up",
+        "arrival_reference": None,  # set instead of case_id for an arrival's task
+    }
     return case_id
 
 

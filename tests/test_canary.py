@@ -30,6 +30,7 @@ from protection.codec import ENCODING, CaseCodec, erased_payload
 from protection.keyring import KeyRing
 from schemas.accounts import Role
 from service.erasure import erase_case
+from store import erasure
 from store.erasure import PERSONAL_TABLES
 from tests.test_api import (
     V1,
@@ -44,8 +45,10 @@ from tests.test_api import (
 from workflows.case import HAND_OUT_DOCUMENTS, RECORD_WITHDRAWAL_AT_ONCE, workflow_id
 from workflows.time_rules import BERLIN
 
-# Where personal data is meant to be: whole tables, or single columns of a table.
-PERSONAL_COLUMNS = {table: None for table in PERSONAL_TABLES} | {"tasks": "completion"}
+# Where personal data is meant to be: whole tables, or some columns of a table.
+PERSONAL_COLUMNS: dict[str, tuple[str, ...] | None] = {
+    table: None for table in PERSONAL_TABLES
+} | dict(erasure.PERSONAL_COLUMNS)
 
 
 def canary() -> dict[str, str]:
@@ -110,15 +113,20 @@ async def table_hits(pool: asyncpg.Pool, secrets_: dict[str, str], *, personal: 
         )
     ]
     for table in tables:
-        excluded = PERSONAL_COLUMNS.get(table, "")
+        columns = PERSONAL_COLUMNS.get(table, ())
         if personal and table not in PERSONAL_COLUMNS:
             continue
         if personal:
-            expression = f"to_jsonb(t.{excluded})" if excluded else "to_jsonb(t)"
+            expression = (
+                "jsonb_build_array(" + ", ".join(f"t.{c}" for c in columns) + ")"
+                if columns
+                else "to_jsonb(t)"
+            )
         else:
-            if table in PERSONAL_COLUMNS and excluded is None:
+            if table in PERSONAL_COLUMNS and columns is None:
                 continue
-            expression = f"to_jsonb(t) - '{excluded}'" if excluded else "to_jsonb(t)"
+            names = ",".join(columns or ())
+            expression = f"to_jsonb(t) - '{{{names}}}'::text[]" if columns else "to_jsonb(t)"
         rows = await pool.fetch(f"SELECT ({expression})::text AS row FROM {table} t")
         text = "\n".join(str(row["row"]) for row in rows)
         if found_here := hits(text, secrets_):

@@ -157,6 +157,35 @@ async def test_one_event_from_the_command_line(app: FastAPI) -> None:
     ]
 
 
+async def test_an_arrival_from_the_command_line(app: FastAPI) -> None:
+    """Neu zugewandert: no case is opened, the arrival is taken in; nothing personal printed."""
+    reference = f"CLI{uuid.uuid4().hex[:8]}-NZ"
+    body = {
+        "event_id": f"{reference}-a1",
+        "case_id": reference,
+        "status": "neu_zugewandert",
+        "effective_date": "2026-11-27",
+        "person": {
+            "given_name": "Olena",
+            "family_name": "Probestück",
+            "date_of_birth": "1991-02-03",
+            "nationality": "UKR",
+            "language": "uk",
+            "email": "olena@example.org",
+            "address": {"street": "Lindenweg 1", "postal_code": "59423", "town": "Unna"},
+        },
+    }
+    code, output = await run_cli(app, "event", json.dumps(body))
+    assert code == 0
+    assert output.splitlines() == [
+        f"line 1: event {reference}-a1, arrival {reference}: taken in, stage arrival_information",
+        "summary: sent 1, opened 0, updated 0, duplicate 0, refused 0, arrivals 1",
+    ]
+    code, output = await run_cli(app, "event", json.dumps(body))
+    assert output.splitlines()[0].endswith(": duplicate, stage arrival_information")
+    assert_no_personal_data(output)
+
+
 async def test_nothing_refused_exits_zero(app: FastAPI, tmp_path: Path) -> None:
     path, _ = fresh_copy("events.csv", tmp_path)
     rows = path.read_text("utf-8").splitlines()

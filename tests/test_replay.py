@@ -13,6 +13,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from workflows.arrival import ArrivalWorkflow
 from workflows.case import CaseWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
@@ -26,6 +27,8 @@ def test_every_representative_case_has_a_history() -> None:
         "suspended_then_route",
         "withdrawal_recorded_at_once",
         "documents_handed_out",
+        "arrival_mail_unsettled_then_handed_over",  # Neu zugewandert
+        "arrival_lapsed",
     }
 
 
@@ -33,6 +36,8 @@ def test_every_representative_case_has_a_history() -> None:
 async def test_history_replays(path: Path) -> None:
     text = path.read_text("utf-8")
     history = WorkflowHistory.from_json(f"replay-{path.stem}", text)
-    replayer = Replayer(workflows=[CaseWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=[CaseWorkflow, ArrivalWorkflow], data_converter=pydantic_data_converter
+    )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None

@@ -20,7 +20,7 @@ from protection.codec import KEY_ID, CaseCodec, erased_payload
 from protection.keyring import KeyRing
 from schemas.case import Outcome
 from schemas.process import ProcessTimings
-from schemas.retention import RetentionReport, RetentionRule, default_retention_rules
+from schemas.retention import ARRIVAL, RetentionReport, RetentionRule, default_retention_rules
 from service import retention_cli
 from service.retention import SCHEDULE_ID, ensure_schedule, run_now
 from service.settings import Settings
@@ -52,7 +52,8 @@ def test_periods_are_added_in_calendar_terms() -> None:
 
 def test_every_outcome_has_a_default_rule_with_its_source() -> None:
     rules = default_retention_rules()
-    assert {rule.outcome for rule in rules.rules} == set(Outcome)
+    assert {rule.outcome for rule in rules.rules} == set(Outcome) | {ARRIVAL}
+    assert rules.for_arrival().keep_months == 3 and rules.for_arrival().keep_years == 0
     assert rules.for_outcome(Outcome.DEPARTED_VOLUNTARILY).keep_years == 10
     assert "86a AufenthG" in rules.for_outcome(Outcome.DEPARTED_VOLUNTARILY).source
     assert all(rule.source for rule in rules.rules)

@@ -485,6 +485,7 @@ def test_every_task_kind_has_a_form_with_exactly_the_model_fields() -> None:
             tasks.Representative,
             tasks.RepresentativeInquiry,
             tasks.Escalation,
+            tasks.FlyerHandover,
         )
     }
     assert set(forms.FORMS) == set(models) == {kind.value for kind in TaskKind}

@@ -33,7 +33,7 @@ class Field:
     label: str
     input: str  # date | datetime | text | yesno | checkbox | checkboxes | select | radio | partner
     help: str = ""
-    options: list[tuple[str, str]] = field(default_factory=list)
+    options: list[tuple[str, str]] = field(default_factory=list)  # yesno: the words for ja, nein
     required: bool = False
 
 
@@ -150,6 +150,21 @@ FORMS: dict[str, list[Field]] = {
             "checkbox",
         ),
         Field("court_order", "Eine richterliche Anordnung liegt vor", "checkbox"),
+    ],
+    "flyer_handover": [
+        Field(
+            "handed_over",
+            "Wurde das Faltblatt ausgehändigt?",
+            "yesno",
+            options=[("ja", "Ja, ausgehändigt"), ("nein", "Nein, Person nicht erreichbar")],
+            required=True,
+        ),
+        Field(
+            "handed_over_on",
+            "Ausgehändigt am",
+            "date",
+            "Nur wenn das Faltblatt ausgehändigt wurde; nicht in der Zukunft.",
+        ),
     ],
 }
 

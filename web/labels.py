@@ -20,6 +20,7 @@ TASK_KINDS = {
     "representative": "Bevollmächtigte*n erfassen",
     "representative_inquiry": "Bevollmächtigte*n nach Tatsachen fragen",
     "escalation": "Entscheidung der ABH",
+    "flyer_handover": "Faltblatt aushändigen (Neuzugang)",
 }
 
 STAGES = {
@@ -42,6 +43,7 @@ RESIDENCE_STATUSES = {
     "asylverfahren": "im Asylverfahren",
     "ausgereist": "ausgereist",
     "weggezogen": "weggezogen",
+    "neu_zugewandert": "neu zugewandert",
 }
 
 OUTCOMES = {
@@ -140,6 +142,7 @@ DOCUMENT_FLAGS = {
 # Success messages after a redirect, by code (the URL carries the code, never a text).
 MESSAGES = {
     "erledigt": "Die Aufgabe wurde erledigt. Der Fall ist weitergegangen.",
+    "ausgehaendigt": "Die Aufgabe wurde erledigt: Die Aushändigung ist festgehalten.",
     "uebernommen": "Sie haben die Aufgabe übernommen.",
     "freigegeben": "Die Aufgabe ist wieder für die Gruppe offen.",
     "uebergeben": "Die Aufgabe wurde übergeben.",
@@ -196,6 +199,8 @@ _REASONS = {
     ),
     "only when the person was reached": "Nur angeben, wenn die Person erreicht wurde.",
     "no such partner in the directory": "Diesen Partner gibt es im Verzeichnis nicht.",
+    "required when the flyer was handed over": "Bitte das Datum der Aushändigung angeben.",
+    "only when the flyer was handed over": "Nur angeben, wenn es ausgehändigt wurde.",
 }
 
 _BY_TYPE = {

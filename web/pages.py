@@ -34,6 +34,7 @@ from service.accounts import AccountError, AccountService, LoginRefused
 from service.cases import CaseService, CaseServiceError
 from service.flyers import county_directories
 from service.inbox import BERLIN, InboxError, InboxService, View, queue_of
+from store import arrivals as arrival_store
 from store import documents as documents_store
 from store import flyers as flyer_store
 from store import inbox as store
@@ -41,6 +42,7 @@ from store import offers as offer_store
 from store import records
 from store import repository as repo
 from web import forms, labels
+from workflows.arrival import arrival_workflow_id
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -327,6 +329,14 @@ async def _task_page(
         if a.active and a.role is account.role and a.account_id != account.account_id
     ]
     history = await _inbox(request).history(task["task_id"])
+    arrival = None
+    if task["arrival_reference"] is not None:
+        # Whom to hand the flyer to: the name is personal data, so the opening is logged.
+        async with _pool(request).acquire() as con:
+            arrival = await arrival_store.person_of_task(con, task["task_id"])
+        await _accounts(request).record_access(
+            account, arrival_workflow_id(task["arrival_reference"]), "Aufgabe Faltblatt"
+        )
     return _page(
         request,
         "task.html",
@@ -345,6 +355,7 @@ async def _task_page(
         names=names,
         history=history,
         overdue=task["overdue"] or task["due_at"] < _now(),
+        arrival=arrival,
     )
 
 
@@ -380,8 +391,27 @@ async def complete_task(request: Request, task_id: str) -> Response:
             if not errors:
                 errors["kind"] = [refused.message]
         else:
+            if task["case_id"] is None:  # an arrival's task: no case page to go to
+                return _redirect("/posteingang?meldung=ausgehaendigt")
             return _redirect(f"/faelle/{quote(task['case_id'])}?meldung=erledigt")
     return await _task_page(request, account, task, values=values, errors=errors, status_code=422)
+
+
+@router.get("/aufgaben/{task_id}/faltblatt.pdf")
+async def flyer_of_task(request: Request, task_id: str) -> Response:
+    """The flyer a hand-over task is about, to print (ABH only; no personal data in it)."""
+    account = await _login(request, Role.ABH)
+    task = await _task_for(request, account, _task_id(task_id))
+    async with _pool(request).acquire() as con:
+        flyer_id = await arrival_store.flyer_of_task(con, task["task_id"])
+        pdf = await flyer_store.flyer_pdf(con, flyer_id) if flyer_id else None
+    if pdf is None:
+        raise PageRefused(404, "Zu dieser Aufgabe gibt es kein Faltblatt.")
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"content-disposition": f'inline; filename="faltblatt-{flyer_id}.pdf"'},
+    )
 
 
 def _refusal(error: CaseServiceError) -> str:

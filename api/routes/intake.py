@@ -25,5 +25,10 @@ async def submit_event(event: StatusEvent, cases: Cases, caller: IntakeCaller) -
     nothing changed then). 409: the case is closed. 422: the event cannot be taken, naming
     the field (a new case needs a person in the ABH's jurisdiction and a status obliged to
     leave). 401 without an API token (``Authorization: Bearer``) or an admin login.
+
+    ``neu_zugewandert`` opens no case: the person (required, in one of the county's ten
+    towns) gets the flyer of their town, by e-mail or handed over by the ABH; the answer's
+    stage is ``arrival_information``. 409: another arrival of this reference is being handled,
+    or it had this town's flyer already.
     """
     return await cases.submit_event(event)

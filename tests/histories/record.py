@@ -24,7 +24,9 @@ from temporalio.testing import WorkflowEnvironment
 from schemas.process import ProcessTimings
 from schemas.routes import Prerequisite, Route
 from schemas.tasks import (
+    CompleteTask,
     Escalation,
+    FlyerHandover,
     FollowUp,
     InformationConversation,
     KiContact,
@@ -36,8 +38,10 @@ from service.embedded import embedded_postgres, venv_binary
 from service.temporal import ensure_search_attributes
 from store.db import open_pool
 from store.migrate import apply_migrations
+from tests.arrivalkit import ArrivalDriver, today
 from tests.casekit import CaseDriver, running_worker
 from tests.conftest import with_database
+from workflows.arrival import ArrivalWorkflow
 from workflows.time_rules import BERLIN
 
 HERE = Path(__file__).resolve().parent
@@ -141,10 +145,37 @@ SCENARIOS: dict[str, Callable[[CaseDriver], Awaitable[None]]] = {
 }
 
 
+async def arrival_mail_unsettled_then_handed_over(arrival: ArrivalDriver) -> None:
+    """Neu zugewandert with an address: no delivery loop runs, so after two days without an
+    outcome the ABH hands the flyer over (the e-mail and the print path in one history)."""
+    await arrival.start()
+    await arrival.env.sleep(3 * DAY)
+    assert arrival.handle is not None
+    await arrival.handle.execute_update(
+        ArrivalWorkflow.complete_task,
+        CompleteTask(
+            task_id=await arrival.task_id(),
+            completion=FlyerHandover(handed_over=True, handed_over_on=today()),
+        ),
+    )
+
+
+async def arrival_lapsed(arrival: ArrivalDriver) -> None:
+    await arrival.start(email=None)
+    await arrival.task_id()
+
+
+ARRIVAL_SCENARIOS: dict[str, Callable[[ArrivalDriver], Awaitable[None]]] = {
+    "arrival_mail_unsettled_then_handed_over": arrival_mail_unsettled_then_handed_over,
+    "arrival_lapsed": arrival_lapsed,
+}
+
+
 async def main(names: list[str]) -> None:
-    unknown = set(names) - set(SCENARIOS)
+    known = set(SCENARIOS) | set(ARRIVAL_SCENARIOS)
+    unknown = set(names) - known
     if not names or unknown:
-        raise SystemExit(f"name scenarios to record, of: {', '.join(SCENARIOS)}")
+        raise SystemExit(f"name scenarios to record, of: {', '.join(sorted(known))}")
     with embedded_postgres(HERE.parent.parent / ".data" / "record-postgres") as server_dsn:
         name = f"record_{uuid.uuid4().hex[:8]}"
         admin = await asyncpg.connect(server_dsn)
@@ -159,6 +190,15 @@ async def main(names: list[str]) -> None:
                 await ensure_search_attributes(env.client, env.client.namespace)
                 async with running_worker(env, pool, encrypt=False) as task_queue:
                     for scenario in names:
+                        if scenario in ARRIVAL_SCENARIOS:
+                            arrival = ArrivalDriver(env, pool, task_queue, encrypt=False)
+                            await ARRIVAL_SCENARIOS[scenario](arrival)
+                            assert arrival.handle is not None
+                            await arrival.handle.result()
+                            history = await arrival.handle.fetch_history()
+                            (HERE / f"{scenario}.json").write_text(history.to_json(), "utf-8")
+                            print(f"recorded {scenario}: {len(history.events)} events")
+                            continue
                         play = SCENARIOS[scenario]
                         case = CaseDriver(env, pool, task_queue, ProcessTimings(), encrypt=False)
                         await play(case)
