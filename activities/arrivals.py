@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 
 import asyncpg
 from pydantic import ValidationError
-from store.flyers import flyer_pdf
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
@@ -50,6 +49,7 @@ from schemas.retention import RetentionRules, default_retention_rules
 from schemas.tasks import TaskStatus
 from store import arrivals as store
 from store import outbox
+from store.flyers import flyer_pdf
 from workflows.time_rules import BERLIN
 
 
