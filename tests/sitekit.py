@@ -70,7 +70,7 @@ class Site:
         client.cookies = response.cookies
         return client
 
-    async def open_case(self) -> str:
+    async def open_case(self, language: str = "ar") -> str:
         case_id = f"WEB-{uuid.uuid4().hex[:12]}"
         event = StatusEvent.model_validate(
             {
@@ -84,7 +84,7 @@ class Site:
                     "family_name": "Testnachname",
                     "date_of_birth": "1990-04-01",
                     "nationality": "IRQ",
-                    "language": "ar",
+                    "language": language,
                     "phone": "+49 2303 123456",
                     "address": {
                         "street": "Bahnhofstraße 1",

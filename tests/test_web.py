@@ -137,6 +137,12 @@ async def test_the_abh_completes_conversation_and_consent_through_the_forms(site
             assert (await ki.get(links[0])).status_code == 403
 
         consent_id = await site.task_id(case_id, "referral_consent")
+        consent_page = await abh.get(f"/aufgaben/{consent_id}")
+        form_link = re.search(r'href="(/faelle/[^"]+/schriftstuecke/[^"]+)"', consent_page.text)
+        assert form_link and "Vordruck als PDF öffnen" in consent_page.text
+        form_pdf = await abh.get(form_link.group(1))
+        assert "Testvorname Testnachname" in pdf_text(form_pdf.content)
+        assert "nicht in der Sprache der Person" not in consent_page.text.lower()
         missing = await abh.post(f"/aufgaben/{consent_id}", data={"interested": "ja"})
         assert missing.status_code == 422
         assert "Ohne unterschriebene Einwilligung" in field_block(missing.text, "consent_signed_on")
@@ -160,7 +166,7 @@ async def test_the_abh_completes_conversation_and_consent_through_the_forms(site
         assert "widerrufen am" in case.text
 
     logged = await site.accounts.access_log(case_id)
-    assert len(logged) == 4 and {entry.role for entry in logged} == {Role.ABH}
+    assert len(logged) == 5 and {entry.role for entry in logged} == {Role.ABH}
 
 
 async def test_the_ki_sees_referrals_only_with_the_three_categories(site: Site) -> None:
@@ -342,6 +348,23 @@ async def test_admin_pages_for_accounts_partners_and_the_access_log(site: Site) 
 
         log = await admin.get(f"/admin/zugriffe?case_id={case_id}")
         assert log.status_code == 200 and "Fallseite" in log.text
+
+
+async def test_a_consent_form_not_in_the_persons_language_is_marked_before_signing(
+    site: Site,
+) -> None:
+    """Pashto has no templates yet: the form comes in German and English, and the task page
+    says to interpret it before the person signs."""
+    case_id = await site.open_case(language="ps")
+    abh = await site.person(Role.ABH)
+    async with abh:
+        task_id = await site.task_id(case_id, "information_conversation")
+        assert (await complete_conversation(abh, task_id, today())).status_code == 303
+        consent_page = await abh.get(f"/aufgaben/{await site.task_id(case_id, 'referral_consent')}")
+        assert "Nicht in der Sprache der Person (Deutsch und Englisch)" in consent_page.text
+        case = await abh.get(f"/faelle/{case_id}")
+        listed = case.text.split("<caption>Schriftstücke")[1].split("</table>")[0]
+        assert "Deutsch, Englisch" in listed and listed.count("<strong>Nicht in der Sprache") == 3
 
 
 async def test_admins_see_which_texts_are_reviewed(site: Site) -> None:

@@ -329,6 +329,11 @@ async def _task_page(
         if a.active and a.role is account.role and a.account_id != account.account_id
     ]
     history = await _inbox(request).history(task["task_id"])
+    consent_form = None
+    if task["kind"] == "referral_consent":
+        async with _pool(request).acquire() as con:
+            made = await documents_store.documents_of_case(con, task["case_id"])
+        consent_form = next((d for d in reversed(made) if d.kind == "einwilligung"), None)
     arrival = None
     if task["arrival_reference"] is not None:
         # Whom to hand the flyer to: the name is personal data, so the opening is logged.
@@ -356,6 +361,7 @@ async def _task_page(
         history=history,
         overdue=task["overdue"] or task["due_at"] < _now(),
         arrival=arrival,
+        consent_form=consent_form,
     )
 
 
