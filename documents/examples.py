@@ -72,6 +72,7 @@ SAMPLE_OFFERS = [
     ),
 ]
 
+
 def _sample_conversation() -> ConversationRecordContext:
     """The record as the case workflow makes it: each route with what the rules in force ask
     (from the dated rules) and what the caseworker ticked as lacking."""

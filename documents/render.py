@@ -12,8 +12,10 @@ import asyncio
 import datetime as dt
 import functools
 import hashlib
+import multiprocessing
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from documents.pdf import Row, Style, build_pdf
@@ -264,12 +266,23 @@ def render(
     )
 
 
-# One thread of its own for rendering, shared by every caller in the process (the case
-# documents and the flyers). fpdf2 and the font cache of documents.pdf are not made for
-# concurrent use (two first renderings would both write the cached font files), and rendering is
-# CPU-bound under the GIL, so one at a time loses nothing; a queue of renderings waits here
-# instead of occupying the event loop's default threads (the mail delivery uses those).
-_RENDERER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="document-render")
+# Rendering runs in a process of its own, shared by every caller in the process (the case
+# documents, the flyers): fpdf2's layout is pure Python, about 0.3 s of CPU per document, and in
+# a thread it would hold the GIL the worker's event loop needs (workflow tasks then waited
+# seconds behind a rendering). One process, one rendering at a time: documents.pdf's font files
+# are written once per process, and a second core is all a small deployment has to spare.
+# "spawn", not fork: the worker's process runs threads (Temporal's core) that fork would copy
+# in whatever state they are in.
+_RENDERER: ProcessPoolExecutor | None = None
+
+
+def _renderer() -> ProcessPoolExecutor:
+    global _RENDERER
+    if _RENDERER is None:
+        _RENDERER = ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("spawn")
+        )
+    return _RENDERER
 
 
 async def render_off_loop(
@@ -279,6 +292,13 @@ async def render_off_loop(
     *,
     texts_dir: Path = TEXTS_DIR,
 ) -> RenderedDocument:
-    """:func:`render` on the renderer thread, for async callers (activities, the API)."""
+    """:func:`render` in the renderer process, for async callers (activities, the API)."""
+    global _RENDERER
     draw = functools.partial(render, kind, language, context, texts_dir=texts_dir)
-    return await asyncio.get_running_loop().run_in_executor(_RENDERER, draw)
+    try:
+        return await asyncio.get_running_loop().run_in_executor(_renderer(), draw)
+    except BrokenProcessPool:
+        # The renderer died (killed, out of memory): the next call starts a new one; this one
+        # fails and its activity is retried.
+        _RENDERER = None
+        raise

@@ -35,10 +35,10 @@ import asyncio
 import getpass
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, Generic, TextIO, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -264,12 +264,14 @@ async def logout(http: httpx.AsyncClient, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-Draft = TypeVar("Draft", PartnerDraft, OfferDraft)
+_Entry = TypeVar("_Entry", Partner, Offer)
 
 
 def _draft(
-    model: type[Draft], args: argparse.Namespace, base: Partner | Offer | None = None
-) -> Draft | None:
+    model: type[PartnerDraft] | type[OfferDraft],
+    args: argparse.Namespace,
+    base: Partner | Offer | None = None,
+) -> PartnerDraft | OfferDraft | None:
     """The draft from the options, filled in from ``base`` (update: change only what is given)."""
     fields = set(model.model_fields)
     values: dict[str, Any] = base.model_dump(include=fields) if base else {}
@@ -289,80 +291,73 @@ def _draft(
         return None
 
 
+@dataclass(frozen=True)
+class _Directory(Generic[_Entry]):
+    """One of the admin-kept directories (partners, offers): the same four commands each."""
+
+    noun: str  # "partner", "offer": the API path's singular and the messages' word
+    entry: type[_Entry]
+    draft: type[PartnerDraft] | type[OfferDraft]
+    id_of: Callable[[_Entry], int]
+    line: Callable[[_Entry], str]
+
+
+_PARTNERS = _Directory(
+    "partner", Partner, PartnerDraft, lambda partner: partner.partner_id, _partner_line
+)
+_OFFERS = _Directory("offer", Offer, OfferDraft, lambda offer: offer.offer_id, _offer_line)
+
+
 async def partners(http: httpx.AsyncClient, args: argparse.Namespace) -> int:
-    out: TextIO = args.out
-    base = f"{API_PREFIX}/partners"
-    if args.action == "list":
-        params = {"town": args.town} if args.town else {}
-        response = await http.get(base, params=params)
-        if response.status_code != httpx.codes.OK:
-            return _refusal(response, out)
-        for item in response.json():
-            print(_partner_line(Partner.model_validate(item)), file=out)
-        return EXIT_OK
-    if args.action == "remove":
-        response = await http.delete(f"{base}/{args.partner_id}")
-        if response.status_code != httpx.codes.NO_CONTENT:
-            return _refusal(response, out)
-        print(f"partner {args.partner_id} deactivated", file=out)
-        return EXIT_OK
-    current = None
-    if args.action == "update":
-        response = await http.get(f"{base}/{args.partner_id}")
-        if response.status_code != httpx.codes.OK:
-            return _refusal(response, out)
-        current = Partner.model_validate_json(response.content)
-    draft = _draft(PartnerDraft, args, current)
-    if draft is None:
-        return EXIT_REFUSED
-    body = draft.model_dump(mode="json")
-    if current is None:
-        response = await http.post(base, json=body)
-    else:
-        response = await http.put(f"{base}/{current.partner_id}", json=body)
-    if response.status_code not in (httpx.codes.OK, httpx.codes.CREATED):
-        return _refusal(response, out)
-    partner = Partner.model_validate_json(response.content)
-    print(("added: " if current is None else "updated: ") + _partner_line(partner), file=out)
-    return EXIT_OK
+    return await _keep(http, args, _PARTNERS)
 
 
 async def offers(http: httpx.AsyncClient, args: argparse.Namespace) -> int:
     """The offer directory: like the partners, plus county-wide entries (no town)."""
+    return await _keep(http, args, _OFFERS)
+
+
+async def _keep(
+    http: httpx.AsyncClient,
+    args: argparse.Namespace,
+    directory: _Directory[_Entry],
+) -> int:
+    """list, remove, update or add one entry of ``directory`` over the API."""
     out: TextIO = args.out
-    base = f"{API_PREFIX}/offers"
+    entry_id: int | None = getattr(args, f"{directory.noun}_id", None)
+    base = f"{API_PREFIX}/{directory.noun}s"
     if args.action == "list":
         params = {"town": args.town} if args.town else {}
         response = await http.get(base, params=params)
         if response.status_code != httpx.codes.OK:
             return _refusal(response, out)
         for item in response.json():
-            print(_offer_line(Offer.model_validate(item)), file=out)
+            print(directory.line(directory.entry.model_validate(item)), file=out)
         return EXIT_OK
     if args.action == "remove":
-        response = await http.delete(f"{base}/{args.offer_id}")
+        response = await http.delete(f"{base}/{entry_id}")
         if response.status_code != httpx.codes.NO_CONTENT:
             return _refusal(response, out)
-        print(f"offer {args.offer_id} deactivated", file=out)
+        print(f"{directory.noun} {entry_id} deactivated", file=out)
         return EXIT_OK
     current = None
     if args.action == "update":
-        response = await http.get(f"{base}/{args.offer_id}")
+        response = await http.get(f"{base}/{entry_id}")
         if response.status_code != httpx.codes.OK:
             return _refusal(response, out)
-        current = Offer.model_validate_json(response.content)
-    draft = _draft(OfferDraft, args, current)
+        current = directory.entry.model_validate_json(response.content)
+    draft = _draft(directory.draft, args, current)
     if draft is None:
         return EXIT_REFUSED
     body = draft.model_dump(mode="json")
     if current is None:
         response = await http.post(base, json=body)
     else:
-        response = await http.put(f"{base}/{current.offer_id}", json=body)
+        response = await http.put(f"{base}/{directory.id_of(current)}", json=body)
     if response.status_code not in (httpx.codes.OK, httpx.codes.CREATED):
         return _refusal(response, out)
-    offer = Offer.model_validate_json(response.content)
-    print(("added: " if current is None else "updated: ") + _offer_line(offer), file=out)
+    saved = directory.entry.model_validate_json(response.content)
+    print(("added: " if current is None else "updated: ") + directory.line(saved), file=out)
     return EXIT_OK
 
 

@@ -8,6 +8,7 @@ that show personal data write an access-log row. URLs carry case and task ids on
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -41,6 +42,7 @@ from store import inbox as store
 from store import offers as offer_store
 from store import records
 from store import repository as repo
+from store.repository import Connection
 from web import forms, labels
 from workflows.arrival import arrival_workflow_id
 
@@ -660,26 +662,45 @@ async def save_partner(request: Request) -> Response:
     editing = int(str(form["partner_id"])) if form.get("partner_id") else None
     draft, values, errors = _partner_draft(form)
     if draft is not None:
-        try:
-            async with _pool(request).acquire() as con:
-                if editing is None:
-                    await repo.add_partner(con, draft)
-                elif await repo.update_partner(con, editing, draft) is None:
-                    raise PageRefused(404, "Diesen Eintrag gibt es nicht.")
-        except asyncpg.UniqueViolationError:
-            errors = {"name": ["Diesen Namen gibt es in diesem Ort schon."]}
-        else:
+        if await _save_entry(request, editing, draft, repo.add_partner, repo.update_partner):
             return _redirect("/admin/partner?meldung=partner#inhalt")
+        errors = {"name": ["Diesen Namen gibt es in diesem Ort schon."]}
     return await _partners_page(request, account, errors=errors, values=values, editing=editing)
 
 
 @router.post("/admin/partner/{partner_id}/entfernen")
 async def remove_partner(request: Request, partner_id: int) -> Response:
+    await _remove_entry(request, repo.deactivate_partner, partner_id)
+    return _redirect("/admin/partner?meldung=partner_entfernt#inhalt")
+
+
+async def _save_entry(
+    request: Request,
+    editing: int | None,
+    draft: _Draft,
+    add: Callable[[Connection, _Draft], Awaitable[object]],
+    update: Callable[[Connection, int, _Draft], Awaitable[object | None]],
+) -> bool:
+    """Add or change a directory entry (partner or offer); False when the name is taken."""
+    try:
+        async with _pool(request).acquire() as con:
+            if editing is None:
+                await add(con, draft)
+            elif await update(con, editing, draft) is None:
+                raise PageRefused(404, "Diesen Eintrag gibt es nicht.")
+    except asyncpg.UniqueViolationError:
+        return False
+    return True
+
+
+async def _remove_entry(
+    request: Request, deactivate: Callable[[Connection, int], Awaitable[bool]], entry_id: int
+) -> None:
+    """Deactivate a directory entry: past disclosures and flyers still name it."""
     await _login(request, Role.ADMIN)
     async with _pool(request).acquire() as con:
-        if not await repo.deactivate_partner(con, partner_id):
+        if not await deactivate(con, entry_id):
             raise PageRefused(404, "Diesen Eintrag gibt es nicht.")
-    return _redirect("/admin/partner?meldung=partner_entfernt#inhalt")
 
 
 @dataclass(frozen=True)
@@ -775,25 +796,17 @@ async def save_offer(request: Request) -> Response:
     editing = int(str(form["offer_id"])) if form.get("offer_id") else None
     draft, values, errors = _offer_draft(form)
     if draft is not None:
-        try:
-            async with _pool(request).acquire() as con:
-                if editing is None:
-                    await offer_store.add_offer(con, draft)
-                elif await offer_store.update_offer(con, editing, draft) is None:
-                    raise PageRefused(404, "Diesen Eintrag gibt es nicht.")
-        except asyncpg.UniqueViolationError:
-            errors = {"name": ["Diesen Namen gibt es in diesem Ort (oder kreisweit) schon."]}
-        else:
+        if await _save_entry(
+            request, editing, draft, offer_store.add_offer, offer_store.update_offer
+        ):
             return _redirect("/admin/angebote?meldung=angebot#inhalt")
+        errors = {"name": ["Diesen Namen gibt es in diesem Ort (oder kreisweit) schon."]}
     return await _offers_page(request, account, errors=errors, values=values, editing=editing)
 
 
 @router.post("/admin/angebote/{offer_id}/entfernen")
 async def remove_offer(request: Request, offer_id: int) -> Response:
-    await _login(request, Role.ADMIN)
-    async with _pool(request).acquire() as con:
-        if not await offer_store.deactivate_offer(con, offer_id):
-            raise PageRefused(404, "Diesen Eintrag gibt es nicht.")
+    await _remove_entry(request, offer_store.deactivate_offer, offer_id)
     return _redirect("/admin/angebote?meldung=angebot_entfernt#inhalt")
 
 
