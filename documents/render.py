@@ -13,6 +13,9 @@ import datetime as dt
 import functools
 import hashlib
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -276,11 +279,26 @@ def render(
 _RENDERER: ProcessPoolExecutor | None = None
 
 
+def _exit_with_parent(parent: int) -> None:
+    """In the renderer: end when the process that started it is gone. A worker killed outright
+    (SIGKILL, a crash) cannot stop its renderer, which would otherwise live on as an orphan."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _renderer() -> ProcessPoolExecutor:
     global _RENDERER
     if _RENDERER is None:
         _RENDERER = ProcessPoolExecutor(
-            max_workers=1, mp_context=multiprocessing.get_context("spawn")
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_exit_with_parent,
+            initargs=(os.getpid(),),
         )
     return _RENDERER
 

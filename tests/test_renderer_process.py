@@ -1,0 +1,44 @@
+"""Documents render in a process of their own; it must not outlive the process that started it
+(a worker killed outright would otherwise leave one renderer behind per crash)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Render once, print the renderer's pid, die without any cleanup (as a killed worker does).
+SCRIPT = """
+import asyncio, os, sys
+from documents import render_off_loop
+from documents.examples import SAMPLE_FLYER
+from schemas.documents import DocumentKind
+
+async def main():
+    document = await render_off_loop(DocumentKind.FLYER, "uk", SAMPLE_FLYER)
+    assert document.pdf.startswith(b"%PDF")
+    renderer = sys.modules["documents.render"]._renderer()
+    print(*renderer._processes, flush=True)
+    os._exit(9)
+
+asyncio.run(main())
+"""
+
+
+async def test_the_renderer_ends_when_its_worker_is_killed() -> None:
+    dying = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", SCRIPT, cwd=ROOT, stdout=asyncio.subprocess.PIPE
+    )
+    assert dying.stdout is not None
+    line = await asyncio.wait_for(dying.stdout.readline(), timeout=60)
+    [renderer] = [int(pid) for pid in line.split()]
+    for _ in range(50):  # its watcher looks once a second
+        if not Path(f"/proc/{renderer}").exists():
+            break
+        await asyncio.sleep(0.2)
+    status = Path(f"/proc/{renderer}/status")
+    gone = not status.exists() or "zombie" in status.read_text()
+    assert gone, "the renderer outlived its worker"
+    assert await asyncio.wait_for(dying.wait(), timeout=10) == 9
