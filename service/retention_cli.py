@@ -1,6 +1,6 @@
 """``python -m service.retention_cli``: the erasure of closed cases, by hand.
 
-    python -m service.retention_cli status                 # due today, on hold, erased
+    python -m service.retention_cli status                 # due, kept, erased (cases, arrivals)
     python -m service.retention_cli run-now                # start the scheduled erasure now
     python -m service.retention_cli hold CASE_ID --reason "…"   # legal hold: never erased
     python -m service.retention_cli release CASE_ID        # the hold lifted
@@ -38,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m service.retention_cli", description="Erasure of closed cases."
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("status", help="cases due for erasure today, on hold, erased")
+    commands.add_parser(
+        "status", help="cases and arrivals due for erasure today, kept, on hold, erased"
+    )
     commands.add_parser("run-now", help="start the scheduled erasure now")
     hold = commands.add_parser("hold", help="put a case on legal hold")
     hold.add_argument("case_id")

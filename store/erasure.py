@@ -122,5 +122,14 @@ async def retention_counts(con: Connection, today: date) -> dict[str, int]:
         " count(*) FILTER (WHERE erased_at IS NOT NULL) AS erased FROM cases",
         today,
     )
-    assert row is not None
-    return dict(row)
+    # Arrivals (neu zugewandert) have no legal hold; finished ones wait for their date.
+    arrivals = await con.fetchrow(
+        "SELECT count(*) FILTER (WHERE erase_after <= $1 AND erased_at IS NULL"
+        "   AND finished_at IS NOT NULL) AS arrivals_due_today,"
+        " count(*) FILTER (WHERE erased_at IS NULL AND (finished_at IS NULL"
+        "   OR erase_after IS NULL OR erase_after > $1)) AS arrivals_kept,"
+        " count(*) FILTER (WHERE erased_at IS NOT NULL) AS arrivals_erased FROM arrivals",
+        today,
+    )
+    assert row is not None and arrivals is not None
+    return {**dict(row), **dict(arrivals)}

@@ -43,6 +43,7 @@ from schemas.retention import RetentionReport, RetentionRun
 from schemas.tasks import CompleteTask, FlyerHandover
 from service.erasure import ErasureRefused, erase_arrivals
 from store import flyers as flyer_store
+from store.erasure import retention_counts
 from tests.arrivalkit import ArrivalDriver, arrival, new_reference, wait_for
 from tests.casekit import running_worker
 from tests.conftest import _free_port
@@ -691,6 +692,9 @@ async def test_an_arrivals_personal_data_stays_in_its_place_and_goes_with_its_er
         reference,
         date.today() - DAY,
     )
+    async with pool.acquire() as con:
+        due = await retention_counts(con, date.today())
+    assert due["arrivals_due_today"] == 1 and due["arrivals_kept"] >= 1  # the running one
     client: Client = api.state.cases._client  # the API's protected client
     report: RetentionReport = await client.execute_workflow(
         RetentionWorkflow.run,
@@ -700,6 +704,9 @@ async def test_an_arrivals_personal_data_stays_in_its_place_and_goes_with_its_er
         result_type=RetentionReport,
     )
     assert report.arrivals_erased == [reference] and report.refused == {}
+    async with pool.acquire() as con:
+        done = await retention_counts(con, date.today())
+    assert (done["arrivals_due_today"], done["arrivals_erased"]) == (0, 1)
 
     after = await CaseCodec(KeyRing(pool, api.state.keys.masters)).decode(payloads)
     assert {p.data for p in after} == {erased_payload().data}
