@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -20,6 +21,7 @@ from typing import Literal
 from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.fonts import FontFace
+from fpdf.line_break import Fragment
 from fpdf.util import Padding
 
 from documents.texts import RTL_LANGUAGES
@@ -80,6 +82,30 @@ class Row:
 
 class _Pdf(FPDF):
     footer_text = ""
+
+    def _preload_bidirectional_text(self, text: str, markdown: bool) -> Sequence[Fragment]:
+        """fpdf2's fragments of a text, with neighbours of the same style and link joined.
+
+        fpdf2 splits a run at characters the font has no glyph for, such as the ZERO WIDTH
+        NON-JOINER inside Persian words (راه‌ها); ``multi_cell``'s line breaker joins such pieces
+        again before shaping, ``cell()`` does not, and shaped apart the non-joiner lost its place
+        in the text layer (copying or reading out "راهها"). Lines are printed with ``cell()``
+        here, so they are joined here, as ``multi_cell`` did.
+        """
+        joined: list[Fragment] = []
+        for fragment in super()._preload_bidirectional_text(text, markdown):
+            previous = joined[-1] if joined else None
+            if (
+                previous is not None
+                and previous.has_same_style(fragment)
+                and previous.link == fragment.link
+            ):
+                joined[-1] = previous.clone(
+                    previous.characters + fragment.characters, link=previous.link
+                )
+            else:
+                joined.append(fragment)
+        return joined
 
     def footer(self) -> None:
         self.set_y(-12)
