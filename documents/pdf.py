@@ -285,6 +285,8 @@ def build_pdf(title: str, languages: list[str], rows: list[Row], footer: str) ->
         height = max(len(lines) for _, lines, _ in cells) * _LINE_HEIGHT + 2 * _PAD_Y
         if pdf.will_page_break(height):
             pdf.add_page()
+            if pdf.will_page_break(height):  # as fpdf2's table: a row is never split
+                raise ValueError(f"a {row.style} row is too high for a page")
         top = pdf.y
         for column, (face, lines, align) in enumerate(cells):
             left = pdf.l_margin + column * column_width
