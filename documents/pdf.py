@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -20,6 +21,8 @@ from typing import Literal
 from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.fonts import FontFace
+from fpdf.line_break import Fragment
+from fpdf.util import Padding
 
 from documents.texts import RTL_LANGUAGES
 
@@ -80,6 +83,30 @@ class Row:
 class _Pdf(FPDF):
     footer_text = ""
 
+    def _preload_bidirectional_text(self, text: str, markdown: bool) -> Sequence[Fragment]:
+        """fpdf2's fragments of a text, with neighbours of the same style and link joined.
+
+        fpdf2 splits a run at characters the font has no glyph for, such as the ZERO WIDTH
+        NON-JOINER inside Persian words (راه‌ها); ``multi_cell``'s line breaker joins such pieces
+        again before shaping, ``cell()`` does not, and shaped apart the non-joiner lost its place
+        in the text layer (copying or reading out "راهها"). Lines are printed with ``cell()``
+        here, so they are joined here, as ``multi_cell`` did.
+        """
+        joined: list[Fragment] = []
+        for fragment in super()._preload_bidirectional_text(text, markdown):
+            previous = joined[-1] if joined else None
+            if (
+                previous is not None
+                and previous.has_same_style(fragment)
+                and previous.link == fragment.link
+            ):
+                joined[-1] = previous.clone(
+                    previous.characters + fragment.characters, link=previous.link
+                )
+            else:
+                joined.append(fragment)
+        return joined
+
     def footer(self) -> None:
         self.set_y(-12)
         self.set_font(SANS, size=7)
@@ -131,7 +158,104 @@ def _map_orphan_glyphs(pdf: FPDF) -> None:
                 mapping[dataclasses.replace(glyph, unicode=_ORPHAN_GLYPH_TEXT)] = char_id
 
 
+# The layout of the former ``pdf.table(...)``: columns of equal width over the text area, cell
+# padding (top/bottom, left/right) and the distance between lines of a cell, in mm.
+_PAD_Y = 1.2
+_PAD_X = 2.5
+_LINE_HEIGHT = 5.2
+
+# Shaped widths of words, per font and size: the same words recur in every document (templates,
+# labels), and shaping is what costs. Bounded so that data (names, addresses) cannot grow it
+# without end in a long-running renderer process.
+_WIDTHS: dict[tuple[str, float, str], tuple[float, float]] = {}
+_WIDTHS_MAX = 100_000
+
+
+def _width(pdf: FPDF, word: str) -> tuple[float, float]:
+    """The shaped width of ``word``, and the width fpdf2's line breaker tests it against the
+    line's room with: the word without its last character, shaped, plus that character alone."""
+    key = (pdf.font_family, pdf.font_size_pt, word)
+    widths = _WIDTHS.get(key)
+    if widths is None:
+        if len(_WIDTHS) >= _WIDTHS_MAX:
+            _WIDTHS.clear()
+        full = pdf.get_string_width(word)
+        fit = pdf.get_string_width(word[:-1]) + pdf.get_string_width(word[-1:]) if word else 0.0
+        widths = _WIDTHS[key] = (full, fit)
+    return widths
+
+
+_ISOLATE_STARTS = "\u2066\u2067\u2068"  # LEFT-TO-RIGHT, RIGHT-TO-LEFT, FIRST STRONG ISOLATE
+_ISOLATE_END = "\u2069"  # POP DIRECTIONAL ISOLATE
+
+
+def _open_isolates(line: str) -> str:
+    """The isolates that ``line`` starts and does not close, to open again on the next line: a
+    name or an address (see ``render._isolated``) broken over two lines stays left to right on
+    both (its comma after "17" stays right of the number, not at the far left of the line)."""
+    stack: list[str] = []
+    for character in line:
+        if character in _ISOLATE_STARTS:
+            stack.append(character)
+        elif character == _ISOLATE_END and stack:
+            stack.pop()
+    return "".join(stack)
+
+
+def _lines(pdf: FPDF, text: str, width: float, rtl: bool) -> list[str]:
+    """The lines of a cell's text in the current font, broken greedily at spaces.
+
+    The same breaks as fpdf2's ``multi_cell`` (which adds character after character and tests
+    the shaped line so far plus the next character against the room), but from cached shaped
+    widths of words instead of shaping the line again for every character of every cell. A word
+    wider than the column is left to fpdf2's breaker, which breaks inside words. In right-to-left
+    text every line starts with a RIGHT-TO-LEFT MARK, as every paragraph does (see
+    ``_cell_text``), so that a continuation line starting with a digit or a Latin name is right to
+    left too, and reopens the isolates the line before left open.
+    """
+    space = _width(pdf, " ")[0]
+    result: list[str] = []
+    for paragraph in text.split("\n"):
+        words = paragraph.split(" ")
+        widths = [_width(pdf, word) for word in words]
+        if max(fit for _, fit in widths) > width + 1e-9:
+            broken = pdf.multi_cell(
+                width + 2 * _PAD_X,
+                _LINE_HEIGHT,
+                paragraph,
+                padding=Padding(0, _PAD_X, 0, _PAD_X),
+                dry_run=True,
+                output="LINES",
+            )
+            assert isinstance(broken, list)
+            for number, piece in enumerate(broken or [""]):
+                if rtl and number > 0:
+                    piece = f"\u200f{_open_isolates(result[-1])}{piece}"
+                result.append(piece)
+            continue
+        line = [words[0]]
+        used = widths[0][0]
+        for word, (full, fit) in zip(words[1:], widths[1:], strict=True):
+            if used + space + fit <= width + 1e-9:  # fpdf2's FloatTolerance
+                line.append(word)
+                used += space + full
+            else:
+                result.append(" ".join(line))
+                line = [f"\u200f{_open_isolates(result[-1])}{word}" if rtl else word]
+                used = full
+        result.append(" ".join(line))
+    return result
+
+
 def build_pdf(title: str, languages: list[str], rows: list[Row], footer: str) -> bytes:
+    """The document: one row per ``Row``, one column per language.
+
+    Laid out here rather than with ``pdf.table(...)``, which runs fpdf2's line breaker over every
+    cell twice (once to measure the row, once to print it), shaping the text character by
+    character: that was three quarters of a document's time. Here each cell's lines are broken
+    once over shaped word widths and each line is printed with one ``cell()``; positions, padding,
+    line height, fills and page breaks are those the table gave.
+    """
     pdf = _Pdf(format="A4")
     pdf.footer_text = footer
     pdf.set_title(title)
@@ -146,19 +270,34 @@ def build_pdf(title: str, languages: list[str], rows: list[Row], footer: str) ->
     pdf.set_auto_page_break(True, margin=18)
     pdf.add_page()
     pdf.set_font(SANS, size=10)
-    aligns = tuple("RIGHT" if lang in RTL_LANGUAGES else "LEFT" for lang in languages)
-    with pdf.table(
-        col_widths=tuple(1 for _ in languages),
-        first_row_as_headings=False,
-        borders_layout="NONE",
-        text_align=aligns,
-        padding=(1.2, 2.5),
-        line_height=5.2,
-        v_align="TOP",
-    ) as table:
-        for row in rows:
-            out = table.row()
-            for language, text in zip(languages, row.cells, strict=True):
-                out.cell(_cell_text(row.style, text, language), style=_face(row.style, language))
+    column_width = pdf.epw / len(languages)
+    text_width = column_width - 2 * _PAD_X
+    c_margin = pdf.c_margin
+    pdf.c_margin = 0  # the padding is the margin, as in a table cell with padding
+    for row in rows:
+        cells: list[tuple[FontFace, list[str], str]] = []
+        for language, text in zip(languages, row.cells, strict=True):
+            face = _face(row.style, language)
+            rtl = language in RTL_LANGUAGES
+            with pdf.use_font_face(face):
+                lines = _lines(pdf, _cell_text(row.style, text, language), text_width, rtl)
+            cells.append((face, lines, "R" if rtl else "L"))
+        height = max(len(lines) for _, lines, _ in cells) * _LINE_HEIGHT + 2 * _PAD_Y
+        if pdf.will_page_break(height):
+            pdf.add_page()
+            if pdf.will_page_break(height):  # as fpdf2's table: a row is never split
+                raise ValueError(f"a {row.style} row is too high for a page")
+        top = pdf.y
+        for column, (face, lines, align) in enumerate(cells):
+            left = pdf.l_margin + column * column_width
+            with pdf.use_font_face(face):
+                if face.fill_color is not None:
+                    pdf.rect(left, top, column_width, height, style="F")
+                for number, line in enumerate(lines):
+                    pdf.set_xy(left + _PAD_X, top + _PAD_Y + number * _LINE_HEIGHT)
+                    if line:
+                        pdf.cell(text_width, _LINE_HEIGHT, line, align=align)
+        pdf.set_xy(pdf.l_margin, top + height)
+    pdf.c_margin = c_margin
     _map_orphan_glyphs(pdf)
     return bytes(pdf.output())
