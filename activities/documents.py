@@ -35,7 +35,6 @@ from schemas.documents import (
     DepartureLetterContext,
     DocumentContext,
     DocumentKind,
-    SupportOffer,
 )
 from schemas.gdpr import PersonData
 from schemas.records import ActivityName
@@ -105,11 +104,7 @@ class CaseDocuments:
             person = await records.person(con, case_id)
             if person is None:
                 raise ApplicationError("the case has no person (erased?)", non_retryable=True)
-            partners = await repo.list_partners(con, person.town)
-        # The counselling offers named in the record: the town's part of the directory, the
-        # same entries as on the town's flyer.
-        offers = (await town_directory(self._pool, person.town)).offers
-        context = self._context(request, person, [p.name for p in partners], list(offers))
+        context = await self._context(request, person)
         rendered = await render_off_loop(
             request.kind, person.language, context, texts_dir=self._texts_dir
         )
@@ -135,17 +130,15 @@ class CaseDocuments:
         assert found is not None
         return found
 
-    def _context(
-        self,
-        request: DocumentRequest,
-        person: PersonData,
-        partner_names: list[str],
-        offers: list[SupportOffer],
-    ) -> DocumentContext:
+    async def _context(self, request: DocumentRequest, person: PersonData) -> DocumentContext:
+        """What the kind prints; the directory is read only by the kinds that name it."""
         file_reference = request.entry.case_id
         if request.kind is DocumentKind.GESPRAECHSPROTOKOLL:
             facts = request.conversation
             assert facts is not None
+            # The counselling offers named in the record: the town's part of the directory,
+            # the same entries as on the town's flyer.
+            offers = list((await town_directory(self._pool, person.town)).offers)
             return ConversationRecordContext(
                 conversation_date=facts.held_on,
                 file_reference=file_reference,
@@ -162,10 +155,12 @@ class CaseDocuments:
                 departure_deadline=request.departure_deadline,
                 authority_contact=self._authority,
             )
+        async with self._pool.acquire() as con:
+            partners = await repo.list_partners(con, person.town)
         return ConsentContext(
             person_name=f"{person.given_name} {person.family_name}",
             file_reference=file_reference,
-            partner_name=_joined(partner_names),
+            partner_name=_joined([partner.name for partner in partners]),
             town=person.town,
             withdrawal_contact=self._authority,
         )

@@ -28,8 +28,8 @@ from documents import LANGUAGES
 from documents.texts import template_overview
 from schemas.accounts import Account, Role
 from schemas.documents import OfferCategory
-from schemas.offers import COUNTY_TOWNS, OfferDraft
-from schemas.partners import DEFAULT_ADDRESS, DEFAULT_HOURS, PartnerDraft, PartnerKind
+from schemas.offers import COUNTY_TOWNS, Offer, OfferDraft
+from schemas.partners import DEFAULT_ADDRESS, DEFAULT_HOURS, Partner, PartnerDraft, PartnerKind
 from schemas.residence_routes import ResidenceRoutes
 from service.accounts import AccountError, AccountService, LoginRefused
 from service.cases import CaseService, CaseServiceError
@@ -607,6 +607,7 @@ async def _partners_page(
 
 
 _Draft = TypeVar("_Draft", PartnerDraft, OfferDraft)
+_Entry = TypeVar("_Entry", Partner, Offer)
 
 
 def _form_draft(
@@ -647,10 +648,7 @@ async def partners_page(request: Request, bearbeiten: int | None = None) -> Resp
     account = await _login(request, Role.ADMIN)
     values: dict[str, Any] = {}
     if bearbeiten is not None:
-        async with _pool(request).acquire() as con:
-            partner = await repo.get_partner(con, bearbeiten)
-        if partner is None:
-            raise PageRefused(404, "Diesen Eintrag gibt es nicht.")
+        partner = await _load_entry(request, repo.get_partner, bearbeiten)
         values = {**partner.model_dump(mode="json"), "languages": ", ".join(partner.languages)}
     return await _partners_page(request, account, values=values, editing=bearbeiten)
 
@@ -672,6 +670,19 @@ async def save_partner(request: Request) -> Response:
 async def remove_partner(request: Request, partner_id: int) -> Response:
     await _remove_entry(request, repo.deactivate_partner, partner_id)
     return _redirect("/admin/partner?meldung=partner_entfernt#inhalt")
+
+
+async def _load_entry(
+    request: Request,
+    get: Callable[[Connection, int], Awaitable[_Entry | None]],
+    entry_id: int,
+) -> _Entry:
+    """A directory entry to edit, or the 404 page."""
+    async with _pool(request).acquire() as con:
+        entry = await get(con, entry_id)
+    if entry is None:
+        raise PageRefused(404, "Diesen Eintrag gibt es nicht.")
+    return entry
 
 
 async def _save_entry(
@@ -776,10 +787,7 @@ async def offers_page(request: Request, bearbeiten: int | None = None) -> Respon
     account = await _login(request, Role.ADMIN)
     values: dict[str, Any] = {}
     if bearbeiten is not None:
-        async with _pool(request).acquire() as con:
-            offer = await offer_store.get_offer(con, bearbeiten)
-        if offer is None:
-            raise PageRefused(404, "Diesen Eintrag gibt es nicht.")
+        offer = await _load_entry(request, offer_store.get_offer, bearbeiten)
         values = {
             **offer.model_dump(mode="json"),
             "town": offer.town or "",
