@@ -16,6 +16,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -118,6 +119,11 @@ async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
 # --- Temporal -----------------------------------------------------------------------------
 
 
+# The SDK gives a server 5 s to start; on a loaded 2-core machine the dev server with its UI
+# took longer once (a setup error in a fresh-clone run), so every test server gets a minute.
+SERVER_STARTUP = timedelta(seconds=60)
+
+
 @pytest.fixture(scope="session")
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     """Time-skipping test server (timers fire as soon as every workflow waits), with our
@@ -125,6 +131,7 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(venv_binary("temporal-test-server")),
         data_converter=pydantic_data_converter,
+        test_server_startup_timeout=SERVER_STARTUP,
     )
     async with env:
         # It has no flag for them; workflows that upsert one would fail their task.
@@ -160,6 +167,7 @@ async def dev_env(dev_metrics_port: int) -> AsyncIterator[WorkflowEnvironment]:
         data_converter=pydantic_data_converter,
         dev_server_log_level="error",
         dev_server_extra_args=["--metrics-port", str(dev_metrics_port)],
+        dev_server_startup_timeout=SERVER_STARTUP,
     )
     async with env:
         yield env

@@ -19,6 +19,7 @@ from service.embedded import (
     venv_binary,
 )
 from service.temporal import connect, ensure_search_attributes
+from tests.conftest import SERVER_STARTUP
 from workflows.search_attributes import ALL
 
 
@@ -109,6 +110,7 @@ async def test_ensure_search_attributes_registers_missing_ones_idempotently() ->
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(venv_binary("temporal")),
         dev_server_log_level="error",
+        dev_server_startup_timeout=SERVER_STARTUP,
     )
     async with env:
         assert not set(EXPECTED) & set(await custom_search_attributes(env.client))

@@ -28,6 +28,7 @@ from schemas.accounts import Role
 from service.embedded import venv_binary
 from service.settings import Settings
 from tests.browserkit import ROOT, serving_on_loopback
+from tests.conftest import SERVER_STARTUP
 from tests.sitekit import PASSWORD
 from tests.test_api import V1, event, person
 from worker import build_worker
@@ -62,6 +63,7 @@ async def deployment(pool: asyncpg.Pool) -> AsyncIterator[Deployment]:
         ui_port=ui_port,
         dev_server_extra_args=["--ui-codec-endpoint", f"http://127.0.0.1:{api_port}/codec"],
         dev_server_log_level="error",
+        dev_server_startup_timeout=SERVER_STARTUP,
     )
     ui = f"http://127.0.0.1:{ui_port}"
     settings = Settings().model_copy(

@@ -40,7 +40,7 @@ from store.db import open_pool
 from store.migrate import apply_migrations
 from tests.arrivalkit import ArrivalDriver, today
 from tests.casekit import CaseDriver, running_worker
-from tests.conftest import with_database
+from tests.conftest import SERVER_STARTUP, with_database
 from workflows.arrival import ArrivalWorkflow
 from workflows.time_rules import BERLIN
 
@@ -183,6 +183,7 @@ async def main(names: list[str]) -> None:
         env = await WorkflowEnvironment.start_time_skipping(
             test_server_existing_path=str(venv_binary("temporal-test-server")),
             data_converter=pydantic_data_converter,
+            test_server_startup_timeout=SERVER_STARTUP,
         )
         try:
             async with env, open_pool(with_database(server_dsn, name)) as pool:
