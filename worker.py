@@ -20,6 +20,7 @@ from activities.arrivals import Arrivals
 from activities.case_store import CaseStore
 from activities.disclosures import Disclosures
 from activities.documents import CaseDocuments
+from activities.failures import FailureClassifier
 from activities.flyers import Flyers
 from activities.mail import Mail
 from activities.retention import Retention
@@ -138,6 +139,8 @@ def build_worker(
         task_queue=task_queue or settings.task_queue,
         workflows=[CaseWorkflow, ArrivalWorkflow, RetentionWorkflow],
         activities=activities,
+        # One rule for every activity: refused data fails for good, anything else is retried.
+        interceptors=[FailureClassifier()],
         # More workflow-task pollers measurably help short workflows on a 2-core machine.
         max_concurrent_workflow_task_polls=8,
     )

@@ -63,6 +63,11 @@ class ArrivalTimings(BaseModel):
     activity_timeout: timedelta = Field(
         default=timedelta(seconds=30), description="Start-to-close timeout of one attempt."
     )
+    step_retry_limit: timedelta = Field(
+        default=timedelta(days=1),
+        description="A step failing for another reason than its data is retried this long; "
+        "then the arrival fails (visible to operations) and can be reported again.",
+    )
     intake_grace: timedelta = Field(
         default=timedelta(minutes=1),
         description="A workflow whose arrival event was refused ends after this time, empty.",

@@ -7,7 +7,9 @@ ApplicationError(type=...)
 ├── CaseNotOpen       -> HTTP 422 (an event that cannot open a case)
 ├── NoConsent         -> HTTP 409 (withdrawal without a signed consent)
 ├── ArrivalUnderWay   -> HTTP 409 (another arrival event while one is being handled)
-└── ConsentWithdrawn  -> non-retryable in the handover activity: nothing is passed on
+├── ConsentWithdrawn  -> non-retryable in the handover activity: nothing is passed on
+└── DataError         -> non-retryable in any activity whose data the database (or the
+                         renderer) refuses; the workflow turns it into a step_failed task
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class ErrorType(StrEnum):
     NO_CONSENT = "NoConsent"
     CONSENT_WITHDRAWN = "ConsentWithdrawn"
     ARRIVAL_UNDER_WAY = "ArrivalUnderWay"
+    DATA_ERROR = "DataError"
 
 
 class FieldError(BaseModel):

@@ -67,6 +67,15 @@ class ProcessTimings(BaseModel):
         default=timedelta(seconds=30),
         description="Start-to-close timeout of one activity attempt (database, handover).",
     )
+    step_retry_limit: timedelta = Field(
+        default=timedelta(days=1),
+        description="A step that keeps failing for another reason than its data (the database "
+        "unreachable, say) is retried this long, then given up as a failed step.",
+    )
+    step_failure_due: timedelta = Field(
+        default=timedelta(days=3),
+        description="Fehler bei der Verarbeitung: the ABH looks at a failed step within this time.",
+    )
     intake_grace: timedelta = Field(
         default=timedelta(minutes=1),
         description="A workflow whose opening event was refused ends after this time, empty.",

@@ -51,6 +51,7 @@ class NewTask(BaseModel):
     kind: TaskKind
     queue: Queue
     due_at: datetime
+    detail: str | None = None  # step_failed: the failed step's activity name; never personal
 
 
 class TaskClosure(BaseModel):

@@ -31,6 +31,7 @@ class TaskKind(StrEnum):
     REPRESENTATIVE_INQUIRY = "representative_inquiry"
     ESCALATION = "escalation"
     FLYER_HANDOVER = "flyer_handover"  # an arrival's task (workflows/arrival.py), no case
+    STEP_FAILED = "step_failed"  # a step of the case could not be carried out (its data)
 
 
 class TaskStatus(StrEnum):
@@ -220,6 +221,15 @@ class FlyerHandover(_Completion):
         return value
 
 
+class StepFailureReview(_Completion):
+    """Fehler bei der Verarbeitung: the ABH has looked at a step that could not be carried out
+    and made good what it lacked (by hand in the case file, or with the operations team)."""
+
+    kind: Literal["step_failed"] = "step_failed"
+    checked_on: date
+    action: Text = Field(description="What was done about it; no personal data needed.")
+
+
 TaskCompletion = Annotated[
     InformationConversation
     | ReferralConsent
@@ -228,7 +238,8 @@ TaskCompletion = Annotated[
     | Representative
     | RepresentativeInquiry
     | Escalation
-    | FlyerHandover,
+    | FlyerHandover
+    | StepFailureReview,
     Field(discriminator="kind"),
 ]
 
@@ -251,6 +262,11 @@ class TaskView(BaseModel):
     due_at: datetime
     status: TaskStatus = TaskStatus.OPEN
     overdue: bool = False
+    detail: str | None = Field(
+        default=None,
+        description="What the task is about beyond its kind, never personal: for step_failed "
+        "the step (activity name) that could not be carried out.",
+    )
 
 
 class TaskResult(BaseModel):

@@ -13,7 +13,8 @@ import asyncpg
 from store.repository import Connection
 
 _TASK_COLUMNS = (
-    "t.task_id::text, t.case_id, t.kind, t.queue, t.status, t.due_at, t.overdue, t.assigned_to"
+    "t.task_id::text, t.case_id, t.kind, t.queue, t.status, t.due_at, t.overdue, t.assigned_to, "
+    "t.detail"
 )
 # Tasks of an arrival (Neu zugewandert) have no case: they name the arrival's reference.
 _ARRIVAL_JOIN = "LEFT JOIN arrivals a ON a.arrival_id = t.arrival_id "
@@ -175,6 +176,14 @@ async def open_tasks_per_queue(con: Connection, now: datetime) -> list[asyncpg.R
         "count(*) FILTER (WHERE assigned_to IS NULL) AS unclaimed "
         "FROM tasks WHERE status = 'open' GROUP BY queue ORDER BY queue",
         now,
+    )
+
+
+async def open_step_failures(con: Connection) -> list[asyncpg.Record]:
+    """Steps given up (open ``step_failed`` tasks) per step: what operations must look into."""
+    return await con.fetch(
+        "SELECT detail AS step, count(*) AS open FROM tasks "
+        "WHERE status = 'open' AND kind = 'step_failed' GROUP BY detail ORDER BY detail"
     )
 
 

@@ -155,14 +155,15 @@ async def case_of_event(con: Connection, event_id: str) -> str | None:
 
 async def insert_task(con: Connection, task: NewTask) -> None:
     await con.execute(
-        "INSERT INTO tasks (task_id, case_id, kind, queue, status, due_at, created_at) "
-        "VALUES ($1, $2, $3, $4, 'open', $5, $6) ON CONFLICT DO NOTHING",
+        "INSERT INTO tasks (task_id, case_id, kind, queue, status, due_at, created_at, detail) "
+        "VALUES ($1, $2, $3, $4, 'open', $5, $6, $7) ON CONFLICT DO NOTHING",
         task.task_id,
         task.entry.case_id,
         task.kind.value,
         task.queue.value,
         task.due_at,
         task.entry.at,
+        task.detail,
     )
 
 
@@ -198,7 +199,7 @@ async def open_tasks(
 ) -> list[asyncpg.Record]:
     return await con.fetch(
         "SELECT t.task_id::text, t.case_id, a.reference AS arrival_reference, t.kind, t.queue, "
-        "t.status, t.due_at, t.overdue FROM tasks t "
+        "t.status, t.due_at, t.overdue, t.detail FROM tasks t "
         "LEFT JOIN arrivals a ON a.arrival_id = t.arrival_id "
         "WHERE t.status = 'open' AND ($1::text IS NULL OR t.queue = $1) "
         "AND ($2::text IS NULL OR t.case_id = $2) ORDER BY t.due_at, t.task_id LIMIT $3",

@@ -162,9 +162,7 @@ async def test_delivery_reaches_the_smtp_server_with_its_attachment(
     assert len(smtp.received) == 1
 
 
-async def test_an_outage_delays_the_mail_and_loses_none(
-    pool: asyncpg.Pool, smtp_port: int
-) -> None:
+async def test_an_outage_delays_the_mail_and_loses_none(pool: asyncpg.Pool, smtp_port: int) -> None:
     outbox_id = await enqueue(pool, request())
     policy = DeliveryPolicy()
 

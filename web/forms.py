@@ -166,6 +166,17 @@ FORMS: dict[str, list[Field]] = {
             "Nur wenn das Faltblatt ausgehändigt wurde; nicht in der Zukunft.",
         ),
     ],
+    "step_failed": [
+        Field("checked_on", "Geprüft am", "date", "Nicht in der Zukunft.", required=True),
+        Field(
+            "action",
+            "Was wurde unternommen?",
+            "text",
+            "Zum Beispiel: in der Fallakte von Hand nachgetragen, an den Betrieb gemeldet. "
+            "Keine personenbezogenen Angaben; höchstens 200 Zeichen.",
+            required=True,
+        ),
+    ],
 }
 
 

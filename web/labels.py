@@ -21,6 +21,22 @@ TASK_KINDS = {
     "representative_inquiry": "Bevollmächtigte*n nach Tatsachen fragen",
     "escalation": "Entscheidung der ABH",
     "flyer_handover": "Faltblatt aushändigen (Neuzugang)",
+    "step_failed": "Fehler bei der Verarbeitung",
+}
+
+# The steps of a case (activity names) as a step_failed task names them.
+STEPS = {
+    "case.open": "Fallakte anlegen",
+    "case.record_event": "Statusmeldung in der Fallakte speichern",
+    "case.record_stage": "Stand des Falls speichern",
+    "task.create": "Aufgabe anlegen",
+    "task.close": "Aufgabe abschließen",
+    "notice.send": "Erinnerung oder Hinweis an das Team",
+    "consent.record": "Einwilligung speichern",
+    "consent.withdraw": "Widerruf der Einwilligung speichern",
+    "handover.send": "Übermittlung an KI oder Partner",
+    "supporter.register": "Unterstützer*in erfassen",
+    "documents.produce": "Schriftstück erstellen",
 }
 
 STAGES = {

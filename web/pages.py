@@ -525,7 +525,10 @@ async def operations(request: Request) -> Response:
     async with _pool(request).acquire() as con:
         stages = await store.cases_per_stage(con)
         queues = await store.open_tasks_per_queue(con, _now())
-    return _page(request, "operations.html", account, stages=stages, queues=queues)
+        failures = await store.open_step_failures(con)
+    return _page(
+        request, "operations.html", account, stages=stages, queues=queues, failures=failures
+    )
 
 
 # ------------------------------------------------------------------- admin

@@ -70,6 +70,7 @@ class ArrivalWorkflow:
         self._reference = start.reference
         self._event: StatusEvent | None = None
         self._recorded = False
+        self._refused = False
         self._stage = ArrivalStage.INFORMATION
         self._task_id: str | None = None
         self._completion: FlyerHandover | None = None
@@ -90,7 +91,7 @@ class ArrivalWorkflow:
         assert event is not None and event.person is not None
         person = event.person
         arrival_id = str(workflow.uuid4())
-        await self._act(
+        recording = self._act(
             ActivityName.RECORD_ARRIVAL,
             NewArrival(
                 arrival_id=arrival_id,
@@ -105,6 +106,17 @@ class ArrivalWorkflow:
                 received_at=workflow.now(),
             ),
         )
+        try:
+            await recording
+        except ActivityError as error:
+            if not _data_refused(error):
+                raise
+            # Refused data: the event is refused (422) and the id stays free for a correct one.
+            self._refused = True
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            raise ApplicationError(
+                "the arrival event could not be stored", type=ErrorType.CASE_NOT_OPEN
+            ) from None
         self._recorded = True
 
         flyer = await self._issue(FlyerRequest(town=person.address.town, language=person.language))
@@ -135,6 +147,8 @@ class ArrivalWorkflow:
             except ActivityError as error:
                 cause = error.cause
                 if not isinstance(cause, ApplicationError) or not cause.non_retryable:
+                    raise
+                if _data_refused(error):
                     raise
             if workflow.now() + timings.flyer_retry > give_up_at:
                 return None
@@ -238,7 +252,14 @@ class ArrivalWorkflow:
                 "event_id",
                 "another arrival event of this reference is being handled",
             )
-        await workflow.wait_condition(lambda: self._recorded)
+        await workflow.wait_condition(lambda: self._recorded or self._refused)
+        if self._refused:
+            _refuse(
+                ErrorType.INVALID_INPUT,
+                "event",
+                "the arrival cannot be stored with this data (a character or value it cannot "
+                "hold); nothing was sent",
+            )
         return IntakeResult(case_id=self._reference, stage=self._stage, duplicate=duplicate)
 
     @arrival_event.validator
@@ -289,13 +310,37 @@ class ArrivalWorkflow:
     # ---------------------------------------------------------------- machinery
 
     async def _act(self, name: ActivityName, arg: BaseModel, result: type[_R] | None = None) -> Any:
-        return await workflow.execute_activity(
-            name.value,
-            arg,
-            result_type=result,
-            start_to_close_timeout=self._start.timings.activity_timeout,
-            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
-        )
+        """One step. Refused data fails at once (activities/failures.py), anything else is
+        retried for ``step_retry_limit``; a step that fails for good fails the arrival, which
+        operations see, and it can be reported again (nothing reached the person)."""
+        timings = self._start.timings
+        try:
+            return await workflow.execute_activity(
+                name.value,
+                arg,
+                result_type=result,
+                start_to_close_timeout=timings.activity_timeout,
+                schedule_to_close_timeout=timings.step_retry_limit,
+                retry_policy=RetryPolicy(
+                    maximum_interval=timedelta(minutes=1),
+                    non_retryable_error_types=[ErrorType.DATA_ERROR.value],
+                ),
+            )
+        except ActivityError as error:
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.non_retryable:
+                if not _data_refused(error):
+                    raise  # a refusal of the process (no flyer yet, no address): the caller's
+            workflow.logger.error("arrival step failed: %s", name.value)
+            workflow.metric_meter().create_counter(
+                "arrival_step_failures", description="Steps of an arrival that failed for good."
+            ).add(1, {"step": name.value})
+            raise
+
+
+def _data_refused(error: ActivityError) -> bool:
+    cause = error.cause
+    return isinstance(cause, ApplicationError) and cause.type == ErrorType.DATA_ERROR
 
 
 def _refuse(error_type: ErrorType, field: str, reason: str) -> NoReturn:

@@ -16,6 +16,7 @@ before the due date; what happens after it is a decision of the process, written
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -99,6 +100,7 @@ class _Task:
     side: bool
     completion: TaskCompletion | None = None
     overdue: bool = False
+    created: bool = True  # False: its row could not be written (a failed step)
 
 
 class _Interrupted(Exception):
@@ -119,6 +121,12 @@ class _WithdrawalRecorded:
     def __init__(self, receipt: WithdrawalReceipt) -> None:
         self.receipt = receipt
 
+
+class _StepFailed:
+    """What :meth:`CaseWorkflow._act` returns for a step given up (see ``_step_failed``)."""
+
+
+FAILED = _StepFailed()
 
 InboxItem = StatusEvent | ConsentWithdrawal | SupporterReport | _WithdrawalRecorded
 
@@ -160,6 +168,9 @@ class CaseWorkflow:
         self._enforcement_at: datetime | None = None
         self._escalation_reason = ""
         self._representative_track: asyncio.Task[None] | None = None
+        self._failure_reviews: list[asyncio.Task[None]] = []
+        self._reporting_failure = False
+        self._opening_refused = False
         self._published: dict[str, Any] = {}
 
     # ----------------------------------------------------------------- the process
@@ -177,7 +188,15 @@ class CaseWorkflow:
             ) from None
         token, opening = self._inbox.popleft()
         assert isinstance(opening, StatusEvent)
-        await self._open(opening)
+        if not await self._open(opening):
+            # The case file refused the opening event's data: the event is refused (422) and
+            # the run fails, so the case id stays free for a corrected event.
+            self._opening_refused = self._finished = True
+            self._absorbed.add(token)
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            raise ApplicationError(
+                "the opening event could not be stored", type=ErrorType.CASE_NOT_OPEN
+            )
         self._absorbed.add(token)
 
         stage = Stage.INFORMATION_CONVERSATION
@@ -255,8 +274,8 @@ class CaseWorkflow:
                 "Ausreiseinformationsschreiben nicht erstellt: keine künftige Ausreisefrist",
             )
 
-    async def _document(self, kind: DocumentKind, **facts: Any) -> CaseDocument:
-        document: CaseDocument = await self._act(
+    async def _document(self, kind: DocumentKind, **facts: Any) -> None:
+        await self._act(
             ActivityName.PRODUCE_DOCUMENT,
             DocumentRequest(
                 entry=self._entry("document", kind.value),
@@ -267,7 +286,6 @@ class CaseWorkflow:
             ),
             CaseDocument,
         )
-        return document
 
     async def _route_pursued(self) -> NoReturn:
         """Bleibeperspektive erkennbar: the route is followed until the status changes."""
@@ -443,6 +461,13 @@ class CaseWorkflow:
         self._seen_events.add(event.event_id)
         self._opening_accepted = True
         await self._deliver(event.event_id, event)
+        if self._opening_refused:
+            _refuse(
+                ErrorType.INVALID_INPUT,
+                "event",
+                "the case file cannot store this event's data (a character or value it cannot "
+                "hold); nothing was opened",
+            )
         return IntakeResult(case_id=self._case_id, stage=self._stage, duplicate=False)
 
     @status_event.validator
@@ -546,6 +571,7 @@ class CaseWorkflow:
             "contacted_on",
             "power_of_attorney_on",
             "asked_on",
+            "checked_on",
         }
         errors = [
             FieldError(field=name, reason="must not be in the future")
@@ -696,7 +722,7 @@ class CaseWorkflow:
     async def _record_withdrawal(self, withdrawal: ConsentWithdrawal) -> WithdrawalReceipt:
         """Widerruf recorded; every earlier recipient is asked to erase (Art. 17, 19)."""
         assert self._consent_id is not None
-        receipt: WithdrawalReceipt = await self._act(
+        receipt = await self._act(
             ActivityName.WITHDRAW_CONSENT,
             Withdrawal(
                 entry=self._entry("consent_withdrawn", "Einwilligung widerrufen"),
@@ -706,6 +732,9 @@ class CaseWorkflow:
             ),
             WithdrawalReceipt,
         )
+        if receipt is FAILED:  # the ABH has a step_failed task: nobody was asked to erase yet
+            return WithdrawalReceipt(erasure_requested_from=[])
+        assert isinstance(receipt, WithdrawalReceipt)
         return receipt
 
     async def _after_withdrawal(self, receipt: WithdrawalReceipt) -> _Interrupted | None:
@@ -754,16 +783,18 @@ class CaseWorkflow:
         elif event.status is ResidenceStatus.AUSREISEPFLICHTIG:
             self._tolerated_since = None
 
-    async def _open(self, event: StatusEvent) -> None:
+    async def _open(self, event: StatusEvent) -> bool:
+        """The case file is written; False when it refused the event's data."""
         assert event.person is not None
         self._town = event.person.address.town
         self._apply_status(event)
-        await self._act(
+        opened = await self._act(
             ActivityName.OPEN_CASE,
             CaseOpening(
                 entry=self._entry("opened", f"Fall eröffnet: {event.status.value}"), event=event
             ),
         )
+        return opened is not FAILED
 
     async def _enter(self, stage: Stage) -> None:
         self._stage = stage
@@ -783,6 +814,8 @@ class CaseWorkflow:
         self._closing = True
         if self._representative_track is not None:
             await self._representative_track
+        for review in self._failure_reviews:
+            await review
         await self._absorb(interrupting=False)
         await self._cancel_tasks(lambda task: True)
         await self._enter(Stage.CLOSED)
@@ -807,11 +840,11 @@ class CaseWorkflow:
         return await self._await_task(task, lapse=lapse, patience=patience)
 
     async def _open_task(
-        self, kind: TaskKind, queue: Queue, due: timedelta, *, side: bool
+        self, kind: TaskKind, queue: Queue, due: timedelta, *, side: bool, detail: str | None = None
     ) -> _Task:
         task = _Task(str(workflow.uuid4()), kind, queue, workflow.now() + due, side)
         self._tasks[task.task_id] = task
-        await self._act(
+        created = await self._act(
             ActivityName.CREATE_TASK,
             NewTask(
                 entry=self._entry("task_opened", kind.value),
@@ -819,8 +852,10 @@ class CaseWorkflow:
                 kind=kind,
                 queue=queue,
                 due_at=task.due_at,
+                detail=detail,
             ),
         )
+        task.created = created is not FAILED
         return task
 
     async def _await_task(
@@ -920,17 +955,72 @@ class CaseWorkflow:
         )
 
     async def _act(self, name: ActivityName, arg: BaseModel, result: type[_R] | None = None) -> Any:
+        """One step: its result, or :data:`FAILED` when it was given up (see _step_failed).
+
+        Refused data fails at once (activities/failures.py); anything else is retried with a
+        growing pause for ``step_retry_limit``. A withdrawn consent is the handover's to judge.
+        """
         timings = self._start.timings
-        return await workflow.execute_activity(
-            name.value,
-            arg,
-            result_type=result,
-            start_to_close_timeout=timings.activity_timeout,
-            retry_policy=RetryPolicy(
-                maximum_interval=timedelta(minutes=1),
-                non_retryable_error_types=[ErrorType.CONSENT_WITHDRAWN.value],
-            ),
-        )
+        try:
+            return await workflow.execute_activity(
+                name.value,
+                arg,
+                result_type=result,
+                start_to_close_timeout=timings.activity_timeout,
+                schedule_to_close_timeout=timings.step_retry_limit,
+                retry_policy=RetryPolicy(
+                    maximum_interval=timedelta(minutes=1),
+                    non_retryable_error_types=[
+                        ErrorType.CONSENT_WITHDRAWN.value,
+                        ErrorType.DATA_ERROR.value,
+                    ],
+                ),
+            )
+        except ActivityError as error:
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.type == ErrorType.CONSENT_WITHDRAWN:
+                raise
+            await self._step_failed(name, error)
+            return FAILED
+
+    async def _step_failed(self, step: ActivityName, error: ActivityError) -> None:
+        """Fehler bei der Verarbeitung: a step is given up, the case goes on taking events.
+
+        Retrying it would block the case for good (one writer: every later event would wait
+        behind it). So the ABH gets a task naming the step (no personal data) to make good
+        what it lacks, and operations a log line and a metric. Before the case file exists,
+        while closing, or when the report itself fails, the log line and metric are all.
+        """
+        kind = _failure_kind(error)
+        workflow.logger.error("case step given up: %s (%s)", step.value, kind)
+        workflow.metric_meter().create_counter(
+            "case_step_failures",
+            description="Steps of a case given up (Fehler bei der Verarbeitung).",
+        ).add(1, {"step": step.value})
+        if self._stage is Stage.OPENING or self._closing or self._reporting_failure:
+            return
+        self._reporting_failure = True
+        try:
+            await self._note("step_failed", f"Schritt nicht ausgeführt: {step.value} ({kind})")
+            review = await self._open_task(
+                TaskKind.STEP_FAILED,
+                Queue.ABH,
+                self._start.timings.step_failure_due,
+                side=True,
+                detail=step.value,
+            )
+        finally:
+            self._reporting_failure = False
+        if not review.created:
+            del self._tasks[review.task_id]
+            return
+        self._failure_reviews.append(asyncio.create_task(self._failure_review(review)))
+
+    async def _failure_review(self, review: _Task) -> None:
+        """The ABH's look at a failed step runs beside the stages until it is done or the case
+        closes (then the task is cancelled with the others)."""
+        with contextlib.suppress(_Closing):
+            await self._await_task(review)
 
     def _entry(self, kind: str, detail: str) -> Entry:
         self._seq += 1
@@ -979,6 +1069,14 @@ _UNSET = object()
 
 def _earliest(first: datetime, second: datetime | None) -> datetime:
     return first if second is None else min(first, second)
+
+
+def _failure_kind(error: ActivityError) -> str:
+    """Why a step failed, safe to log and show: an error type, never a message."""
+    cause = error.cause
+    if isinstance(cause, ApplicationError) and cause.type:
+        return cause.type
+    return type(cause).__name__ if cause is not None else type(error).__name__
 
 
 def _refuse(error_type: ErrorType, field: str, reason: str) -> NoReturn:

@@ -15,9 +15,11 @@ from datetime import date, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from schemas.arrivals import ArrivalErasureOutcome, DueArrivals, EraseArrivalRequest
+    from schemas.errors import ErrorType
     from schemas.records import ActivityName
     from schemas.retention import (
         DueCases,
@@ -29,8 +31,13 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.time_rules import BERLIN
 
-RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
+RETRY = RetryPolicy(
+    maximum_interval=timedelta(minutes=5), non_retryable_error_types=[ErrorType.DATA_ERROR.value]
+)
 TIMEOUT = timedelta(minutes=2)
+# One erasure failing for good is skipped (and reported), so it cannot hold up the others; the
+# next day's run lists it again. A run retries a transient failure for at most this long.
+GIVE_UP = timedelta(hours=6)
 # Patch id (workflow.patched): runs recorded before arrivals existed replay without them.
 ERASE_ARRIVALS = "erase-arrivals"
 
@@ -51,13 +58,18 @@ class RetentionWorkflow:
             )
             report.dates_assigned += due.dates_assigned
             for case_id in due.case_ids:
-                outcome: ErasureOutcome = await workflow.execute_activity(
-                    ActivityName.ERASE_CASE.value,
-                    EraseRequest(case_id=case_id, reason="retention"),
-                    result_type=ErasureOutcome,
-                    start_to_close_timeout=TIMEOUT,
-                    retry_policy=RETRY,
-                )
+                try:
+                    outcome: ErasureOutcome = await workflow.execute_activity(
+                        ActivityName.ERASE_CASE.value,
+                        EraseRequest(case_id=case_id, reason="retention"),
+                        result_type=ErasureOutcome,
+                        start_to_close_timeout=TIMEOUT,
+                        schedule_to_close_timeout=GIVE_UP,
+                        retry_policy=RETRY,
+                    )
+                except ActivityError as error:
+                    report.refused[case_id] = _failed(ActivityName.ERASE_CASE, error)
+                    continue
                 if outcome.erased:
                     report.erased.append(case_id)
                 else:
@@ -80,16 +92,34 @@ class RetentionWorkflow:
                 retry_policy=RETRY,
             )
             for reference in due.references:
-                outcome: ArrivalErasureOutcome = await workflow.execute_activity(
-                    ActivityName.ERASE_ARRIVALS.value,
-                    EraseArrivalRequest(reference=reference, reason="retention"),
-                    result_type=ArrivalErasureOutcome,
-                    start_to_close_timeout=TIMEOUT,
-                    retry_policy=RETRY,
-                )
+                try:
+                    outcome: ArrivalErasureOutcome = await workflow.execute_activity(
+                        ActivityName.ERASE_ARRIVALS.value,
+                        EraseArrivalRequest(reference=reference, reason="retention"),
+                        result_type=ArrivalErasureOutcome,
+                        start_to_close_timeout=TIMEOUT,
+                        schedule_to_close_timeout=GIVE_UP,
+                        retry_policy=RETRY,
+                    )
+                except ActivityError as error:
+                    report.refused[f"arrival-{reference}"] = _failed(
+                        ActivityName.ERASE_ARRIVALS, error
+                    )
+                    continue
                 if outcome.erased:
                     report.arrivals_erased.append(reference)
                 else:
                     report.refused[f"arrival-{reference}"] = outcome.refused or "refused"
             if len(due.references) < run.batch_size:
                 break
+
+
+def _failed(step: ActivityName, error: ActivityError) -> str:
+    """Log and count an erasure given up; the report's reason, an error type only."""
+    cause = error.cause
+    kind = cause.type if isinstance(cause, ApplicationError) and cause.type else "unavailable"
+    workflow.logger.error("erasure given up: %s (%s)", step.value, kind)
+    workflow.metric_meter().create_counter(
+        "retention_erasure_failures", description="Erasures given up in a run (retried next day)."
+    ).add(1, {"step": step.value})
+    return f"failed: {kind}"

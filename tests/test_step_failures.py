@@ -1,0 +1,274 @@
+"""A step the case file refuses is given up, shown to the ABH, and never blocks the case.
+
+Real PostgreSQL refuses real data here (a NUL character: SQLSTATE 22021) inside a stand-in
+for one activity; everything else is the service as it runs: the dev server, the worker's
+other activities, the case service, the pages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+from temporalio import activity
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.failures import FailureClassifier, data_error
+from api.app import create_app
+from protection import protect
+from protection.codec import keyring_of
+from schemas.accounts import Role
+from schemas.arrivals import NewArrival
+from schemas.case import SupporterReport
+from schemas.errors import ErrorType
+from schemas.events import StatusEvent
+from schemas.process import ProcessTimings
+from schemas.records import ActivityName, CaseOpening, SupporterRecord
+from service.cases import CaseServiceError
+from service.settings import Settings
+from tests.arrivalkit import arrival, new_reference
+from tests.casekit import CaseDriver, running_worker
+from tests.sitekit import Site, today
+from worker import build_activities
+from workflows.arrival import ArrivalWorkflow
+from workflows.case import CaseWorkflow
+
+NUL = "A\x00B"
+# A stand-in that never finishes would hang the test; this bound makes it fail instead.
+PROMPTLY = 30
+
+
+async def refused_by_postgres(pool: asyncpg.Pool) -> None:
+    """What an activity meets when the case file cannot hold a value: PostgreSQL's refusal."""
+    await pool.execute("SELECT $1::text", NUL)
+
+
+@asynccontextmanager
+async def worker_with(
+    env: WorkflowEnvironment,
+    pool: asyncpg.Pool,
+    task_queue: str,
+    replacements: dict[str, Callable[..., Any]],
+) -> AsyncIterator[None]:
+    """The service's worker (encrypted, every activity, the failure classifier), with the
+    activities named in ``replacements`` (by method name) swapped for stand-ins."""
+    client = protect(env.client, pool, Settings())
+    activities = [
+        fn
+        for fn in build_activities(pool, keyring_of(client))
+        if getattr(fn, "__name__", "") not in replacements
+    ]
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[CaseWorkflow, ArrivalWorkflow],
+        activities=[*activities, *replacements.values()],
+        interceptors=[FailureClassifier()],
+    ):
+        yield
+
+
+@pytest.fixture
+async def refusing_site(dev_env: WorkflowEnvironment, pool: asyncpg.Pool) -> AsyncIterator[Site]:
+    """The site of test_web, its worker refusing every supporter's data (counted)."""
+    attempts: list[int] = []
+
+    @activity.defn(name=ActivityName.REGISTER_SUPPORTER)
+    async def register_supporter(record: SupporterRecord) -> None:
+        attempts.append(activity.info().attempt)
+        await refused_by_postgres(pool)
+
+    task_queue = f"fail-{uuid.uuid4().hex}"
+    settings = Settings().model_copy(update={"task_queue": task_queue, "cookie_secure": False})
+    app = create_app(settings, client=dev_env.client, pool=pool)
+    async with (
+        worker_with(dev_env, pool, task_queue, {"register_supporter": register_supporter}),
+        app.router.lifespan_context(app),
+    ):
+        site = Site(app, pool)
+        site.attempts = attempts  # type: ignore[attr-defined]
+        yield site
+
+
+async def test_a_refused_step_becomes_an_abh_task_and_the_case_goes_on(
+    refusing_site: Site,
+) -> None:
+    site = refusing_site
+    case_id = await site.open_case()
+    supporter = SupporterReport(
+        name="Unterstützerin", contact="0170 000000", is_representative=False
+    )
+
+    # Before: retried for ever, and this call (and every later event of the case) hung.
+    answer = await asyncio.wait_for(site.cases.register_supporter(case_id, supporter), PROMPTLY)
+    assert answer.case_id == case_id
+    assert site.attempts == [1]  # type: ignore[attr-defined]  # refused data: never retried
+
+    review = await site.task_id(case_id, "step_failed")
+    row = await site.pool.fetchrow(
+        "SELECT queue, detail FROM tasks WHERE task_id = $1::uuid", review
+    )
+    assert row is not None and (row["queue"], row["detail"]) == ("abh", "supporter.register")
+    kinds = [r["kind"] for r in await site.pool.fetch(
+        "SELECT kind FROM timeline WHERE case_id = $1 ORDER BY seq", case_id
+    )]  # fmt: skip
+    assert "step_failed" in kinds
+
+    # The case still takes events and works its stages.
+    event = {
+        "event_id": f"{case_id}-e2",
+        "case_id": case_id,
+        "status": "ausreisepflichtig",
+        "effective_date": today().isoformat(),
+        "departure_deadline": (today() + timedelta(days=60)).isoformat(),
+    }
+    taken = await asyncio.wait_for(
+        site.cases.submit_event(StatusEvent.model_validate(event)), PROMPTLY
+    )
+    assert not taken.duplicate and taken.stage == "information_conversation"
+    await site.task_id(case_id, "information_conversation")
+
+    # Operations see how many steps are waiting for a look, by step, no personal data.
+    async with await site.person(Role.OPS) as ops:
+        before = await ops.get("/betrieb")
+    assert "Unterstützer*in erfassen" in before.text
+
+    # The ABH sees it in German, names the step, and closes it through the form.
+    async with await site.person(Role.ABH) as abh:
+        page = await abh.get(f"/aufgaben/{review}")
+        assert page.status_code == 200
+        assert "Fehler bei der Verarbeitung" in page.text
+        assert "Unterstützer*in erfassen" in page.text
+        assert NUL not in page.text and "Unterstützerin" not in page.text
+        refused = await abh.post(f"/aufgaben/{review}", data={"checked_on": "", "action": ""})
+        assert refused.status_code == 422
+        done = await abh.post(
+            f"/aufgaben/{review}",
+            data={"checked_on": today().isoformat(), "action": "Von Hand in der Akte ergänzt"},
+        )
+        assert done.status_code == 303, done.text
+    status = await site.pool.fetchval("SELECT status FROM tasks WHERE task_id = $1::uuid", review)
+    assert status == "completed"
+    async with await site.person(Role.OPS) as ops:
+        after = await ops.get("/betrieb")
+    assert "Unterstützer*in erfassen" not in after.text
+
+
+async def test_an_opening_the_case_file_refuses_is_a_422_and_opens_nothing(
+    dev_env: WorkflowEnvironment, pool: asyncpg.Pool
+) -> None:
+    @activity.defn(name=ActivityName.OPEN_CASE)
+    async def open_case(opening: CaseOpening) -> None:
+        await refused_by_postgres(pool)
+
+    task_queue = f"fail-{uuid.uuid4().hex}"
+    settings = Settings().model_copy(update={"task_queue": task_queue})
+    app = create_app(settings, client=dev_env.client, pool=pool)
+    async with (
+        worker_with(dev_env, pool, task_queue, {"open_case": open_case}),
+        app.router.lifespan_context(app),
+    ):
+        site = Site(app, pool)
+        with pytest.raises(CaseServiceError) as refused:
+            await asyncio.wait_for(site.open_case(), PROMPTLY)
+        assert refused.value.status == 422
+        assert [error.field for error in refused.value.errors] == ["event"]
+        case_id = await pool.fetchval("SELECT count(*) FROM cases")
+        assert case_id == 0
+        listed = [
+            execution
+            async for execution in dev_env.client.list_workflows(f"TaskQueue = '{task_queue}'")
+        ]
+        assert [execution.status for execution in listed] == [WorkflowExecutionStatus.FAILED]
+
+
+async def test_an_arrival_the_store_refuses_is_a_422_and_can_be_reported_again(
+    dev_env: WorkflowEnvironment, pool: asyncpg.Pool
+) -> None:
+    @activity.defn(name=ActivityName.RECORD_ARRIVAL)
+    async def record_arrival(new: NewArrival) -> None:
+        await refused_by_postgres(pool)
+
+    task_queue = f"fail-{uuid.uuid4().hex}"
+    settings = Settings().model_copy(update={"task_queue": task_queue})
+    app = create_app(settings, client=dev_env.client, pool=pool)
+    reference = new_reference()
+    async with (
+        worker_with(dev_env, pool, task_queue, {"record_arrival": record_arrival}),
+        app.router.lifespan_context(app),
+    ):
+        site = Site(app, pool)
+        with pytest.raises(CaseServiceError) as refused:
+            await asyncio.wait_for(
+                site.cases.submit_event(StatusEvent.model_validate(arrival(reference))), PROMPTLY
+            )
+        assert refused.value.status == 422
+        assert [error.field for error in refused.value.errors] == ["event"]
+    assert await pool.fetchval("SELECT count(*) FROM arrivals") == 0
+    # The id is free again: with a working store the same reference is taken in.
+    app = create_app(settings, client=dev_env.client, pool=pool)
+    async with (
+        running_worker(dev_env, pool, task_queue=task_queue),
+        app.router.lifespan_context(app),
+    ):
+        taken = await Site(app, pool).cases.submit_event(
+            StatusEvent.model_validate(arrival(reference, 2))
+        )
+        assert not taken.duplicate
+
+
+async def test_a_step_failing_for_other_reasons_is_retried_then_given_up(
+    dev_env: WorkflowEnvironment, pool: asyncpg.Pool
+) -> None:
+    """The database unreachable, say: retried with a growing pause, but not for ever."""
+    attempts: list[int] = []
+
+    @activity.defn(name=ActivityName.REGISTER_SUPPORTER)
+    async def register_supporter(record: SupporterRecord) -> None:
+        attempts.append(activity.info().attempt)
+        raise ConnectionRefusedError("the database is not reachable")
+
+    task_queue = f"fail-{uuid.uuid4().hex}"
+    timings = ProcessTimings(step_retry_limit=timedelta(seconds=4))
+    async with worker_with(dev_env, pool, task_queue, {"register_supporter": register_supporter}):
+        case = CaseDriver(dev_env, pool, task_queue, timings)
+        try:
+            await case.open()
+            await asyncio.wait_for(case.supporter(), PROMPTLY)
+            assert len(attempts) >= 2  # it was retried ...
+            assert "step_failed" in await case.open_kinds()
+            assert await case.stage() == "information_conversation"  # ... and the case goes on
+        finally:
+            await case.terminate()
+
+
+async def test_the_classifier_tells_refused_data_from_an_outage(pool: asyncpg.Pool) -> None:
+    refusals: list[BaseException] = []
+    for query, args in [
+        ("SELECT $1::text", ("A\x00B",)),  # NUL: 22021
+        ("SELECT $1::int4", (2**31,)),  # asyncpg cannot encode it
+        ("SELECT 'nicht-datum'::date", ()),  # 22007
+        ("INSERT INTO tasks (task_id, case_id, kind, queue, status, due_at, created_at) "
+         "VALUES (gen_random_uuid(), 'kein-fall', 'x', 'abh', 'open', now(), now())", ()),
+    ]:  # fmt: skip
+        with pytest.raises(Exception) as caught:
+            await pool.execute(query, *args)
+        refusals.append(caught.value)
+    for exc in refusals:
+        classified = data_error(exc)
+        assert isinstance(classified, ApplicationError), type(exc)
+        assert classified.type == ErrorType.DATA_ERROR and classified.non_retryable
+        assert "A\x00B" not in classified.message and "kein-fall" not in classified.message
+        assert classified.__cause__ is None
+    assert data_error(ConnectionRefusedError()) is None
+    assert data_error(TimeoutError()) is None
+    assert data_error(ApplicationError("no consent", non_retryable=True)) is None
