@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -13,8 +13,11 @@ import asyncpg
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
-from protection import protect
+from activities.failures import FailureClassifier
+from protection import open_keyring, protect
+from protection.codec import keyring_of
 from schemas.case import CaseStart, CaseUpdateResult, ConsentWithdrawal, SupporterReport
 from schemas.events import IntakeResult, StatusEvent
 from schemas.process import ProcessTimings
@@ -22,7 +25,8 @@ from schemas.residence_routes import load_residence_routes
 from schemas.tasks import CompleteTask, TaskCompletion, TaskResult
 from schemas.time_rules import default_time_rules
 from service.settings import Settings
-from worker import build_worker
+from worker import build_activities, build_worker
+from workflows.arrival import ArrivalWorkflow
 from workflows.case import CaseWorkflow, workflow_id
 from workflows.time_rules import BERLIN
 
@@ -192,4 +196,31 @@ async def running_worker(
 ) -> AsyncIterator[str]:
     task_queue = task_queue or f"test-{uuid.uuid4().hex}"
     async with build_worker(env.client, pool, Settings(), task_queue=task_queue, **worker_options):
+        yield task_queue
+
+
+@asynccontextmanager
+async def worker_replacing(
+    env: WorkflowEnvironment,
+    pool: asyncpg.Pool,
+    replacements: dict[str, Callable[..., Any]],
+    *,
+    encrypt: bool = True,
+) -> AsyncIterator[str]:
+    """The service's worker (every activity, the failure classifier), with the activities
+    named in ``replacements`` (by their method name, e.g. ``register_supporter``) swapped
+    for stand-ins registered under the same activity name."""
+    task_queue = f"test-{uuid.uuid4().hex}"
+    client = protect(env.client, pool, Settings()) if encrypt else env.client
+    keys = keyring_of(client) if encrypt else open_keyring(pool, Settings())
+    activities = [
+        fn for fn in build_activities(pool, keys) if getattr(fn, "__name__", "") not in replacements
+    ]
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[CaseWorkflow, ArrivalWorkflow],
+        activities=[*activities, *replacements.values()],
+        interceptors=[FailureClassifier()],
+    ):
         yield task_queue

@@ -27,6 +27,7 @@ def test_every_representative_case_has_a_history() -> None:
         "suspended_then_route",
         "withdrawal_recorded_at_once",
         "documents_handed_out",
+        "step_given_up",  # a step's data refused: the step_failed task
         "arrival_mail_unsettled_then_handed_over",  # Neu zugewandert
         "arrival_lapsed",
     }

@@ -8,7 +8,6 @@ other activities, the case service, the pages.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -20,12 +19,9 @@ from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from activities.failures import FailureClassifier, data_error
+from activities.failures import data_error
 from api.app import create_app
-from protection import protect
-from protection.codec import keyring_of
 from schemas.accounts import Role
 from schemas.arrivals import NewArrival
 from schemas.case import SupporterReport
@@ -36,11 +32,8 @@ from schemas.records import ActivityName, CaseOpening, SupporterRecord
 from service.cases import CaseServiceError
 from service.settings import Settings
 from tests.arrivalkit import arrival, new_reference
-from tests.casekit import CaseDriver, running_worker
+from tests.casekit import CaseDriver, worker_replacing
 from tests.sitekit import Site, today
-from worker import build_activities
-from workflows.arrival import ArrivalWorkflow
-from workflows.case import CaseWorkflow
 
 NUL = "A\x00B"
 # A stand-in that never finishes would hang the test; this bound makes it fail instead.
@@ -53,28 +46,15 @@ async def refused_by_postgres(pool: asyncpg.Pool) -> None:
 
 
 @asynccontextmanager
-async def worker_with(
-    env: WorkflowEnvironment,
-    pool: asyncpg.Pool,
-    task_queue: str,
-    replacements: dict[str, Callable[..., Any]],
-) -> AsyncIterator[None]:
-    """The service's worker (encrypted, every activity, the failure classifier), with the
-    activities named in ``replacements`` (by method name) swapped for stand-ins."""
-    client = protect(env.client, pool, Settings())
-    activities = [
-        fn
-        for fn in build_activities(pool, keyring_of(client))
-        if getattr(fn, "__name__", "") not in replacements
-    ]
-    async with Worker(
-        client,
-        task_queue=task_queue,
-        workflows=[CaseWorkflow, ArrivalWorkflow],
-        activities=[*activities, *replacements.values()],
-        interceptors=[FailureClassifier()],
-    ):
-        yield
+async def site_replacing(
+    env: WorkflowEnvironment, pool: asyncpg.Pool, replacements: dict[str, Callable[..., Any]]
+) -> AsyncIterator[Site]:
+    """The site of test_web (API, pages, case service) on a worker with stand-ins."""
+    async with worker_replacing(env, pool, replacements) as task_queue:
+        settings = Settings().model_copy(update={"task_queue": task_queue, "cookie_secure": False})
+        app = create_app(settings, client=env.client, pool=pool)
+        async with app.router.lifespan_context(app):
+            yield Site(app, pool)
 
 
 @pytest.fixture
@@ -87,14 +67,7 @@ async def refusing_site(dev_env: WorkflowEnvironment, pool: asyncpg.Pool) -> Asy
         attempts.append(activity.info().attempt)
         await refused_by_postgres(pool)
 
-    task_queue = f"fail-{uuid.uuid4().hex}"
-    settings = Settings().model_copy(update={"task_queue": task_queue, "cookie_secure": False})
-    app = create_app(settings, client=dev_env.client, pool=pool)
-    async with (
-        worker_with(dev_env, pool, task_queue, {"register_supporter": register_supporter}),
-        app.router.lifespan_context(app),
-    ):
-        site = Site(app, pool)
+    async with site_replacing(dev_env, pool, {"register_supporter": register_supporter}) as site:
         site.attempts = attempts  # type: ignore[attr-defined]
         yield site
 
@@ -170,14 +143,8 @@ async def test_an_opening_the_case_file_refuses_is_a_422_and_opens_nothing(
     async def open_case(opening: CaseOpening) -> None:
         await refused_by_postgres(pool)
 
-    task_queue = f"fail-{uuid.uuid4().hex}"
-    settings = Settings().model_copy(update={"task_queue": task_queue})
-    app = create_app(settings, client=dev_env.client, pool=pool)
-    async with (
-        worker_with(dev_env, pool, task_queue, {"open_case": open_case}),
-        app.router.lifespan_context(app),
-    ):
-        site = Site(app, pool)
+    async with site_replacing(dev_env, pool, {"open_case": open_case}) as site:
+        task_queue = site.app.state.settings.task_queue
         with pytest.raises(CaseServiceError) as refused:
             await asyncio.wait_for(site.open_case(), PROMPTLY)
         assert refused.value.status == 422
@@ -198,15 +165,8 @@ async def test_an_arrival_the_store_refuses_is_a_422_and_can_be_reported_again(
     async def record_arrival(new: NewArrival) -> None:
         await refused_by_postgres(pool)
 
-    task_queue = f"fail-{uuid.uuid4().hex}"
-    settings = Settings().model_copy(update={"task_queue": task_queue})
-    app = create_app(settings, client=dev_env.client, pool=pool)
     reference = new_reference()
-    async with (
-        worker_with(dev_env, pool, task_queue, {"record_arrival": record_arrival}),
-        app.router.lifespan_context(app),
-    ):
-        site = Site(app, pool)
+    async with site_replacing(dev_env, pool, {"record_arrival": record_arrival}) as site:
         with pytest.raises(CaseServiceError) as refused:
             await asyncio.wait_for(
                 site.cases.submit_event(StatusEvent.model_validate(arrival(reference))), PROMPTLY
@@ -215,14 +175,8 @@ async def test_an_arrival_the_store_refuses_is_a_422_and_can_be_reported_again(
         assert [error.field for error in refused.value.errors] == ["event"]
     assert await pool.fetchval("SELECT count(*) FROM arrivals") == 0
     # The id is free again: with a working store the same reference is taken in.
-    app = create_app(settings, client=dev_env.client, pool=pool)
-    async with (
-        running_worker(dev_env, pool, task_queue=task_queue),
-        app.router.lifespan_context(app),
-    ):
-        taken = await Site(app, pool).cases.submit_event(
-            StatusEvent.model_validate(arrival(reference, 2))
-        )
+    async with site_replacing(dev_env, pool, {}) as site:
+        taken = await site.cases.submit_event(StatusEvent.model_validate(arrival(reference, 2)))
         assert not taken.duplicate
 
 
@@ -237,9 +191,10 @@ async def test_a_step_failing_for_other_reasons_is_retried_then_given_up(
         attempts.append(activity.info().attempt)
         raise ConnectionRefusedError("the database is not reachable")
 
-    task_queue = f"fail-{uuid.uuid4().hex}"
     timings = ProcessTimings(step_retry_limit=timedelta(seconds=4))
-    async with worker_with(dev_env, pool, task_queue, {"register_supporter": register_supporter}):
+    async with worker_replacing(
+        dev_env, pool, {"register_supporter": register_supporter}
+    ) as task_queue:
         case = CaseDriver(dev_env, pool, task_queue, timings)
         try:
             await case.open()

@@ -11,17 +11,21 @@ them without keys (they hold only the made-up test person).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
+from temporalio import activity
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from schemas.process import ProcessTimings
+from schemas.records import ActivityName, SupporterRecord
 from schemas.routes import Prerequisite, Route
 from schemas.tasks import (
     CompleteTask,
@@ -33,13 +37,14 @@ from schemas.tasks import (
     MissingPrerequisite,
     ReferralConsent,
     Representative,
+    StepFailureReview,
 )
 from service.embedded import embedded_postgres, venv_binary
 from service.temporal import ensure_search_attributes
 from store.db import open_pool
 from store.migrate import apply_migrations
 from tests.arrivalkit import ArrivalDriver, today
-from tests.casekit import CaseDriver, running_worker
+from tests.casekit import CaseDriver, running_worker, worker_replacing
 from tests.conftest import SERVER_STARTUP, with_database
 from workflows.arrival import ArrivalWorkflow
 from workflows.time_rules import BERLIN
@@ -133,6 +138,28 @@ async def documents_handed_out(case: CaseDriver) -> None:
     await case.event("ausgereist")
 
 
+async def step_given_up(case: CaseDriver) -> None:
+    """The supporter's record is refused by the store (see STAND_INS): the ABH gets a
+    step_failed task, looks at it, and the case goes on to its end."""
+    await case.open()
+    await case.supporter(representative=False)
+    await case.complete(
+        "step_failed",
+        StepFailureReview(checked_on=await case.today(), action="In der Akte ergänzt"),
+    )
+    await case.event("ausgereist")
+
+
+@activity.defn(name=ActivityName.REGISTER_SUPPORTER)
+async def _refused_supporter(record: SupporterRecord) -> None:
+    raise asyncpg.CharacterNotInRepertoireError("invalid byte sequence (recorded stand-in)")
+
+
+# Scenarios that need a stand-in for an activity (method name -> stand-in), to record a failure.
+STAND_INS: dict[str, dict[str, Callable[..., Any]]] = {
+    "step_given_up": {"register_supporter": _refused_supporter},
+}
+
 SCENARIOS: dict[str, Callable[[CaseDriver], Awaitable[None]]] = {
     "departed_voluntarily": departed_voluntarily,
     "escalated_and_enforced": escalated_and_enforced,
@@ -142,6 +169,8 @@ SCENARIOS: dict[str, Callable[[CaseDriver], Awaitable[None]]] = {
     "withdrawal_recorded_at_once": supporter_and_withdrawal,
     # After HAND_OUT_DOCUMENTS: record, letter and consent form produced by the workflow.
     "documents_handed_out": documents_handed_out,
+    # A step given up (refused data) and its step_failed task.
+    "step_given_up": step_given_up,
 }
 
 
@@ -200,12 +229,17 @@ async def main(names: list[str]) -> None:
                             (HERE / f"{scenario}.json").write_text(history.to_json(), "utf-8")
                             print(f"recorded {scenario}: {len(history.events)} events")
                             continue
-                        play = SCENARIOS[scenario]
-                        case = CaseDriver(env, pool, task_queue, ProcessTimings(), encrypt=False)
-                        await play(case)
-                        assert case.handle is not None
-                        await case.handle.result()
-                        history = await case.handle.fetch_history()
+                        async with contextlib.AsyncExitStack() as stack:
+                            queue = task_queue
+                            if scenario in STAND_INS:
+                                queue = await stack.enter_async_context(
+                                    worker_replacing(env, pool, STAND_INS[scenario], encrypt=False)
+                                )
+                            case = CaseDriver(env, pool, queue, ProcessTimings(), encrypt=False)
+                            await SCENARIOS[scenario](case)
+                            assert case.handle is not None
+                            await case.handle.result()
+                            history = await case.handle.fetch_history()
                         (HERE / f"{scenario}.json").write_text(history.to_json(), "utf-8")
                         print(f"recorded {scenario}: {len(history.events)} events")
         finally:
