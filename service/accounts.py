@@ -7,6 +7,17 @@ recorded in PostgreSQL and throttle per username and per client address: after
 ``login_max_failures`` within ``login_failure_window`` every attempt is refused, even with the
 right password, until the window has passed.
 
+The throttle holds under a burst: an attempt takes transaction-level advisory locks on its
+username and its client address, counts the failures, and records itself as a failure, all
+before its password is checked; the locks end with that short transaction, so no lock (and no
+connection) is held while argon2 runs. Parallel attempts therefore see each other, and at most
+``login_max_failures`` passwords are ever checked within the window. A right password then
+removes the username's failures, its own included.
+
+argon2 costs tens of milliseconds of CPU and 64 MiB per hash: it runs in a small thread pool of
+its own (argon2-cffi releases the GIL), never on the event loop that the pages, the API and, in
+one process, the worker share; the pool's size bounds the memory a burst can take.
+
 Every change to accounts and tokens, and every opening of a case, is appended to the audit log
 (``store.audit``) in the same transaction as the change itself, so an entry exists exactly when
 the change was committed. ``by`` names the admin who did it; without it (the accounts CLI on
@@ -15,9 +26,12 @@ the server) the entry names the service's ``system_actor``.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
-from typing import Literal
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Literal, TypeVar
 
 import asyncpg
 from argon2 import PasswordHasher
@@ -55,42 +69,70 @@ def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8")).digest()
 
 
+# Two threads: one hash already uses several cores (argon2's lanes), and each takes 64 MiB.
+_HASHING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="argon2")
+_T = TypeVar("_T")
+
+
+async def _off_loop(work: Callable[[], _T]) -> _T:
+    return await asyncio.get_running_loop().run_in_executor(_HASHING, work)
+
+
 class AccountService:
     def __init__(
-        self, pool: asyncpg.Pool, settings: Settings | None = None, *, system_actor: str = "service"
+        self,
+        pool: asyncpg.Pool,
+        settings: Settings | None = None,
+        *,
+        system_actor: str = "service",
+        hasher: PasswordHasher | None = None,
     ) -> None:
         self._pool = pool
         self._settings = settings or Settings()
         self._system_actor = system_actor
-        self._hasher = PasswordHasher()
+        self._hasher = hasher or PasswordHasher()
         # Verified against when the username is unknown, so both answers take equally long.
-        self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
+        # Made in the hashing pool: constructing the service (in the app's lifespan) must not
+        # hold the event loop for a hash.
+        self._dummy_hash: Future[str] = _HASHING.submit(self._hasher.hash, secrets.token_hex(16))
 
     # ---------------------------------------------------------------- login
 
     async def authenticate(self, username: str, password: str, *, client: str) -> Account:
         settings = self._settings
-        async with self._pool.acquire() as con:
+        async with self._pool.acquire() as con, con.transaction():
+            await store.lock_login(con, username, client)
             by_username, by_client = await store.recent_failures(
                 con, username, client, settings.login_failure_window
             )
             if max(by_username, by_client) >= settings.login_max_failures:
                 raise LoginRefused("throttled")
+            # Counted before the check, so that an attempt in parallel sees this one.
+            await store.insert_failure(con, username, client)
             found = await store.account_with_hash(con, username)
-            account, stored = found if found else (None, self._dummy_hash)
-            if not self._verify(stored, password) or account is None or not account.active:
-                await store.insert_failure(con, username, client)
-                raise LoginRefused("invalid")
-            if self._hasher.check_needs_rehash(stored):
-                await store.set_password_hash(con, account.account_id, self._hasher.hash(password))
+        account, stored = found if found else (None, await asyncio.wrap_future(self._dummy_hash))
+        if not await self._verify(stored, password) or account is None or not account.active:
+            raise LoginRefused("invalid")  # the failure is recorded already
+        rehashed = None
+        if self._hasher.check_needs_rehash(stored):
+            rehashed = await self._hash(password)
+        async with self._pool.acquire() as con, con.transaction():
+            if rehashed is not None:
+                await store.set_password_hash(con, account.account_id, rehashed)
             await store.forget_failures(con, username, settings.login_failure_window)
         return account
 
-    def _verify(self, stored: str, password: str) -> bool:
-        try:
-            return self._hasher.verify(stored, password)
-        except (VerificationError, InvalidHashError):
-            return False
+    async def _verify(self, stored: str, password: str) -> bool:
+        def verify() -> bool:
+            try:
+                return self._hasher.verify(stored, password)
+            except (VerificationError, InvalidHashError):
+                return False
+
+        return await _off_loop(verify)
+
+    async def _hash(self, password: str) -> str:
+        return await _off_loop(lambda: self._hasher.hash(password))
 
     # ------------------------------------------------------------- sessions
 
@@ -129,9 +171,10 @@ class AccountService:
         if not username or not display_name.strip():
             raise AccountError("Benutzername und Anzeigename dürfen nicht leer sein.")
         self._check_password(password)
+        password_hash = await self._hash(password)
         async with self._pool.acquire() as con, con.transaction():
             account = await store.insert_account(
-                con, username, display_name.strip(), Role(role), self._hasher.hash(password)
+                con, username, display_name.strip(), Role(role), password_hash
             )
             if account is not None:
                 await self._audit(
@@ -167,8 +210,9 @@ class AccountService:
     ) -> None:
         """A new password ends the account's sessions."""
         self._check_password(password)
+        password_hash = await self._hash(password)
         async with self._pool.acquire() as con, con.transaction():
-            if not await store.set_password_hash(con, account_id, self._hasher.hash(password)):
+            if not await store.set_password_hash(con, account_id, password_hash):
                 raise AccountError("Unbekanntes Konto.")
             await store.delete_sessions_of(con, account_id)
             await self._audit(con, by, AuditAction.PASSWORD_CHANGED, {"account_id": account_id})

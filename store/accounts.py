@@ -75,6 +75,23 @@ async def set_password_hash(con: Connection, account_id: int, password_hash: str
 
 # ----------------------------------------------------------- login failures
 
+# Advisory lock classes (the two-key form) of a login's username and of its client address.
+_LOGIN_USERNAME_LOCK = 7_720_310
+_LOGIN_CLIENT_LOCK = 7_720_311
+
+
+async def lock_login(con: Connection, username: str, client: str) -> None:
+    """Serialise logins per username and per client address until the transaction ends.
+
+    Every login takes the username's lock first, then the client's: one that holds a client
+    lock never waits for a username lock, so two logins never wait for each other in a cycle.
+    A hash collision of two names only makes them wait for each other, briefly.
+    """
+    await con.execute(
+        "SELECT pg_advisory_xact_lock($1, hashtext($2))", _LOGIN_USERNAME_LOCK, username
+    )
+    await con.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _LOGIN_CLIENT_LOCK, client)
+
 
 async def recent_failures(
     con: Connection, username: str, client: str, window: timedelta
