@@ -8,11 +8,14 @@ recorded in PostgreSQL and throttle per username and per client address: after
 right password, until the window has passed.
 
 The throttle holds under a burst: an attempt takes transaction-level advisory locks on its
-username and its client address, counts the failures, and records itself as a failure, all
-before its password is checked; the locks end with that short transaction, so no lock (and no
-connection) is held while argon2 runs. Parallel attempts therefore see each other, and at most
-``login_max_failures`` passwords are ever checked within the window. A right password then
-removes the username's failures, its own included.
+username and its client address, counts the failures and the checks in progress, and records
+itself as a check in progress (a pending row), all before its password is checked; the locks
+end with that short transaction, so no lock (and no connection) is held while argon2 runs.
+Parallel attempts therefore see each other: while failures and checks in progress reach the
+limit, a new attempt waits for those checks to end (briefly: a check takes tens of
+milliseconds) instead of being refused for what may not fail, and at most
+``login_max_failures`` wrong passwords are ever checked within the window. A wrong password
+turns its row into a failure; a right one removes the username's rows, its own included.
 
 argon2 costs tens of milliseconds of CPU and 64 MiB per hash: it runs in a small thread pool of
 its own (argon2-cffi releases the GIL), never on the event loop that the pages, the API and, in
@@ -31,6 +34,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import timedelta
 from typing import Literal, TypeVar
 
 import asyncpg
@@ -72,6 +76,12 @@ def _digest(token: str) -> bytes:
 # Two threads: one hash already uses several cores (argon2's lanes), and each takes 64 MiB.
 _HASHING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="argon2")
 _T = TypeVar("_T")
+# A check in progress is waited for this often, at most this long (a check takes well under a
+# second; a pending row older than _IN_FLIGHT is from a process that died during the check,
+# and counts as a failure).
+_ADMISSION_POLL = 0.05
+_ADMISSION_PATIENCE = 10.0
+_IN_FLIGHT = timedelta(minutes=1)
 
 
 async def _off_loop(work: Callable[[], _T]) -> _T:
@@ -99,28 +109,53 @@ class AccountService:
     # ---------------------------------------------------------------- login
 
     async def authenticate(self, username: str, password: str, *, client: str) -> Account:
-        settings = self._settings
-        async with self._pool.acquire() as con, con.transaction():
-            await store.lock_login(con, username, client)
-            by_username, by_client = await store.recent_failures(
-                con, username, client, settings.login_failure_window
-            )
-            if max(by_username, by_client) >= settings.login_max_failures:
-                raise LoginRefused("throttled")
-            # Counted before the check, so that an attempt in parallel sees this one.
-            await store.insert_failure(con, username, client)
+        attempt_id = await self._admit(username, client)
+        async with self._pool.acquire() as con:
             found = await store.account_with_hash(con, username)
         account, stored = found if found else (None, await asyncio.wrap_future(self._dummy_hash))
         if not await self._verify(stored, password) or account is None or not account.active:
-            raise LoginRefused("invalid")  # the failure is recorded already
+            async with self._pool.acquire() as con:
+                await store.settle_as_failure(con, attempt_id, username, client)
+            raise LoginRefused("invalid")
         rehashed = None
         if self._hasher.check_needs_rehash(stored):
             rehashed = await self._hash(password)
         async with self._pool.acquire() as con, con.transaction():
             if rehashed is not None:
                 await store.set_password_hash(con, account.account_id, rehashed)
-            await store.forget_failures(con, username, settings.login_failure_window)
+            # The username's failures, and this attempt with them, no longer count.
+            await store.forget_failures(con, username, self._settings.login_failure_window)
         return account
+
+    async def _admit(self, username: str, client: str) -> int:
+        """Let an attempt check its password (its pending row's id), or refuse it.
+
+        Refused when the failures reach the limit. When failures and checks in progress
+        together reach it, the attempt waits for those checks to end (a right password
+        frees its place) rather than being refused for what may not fail; after
+        ``_ADMISSION_PATIENCE`` it is refused.
+        """
+        settings = self._settings
+        limit = settings.login_max_failures
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + _ADMISSION_PATIENCE
+        while True:
+            async with self._pool.acquire() as con, con.transaction():
+                await store.lock_login(con, username, client)
+                counts = await store.login_counts(
+                    con, username, client, settings.login_failure_window, _IN_FLIGHT
+                )
+                if max(counts.failed_username, counts.failed_client) >= limit:
+                    raise LoginRefused("throttled")
+                busy = max(
+                    counts.failed_username + counts.pending_username,
+                    counts.failed_client + counts.pending_client,
+                )
+                if busy < limit:
+                    return await store.insert_pending_attempt(con, username, client)
+            if loop.time() >= give_up:
+                raise LoginRefused("throttled")
+            await asyncio.sleep(_ADMISSION_POLL)
 
     async def _verify(self, stored: str, password: str) -> bool:
         def verify() -> bool:
