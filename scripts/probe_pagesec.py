@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import socket
 import statistics
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -208,12 +210,13 @@ async def ki_view(base: str, ki: httpx.AsyncClient, case_id: str) -> list[tuple[
     page = await ki.get(f"/faelle/{case_id}")
     headings = re.findall(r"<h2>(.*?)</h2>", page.text)
     timeline = [entry["kind"] for entry in body.get("timeline", [])]
-    queues = sorted({task["queue"] for task in body.get("open_tasks", body.get("tasks", []))})
+    tasks = body.get("open_tasks", []) + body.get("done_tasks", [])
+    kinds = sorted({task["kind"] for task in tasks})
     return [
         ("API status", api.status_code),
         ("API top-level fields", ", ".join(body)),
         ("API timeline entries (kinds)", f"{len(timeline)}: {', '.join(sorted(set(timeline)))}"),
-        ("API task queues", ", ".join(queues) or "-"),
+        ("API tasks (kinds)", f"{len(tasks)}: {', '.join(kinds) or '-'}"),
         ("page status", page.status_code),
         ("page sections", ", ".join(headings)),
     ]
@@ -228,16 +231,10 @@ async def timed_get(base: str) -> float:
         return time.perf_counter() - started
 
 
-async def burst(base: str, app: FastAPI) -> list[tuple[str, object]]:
-    accounts: AccountService = app.state.accounts
-    username = f"probe-burst-{uuid.uuid4().hex[:6]}"
-    await accounts.create_account(username, "Probe Burst", Role.ABH, PASSWORD)
-    pool = app.state.pool
-    await pool.execute("DELETE FROM login_failures")  # the earlier logins came from here too
-
-    await asyncio.sleep(2)  # let the worker finish the case's documents first
+async def burst_client(base: str, username: str) -> dict[str, Any]:
+    """The burst and the timed reads, run in a process of their own (``--burst-client``): in
+    the server's process the clients' own work would hold the event loop under test."""
     quiet = [await timed_get(base) for _ in range(20)]
-
     during: list[float] = []
     finished = asyncio.Event()
 
@@ -246,20 +243,46 @@ async def burst(base: str, app: FastAPI) -> list[tuple[str, object]]:
             during.append(await timed_get(base))
             await asyncio.sleep(0.01)
 
-    async def attempt(n: int) -> int:
-        async with client(base, origin=base) as http:
-            response = await http.post(
-                "/login", data={"username": username, "password": f"falsch-{n}"}
-            )
-            return response.status_code
+    limits = httpx.Limits(max_connections=BURST, max_keepalive_connections=0)
+    async with httpx.AsyncClient(
+        base_url=base, timeout=120, headers={"origin": base}, limits=limits
+    ) as http:
 
-    watching = asyncio.create_task(reader())
-    await asyncio.sleep(0.05)
-    started = time.perf_counter()
-    statuses = await asyncio.gather(*(attempt(n) for n in range(BURST)))
-    wall = time.perf_counter() - started
-    finished.set()
-    await watching
+        async def attempt(n: int) -> int:
+            form = {"username": username, "password": f"falsch-{n}"}
+            return (await http.post("/login", data=form)).status_code
+
+        watching = asyncio.create_task(reader())
+        await asyncio.sleep(0.05)
+        started = time.perf_counter()
+        statuses = await asyncio.gather(*(attempt(n) for n in range(BURST)))
+        wall = time.perf_counter() - started
+        finished.set()
+        await watching
+    return {"statuses": statuses, "quiet": quiet, "during": during, "wall": wall}
+
+
+async def burst(base: str, app: FastAPI) -> list[tuple[str, object]]:
+    accounts: AccountService = app.state.accounts
+    username = f"probe-burst-{uuid.uuid4().hex[:6]}"
+    await accounts.create_account(username, "Probe Burst", Role.ABH, PASSWORD)
+    pool = app.state.pool
+    await pool.execute("DELETE FROM login_failures")  # the earlier logins came from here too
+    await asyncio.sleep(2)  # let the worker finish the case's documents first
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "scripts.probe_pagesec",
+        "--burst-client",
+        base,
+        username,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await child.communicate()
+    measured = json.loads(out)
+    statuses: list[int] = measured["statuses"]
+    quiet: list[float] = measured["quiet"]
+    during: list[float] = measured["during"]
     rows = await pool.fetchval("SELECT count(*) FROM login_failures WHERE username = $1", username)
     await pool.execute("DELETE FROM login_failures")
     counted = {code: statuses.count(code) for code in sorted(set(statuses))}
@@ -267,7 +290,7 @@ async def burst(base: str, app: FastAPI) -> list[tuple[str, object]]:
         ("answers", ", ".join(f"{code}: {n}" for code, n in counted.items())),
         ("passwords evaluated (401 answers)", statuses.count(401)),
         ("login_failures rows for the username", rows),
-        ("burst wall time", f"{wall * 1000:.0f} ms"),
+        ("burst wall time", f"{measured['wall'] * 1000:.0f} ms"),
         ("GET /login idle, median of 20", f"{statistics.median(quiet) * 1000:.1f} ms"),
         ("GET /login during the burst, n", len(during)),
         ("  median", f"{statistics.median(during) * 1000:.1f} ms" if during else "-"),
@@ -298,4 +321,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    if sys.argv[1:2] == ["--burst-client"]:
+        print(json.dumps(asyncio.run(burst_client(sys.argv[2], sys.argv[3]))))
+    else:
+        asyncio.run(main())
