@@ -80,7 +80,7 @@ _T = TypeVar("_T")
 # second; a pending row older than _IN_FLIGHT is from a process that died during the check,
 # and counts as a failure).
 _ADMISSION_POLL = 0.05
-_ADMISSION_PATIENCE = 10.0
+_ADMISSION_PATIENCE = 5.0  # within the few seconds any answer must come in
 _IN_FLIGHT = timedelta(minutes=1)
 
 

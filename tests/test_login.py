@@ -11,6 +11,7 @@ import asyncio
 import threading
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import asyncpg
 import httpx
@@ -120,6 +121,55 @@ async def test_parallel_logins_of_different_people_do_not_wait_for_ever(
         asyncio.gather(*(login(name, client) for name, client in pairs)), timeout=120
     )
     assert sorted(done) == sorted(name for name, _ in pairs)
+
+
+async def _pending(
+    pool: asyncpg.Pool, username: str, n: int, age: timedelta = timedelta(0)
+) -> None:
+    """``n`` checks of ``username`` in progress (begun ``age`` ago), as other logins leave them."""
+    await pool.execute(
+        "INSERT INTO login_failures (username, client, at, pending) "
+        "SELECT $1, '10.4.0.1', now() - $3::interval, true FROM generate_series(1, $2)",
+        username,
+        n,
+        age,
+    )
+
+
+async def test_a_right_password_waits_for_checks_in_progress_and_is_not_refused(
+    service: AccountService, pool: asyncpg.Pool
+) -> None:
+    await service.create_account("w.arten", "W. Arten", Role.ABH, PASSWORD)
+    await _pending(pool, "w.arten", LIMIT)
+    login = asyncio.create_task(service.authenticate("w.arten", PASSWORD, client="10.4.0.2"))
+    await asyncio.sleep(0.5)
+    assert not login.done()  # neither refused nor checked while the others may still fail
+    await pool.execute("DELETE FROM login_failures")  # those checks found right passwords
+    assert (await asyncio.wait_for(login, timeout=30)).username == "w.arten"
+
+
+async def test_checks_in_progress_that_fail_throttle_the_waiting_attempt(
+    service: AccountService, hasher: CountingHasher, pool: asyncpg.Pool
+) -> None:
+    await service.create_account("w.eiter", "W. Eiter", Role.ABH, PASSWORD)
+    hasher.verified = 0
+    await _pending(pool, "w.eiter", LIMIT)
+    login = asyncio.create_task(service.authenticate("w.eiter", PASSWORD, client="10.4.0.2"))
+    await asyncio.sleep(0.5)
+    await pool.execute("UPDATE login_failures SET pending = false")  # they were wrong
+    with pytest.raises(LoginRefused) as throttled:
+        await asyncio.wait_for(login, timeout=30)
+    assert throttled.value.reason == "throttled" and hasher.verified == 0
+
+
+async def test_a_check_left_pending_by_a_dead_process_counts_as_a_failure(
+    service: AccountService, pool: asyncpg.Pool
+) -> None:
+    await service.create_account("t.ot", "T. Ot", Role.ABH, PASSWORD)
+    await _pending(pool, "t.ot", LIMIT, age=timedelta(minutes=2))
+    with pytest.raises(LoginRefused) as throttled:
+        await service.authenticate("t.ot", PASSWORD, client="10.4.0.2")
+    assert throttled.value.reason == "throttled"
 
 
 async def test_hashing_and_verifying_never_run_on_the_event_loop(
