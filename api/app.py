@@ -28,6 +28,7 @@ from api.routes import (
     retention,
     tasks,
 )
+from api.security import SecurityHeadersMiddleware, swagger_ui
 from protection import protect
 from protection.codec import keyring_of
 from service.accounts import AccountService
@@ -75,12 +76,18 @@ def create_app(
             "Status events from the back office, case views, the ABH's and the KI's task "
             "inboxes, the partner and offer directory and the towns' flyers. Responses never "
             "contain personal data, except "
-            "the access report (GDPR Art. 15), whose purpose is to show it. "
+            "the access report (GDPR Art. 15), whose purpose is to show it, and the KI's view "
+            "of a case disclosed to it: the three categories it received on the consent. "
             "People log in (session cookie, roles abh, ki, ops, admin); back-office systems "
             "send an API token (Authorization: Bearer) that opens the status intake only."
         ),
         lifespan=lifespan,
+        # /docs is served by api.security with a policy of its own; ReDoc would need fonts,
+        # scripts and workers from elsewhere, and Swagger UI shows the same document.
+        docs_url=None,
+        redoc_url=None,
     )
+    docs_policy = swagger_ui(app)
     api = APIRouter(prefix=API_PREFIX)
     for module in (intake, cases, tasks, partners, offers, flyers, admin, retention):
         api.include_router(module.router)
@@ -91,4 +98,6 @@ def create_app(
     app.add_middleware(codec.CodecCorsMiddleware, origins=codec_origins)
     errors.install(app)  # its catch-all middleware goes outside the same-origin check
     web.install(app)
+    # Outermost, so that refusals, 500s and CORS preflights carry the headers too.
+    app.add_middleware(SecurityHeadersMiddleware, policies={"/docs": docs_policy})
     return app

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.events import ResidenceStatus, Text
 from schemas.process import ProcessTimings
 from schemas.residence_routes import ResidenceRoutes
-from schemas.tasks import TaskView
+from schemas.tasks import TaskKind, TaskStatus, TaskView
 from schemas.time_rules import TimeRule
 
 
@@ -98,3 +98,51 @@ class CaseView(BaseModel):
     departure_deadline: date | None
     open_tasks: list[TaskView]
     timeline: list[TimelineEntry]
+
+
+class KiPersonalData(BaseModel):
+    """Category 1 of the handover to the KI: who the person is."""
+
+    given_name: str
+    family_name: str
+    date_of_birth: date
+    nationality: str = Field(description="ISO 3166-1 alpha-3.")
+    language: str = Field(description="ISO 639 code.")
+
+
+class KiContactData(BaseModel):
+    """Category 2 of the handover to the KI: how to reach the person."""
+
+    phone: str | None
+    email: str | None
+    street: str
+    postal_code: str
+    town: str
+
+
+class KiTask(BaseModel):
+    """One of the KI's own tasks in a case, as its case page lists it."""
+
+    task_id: str
+    kind: TaskKind
+    status: TaskStatus
+    due_at: datetime
+    overdue: bool
+    closed_at: datetime | None
+
+
+class KiCaseView(BaseModel):
+    """``GET /api/v1/cases/{case_id}`` for the KI: exactly what its case page shows.
+
+    The three categories it received on the person's consent (personal data, contact data,
+    residence status), when it received them, and its own tasks; nothing of the ABH's timeline,
+    tasks, stages or documents (data minimisation, DOMAIN.md "Data protection").
+    """
+
+    case_id: str
+    received_at: datetime = Field(description="When the KI received the three categories.")
+    personal_data: KiPersonalData
+    contact_data: KiContactData
+    residence_status: ResidenceStatus
+    open_tasks: list[KiTask]
+    done_tasks: list[KiTask] = Field(description="Completed and cancelled tasks of the KI.")

@@ -7,6 +7,20 @@ recorded in PostgreSQL and throttle per username and per client address: after
 ``login_max_failures`` within ``login_failure_window`` every attempt is refused, even with the
 right password, until the window has passed.
 
+The throttle holds under a burst: an attempt takes transaction-level advisory locks on its
+username and its client address, counts the failures and the checks in progress, and records
+itself as a check in progress (a pending row), all before its password is checked; the locks
+end with that short transaction, so no lock (and no connection) is held while argon2 runs.
+Parallel attempts therefore see each other: while failures and checks in progress reach the
+limit, a new attempt waits for those checks to end (briefly: a check takes tens of
+milliseconds) instead of being refused for what may not fail, and at most
+``login_max_failures`` wrong passwords are ever checked within the window. A wrong password
+turns its row into a failure; a right one removes the username's rows, its own included.
+
+argon2 costs tens of milliseconds of CPU and 64 MiB per hash: it runs in a small thread pool of
+its own (argon2-cffi releases the GIL), never on the event loop that the pages, the API and, in
+one process, the worker share; the pool's size bounds the memory a burst can take.
+
 Every change to accounts and tokens, and every opening of a case, is appended to the audit log
 (``store.audit``) in the same transaction as the change itself, so an entry exists exactly when
 the change was committed. ``by`` names the admin who did it; without it (the accounts CLI on
@@ -15,9 +29,13 @@ the server) the entry names the service's ``system_actor``.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
-from typing import Literal
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import timedelta
+from typing import Literal, TypeVar
 
 import asyncpg
 from argon2 import PasswordHasher
@@ -55,42 +73,101 @@ def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8")).digest()
 
 
+# Two threads: one hash already uses several cores (argon2's lanes), and each takes 64 MiB.
+_HASHING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="argon2")
+_T = TypeVar("_T")
+# A check in progress is waited for this often, at most this long (a check takes well under a
+# second; a pending row older than _IN_FLIGHT is from a process that died during the check,
+# and counts as a failure).
+_ADMISSION_POLL = 0.05
+_ADMISSION_PATIENCE = 5.0  # within the few seconds any answer must come in
+_IN_FLIGHT = timedelta(minutes=1)
+
+
+async def _off_loop(work: Callable[[], _T]) -> _T:
+    return await asyncio.get_running_loop().run_in_executor(_HASHING, work)
+
+
 class AccountService:
     def __init__(
-        self, pool: asyncpg.Pool, settings: Settings | None = None, *, system_actor: str = "service"
+        self,
+        pool: asyncpg.Pool,
+        settings: Settings | None = None,
+        *,
+        system_actor: str = "service",
+        hasher: PasswordHasher | None = None,
     ) -> None:
         self._pool = pool
         self._settings = settings or Settings()
         self._system_actor = system_actor
-        self._hasher = PasswordHasher()
+        self._hasher = hasher or PasswordHasher()
         # Verified against when the username is unknown, so both answers take equally long.
-        self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
+        # Made in the hashing pool: constructing the service (in the app's lifespan) must not
+        # hold the event loop for a hash.
+        self._dummy_hash: Future[str] = _HASHING.submit(self._hasher.hash, secrets.token_hex(16))
 
     # ---------------------------------------------------------------- login
 
     async def authenticate(self, username: str, password: str, *, client: str) -> Account:
-        settings = self._settings
+        attempt_id = await self._admit(username, client)
         async with self._pool.acquire() as con:
-            by_username, by_client = await store.recent_failures(
-                con, username, client, settings.login_failure_window
-            )
-            if max(by_username, by_client) >= settings.login_max_failures:
-                raise LoginRefused("throttled")
             found = await store.account_with_hash(con, username)
-            account, stored = found if found else (None, self._dummy_hash)
-            if not self._verify(stored, password) or account is None or not account.active:
-                await store.insert_failure(con, username, client)
-                raise LoginRefused("invalid")
-            if self._hasher.check_needs_rehash(stored):
-                await store.set_password_hash(con, account.account_id, self._hasher.hash(password))
-            await store.forget_failures(con, username, settings.login_failure_window)
+        account, stored = found if found else (None, await asyncio.wrap_future(self._dummy_hash))
+        if not await self._verify(stored, password) or account is None or not account.active:
+            async with self._pool.acquire() as con:
+                await store.settle_as_failure(con, attempt_id, username, client)
+            raise LoginRefused("invalid")
+        rehashed = None
+        if self._hasher.check_needs_rehash(stored):
+            rehashed = await self._hash(password)
+        async with self._pool.acquire() as con, con.transaction():
+            if rehashed is not None:
+                await store.set_password_hash(con, account.account_id, rehashed)
+            # The username's failures, and this attempt with them, no longer count.
+            await store.forget_failures(con, username, self._settings.login_failure_window)
         return account
 
-    def _verify(self, stored: str, password: str) -> bool:
-        try:
-            return self._hasher.verify(stored, password)
-        except (VerificationError, InvalidHashError):
-            return False
+    async def _admit(self, username: str, client: str) -> int:
+        """Let an attempt check its password (its pending row's id), or refuse it.
+
+        Refused when the failures reach the limit. When failures and checks in progress
+        together reach it, the attempt waits for those checks to end (a right password
+        frees its place) rather than being refused for what may not fail; after
+        ``_ADMISSION_PATIENCE`` it is refused.
+        """
+        settings = self._settings
+        limit = settings.login_max_failures
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + _ADMISSION_PATIENCE
+        while True:
+            async with self._pool.acquire() as con, con.transaction():
+                await store.lock_login(con, username, client)
+                counts = await store.login_counts(
+                    con, username, client, settings.login_failure_window, _IN_FLIGHT
+                )
+                if max(counts.failed_username, counts.failed_client) >= limit:
+                    raise LoginRefused("throttled")
+                busy = max(
+                    counts.failed_username + counts.pending_username,
+                    counts.failed_client + counts.pending_client,
+                )
+                if busy < limit:
+                    return await store.insert_pending_attempt(con, username, client)
+            if loop.time() >= give_up:
+                raise LoginRefused("throttled")
+            await asyncio.sleep(_ADMISSION_POLL)
+
+    async def _verify(self, stored: str, password: str) -> bool:
+        def verify() -> bool:
+            try:
+                return self._hasher.verify(stored, password)
+            except (VerificationError, InvalidHashError):
+                return False
+
+        return await _off_loop(verify)
+
+    async def _hash(self, password: str) -> str:
+        return await _off_loop(lambda: self._hasher.hash(password))
 
     # ------------------------------------------------------------- sessions
 
@@ -129,9 +206,10 @@ class AccountService:
         if not username or not display_name.strip():
             raise AccountError("Benutzername und Anzeigename dürfen nicht leer sein.")
         self._check_password(password)
+        password_hash = await self._hash(password)
         async with self._pool.acquire() as con, con.transaction():
             account = await store.insert_account(
-                con, username, display_name.strip(), Role(role), self._hasher.hash(password)
+                con, username, display_name.strip(), Role(role), password_hash
             )
             if account is not None:
                 await self._audit(
@@ -167,8 +245,9 @@ class AccountService:
     ) -> None:
         """A new password ends the account's sessions."""
         self._check_password(password)
+        password_hash = await self._hash(password)
         async with self._pool.acquire() as con, con.transaction():
-            if not await store.set_password_hash(con, account_id, self._hasher.hash(password)):
+            if not await store.set_password_hash(con, account_id, password_hash):
                 raise AccountError("Unbekanntes Konto.")
             await store.delete_sessions_of(con, account_id)
             await self._audit(con, by, AuditAction.PASSWORD_CHANGED, {"account_id": account_id})

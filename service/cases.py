@@ -28,6 +28,7 @@ from schemas.case import (
     CaseUpdateResult,
     CaseView,
     ConsentWithdrawal,
+    KiCaseView,
     SupporterReport,
     TimelineEntry,
 )
@@ -37,6 +38,7 @@ from schemas.partners import Partner
 from schemas.tasks import CompleteTask, KiContact, Queue, TaskCompletion, TaskResult, TaskView
 from service.settings import Settings
 from store import arrivals as arrival_store
+from store import inbox as inbox_store
 from store import repository as repo
 from workflows.arrival import ArrivalWorkflow, arrival_workflow_id
 from workflows.case import CaseWorkflow, workflow_id
@@ -287,6 +289,15 @@ class CaseService:
             open_tasks=[TaskView.model_validate(dict(row)) for row in tasks],
             timeline=[TimelineEntry.model_validate(dict(row)) for row in entries],
         )
+
+    async def ki_case_view(self, case_id: str) -> KiCaseView:
+        """What the KI sees of a case: the three categories and its own tasks (404 when it
+        holds no referral of the case, exactly like an unknown case)."""
+        async with self._pool.acquire() as con:
+            view = await inbox_store.ki_case(con, case_id)
+        if view is None:
+            raise CaseServiceError(404, "unknown case")
+        return view
 
     async def open_tasks(self, queue: Queue | None, case_id: str | None) -> list[TaskView]:
         async with self._pool.acquire() as con:

@@ -71,6 +71,9 @@ def _api_server(app: FastAPI, settings: Settings) -> _ApiServer:
         port=settings.api_port,
         log_config=None,  # keep our logging pipeline (service.logging)
         server_header=False,
+        # uvicorn would believe X-Forwarded-* from loopback by default; only named proxies.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies) or None,
     )
     return _ApiServer(config)
 

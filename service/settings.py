@@ -101,6 +101,10 @@ class Settings(BaseSettings):
     login_failure_window: timedelta = Field(
         default=timedelta(minutes=15), validation_alias="CASE_LOGIN_FAILURE_WINDOW"
     )
+    # Proxies (addresses or networks) whose X-Forwarded-For and X-Forwarded-Proto uvicorn
+    # believes. None by default: a client can then claim neither TLS (which earns the HSTS
+    # header) nor another address (which the login throttle counts by).
+    trusted_proxies: tuple[str, ...] = Field(default=(), validation_alias="CASE_TRUSTED_PROXIES")
     # Secure cookies need https; service.main turns this off for its plain-http loopback run.
     cookie_secure: bool = Field(default=True, validation_alias="CASE_COOKIE_SECURE")
     # Payload encryption (protection/): the master key ring, inline JSON or a file; neither

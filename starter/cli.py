@@ -477,14 +477,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def auth_headers(args: argparse.Namespace) -> dict[str, str]:
-    """Bearer token and/or session cookie; with the cookie the API wants this origin named."""
+    """Bearer token and/or session cookie; with the cookie, and for the login form, the API
+    wants this origin named."""
     headers = {}
     if args.token:
         headers["authorization"] = f"Bearer {args.token}"
-    if args.session:
-        headers["cookie"] = f"{SESSION_COOKIE}={args.session}"
+    if args.session or args.command == "login":
         parts = urlsplit(args.api)
         headers["origin"] = f"{parts.scheme}://{parts.netloc}"
+    if args.session:
+        headers["cookie"] = f"{SESSION_COOKIE}={args.session}"
     return headers
 
 

@@ -6,6 +6,7 @@ as argon2 hashes. Times are the database's ``now()``, so every process agrees on
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 import asyncpg
@@ -75,29 +76,85 @@ async def set_password_hash(con: Connection, account_id: int, password_hash: str
 
 # ----------------------------------------------------------- login failures
 
+# Advisory lock classes (the two-key form) of a login's username and of its client address.
+_LOGIN_USERNAME_LOCK = 7_720_310
+_LOGIN_CLIENT_LOCK = 7_720_311
 
-async def recent_failures(
-    con: Connection, username: str, client: str, window: timedelta
-) -> tuple[int, int]:
-    """Failed logins within ``window``: (for this username, from this client)."""
+
+async def lock_login(con: Connection, username: str, client: str) -> None:
+    """Serialise logins per username and per client address until the transaction ends.
+
+    Every login takes the username's lock first, then the client's: one that holds a client
+    lock never waits for a username lock, so two logins never wait for each other in a cycle.
+    A hash collision of two names only makes them wait for each other, briefly.
+    """
+    await con.execute(
+        "SELECT pg_advisory_xact_lock($1, hashtext($2))", _LOGIN_USERNAME_LOCK, username
+    )
+    await con.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _LOGIN_CLIENT_LOCK, client)
+
+
+@dataclass(frozen=True)
+class LoginCounts:
+    """Attempts within the failure window, per username and per client address: ``failed``
+    (wrong passwords, and attempts pending longer than they can take), ``pending`` (a check
+    in progress right now)."""
+
+    failed_username: int
+    failed_client: int
+    pending_username: int
+    pending_client: int
+
+
+async def login_counts(
+    con: Connection, username: str, client: str, window: timedelta, in_flight: timedelta
+) -> LoginCounts:
     row = await con.fetchrow(
-        "SELECT count(*) FILTER (WHERE username = $1) AS by_username, "
-        "count(*) FILTER (WHERE client = $2) AS by_client "
-        "FROM login_failures WHERE at > now() - $3::interval AND (username = $1 OR client = $2)",
+        "SELECT count(*) FILTER (WHERE username = $1 AND settled) AS failed_username, "
+        "count(*) FILTER (WHERE client = $2 AND settled) AS failed_client, "
+        "count(*) FILTER (WHERE username = $1 AND NOT settled) AS pending_username, "
+        "count(*) FILTER (WHERE client = $2 AND NOT settled) AS pending_client "
+        "FROM (SELECT username, client, NOT pending OR at < now() - $4::interval AS settled "
+        "FROM login_failures WHERE at > now() - $3::interval "
+        "AND (username = $1 OR client = $2)) AS attempts",
         username,
         client,
         window,
+        in_flight,
     )
     assert row is not None
-    return int(row["by_username"]), int(row["by_client"])
+    return LoginCounts(
+        failed_username=int(row["failed_username"]),
+        failed_client=int(row["failed_client"]),
+        pending_username=int(row["pending_username"]),
+        pending_client=int(row["pending_client"]),
+    )
 
 
-async def insert_failure(con: Connection, username: str, client: str) -> None:
-    await con.execute(
-        "INSERT INTO login_failures (username, client, at) VALUES ($1, $2, now())",
+async def insert_pending_attempt(con: Connection, username: str, client: str) -> int:
+    """An attempt whose password is about to be checked; its id, to settle it afterwards."""
+    attempt_id: int = await con.fetchval(
+        "INSERT INTO login_failures (username, client, at, pending) "
+        "VALUES ($1, $2, now(), true) RETURNING failure_id",
         username,
         client,
     )
+    return attempt_id
+
+
+async def settle_as_failure(con: Connection, attempt_id: int, username: str, client: str) -> None:
+    """The password was wrong. A right one of the same username may have removed the row
+    meanwhile (``forget_failures``); the failure is recorded all the same."""
+    updated = await con.fetchval(
+        "UPDATE login_failures SET pending = false WHERE failure_id = $1 RETURNING true",
+        attempt_id,
+    )
+    if not updated:
+        await con.execute(
+            "INSERT INTO login_failures (username, client, at) VALUES ($1, $2, now())",
+            username,
+            client,
+        )
 
 
 async def forget_failures(con: Connection, username: str, older_than: timedelta) -> None:

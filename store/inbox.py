@@ -10,6 +10,8 @@ from typing import Any
 
 import asyncpg
 
+from schemas.case import KiCaseView, KiContactData, KiPersonalData, KiTask
+from schemas.tasks import TaskStatus
 from store.repository import Connection
 
 _TASK_COLUMNS = (
@@ -145,6 +147,24 @@ async def representative(con: Connection, case_id: str) -> dict[str, Any] | None
         case_id,
     )
     return completion
+
+
+async def ki_case(con: Connection, case_id: str) -> KiCaseView | None:
+    """What the KI sees of a case (its page and its API view alike): the three categories it
+    received and its own tasks; None when it holds no unwithdrawn, unerased referral."""
+    referral = await ki_referral(con, case_id)
+    if referral is None:
+        return None
+    tasks = [KiTask.model_validate(dict(row)) for row in await tasks_of_case(con, case_id, "ki")]
+    return KiCaseView(
+        case_id=case_id,
+        received_at=referral["received_at"],
+        personal_data=KiPersonalData.model_validate(referral["personal_data"]),
+        contact_data=KiContactData.model_validate(referral["contact_data"]),
+        residence_status=referral["residence_status"],
+        open_tasks=[task for task in tasks if task.status == TaskStatus.OPEN],
+        done_tasks=[task for task in tasks if task.status != TaskStatus.OPEN],
+    )
 
 
 async def ki_referral(con: Connection, case_id: str) -> asyncpg.Record | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, BrowserContext, ConsoleMessage, async_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path(os.environ.get("CASE_CHROMIUM", "/usr/bin/chromium"))
@@ -78,3 +78,32 @@ async def serving_on_loopback(app: FastAPI, port: int = 0) -> AsyncIterator[str]
         server.should_exit = True
         await serving
         sock.close()
+
+
+# Reports every Content-Security-Policy violation of every document in the context. An init
+# script and a binding are Playwright's own (DevTools), so the policy under test allows them.
+_CSP_LISTENER = """
+document.addEventListener('securitypolicyviolation', event => {
+  window.__cspViolation(`${event.violatedDirective} blocked ${event.blockedURI || 'inline'}`
+    + ` in ${event.sourceFile || document.location.pathname}:${event.lineNumber}`);
+});
+"""
+
+
+async def watch_csp(context: BrowserContext) -> list[str]:
+    """A list that collects the context's CSP violations, from the page's own events and from
+    the console (Chromium logs every refusal there, also those no event reports)."""
+    violations: list[str] = []
+
+    def report(violation: str) -> None:
+        violations.append(violation)
+
+    await context.expose_function("__cspViolation", report)
+    await context.add_init_script(_CSP_LISTENER)
+
+    def on_console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            violations.append(f"console: {message.text}")
+
+    context.on("page", lambda page: page.on("console", on_console))
+    return violations

@@ -18,17 +18,22 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
 from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Route as Route_
 
+from api.security import POLICY, SWAGGER_CDN, SecurityHeadersMiddleware
 from schemas.accounts import Role
 from schemas.case import Stage
 from schemas.routes import Route
 from schemas.tasks import InformationConversation, Perspective, ReferralConsent
-from tests.browserkit import AXE_JS, DATE_KEYS, ROOT, serving_on_loopback
+from tests.browserkit import AXE_JS, DATE_KEYS, ROOT, serving_on_loopback, watch_csp
 from tests.sitekit import PASSWORD, Site, today
 from web import labels
 
 WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+AXE_SOURCE = AXE_JS.read_text("utf-8") if AXE_JS.exists() else ""
 
 
 @pytest.fixture
@@ -40,11 +45,15 @@ async def base_url(site: Site) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def page(browser: Browser, base_url: str) -> AsyncIterator[Page]:
+    """A page of a fresh context; every test fails on any Content-Security-Policy violation
+    (an inline script or style, anything from elsewhere), whatever page it walked."""
     context = await browser.new_context(base_url=base_url, locale="de-DE")
     context.set_default_timeout(20_000)
+    violations = await watch_csp(context)
     new_page = await context.new_page()
     yield new_page
     await context.close()
+    assert not violations, "CSP violations: " + "; ".join(violations)
 
 
 # ---------------------------------------------------------------- helpers
@@ -99,7 +108,8 @@ async def assert_accessible(page: Page, what: str) -> None:
     """axe-core finds no serious or critical violation, at full width and at 320 px."""
     for width in (1280, 320):
         await page.set_viewport_size({"width": width, "height": 800})
-        await page.add_script_tag(path=str(AXE_JS))
+        # Evaluated through DevTools, not as a <script> tag, which the page's CSP refuses.
+        await page.evaluate(AXE_SOURCE)
         result: dict[str, Any] = await page.evaluate(
             "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_AA
         )
@@ -332,3 +342,111 @@ async def test_the_admin_keeps_the_offer_directory_and_fetches_a_flyer(
     await page.goto("/admin/texte")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Texte und Übersetzungen")
     await assert_accessible(page, "the texts and their review status")
+
+
+# --------------------------------------------------------- content security policy
+
+
+async def styled_under_the_policy(page: Page, path: str, status: int = 200) -> None:
+    """Open ``path``: its answer carries the pages' policy and the stylesheet took effect."""
+    response = await page.goto(path)
+    assert response is not None and response.status == status, path
+    assert await response.header_value("content-security-policy") == POLICY, path
+    margin = await page.evaluate("() => getComputedStyle(document.body).margin")
+    assert margin == "0px", f"{path}: style.css not applied"
+
+
+async def test_every_page_works_under_the_csp(site: Site, page: Page) -> None:
+    """Every page of every role, under the policy: the ``page`` fixture fails on a violation."""
+    case_id = await site.open_case()
+    conversation = await site.task_id(case_id, "information_conversation")
+    await site.cases.complete_task(
+        conversation,
+        InformationConversation(
+            held_on=today(), routes_discussed=[Route.P25B], perspective=Perspective.NONE_EVIDENT
+        ),
+    )
+    consent = await site.task_id(case_id, "referral_consent")
+    await styled_under_the_policy(page, "/login")
+
+    await log_in(page, await new_person(site, Role.ABH))
+    await expect(page).to_have_url(re.compile(r"/posteingang$"))
+    for view in ("meine", "gruppe", "ueberfaellig", "woche"):
+        await styled_under_the_policy(page, f"/posteingang?ansicht={view}")
+    await styled_under_the_policy(page, f"/aufgaben/{consent}")
+    await page.get_by_role("button", name="Übernehmen").first.click()  # a form of the page
+    await expect(page.get_by_role("status")).to_have_text(labels.MESSAGES["uebernommen"])
+    await styled_under_the_policy(page, f"/faelle/{case_id}")
+    await styled_under_the_policy(page, "/faelle/UNBEKANNT-1", status=404)
+    await page.get_by_role("button", name="Abmelden").click()
+    await expect(page.get_by_role("heading", name="Anmelden")).to_be_visible()
+
+    await log_in(page, await new_person(site, Role.ADMIN))
+    await expect(page).to_have_url(re.compile(r"/admin/konten$"))
+    for path in ("/admin/konten", "/admin/partner", "/admin/angebote", "/admin/texte"):
+        await styled_under_the_policy(page, path)
+    await styled_under_the_policy(page, f"/admin/zugriffe?case_id={case_id}")
+    await styled_under_the_policy(page, "/betrieb")
+    await styled_under_the_policy(page, "/posteingang", status=403)
+
+
+async def test_an_inline_script_or_style_is_refused_and_caught(browser: Browser) -> None:
+    """The policy refuses what a template must never contain, and the watch reports it: the
+    proof that the other browser tests would fail if a page needed any of it."""
+    app = FastAPI()
+
+    @app.get("/")
+    async def inline() -> HTMLResponse:
+        return HTMLResponse(
+            '<!doctype html><html lang="de"><head><title>t</title>'
+            "<style>body { color: red }</style></head>"
+            '<body><p style="color: blue">x</p>'
+            "<script>document.title = 'ran'</script></body></html>"
+        )
+
+    wrapped = SecurityHeadersMiddleware(app)
+    async with serving_on_loopback(wrapped) as url:  # type: ignore[arg-type]
+        context = await browser.new_context()
+        violations = await watch_csp(context)
+        checked = await context.new_page()
+        await checked.goto(url)
+        assert await checked.title() == "t"  # the script did not run
+        await checked.wait_for_timeout(200)  # events are delivered after the load
+        await context.close()
+    blocked = " ".join(violations)
+    assert "script-src" in blocked and "style-src" in blocked, violations
+
+
+async def test_swagger_ui_runs_under_its_own_policy(browser: Browser, base_url: str) -> None:
+    """/docs with the CDN served by stand-ins (this machine has no network): its inline start
+    script runs, the CDN's script and stylesheet load, styles it injects apply."""
+    stub = (
+        "window.SwaggerUIBundle = function (config) {"
+        " const style = document.createElement('style');"
+        " style.textContent = '#swagger-ui { color: rgb(1, 2, 3) }';"
+        " document.head.appendChild(style);"
+        " document.querySelector(config.dom_id).textContent = 'geladen: ' + config.url; };"
+        "SwaggerUIBundle.presets = {apis: {}}; SwaggerUIBundle.SwaggerUIStandalonePreset = {};"
+    )
+    context = await browser.new_context(base_url=base_url)
+    violations = await watch_csp(context)
+
+    async def cdn(route: Route_) -> None:
+        if route.request.url.endswith(".js"):
+            await route.fulfill(body=stub, content_type="text/javascript")
+        elif route.request.url.endswith(".css"):
+            await route.fulfill(body="#swagger-ui { margin: 3px }", content_type="text/css")
+        else:
+            await route.fulfill(status=204)
+
+    await context.route(f"{SWAGGER_CDN}/**", cdn)
+    await context.route("https://fastapi.tiangolo.com/**", cdn)
+    docs = await context.new_page()
+    await docs.goto("/docs")
+    ui = docs.locator("#swagger-ui")
+    await expect(ui).to_have_text("geladen: /openapi.json")
+    assert await ui.evaluate("e => getComputedStyle(e).color") == "rgb(1, 2, 3)"
+    assert await ui.evaluate("e => getComputedStyle(e).margin") == "3px"
+    await docs.wait_for_timeout(200)
+    await context.close()
+    assert not violations, violations

@@ -23,7 +23,13 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
-from api.auth import SESSION_COOKIE, clear_session_cookie, optional_account, set_session_cookie
+from api.auth import (
+    SESSION_COOKIE,
+    clear_session_cookie,
+    optional_account,
+    same_origin,
+    set_session_cookie,
+)
 from documents import LANGUAGES
 from documents.texts import template_overview
 from schemas.accounts import Account, Role
@@ -188,6 +194,13 @@ async def login_page(request: Request, next: str = "/", grund: str = "") -> Resp
 
 @router.post("/login")
 async def login(request: Request) -> Response:
+    # Login CSRF: another site's form must not log a browser in here (into an account of the
+    # attacker's, whose inbox the person would then fill). The login has no session cookie
+    # yet, so SameOriginMiddleware does not look at it: the same rule is applied here.
+    if not same_origin(request.scope):
+        raise PageRefused(
+            403, "Die Anmeldung ist nur über das Anmeldeformular dieser Seite möglich."
+        )
     form = await request.form()
     username = str(form.get("username", ""))
     password = str(form.get("password", ""))
@@ -498,22 +511,16 @@ async def case_document(request: Request, case_id: str, document_id: str) -> Res
 
 
 async def _ki_case_page(request: Request, account: Account, case_id: str) -> Response:
-    async with _pool(request).acquire() as con:
-        referral = await store.ki_referral(con, case_id)
-        tasks = await store.tasks_of_case(con, case_id, "ki") if referral else []
-    if referral is None:
+    # The same view as the KI's GET /api/v1/cases/{case_id}: what the page shows, the API does.
+    try:
+        view = await _cases(request).ki_case_view(case_id)
+    except CaseServiceError:
         # Without a consent the KI must not even learn that the case exists.
-        raise PageRefused(404, "Diesen Fall gibt es nicht oder er wurde dem KI nicht übermittelt.")
+        raise PageRefused(
+            404, "Diesen Fall gibt es nicht oder er wurde dem KI nicht übermittelt."
+        ) from None
     await _accounts(request).record_access(account, case_id, "Fallseite KI")
-    return _page(
-        request,
-        "ki_case.html",
-        account,
-        case_id=case_id,
-        referral=referral,
-        open_tasks=[t for t in tasks if t["status"] == "open"],
-        done_tasks=[t for t in tasks if t["status"] != "open"],
-    )
+    return _page(request, "ki_case.html", account, case_id=case_id, view=view)
 
 
 # -------------------------------------------------------------- operations

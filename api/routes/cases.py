@@ -17,27 +17,47 @@ from api.deps import (
     ReportReader,
 )
 from api.errors import CONFLICT, NOT_FOUND
-from schemas.case import CaseUpdateResult, CaseView, ConsentWithdrawal, SupporterReport
+from schemas.accounts import Account, Role
+from schemas.case import (
+    CaseUpdateResult,
+    CaseView,
+    ConsentWithdrawal,
+    KiCaseView,
+    SupporterReport,
+)
 from schemas.case_documents import CaseDocument
 from schemas.gdpr import AccessReport
-from service.cases import CaseServiceError
+from service.cases import CaseService, CaseServiceError
 from store import documents
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
 
+async def view_for(reader: Account, cases: CaseService, case_id: str) -> CaseView | KiCaseView:
+    """The one place that decides what a role sees of a case: the KI exactly its case page."""
+    if reader.role is Role.KI:
+        return await cases.ki_case_view(case_id)
+    return await cases.case_view(case_id)
+
+
 @router.get("/{case_id}", responses=NOT_FOUND, summary="Show a case")
 async def get_case(
     case_id: CaseIdPath, cases: Cases, reader: CaseReader, service: Accounts
-) -> CaseView:
-    """Stage, residence status, open tasks and the timeline; no personal data.
+) -> CaseView | KiCaseView:
+    """What a role may see of a case, as its case page shows it.
 
-    The ABH reads every case; the KI only a case disclosed to it on a consent that is not
-    withdrawn, any other is a 404 exactly like an unknown case. Every reading is logged.
+    - The ABH (``CaseView``): stage, residence status, deadline, open tasks and the timeline;
+      no personal data. It reads every case.
+    - The KI (``KiCaseView``): the three categories it received on the person's consent
+      (personal data, contact data, residence status) and its own tasks; no timeline, no
+      ABH task. Only a case disclosed to it on a consent that is not withdrawn: any other is
+      a 404 exactly like an unknown case.
+
+    Every reading is logged.
     """
     if not await service.may_read_case(reader, case_id):
         raise CaseServiceError(404, "unknown case")
-    view = await cases.case_view(case_id)
+    view = await view_for(reader, cases, case_id)
     await service.record_access(reader, case_id, "api: case view")
     return view
 

@@ -56,8 +56,7 @@ def _pdf_response(flyer: IssuedFlyer, pdf: bytes) -> Response:
             "x-flyer-id": flyer.flyer_id,
             "x-flyer-template-version": flyer.template_version,
             "x-flyer-directory-version": flyer.directory_version,
-            # The current version changes with the directory: ask again each time.
-            "cache-control": "no-cache",
+            # Cache-Control: no-store comes from api.security, like on every answer.
         },
     )
 
