@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -79,23 +80,23 @@ async def _client(app: Any, role: Role, *, token: bool = False) -> httpx.AsyncCl
 
 
 async def _timed(
-    label: str, call: Callable[[], Awaitable[httpx.Response]], timeout: float
+    label: str, call: Callable[[], Awaitable[httpx.Response]], patience: float
 ) -> tuple[str, str]:
     started = time.perf_counter()
     request = asyncio.ensure_future(call())
-    done, _ = await asyncio.wait({request}, timeout=timeout)
+    done, _ = await asyncio.wait({request}, timeout=patience)
     if not done:
         # Cancelled, the app may still turn the cancellation into an answer: not the client's.
         request.cancel()
         await asyncio.gather(request, return_exceptions=True)
-        return label, f"no answer within {timeout:.0f} s"
+        return label, f"no answer within {patience:.0f} s"
     response = request.result()
     elapsed = time.perf_counter() - started
     where = _where(response)
     return label, f"{response.status_code} in {elapsed:.2f} s" + (f"  ({where})" if where else "")
 
 
-async def probe(timeout: float) -> None:
+async def probe(patience: float) -> None:
     async with bench_environment("probe") as env:
         app = create_app(env.settings, client=env.client, pool=env.pool)
         async with app.router.lifespan_context(app):
@@ -111,7 +112,7 @@ async def probe(timeout: float) -> None:
                     lambda: abh.post(
                         f"{v1}/status-events", json=_event(nul_case, 1, given_name=NUL)
                     ),
-                    timeout,
+                    patience,
                 )
             )
 
@@ -124,50 +125,50 @@ async def probe(timeout: float) -> None:
                 await _timed(
                     'POST /cases/{id}/supporters, name "A\\u0000B"',
                     lambda: abh.post(f"{v1}/cases/{held}/supporters", json=supporter),
-                    timeout,
+                    patience,
                 )
             )
             rows.append(
                 await _timed(
                     "  then a status event for that case",
                     lambda: abh.post(f"{v1}/status-events", json=_event(held, 2, "geduldet")),
-                    timeout,
+                    patience,
                 )
             )
             rows.append(
                 await _timed(
                     "  the same event for another case",
                     lambda: abh.post(f"{v1}/status-events", json=_event(other, 2, "geduldet")),
-                    timeout,
+                    patience,
                 )
             )
             for path in ("partners", "offers"):
                 rows.append(
                     await _timed(
                         f"GET /{path}/2**31 (abh)",
-                        lambda path=path: abh.get(f"{v1}/{path}/{BEYOND_INT4}"),
-                        timeout,
+                        functools.partial(abh.get, f"{v1}/{path}/{BEYOND_INT4}"),
+                        patience,
                     )
                 )
             rows.append(
                 await _timed(
                     "PUT /partners/2**31 (admin)",
                     lambda: admin.put(f"{v1}/partners/{BEYOND_INT4}", json=PARTNER),
-                    timeout,
+                    patience,
                 )
             )
             rows.append(
                 await _timed(
                     "GET /partners?town=Un\\u0000na (abh)",
                     lambda: abh.get(f"{v1}/partners", params={"town": "Un\u0000na"}),
-                    timeout,
+                    patience,
                 )
             )
             rows.append(
                 await _timed(
                     'POST /partners, name "A\\u0000B" (admin)',
                     lambda: admin.post(f"{v1}/partners", json={**PARTNER, "name": NUL}),
-                    timeout,
+                    patience,
                 )
             )
 

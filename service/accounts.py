@@ -25,6 +25,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from schemas.accounts import AccessLogEntry, Account, ApiToken, Role
 from schemas.audit import SYSTEM_ROLE, AuditAction, AuditDraft, DetailValue
+from schemas.inputs import describe_de, forbidden_character
 from service.settings import Settings
 from store import accounts as store
 from store import audit
@@ -49,6 +50,13 @@ class LoginRefused(Exception):
 
 class AccountError(ValueError):
     """An account cannot be created or changed as asked (taken username, short password)."""
+
+
+def _check_text(field: str, value: str) -> None:
+    """Names are stored and shown: refused when PostgreSQL or a page cannot carry them."""
+    character = forbidden_character(value)
+    if character is not None:
+        raise AccountError(f"{field}: {describe_de(character)}")
 
 
 def _digest(token: str) -> bytes:
@@ -128,6 +136,8 @@ class AccountService:
         username = username.strip()
         if not username or not display_name.strip():
             raise AccountError("Benutzername und Anzeigename dürfen nicht leer sein.")
+        _check_text("Benutzername", username)
+        _check_text("Anzeigename", display_name)
         self._check_password(password)
         async with self._pool.acquire() as con, con.transaction():
             account = await store.insert_account(
@@ -183,6 +193,7 @@ class AccountService:
     # ----------------------------------------------------------- API tokens
 
     async def create_api_token(self, name: str, *, by: Account | None = None) -> str:
+        _check_text("Name", name)
         token = secrets.token_hex(32)
         async with self._pool.acquire() as con, con.transaction():
             token_id = await store.insert_api_token(con, name, _digest(token))
@@ -193,6 +204,7 @@ class AccountService:
 
     async def revoke_api_tokens(self, name: str, *, by: Account | None = None) -> int:
         """Revoke every active token of ``name`` (at once: the next request is refused)."""
+        _check_text("Name", name)
         async with self._pool.acquire() as con, con.transaction():
             revoked = await store.revoke_api_tokens(con, name)
             if revoked:
