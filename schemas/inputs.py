@@ -47,8 +47,8 @@ _SINGLE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _MULTI_LINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 # The same rule for clients reading the OpenAPI document (JSON Schema cannot name surrogates).
-_SINGLE_LINE_SCHEMA = {"pattern": "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"}
-_MULTI_LINE_SCHEMA = {
+SINGLE_LINE_SCHEMA = {"pattern": "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"}
+MULTI_LINE_SCHEMA = {
     "pattern": "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
 }
 
@@ -103,14 +103,14 @@ OneLine = BeforeValidator(_one_line)
 Lines = BeforeValidator(_lines)
 """The same, letting newline and tab through: for notes, reasons and comments."""
 
-Line = Annotated[str, OneLine, Field(json_schema_extra=_SINGLE_LINE_SCHEMA)]
+Line = Annotated[str, OneLine, Field(json_schema_extra=SINGLE_LINE_SCHEMA)]
 """Text of one line as given, no length of its own: query and path parameters."""
 
 Text = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
     OneLine,
-    Field(json_schema_extra=_SINGLE_LINE_SCHEMA),
+    Field(json_schema_extra=SINGLE_LINE_SCHEMA),
 ]
 """A name, contact, address, opening hours: one line of up to 200 characters."""
 
@@ -118,7 +118,7 @@ Note = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=1000),
     Lines,
-    Field(json_schema_extra=_MULTI_LINE_SCHEMA),
+    Field(json_schema_extra=MULTI_LINE_SCHEMA),
 ]
 """Free text over several lines (newline and tab kept), up to 1000 characters."""
 
@@ -127,7 +127,7 @@ HoldReason = Annotated[
     StringConstraints(strip_whitespace=True, min_length=3, max_length=300),
     Lines,
     Field(
-        json_schema_extra=_MULTI_LINE_SCHEMA,
+        json_schema_extra=MULTI_LINE_SCHEMA,
         description="Why the case must not be erased (court proceedings, a request of the "
         "data protection officer). No personal data.",
     ),

@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import io
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -96,7 +97,9 @@ def read_events_file(path: Path) -> list[ParsedEvent]:
         return list(read_jsonl(text.splitlines()))
     if path.suffix == ".csv":
         try:
-            return list(read_csv(text.splitlines(keepends=True)))
+            # Not str.splitlines(): it also breaks at U+0085, U+2028 and U+001C-U+001E, which
+            # can stand inside a cell; the csv module wants newline="" for exactly this.
+            return list(read_csv(io.StringIO(text, newline="")))
         except CsvFormatError as error:
             raise Unusable(f"{path}: {error}") from None
     raise Unusable(f"{path}: expected a .jsonl or .csv file")
