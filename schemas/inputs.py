@@ -114,14 +114,6 @@ Text = Annotated[
 ]
 """A name, contact, address, opening hours: one line of up to 200 characters."""
 
-Note = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=1000),
-    Lines,
-    Field(json_schema_extra=MULTI_LINE_SCHEMA),
-]
-"""Free text over several lines (newline and tab kept), up to 1000 characters."""
-
 HoldReason = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=3, max_length=300),

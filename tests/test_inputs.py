@@ -58,8 +58,8 @@ from schemas.inputs import (
     INT4_MAX,
     MULTI_LINE_SCHEMA,
     SINGLE_LINE_SCHEMA,
+    HoldReason,
     Line,
-    Note,
     Text,
     forbidden_character,
 )
@@ -478,7 +478,7 @@ def test_what_people_write_is_kept() -> None:
     for written in ("أمينة", "می\u200cخواهم", "Fröndenberg/Ruhr", "Łukasz 🙂", "Haus\u00a01"):
         assert text.validate_python(f"  {written} ") == written
         assert forbidden_character(written) is None
-    note = TypeAdapter(Note)
+    note = TypeAdapter(HoldReason)
     assert note.validate_python("Zeile 1\r\nZeile 2\tEnde") == "Zeile 1\nZeile 2\tEnde"
     with pytest.raises(ValidationError, match=r"U\+000D"):
         note.validate_python("Zeile 1\rZeile 2")
