@@ -48,9 +48,7 @@ _MULTI_LINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 # The same rule for clients reading the OpenAPI document (JSON Schema cannot name surrogates).
 SINGLE_LINE_SCHEMA = {"pattern": "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"}
-MULTI_LINE_SCHEMA = {
-    "pattern": "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
-}
+MULTI_LINE_SCHEMA = {"pattern": "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"}
 
 FORBIDDEN_CHARACTER = "forbidden_character"
 """The pydantic error type of a refused character (web/labels.py says it in German)."""
