@@ -40,7 +40,7 @@ INT4_MAX = 2**31 - 1
 """The largest value of a PostgreSQL ``integer`` column."""
 
 RowId = Annotated[int, Field(ge=1, le=INT4_MAX)]
-"""The id of a row in an int4 identity column (partners, offers, accounts, tokens)."""
+"""The id of a row in an int4 identity column (partners, offers, accounts)."""
 
 # C0, DEL, C1 and the surrogate range; newline and tab are let through only in multi-line text.
 _SINGLE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -146,5 +146,4 @@ def argument(adapter: TypeAdapter[_T]) -> Callable[[str], _T]:
 
 
 line_argument = argument(TypeAdapter(Line))
-text_argument = argument(TypeAdapter(Text))
 row_id_argument = argument(TypeAdapter(RowId))
