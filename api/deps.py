@@ -15,6 +15,7 @@ from fastapi import Depends, Path, Request
 from api.auth import accounts, require_roles
 from schemas.accounts import Account, Role
 from schemas.events import CaseId
+from schemas.inputs import RowId
 from service.accounts import AccountService
 from service.cases import CaseService
 from service.records import REPORT_READERS, RecordsService
@@ -57,5 +58,6 @@ ReportReader = Annotated[Account, require_roles(*REPORT_READERS)]
 
 CaseIdPath = Annotated[CaseId, Path()]
 TaskIdPath = Annotated[UUID, Path(description="The task id as listed by GET /api/v1/tasks.")]
-PartnerIdPath = Annotated[int, Path(ge=1)]
-OfferIdPath = Annotated[int, Path(ge=1)]
+# An id beyond the int4 column names no row: 422 before any query (asyncpg would raise).
+PartnerIdPath = Annotated[RowId, Path()]
+OfferIdPath = Annotated[RowId, Path()]

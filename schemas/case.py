@@ -7,7 +7,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.events import ResidenceStatus, Text
+from schemas.events import ResidenceStatus
+from schemas.inputs import Text
 from schemas.process import ProcessTimings
 from schemas.residence_routes import ResidenceRoutes
 from schemas.tasks import TaskKind, TaskStatus, TaskView

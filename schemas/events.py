@@ -6,7 +6,9 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
+
+from schemas.inputs import OneLine, Text, argument
 
 CaseId = Annotated[
     str,
@@ -16,12 +18,14 @@ CaseId = Annotated[
         examples=["ABH-2024-000123"],
     ),
 ]
+case_id_argument = argument(TypeAdapter(CaseId))
+"""A case id on a command line (argparse ``type=``)."""
+
 EventId = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"),
     Field(description="Unique per event; sending the same id twice changes nothing."),
 ]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
 class ResidenceStatus(StrEnum):
@@ -73,7 +77,10 @@ class Person(BaseModel):
         Field(description="ISO 639 code, e.g. ar, fa, ku, tr."),
     ]
     phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()/-]{4,30}$")] | None = None
-    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    # [^@\s] alone lets control characters through.
+    email: (
+        Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), OneLine] | None
+    ) = None
     address: Address
 
 

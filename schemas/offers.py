@@ -14,7 +14,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from schemas.documents import LanguageCode, OfferCategory
-from schemas.events import Text
+from schemas.inputs import OneLine, Text
 
 # Every town of Kreis Unna, in alphabetical order; a flyer exists for each.
 COUNTY_TOWNS: tuple[str, ...] = (
@@ -46,7 +46,8 @@ def known_town(town: str) -> str:
     raise ValueError("unknown town: one of " + ", ".join(COUNTY_TOWNS))
 
 
-CountyTown = Annotated[str, AfterValidator(known_town)]
+# OneLine first: a control character is named as such, not as an unknown town.
+CountyTown = Annotated[str, OneLine, AfterValidator(known_town)]
 
 
 class OfferDraft(BaseModel):

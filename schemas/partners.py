@@ -13,7 +13,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from schemas.documents import OfferCategory
-from schemas.events import Text
+from schemas.inputs import Text
 from schemas.offers import CountyTown
 
 # What existing entries and clients that do not send them get (migration 010 uses the same).

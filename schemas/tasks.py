@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from schemas.events import Text
+from schemas.inputs import Line, RowId, Text
 from schemas.routes import Prerequisite, Route
 
 
@@ -134,7 +134,7 @@ class KiContact(_Completion):
     """The KI contacted a welfare association or volunteer group in the person's town."""
 
     kind: Literal["ki_contact"] = "ki_contact"
-    partner_id: int = Field(ge=1)
+    partner_id: RowId
     contacted_on: date
 
 
@@ -247,7 +247,7 @@ TaskCompletion = Annotated[
 class CompleteTask(BaseModel):
     """The argument of the workflow's ``complete_task`` update."""
 
-    task_id: str
+    task_id: Line
     completion: TaskCompletion
 
 

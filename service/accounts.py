@@ -43,6 +43,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from schemas.accounts import AccessLogEntry, Account, ApiToken, Role
 from schemas.audit import SYSTEM_ROLE, AuditAction, AuditDraft, DetailValue
+from schemas.inputs import describe_de, forbidden_character
 from service.settings import Settings
 from store import accounts as store
 from store import audit
@@ -67,6 +68,13 @@ class LoginRefused(Exception):
 
 class AccountError(ValueError):
     """An account cannot be created or changed as asked (taken username, short password)."""
+
+
+def _check_text(field: str, value: str) -> None:
+    """Names are stored and shown: refused when PostgreSQL or a page cannot carry them."""
+    character = forbidden_character(value)
+    if character is not None:
+        raise AccountError(f"{field}: {describe_de(character)}")
 
 
 def _digest(token: str) -> bytes:
@@ -205,6 +213,8 @@ class AccountService:
         username = username.strip()
         if not username or not display_name.strip():
             raise AccountError("Benutzername und Anzeigename dürfen nicht leer sein.")
+        _check_text("Benutzername", username)
+        _check_text("Anzeigename", display_name)
         self._check_password(password)
         password_hash = await self._hash(password)
         async with self._pool.acquire() as con, con.transaction():
@@ -262,6 +272,7 @@ class AccountService:
     # ----------------------------------------------------------- API tokens
 
     async def create_api_token(self, name: str, *, by: Account | None = None) -> str:
+        _check_text("Name", name)
         token = secrets.token_hex(32)
         async with self._pool.acquire() as con, con.transaction():
             token_id = await store.insert_api_token(con, name, _digest(token))
@@ -272,6 +283,7 @@ class AccountService:
 
     async def revoke_api_tokens(self, name: str, *, by: Account | None = None) -> int:
         """Revoke every active token of ``name`` (at once: the next request is refused)."""
+        _check_text("Name", name)
         async with self._pool.acquire() as con, con.transaction():
             revoked = await store.revoke_api_tokens(con, name)
             if revoked:

@@ -26,6 +26,7 @@ from typing import TextIO
 import asyncpg
 
 from schemas.audit import canonical_time
+from schemas.events import case_id_argument
 from service.cli_database import command_pool, run_command
 from service.settings import Settings
 from store import audit
@@ -41,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("verify", help="recompute the hash chain; name the first broken entry")
     show = commands.add_parser("show", help="list the audit entries of a case, oldest first")
-    show.add_argument("--case-id", required=True)
+    show.add_argument("--case-id", required=True, type=case_id_argument)
     return parser
 
 

@@ -15,6 +15,7 @@ import asyncpg
 from pydantic import BaseModel
 
 from schemas.accounts import Account, Role
+from schemas.inputs import describe_de, forbidden_character
 from schemas.tasks import Queue, TaskKind
 from store import inbox as store
 
@@ -113,7 +114,10 @@ class InboxService:
         await self._change(task_id, account, "release", None, None)
 
     async def hand_over(self, task_id: str, account: Account, to: Account, comment: str) -> None:
-        comment = comment.strip()
+        # A textarea sends CR LF; the comment is kept with plain newlines.
+        comment = comment.replace("\r\n", "\n").strip()
+        if character := forbidden_character(comment, multiline=True):
+            raise InboxError(422, f"Kommentar: {describe_de(character)}")
         if not comment:
             raise InboxError(422, "Bitte einen Kommentar zur Übergabe angeben.")
         if len(comment) > COMMENT_MAX:

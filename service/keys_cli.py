@@ -23,6 +23,7 @@ from typing import TextIO
 from protection import open_keyring
 from protection.keyring import KeyRing
 from protection.master import MasterKeyError
+from schemas.inputs import line_argument
 from service.cli_database import command_pool, run_command
 from service.settings import Settings
 
@@ -39,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("rotate-master", help="add a new current master key and rewrap")
     commands.add_parser("rewrap", help="rewrap every data key under the current master key")
     retire = commands.add_parser("retire-master", help="remove a master key no longer in use")
-    retire.add_argument("--key-id", required=True)
+    retire.add_argument("--key-id", required=True, type=line_argument)
     return parser
 
 

@@ -28,6 +28,8 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TextIO
 
+from schemas.events import case_id_argument
+from schemas.inputs import line_argument
 from service.art30 import markdown, registered_record
 from service.cases import CaseServiceError
 from service.cli_database import command_pool, run_command
@@ -59,9 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser(
         "access-report", help="everything held about the person of a case (GDPR Art. 15)"
     )
-    report.add_argument("case_id")
+    report.add_argument("case_id", type=case_id_argument)
     report.add_argument(
-        "--username", required=True, help="your account (abh or admin); the opening is logged"
+        "--username",
+        required=True,
+        type=line_argument,
+        help="your account (abh or admin); the opening is logged",
     )
     art30 = commands.add_parser("art30", help="the record of processing activities (Art. 30)")
     art30.add_argument("--format", choices=("markdown", "json"), default="markdown")

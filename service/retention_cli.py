@@ -21,7 +21,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TextIO
 
+from pydantic import TypeAdapter
+
 from schemas.audit import SYSTEM_ROLE
+from schemas.events import case_id_argument
+from schemas.inputs import HoldReason, argument
 from service.cli_database import command_pool, run_command
 from service.erasure import ErasureRefused
 from service.retention import SCHEDULE_ID, run_now, set_legal_hold
@@ -43,10 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("run-now", help="start the scheduled erasure now")
     hold = commands.add_parser("hold", help="put a case on legal hold")
-    hold.add_argument("case_id")
-    hold.add_argument("--reason", required=True)
+    hold.add_argument("case_id", type=case_id_argument)
+    hold.add_argument("--reason", required=True, type=argument(TypeAdapter(HoldReason)))
     release = commands.add_parser("release", help="lift a legal hold")
-    release.add_argument("case_id")
+    release.add_argument("case_id", type=case_id_argument)
     return parser
 
 

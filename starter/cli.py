@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import io
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -46,6 +47,7 @@ from pydantic import ValidationError
 
 from schemas.documents import OfferCategory
 from schemas.events import IntakeResult, StatusEvent
+from schemas.inputs import line_argument, row_id_argument
 from schemas.offers import Offer, OfferDraft
 from schemas.partners import Partner, PartnerDraft, PartnerKind
 from starter import session as saved
@@ -95,7 +97,9 @@ def read_events_file(path: Path) -> list[ParsedEvent]:
         return list(read_jsonl(text.splitlines()))
     if path.suffix == ".csv":
         try:
-            return list(read_csv(text.splitlines(keepends=True)))
+            # Not str.splitlines(): it also breaks at U+0085, U+2028 and U+001C-U+001E, which
+            # can stand inside a cell; the csv module wants newline="" for exactly this.
+            return list(read_csv(io.StringIO(text, newline="")))
         except CsvFormatError as error:
             raise Unusable(f"{path}: {error}") from None
     raise Unusable(f"{path}: expected a .jsonl or .csv file")
@@ -446,29 +450,29 @@ def build_parser() -> argparse.ArgumentParser:
     partner = commands.add_parser("partners", help="the partner directory")
     actions = partner.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="list active partners")
-    listing.add_argument("--town")
+    listing.add_argument("--town", type=line_argument)
     _partner_options(actions.add_parser("add", help="add a partner"), required=True)
     update = actions.add_parser("update", help="change a partner (only the options given)")
-    update.add_argument("partner_id", type=int)
+    update.add_argument("partner_id", type=row_id_argument)
     _partner_options(update, required=False)
     remove = actions.add_parser("remove", help="deactivate a partner")
-    remove.add_argument("partner_id", type=int)
+    remove.add_argument("partner_id", type=row_id_argument)
 
     offer = commands.add_parser("offers", help="the offer directory the flyers draw on")
     offer_actions = offer.add_subparsers(dest="action", required=True)
     offer_list = offer_actions.add_parser(
         "list", help="list active offers (with --town: the town's and the county-wide ones)"
     )
-    offer_list.add_argument("--town")
+    offer_list.add_argument("--town", type=line_argument)
     _offer_options(offer_actions.add_parser("add", help="add an offer"), required=True)
     offer_update = offer_actions.add_parser("update", help="change an offer (only options given)")
-    offer_update.add_argument("offer_id", type=int)
+    offer_update.add_argument("offer_id", type=row_id_argument)
     _offer_options(offer_update, required=False)
     offer_remove = offer_actions.add_parser("remove", help="deactivate an offer")
-    offer_remove.add_argument("offer_id", type=int)
+    offer_remove.add_argument("offer_id", type=row_id_argument)
 
     log_in = commands.add_parser("login", help="log in as a person (asks for the password)")
-    log_in.add_argument("--username", required=True)
+    log_in.add_argument("--username", required=True, type=line_argument)
     log_in.add_argument(
         "--password-stdin", action="store_true", help="read the password from stdin"
     )

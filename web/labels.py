@@ -11,6 +11,7 @@ import re
 from documents.texts import SOURCE_LANGUAGE, load_template
 from schemas.accounts import Role
 from schemas.documents import DocumentKind
+from schemas.inputs import describe_de
 
 TASK_KINDS = {
     "information_conversation": "Informationsgespräch",
@@ -231,7 +232,9 @@ _BY_TYPE = {
     "literal_error": "Bitte eine der angebotenen Möglichkeiten wählen.",
     "bool_parsing": "Bitte Ja oder Nein wählen.",
     "int_parsing": "Bitte eine Zahl angeben.",
+    # The only integers of the forms are ids (a partner): out of range is no choice made.
     "greater_than_equal": "Bitte eine Auswahl treffen.",
+    "less_than_equal": "Bitte eine Auswahl treffen.",
     "string_too_short": "Bitte ausfüllen.",
     "string_too_long": "Der Text ist zu lang.",
     "string_pattern_mismatch": "Das Format stimmt nicht.",
@@ -243,6 +246,10 @@ def reason(field: str, text: str, error_type: str = "value_error") -> str:
     if error_type in _BY_TYPE:
         return _BY_TYPE[error_type]
     text = text.removeprefix("Value error, ")
+    # The model's refusal and the same reason come back from the workflow's validator.
+    forbidden = re.fullmatch(r"must not contain (U\+[0-9A-F]{4,6}) \(.+\)", text)
+    if forbidden:
+        return describe_de(forbidden.group(1))
     if text in _REASONS:
         return _REASONS[text]
     decision = re.fullmatch(r"(required|only) when the decision is (\w+)", text)

@@ -21,7 +21,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from api.auth import (
     SESSION_COOKIE,
@@ -34,6 +34,7 @@ from documents import LANGUAGES
 from documents.texts import template_overview
 from schemas.accounts import Account, Role
 from schemas.documents import OfferCategory
+from schemas.inputs import RowId, describe_de, forbidden_character
 from schemas.offers import COUNTY_TOWNS, Offer, OfferDraft
 from schemas.partners import DEFAULT_ADDRESS, DEFAULT_HOURS, Partner, PartnerDraft, PartnerKind
 from schemas.residence_routes import ResidenceRoutes
@@ -170,6 +171,19 @@ def _redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
+_ROW_ID: TypeAdapter[int] = TypeAdapter(RowId)
+
+
+def _entry_id(raw: object) -> int:
+    """An id of a directory entry or an account from a URL or a form. One that cannot name a
+    row (not a number, beyond the int4 column) is an unknown entry: a query with it would
+    fail in asyncpg."""
+    try:
+        return _ROW_ID.validate_python(raw)
+    except ValidationError:
+        raise PageRefused(404, "Diesen Eintrag gibt es nicht.") from None
+
+
 def _task_id(raw: str) -> str:
     try:
         return str(UUID(raw))
@@ -206,7 +220,12 @@ async def login(request: Request) -> Response:
     password = str(form.get("password", ""))
     next_path = _local(str(form.get("next", "/")))
     client = request.client.host if request.client else "unknown"
+    # No account has such a name, and the failure could not even be recorded: refused
+    # before the throttle looks it up.
+    character = forbidden_character(username)
     try:
+        if character is not None:
+            raise LoginRefused("invalid")
         account = await _accounts(request).authenticate(username, password, client=client)
     except LoginRefused as refused:
         status = 429 if refused.reason == "throttled" else 401
@@ -214,10 +233,10 @@ async def login(request: Request) -> Response:
             request,
             "login.html",
             None,
-            status_code=status,
+            status_code=422 if character else status,
             next=next_path,
-            username=username,
-            error=refused.message,
+            username="" if character else username,
+            error=f"Benutzername: {describe_de(character)}" if character else refused.message,
             notice=None,
         )
     token = await _accounts(request).open_session(account)
@@ -451,7 +470,7 @@ async def case_page(request: Request, case_id: str) -> Response:
     account = await _login(request)
     if account.role not in (Role.ABH, Role.KI):
         raise PageRefused(403, "Ihre Rolle darf keine Fälle mit personenbezogenen Daten sehen.")
-    if not _CASE_ID.match(case_id):
+    if not _CASE_ID.fullmatch(case_id):
         raise PageRefused(404, "Diesen Fall gibt es nicht.")
     if account.role is Role.KI:
         return await _ki_case_page(request, account, case_id)
@@ -492,6 +511,8 @@ async def case_document(request: Request, case_id: str, document_id: str) -> Res
     three categories of data, and these documents hold more)."""
     account = await _login(request, Role.ABH)
     try:
+        if not _CASE_ID.fullmatch(case_id):
+            raise ValueError(case_id)
         wanted = UUID(document_id)
     except ValueError:
         raise PageRefused(404, "Dieses Schriftstück gibt es nicht.") from None
@@ -582,11 +603,12 @@ async def create_account(request: Request) -> Response:
 
 
 @router.post("/admin/konten/{account_id}/aktiv")
-async def set_active(request: Request, account_id: int) -> Response:
+async def set_active(request: Request, account_id: str) -> Response:
     admin = await _login(request, Role.ADMIN)
     form = await request.form()
+    wanted = _entry_id(account_id)
     try:
-        await _accounts(request).set_active(account_id, form.get("aktiv") == "ja", by=admin)
+        await _accounts(request).set_active(wanted, form.get("aktiv") == "ja", by=admin)
     except AccountError as refused:
         raise PageRefused(404, str(refused)) from None
     return _redirect("/admin/konten?meldung=konto_geaendert")
@@ -654,20 +676,21 @@ def _partner_draft(form: Any) -> tuple[PartnerDraft | None, dict[str, Any], dict
 
 
 @router.get("/admin/partner")
-async def partners_page(request: Request, bearbeiten: int | None = None) -> Response:
+async def partners_page(request: Request, bearbeiten: str | None = None) -> Response:
     account = await _login(request, Role.ADMIN)
     values: dict[str, Any] = {}
-    if bearbeiten is not None:
-        partner = await _load_entry(request, repo.get_partner, bearbeiten)
+    editing = None if bearbeiten is None else _entry_id(bearbeiten)
+    if editing is not None:
+        partner = await _load_entry(request, repo.get_partner, editing)
         values = {**partner.model_dump(mode="json"), "languages": ", ".join(partner.languages)}
-    return await _partners_page(request, account, values=values, editing=bearbeiten)
+    return await _partners_page(request, account, values=values, editing=editing)
 
 
 @router.post("/admin/partner")
 async def save_partner(request: Request) -> Response:
     account = await _login(request, Role.ADMIN)
     form = await request.form()
-    editing = int(str(form["partner_id"])) if form.get("partner_id") else None
+    editing = _entry_id(form["partner_id"]) if form.get("partner_id") else None
     draft, values, errors = _partner_draft(form)
     if draft is not None:
         if await _save_entry(request, editing, draft, repo.add_partner, repo.update_partner):
@@ -677,7 +700,7 @@ async def save_partner(request: Request) -> Response:
 
 
 @router.post("/admin/partner/{partner_id}/entfernen")
-async def remove_partner(request: Request, partner_id: int) -> Response:
+async def remove_partner(request: Request, partner_id: str) -> Response:
     await _remove_entry(request, repo.deactivate_partner, partner_id)
     return _redirect("/admin/partner?meldung=partner_entfernt#inhalt")
 
@@ -715,12 +738,13 @@ async def _save_entry(
 
 
 async def _remove_entry(
-    request: Request, deactivate: Callable[[Connection, int], Awaitable[bool]], entry_id: int
+    request: Request, deactivate: Callable[[Connection, int], Awaitable[bool]], entry_id: str
 ) -> None:
     """Deactivate a directory entry: past disclosures and flyers still name it."""
     await _login(request, Role.ADMIN)
+    wanted = _entry_id(entry_id)
     async with _pool(request).acquire() as con:
-        if not await deactivate(con, entry_id):
+        if not await deactivate(con, wanted):
             raise PageRefused(404, "Diesen Eintrag gibt es nicht.")
 
 
@@ -793,25 +817,26 @@ def _offer_draft(form: Any) -> tuple[OfferDraft | None, dict[str, Any], dict[str
 
 
 @router.get("/admin/angebote")
-async def offers_page(request: Request, bearbeiten: int | None = None) -> Response:
+async def offers_page(request: Request, bearbeiten: str | None = None) -> Response:
     account = await _login(request, Role.ADMIN)
     values: dict[str, Any] = {}
-    if bearbeiten is not None:
-        offer = await _load_entry(request, offer_store.get_offer, bearbeiten)
+    editing = None if bearbeiten is None else _entry_id(bearbeiten)
+    if editing is not None:
+        offer = await _load_entry(request, offer_store.get_offer, editing)
         values = {
             **offer.model_dump(mode="json"),
             "town": offer.town or "",
             "contact": offer.contact or "",
             "languages": ", ".join(offer.languages),
         }
-    return await _offers_page(request, account, values=values, editing=bearbeiten)
+    return await _offers_page(request, account, values=values, editing=editing)
 
 
 @router.post("/admin/angebote")
 async def save_offer(request: Request) -> Response:
     account = await _login(request, Role.ADMIN)
     form = await request.form()
-    editing = int(str(form["offer_id"])) if form.get("offer_id") else None
+    editing = _entry_id(form["offer_id"]) if form.get("offer_id") else None
     draft, values, errors = _offer_draft(form)
     if draft is not None:
         if await _save_entry(
@@ -823,7 +848,7 @@ async def save_offer(request: Request) -> Response:
 
 
 @router.post("/admin/angebote/{offer_id}/entfernen")
-async def remove_offer(request: Request, offer_id: int) -> Response:
+async def remove_offer(request: Request, offer_id: str) -> Response:
     await _remove_entry(request, offer_store.deactivate_offer, offer_id)
     return _redirect("/admin/angebote?meldung=angebot_entfernt#inhalt")
 
@@ -848,7 +873,7 @@ async def access_log(request: Request, case_id: str = "") -> Response:
     account = await _login(request, Role.ADMIN)
     case_id = case_id.strip()
     entries = []
-    if case_id and _CASE_ID.match(case_id):
+    if case_id and _CASE_ID.fullmatch(case_id):
         entries = await _accounts(request).access_log(case_id)
     return _page(request, "admin_access.html", account, case_id=case_id, entries=entries)
 

@@ -17,6 +17,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from api.deps import PartnerReader, Pool
 from api.errors import CONFLICT, NOT_FOUND
 from schemas.flyers import FlyerRequest, IssuedFlyer
+from schemas.inputs import Line
 from service.flyers import EmptyDirectory, UnknownTown, issue_flyer, resolve_town
 from store import flyers as store
 
@@ -65,7 +66,7 @@ def _pdf_response(flyer: IssuedFlyer, pdf: bytes) -> Response:
 async def list_flyers(
     pool: Pool,
     reader: PartnerReader,
-    town: Annotated[str | None, Query(description="Only the versions of this town.")] = None,
+    town: Annotated[Line | None, Query(description="Only the versions of this town.")] = None,
 ) -> list[IssuedFlyer]:
     """Metadata only, newest first: which version of which town, language, texts and
     directory, made when."""
@@ -81,7 +82,7 @@ async def list_flyers(
     responses={**_PDF, **_UNKNOWN_TOWN, **CONFLICT},
 )
 async def current_flyer(
-    town: Annotated[str, Path(description="One of the ten towns, e.g. Fröndenberg/Ruhr.")],
+    town: Annotated[Line, Path(description="One of the ten towns, e.g. Fröndenberg/Ruhr.")],
     pool: Pool,
     reader: PartnerReader,
     language: Annotated[

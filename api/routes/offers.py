@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from api.deps import Admin, OfferIdPath, PartnerReader, Pool
 from api.errors import CONFLICT, NOT_FOUND
 from api.routes.flyers import town_or_422
+from schemas.inputs import Line
 from schemas.offers import Offer, OfferDraft
 from store import offers as store
 
@@ -76,7 +77,7 @@ async def list_offers(
     directory: Directory,
     reader: PartnerReader,
     town: Annotated[
-        str | None,
+        Line | None,
         Query(description="Only what the flyer of this town draws on: its own and county-wide."),
     ] = None,
 ) -> list[Offer]:

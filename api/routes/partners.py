@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 
 from api.deps import Admin, Cases, PartnerIdPath, PartnerReader, Pool
 from api.errors import CONFLICT, NOT_FOUND
+from schemas.inputs import Line
 from schemas.partners import Partner, PartnerDraft
 from store import repository as repo
 
@@ -69,7 +70,7 @@ Directory = Annotated[PartnerDirectory, Depends(_directory)]
 async def list_partners(
     cases: Cases,
     reader: PartnerReader,
-    town: Annotated[str | None, Query(description="Only partners working in this town.")] = None,
+    town: Annotated[Line | None, Query(description="Only partners working in this town.")] = None,
 ) -> list[Partner]:
     return await cases.partners(town)
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from api.deps import Admin, CaseIdPath, Pool
+from schemas.inputs import HoldReason
 from service.erasure import ErasureRefused
 from service.retention import set_legal_hold
 
@@ -13,12 +14,7 @@ router = APIRouter(prefix="/admin/cases", tags=["admin"])
 
 
 class LegalHold(BaseModel):
-    reason: str = Field(
-        min_length=3,
-        max_length=300,
-        description="Why the case must not be erased (court proceedings, a request of the "
-        "data protection officer). No personal data.",
-    )
+    reason: HoldReason
 
 
 class LegalHoldState(BaseModel):
