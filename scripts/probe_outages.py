@@ -9,6 +9,7 @@ throw-away folder, stops one of them, and prints one line: what was asked, the s
 that did not answer within it prints ``no answer``.
 
 Probes:
+  healthy    intake and a task completion with everything up (median of 5; what a deadline allows)
   temporal   intake (POST /api/v1/status-events) with the Temporal server gone
   postgres   intake with PostgreSQL gone
   noworker   intake with no worker polling the task queue
@@ -276,6 +277,34 @@ async def probe_task(limit: float) -> None:
         report("task", "task completion, no worker polling", outcome_of(response), seconds)
 
 
+async def probe_healthy(limit: float) -> None:
+    """The same calls with everything up: what the update deadline has to allow for."""
+    async with stack() as (_running, http):
+        intakes, completions = [], []
+        for _ in range(5):
+            case_id = f"P-{uuid.uuid4().hex[:8]}"
+            response, seconds = await timed(
+                http.post(f"{V1}/status-events", json=opening(case_id)), limit
+            )
+            assert response is not None and response.status_code == 202, outcome_of(response)
+            intakes.append(seconds)
+            tasks = (await http.get(f"{V1}/tasks", params={"case_id": case_id})).json()
+            body = {
+                "kind": "information_conversation",
+                "held_on": datetime.now(BERLIN).date().isoformat(),
+                "routes_discussed": ["§25b AufenthG"],
+                "perspective": "none_evident",
+            }
+            response, seconds = await timed(
+                http.post(f"{V1}/tasks/{tasks[0]['task_id']}/complete", json=body), limit
+            )
+            assert response is not None and response.status_code == 200, outcome_of(response)
+            completions.append(seconds)
+        for what, times in (("intake", intakes), ("conversation completion (2 PDFs)", completions)):
+            spread = f"min {min(times):.2f} s, max {max(times):.2f} s"
+            report("healthy", f"{what}, everything up (5 in a row)", spread, sorted(times)[2])
+
+
 # ------------------------------------------------------------------ process probes
 
 
@@ -464,6 +493,7 @@ async def probe_second(limit: float) -> None:
 
 
 PROBES: dict[str, Callable[[float], Awaitable[None]]] = {
+    "healthy": probe_healthy,
     "temporal": probe_temporal,
     "postgres": probe_postgres,
     "noworker": probe_noworker,
