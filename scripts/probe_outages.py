@@ -325,6 +325,7 @@ class Service:
         self.env.pop("TEMPORAL_ADDRESS", None)
         self.args = args
         self.process: subprocess.Popen[str] | None = None
+        self.started: dict[str, int] = {}  # the servers it started, once it is ready
 
     def same_folder(self, *args: str) -> Service:
         other = Service(self.folder, *args, api_port=self.api_port)
@@ -347,6 +348,7 @@ class Service:
         deadline = time.monotonic() + limit
         for line in self.process.stdout:
             if line.startswith("API:") or line.startswith("Worker:"):
+                self.started = self.children()
                 return
             if time.monotonic() > deadline:
                 break
@@ -383,8 +385,9 @@ class Service:
             return None
 
     def kill(self) -> None:
-        """Only what this probe started: the service, then the servers it left behind."""
-        leftovers = self.children()
+        """Only what this probe started: the service, then the servers it left behind (those
+        it started itself: a second one on the same folder reads the first one's pid files)."""
+        leftovers = self.started
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()

@@ -22,7 +22,7 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from enum import StrEnum
 
 import uvicorn
@@ -129,30 +129,48 @@ async def _stop_after(work: Awaitable[None], stop: asyncio.Event) -> None:
         stop.set()
 
 
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class StoppedWhileStarting(Exception):
+    """A stop signal came before the service was serving; what had started was stopped."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _on_signals(handler: Callable[[int], object]) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in _SIGNALS:
+        loop.add_signal_handler(sig, handler, sig)
+
+
 async def _serve(
     worker: Worker | None,
     api: _ApiServer | None,
     mail: MailDelivery | None = None,
     *,
     grace: float = 30.0,
+    banner: str = "",
 ) -> None:
     """Run worker and API until a signal (or until either of them ends), then stop both.
 
     The mail delivery loop runs beside the worker; on shutdown it finishes the send in
     progress and ends (a mail cut off mid-send is claimed again later: nothing is lost).
     Whatever has not stopped ``grace`` seconds after the signal is cancelled, so the servers
-    behind it can still be stopped in time."""
-    loop = asyncio.get_running_loop()
+    behind it can still be stopped in time. ``banner`` is printed once a signal would be
+    handled here: whoever waits for it may stop the service right away."""
     stop = asyncio.Event()
 
-    def on_signal() -> None:
+    def on_signal(signum: int) -> None:
         if stop.is_set() and api is not None:
             api.force_exit = True  # second Ctrl-C: stop waiting for open connections
         stop.set()
 
-    signals = (signal.SIGINT, signal.SIGTERM)
-    for sig in signals:
-        loop.add_signal_handler(sig, on_signal)
+    _on_signals(on_signal)
+    if banner:
+        print(banner, flush=True)
     running: list[asyncio.Task[None]] = []
     try:
         if worker is not None:
@@ -182,8 +200,8 @@ async def _serve(
     finally:
         for task in running:
             task.cancel()
-        for sig in signals:
-            loop.remove_signal_handler(sig)
+        # Stopping already: a further signal must not cut the servers' shutdown short.
+        _on_signals(lambda signum: log.info("stopping already", signal=signum))
 
 
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -206,6 +224,29 @@ async def run(settings: Settings | None = None, role: Role | str = Role.ALL) -> 
     """
     settings = _development_cookies(settings or Settings())
     role = Role(role)
+    # A stop signal while starting unwinds what has started (servers included) at once.
+    starting = asyncio.current_task()
+    assert starting is not None
+    signalled: list[int] = []
+
+    def stop_starting(signum: int) -> None:
+        signalled.append(signum)
+        starting.cancel()
+
+    _on_signals(stop_starting)
+    try:
+        await _start_and_serve(settings, role)
+    except asyncio.CancelledError:
+        if not signalled:
+            raise
+        raise StoppedWhileStarting(signalled[0]) from None
+    finally:
+        loop = asyncio.get_running_loop()
+        for sig in _SIGNALS:
+            loop.remove_signal_handler(sig)
+
+
+async def _start_and_serve(settings: Settings, role: Role) -> None:
     async with contextlib.AsyncExitStack() as stack:
         if settings.database_url is None or settings.temporal_address is None:
             # Before any server starts: a second service on this folder must touch nothing.
@@ -250,9 +291,10 @@ async def run(settings: Settings | None = None, role: Role | str = Role.ALL) -> 
         api = None
         if role.runs_api:
             api = _api_server(create_app(settings, client=client, pool=pool), settings)
-        print(_banner(settings, role), flush=True)
         grace = settings.shutdown_grace.total_seconds()
-        await _serve(worker, api, mail, grace=grace * (1 - _SERVERS_SHARE))
+        await _serve(
+            worker, api, mail, grace=grace * (1 - _SERVERS_SHARE), banner=_banner(settings, role)
+        )
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -291,6 +333,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except EmbeddedServerError as err:
         log.error("could not start an embedded server", error=str(err))
         sys.exit(1)
+    except StoppedWhileStarting as stopped:  # what had started was stopped again
+        log.info("stopped while starting", signal=stopped.signum)
+        sys.exit(128 + stopped.signum)
     except KeyboardInterrupt:  # Ctrl-C before serving began; cleanup already ran
         sys.exit(130)
 

@@ -288,6 +288,7 @@ class Service:
             self.env.pop(outside, None)
         self.args = args
         self.process: subprocess.Popen[str] | None = None
+        self.started: dict[str, int] = {}  # the servers it started, once it is ready
 
     def same_folder(self) -> Service:
         twin = Service(self.data_dir, *self.args)
@@ -312,6 +313,7 @@ class Service:
         deadline = time.monotonic() + limit
         for line in self.process.stdout:
             if line.startswith("Worker:") or line.startswith("API:"):
+                self.started = self.servers()
                 return
             assert time.monotonic() < deadline, "the service did not start in time"
         pytest.fail(f"the service ended while starting: {self.stderr_tail()}")
@@ -356,8 +358,9 @@ class Service:
             return None
 
     def kill(self) -> None:
-        """The process and, should it have left them, its servers (only what we started)."""
-        servers = self.servers()
+        """The process and, should it have left them, its servers (only what it started: a
+        twin on the same folder reads the other one's pid files)."""
+        servers = self.started
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
@@ -365,6 +368,10 @@ class Service:
             if alive(pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+        if self.process is not None:
+            for pipe in (self.process.stdout, self.process.stderr):
+                if pipe is not None:
+                    pipe.close()
 
 
 def alive(pid: int) -> bool:
