@@ -256,17 +256,23 @@ async def bench(events: int, concurrency: int, duplicates: float, seed: int) -> 
     async with bench_environment("intake") as env:
         app = create_app(env.settings, client=env.client, pool=env.pool)
         transport = httpx.ASGITransport(app=app)
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=120) as http,
-        ):
-            sender = Sender(http, concurrency, events + len(resent))
-            sender.plan(sends, racing, later)
-            say(
-                f"{events} new-case events and {len(resent)} re-sends "
-                f"({len(racing)} racing the original), {concurrency} at a time"
+        async with app.router.lifespan_context(app):
+            # The back office's API token (since accounts came, intake needs one).
+            token = await app.state.accounts.create_api_token("bench")
+            http = httpx.AsyncClient(
+                transport=transport,
+                base_url="http://bench",
+                timeout=120,
+                headers={"authorization": f"Bearer {token}"},
             )
-            wall = await sender.run()
+            async with http:
+                sender = Sender(http, concurrency, events + len(resent))
+                sender.plan(sends, racing, later)
+                say(
+                    f"{events} new-case events and {len(resent)} re-sends "
+                    f"({len(racing)} racing the original), {concurrency} at a time"
+                )
+                wall = await sender.run()
         tally = sender.tally
         say("checking PostgreSQL and Temporal")
         findings = Findings()

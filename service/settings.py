@@ -94,10 +94,11 @@ class Settings(BaseSettings):
     # consent withdrawal, supporter) waits this long at most for its outcome; then it answers
     # 503 with Retry-After, and the same request repeated attaches to the same update, so it
     # is carried out once. 10 s: a task completion answers once the case has moved on, which
-    # includes rendering its documents (0.1-0.2 s of CPU each, two or three of them) in one
-    # renderer process shared by every case; on a loaded 2-core CI machine a single completion
-    # took 1-3 s and intake under bench load (50 at a time) 5 s at p99, so 10 s refuses only
-    # what is really stuck (no worker, a step that keeps failing) and still answers quickly.
+    # includes rendering its documents in the one renderer process all cases share. On this
+    # 2-core machine under a load of 8, a conversation's completion (two PDFs) took 0.9-3.2 s
+    # and an intake 0.1-0.4 s (scripts/probe_outages.py healthy); bench.intake at 50 at a time
+    # 8 s at p99. So 10 s refuses what is really stuck (no worker, a step failing again and
+    # again), not what is merely slow, and still answers a waiting person within seconds.
     update_timeout: timedelta = Field(
         default=timedelta(seconds=10), gt=timedelta(0), validation_alias="CASE_UPDATE_TIMEOUT"
     )
