@@ -15,6 +15,7 @@ Probes:
   noworker   intake with no worker polling the task queue
   task       a task completion with no worker polling
   sigterm    SIGTERM to ``python -m service.main --role api`` with an intake in flight
+  sigtermall the same with the worker running beside the API (``--role all``)
   second     a second ``python -m service.main`` on the data folder of a running one
 """
 
@@ -420,9 +421,9 @@ def folder() -> Any:
         shutil.rmtree(path, ignore_errors=True)
 
 
-async def probe_sigterm(limit: float) -> None:
+async def probe_sigterm(limit: float, *args: str) -> None:
     with folder() as path:
-        service = Service(path, "--role", "api")
+        service = Service(path, *(args or ("--role", "api")))
         service.start()
         try:
             service.wait_ready(180)
@@ -450,14 +451,19 @@ async def probe_sigterm(limit: float) -> None:
             left = [name for name, pid in children.items() if alive(pid)]
             outcome = "no exit" if code is None else f"exit {code}"
             outcome += f", left behind: {', '.join(left) or 'nothing'}"
+            role = "--role api" if not args else "worker and API"
             report(
                 "sigterm",
-                f"SIGTERM, intake {'in flight' if in_flight else 'done'} (--role api)",
+                f"SIGTERM, intake {'in flight' if in_flight else 'done'} ({role})",
                 outcome,
                 seconds,
             )
         finally:
             service.kill()
+
+
+async def probe_sigterm_all(limit: float) -> None:
+    await probe_sigterm(limit, "--role", "all")
 
 
 async def probe_second(limit: float) -> None:
@@ -502,6 +508,7 @@ PROBES: dict[str, Callable[[float], Awaitable[None]]] = {
     "noworker": probe_noworker,
     "task": probe_task,
     "sigterm": probe_sigterm,
+    "sigtermall": probe_sigterm_all,
     "second": probe_second,
 }
 
