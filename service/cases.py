@@ -16,7 +16,6 @@ that finished, and is never carried out twice (for update-with-start as well).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 from collections.abc import Awaitable, Sequence
@@ -157,7 +156,7 @@ class CaseService:
         too), and a plain hash of a few dates and choices is easily guessed: the digest is
         keyed with the case's own data key (a key of its own derived from it), so it is
         meaningless without it and goes with it at erasure. A client that does not encrypt
-        shows its payloads in clear anyway; a plain hash hides nothing less there.
+        shows its payloads in clear anyway: there a plain hash reveals nothing they do not.
         """
         canonical = value.model_dump_json().encode()
         if not is_protected(self._client):
