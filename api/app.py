@@ -34,7 +34,7 @@ from protection.codec import keyring_of
 from service.accounts import AccountService
 from service.cases import CaseService
 from service.settings import Settings
-from service.temporal import connect
+from service.temporal import connect, for_requests
 from store.db import open_pool
 
 API_PREFIX = "/api/v1"
@@ -61,6 +61,8 @@ def create_app(
                 # A Temporal client has no close(); its connection ends with the process.
                 own_client = await connect(settings.temporal_address, settings.temporal_namespace)
             own_client = protect(own_client, own_pool, settings)
+            # Someone waits for every call: they fail within seconds, not the worker's patience.
+            own_client = await for_requests(own_client)
             app.state.pool = own_pool
             app.state.keys = keyring_of(own_client)
             app.state.cases = CaseService(own_client, own_pool, settings)
@@ -96,7 +98,8 @@ def create_app(
     codec_origins = settings.allowed_codec_origins()
     app.add_middleware(SameOriginMiddleware, trusted={codec.PATH_PREFIX: codec_origins})
     app.add_middleware(codec.CodecCorsMiddleware, origins=codec_origins)
-    errors.install(app)  # its catch-all middleware goes outside the same-origin check
+    # Its catch-all middleware goes outside the same-origin check; a 503 on a page is German.
+    errors.install(app, unavailable_page=web.unavailable_page)
     web.install(app)
     # Outermost, so that refusals, 500s and CORS preflights carry the headers too.
     app.add_middleware(SecurityHeadersMiddleware, policies={"/docs": docs_policy})

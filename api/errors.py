@@ -5,6 +5,11 @@ whether pydantic refused the request or the CaseService / workflow did, so a cli
 parser. ``input`` and ``ctx`` are dropped from pydantic's errors: they echo the submitted
 values, which here are personal data, back into responses (and any proxy log of them).
 
+A server that cannot be reached, or an update that brought no outcome in time
+(:class:`~service.availability.ServiceUnavailable`, and the database failures it stands for),
+is a 503 with ``Retry-After``: JSON here, the German page for the pages (``web.pages``, handed
+to :func:`install`). The caller repeats the same request; it is carried out at most once.
+
 Unexpected exceptions end in :class:`CatchAllMiddleware`, not in an exception handler:
 Starlette re-raises after its handler ran, so the server would log the exception text (which
 may quote a query argument) beside our line. The middleware logs the exception's type and
@@ -14,17 +19,19 @@ where it was raised, never its message or the request body, and answers a generi
 from __future__ import annotations
 
 import traceback
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as ASGIMessage
 
 from schemas.errors import FieldError
 from schemas.tasks import TaskKind
+from service.availability import DATABASE_ERRORS, ServiceUnavailable, database_unavailable
 from service.cases import CaseServiceError
 from service.logging import get_logger
 
@@ -51,6 +58,25 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorMessage, "description": "Not possible in the current state"}
 }
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {
+        "model": ErrorMessage,
+        "description": "A server is unreachable, or no outcome came within the deadline "
+        "(CASE_UPDATE_TIMEOUT). Repeat the same request after Retry-After seconds: with the "
+        "same event id (or task and completion) it is carried out at most once.",
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait before repeating the request.",
+                "schema": {"type": "integer"},
+            }
+        },
+    }
+}
+
+# Paths that answer JSON; every other one is a page for a person and gets the German page.
+JSON_PATHS = ("/api/", "/codec", "/docs", "/openapi.json")
+
+UnavailablePage = Callable[[Request, ServiceUnavailable], Awaitable[Response]]
 
 
 def _location(request: Request, field: str) -> list[str | int]:
@@ -77,6 +103,42 @@ async def case_service_error(request: Request, exc: Exception) -> JSONResponse:
         errors = exc.errors or [FieldError(field="body", reason=exc.message)]
         return JSONResponse({"detail": field_errors(request, errors)}, status_code=422)
     return JSONResponse({"detail": exc.message}, status_code=exc.status)
+
+
+def retry_after(request: Request) -> str:
+    """The Retry-After value, in seconds (``CASE_RETRY_AFTER_SECONDS``)."""
+    return str(request.app.state.settings.retry_after_seconds)
+
+
+def unavailable_json(request: Request, exc: ServiceUnavailable) -> JSONResponse:
+    seconds = retry_after(request)
+    return JSONResponse(
+        {"detail": f"{exc.message}; repeat the same request after {seconds} s"},
+        status_code=503,
+        headers={"Retry-After": seconds},
+    )
+
+
+def _unavailable_handler(
+    page: UnavailablePage | None,
+) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def handle(request: Request, exc: Exception) -> Response:
+        unavailable = exc if isinstance(exc, ServiceUnavailable) else database_unavailable(exc)
+        assert unavailable is not None
+        route = request.scope.get("route")
+        # Which server and where, never the exception's text (it may name a host or a path).
+        log.warning(
+            "service unavailable",
+            backend=unavailable.backend.value,
+            error_type=type(exc).__qualname__,
+            method=request.method,
+            route=getattr(route, "path", None),
+        )
+        if page is not None and not request.url.path.startswith(JSON_PATHS):
+            return await page(request, unavailable)
+        return unavailable_json(request, unavailable)
+
+    return handle
 
 
 def _without_input(error: Any) -> dict[str, Any]:
@@ -139,7 +201,12 @@ class CatchAllMiddleware:
             await response(scope, receive, send)
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, *, unavailable_page: UnavailablePage | None = None) -> None:
+    """The handlers and the catch-all; ``unavailable_page`` answers a 503 on the pages."""
     app.add_exception_handler(CaseServiceError, case_service_error)
     app.add_exception_handler(RequestValidationError, request_validation_error)
+    unavailable = _unavailable_handler(unavailable_page)
+    outages: tuple[type[Exception], ...] = (ServiceUnavailable, *DATABASE_ERRORS)
+    for outage in outages:
+        app.add_exception_handler(outage, unavailable)
     app.add_middleware(CatchAllMiddleware)

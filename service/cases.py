@@ -4,17 +4,28 @@ Checks that need the database (jurisdiction, a case that exists, a partner in th
 town) happen here, before anything is sent; the workflow's update validators are the
 authority on everything else and refuse bad input before it enters the history. Errors come
 out as :class:`CaseServiceError` with an HTTP status and the fields at fault.
+
+Every update waits at most ``settings.update_timeout`` for its outcome; past it, or with
+Temporal unreachable, the call ends as :class:`~service.availability.ServiceUnavailable`. The
+update may still be carried out then, so each one has an id derived from what it is about
+(the event id, the task and its completion, ...): Temporal keeps one update per id and run,
+so the same request repeated attaches to the running update, or gets the outcome of the one
+that finished, and is never carried out twice (for update-with-start as well).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import asyncio
+import hashlib
+import hmac
+from collections.abc import Awaitable, Sequence
+from typing import Any, TypeVar
 
 import asyncpg
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from temporalio.client import (
     Client,
+    RPCTimeoutOrCancelledError,
     WithStartWorkflowOperation,
     WorkflowUpdateFailedError,
 )
@@ -22,6 +33,8 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from protection.codec import is_protected, keyring_of
+from protection.keyring import arrival_scope, case_scope
 from schemas.arrivals import ArrivalStage, ArrivalStart
 from schemas.case import (
     CaseStart,
@@ -36,6 +49,7 @@ from schemas.errors import ErrorType, FieldError
 from schemas.events import IntakeResult, StatusEvent
 from schemas.partners import Partner
 from schemas.tasks import CompleteTask, KiContact, Queue, TaskCompletion, TaskResult, TaskView
+from service.availability import Backend, ServiceUnavailable
 from service.settings import Settings
 from store import arrivals as arrival_store
 from store import inbox as inbox_store
@@ -53,6 +67,15 @@ _STATUS_OF_ERROR = {
 }
 
 
+# Temporal did not take the call: not reachable, overloaded (too many updates in flight), or
+# it ran out of time itself. None of these is about the request; repeating it later may work.
+_TEMPORAL_UNAVAILABLE = frozenset(
+    {RPCStatusCode.UNAVAILABLE, RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.DEADLINE_EXCEEDED}
+)
+_COMPLETION = TypeAdapter[TaskCompletion](TaskCompletion)
+_T = TypeVar("_T")
+
+
 class CaseServiceError(Exception):
     """A request that cannot be carried out; ``status`` is the HTTP status to answer with."""
 
@@ -65,6 +88,22 @@ class CaseServiceError(Exception):
 
 def _invalid(field: str, reason: str) -> CaseServiceError:
     return CaseServiceError(422, f"{field}: {reason}", [FieldError(field=field, reason=reason)])
+
+
+async def _forget_start(start: WithStartWorkflowOperation[Any, Any]) -> None:
+    """Collect what the start operation kept of a failed call.
+
+    It holds the call's error for ``workflow_handle()`` (a cancellation too, when the deadline
+    cut the call); an error never retrieved is logged with its traceback when it is
+    garbage-collected. Once the call has ended it is already there, so this does not wait; it
+    runs in a task of its own, so a kept cancellation cancels nothing of ours.
+    """
+    fetch = asyncio.ensure_future(start.workflow_handle())
+    await asyncio.wait([fetch], timeout=1)
+    if not fetch.done():
+        fetch.cancel()
+    elif not fetch.cancelled():
+        fetch.exception()
 
 
 def _from_update_failure(error: WorkflowUpdateFailedError) -> CaseServiceError:
@@ -80,6 +119,7 @@ class CaseService:
         self._client = client
         self._pool = pool
         self._settings = settings
+        self._deadline = settings.update_timeout.total_seconds()
         # Read once: a case keeps the timings and rules it started with.
         self._start_defaults = CaseStart(
             case_id="-",
@@ -89,6 +129,44 @@ class CaseService:
         )
         self._arrival_timings = settings.arrival_timings()
 
+    # ------------------------------------------------------------ deadlines
+
+    async def _timely(self, call: Awaitable[_T]) -> _T:
+        """``call`` to Temporal, within the deadline; unreachable or too late: unavailable."""
+        try:
+            async with asyncio.timeout(self._deadline):
+                return await call
+        except (TimeoutError, RPCTimeoutOrCancelledError):
+            # The SDK turns the cancellation of its call into RPCTimeoutOrCancelledError, ours
+            # (the deadline) and the caller's alike: only ours is an answer to give.
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError from None
+            raise ServiceUnavailable(
+                Backend.TEMPORAL,
+                f"no outcome within {self._deadline:g} s; it may still be carried out",
+            ) from None
+        except RPCError as error:
+            if error.status in _TEMPORAL_UNAVAILABLE:
+                raise ServiceUnavailable(Backend.TEMPORAL, "Temporal is not reachable") from None
+            raise
+
+    async def _digest(self, scope: str, value: BaseModel) -> str:
+        """What an update is about, as a short id part that shows nothing of ``value``.
+
+        Update ids are visible to everyone who may look at the workflow (operations staff
+        too), and a plain hash of a few dates and choices is easily guessed: the digest is
+        keyed with the case's own data key (a key of its own derived from it), so it is
+        meaningless without it and goes with it at erasure. A client that does not encrypt
+        shows its payloads in clear anyway: there a plain hash reveals nothing they do not.
+        """
+        canonical = value.model_dump_json().encode()
+        if not is_protected(self._client):
+            return hashlib.sha256(canonical).hexdigest()[:32]
+        data_key = await keyring_of(self._client).key_for(scope)
+        key = hmac.new(data_key.key, b"update-id", hashlib.sha256).digest()
+        return hmac.new(key, canonical, hashlib.sha256).hexdigest()[:32]
+
     # --------------------------------------------------------------- intake
 
     async def submit_event(self, event: StatusEvent) -> IntakeResult:
@@ -97,6 +175,10 @@ class CaseService:
         Update-with-start: one call starts the workflow if needed and delivers the event, so a
         burst of events for one case neither races nor duplicates. ``neu_zugewandert`` opens
         no case: it starts the arrival workflow instead (:meth:`_submit_arrival`).
+
+        The update's id is the event id: the same event sent again while it is being
+        delivered (a retry after a 503) waits for that delivery and answers as it does; sent
+        again after it was recorded, it answers ``duplicate`` from the store.
         """
         if event.status.starts_arrival:
             return await self._submit_arrival(event)
@@ -105,8 +187,13 @@ class CaseService:
                 "person.address.town",
                 "not in the ABH's jurisdiction; one of: " + ", ".join(self._settings.towns),
             )
+        async with self._pool.acquire() as con:
+            known = await self._recorded_event(con, event)
+            if known is not None:
+                return known
+            case_exists = await repo.get_case(con, event.case_id) is not None
         could_open = event.status.opens_case and event.person is not None
-        if not could_open and not await self._case_exists(event.case_id):
+        if not could_open and not case_exists:
             # Refuse here what cannot open a case, so no workflow is started for it.
             if not event.status.opens_case:
                 raise _invalid(
@@ -125,8 +212,14 @@ class CaseService:
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
         )
         try:
-            intake: IntakeResult = await self._client.execute_update_with_start_workflow(
-                "status_event", event, start_workflow_operation=start, result_type=IntakeResult
+            intake: IntakeResult = await self._timely(
+                self._client.execute_update_with_start_workflow(
+                    "status_event",
+                    event,
+                    start_workflow_operation=start,
+                    id=f"event-{event.event_id}",
+                    result_type=IntakeResult,
+                )
             )
             return intake
         except WorkflowUpdateFailedError as error:
@@ -139,6 +232,18 @@ class CaseService:
                 if await repo.case_of_event(con, event.event_id) == event.case_id:
                     return IntakeResult(case_id=event.case_id, stage="closed", duplicate=True)
             raise CaseServiceError(409, "the case is closed") from None
+        finally:
+            await _forget_start(start)
+
+    @staticmethod
+    async def _recorded_event(con: Any, event: StatusEvent) -> IntakeResult | None:
+        """The answer to an event the case has recorded already: a duplicate, nothing changes."""
+        if await repo.case_of_event(con, event.event_id) != event.case_id:
+            return None
+        case = await repo.get_case(con, event.case_id)
+        if case is None:  # erased meanwhile: the event is no longer known either
+            return None
+        return IntakeResult(case_id=event.case_id, stage=case["stage"], duplicate=True)
 
     async def _submit_arrival(self, event: StatusEvent) -> IntakeResult:
         """Neu zugewandert: the flyer of the person's town, by e-mail or by hand.
@@ -181,25 +286,42 @@ class CaseService:
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
         )
         try:
-            intake: IntakeResult = await self._client.execute_update_with_start_workflow(
-                "arrival_event", event, start_workflow_operation=start, result_type=IntakeResult
+            intake: IntakeResult = await self._timely(
+                self._client.execute_update_with_start_workflow(
+                    "arrival_event",
+                    event,
+                    start_workflow_operation=start,
+                    id=f"event-{event.event_id}",
+                    result_type=IntakeResult,
+                )
             )
             return intake
         except WorkflowUpdateFailedError as error:
             raise _from_update_failure(error) from None
+        finally:
+            await _forget_start(start)
 
     # ---------------------------------------------------------------- tasks
 
     async def complete_task(
         self, task_id: str, completion: TaskCompletion, *, queue: Queue | None = None
     ) -> TaskResult:
-        """``queue``: the caller's inbox; a task in another one is refused (403)."""
+        """``queue``: the caller's inbox; a task in another one is refused (403).
+
+        The same completion sent again (a retry after a 503, or a second click) attaches to
+        the update of the first, or, once the task is closed, answers from the store as the
+        first did; another completion of a task that is no longer open is a 409.
+        """
         async with self._pool.acquire() as con:
             task = await repo.get_task(con, task_id)
             if task is None:
                 raise CaseServiceError(404, "unknown task")
             if queue is not None and task["queue"] != queue.value:
                 raise CaseServiceError(403, "this task is not in your role's inbox")
+            if task["status"] == "completed":
+                recorded = await repo.task_completion(con, task_id)
+                if recorded is not None and _COMPLETION.validate_python(recorded) == completion:
+                    return await self._completed(con, task)
             if task["status"] != "open":
                 raise CaseServiceError(409, f"the task is already {task['status']}")
             if completion.kind != task["kind"]:
@@ -207,22 +329,45 @@ class CaseService:
             if isinstance(completion, KiContact):
                 await self._check_partner(con, task["town"], completion.partner_id)
         if task["arrival_reference"] is not None:
+            scope = arrival_scope(task["arrival_reference"])
             handle = self._client.get_workflow_handle(
                 arrival_workflow_id(task["arrival_reference"])
             )
         else:
+            scope = case_scope(task["case_id"])
             handle = self._client.get_workflow_handle(workflow_id(task["case_id"]))
+        # The task and what was entered: the same completion twice is one update; another
+        # one of the same task is an update of its own, which the workflow refuses (409).
+        update_id = f"task-{task_id}-{await self._digest(scope, completion)}"
         try:
-            result: TaskResult = await handle.execute_update(
-                "complete_task",
-                CompleteTask(task_id=task_id, completion=completion),
-                result_type=TaskResult,
+            result: TaskResult = await self._timely(
+                handle.execute_update(
+                    "complete_task",
+                    CompleteTask(task_id=task_id, completion=completion),
+                    id=update_id,
+                    result_type=TaskResult,
+                )
             )
             return result
         except WorkflowUpdateFailedError as error:
             raise _from_update_failure(error) from None
         except RPCError as error:
             raise self._closed_or(error) from None
+
+    @staticmethod
+    async def _completed(con: Any, task: asyncpg.Record) -> TaskResult:
+        """The answer to a task completed with this very completion: where it stands now."""
+        if task["arrival_reference"] is not None:
+            # Completing the hand-over task finishes the arrival.
+            return TaskResult(
+                task_id=task["task_id"],
+                case_id=None,
+                stage=ArrivalStage.INFORMED,
+                arrival_reference=task["arrival_reference"],
+            )
+        case = await repo.get_case(con, task["case_id"])
+        stage = case["stage"] if case is not None else "closed"
+        return TaskResult(task_id=task["task_id"], case_id=task["case_id"], stage=stage)
 
     async def _check_partner(self, con: Any, town: str, partner_id: int) -> None:
         partner = await repo.get_partner(con, partner_id)
@@ -244,11 +389,14 @@ class CaseService:
         return await self._case_update(case_id, "register_supporter", report)
 
     async def _case_update(self, case_id: str, update: str, arg: BaseModel) -> CaseUpdateResult:
+        """``arg`` sent again (a retry) is the same update: one withdrawal, one supporter
+        task; another withdrawal after the first is refused by the workflow (409)."""
         await self._require_case(case_id)
         handle = self._client.get_workflow_handle(workflow_id(case_id))
+        update_id = f"{update}-{await self._digest(case_scope(case_id), arg)}"
         try:
-            updated: CaseUpdateResult = await handle.execute_update(
-                update, arg, result_type=CaseUpdateResult
+            updated: CaseUpdateResult = await self._timely(
+                handle.execute_update(update, arg, id=update_id, result_type=CaseUpdateResult)
             )
             return updated
         except WorkflowUpdateFailedError as error:

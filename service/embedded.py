@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -45,6 +46,56 @@ _FLAG_TYPE_NAMES: dict[SearchAttributeIndexedValueType, str] = {
 
 class EmbeddedServerError(RuntimeError):
     """An embedded server could not start: port taken, binary missing, startup failed."""
+
+
+class DataFolderInUse(EmbeddedServerError):
+    """Another running service holds the data folder (``pid``: that process, when known)."""
+
+    def __init__(self, data_dir: Path, pid: int | None) -> None:
+        holder = f"process {pid}" if pid is not None else "another process"
+        super().__init__(
+            f"the data folder {data_dir} is in use by {holder} (a running `manage.py run` or "
+            "`python -m service.main`): stop that one first, or give this one a data folder of "
+            "its own with CASE_DATA_DIR (and other ports: CASE_API_PORT, CASE_TEMPORAL_PORT, "
+            "CASE_TEMPORAL_UI_PORT)"
+        )
+        self.pid = pid
+
+
+LOCK_FILE = "service.lock"
+
+
+@contextlib.contextmanager
+def data_folder_lock(data_dir: Path) -> Iterator[None]:
+    """Hold ``data_dir`` for this process; a second service on it gets :class:`DataFolderInUse`.
+
+    An ``flock`` on ``data_dir/service.lock``: the kernel releases it when the process ends,
+    however it ends, so the file a killed run leaves behind never blocks the next start. The
+    descriptor is not inherited (PEP 446), so a server this process started and that outlives
+    it does not hold the folder either. The file names the holder's pid, for the message.
+    The operator commands (``*_cli``) take no lock: they are meant to attach to a running
+    service's PostgreSQL.
+    """
+    folder = data_dir.resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DataFolderInUse(folder, _pid_in(os.pread(fd, 32, 0))) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _pid_in(text: bytes) -> int | None:
+    try:
+        return int(text.split()[0])
+    except (IndexError, ValueError):
+        return None
 
 
 def venv_binary(name: str) -> Path:
@@ -160,24 +211,45 @@ def _ensure_port_free(port: int, what: str) -> None:
         probe.close()
 
 
+def _parent_of(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after it.
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
 def _stop_leftover(files: _DevServerFiles) -> None:
     """Stop a dev server that a killed run of this data folder left behind.
 
     It is recognised by the pid file *and* by its command line naming our database file, so
-    an unrelated process that reuses the pid is never touched.
+    an unrelated process that reuses the pid is never touched. A dev server whose starter
+    still runs is no leftover: it belongs to a running service (the pid file names the
+    starter, and the server is still its child), and this start is refused instead.
     """
     try:
-        pid = int(files.pid.read_text().strip())
+        pids = files.pid.read_text().split()
+        pid = int(pids[0])
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except (OSError, ValueError):
+    except (OSError, ValueError, IndexError):
         files.pid.unlink(missing_ok=True)
         return
-    if os.fsencode(str(files.database)) in cmdline:
-        os.kill(pid, signal.SIGTERM)
-        for _ in range(100):
-            if not _pid_alive(pid):
-                break
-            time.sleep(0.1)
+    if os.fsencode(str(files.database)) not in cmdline:
+        files.pid.unlink(missing_ok=True)
+        return
+    starter = int(pids[1]) if len(pids) > 1 and pids[1].isdigit() else None
+    parent = _parent_of(pid)
+    if parent is not None and parent == starter and _pid_alive(parent):
+        raise EmbeddedServerError(
+            f"the Temporal dev server of {files.folder} (pid {pid}) belongs to process "
+            f"{parent}, which is still running: stop that one first, or use another data folder"
+        )
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(100):
+        if not _pid_alive(pid):
+            break
+        time.sleep(0.1)
     files.pid.unlink(missing_ok=True)
 
 
@@ -294,7 +366,8 @@ async def temporal_dev_server(
         )
     finally:
         os.close(log_fd)
-    files.pid.write_text(f"{process.pid}\n")
+    # The server, then who started it: _stop_leftover tells a leftover from a running one.
+    files.pid.write_text(f"{process.pid} {os.getpid()}\n")
     address = f"{HOST}:{port}"
     try:
         try:

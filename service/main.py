@@ -6,7 +6,12 @@ server unless ``DATABASE_URL`` / ``TEMPORAL_ADDRESS`` point at real ones; in pro
 container runs one role against real servers (docker-compose.yml).
 
 One signal handler stops everything: SIGINT or SIGTERM ends the API and shuts the worker down
-gracefully, then the pool, the dev server and PostgreSQL close in reverse order of start.
+gracefully, then the pool, the dev server and PostgreSQL close in reverse order of start, all
+within ``CASE_SHUTDOWN_GRACE``: requests in flight get their answer (each ends within the
+update deadline), what still runs after its share of the grace is cancelled.
+
+A service that starts embedded servers holds its data folder (``data_folder_lock``): a second
+one on the same folder refuses to start and names the process that holds it.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from enum import StrEnum
 
 import uvicorn
@@ -28,7 +33,13 @@ from api.app import create_app
 from mail.delivery import DeliveryPolicy, MailDelivery
 from mail.transport import transport_from_settings
 from protection import protect
-from service.embedded import EmbeddedServerError, embedded_postgres, temporal_dev_server
+from service.embedded import (
+    DataFolderInUse,
+    EmbeddedServerError,
+    data_folder_lock,
+    embedded_postgres,
+    temporal_dev_server,
+)
 from service.logging import configure_logging, get_logger
 from service.retention import ensure_schedule
 from service.settings import Settings
@@ -64,6 +75,22 @@ class _ApiServer(uvicorn.Server):
         yield
 
 
+# Of the shutdown grace, what is left for the worker and the servers once the API has stopped:
+# stopping the dev server and PostgreSQL takes a second or two, more on a loaded machine.
+_SERVERS_SHARE = 0.4
+
+
+def _request_grace(settings: Settings) -> int:
+    """How long open requests may take to finish after a stop signal, in whole seconds.
+
+    Each of them ends within the update deadline (then 503), so that is what they need; but
+    never more than the API's share of the whole grace.
+    """
+    grace = settings.shutdown_grace.total_seconds()
+    wanted = settings.update_timeout.total_seconds() + 1
+    return max(1, int(min(wanted, grace * (1 - _SERVERS_SHARE))))
+
+
 def _api_server(app: FastAPI, settings: Settings) -> _ApiServer:
     config = uvicorn.Config(
         app,
@@ -74,6 +101,7 @@ def _api_server(app: FastAPI, settings: Settings) -> _ApiServer:
         # uvicorn would believe X-Forwarded-* from loopback by default; only named proxies.
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=list(settings.trusted_proxies) or None,
+        timeout_graceful_shutdown=_request_grace(settings),
     )
     return _ApiServer(config)
 
@@ -104,43 +132,79 @@ async def _stop_after(work: Awaitable[None], stop: asyncio.Event) -> None:
         stop.set()
 
 
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class StoppedWhileStarting(Exception):
+    """A stop signal came before the service was serving; what had started was stopped."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _on_signals(handler: Callable[[int], object]) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in _SIGNALS:
+        loop.add_signal_handler(sig, handler, sig)
+
+
 async def _serve(
-    worker: Worker | None, api: _ApiServer | None, mail: MailDelivery | None = None
+    worker: Worker | None,
+    api: _ApiServer | None,
+    mail: MailDelivery | None = None,
+    *,
+    grace: float = 30.0,
+    banner: str = "",
 ) -> None:
     """Run worker and API until a signal (or until either of them ends), then stop both.
 
     The mail delivery loop runs beside the worker; on shutdown it finishes the send in
-    progress and ends (a mail cut off mid-send is claimed again later: nothing is lost)."""
-    loop = asyncio.get_running_loop()
+    progress and ends (a mail cut off mid-send is claimed again later: nothing is lost).
+    Whatever has not stopped ``grace`` seconds after the signal is cancelled, so the servers
+    behind it can still be stopped in time. ``banner`` is printed once a signal would be
+    handled here: whoever waits for it may stop the service right away."""
     stop = asyncio.Event()
 
-    def on_signal() -> None:
+    def on_signal(signum: int) -> None:
         if stop.is_set() and api is not None:
             api.force_exit = True  # second Ctrl-C: stop waiting for open connections
         stop.set()
 
-    signals = (signal.SIGINT, signal.SIGTERM)
-    for sig in signals:
-        loop.add_signal_handler(sig, on_signal)
+    _on_signals(on_signal)
+    if banner:
+        print(banner, flush=True)
+    running: list[asyncio.Task[None]] = []
     try:
-        async with asyncio.TaskGroup() as tasks:
-            if worker is not None:
-                tasks.create_task(_stop_after(worker.run(), stop))
-            if api is not None:
-                tasks.create_task(_stop_after(api.serve(), stop))
-            if mail is not None:
-                tasks.create_task(_stop_after(mail.run(), stop))
-            await stop.wait()
-            log.info("shutting down")
-            if api is not None:
-                api.should_exit = True
-            if mail is not None:
-                mail.stop()
-            if worker is not None:
-                await worker.shutdown()
+        if worker is not None:
+            running.append(asyncio.create_task(_stop_after(worker.run(), stop)))
+        if api is not None:
+            running.append(asyncio.create_task(_stop_after(api.serve(), stop)))
+        if mail is not None:
+            running.append(asyncio.create_task(_stop_after(mail.run(), stop)))
+        await stop.wait()
+        log.info("shutting down", grace_seconds=grace)
+        if api is not None:
+            api.should_exit = True
+        if mail is not None:
+            mail.stop()
+        if worker is not None:
+            running.append(asyncio.create_task(worker.shutdown()))
+        _, late = await asyncio.wait(running, timeout=grace)
+        for task in late:
+            task.cancel()
+        if late:
+            log.warning("cancelled what did not stop within the grace period", tasks=len(late))
+            await asyncio.wait(late, timeout=5)
+        failures = [t.exception() for t in running if t.done() and not t.cancelled()]
+        for failure in failures:
+            if failure is not None:
+                raise failure
     finally:
-        for sig in signals:
-            loop.remove_signal_handler(sig)
+        for task in running:
+            task.cancel()
+        # Stopping already: a further signal must not cut the servers' shutdown short.
+        _on_signals(lambda signum: log.info("stopping already", signal=signum))
 
 
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -163,7 +227,33 @@ async def run(settings: Settings | None = None, role: Role | str = Role.ALL) -> 
     """
     settings = _development_cookies(settings or Settings())
     role = Role(role)
+    # A stop signal while starting unwinds what has started (servers included) at once.
+    starting = asyncio.current_task()
+    assert starting is not None
+    signalled: list[int] = []
+
+    def stop_starting(signum: int) -> None:
+        signalled.append(signum)
+        starting.cancel()
+
+    _on_signals(stop_starting)
+    try:
+        await _start_and_serve(settings, role)
+    except asyncio.CancelledError:
+        if not signalled:
+            raise
+        raise StoppedWhileStarting(signalled[0]) from None
+    finally:
+        loop = asyncio.get_running_loop()
+        for sig in _SIGNALS:
+            loop.remove_signal_handler(sig)
+
+
+async def _start_and_serve(settings: Settings, role: Role) -> None:
     async with contextlib.AsyncExitStack() as stack:
+        if settings.database_url is None or settings.temporal_address is None:
+            # Before any server starts: a second service on this folder must touch nothing.
+            stack.enter_context(data_folder_lock(settings.data_dir))
         dsn = settings.database_url
         if dsn is None:
             dsn = stack.enter_context(embedded_postgres(settings.data_dir))
@@ -204,8 +294,10 @@ async def run(settings: Settings | None = None, role: Role | str = Role.ALL) -> 
         api = None
         if role.runs_api:
             api = _api_server(create_app(settings, client=client, pool=pool), settings)
-        print(_banner(settings, role), flush=True)
-        await _serve(worker, api, mail)
+        grace = settings.shutdown_grace.total_seconds()
+        await _serve(
+            worker, api, mail, grace=grace * (1 - _SERVERS_SHARE), banner=_banner(settings, role)
+        )
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -238,9 +330,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = Settings()
     try:
         asyncio.run(run(settings, args.role))
+    except DataFolderInUse as err:
+        log.error("data folder in use", holder=err.pid, error=str(err))
+        sys.exit(1)
     except EmbeddedServerError as err:
         log.error("could not start an embedded server", error=str(err))
         sys.exit(1)
+    except StoppedWhileStarting as stopped:  # what had started was stopped again
+        log.info("stopped while starting", signal=stopped.signum)
+        sys.exit(128 + stopped.signum)
     except KeyboardInterrupt:  # Ctrl-C before serving began; cleanup already ran
         sys.exit(130)
 

@@ -90,6 +90,28 @@ class Settings(BaseSettings):
         max_length=300,
         validation_alias="CASE_AUTHORITY_CONTACT",
     )
+    # Deadlines (issue 10). Every Temporal update the API sends (intake, task completion,
+    # consent withdrawal, supporter) waits this long at most for its outcome; then it answers
+    # 503 with Retry-After, and the same request repeated attaches to the same update, so it
+    # is carried out once. 10 s: a task completion answers once the case has moved on, which
+    # includes rendering its documents in the one renderer process all cases share. On this
+    # 2-core machine under a load of 8, a conversation's completion (two PDFs) took 0.9-3.2 s
+    # and an intake 0.1-0.4 s (scripts/probe_outages.py healthy); bench.intake at 50 at a time
+    # 8 s at p99. So 10 s refuses what is really stuck (no worker, a step failing again and
+    # again), not what is merely slow, and still answers a waiting person within seconds.
+    update_timeout: timedelta = Field(
+        default=timedelta(seconds=10), gt=timedelta(0), validation_alias="CASE_UPDATE_TIMEOUT"
+    )
+    # What a 503 asks the caller to wait before repeating (the Retry-After header, seconds).
+    retry_after_seconds: int = Field(
+        default=5, ge=1, le=3600, validation_alias="CASE_RETRY_AFTER_SECONDS"
+    )
+    # SIGTERM/SIGINT: the time to stop everything (open requests, the worker, the embedded
+    # servers) before what is left is stopped hard. Longer than update_timeout, so a request
+    # in flight still gets its answer; shorter than docker-compose's stop_grace_period (60 s).
+    shutdown_grace: timedelta = Field(
+        default=timedelta(seconds=30), gt=timedelta(0), validation_alias="CASE_SHUTDOWN_GRACE"
+    )
     # Accounts (ISO 8601 durations like the process timings).
     session_idle_timeout: timedelta = Field(
         default=timedelta(minutes=30), validation_alias="CASE_SESSION_IDLE_TIMEOUT"

@@ -6,6 +6,8 @@ a client with the default converter would silently turn models into dicts.
 
 from __future__ import annotations
 
+import dataclasses
+
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
@@ -13,9 +15,20 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RetryConfig, RPCError, RPCStatusCode, ServiceClient
 
 from workflows.search_attributes import ALL
+
+# Someone waits for every call the API makes: a Temporal server that does not answer is given
+# up after about two seconds of retries (then 503 with Retry-After, and the caller repeats),
+# not after the SDK's default of ten. The worker keeps the default: nobody waits on its retries.
+REQUEST_RETRY = RetryConfig(
+    initial_interval_millis=100,
+    multiplier=1.5,
+    max_interval_millis=500,
+    max_elapsed_time_millis=2_000,
+    max_retries=8,
+)
 
 
 async def connect(address: str, namespace: str) -> Client:
@@ -23,6 +36,17 @@ async def connect(address: str, namespace: str) -> Client:
     return await Client.connect(
         address, namespace=namespace, data_converter=pydantic_data_converter
     )
+
+
+async def for_requests(client: Client) -> Client:
+    """``client`` (its converter, codec and namespace) on a connection that gives up quickly.
+
+    A connection of its own, so that the worker beside it in one process keeps its patience.
+    """
+    config = dataclasses.replace(client.service_client.config, retry_config=REQUEST_RETRY)
+    fast = client.config()
+    fast["service_client"] = await ServiceClient.connect(config)
+    return Client(**fast)
 
 
 def _wanted() -> dict[str, IndexedValueType.ValueType]:

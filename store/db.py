@@ -5,8 +5,22 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import asyncpg
+
+# asyncpg waits 60 s for a new connection by default. A server that does not answer within a
+# few seconds is treated as gone: the API says so (503, Retry-After) instead of holding the
+# caller, and an activity's retry policy tries again later.
+CONNECT_TIMEOUT_SECONDS = 5.0
+
+
+class DatabaseUnreachable(ConnectionError):
+    """No new connection to PostgreSQL: refused, no socket, timed out, or not accepting yet.
+
+    A ConnectionError (an OSError), as asyncpg's own failure was, so callers that treat
+    OSError as "the database cannot be used" still do.
+    """
 
 
 async def _init_connection(connection: asyncpg.Connection) -> None:
@@ -15,9 +29,24 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
     )
 
 
+async def _connect(*args: Any, **kwargs: Any) -> asyncpg.Connection:
+    try:
+        return await asyncpg.connect(*args, **kwargs)
+    except (OSError, asyncpg.CannotConnectNowError) as error:
+        # Only the type: the message of a failed connect may carry host names or paths.
+        raise DatabaseUnreachable(
+            f"cannot connect to PostgreSQL ({type(error).__name__})"
+        ) from error
+
+
 @asynccontextmanager
 async def open_pool(dsn: str, *, max_size: int = 10) -> AsyncIterator[asyncpg.Pool]:
     async with asyncpg.create_pool(
-        dsn, min_size=1, max_size=max_size, init=_init_connection
+        dsn,
+        min_size=1,
+        max_size=max_size,
+        init=_init_connection,
+        connect=_connect,
+        timeout=CONNECT_TIMEOUT_SECONDS,
     ) as pool:
         yield pool

@@ -194,6 +194,14 @@ async def get_task(con: Connection, task_id: str) -> asyncpg.Record | None:
     )
 
 
+async def task_completion(con: Connection, task_id: str) -> dict[str, Any] | None:
+    """What a completed task was completed with (None: open, cancelled, or erased since)."""
+    completion: dict[str, Any] | None = await con.fetchval(
+        "SELECT completion FROM tasks WHERE task_id = $1", task_id
+    )
+    return completion
+
+
 async def open_tasks(
     con: Connection, *, queue: Queue | None = None, case_id: str | None = None, limit: int = 500
 ) -> list[asyncpg.Record]:

@@ -381,13 +381,26 @@ async def test_only_routes_in_force_on_the_day_can_have_been_explained(
     assert (await complete(http, task_id, conversation())).status_code == 200
 
 
-async def test_completing_a_task_twice_is_a_conflict(http: httpx.AsyncClient) -> None:
+async def test_completing_a_task_twice_is_a_conflict(
+    http: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
     case_id = await open_case(http)
     task_id = await the_task(http, case_id, "abh", "information_conversation")
-    assert (await complete(http, task_id, conversation())).status_code == 200
-    again = await complete(http, task_id, conversation())
+    first = await complete(http, task_id, conversation())
+    assert first.status_code == 200
+    other = conversation(held_on=today() - timedelta(days=1))
+    again = await complete(http, task_id, other)
     assert again.status_code == 409
     assert again.json() == {"detail": "the task is already completed"}
+    # The very same completion again is a repeat (after a 503, a second click): it answers
+    # as the first did, and the case moves on once.
+    repeated = await complete(http, task_id, conversation())
+    assert repeated.status_code == 200, repeated.text
+    assert repeated.json() == first.json()
+    done = await pool.fetchval(
+        "SELECT count(*) FROM timeline WHERE case_id = $1 AND kind = 'task_completed'", case_id
+    )
+    assert done == 1
 
 
 async def test_an_unknown_task_is_404_and_a_bad_task_id_422(http: httpx.AsyncClient) -> None:

@@ -3,6 +3,6 @@ and admins. ``install(app)`` adds its routes, its static files and its error pag
 
 from __future__ import annotations
 
-from web.pages import install, router
+from web.pages import install, router, unavailable_page
 
-__all__ = ["install", "router"]
+__all__ = ["install", "router", "unavailable_page"]

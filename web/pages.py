@@ -39,6 +39,7 @@ from schemas.offers import COUNTY_TOWNS, Offer, OfferDraft
 from schemas.partners import DEFAULT_ADDRESS, DEFAULT_HOURS, Partner, PartnerDraft, PartnerKind
 from schemas.residence_routes import ResidenceRoutes
 from service.accounts import AccountError, AccountService, LoginRefused
+from service.availability import ServiceUnavailable
 from service.cases import CaseService, CaseServiceError
 from service.flyers import county_directories
 from service.inbox import BERLIN, InboxError, InboxService, View, queue_of
@@ -349,8 +350,10 @@ async def _task_page(
     *,
     values: dict[str, Any] | None = None,
     errors: dict[str, list[str]] | None = None,
+    unavailable: int | None = None,
     status_code: int = 200,
 ) -> Response:
+    """``unavailable``: the completion was not confirmed; repeat after this many seconds."""
     partners = []
     if task["kind"] == "ki_contact":
         async with _pool(request).acquire() as con:
@@ -389,6 +392,7 @@ async def _task_page(
         ),
         values=values or {},
         errors=errors or {},
+        unavailable=unavailable,
         partners=partners,
         colleagues=colleagues,
         names=names,
@@ -410,8 +414,6 @@ async def task_page(request: Request, task_id: str) -> Response:
 async def complete_task(request: Request, task_id: str) -> Response:
     account = await _login(request, Role.ABH, Role.KI)
     task = await _task_for(request, account, _task_id(task_id))
-    if task["status"] != "open":
-        raise PageRefused(409, "Die Aufgabe ist bereits abgeschlossen.")
     form = await request.form()
     kind = task["kind"]
     body = forms.parse(kind, form)
@@ -420,9 +422,21 @@ async def complete_task(request: Request, task_id: str) -> Response:
         for spec in forms.FORMS[kind]
     }
     completion, errors = forms.validate(body)
+    # A completed task still takes the very completion it was completed with (the form sent
+    # again after a 503): the case service answers that as the first time.
+    if task["status"] == "cancelled" or (task["status"] != "open" and completion is None):
+        raise PageRefused(409, "Die Aufgabe ist bereits abgeschlossen.")
     if completion is not None:
         try:
             await _cases(request).complete_task(task["task_id"], completion)
+        except ServiceUnavailable:
+            # The form again with what was entered, so nothing has to be typed twice.
+            seconds = request.app.state.settings.retry_after_seconds
+            page = await _task_page(
+                request, account, task, values=values, unavailable=seconds, status_code=503
+            )
+            page.headers["Retry-After"] = str(seconds)
+            return page
         except CaseServiceError as refused:
             if refused.status != 422:
                 raise PageRefused(refused.status, _refusal(refused)) from None
@@ -889,6 +903,22 @@ async def _login_required(request: Request, exc: Exception) -> Response:
     # The stale cookie goes, so the next request is plainly anonymous, not "expired" again.
     response = _redirect(url + "&grund=abgelaufen")
     clear_session_cookie(response)
+    return response
+
+
+async def unavailable_page(request: Request, exc: ServiceUnavailable) -> Response:
+    """503 for a person, in German, with Retry-After.
+
+    Without the account in the header: looking it up needs the database, which may be the
+    very server that is gone.
+    """
+    seconds = request.app.state.settings.retry_after_seconds
+    text = (
+        "Der Dienst ist gerade nicht erreichbar. "
+        f"Bitte versuchen Sie es in {seconds} Sekunden noch einmal."
+    )
+    response = _page(request, "error.html", None, status_code=503, status=503, text=text)
+    response.headers["Retry-After"] = str(seconds)
     return response
 
 

@@ -16,7 +16,7 @@ from api.deps import (
     Records,
     ReportReader,
 )
-from api.errors import CONFLICT, NOT_FOUND
+from api.errors import CONFLICT, NOT_FOUND, UNAVAILABLE
 from schemas.accounts import Account, Role
 from schemas.case import (
     CaseUpdateResult,
@@ -123,7 +123,7 @@ async def get_document(
 
 @router.post(
     "/{case_id}/consent-withdrawal",
-    responses={**NOT_FOUND, **CONFLICT},
+    responses={**NOT_FOUND, **CONFLICT, **UNAVAILABLE},
     summary="Record a withdrawal of consent",
 )
 async def withdraw_consent(
@@ -138,7 +138,7 @@ async def withdraw_consent(
 
 @router.post(
     "/{case_id}/supporters",
-    responses={**NOT_FOUND, **CONFLICT},
+    responses={**NOT_FOUND, **CONFLICT, **UNAVAILABLE},
     summary="Report a supporter",
 )
 async def register_supporter(

@@ -6,7 +6,7 @@ from fastapi import APIRouter, status
 
 from api.auth import IntakeCaller
 from api.deps import Cases
-from api.errors import CONFLICT
+from api.errors import CONFLICT, UNAVAILABLE
 from schemas.events import IntakeResult, StatusEvent
 
 router = APIRouter(prefix="/status-events", tags=["intake"])
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/status-events", tags=["intake"])
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=CONFLICT,
+    responses={**CONFLICT, **UNAVAILABLE},
     summary="Report a status event",
 )
 async def submit_event(event: StatusEvent, cases: Cases, caller: IntakeCaller) -> IntakeResult:
@@ -30,5 +30,9 @@ async def submit_event(event: StatusEvent, cases: Cases, caller: IntakeCaller) -
     towns) gets the flyer of their town, by e-mail or handed over by the ABH; the answer's
     stage is ``arrival_information``. 409: another arrival of this reference is being handled,
     or it had this town's flyer already.
+
+    503 with ``Retry-After``: Temporal or the database is unreachable, or the event was not
+    confirmed within ``CASE_UPDATE_TIMEOUT``. Send the same event again (same ``event_id``)
+    after that many seconds: it is taken in once, and the answer says how.
     """
     return await cases.submit_event(event)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, HTTPException, Query, status
 
 from api.deps import Cases, TaskIdPath, TaskWorker
-from api.errors import CONFLICT, NOT_FOUND
+from api.errors import CONFLICT, NOT_FOUND, UNAVAILABLE
 from schemas.accounts import Account
 from schemas.events import CaseId
 from schemas.tasks import Queue, TaskCompletion, TaskResult, TaskView
@@ -36,7 +36,7 @@ async def list_tasks(
 
 @router.post(
     "/{task_id}/complete",
-    responses={**NOT_FOUND, **CONFLICT},
+    responses={**NOT_FOUND, **CONFLICT, **UNAVAILABLE},
     summary="Complete a task",
 )
 async def complete_task(
@@ -49,6 +49,7 @@ async def complete_task(
 
     404: unknown task. 409: the task is completed or cancelled already. 422: the completion
     does not fit the task (``kind``) or the case now (e.g. a date in the future), naming the
-    field. 403: the task is in the other role's inbox.
+    field. 403: the task is in the other role's inbox. 503 with ``Retry-After``: not confirmed
+    in time; the same completion sent again is carried out once and answers as the first would.
     """
     return await cases.complete_task(str(task_id), completion, queue=own_queue(worker))
