@@ -15,7 +15,7 @@ from fastapi import APIRouter, FastAPI
 from temporalio.client import Client
 
 import web
-from api import errors
+from api import errors, wire
 from api.auth import SameOriginMiddleware
 from api.routes import (
     admin,
@@ -81,7 +81,7 @@ def create_app(
         ),
         lifespan=lifespan,
     )
-    api = APIRouter(prefix=API_PREFIX)
+    api = APIRouter(prefix=API_PREFIX, responses=errors.REFUSED)
     for module in (intake, cases, tasks, partners, offers, flyers, admin, retention):
         api.include_router(module.router)
     app.include_router(api)
@@ -90,5 +90,6 @@ def create_app(
     app.add_middleware(SameOriginMiddleware, trusted={codec.PATH_PREFIX: codec_origins})
     app.add_middleware(codec.CodecCorsMiddleware, origins=codec_origins)
     errors.install(app)  # its catch-all middleware goes outside the same-origin check
+    wire.install(app)
     web.install(app)
     return app

@@ -51,6 +51,12 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorMessage, "description": "Not possible in the current state"}
 }
+# Every route of the API and the codec, so the document names what a caller without a login,
+# or with the wrong role or token, gets back.
+REFUSED: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorMessage, "description": "No login (or no valid API token)"},
+    403: {"model": ErrorMessage, "description": "The role (or the token) may not do this"},
+}
 
 
 def _location(request: Request, field: str) -> list[str | int]:
