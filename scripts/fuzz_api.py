@@ -248,7 +248,7 @@ def _opening(case_id: str, status: str = "ausreisepflichtig", town: str = "Unna"
     }
 
 
-async def _expect(response: httpx.Response, status: int, what: str) -> Any:
+def _expect(response: httpx.Response, status: int, what: str) -> Any:
     if response.status_code != status:
         # The answer holds no personal data (the API's contract); the seed data is made up.
         raise SetupFailed(f"{what}: {response.status_code} {response.text[:300]}")
@@ -259,7 +259,7 @@ async def _open_task(client: httpx.AsyncClient, reference: str, kind: str) -> st
     """The open task of ``kind`` in a case or an arrival (whose tasks have no case id)."""
     for _ in range(100):
         response = await client.get(f"{API}/tasks")
-        for task in await _expect(response, 200, "the inbox"):
+        for task in _expect(response, 200, "the inbox"):
             if task["kind"] == kind and reference in (task["case_id"], task["arrival_reference"]):
                 return str(task["task_id"])
         await asyncio.sleep(0.2)
@@ -286,7 +286,7 @@ async def seed(base: str, callers: dict[str, Caller]) -> list[str]:
             response = await office.post(
                 f"{API}/status-events", json=_opening(case_id, status, town)
             )
-            await _expect(response, 202, f"opening {case_id}")
+            _expect(response, 202, f"opening {case_id}")
         # The second case goes to the KI: it may read that case and has a task in it.
         conversation = {
             "kind": "information_conversation",
@@ -305,7 +305,7 @@ async def seed(base: str, callers: dict[str, Caller]) -> list[str]:
         ):
             task_id = await _open_task(abh, handed, kind)
             response = await abh.post(f"{API}/tasks/{task_id}/complete", json=body)
-            await _expect(response, 200, f"completing {kind}")
+            _expect(response, 200, f"completing {kind}")
         await _open_task(ki, handed, "ki_contact")
         await _open_task(abh, arrival, "flyer_handover")
         response = await abh.get(f"{API}/flyers/Unna", params={"language": "ar"})
