@@ -15,7 +15,7 @@ from fastapi import APIRouter, FastAPI
 from temporalio.client import Client
 
 import web
-from api import errors
+from api import errors, wire
 from api.auth import SameOriginMiddleware
 from api.routes import (
     admin,
@@ -90,7 +90,7 @@ def create_app(
         redoc_url=None,
     )
     docs_policy = swagger_ui(app)
-    api = APIRouter(prefix=API_PREFIX)
+    api = APIRouter(prefix=API_PREFIX, responses=errors.REFUSED)
     for module in (intake, cases, tasks, partners, offers, flyers, admin, retention):
         api.include_router(module.router)
     app.include_router(api)
@@ -100,6 +100,7 @@ def create_app(
     app.add_middleware(codec.CodecCorsMiddleware, origins=codec_origins)
     # Its catch-all middleware goes outside the same-origin check; a 503 on a page is German.
     errors.install(app, unavailable_page=web.unavailable_page)
+    wire.install(app)
     web.install(app)
     # Outermost, so that refusals, 500s and CORS preflights carry the headers too.
     app.add_middleware(SecurityHeadersMiddleware, policies={"/docs": docs_policy})

@@ -78,6 +78,13 @@ JSON_PATHS = ("/api/", "/codec", "/docs", "/openapi.json")
 
 UnavailablePage = Callable[[Request, ServiceUnavailable], Awaitable[Response]]
 
+# Every route of the API and the codec, so the document names what a caller without a login,
+# or with the wrong role or token, gets back.
+REFUSED: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorMessage, "description": "No login (or no valid API token)"},
+    403: {"model": ErrorMessage, "description": "The role (or the token) may not do this"},
+}
+
 
 def _location(request: Request, field: str) -> list[str | int]:
     """Where a refused field came from: a path or query parameter, else the body."""

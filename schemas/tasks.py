@@ -52,8 +52,16 @@ class EscalationDecision(StrEnum):
     CLOSE = "close"
 
 
+def _kind_required(schema: dict[str, Any]) -> None:
+    # ``kind`` tells the union's members apart (its discriminator), so a request without it is
+    # refused; the models default it only so that code can build a completion without it.
+    required = schema.setdefault("required", [])
+    if "kind" not in required:
+        required.insert(0, "kind")
+
+
 class _Completion(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_kind_required)
 
 
 class MissingPrerequisite(BaseModel):

@@ -23,12 +23,20 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payloads
 
 from api.deps import Accounts, Caseworker, Pool
+from api.errors import REFUSED, ErrorMessage
 from protection.codec import KEY_ID, CaseCodec, PayloadRefused
 from protection.keyring import KeyRing
 from store import keys as key_store
 
 PATH_PREFIX = "/codec/"
-router = APIRouter(prefix="/codec", tags=["codec"])
+router = APIRouter(
+    prefix="/codec",
+    tags=["codec"],
+    responses={
+        **REFUSED,
+        422: {"model": ErrorMessage, "description": "Not a Payloads message, or not ours"},
+    },
+)
 
 
 def _keys(request: Request) -> KeyRing:

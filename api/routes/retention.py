@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 
 from api.deps import Admin, CaseIdPath, Pool
+from api.errors import NOT_FOUND
 from schemas.inputs import HoldReason
 from service.erasure import ErasureRefused
 from service.retention import set_legal_hold
@@ -22,7 +23,7 @@ class LegalHoldState(BaseModel):
     legal_hold: bool
 
 
-@router.put("/{case_id}/legal-hold", summary="Stop the erasure of a case")
+@router.put("/{case_id}/legal-hold", responses=NOT_FOUND, summary="Stop the erasure of a case")
 async def hold(admin: Admin, pool: Pool, case_id: CaseIdPath, body: LegalHold) -> LegalHoldState:
     try:
         await set_legal_hold(
@@ -33,7 +34,9 @@ async def hold(admin: Admin, pool: Pool, case_id: CaseIdPath, body: LegalHold) -
     return LegalHoldState(case_id=case_id, legal_hold=True)
 
 
-@router.delete("/{case_id}/legal-hold", summary="Allow the erasure of a case again")
+@router.delete(
+    "/{case_id}/legal-hold", responses=NOT_FOUND, summary="Allow the erasure of a case again"
+)
 async def release(admin: Admin, pool: Pool, case_id: CaseIdPath) -> LegalHoldState:
     try:
         await set_legal_hold(pool, case_id, None, actor=admin.username, role=admin.role.value)
