@@ -75,6 +75,7 @@ from schemas.tasks import (
     ReferralConsent,
     Representative,
     RepresentativeInquiry,
+    StepFailureReview,
     TaskCompletion,
     TaskKind,
 )
@@ -252,6 +253,9 @@ EXAMPLES: dict[type[BaseModel], list[dict[str, Any]]] = {
     ],
     FlyerHandover: [
         {"kind": "flyer_handover", "handed_over": True, "handed_over_on": "2026-11-30"}
+    ],
+    StepFailureReview: [
+        {"kind": "step_failed", "checked_on": "2026-11-30", "action": "In der Akte ergänzt"}
     ],
     CompleteTask: [
         {
