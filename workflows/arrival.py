@@ -18,7 +18,6 @@ Nothing here does I/O: activities record the arrival, queue the mail, open and c
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any, NoReturn, TypeVar
 
 from temporalio import workflow
@@ -50,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.flyers import FlyerRequest, IssuedFlyer
     from schemas.records import ActivityName
     from schemas.tasks import CompleteTask, FlyerHandover, TaskResult, TaskStatus
+    from workflows.steps import data_refused, run_step
     from workflows.time_rules import BERLIN
 
 _R = TypeVar("_R", bound=BaseModel)
@@ -109,7 +109,7 @@ class ArrivalWorkflow:
         try:
             await recording
         except ActivityError as error:
-            if not _data_refused(error):
+            if not data_refused(error):
                 raise
             # Refused data: the event is refused (422) and the id stays free for a correct one.
             self._refused = True
@@ -148,7 +148,7 @@ class ArrivalWorkflow:
                 cause = error.cause
                 if not isinstance(cause, ApplicationError) or not cause.non_retryable:
                     raise
-                if _data_refused(error):
+                if data_refused(error):
                     raise
             if workflow.now() + timings.flyer_retry > give_up_at:
                 return None
@@ -315,32 +315,23 @@ class ArrivalWorkflow:
         operations see, and it can be reported again (nothing reached the person)."""
         timings = self._start.timings
         try:
-            return await workflow.execute_activity(
-                name.value,
+            return await run_step(
+                name,
                 arg,
-                result_type=result,
-                start_to_close_timeout=timings.activity_timeout,
-                schedule_to_close_timeout=timings.step_retry_limit,
-                retry_policy=RetryPolicy(
-                    maximum_interval=timedelta(minutes=1),
-                    non_retryable_error_types=[ErrorType.DATA_ERROR.value],
-                ),
+                result,
+                attempt_timeout=timings.activity_timeout,
+                retry_limit=timings.step_retry_limit,
             )
         except ActivityError as error:
             cause = error.cause
             if isinstance(cause, ApplicationError) and cause.non_retryable:
-                if not _data_refused(error):
+                if not data_refused(error):
                     raise  # a refusal of the process (no flyer yet, no address): the caller's
             workflow.logger.error("arrival step failed: %s", name.value)
             workflow.metric_meter().create_counter(
                 "arrival_step_failures", description="Steps of an arrival that failed for good."
             ).add(1, {"step": name.value})
             raise
-
-
-def _data_refused(error: ActivityError) -> bool:
-    cause = error.cause
-    return isinstance(cause, ApplicationError) and cause.type == ErrorType.DATA_ERROR
 
 
 def _refuse(error_type: ErrorType, field: str, reason: str) -> NoReturn:

@@ -25,7 +25,6 @@ from functools import partial
 from typing import Any, NoReturn, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -79,6 +78,7 @@ with workflow.unsafe.imports_passed_through():
         TaskStatus,
     )
     from workflows import search_attributes as sa
+    from workflows.steps import failure_kind, run_step
     from workflows.time_rules import BERLIN, Enforcement, age_on, broken_rules
 
 _R = TypeVar("_R", bound=BaseModel)
@@ -962,19 +962,13 @@ class CaseWorkflow:
         """
         timings = self._start.timings
         try:
-            return await workflow.execute_activity(
-                name.value,
+            return await run_step(
+                name,
                 arg,
-                result_type=result,
-                start_to_close_timeout=timings.activity_timeout,
-                schedule_to_close_timeout=timings.step_retry_limit,
-                retry_policy=RetryPolicy(
-                    maximum_interval=timedelta(minutes=1),
-                    non_retryable_error_types=[
-                        ErrorType.CONSENT_WITHDRAWN.value,
-                        ErrorType.DATA_ERROR.value,
-                    ],
-                ),
+                result,
+                attempt_timeout=timings.activity_timeout,
+                retry_limit=timings.step_retry_limit,
+                final=[ErrorType.CONSENT_WITHDRAWN],
             )
         except ActivityError as error:
             cause = error.cause
@@ -991,7 +985,7 @@ class CaseWorkflow:
         what it lacks, and operations a log line and a metric. Before the case file exists,
         while closing, or when the report itself fails, the log line and metric are all.
         """
-        kind = _failure_kind(error)
+        kind = failure_kind(error)
         workflow.logger.error("case step given up: %s (%s)", step.value, kind)
         workflow.metric_meter().create_counter(
             "case_step_failures",
@@ -1069,14 +1063,6 @@ _UNSET = object()
 
 def _earliest(first: datetime, second: datetime | None) -> datetime:
     return first if second is None else min(first, second)
-
-
-def _failure_kind(error: ActivityError) -> str:
-    """Why a step failed, safe to log and show: an error type, never a message."""
-    cause = error.cause
-    if isinstance(cause, ApplicationError) and cause.type:
-        return cause.type
-    return type(cause).__name__ if cause is not None else type(error).__name__
 
 
 def _refuse(error_type: ErrorType, field: str, reason: str) -> NoReturn:

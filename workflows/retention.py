@@ -15,7 +15,7 @@ from datetime import date, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from schemas.arrivals import ArrivalErasureOutcome, DueArrivals, EraseArrivalRequest
@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         RetentionReport,
         RetentionRun,
     )
+    from workflows.steps import failure_kind
     from workflows.time_rules import BERLIN
 
 RETRY = RetryPolicy(
@@ -116,8 +117,7 @@ class RetentionWorkflow:
 
 def _failed(step: ActivityName, error: ActivityError) -> str:
     """Log and count an erasure given up; the report's reason, an error type only."""
-    cause = error.cause
-    kind = cause.type if isinstance(cause, ApplicationError) and cause.type else "unavailable"
+    kind = failure_kind(error)
     workflow.logger.error("erasure given up: %s (%s)", step.value, kind)
     workflow.metric_meter().create_counter(
         "retention_erasure_failures", description="Erasures given up in a run (retried next day)."
