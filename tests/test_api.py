@@ -403,6 +403,27 @@ async def test_completing_a_task_twice_is_a_conflict(
     assert done == 1
 
 
+async def test_twenty_parallel_completions_of_one_task_complete_it_once(
+    http: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    """Twenty different completions at once: one wins, nineteen are conflicts. Twenty copies
+    of one completion at once: one update, answered twenty times alike."""
+    for copies in (False, True):
+        case_id = await open_case(http)
+        task_id = await the_task(http, case_id, "abh", "information_conversation")
+        bodies = [
+            conversation(held_on=today() - timedelta(days=0 if copies else n)) for n in range(20)
+        ]
+        answers = await asyncio.gather(*(complete(http, task_id, body) for body in bodies))
+        codes = sorted(answer.status_code for answer in answers)
+        assert codes == ([200] * 20 if copies else [200] + [409] * 19)
+        done = await pool.fetchval(
+            "SELECT count(*) FROM timeline WHERE case_id = $1 AND kind = 'task_completed'",
+            case_id,
+        )
+        assert done == 1
+
+
 async def test_an_unknown_task_is_404_and_a_bad_task_id_422(http: httpx.AsyncClient) -> None:
     response = await complete(http, str(uuid.uuid4()), conversation())
     assert response.status_code == 404
