@@ -309,8 +309,9 @@ class CaseService:
         """``queue``: the caller's inbox; a task in another one is refused (403).
 
         The same completion sent again (a retry after a 503, or a second click) attaches to
-        the update of the first, or, once the task is closed, answers from the store as the
-        first did; another completion of a task that is no longer open is a 409.
+        the update of the first: it answers when the case has moved on, as the first does.
+        Only when that run is gone (the case closed, an arrival reported anew) does it answer
+        from the store. Another completion of a task that is no longer open is a 409.
         """
         async with self._pool.acquire() as con:
             task = await repo.get_task(con, task_id)
@@ -318,11 +319,13 @@ class CaseService:
                 raise CaseServiceError(404, "unknown task")
             if queue is not None and task["queue"] != queue.value:
                 raise CaseServiceError(403, "this task is not in your role's inbox")
+            repeat = False
             if task["status"] == "completed":
                 recorded = await repo.task_completion(con, task_id)
-                if recorded is not None and _COMPLETION.validate_python(recorded) == completion:
-                    return await self._completed(con, task)
-            if task["status"] != "open":
+                repeat = (
+                    recorded is not None and _COMPLETION.validate_python(recorded) == completion
+                )
+            if task["status"] != "open" and not repeat:
                 raise CaseServiceError(409, f"the task is already {task['status']}")
             if completion.kind != task["kind"]:
                 raise _invalid("kind", f"this task is a {task['kind']} task")
@@ -350,12 +353,15 @@ class CaseService:
             )
             return result
         except WorkflowUpdateFailedError as error:
+            if repeat:  # a newer run of the arrival, which never had this task
+                return await self._completed(task)
             raise _from_update_failure(error) from None
         except RPCError as error:
+            if repeat and error.status == RPCStatusCode.NOT_FOUND:  # the run has ended
+                return await self._completed(task)
             raise self._closed_or(error) from None
 
-    @staticmethod
-    async def _completed(con: Any, task: asyncpg.Record) -> TaskResult:
+    async def _completed(self, task: asyncpg.Record) -> TaskResult:
         """The answer to a task completed with this very completion: where it stands now."""
         if task["arrival_reference"] is not None:
             # Completing the hand-over task finishes the arrival.
@@ -365,7 +371,8 @@ class CaseService:
                 stage=ArrivalStage.INFORMED,
                 arrival_reference=task["arrival_reference"],
             )
-        case = await repo.get_case(con, task["case_id"])
+        async with self._pool.acquire() as con:
+            case = await repo.get_case(con, task["case_id"])
         stage = case["stage"] if case is not None else "closed"
         return TaskResult(task_id=task["task_id"], case_id=task["case_id"], stage=stage)
 

@@ -238,6 +238,36 @@ async def test_a_completion_no_worker_takes_is_a_503_and_the_repeat_completes_th
         assert await count(pool, completed, case_id) == 1
 
 
+async def test_a_repeated_completion_answers_once_the_case_has_moved_on(
+    dev_env: WorkflowEnvironment, pool: asyncpg.Pool
+) -> None:
+    """A deadline shorter than the step: the repeats attach to the running update and answer
+    when the next task is there, never earlier from the store (the caller looks for it)."""
+    settings = settings_for(f"outage-{uuid.uuid4().hex[:8]}").model_copy(
+        update={"update_timeout": timedelta(milliseconds=100)}
+    )
+    case_id = new_case_id()
+    async with (
+        app_on(dev_env.client, pool, settings) as app,
+        back_office(app) as http,
+        build_worker(dev_env.client, pool, settings),
+    ):
+        opened = await repeated(lambda: http.post(f"{V1}/status-events", json=opening(case_id)))
+        assert opened[0].status_code == 202
+        tasks = (await http.get(f"{V1}/tasks", params={"case_id": case_id})).json()
+        url = f"{V1}/tasks/{tasks[0]['task_id']}/complete"
+        unavailable = 0
+        async with asyncio.timeout(120):
+            while (answer := await http.post(url, json=conversation())).status_code == 503:
+                unavailable += 1  # sent again at once: the densest a client could repeat
+        assert answer.status_code == 200, answer.text
+        assert unavailable >= 1  # the documents take longer than the deadline
+        kinds = await pool.fetch(
+            "SELECT kind FROM tasks WHERE case_id = $1 AND status = 'open'", case_id
+        )
+        assert [row["kind"] for row in kinds] == ["referral_consent"]
+
+
 async def test_the_task_form_keeps_what_was_entered_when_the_completion_is_not_confirmed(
     dev_env: WorkflowEnvironment, pool: asyncpg.Pool
 ) -> None:
