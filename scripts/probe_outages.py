@@ -27,8 +27,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,6 +44,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from protection.master import KeyRingData  # noqa: E402
+from scripts.service_process import ServiceProcess as Service  # noqa: E402
+from scripts.service_process import alive  # noqa: E402
 
 os.environ.setdefault("CASE_MASTER_KEYS", KeyRingData.generate().to_json())
 
@@ -63,13 +63,6 @@ from workflows.time_rules import BERLIN  # noqa: E402
 
 V1 = "/api/v1"
 ORIGIN = "http://probe"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def say(message: str) -> None:
@@ -309,109 +302,6 @@ async def probe_healthy(limit: float) -> None:
 # ------------------------------------------------------------------ process probes
 
 
-class Service:
-    """``python -m service.main`` in a folder of its own, on free ports."""
-
-    def __init__(self, folder: Path, *args: str, api_port: int | None = None) -> None:
-        self.folder = folder
-        self.api_port = api_port or free_port()
-        self.env = dict(
-            os.environ,
-            CASE_DATA_DIR=str(folder),
-            CASE_API_PORT=str(self.api_port),
-            CASE_TEMPORAL_PORT=os.environ.get("PROBE_TEMPORAL_PORT", str(free_port())),
-            CASE_TEMPORAL_UI_PORT=os.environ.get("PROBE_UI_PORT", str(free_port())),
-        )
-        self.env.pop("DATABASE_URL", None)
-        self.env.pop("TEMPORAL_ADDRESS", None)
-        self.args = args
-        self.process: subprocess.Popen[str] | None = None
-        self.started: dict[str, int] = {}  # the servers it started, once it is ready
-
-    def same_folder(self, *args: str) -> Service:
-        other = Service(self.folder, *args, api_port=self.api_port)
-        other.env = dict(self.env)
-        return other
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "service.main", *self.args],
-            cwd=ROOT,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-
-    def wait_ready(self, limit: float) -> None:
-        assert self.process is not None and self.process.stdout is not None
-        deadline = time.monotonic() + limit
-        for line in self.process.stdout:
-            if line.startswith("API:") or line.startswith("Worker:"):
-                self.started = self.children()
-                return
-            if time.monotonic() > deadline:
-                break
-        raise RuntimeError(f"the service did not start; exit {self.process.poll()}")
-
-    def children(self) -> dict[str, int]:
-        """The pids of the embedded servers it started (read from their pid files)."""
-        found = {}
-        temporal = self.folder / "temporal" / "server.pid"
-        postgres = self.folder / "postgres" / "postmaster.pid"
-        with contextlib.suppress(OSError, ValueError):
-            found["temporal"] = int(temporal.read_text().split()[0])
-        with contextlib.suppress(OSError, ValueError):
-            found["postgres"] = int(postgres.read_text().split()[0])
-        return found
-
-    def token(self) -> str:
-        made = subprocess.run(
-            [sys.executable, "-m", "service.accounts_cli", "token", "--name", "probe"],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=120,
-        )
-        return made.stdout.strip().split()[-1]
-
-    def wait_exit(self, limit: float) -> int | None:
-        assert self.process is not None
-        try:
-            return self.process.wait(limit)
-        except subprocess.TimeoutExpired:
-            return None
-
-    def kill(self) -> None:
-        """Only what this probe started: the service, then the servers it left behind (those
-        it started itself: a second one on the same folder reads the first one's pid files)."""
-        leftovers = self.started
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        for pid in leftovers.values():
-            if alive(pid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie of ours counts as gone.
-    with contextlib.suppress(OSError):
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        return state != "Z"
-    return True
-
-
 @contextlib.contextmanager
 def folder() -> Any:
     path = Path(tempfile.mkdtemp(prefix="probe-", dir=ROOT / ".data"))
@@ -427,8 +317,8 @@ async def probe_sigterm(limit: float, *args: str) -> None:
         service.start()
         try:
             service.wait_ready(180)
-            token = service.token()
-            children = service.children()
+            token = service.api_token("probe")
+            children = service.servers()
             url = f"http://127.0.0.1:{service.api_port}{V1}/status-events"
             async with httpx.AsyncClient(timeout=None) as http:
                 call = asyncio.ensure_future(
@@ -443,7 +333,7 @@ async def probe_sigterm(limit: float, *args: str) -> None:
                 started = time.monotonic()
                 assert service.process is not None
                 service.process.send_signal(signal.SIGTERM)
-                code = await asyncio.to_thread(service.wait_exit, limit)
+                code = await asyncio.to_thread(service.wait, limit)
                 seconds = time.monotonic() - started
                 call.cancel()
                 with contextlib.suppress(BaseException):
@@ -473,11 +363,11 @@ async def probe_second(limit: float) -> None:
         second: Service | None = None
         try:
             first.wait_ready(180)
-            before = first.children()
+            before = first.servers()
             second = first.same_folder()
             started = time.monotonic()
             second.start()
-            code = await asyncio.to_thread(second.wait_exit, limit)
+            code = await asyncio.to_thread(second.wait, limit)
             seconds = time.monotonic() - started
             assert second.process is not None and second.process.stderr is not None
             said = ""
@@ -497,7 +387,7 @@ async def probe_second(limit: float) -> None:
                 second.kill()
             if first.process is not None and first.process.poll() is None:
                 first.process.send_signal(signal.SIGTERM)
-                first.wait_exit(60)
+                first.wait(60)
             first.kill()
 
 

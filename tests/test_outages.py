@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -22,20 +19,19 @@ from typing import Any
 
 import asyncpg
 import httpx
-import pytest
 from fastapi import FastAPI
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from schemas.accounts import Role
+from scripts.service_process import ServiceProcess as Service
+from scripts.service_process import alive, free_port, gone_within
 from service.embedded import embedded_postgres, temporal_dev_server
 from service.settings import Settings
 from service.temporal import connect
 from store.db import open_pool
 from store.migrate import apply_migrations
-from tests.conftest import ROOT
 from tests.test_api import V1, conversation, http_client, login_session, new_case_id, opening
-from tests.test_embedded import free_port
 from worker import build_worker
 
 DEADLINE = timedelta(seconds=3)
@@ -298,132 +294,6 @@ async def test_the_task_form_keeps_what_was_entered_when_the_completion_is_not_c
 
 
 # ------------------------------------------------------------------ the service as a process
-
-
-class Service:
-    """``python -m service.main`` on a data folder and free ports of its own."""
-
-    def __init__(self, data_dir: Path, *args: str, **env: str) -> None:
-        self.data_dir = data_dir
-        self.api_port = free_port()
-        self.env = dict(
-            os.environ,
-            CASE_DATA_DIR=str(data_dir),
-            CASE_API_PORT=str(self.api_port),
-            CASE_TEMPORAL_PORT=str(free_port()),
-            CASE_TEMPORAL_UI_PORT=str(free_port()),
-            **env,
-        )
-        for outside in ("DATABASE_URL", "TEMPORAL_ADDRESS"):
-            self.env.pop(outside, None)
-        self.args = args
-        self.process: subprocess.Popen[str] | None = None
-        self.started: dict[str, int] = {}  # the servers it started, once it is ready
-
-    def same_folder(self) -> Service:
-        twin = Service(self.data_dir, *self.args)
-        twin.env = dict(self.env)
-        twin.api_port = self.api_port
-        return twin
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "service.main", *self.args],
-            cwd=ROOT,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-
-    def wait_ready(self, limit: float = 240) -> None:
-        """Until the banner is printed (every server started); fails if the process ends."""
-        assert self.process is not None and self.process.stdout is not None
-        deadline = time.monotonic() + limit
-        for line in self.process.stdout:
-            if line.startswith("Worker:") or line.startswith("API:"):
-                self.started = self.servers()
-                return
-            assert time.monotonic() < deadline, "the service did not start in time"
-        pytest.fail(f"the service ended while starting: {self.stderr_tail()}")
-
-    def stderr_tail(self) -> str:
-        assert self.process is not None and self.process.stderr is not None
-        if self.process.poll() is None:
-            return ""
-        return self.process.stderr.read()[-2000:]
-
-    def servers(self) -> dict[str, int]:
-        """The pids of the embedded servers, from their pid files."""
-        found = {}
-        for name, path in (
-            ("temporal", self.data_dir / "temporal" / "server.pid"),
-            ("postgres", self.data_dir / "postgres" / "postmaster.pid"),
-        ):
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                found[name] = int(path.read_text().split()[0])
-        return found
-
-    def api_token(self) -> str:
-        made = subprocess.run(
-            [sys.executable, "-m", "service.accounts_cli", "token", "--name", "backoffice"],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        )
-        return made.stdout.strip().split()[-1]
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.api_port}{path}"
-
-    def wait(self, limit: float) -> int | None:
-        assert self.process is not None
-        try:
-            return self.process.wait(limit)
-        except subprocess.TimeoutExpired:
-            return None
-
-    def kill(self) -> None:
-        """The process and, should it have left them, its servers (only what it started: a
-        twin on the same folder reads the other one's pid files)."""
-        servers = self.started
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        for pid in servers.values():
-            if alive(pid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-        if self.process is not None:
-            for pipe in (self.process.stdout, self.process.stderr):
-                if pipe is not None:
-                    pipe.close()
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"  # a zombie has stopped; only its parent has not collected it yet
-
-
-def gone_within(pids: dict[str, int], seconds: float) -> list[str]:
-    """The names of ``pids`` still running after ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and any(alive(pid) for pid in pids.values()):
-        time.sleep(0.2)
-    return [name for name, pid in pids.items() if alive(pid)]
 
 
 @contextlib.contextmanager
