@@ -43,6 +43,7 @@ from schemas.arrivals import (
 )
 from schemas.documents import DocumentKind
 from schemas.flyers import IssuedFlyer
+from schemas.local_time import BERLIN
 from schemas.mail import MailAttachment, MailRequest
 from schemas.records import ActivityName
 from schemas.retention import RetentionRules, default_retention_rules
@@ -50,7 +51,6 @@ from schemas.tasks import TaskStatus
 from store import arrivals as store
 from store import outbox
 from store.flyers import flyer_pdf
-from workflows.time_rules import BERLIN
 
 
 def flyer_mail(flyer: IssuedFlyer) -> tuple[str, str, str]:

@@ -15,6 +15,7 @@ from activities.processing import (
     processing,
 )
 from schemas.case import Stage
+from schemas.local_time import BERLIN
 from schemas.records import (
     ActivityName,
     CaseOpening,
@@ -30,7 +31,6 @@ from schemas.retention import RetentionRules, default_retention_rules
 from schemas.tasks import Queue
 from store import erasure
 from store import repository as repo
-from workflows.time_rules import BERLIN
 
 
 class CaseStore:

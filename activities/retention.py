@@ -17,6 +17,7 @@ from activities.processing import (
 from activities.processing import Retention as Keep
 from protection.keyring import KeyRing
 from schemas.arrivals import ArrivalErasureOutcome, DueArrivals, EraseArrivalRequest
+from schemas.local_time import BERLIN
 from schemas.records import ActivityName
 from schemas.retention import (
     DueCases,
@@ -28,7 +29,6 @@ from schemas.retention import (
 from service.erasure import ErasureRefused, erase_arrivals, erase_case
 from store import arrivals as arrival_store
 from store import erasure as store
-from workflows.time_rules import BERLIN
 
 
 class Retention:

@@ -31,13 +31,13 @@ from temporalio.worker import Worker
 
 from protection import protect
 from schemas.events import StatusEvent
+from schemas.local_time import BERLIN
 from service.embedded import HOST, embedded_postgres, temporal_dev_server
 from service.settings import Settings
 from service.temporal import connect, ensure_search_attributes
 from store.db import open_pool
 from store.migrate import apply_migrations
 from worker import build_worker
-from workflows.time_rules import BERLIN
 
 ROOT = Path(__file__).resolve().parent.parent
 

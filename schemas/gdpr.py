@@ -10,16 +10,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, Field
 
 from schemas.accounts import AccessLogEntry
 from schemas.case import Outcome, Stage, TimelineEntry
 from schemas.events import ResidenceStatus
+from schemas.local_time import BERLIN
 from schemas.tasks import Queue, TaskKind, TaskStatus
-
-BERLIN = ZoneInfo("Europe/Berlin")
 
 BerlinTime = Annotated[datetime, AfterValidator(lambda at: at.astimezone(BERLIN))]
 

@@ -55,13 +55,13 @@ import httpx
 from api.auth import SESSION_COOKIE
 from protection.master import KeyRingData
 from schemas.accounts import Role
+from schemas.local_time import BERLIN
 from scripts.fuzz_findings import Findings, Operation, describe, findings_of, operations_of
 from service.accounts import AccountService
 from service.embedded import embedded_postgres, temporal_dev_server
 from service.settings import Settings
 from store.db import open_pool
 from store.migrate import apply_migrations
-from workflows.time_rules import BERLIN
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"

@@ -52,6 +52,7 @@ os.environ.setdefault("CASE_MASTER_KEYS", KeyRingData.generate().to_json())
 from api.app import create_app  # noqa: E402
 from api.auth import SESSION_COOKIE  # noqa: E402
 from schemas.accounts import Role  # noqa: E402
+from schemas.local_time import BERLIN  # noqa: E402
 from service.accounts import AccountService  # noqa: E402
 from service.embedded import embedded_postgres, venv_binary  # noqa: E402
 from service.settings import Settings  # noqa: E402
@@ -59,7 +60,6 @@ from store.db import open_pool  # noqa: E402
 from store.migrate import apply_migrations  # noqa: E402
 from worker import build_worker  # noqa: E402
 from workflows.search_attributes import ALL  # noqa: E402
-from workflows.time_rules import BERLIN  # noqa: E402
 
 V1 = "/api/v1"
 ORIGIN = "http://probe"

@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -36,10 +35,10 @@ from schemas.documents import (
     SupportOffer,
 )
 from schemas.flyers import FlyerRequest, IssuedFlyer
+from schemas.local_time import BERLIN
 from schemas.offers import COUNTY, COUNTY_TOWNS, known_town
 from store import flyers as store
 
-BERLIN = ZoneInfo("Europe/Berlin")
 _CATEGORY_ORDER = {category: index for index, category in enumerate(OfferCategory)}
 
 

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
 import asyncpg
 from pydantic import BaseModel
 
 from schemas.accounts import Account, Role
 from schemas.inputs import describe_de, forbidden_character
+from schemas.local_time import BERLIN
 from schemas.tasks import Queue, TaskKind
 from store import inbox as store
 
-BERLIN = ZoneInfo("Europe/Berlin")
 COMMENT_MAX = 500
 
 

@@ -26,13 +26,13 @@ from pydantic import TypeAdapter
 from schemas.audit import SYSTEM_ROLE
 from schemas.events import case_id_argument
 from schemas.inputs import HoldReason, argument
+from schemas.local_time import BERLIN
 from service.cli_database import command_pool, run_command
 from service.erasure import ErasureRefused
 from service.retention import SCHEDULE_ID, run_now, set_legal_hold
 from service.settings import Settings
 from service.temporal import connect
 from store import erasure as store
-from workflows.time_rules import BERLIN
 
 EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
 

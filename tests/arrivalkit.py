@@ -16,9 +16,9 @@ from temporalio.testing import WorkflowEnvironment
 from protection import protect
 from schemas.arrivals import ArrivalResult, ArrivalStart, ArrivalTimings
 from schemas.events import IntakeResult, StatusEvent
+from schemas.local_time import BERLIN
 from service.settings import Settings
 from workflows.arrival import ArrivalWorkflow, arrival_workflow_id
-from workflows.time_rules import BERLIN
 
 
 def today() -> date:

@@ -20,6 +20,7 @@ from protection import open_keyring, protect
 from protection.codec import keyring_of
 from schemas.case import CaseStart, CaseUpdateResult, ConsentWithdrawal, SupporterReport
 from schemas.events import IntakeResult, StatusEvent
+from schemas.local_time import BERLIN
 from schemas.process import ProcessTimings
 from schemas.residence_routes import load_residence_routes
 from schemas.tasks import CompleteTask, TaskCompletion, TaskResult
@@ -28,7 +29,6 @@ from service.settings import Settings
 from worker import build_activities, build_worker
 from workflows.arrival import ArrivalWorkflow
 from workflows.case import CaseWorkflow, workflow_id
-from workflows.time_rules import BERLIN
 
 ROUTES = load_residence_routes()
 

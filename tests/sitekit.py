@@ -21,11 +21,11 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from schemas.accounts import Role
 from schemas.events import StatusEvent
+from schemas.local_time import BERLIN
 from service.accounts import AccountService
 from service.cases import CaseService
 from service.settings import Settings
 from worker import build_worker
-from workflows.time_rules import BERLIN
 
 PASSWORD = "ein-langes-testpasswort"
 

@@ -24,12 +24,12 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from api.auth import SESSION_COOKIE
 from schemas.accounts import Role
+from schemas.local_time import BERLIN
 from service.accounts import AccountService
 from service.settings import Settings
 from web import labels
 from worker import build_worker
 from workflows.case import workflow_id
-from workflows.time_rules import BERLIN
 
 V1 = "/api/v1"
 

@@ -29,6 +29,7 @@ from temporalio.testing import WorkflowEnvironment
 from protection.codec import ENCODING, CaseCodec, erased_payload
 from protection.keyring import KeyRing
 from schemas.accounts import Role
+from schemas.local_time import BERLIN
 from service.erasure import erase_case
 from store import erasure
 from store.erasure import PERSONAL_TABLES
@@ -43,7 +44,6 @@ from tests.test_api import (
     today,
 )
 from workflows.case import HAND_OUT_DOCUMENTS, RECORD_WITHDRAWAL_AT_ONCE, workflow_id
-from workflows.time_rules import BERLIN
 
 # Where personal data is meant to be: whole tables, or some columns of a table.
 PERSONAL_COLUMNS: dict[str, tuple[str, ...] | None] = {

@@ -18,6 +18,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from schemas.case import Outcome
+from schemas.local_time import BERLIN
 from schemas.process import ProcessTimings
 from schemas.tasks import (
     Escalation,
@@ -29,7 +30,6 @@ from schemas.tasks import (
     RepresentativeInquiry,
 )
 from tests.casekit import CaseDriver, running_worker
-from workflows.time_rules import BERLIN
 
 TIMINGS = ProcessTimings()
 DAY = timedelta(days=1)

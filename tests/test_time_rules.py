@@ -10,8 +10,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from schemas.local_time import BERLIN
 from schemas.time_rules import default_time_rules
-from workflows.time_rules import BERLIN, Enforcement, age_on, broken_rules
+from workflows.time_rules import Enforcement, age_on, broken_rules
 
 RULES = default_time_rules()
 DECIDED = datetime(2027, 1, 4, 9, 0, tzinfo=BERLIN)

@@ -10,17 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter, ValidationError
 from starlette.datastructures import FormData
 
+from schemas.local_time import BERLIN
 from schemas.residence_routes import ResidenceRoutes
 from schemas.routes import Route
 from schemas.tasks import EscalationDecision, Perspective, TaskCompletion
 from web import labels
-
-BERLIN = ZoneInfo("Europe/Berlin")
 
 COMPLETION: TypeAdapter[TaskCompletion] = TypeAdapter(TaskCompletion)
 

@@ -35,6 +35,7 @@ from documents.texts import template_overview
 from schemas.accounts import Account, Role
 from schemas.documents import OfferCategory
 from schemas.inputs import RowId, describe_de, forbidden_character
+from schemas.local_time import BERLIN
 from schemas.offers import COUNTY_TOWNS, Offer, OfferDraft
 from schemas.partners import DEFAULT_ADDRESS, DEFAULT_HOURS, Partner, PartnerDraft, PartnerKind
 from schemas.residence_routes import ResidenceRoutes
@@ -42,7 +43,7 @@ from service.accounts import AccountError, AccountService, LoginRefused
 from service.availability import ServiceUnavailable
 from service.cases import CaseService, CaseServiceError
 from service.flyers import county_directories
-from service.inbox import BERLIN, InboxError, InboxService, View, queue_of
+from service.inbox import InboxError, InboxService, View, queue_of
 from store import arrivals as arrival_store
 from store import documents as documents_store
 from store import flyers as flyer_store

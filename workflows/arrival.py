@@ -47,10 +47,10 @@ with workflow.unsafe.imports_passed_through():
     from schemas.errors import ErrorType, FieldError
     from schemas.events import IntakeResult, ResidenceStatus, StatusEvent
     from schemas.flyers import FlyerRequest, IssuedFlyer
+    from schemas.local_time import BERLIN
     from schemas.records import ActivityName
     from schemas.tasks import CompleteTask, FlyerHandover, TaskResult, TaskStatus
     from workflows.steps import data_refused, run_step
-    from workflows.time_rules import BERLIN
 
 _R = TypeVar("_R", bound=BaseModel)
 

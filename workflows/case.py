@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.documents import DocumentKind, RouteDiscussed
     from schemas.errors import ErrorType, FieldError
     from schemas.events import IntakeResult, ResidenceStatus, StatusEvent
+    from schemas.local_time import BERLIN
     from schemas.records import (
         KI_RECIPIENT,
         ActivityName,
@@ -79,7 +80,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import search_attributes as sa
     from workflows.steps import failure_kind, run_step
-    from workflows.time_rules import BERLIN, Enforcement, age_on, broken_rules
+    from workflows.time_rules import Enforcement, age_on, broken_rules
 
 _R = TypeVar("_R", bound=BaseModel)
 

@@ -20,6 +20,7 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from schemas.arrivals import ArrivalErasureOutcome, DueArrivals, EraseArrivalRequest
     from schemas.errors import ErrorType
+    from schemas.local_time import BERLIN
     from schemas.records import ActivityName
     from schemas.retention import (
         DueCases,
@@ -30,7 +31,6 @@ with workflow.unsafe.imports_passed_through():
         RetentionRun,
     )
     from workflows.steps import failure_kind
-    from workflows.time_rules import BERLIN
 
 RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=5), non_retryable_error_types=[ErrorType.DATA_ERROR.value]

@@ -8,9 +8,6 @@ from zoneinfo import ZoneInfo
 
 from schemas.time_rules import TimeRule
 
-# Imported by the workflow through the sandbox pass-through, so these are real tz objects.
-BERLIN = ZoneInfo("Europe/Berlin")
-
 
 @dataclass(frozen=True)
 class Enforcement:

@@ -24,6 +24,7 @@ from temporalio import activity
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from schemas.local_time import BERLIN
 from schemas.process import ProcessTimings
 from schemas.records import ActivityName, SupporterRecord
 from schemas.routes import Prerequisite, Route
@@ -47,7 +48,6 @@ from tests.arrivalkit import ArrivalDriver, today
 from tests.casekit import CaseDriver, running_worker, worker_replacing
 from tests.conftest import SERVER_STARTUP, with_database
 from workflows.arrival import ArrivalWorkflow
-from workflows.time_rules import BERLIN
 
 HERE = Path(__file__).resolve().parent
 DAY = timedelta(days=1)
