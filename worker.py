@@ -22,7 +22,6 @@ from activities.disclosures import Disclosures
 from activities.documents import CaseDocuments
 from activities.failures import FailureClassifier
 from activities.flyers import Flyers
-from activities.mail import Mail
 from activities.retention import Retention
 from protection import open_keyring, protect
 from protection.codec import keyring_of
@@ -75,7 +74,6 @@ def build_activities(
         pool, after_handover_commit=after_handover_commit, before_handover=before_handover
     )
     retention = Retention(pool, keys, rules)
-    mail = Mail(pool)
     documents = CaseDocuments(pool, authority_contact, texts_dir)
     flyers = Flyers(pool)
     arrivals = Arrivals(pool, rules)
@@ -94,7 +92,6 @@ def build_activities(
         retention.erase_case,
         retention.due_arrivals,
         retention.erase_arrivals,
-        mail.enqueue,
         documents.produce,
         flyers.issue,
         arrivals.record_arrival,

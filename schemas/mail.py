@@ -1,7 +1,7 @@
 """An e-mail for the outbox: what a workflow asks to be sent, attachments included.
 
-The model travels as the input of the ``mail.enqueue`` activity (encrypted like every payload)
-and is written to the ``outbox`` table; it carries personal data (recipient, text, documents).
+The arrival's ``arrival.mail_flyer`` activity builds it and writes it to the ``outbox`` table
+(``store.outbox.enqueue``); it carries personal data (recipient, text, documents).
 """
 
 from __future__ import annotations
@@ -41,10 +41,3 @@ class MailRequest(BaseModel):
     subject: str = Field(min_length=1, max_length=300, pattern=r"^[^\r\n]*$")
     body: str
     attachments: tuple[MailAttachment, ...] = ()
-
-
-class MailQueued(BaseModel):
-    """What ``mail.enqueue`` answers: the outbox row, and whether this call created it."""
-
-    outbox_id: int
-    created: bool

@@ -359,14 +359,6 @@ async def request_erasure(con: Connection, consent_id: str, at: datetime) -> lis
     return [row["recipient"] for row in rows]
 
 
-async def disclosures_of_case(con: Connection, case_id: str) -> list[asyncpg.Record]:
-    return await con.fetch(
-        "SELECT disclosure_id, consent_id::text, recipient, categories, purpose, disclosed_at "
-        "FROM disclosures WHERE case_id = $1 ORDER BY disclosure_id",
-        case_id,
-    )
-
-
 async def insert_supporter(
     con: Connection, supporter_id: str, case_id: str, report: SupporterReport, at: datetime
 ) -> None:

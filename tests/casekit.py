@@ -79,7 +79,7 @@ class CaseDriver:
         no_deadline: bool = False,
     ) -> IntakeResult:
         # Time-skipping tests start with start_workflow + update: update-with-start on the
-        # time-skipping server loses the result once time is skipped (see DEVELOPERS.md).
+        # time-skipping server fails with "No completion event found" once time is skipped.
         self.handle = await self.client.start_workflow(
             CaseWorkflow.run,
             CaseStart(
