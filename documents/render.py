@@ -14,6 +14,7 @@ import functools
 import hashlib
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -281,7 +282,12 @@ _RENDERER: ProcessPoolExecutor | None = None
 
 def _exit_with_parent(parent: int) -> None:
     """In the renderer: end when the process that started it is gone. A worker killed outright
-    (SIGKILL, a crash) cannot stop its renderer, which would otherwise live on as an orphan."""
+    (SIGKILL, a crash) cannot stop its renderer, which would otherwise live on as an orphan.
+
+    Ctrl-C reaches the whole process group: the renderer ignores it and ends when its parent
+    shuts the pool down (or is gone), instead of printing a KeyboardInterrupt traceback.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         while os.getppid() == parent:

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -42,3 +44,44 @@ async def test_the_renderer_ends_when_its_worker_is_killed() -> None:
     gone = not status.exists() or "zombie" in status.read_text()
     assert gone, "the renderer outlived its worker"
     assert await asyncio.wait_for(dying.wait(), timeout=10) == 9
+
+
+# Render once, print the renderer's pid, then wait for Ctrl-C as `manage.py run` does.
+CTRL_C = """
+import asyncio, sys
+from documents import render_off_loop
+from documents.examples import SAMPLE_FLYER
+from schemas.documents import DocumentKind
+
+async def main():
+    await render_off_loop(DocumentKind.FLYER, "uk", SAMPLE_FLYER)
+    print(*sys.modules["documents.render"]._renderer()._processes, flush=True)
+    await asyncio.sleep(120)
+
+try:
+    asyncio.run(main())
+except KeyboardInterrupt:
+    sys.exit(130)
+"""
+
+
+async def test_ctrl_c_stops_the_renderer_without_a_traceback() -> None:
+    """Ctrl-C in a terminal signals the whole process group, the renderer included."""
+    running = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        CTRL_C,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    assert running.stdout is not None and running.stderr is not None
+    line = await asyncio.wait_for(running.stdout.readline(), timeout=60)
+    [renderer] = [int(pid) for pid in line.split()]
+    os.killpg(running.pid, signal.SIGINT)
+    assert await asyncio.wait_for(running.wait(), timeout=30) == 130
+    stderr = (await running.stderr.read()).decode()
+    assert "Traceback" not in stderr, stderr
+    status = Path(f"/proc/{renderer}/status")
+    assert not status.exists() or "zombie" in status.read_text()
