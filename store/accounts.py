@@ -12,7 +12,7 @@ from datetime import timedelta
 import asyncpg
 
 from schemas.accounts import AccessLogEntry, Account, ApiToken, Role
-from schemas.records import KI_RECIPIENT
+from store import inbox
 from store.repository import Connection
 
 _ACCOUNT_COLUMNS = "account_id, username, display_name, role, active"
@@ -263,11 +263,6 @@ async def access_log(con: Connection, case_id: str) -> list[AccessLogEntry]:
 
 
 async def ki_may_see_case(con: Connection, case_id: str) -> bool:
-    """True when the case was disclosed to the KI on a consent that is not withdrawn."""
-    found = await con.fetchval(
-        "SELECT true FROM disclosures d JOIN consents c USING (consent_id) "
-        "WHERE d.case_id = $1 AND d.recipient = $2 AND c.withdrawn_on IS NULL LIMIT 1",
-        case_id,
-        KI_RECIPIENT,
-    )
-    return bool(found)
+    """May the KI read the case? Exactly when it holds a referral of it: the one rule, written
+    once with what it sees (:func:`store.inbox.ki_referral`), for the API and the pages alike."""
+    return await inbox.ki_referral(con, case_id) is not None

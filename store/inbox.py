@@ -169,7 +169,8 @@ async def ki_case(con: Connection, case_id: str) -> KiCaseView | None:
 
 async def ki_referral(con: Connection, case_id: str) -> asyncpg.Record | None:
     """What the KI holds of a case: the three categories, on a disclosure to the KI under a
-    consent that is not withdrawn, and not erased."""
+    consent that is not withdrawn, and not erased. This is also the rule of whether the KI may
+    read the case at all (``store.accounts.ki_may_see_case``): one statement for both."""
     return await con.fetchrow(
         "SELECT r.personal_data, r.contact_data, r.residence_status, r.received_at "
         "FROM ki_referrals r JOIN consents c USING (consent_id) "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import asyncpg
 import httpx
 from fastapi import FastAPI
 
@@ -94,3 +95,16 @@ async def test_openapi_documents_both_views(app: FastAPI) -> None:
     assert refs == {"CaseView", "KiCaseView"}
     ki_view = document["components"]["schemas"]["KiCaseView"]
     assert set(ki_view["properties"]) == KI_FIELDS
+
+
+async def test_the_api_and_the_page_let_the_ki_read_a_case_by_one_rule(
+    http: httpx.AsyncClient, ki: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    """Once the KI's copy is erased, neither the API nor the page shows it the case: both ask
+    the one rule (``store.inbox.ki_referral``)."""
+    case_id = await to_follow_up(http, ki)
+    assert (await ki.get(f"{V1}/cases/{case_id}")).status_code == 200
+    assert (await ki.get(f"/faelle/{case_id}")).status_code == 200
+    await pool.execute("UPDATE ki_referrals SET erased_at = now() WHERE case_id = $1", case_id)
+    assert (await ki.get(f"{V1}/cases/{case_id}")).status_code == 404
+    assert (await ki.get(f"/faelle/{case_id}")).status_code == 404
