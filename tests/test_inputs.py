@@ -149,8 +149,8 @@ def update_arguments() -> set[type[BaseModel]]:
 # or a command taking a model of its own is added here (the check below then walks it).
 PAGES_AND_CLIS: set[type[BaseModel]] = {
     *_models_in(TaskCompletion),  # web/forms.py (COMPLETION validates it), the task pages
-    PartnerDraft,  # web/pages.py (admin/partner), starter partners add|update
-    OfferDraft,  # web/pages.py (admin/angebote), starter offers add|update
+    PartnerDraft,  # web/routes/admin.py (admin/partner), starter partners add|update
+    OfferDraft,  # web/routes/admin.py (admin/angebote), starter offers add|update
     StatusEvent,  # starter event|events, starter/csv_format.py
 }
 
@@ -648,7 +648,8 @@ async def test_every_parameter_of_the_pages_is_an_answer_not_a_500(site: Site) -
 
 async def _walk_pages(people: list[httpx.AsyncClient]) -> int:
     checked = 0
-    for route in web.pages.router.routes:
+    routes = [route for area in web.pages.AREAS for route in area.router.routes]
+    for route in routes:
         assert isinstance(route, APIRoute)
         dependant = route.dependant
         names = [p.name for p in dependant.path_params + dependant.query_params]

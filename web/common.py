@@ -1,0 +1,148 @@
+"""What every page area shares: the templates and their filters, the login check, the
+German refusal (:class:`PageRefused`), the redirect after a form, and the app's services."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from api.auth import SESSION_COOKIE, optional_account
+from schemas.accounts import Account, Role
+from schemas.local_time import BERLIN
+from schemas.residence_routes import ResidenceRoutes
+from service.accounts import AccountService
+from service.cases import CaseService
+from service.inbox import InboxService, View
+from web import labels
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+
+CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+VIEW_TITLES = {
+    View.MINE: "Meine Aufgaben",
+    View.GROUP: "Offen in meiner Gruppe",
+    View.OVERDUE: "Überfällig",
+    View.THIS_WEEK: "Diese Woche fällig",
+}
+
+
+class LoginRequired(Exception):
+    """No valid session. ``expired``: the browser still sent a cookie the server no longer knows
+    (idle timeout, lifetime over, logged out elsewhere), so the login page can say why."""
+
+    def __init__(self, next_path: str, *, expired: bool = False) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+        self.expired = expired
+
+
+class PageRefused(Exception):
+    """Answer with the German error page: 403 no role for it, 404 unknown, 409 not possible."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _berlin_time(value: datetime | None) -> str:
+    return value.astimezone(BERLIN).strftime("%d.%m.%Y, %H:%M Uhr") if value else "–"
+
+
+def _german_date(value: date | str | None) -> str:
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value).strftime("%d.%m.%Y")
+        except ValueError:
+            return value
+    return value.strftime("%d.%m.%Y")
+
+
+templates.env.filters["zeit"] = _berlin_time
+templates.env.filters["datum"] = _german_date
+templates.env.filters["sprache"] = lambda code: labels.label(labels.LANGUAGE_NAMES, code)
+templates.env.globals.update(
+    labels=labels, label=labels.label, VIEW_TITLES=VIEW_TITLES, Role=Role, View=View
+)
+
+
+def residence_routes_of(request: Request) -> ResidenceRoutes:
+    routes: ResidenceRoutes = request.app.state.residence_routes  # read once per app
+    return routes
+
+
+def accounts_of(request: Request) -> AccountService:
+    service: AccountService = request.app.state.accounts
+    return service
+
+
+def cases_of(request: Request) -> CaseService:
+    service: CaseService = request.app.state.cases
+    return service
+
+
+def pool_of(request: Request) -> asyncpg.Pool:
+    pool: asyncpg.Pool = request.app.state.pool
+    return pool
+
+
+def inbox_of(request: Request) -> InboxService:
+    return InboxService(pool_of(request))
+
+
+def local_path(path: str | None, default: str = "/") -> str:
+    """Only paths of this site: no scheme, no host, no protocol-relative ``//``."""
+    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return default
+    return path
+
+
+async def logged_in(request: Request, *roles: Role) -> Account:
+    account = await optional_account(request)
+    if account is None:
+        raise LoginRequired(request.url.path, expired=bool(request.cookies.get(SESSION_COOKIE)))
+    if roles and account.role not in roles:
+        raise PageRefused(403, "Für diese Seite hat Ihre Rolle keine Berechtigung.")
+    return account
+
+
+def render(
+    request: Request,
+    name: str,
+    account: Account | None,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
+    message = labels.MESSAGES.get(request.query_params.get("meldung", ""))
+    return templates.TemplateResponse(
+        request,
+        name,
+        {"account": account, "message": message, **context},
+        status_code=status_code,
+    )
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def parse_task_id(raw: str) -> str:
+    try:
+        return str(UUID(raw))
+    except ValueError:
+        raise PageRefused(404, "Diese Aufgabe gibt es nicht.") from None
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,1 @@
+"""One router per page area; :mod:`web.pages` combines them and installs them in the app."""

@@ -1,0 +1,371 @@
+"""The admin pages: accounts, partners, offers (and the flyers of their towns), the texts the
+documents are made of, and the access log."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+import asyncpg
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import TypeAdapter, ValidationError
+
+from documents import LANGUAGES
+from documents.texts import template_overview
+from schemas.accounts import Account, Role
+from schemas.documents import OfferCategory
+from schemas.inputs import RowId
+from schemas.offers import COUNTY_TOWNS, Offer, OfferDraft
+from schemas.partners import DEFAULT_ADDRESS, DEFAULT_HOURS, Partner, PartnerDraft, PartnerKind
+from service.accounts import AccountError
+from service.flyers import county_directories
+from store import flyers as flyer_store
+from store import offers as offer_store
+from store import repository as repo
+from store.repository import Connection
+from web import labels
+from web.common import (
+    CASE_ID,
+    PageRefused,
+    accounts_of,
+    logged_in,
+    pool_of,
+    redirect,
+    render,
+    residence_routes_of,
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+_ROW_ID: TypeAdapter[int] = TypeAdapter(RowId)
+
+
+def _entry_id(raw: object) -> int:
+    """An id of a directory entry or an account from a URL or a form. One that cannot name a
+    row (not a number, beyond the int4 column) is an unknown entry: a query with it would
+    fail in asyncpg."""
+    try:
+        return _ROW_ID.validate_python(raw)
+    except ValidationError:
+        raise PageRefused(404, "Diesen Eintrag gibt es nicht.") from None
+
+
+async def _accounts_page(
+    request: Request, account: Account, *, error: str | None = None, values: Any = None
+) -> Response:
+    return render(
+        request,
+        "admin_accounts.html",
+        account,
+        status_code=422 if error else 200,
+        accounts=await accounts_of(request).list_accounts(),
+        error=error,
+        values=values or {},
+    )
+
+
+@router.get("/admin/konten")
+async def accounts_page(request: Request) -> Response:
+    account = await logged_in(request, Role.ADMIN)
+    return await _accounts_page(request, account)
+
+
+@router.post("/admin/konten")
+async def create_account(request: Request) -> Response:
+    account = await logged_in(request, Role.ADMIN)
+    form = await request.form()
+    values = {key: str(form.get(key, "")) for key in ("username", "display_name", "role")}
+    try:
+        role = Role(values["role"])
+        await accounts_of(request).create_account(
+            values["username"],
+            values["display_name"],
+            role,
+            str(form.get("password", "")),
+            by=account,
+        )
+    except ValueError as refused:  # AccountError is a ValueError, so is an unknown role
+        message = str(refused) if isinstance(refused, AccountError) else "Bitte eine Rolle wählen."
+        return await _accounts_page(request, account, error=message, values=values)
+    return redirect("/admin/konten?meldung=konto")
+
+
+@router.post("/admin/konten/{account_id}/aktiv")
+async def set_active(request: Request, account_id: str) -> Response:
+    admin = await logged_in(request, Role.ADMIN)
+    form = await request.form()
+    wanted = _entry_id(account_id)
+    try:
+        await accounts_of(request).set_active(wanted, form.get("aktiv") == "ja", by=admin)
+    except AccountError as refused:
+        raise PageRefused(404, str(refused)) from None
+    return redirect("/admin/konten?meldung=konto_geaendert")
+
+
+async def _partners_page(
+    request: Request,
+    account: Account,
+    *,
+    errors: dict[str, list[str]] | None = None,
+    values: dict[str, Any] | None = None,
+    editing: int | None = None,
+) -> Response:
+    async with pool_of(request).acquire() as con:
+        partners = await repo.list_partners(con)
+    return render(
+        request,
+        "admin_partners.html",
+        account,
+        status_code=422 if errors else 200,
+        partners=partners,
+        errors=errors or {},
+        values=values or {"address": DEFAULT_ADDRESS, "hours": DEFAULT_HOURS},
+        editing=editing,
+        kinds=list(PartnerKind),
+        towns=COUNTY_TOWNS,
+    )
+
+
+_Draft = TypeVar("_Draft", PartnerDraft, OfferDraft)
+_Entry = TypeVar("_Entry", Partner, Offer)
+
+
+def _form_draft(
+    model: type[_Draft], form: Any, fields: tuple[str, ...], *, unset_when_empty: tuple[str, ...]
+) -> tuple[_Draft | None, dict[str, Any], dict[str, list[str]]]:
+    """The model from a form: the entered values (kept for the page) and German refusals per
+    field. Fields in ``unset_when_empty`` left empty take the model's default."""
+    values = {key: str(form.get(key, "")).strip() for key in (*fields, "languages")}
+    data: dict[str, Any] = {
+        key: value for key, value in values.items() if value or key not in unset_when_empty
+    }
+    data["languages"] = [part for part in re.split(r"[\s,]+", values["languages"]) if part]
+    try:
+        return model.model_validate(data), values, {}
+    except ValidationError as error:
+        errors: dict[str, list[str]] = {}
+        for detail in error.errors():
+            name = str(detail["loc"][0])
+            message = labels.reason(name, detail["msg"], detail["type"])
+            if name == "languages":
+                message = "Sprachen als ISO-639-Kürzel, z. B. de, ar, fa."
+            if message not in errors.get(name, []):
+                errors.setdefault(name, []).append(message)
+        return None, values, errors
+
+
+def _partner_draft(form: Any) -> tuple[PartnerDraft | None, dict[str, Any], dict[str, list[str]]]:
+    return _form_draft(
+        PartnerDraft,
+        form,
+        ("name", "kind", "town", "contact", "address", "hours"),
+        unset_when_empty=("address", "hours"),
+    )
+
+
+@router.get("/admin/partner")
+async def partners_page(request: Request, bearbeiten: str | None = None) -> Response:
+    account = await logged_in(request, Role.ADMIN)
+    values: dict[str, Any] = {}
+    editing = None if bearbeiten is None else _entry_id(bearbeiten)
+    if editing is not None:
+        partner = await _load_entry(request, repo.get_partner, editing)
+        values = {**partner.model_dump(mode="json"), "languages": ", ".join(partner.languages)}
+    return await _partners_page(request, account, values=values, editing=editing)
+
+
+@router.post("/admin/partner")
+async def save_partner(request: Request) -> Response:
+    account = await logged_in(request, Role.ADMIN)
+    form = await request.form()
+    editing = _entry_id(form["partner_id"]) if form.get("partner_id") else None
+    draft, values, errors = _partner_draft(form)
+    if draft is not None:
+        if await _save_entry(request, editing, draft, repo.add_partner, repo.update_partner):
+            return redirect("/admin/partner?meldung=partner#inhalt")
+        errors = {"name": ["Diesen Namen gibt es in diesem Ort schon."]}
+    return await _partners_page(request, account, errors=errors, values=values, editing=editing)
+
+
+@router.post("/admin/partner/{partner_id}/entfernen")
+async def remove_partner(request: Request, partner_id: str) -> Response:
+    await _remove_entry(request, repo.deactivate_partner, partner_id)
+    return redirect("/admin/partner?meldung=partner_entfernt#inhalt")
+
+
+async def _load_entry(
+    request: Request,
+    get: Callable[[Connection, int], Awaitable[_Entry | None]],
+    entry_id: int,
+) -> _Entry:
+    """A directory entry to edit, or the 404 page."""
+    async with pool_of(request).acquire() as con:
+        entry = await get(con, entry_id)
+    if entry is None:
+        raise PageRefused(404, "Diesen Eintrag gibt es nicht.")
+    return entry
+
+
+async def _save_entry(
+    request: Request,
+    editing: int | None,
+    draft: _Draft,
+    add: Callable[[Connection, _Draft], Awaitable[object]],
+    update: Callable[[Connection, int, _Draft], Awaitable[object | None]],
+) -> bool:
+    """Add or change a directory entry (partner or offer); False when the name is taken."""
+    try:
+        async with pool_of(request).acquire() as con:
+            if editing is None:
+                await add(con, draft)
+            elif await update(con, editing, draft) is None:
+                raise PageRefused(404, "Diesen Eintrag gibt es nicht.")
+    except asyncpg.UniqueViolationError:
+        return False
+    return True
+
+
+async def _remove_entry(
+    request: Request, deactivate: Callable[[Connection, int], Awaitable[bool]], entry_id: str
+) -> None:
+    """Deactivate a directory entry: past disclosures and flyers still name it."""
+    await logged_in(request, Role.ADMIN)
+    wanted = _entry_id(entry_id)
+    async with pool_of(request).acquire() as con:
+        if not await deactivate(con, wanted):
+            raise PageRefused(404, "Diesen Eintrag gibt es nicht.")
+
+
+@dataclass(frozen=True)
+class TownFlyer:
+    """One row of the flyer table: the town's directory now, and what is stored for it."""
+
+    town: str
+    entries: int
+    directory_version: str
+    made_at: datetime | None  # the first stored flyer of this directory version
+    languages_made: list[str]
+    versions: int  # every stored version of the town, all languages
+
+
+async def _town_flyers(pool: asyncpg.Pool) -> list[TownFlyer]:
+    directories = await county_directories(pool)
+    async with pool.acquire() as con:
+        stored = await flyer_store.list_flyers(con)
+    rows = []
+    for directory in directories:
+        of_town = [flyer for flyer in stored if flyer.town == directory.town]
+        current = [flyer for flyer in of_town if flyer.directory_version == directory.version]
+        rows.append(
+            TownFlyer(
+                town=directory.town,
+                entries=len(directory.offers),
+                directory_version=directory.version,
+                made_at=min((flyer.created_at for flyer in current), default=None),
+                languages_made=sorted({flyer.requested_language for flyer in current}),
+                versions=len(of_town),
+            )
+        )
+    return rows
+
+
+async def _offers_page(
+    request: Request,
+    account: Account,
+    *,
+    errors: dict[str, list[str]] | None = None,
+    values: dict[str, Any] | None = None,
+    editing: int | None = None,
+) -> Response:
+    async with pool_of(request).acquire() as con:
+        offers = await offer_store.list_offers(con)
+    return render(
+        request,
+        "admin_offers.html",
+        account,
+        status_code=422 if errors else 200,
+        offers=offers,
+        flyers=await _town_flyers(pool_of(request)),
+        languages=LANGUAGES,
+        errors=errors or {},
+        values=values or {},
+        editing=editing,
+        categories=list(OfferCategory),
+        towns=COUNTY_TOWNS,
+    )
+
+
+def _offer_draft(form: Any) -> tuple[OfferDraft | None, dict[str, Any], dict[str, list[str]]]:
+    return _form_draft(
+        OfferDraft,
+        form,
+        ("name", "category", "town", "address", "hours", "contact"),
+        unset_when_empty=("town", "contact"),
+    )
+
+
+@router.get("/admin/angebote")
+async def offers_page(request: Request, bearbeiten: str | None = None) -> Response:
+    account = await logged_in(request, Role.ADMIN)
+    values: dict[str, Any] = {}
+    editing = None if bearbeiten is None else _entry_id(bearbeiten)
+    if editing is not None:
+        offer = await _load_entry(request, offer_store.get_offer, editing)
+        values = {
+            **offer.model_dump(mode="json"),
+            "town": offer.town or "",
+            "contact": offer.contact or "",
+            "languages": ", ".join(offer.languages),
+        }
+    return await _offers_page(request, account, values=values, editing=editing)
+
+
+@router.post("/admin/angebote")
+async def save_offer(request: Request) -> Response:
+    account = await logged_in(request, Role.ADMIN)
+    form = await request.form()
+    editing = _entry_id(form["offer_id"]) if form.get("offer_id") else None
+    draft, values, errors = _offer_draft(form)
+    if draft is not None:
+        if await _save_entry(
+            request, editing, draft, offer_store.add_offer, offer_store.update_offer
+        ):
+            return redirect("/admin/angebote?meldung=angebot#inhalt")
+        errors = {"name": ["Diesen Namen gibt es in diesem Ort (oder kreisweit) schon."]}
+    return await _offers_page(request, account, errors=errors, values=values, editing=editing)
+
+
+@router.post("/admin/angebote/{offer_id}/entfernen")
+async def remove_offer(request: Request, offer_id: str) -> Response:
+    await _remove_entry(request, offer_store.deactivate_offer, offer_id)
+    return redirect("/admin/angebote?meldung=angebot_entfernt#inhalt")
+
+
+@router.get("/admin/texte")
+async def texts_page(request: Request) -> Response:
+    """Which texts the documents are made of, and which are reviewed by a person: drafted
+    translations are printed as such, and the Bleiberechtsregelungen await legal review."""
+    account = await logged_in(request, Role.ADMIN)
+    return render(
+        request,
+        "admin_texts.html",
+        account,
+        templates=template_overview(),
+        routes=residence_routes_of(request).versions,
+        review_by=residence_routes_of(request).review_by,
+    )
+
+
+@router.get("/admin/zugriffe")
+async def access_log(request: Request, case_id: str = "") -> Response:
+    account = await logged_in(request, Role.ADMIN)
+    case_id = case_id.strip()
+    entries = []
+    if case_id and CASE_ID.fullmatch(case_id):
+        entries = await accounts_of(request).access_log(case_id)
+    return render(request, "admin_access.html", account, case_id=case_id, entries=entries)

@@ -1,0 +1,84 @@
+"""The inbox (Posteingang) of the ABH and the KI: its views, and claiming, releasing and
+handing over a task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from schemas.accounts import Role
+from service.inbox import InboxError, View
+from web.common import (
+    PageRefused,
+    accounts_of,
+    inbox_of,
+    local_path,
+    logged_in,
+    parse_task_id,
+    redirect,
+    render,
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/posteingang")
+async def inbox_page(request: Request, ansicht: str = View.MINE.value) -> Response:
+    account = await logged_in(request, Role.ABH, Role.KI)
+    try:
+        view = View(ansicht)
+    except ValueError:
+        view = View.MINE
+    page = await inbox_of(request).page(account, view)
+    names = {a.account_id: a.display_name for a in await accounts_of(request).list_accounts()}
+    return render(request, "inbox.html", account, page=page, names=names)
+
+
+def _back(form: Any, default: str) -> str:
+    return local_path(str(form.get("zurueck", "")), default)
+
+
+def _with_message(url: str, code: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}meldung={code}"
+
+
+@router.post("/aufgaben/{task_id}/uebernehmen")
+async def claim(request: Request, task_id: str) -> Response:
+    account = await logged_in(request, Role.ABH, Role.KI)
+    form = await request.form()
+    await _assignment(inbox_of(request).claim(parse_task_id(task_id), account))
+    return redirect(_with_message(_back(form, "/posteingang"), "uebernommen"))
+
+
+@router.post("/aufgaben/{task_id}/freigeben")
+async def release(request: Request, task_id: str) -> Response:
+    account = await logged_in(request, Role.ABH, Role.KI)
+    form = await request.form()
+    await _assignment(inbox_of(request).release(parse_task_id(task_id), account))
+    return redirect(_with_message(_back(form, "/posteingang"), "freigegeben"))
+
+
+@router.post("/aufgaben/{task_id}/uebergeben")
+async def hand_over(request: Request, task_id: str) -> Response:
+    account = await logged_in(request, Role.ABH, Role.KI)
+    form = await request.form()
+    task_id = parse_task_id(task_id)
+    colleagues = {a.account_id: a for a in await accounts_of(request).list_accounts()}
+    try:
+        to = colleagues.get(int(str(form.get("an", ""))))
+    except ValueError:
+        to = None
+    if to is None:
+        raise PageRefused(422, "Bitte eine Kollegin oder einen Kollegen auswählen.")
+    comment = str(form.get("kommentar", ""))
+    await _assignment(inbox_of(request).hand_over(task_id, account, to, comment))
+    return redirect(_with_message(_back(form, "/posteingang"), "uebergeben"))
+
+
+async def _assignment(change: Any) -> None:
+    try:
+        await change
+    except InboxError as refused:
+        raise PageRefused(refused.status, refused.message) from None
