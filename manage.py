@@ -88,9 +88,7 @@ def ensure_venv() -> None:
     print("manage.py: installing the project into .venv (pyproject.toml changed)", file=sys.stderr)
     try:
         _pip("install", "--upgrade", "pip")
-        # "compat": the checkout itself goes on sys.path, which is what this flat layout means;
-        # setuptools' default editable mode warns on every install about same-named folders.
-        _pip("install", "--editable", ".[dev]", "--config-settings", "editable_mode=compat")
+        _pip("install", "--editable", ".[dev]")
     except subprocess.CalledProcessError as err:
         sys.exit(f"manage.py: pip failed (exit {err.returncode}); see its output above")
     STAMP.write_text(digest + "\n")
