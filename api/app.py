@@ -33,6 +33,7 @@ from protection import protect
 from protection.codec import keyring_of
 from service.accounts import AccountService
 from service.cases import CaseService
+from service.directory import DirectoryService
 from service.settings import Settings
 from service.temporal import connect, for_requests
 from store.db import open_pool
@@ -44,7 +45,8 @@ def create_app(
     settings: Settings, *, client: Client | None = None, pool: asyncpg.Pool | None = None
 ) -> FastAPI:
     """Build the API; its lifespan puts ``cases`` (CaseService), ``accounts``
-    (AccountService), ``settings`` and ``pool`` on ``app.state``."""
+    (AccountService), ``directory`` (DirectoryService), ``settings`` and ``pool`` on
+    ``app.state``."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,6 +69,7 @@ def create_app(
             app.state.keys = keyring_of(own_client)
             app.state.cases = CaseService(own_client, own_pool, settings)
             app.state.accounts = AccountService(own_pool, settings)
+            app.state.directory = DirectoryService(own_pool)
             app.state.settings = settings
             app.state.residence_routes = settings.residence_routes()  # read once, not per page
             yield

@@ -18,6 +18,7 @@ from schemas.events import CaseId
 from schemas.inputs import RowId
 from service.accounts import AccountService
 from service.cases import CaseService
+from service.directory import DirectoryService
 from service.records import REPORT_READERS, RecordsService
 
 
@@ -35,7 +36,17 @@ Cases = Annotated[CaseService, Depends(_case_service)]
 """The case service: every operation on cases and tasks goes through it."""
 
 Pool = Annotated[asyncpg.Pool, Depends(_pool)]
-"""The process's asyncpg pool, for the partner directory (SQL stays in store.repository)."""
+"""The process's asyncpg pool, for the routes that read the database themselves (SQL stays in
+store/)."""
+
+
+def _directory(request: Request) -> DirectoryService:
+    service: DirectoryService = request.app.state.directory
+    return service
+
+
+Directory = Annotated[DirectoryService, Depends(_directory)]
+"""The partner and offer directories: every read and write of them goes through it."""
 
 Accounts = Annotated[AccountService, Depends(accounts)]
 """Accounts, sessions, API tokens and the access log."""

@@ -18,11 +18,12 @@ where it was raised, never its message or the request body, and answers a generi
 
 from __future__ import annotations
 
+import contextlib
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
@@ -33,6 +34,7 @@ from schemas.errors import FieldError
 from schemas.tasks import TaskKind
 from service.availability import DATABASE_ERRORS, ServiceUnavailable, database_unavailable
 from service.cases import CaseServiceError
+from service.directory import NameTaken, UnknownEntry
 from service.logging import get_logger
 
 log = get_logger(__name__)
@@ -110,6 +112,18 @@ async def case_service_error(request: Request, exc: Exception) -> JSONResponse:
         errors = exc.errors or [FieldError(field="body", reason=exc.message)]
         return JSONResponse({"detail": field_errors(request, errors)}, status_code=422)
     return JSONResponse({"detail": exc.message}, status_code=exc.status)
+
+
+@contextlib.contextmanager
+def directory_answers() -> Iterator[None]:
+    """A refusal of the partner and offer directory as its answer: an unknown id 404, a name
+    already in the town 409, each with the service's reason as ``detail``."""
+    try:
+        yield
+    except UnknownEntry as refused:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(refused)) from None
+    except NameTaken as refused:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(refused)) from None
 
 
 def retry_after(request: Request) -> str:

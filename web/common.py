@@ -20,6 +20,7 @@ from schemas.local_time import BERLIN
 from schemas.residence_routes import ResidenceRoutes
 from service.accounts import AccountService
 from service.cases import CaseService
+from service.directory import DirectoryService
 from service.inbox import InboxService, View
 from web import labels
 
@@ -89,6 +90,11 @@ def accounts_of(request: Request) -> AccountService:
 
 def cases_of(request: Request) -> CaseService:
     service: CaseService = request.app.state.cases
+    return service
+
+
+def directory_of(request: Request) -> DirectoryService:
+    service: DirectoryService = request.app.state.directory
     return service
 
 

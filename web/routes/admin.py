@@ -22,16 +22,15 @@ from schemas.inputs import RowId
 from schemas.offers import COUNTY_TOWNS, Offer, OfferDraft
 from schemas.partners import DEFAULT_ADDRESS, DEFAULT_HOURS, Partner, PartnerDraft, PartnerKind
 from service.accounts import AccountError
+from service.directory import NameTaken, UnknownEntry
 from service.flyers import county_directories
 from store import flyers as flyer_store
-from store import offers as offer_store
-from store import repository as repo
-from store.repository import Connection
 from web import labels
 from web.common import (
     CASE_ID,
     PageRefused,
     accounts_of,
+    directory_of,
     logged_in,
     pool_of,
     redirect,
@@ -115,8 +114,7 @@ async def _partners_page(
     values: dict[str, Any] | None = None,
     editing: int | None = None,
 ) -> Response:
-    async with pool_of(request).acquire() as con:
-        partners = await repo.list_partners(con)
+    partners = await directory_of(request).list_partners()
     return render(
         request,
         "admin_partners.html",
@@ -174,7 +172,7 @@ async def partners_page(request: Request, bearbeiten: str | None = None) -> Resp
     values: dict[str, Any] = {}
     editing = None if bearbeiten is None else _entry_id(bearbeiten)
     if editing is not None:
-        partner = await _load_entry(request, repo.get_partner, editing)
+        partner = await _load_entry(directory_of(request).get_partner, editing)
         values = {**partner.model_dump(mode="json"), "languages": ", ".join(partner.languages)}
     return await _partners_page(request, account, values=values, editing=editing)
 
@@ -186,7 +184,8 @@ async def save_partner(request: Request) -> Response:
     editing = _entry_id(form["partner_id"]) if form.get("partner_id") else None
     draft, values, errors = _partner_draft(form)
     if draft is not None:
-        if await _save_entry(request, editing, draft, repo.add_partner, repo.update_partner):
+        directory = directory_of(request)
+        if await _save_entry(editing, draft, directory.create_partner, directory.update_partner):
             return redirect("/admin/partner?meldung=partner#inhalt")
         errors = {"name": ["Diesen Namen gibt es in diesem Ort schon."]}
     return await _partners_page(request, account, errors=errors, values=values, editing=editing)
@@ -194,51 +193,47 @@ async def save_partner(request: Request) -> Response:
 
 @router.post("/admin/partner/{partner_id}/entfernen")
 async def remove_partner(request: Request, partner_id: str) -> Response:
-    await _remove_entry(request, repo.deactivate_partner, partner_id)
+    await _remove_entry(request, directory_of(request).deactivate_partner, partner_id)
     return redirect("/admin/partner?meldung=partner_entfernt#inhalt")
 
 
-async def _load_entry(
-    request: Request,
-    get: Callable[[Connection, int], Awaitable[_Entry | None]],
-    entry_id: int,
-) -> _Entry:
+async def _load_entry(get: Callable[[int], Awaitable[_Entry]], entry_id: int) -> _Entry:
     """A directory entry to edit, or the 404 page."""
-    async with pool_of(request).acquire() as con:
-        entry = await get(con, entry_id)
-    if entry is None:
-        raise PageRefused(404, "Diesen Eintrag gibt es nicht.")
-    return entry
+    try:
+        return await get(entry_id)
+    except UnknownEntry:
+        raise PageRefused(404, "Diesen Eintrag gibt es nicht.") from None
 
 
 async def _save_entry(
-    request: Request,
     editing: int | None,
     draft: _Draft,
-    add: Callable[[Connection, _Draft], Awaitable[object]],
-    update: Callable[[Connection, int, _Draft], Awaitable[object | None]],
+    create: Callable[[_Draft], Awaitable[object]],
+    update: Callable[[int, _Draft], Awaitable[object]],
 ) -> bool:
     """Add or change a directory entry (partner or offer); False when the name is taken."""
     try:
-        async with pool_of(request).acquire() as con:
-            if editing is None:
-                await add(con, draft)
-            elif await update(con, editing, draft) is None:
-                raise PageRefused(404, "Diesen Eintrag gibt es nicht.")
-    except asyncpg.UniqueViolationError:
+        if editing is None:
+            await create(draft)
+        else:
+            await update(editing, draft)
+    except NameTaken:
         return False
+    except UnknownEntry:
+        raise PageRefused(404, "Diesen Eintrag gibt es nicht.") from None
     return True
 
 
 async def _remove_entry(
-    request: Request, deactivate: Callable[[Connection, int], Awaitable[bool]], entry_id: str
+    request: Request, deactivate: Callable[[int], Awaitable[None]], entry_id: str
 ) -> None:
     """Deactivate a directory entry: past disclosures and flyers still name it."""
     await logged_in(request, Role.ADMIN)
     wanted = _entry_id(entry_id)
-    async with pool_of(request).acquire() as con:
-        if not await deactivate(con, wanted):
-            raise PageRefused(404, "Diesen Eintrag gibt es nicht.")
+    try:
+        await deactivate(wanted)
+    except UnknownEntry:
+        raise PageRefused(404, "Diesen Eintrag gibt es nicht.") from None
 
 
 @dataclass(frozen=True)
@@ -282,8 +277,7 @@ async def _offers_page(
     values: dict[str, Any] | None = None,
     editing: int | None = None,
 ) -> Response:
-    async with pool_of(request).acquire() as con:
-        offers = await offer_store.list_offers(con)
+    offers = await directory_of(request).list_offers()
     return render(
         request,
         "admin_offers.html",
@@ -315,7 +309,7 @@ async def offers_page(request: Request, bearbeiten: str | None = None) -> Respon
     values: dict[str, Any] = {}
     editing = None if bearbeiten is None else _entry_id(bearbeiten)
     if editing is not None:
-        offer = await _load_entry(request, offer_store.get_offer, editing)
+        offer = await _load_entry(directory_of(request).get_offer, editing)
         values = {
             **offer.model_dump(mode="json"),
             "town": offer.town or "",
@@ -332,9 +326,8 @@ async def save_offer(request: Request) -> Response:
     editing = _entry_id(form["offer_id"]) if form.get("offer_id") else None
     draft, values, errors = _offer_draft(form)
     if draft is not None:
-        if await _save_entry(
-            request, editing, draft, offer_store.add_offer, offer_store.update_offer
-        ):
+        directory = directory_of(request)
+        if await _save_entry(editing, draft, directory.create_offer, directory.update_offer):
             return redirect("/admin/angebote?meldung=angebot#inhalt")
         errors = {"name": ["Diesen Namen gibt es in diesem Ort (oder kreisweit) schon."]}
     return await _offers_page(request, account, errors=errors, values=values, editing=editing)
@@ -342,7 +335,7 @@ async def save_offer(request: Request) -> Response:
 
 @router.post("/admin/angebote/{offer_id}/entfernen")
 async def remove_offer(request: Request, offer_id: str) -> Response:
-    await _remove_entry(request, offer_store.deactivate_offer, offer_id)
+    await _remove_entry(request, directory_of(request).deactivate_offer, offer_id)
     return redirect("/admin/angebote?meldung=angebot_entfernt#inhalt")
 
 
