@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
         RetentionReport,
         RetentionRun,
     )
-    from workflows.steps import failure_kind
+    from workflows.steps import failure_kind, run_step
 
 RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=5), non_retryable_error_types=[ErrorType.DATA_ERROR.value]
@@ -39,6 +39,7 @@ TIMEOUT = timedelta(minutes=2)
 # One erasure failing for good is skipped (and reported), so it cannot hold up the others; the
 # next day's run lists it again. A run retries a transient failure for at most this long.
 GIVE_UP = timedelta(hours=6)
+PAUSE = timedelta(minutes=5)  # at most between two attempts, as RETRY
 # Patch id (workflow.patched): runs recorded before arrivals existed replay without them.
 ERASE_ARRIVALS = "erase-arrivals"
 
@@ -60,13 +61,13 @@ class RetentionWorkflow:
             report.dates_assigned += due.dates_assigned
             for case_id in due.case_ids:
                 try:
-                    outcome: ErasureOutcome = await workflow.execute_activity(
-                        ActivityName.ERASE_CASE.value,
+                    outcome: ErasureOutcome = await run_step(
+                        ActivityName.ERASE_CASE,
                         EraseRequest(case_id=case_id, reason="retention"),
-                        result_type=ErasureOutcome,
-                        start_to_close_timeout=TIMEOUT,
-                        schedule_to_close_timeout=GIVE_UP,
-                        retry_policy=RETRY,
+                        ErasureOutcome,
+                        attempt_timeout=TIMEOUT,
+                        retry_limit=GIVE_UP,
+                        max_pause=PAUSE,
                     )
                 except ActivityError as error:
                     report.refused[case_id] = _failed(ActivityName.ERASE_CASE, error)
@@ -94,13 +95,13 @@ class RetentionWorkflow:
             )
             for reference in due.references:
                 try:
-                    outcome: ArrivalErasureOutcome = await workflow.execute_activity(
-                        ActivityName.ERASE_ARRIVALS.value,
+                    outcome: ArrivalErasureOutcome = await run_step(
+                        ActivityName.ERASE_ARRIVALS,
                         EraseArrivalRequest(reference=reference, reason="retention"),
-                        result_type=ArrivalErasureOutcome,
-                        start_to_close_timeout=TIMEOUT,
-                        schedule_to_close_timeout=GIVE_UP,
-                        retry_policy=RETRY,
+                        ArrivalErasureOutcome,
+                        attempt_timeout=TIMEOUT,
+                        retry_limit=GIVE_UP,
+                        max_pause=PAUSE,
                     )
                 except ActivityError as error:
                     report.refused[f"arrival-{reference}"] = _failed(
