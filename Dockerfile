@@ -1,5 +1,5 @@
 # One image for both production roles (docker-compose.yml):
-#   python -m service.main --role worker   |   python -m service.main --role api
+#   python -m runtime.main --role worker   |   python -m runtime.main --role api
 # DATABASE_URL and TEMPORAL_ADDRESS must be set; nothing embedded runs in a container.
 FROM python:3.11-slim
 
@@ -16,4 +16,4 @@ RUN pip install . \
 USER app
 # SIGTERM is handled: the API stops, the worker finishes its activities, then the process exits.
 STOPSIGNAL SIGTERM
-CMD ["python", "-m", "service.main", "--role", "all"]
+CMD ["python", "-m", "runtime.main", "--role", "all"]

@@ -179,7 +179,7 @@ def main(argv: "list[str]") -> None:
     if command in {"run", "test"}:
         compile_workflows()
     if command == "run":
-        _exec([str(VENV_PYTHON), "-m", "service.main", *rest])
+        _exec([str(VENV_PYTHON), "-m", "runtime.main", *rest])
     elif command == "test":
         ensure_browser_tools()
         _exec([str(VENV_PYTHON), "-m", "pytest", *rest])

@@ -38,7 +38,7 @@ from schemas.documents import (
 )
 from schemas.gdpr import PersonData
 from schemas.records import ActivityName
-from service.flyers import town_directory
+from documents.flyers import town_directory
 from store import documents as document_store
 from store import records
 from store import repository as repo

@@ -73,7 +73,7 @@ class _ClassifyingInbound(ActivityInboundInterceptor):
             if refused is None:
                 raise
             info = activity.info()
-            # Only allow-listed extras reach the log (service/logging.py): say it in the text.
+            # Only allow-listed extras reach the log (config/logging.py): say it in the text.
             activity.logger.error(
                 "activity refused its data (%s); failing without retry", refusal_kind(exc)
             )

@@ -15,7 +15,7 @@ from temporalio.exceptions import ApplicationError
 from activities.processing import no_personal_data
 from schemas.flyers import FlyerRequest, IssuedFlyer
 from schemas.records import ActivityName
-from service.flyers import FlyerError, issue_flyer
+from documents.flyers import FlyerError, issue_flyer
 
 
 class Flyers:

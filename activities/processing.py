@@ -15,7 +15,7 @@ Every activity the worker registers carries one declaration, directly above its
 
 or, for an activity that touches no personal data, the explicit ``@no_personal_data(reason=...)``.
 The record of processing activities (``docs/verzeichnis-verarbeitungstaetigkeiten.md``) is
-generated from these (``python -m service.records_cli art30``), and a test fails when an
+generated from these (``python -m commands.records art30``), and a test fails when an
 activity has none, so the record cannot drift from the code.
 
 The vocabularies are German because the record is; they are enums so that one wording serves

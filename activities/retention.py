@@ -26,7 +26,7 @@ from schemas.retention import (
     ErasureOutcome,
     RetentionRules,
 )
-from service.erasure import ErasureRefused, erase_arrivals, erase_case
+from protection.erasure import ErasureRefused, erase_arrivals, erase_case
 from store import arrivals as arrival_store
 from store import erasure as store
 

@@ -30,12 +30,12 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as ASGIMessage
 
+from config.logging import get_logger
 from schemas.errors import FieldError
 from schemas.tasks import TaskKind
 from service.availability import DATABASE_ERRORS, ServiceUnavailable, database_unavailable
 from service.cases import CaseServiceError
 from service.directory import NameTaken, UnknownEntry
-from service.logging import get_logger
 
 log = get_logger(__name__)
 

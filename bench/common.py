@@ -29,15 +29,15 @@ import asyncpg
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from config.settings import Settings
 from protection import protect
+from runtime.embedded import HOST, embedded_postgres, temporal_dev_server
+from runtime.worker import build_worker
 from schemas.events import StatusEvent
 from schemas.local_time import BERLIN
-from service.embedded import HOST, embedded_postgres, temporal_dev_server
-from service.settings import Settings
 from service.temporal import connect, ensure_search_attributes
 from store.db import open_pool
 from store.migrate import apply_migrations
-from worker import build_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 

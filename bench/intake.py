@@ -34,7 +34,6 @@ import httpx
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
-from api.app import API_PREFIX, create_app
 from bench.common import (
     BenchEnv,
     bench_environment,
@@ -44,6 +43,7 @@ from bench.common import (
     print_table,
     say,
 )
+from runtime.app import API_PREFIX, create_app
 from workflows.case import workflow_id
 
 INTAKE_PATH = f"{API_PREFIX}/status-events"

@@ -1,6 +1,6 @@
 """The delivery loop: claim what is due in the outbox, send it, record the outcome.
 
-It runs as a background task of the worker process (``service.main``), not as a Temporal
+It runs as a background task of the worker process (``runtime.main``), not as a Temporal
 activity on a schedule: the outbox table already makes mail durable, so Temporal would add
 only histories holding (encrypted) mail, and a schedule's minute granularity. The loop is a
 poll every few seconds; sending happens in a thread, so neither the event loop nor the
@@ -20,8 +20,8 @@ from email.utils import format_datetime
 
 import asyncpg
 
+from config.logging import get_logger
 from mail.transport import PermanentFailure, TemporaryFailure, Transport
-from service.logging import get_logger
 from store import outbox
 from store.outbox import ClaimedMail
 

@@ -24,7 +24,7 @@ from typing import Protocol
 
 from pydantic import SecretStr
 
-from service.settings import Settings
+from config.settings import Settings
 
 
 class DeliveryFailure(Exception):

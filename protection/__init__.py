@@ -6,10 +6,10 @@ import asyncpg
 import structlog
 from temporalio.client import Client
 
+from config.settings import Settings
 from protection.codec import is_protected, protected
 from protection.keyring import KeyRing
 from protection.master import MasterKeys
-from service.settings import Settings
 
 log = structlog.get_logger(__name__)
 

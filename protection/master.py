@@ -6,7 +6,7 @@ The key ring is JSON, ``{"current": "m-…", "keys": {"m-…": "<base64 of 32 by
 ``CASE_MASTER_KEY_FILE``; the embedded default is ``<CASE_DATA_DIR>/keys/master-keys.json``,
 generated on first start (mode 0600) and announced in the log, never in the repository.
 
-Rotation without downtime (``python -m service.keys_cli rotate-master``): a new key is added
+Rotation without downtime (``python -m commands.keys rotate-master``): a new key is added
 and made current in the file, then every data key is rewrapped. A process that meets a data
 key wrapped by a master key it does not know reloads its source once, so running workers pick
 the new key up by themselves; the old key can be retired when no data key uses it any more.

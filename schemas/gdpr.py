@@ -1,7 +1,7 @@
 """The disclosure register and the access report: what the county must be able to show about
 the personal data it holds and passes on (GDPR Art. 15 and 30).
 
-One model per answer, used by the API and by ``python -m service.records_cli`` alike, so an
+One model per answer, used by the API and by ``python -m commands.records`` alike, so an
 export looks the same whichever way it was made. Times are shown in Europe/Berlin (with their
 offset), the zone in which a period's dates are meant, so a reader can check the boundaries.
 """

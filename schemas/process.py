@@ -3,7 +3,7 @@
 The workflow receives these values in its input instead of reading the environment, so a
 running case keeps the durations it started with and replays deterministically. The service
 reads them from the environment (``CASE_<FIELD>`` as ISO 8601 durations, e.g.
-``CASE_CONVERSATION_DUE=PT30S``) in :mod:`service.settings`.
+``CASE_CONVERSATION_DUE=PT30S``) in :mod:`config.settings`.
 """
 
 from __future__ import annotations

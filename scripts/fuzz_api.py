@@ -7,7 +7,7 @@ From the repository root, once ``python3 manage.py test`` (or ``check``) has mad
 
 It needs nothing running and touches nothing of the project's ``.data/``: in a temporary
 folder it starts embedded PostgreSQL, a headless Temporal dev server and the service itself
-(``python -m service.main``: worker and API) on free loopback ports. It creates one account
+(``python -m runtime.main``: worker and API) on free loopback ports. It creates one account
 per role (abh, ki, ops, admin) and a back-office API token, opens a few cases (one handed to
 the KI, one arrival) so that tasks, partners, offers, flyers and documents have real ids,
 then runs ``schemathesis run`` against ``/openapi.json`` once per caller: each role with its
@@ -53,13 +53,13 @@ from typing import Any
 import httpx
 
 from api.auth import SESSION_COOKIE
+from config.settings import Settings
 from protection.master import KeyRingData
+from runtime.embedded import embedded_postgres, temporal_dev_server
 from schemas.accounts import Role
 from schemas.local_time import BERLIN
 from scripts.fuzz_findings import Findings, Operation, describe, findings_of, operations_of
 from service.accounts import AccountService
-from service.embedded import embedded_postgres, temporal_dev_server
-from service.settings import Settings
 from store.db import open_pool
 from store.migrate import apply_migrations
 
@@ -138,14 +138,14 @@ def service_environment(
 
 @contextlib.asynccontextmanager
 async def running_service(env: dict[str, str], log_path: Path) -> AsyncIterator[Service]:
-    """``python -m service.main`` (worker and API), ready when ``/openapi.json`` answers."""
+    """``python -m runtime.main`` (worker and API), ready when ``/openapi.json`` answers."""
     base = f"http://{HOST}:{env['CASE_API_PORT']}"
     log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "service.main",
+            "runtime.main",
             "--log-level",
             "WARNING",
             cwd=ROOT,

@@ -24,9 +24,9 @@ from typing import Any
 import httpx
 from temporalio.service import RPCError
 
-from api.app import API_PREFIX, create_app
 from api.auth import SESSION_COOKIE
 from bench.common import PERSON, bench_environment, print_table, say, today
+from runtime.app import API_PREFIX, create_app
 from schemas.accounts import Role
 from service.accounts import AccountService
 from workflows.case import workflow_id

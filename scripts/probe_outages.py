@@ -14,9 +14,9 @@ Probes:
   postgres   intake with PostgreSQL gone
   noworker   intake with no worker polling the task queue
   task       a task completion with no worker polling
-  sigterm    SIGTERM to ``python -m service.main --role api`` with an intake in flight
+  sigterm    SIGTERM to ``python -m runtime.main --role api`` with an intake in flight
   sigtermall the same with the worker running beside the API (``--role all``)
-  second     a second ``python -m service.main`` on the data folder of a running one
+  second     a second ``python -m runtime.main`` on the data folder of a running one
 """
 
 from __future__ import annotations
@@ -49,16 +49,16 @@ from scripts.service_process import alive  # noqa: E402
 
 os.environ.setdefault("CASE_MASTER_KEYS", KeyRingData.generate().to_json())
 
-from api.app import create_app  # noqa: E402
 from api.auth import SESSION_COOKIE  # noqa: E402
+from config.settings import Settings  # noqa: E402
+from runtime.app import create_app  # noqa: E402
+from runtime.embedded import embedded_postgres, venv_binary  # noqa: E402
+from runtime.worker import build_worker  # noqa: E402
 from schemas.accounts import Role  # noqa: E402
 from schemas.local_time import BERLIN  # noqa: E402
 from service.accounts import AccountService  # noqa: E402
-from service.embedded import embedded_postgres, venv_binary  # noqa: E402
-from service.settings import Settings  # noqa: E402
 from store.db import open_pool  # noqa: E402
 from store.migrate import apply_migrations  # noqa: E402
-from worker import build_worker  # noqa: E402
 from workflows.search_attributes import ALL  # noqa: E402
 
 V1 = "/api/v1"
@@ -379,7 +379,7 @@ async def probe_second(limit: float) -> None:
             outcome = ("no exit" if code is None else f"exit {code}") + (
                 ", first's Temporal " + ("running" if kept else "STOPPED")
             )
-            report("second", "second service.main on the same data folder", outcome, seconds)
+            report("second", "second runtime.main on the same data folder", outcome, seconds)
             if said:
                 say(f"second said: {said}")
         finally:

@@ -36,9 +36,9 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from api.app import create_app
 from bench.common import PERSON, bench_environment, print_table, say, today
 from protection.master import KeyRingData
+from runtime.app import create_app
 from schemas.accounts import Role
 from service.accounts import AccountService
 

@@ -1,4 +1,4 @@
-"""The service as an operator runs it, ``python -m service.main``, as a child process.
+"""The service as an operator runs it, ``python -m runtime.main``, as a child process.
 
 For the probes and tests that stop it (SIGTERM with a request in flight) or start a second one
 on the same data folder (``scripts/probe_outages.py``, ``tests/test_outages.py``): a data
@@ -51,7 +51,7 @@ def gone_within(pids: dict[str, int], seconds: float) -> list[str]:
 
 
 class ServiceProcess:
-    """``python -m service.main *args`` on ``data_dir``, its own ports, ``env`` on top."""
+    """``python -m runtime.main *args`` on ``data_dir``, its own ports, ``env`` on top."""
 
     def __init__(self, data_dir: Path, *args: str, **env: str) -> None:
         self.data_dir = data_dir
@@ -79,7 +79,7 @@ class ServiceProcess:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "service.main", *self.args],
+            [sys.executable, "-m", "runtime.main", *self.args],
             cwd=ROOT,
             env=self.env,
             stdin=subprocess.DEVNULL,
@@ -119,7 +119,7 @@ class ServiceProcess:
 
     def api_token(self, name: str = "backoffice") -> str:
         made = subprocess.run(
-            [sys.executable, "-m", "service.accounts_cli", "token", "--name", name],
+            [sys.executable, "-m", "commands.accounts", "token", "--name", name],
             cwd=ROOT,
             env=self.env,
             capture_output=True,

@@ -1,1 +1,2 @@
-"""Process wiring: settings, logging, the embedded servers and the composition root."""
+"""The application services: the only layer above store/ that opens connections for the API,
+the pages and the commands."""

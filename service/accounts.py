@@ -41,10 +41,10 @@ import asyncpg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from config.settings import Settings
 from schemas.accounts import AccessLogEntry, Account, ApiToken, Role
 from schemas.audit import SYSTEM_ROLE, AuditAction, AuditDraft, DetailValue
 from schemas.inputs import describe_de, forbidden_character
-from service.settings import Settings
 from store import accounts as store
 from store import audit
 from store.repository import Connection

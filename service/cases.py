@@ -33,6 +33,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from config.settings import Settings
 from protection.codec import is_protected, keyring_of
 from protection.keyring import arrival_scope, case_scope
 from schemas.arrivals import ArrivalStage, ArrivalStart
@@ -50,7 +51,6 @@ from schemas.events import IntakeResult, StatusEvent
 from schemas.partners import Partner
 from schemas.tasks import CompleteTask, KiContact, Queue, TaskCompletion, TaskResult, TaskView
 from service.availability import Backend, ServiceUnavailable
-from service.settings import Settings
 from store import arrivals as arrival_store
 from store import inbox as inbox_store
 from store import repository as repo

@@ -1,4 +1,4 @@
-"""The disclosure register and the access report, for the API and ``service.records_cli``.
+"""The disclosure register and the access report, for the API and ``commands.records``.
 
 Both callers go through here, so a period is checked, and an opening of a person's data is
 logged, the same way from the web and from the server's console.

@@ -25,7 +25,7 @@ from temporalio.client import (
 
 from schemas.audit import AuditAction, AuditDraft
 from schemas.retention import RetentionRun
-from service.erasure import ErasureRefused
+from protection.erasure import ErasureRefused
 from store import audit
 from store import erasure as store
 from workflows.retention import RetentionWorkflow
@@ -63,7 +63,7 @@ async def ensure_schedule(client: Client, task_queue: str) -> None:
 
 
 async def run_now(client: Client) -> None:
-    """Start a run at once (``python -m service.retention_cli run-now``)."""
+    """Start a run at once (``python -m commands.retention run-now``)."""
     await client.get_schedule_handle(SCHEDULE_ID).trigger(overlap=ScheduleOverlapPolicy.SKIP)
 
 

@@ -20,7 +20,7 @@ line number and field and not sent. Output names events, cases, stages and field
 values of an event: they are personal data, and terminals end up in logs and screenshots.
 
 Authentication: events need a back-office API token (``--token`` or ``CASE_API_TOKEN``, made
-with ``python -m service.accounts_cli token --name ...``), sent as ``Authorization: Bearer``.
+with ``python -m commands.accounts token --name ...``), sent as ``Authorization: Bearer``.
 API tokens open the status intake only; the partner and offer commands need a person's login:
 ``login`` asks for the password and keeps the session for the next commands
 (:mod:`starter.session`); ``--session``/``CASE_API_SESSION`` passes one explicitly instead.

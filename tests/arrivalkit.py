@@ -13,11 +13,11 @@ from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from config.settings import Settings
 from protection import protect
 from schemas.arrivals import ArrivalResult, ArrivalStart, ArrivalTimings
 from schemas.events import IntakeResult, StatusEvent
 from schemas.local_time import BERLIN
-from service.settings import Settings
 from workflows.arrival import ArrivalWorkflow, arrival_workflow_id
 
 

@@ -16,8 +16,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.failures import FailureClassifier
+from config.settings import Settings
 from protection import open_keyring, protect
 from protection.codec import keyring_of
+from runtime.worker import build_activities, build_worker
 from schemas.case import CaseStart, CaseUpdateResult, ConsentWithdrawal, SupporterReport
 from schemas.events import IntakeResult, StatusEvent
 from schemas.local_time import BERLIN
@@ -25,8 +27,6 @@ from schemas.process import ProcessTimings
 from schemas.residence_routes import load_residence_routes
 from schemas.tasks import CompleteTask, TaskCompletion, TaskResult
 from schemas.time_rules import default_time_rules
-from service.settings import Settings
-from worker import build_activities, build_worker
 from workflows.arrival import ArrivalWorkflow
 from workflows.case import CaseWorkflow, workflow_id
 

@@ -26,7 +26,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from protection.master import KeyRingData
-from service.embedded import embedded_postgres, venv_binary
+from runtime.embedded import embedded_postgres, venv_binary
 from service.temporal import ensure_search_attributes
 from store.db import open_pool
 from store.migrate import apply_migrations

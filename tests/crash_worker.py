@@ -10,10 +10,10 @@ import asyncio
 import os
 import sys
 
-from service.settings import Settings
+from config.settings import Settings
+from runtime.worker import build_worker
 from service.temporal import connect
 from store.db import open_pool
-from worker import build_worker
 
 
 def _die() -> None:

@@ -18,14 +18,14 @@ import pytest
 from fastapi import FastAPI
 from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
+from config.settings import Settings
+from runtime.app import create_app
+from runtime.worker import build_worker
 from schemas.accounts import Role
 from schemas.events import StatusEvent
 from schemas.local_time import BERLIN
 from service.accounts import AccountService
 from service.cases import CaseService
-from service.settings import Settings
-from worker import build_worker
 
 PASSWORD = "ein-langes-testpasswort"
 

@@ -21,14 +21,14 @@ from fastapi import FastAPI
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
 from api.auth import SESSION_COOKIE
+from config.settings import Settings
+from runtime.app import create_app
+from runtime.worker import build_worker
 from schemas.accounts import Role
 from schemas.local_time import BERLIN
 from service.accounts import AccountService
-from service.settings import Settings
 from web import labels
-from worker import build_worker
 from workflows.case import workflow_id
 
 V1 = "/api/v1"

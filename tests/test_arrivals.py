@@ -41,7 +41,7 @@ from schemas.accounts import Role
 from schemas.events import IntakeResult, StatusEvent
 from schemas.retention import RetentionReport, RetentionRun
 from schemas.tasks import CompleteTask, FlyerHandover
-from service.erasure import ErasureRefused, erase_arrivals
+from protection.erasure import ErasureRefused, erase_arrivals
 from store import flyers as flyer_store
 from store.erasure import retention_counts
 from tests.arrivalkit import ArrivalDriver, arrival, new_reference, wait_for

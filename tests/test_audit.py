@@ -22,6 +22,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from commands import accounts as accounts_cli
+from commands import audit_cli
+from config.settings import Settings
 from schemas.accounts import Role
 from schemas.audit import (
     GENESIS_HASH,
@@ -33,9 +36,7 @@ from schemas.audit import (
     canonical_bytes,
     chain_hash,
 )
-from service import accounts_cli, audit_cli
 from service.accounts import AccountError, AccountService
-from service.settings import Settings
 from store import audit
 from store.audit import AuditOutsideTransaction
 from tests.sitekit import Site

@@ -17,11 +17,11 @@ import pytest
 from fastapi import FastAPI, Response
 
 from api.auth import SESSION_COOKIE, clear_session_cookie, set_session_cookie
+from commands import accounts as accounts_cli
+from config.settings import Settings
+from runtime.main import _development_cookies
 from schemas.accounts import Role
-from service import accounts_cli
 from service.accounts import AccountError, AccountService, LoginRefused
-from service.main import _development_cookies
-from service.settings import Settings
 from tests.test_api import (
     PASSWORD,
     V1,

@@ -30,7 +30,7 @@ from protection.codec import ENCODING, CaseCodec, erased_payload
 from protection.keyring import KeyRing
 from schemas.accounts import Role
 from schemas.local_time import BERLIN
-from service.erasure import erase_case
+from protection.erasure import erase_case
 from store import erasure
 from store.erasure import PERSONAL_TABLES
 from tests.test_api import (

@@ -12,7 +12,7 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from service.embedded import (
+from runtime.embedded import (
     EmbeddedServerError,
     embedded_postgres,
     temporal_dev_server,

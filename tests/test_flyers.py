@@ -27,12 +27,13 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from documents.texts import LANGUAGES, TEXTS_DIR
+from runtime.worker import build_activities
 from schemas.documents import DocumentFlag, OfferCategory
 from schemas.flyers import FlyerRequest, IssuedFlyer
 from schemas.offers import COUNTY, COUNTY_TOWNS, OfferDraft
 from schemas.partners import PartnerDraft
 from schemas.records import ActivityName
-from service.flyers import (
+from documents.flyers import (
     EmptyDirectory,
     UnknownTown,
     issue_flyer,
@@ -44,7 +45,6 @@ from store import offers as offer_store
 from store import repository as repo
 from tests.test_api import V1, locs
 from tests.test_documents import copy_texts, edit, words
-from worker import build_activities
 
 
 def pdf_words(pdf: bytes) -> str:

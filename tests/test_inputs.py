@@ -51,6 +51,9 @@ from temporalio.testing import WorkflowEnvironment
 import api.routes
 import web.pages
 from api.routes.retention import LegalHold
+from commands import accounts as accounts_cli
+from commands import audit_cli, retention_cli
+from config.settings import Settings
 from schemas.accounts import Role
 from schemas.case import ConsentWithdrawal, SupporterReport
 from schemas.events import StatusEvent
@@ -79,8 +82,6 @@ from schemas.tasks import (
     TaskCompletion,
     TaskKind,
 )
-from service import accounts_cli, audit_cli, retention_cli
-from service.settings import Settings
 from starter import cli
 from tests.sitekit import Site
 from tests.test_api import (

@@ -19,9 +19,9 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 
+from config.settings import Settings
 from schemas.accounts import Role
 from service.accounts import AccountService, LoginRefused
-from service.settings import Settings
 from tests.sitekit import PASSWORD, Site
 
 BURST = 40

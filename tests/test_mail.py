@@ -25,10 +25,10 @@ import asyncpg
 import pytest
 from aiosmtpd.controller import Controller
 
+from config.settings import Settings
 from mail.delivery import DeliveryPolicy, MailDelivery, deliver_due
 from mail.transport import MailboxTransport, SmtpTransport, transport_from_settings
 from schemas.mail import MailAttachment, MailRequest
-from service.settings import Settings
 from store import outbox
 from store.erasure import remove_personal_rows
 from tests.conftest import _free_port

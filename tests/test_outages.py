@@ -22,17 +22,17 @@ import httpx
 from fastapi import FastAPI
 from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
+from config.settings import Settings
+from runtime.app import create_app
+from runtime.embedded import embedded_postgres, temporal_dev_server
+from runtime.worker import build_worker
 from schemas.accounts import Role
 from scripts.service_process import ServiceProcess as Service
 from scripts.service_process import alive, free_port, gone_within
-from service.embedded import embedded_postgres, temporal_dev_server
-from service.settings import Settings
 from service.temporal import connect
 from store.db import open_pool
 from store.migrate import apply_migrations
 from tests.test_api import V1, conversation, http_client, login_session, new_case_id, opening
-from worker import build_worker
 
 DEADLINE = timedelta(seconds=3)
 

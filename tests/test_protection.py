@@ -24,7 +24,8 @@ from temporalio.converter import (
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
+from commands import keys as keys_cli
+from config.settings import Settings
 from protection.codec import (
     ENCODING,
     KEY_ID,
@@ -35,9 +36,9 @@ from protection.codec import (
 )
 from protection.keyring import SYSTEM_SCOPE, KeyRing, case_scope
 from protection.master import KeyRingData, MasterKeyError, MasterKeys, write_ring_file
+from runtime.app import create_app
+from runtime.worker import build_worker
 from schemas.accounts import Role
-from service import keys_cli
-from service.settings import Settings
 from tests.test_api import (
     ORIGIN,
     V1,
@@ -49,7 +50,6 @@ from tests.test_api import (
     serving,
     the_task,
 )
-from worker import build_worker
 
 UI_ORIGIN = "http://127.0.0.1:8233"
 

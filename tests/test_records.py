@@ -36,6 +36,10 @@ from activities.processing import (
     no_personal_data,
     processing,
 )
+from commands import records as records_cli
+from config.settings import Settings
+from runtime.art30 import DOCUMENT, UndeclaredActivities, markdown, record_of, registered_record
+from runtime.worker import build_activities
 from schemas.accounts import Role
 from schemas.case import SupporterReport
 from schemas.events import StatusEvent
@@ -50,11 +54,8 @@ from schemas.records import (
     Withdrawal,
     partner_recipient,
 )
-from service import records_cli
 from service.accounts import AccountService
-from service.art30 import DOCUMENT, UndeclaredActivities, markdown, record_of, registered_record
 from service.records import RecordsService
-from service.settings import Settings
 from tests.casekit import PERSON
 from tests.test_api import (
     PASSWORD,
@@ -66,7 +67,6 @@ from tests.test_api import (
     to_follow_up,
     today,
 )
-from worker import build_activities
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -443,7 +443,7 @@ def test_the_committed_record_is_what_the_code_declares() -> None:
     committed = (ROOT / DOCUMENT).read_text("utf-8")
     assert committed == markdown(registered_record()), (
         f"{DOCUMENT} is out of date: regenerate it with "
-        f"`.venv/bin/python -m service.records_cli art30 > {DOCUMENT}`"
+        f"`.venv/bin/python -m commands.records art30 > {DOCUMENT}`"
     )
 
 

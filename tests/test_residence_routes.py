@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from config.settings import Settings
 from documents.texts import LANGUAGES, load_template
 from schemas.documents import DocumentKind
 from schemas.residence_routes import (
@@ -18,7 +19,6 @@ from schemas.residence_routes import (
     load_residence_routes,
 )
 from schemas.routes import Prerequisite, Route
-from service.settings import Settings
 
 
 def in_force(day: str) -> dict[str, str]:

@@ -16,14 +16,14 @@ from fastapi import FastAPI
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from commands import retention as retention_cli
+from config.settings import Settings
 from protection.codec import KEY_ID, CaseCodec, erased_payload
 from protection.keyring import KeyRing
 from schemas.case import Outcome
 from schemas.process import ProcessTimings
 from schemas.retention import ARRIVAL, RetentionReport, RetentionRule, default_retention_rules
-from service import retention_cli
 from service.retention import SCHEDULE_ID, ensure_schedule, run_now
-from service.settings import Settings
 from store import audit
 from tests.casekit import CaseDriver, running_worker
 from tests.test_api import V1, event, logged_in, open_case, serving

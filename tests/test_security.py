@@ -16,11 +16,11 @@ import httpx
 from fastapi import FastAPI
 
 from api.security import HSTS, POLICY, SWAGGER_CDN
+from config.settings import Settings
+from runtime.main import _api_server
 from schemas.accounts import Role
 from schemas.routes import Route
 from schemas.tasks import InformationConversation, Perspective
-from service.main import _api_server
-from service.settings import Settings
 from tests.sitekit import Site, today
 
 UI_ORIGIN = "http://127.0.0.1:8233"  # the embedded Temporal UI, a default codec origin

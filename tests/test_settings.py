@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
-from service.settings import Settings
+from config.settings import Settings
 
 
 def test_defaults_are_days(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,7 +21,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.failures import data_error
-from api.app import create_app
+from config.settings import Settings
+from runtime.app import create_app
 from schemas.accounts import Role
 from schemas.arrivals import NewArrival
 from schemas.case import SupporterReport
@@ -30,7 +31,6 @@ from schemas.events import StatusEvent
 from schemas.process import ProcessTimings
 from schemas.records import ActivityName, CaseOpening, SupporterRecord
 from service.cases import CaseServiceError
-from service.settings import Settings
 from tests.arrivalkit import arrival, new_reference
 from tests.casekit import CaseDriver, worker_replacing
 from tests.sitekit import Site, today

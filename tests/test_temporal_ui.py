@@ -23,15 +23,15 @@ from playwright.async_api import Browser, Page, expect
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
+from config.settings import Settings
+from runtime.app import create_app
+from runtime.embedded import venv_binary
+from runtime.worker import build_worker
 from schemas.accounts import Role
-from service.embedded import venv_binary
-from service.settings import Settings
 from tests.browserkit import ROOT, serving_on_loopback
 from tests.conftest import SERVER_STARTUP
 from tests.sitekit import PASSWORD
 from tests.test_api import V1, event, person
-from worker import build_worker
 from workflows.search_attributes import ALL
 
 # What the UI shows of the decoded input of a case workflow (CaseStart), and never otherwise.

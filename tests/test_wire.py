@@ -13,9 +13,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from api.app import create_app
+from config.settings import Settings
+from runtime.app import create_app
 from schemas.tasks import TaskKind
-from service.settings import Settings
 
 V1 = "/api/v1"
 

@@ -18,7 +18,7 @@ from api.deps import PartnerReader, Pool
 from api.errors import CONFLICT, NOT_FOUND
 from schemas.flyers import FlyerRequest, IssuedFlyer
 from schemas.inputs import Line
-from service.flyers import EmptyDirectory, UnknownTown, issue_flyer, resolve_town
+from documents.flyers import EmptyDirectory, UnknownTown, issue_flyer, resolve_town
 from store import flyers as store
 
 router = APIRouter(tags=["flyers"])

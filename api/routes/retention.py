@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from api.deps import Admin, CaseIdPath, Pool
 from api.errors import NOT_FOUND
 from schemas.inputs import HoldReason
-from service.erasure import ErasureRefused
+from protection.erasure import ErasureRefused
 from service.retention import set_legal_hold
 
 router = APIRouter(prefix="/admin/cases", tags=["admin"])

@@ -24,6 +24,7 @@ from temporalio import activity
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from runtime.embedded import embedded_postgres, venv_binary
 from schemas.local_time import BERLIN
 from schemas.process import ProcessTimings
 from schemas.records import ActivityName, SupporterRecord
@@ -40,7 +41,6 @@ from schemas.tasks import (
     Representative,
     StepFailureReview,
 )
-from service.embedded import embedded_postgres, venv_binary
 from service.temporal import ensure_search_attributes
 from store.db import open_pool
 from store.migrate import apply_migrations

@@ -23,7 +23,7 @@ from schemas.offers import COUNTY_TOWNS, Offer, OfferDraft
 from schemas.partners import DEFAULT_ADDRESS, DEFAULT_HOURS, Partner, PartnerDraft, PartnerKind
 from service.accounts import AccountError
 from service.directory import NameTaken, UnknownEntry
-from service.flyers import county_directories
+from documents.flyers import county_directories
 from store import flyers as flyer_store
 from web import labels
 from web.common import (

@@ -1,11 +1,11 @@
-"""``python -m service.records_cli``: the disclosure register, access reports, the Art. 30 record.
+"""``python -m commands.records``: the disclosure register, access reports, the Art. 30 record.
 
-    python -m service.records_cli disclosures --from 2026-01-01 --to 2026-12-31 [--csv]
-    python -m service.records_cli access-report ABH-2026-0001 --username m.muster
-    python -m service.records_cli art30 [--format markdown|json]
+    python -m commands.records disclosures --from 2026-01-01 --to 2026-12-31 [--csv]
+    python -m commands.records access-report ABH-2026-0001 --username m.muster
+    python -m commands.records art30 [--format markdown|json]
 
 ``disclosures`` and ``access-report`` talk to the database directly, like
-``service.accounts_cli``: the one in ``DATABASE_URL``, else the embedded PostgreSQL under
+``commands.accounts``: the one in ``DATABASE_URL``, else the embedded PostgreSQL under
 ``CASE_DATA_DIR`` (attached to when the service runs, started for the command otherwise);
 migrations are applied first. They print the same models the API answers with.
 
@@ -28,13 +28,13 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TextIO
 
+from config.settings import Settings
+from runtime.art30 import markdown, registered_record
+from runtime.commands import command_pool, run_command
 from schemas.events import case_id_argument
 from schemas.inputs import line_argument
-from service.art30 import markdown, registered_record
 from service.cases import CaseServiceError
-from service.cli_database import command_pool, run_command
 from service.records import RecordsService, register_csv
-from service.settings import Settings
 
 EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
 
@@ -48,7 +48,7 @@ def _day(text: str) -> date:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m service.records_cli",
+        prog="python -m commands.records",
         description="Disclosure register, access reports (Art. 15) and the Art. 30 record.",
     )
     commands = parser.add_subparsers(dest="command", required=True)

@@ -1,11 +1,11 @@
-"""``python -m service.accounts_cli``: create accounts and API tokens, list accounts.
+"""``python -m commands.accounts``: create accounts and API tokens, list accounts.
 
-    python -m service.accounts_cli create --username U --display-name "Name" --role admin
-    python -m service.accounts_cli create ... --password-stdin < file
-    python -m service.accounts_cli token --name backoffice
-    python -m service.accounts_cli tokens
-    python -m service.accounts_cli revoke-token --name backoffice
-    python -m service.accounts_cli list
+    python -m commands.accounts create --username U --display-name "Name" --role admin
+    python -m commands.accounts create ... --password-stdin < file
+    python -m commands.accounts token --name backoffice
+    python -m commands.accounts tokens
+    python -m commands.accounts revoke-token --name backoffice
+    python -m commands.accounts list
 
 It talks to the database directly (this is how the first admin comes to exist): the one in
 ``DATABASE_URL``, else the embedded PostgreSQL under ``CASE_DATA_DIR`` (attached to when the
@@ -28,17 +28,17 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from config.settings import Settings
+from runtime.commands import command_pool, run_command
 from schemas.accounts import Role
 from service.accounts import AccountError, AccountService
-from service.cli_database import command_pool, run_command
-from service.settings import Settings
 
 EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m service.accounts_cli",
+        prog="python -m commands.accounts",
         description="Personal accounts and back-office API tokens of the case service.",
     )
     commands = parser.add_subparsers(dest="command", required=True)

@@ -1,14 +1,14 @@
-"""``python -m service.audit_cli``: verify the audit log's hash chain, list a case's entries.
+"""``python -m commands.audit``: verify the audit log's hash chain, list a case's entries.
 
-    python -m service.audit_cli verify
-    python -m service.audit_cli show --case-id ABH-2026-0001
+    python -m commands.audit verify
+    python -m commands.audit show --case-id ABH-2026-0001
 
 ``verify`` recomputes every entry's hash in seq order and prints ``audit log intact: N
 entries`` and the last entry's hash, or ``audit log broken at entry SEQ: reason`` for the first
 entry that does not fit. The chain cannot tell a log whose newest entries were cut off from a
 shorter one, so keep the printed last hash somewhere else (a ticket, a printout) and compare.
 
-Like ``service.accounts_cli`` it talks to the database directly: ``DATABASE_URL``, else the
+Like ``commands.accounts`` it talks to the database directly: ``DATABASE_URL``, else the
 embedded PostgreSQL under ``CASE_DATA_DIR``; migrations are applied first. Entries hold ids and
 states only, so the output holds no personal data.
 
@@ -25,10 +25,10 @@ from typing import TextIO
 
 import asyncpg
 
+from config.settings import Settings
+from runtime.commands import command_pool, run_command
 from schemas.audit import canonical_time
 from schemas.events import case_id_argument
-from service.cli_database import command_pool, run_command
-from service.settings import Settings
 from store import audit
 
 EXIT_OK, EXIT_BROKEN, EXIT_UNUSABLE = 0, 1, 2
@@ -36,7 +36,7 @@ EXIT_OK, EXIT_BROKEN, EXIT_UNUSABLE = 0, 1, 2
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m service.audit_cli",
+        prog="python -m commands.audit",
         description="The tamper-evident audit log of the case service.",
     )
     commands = parser.add_subparsers(dest="command", required=True)

@@ -3,7 +3,7 @@ generated from the declarations on the activities the worker registers.
 
 Nothing here is written by hand per activity: the sections come from ``@processing`` /
 ``@no_personal_data`` (:mod:`activities.processing`) on the very functions
-:func:`worker.build_activities` hands to the worker. An activity without a declaration is an
+:func:`runtime.worker.build_activities` hands to the worker. An activity without a declaration is an
 error, and ``tests/test_records.py`` compares the committed
 ``docs/verzeichnis-verarbeitungstaetigkeiten.md`` with a fresh rendering, so neither can drift
 from the code.
@@ -20,10 +20,10 @@ from temporalio import activity
 
 from activities.processing import Declaration, NoPersonalData, Processing, declaration_of
 from protection.keyring import KeyRing
-from worker import build_activities
+from runtime.worker import build_activities
 
 DOCUMENT = "docs/verzeichnis-verarbeitungstaetigkeiten.md"
-COMMAND = "python -m service.records_cli art30 > " + DOCUMENT
+COMMAND = "python -m commands.records art30 > " + DOCUMENT
 
 CONTROLLER = (
     "Kreis Unna, Der Landrat, Fachbereich 35 „Zuwanderung und Integration“ "

@@ -1,9 +1,9 @@
-"""``python -m service.keys_cli``: the master key ring and the data keys it wraps.
+"""``python -m commands.keys``: the master key ring and the data keys it wraps.
 
-    python -m service.keys_cli status          # master keys, how many data keys each wraps
-    python -m service.keys_cli rotate-master   # new current master key, every data key rewrapped
-    python -m service.keys_cli rewrap          # rewrap under the current key (after an env change)
-    python -m service.keys_cli retire-master --key-id m-…   # once it wraps nothing any more
+    python -m commands.keys status          # master keys, how many data keys each wraps
+    python -m commands.keys rotate-master   # new current master key, every data key rewrapped
+    python -m commands.keys rewrap          # rewrap under the current key (after an env change)
+    python -m commands.keys retire-master --key-id m-…   # once it wraps nothing any more
 
 Rotation needs no downtime: running processes still hold the old master key, and one that
 meets a data key wrapped by a key it does not know reloads the ring file. With the ring in
@@ -20,19 +20,19 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from config.settings import Settings
 from protection import open_keyring
 from protection.keyring import KeyRing
 from protection.master import MasterKeyError
+from runtime.commands import command_pool, run_command
 from schemas.inputs import line_argument
-from service.cli_database import command_pool, run_command
-from service.settings import Settings
 
 EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m service.keys_cli",
+        prog="python -m commands.keys",
         description="Master key ring and per-case data keys of the payload encryption.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
@@ -51,7 +51,7 @@ async def execute(keys: KeyRing, args: argparse.Namespace, out: TextIO) -> int:
         new = masters.add_current()
         changed = await keys.rewrap_all()
         print(f"master key {new} is current (was {old}); {changed} data keys rewrapped", file=out)
-        print(f"retire {old} with: python -m service.keys_cli retire-master --key-id {old}",
+        print(f"retire {old} with: python -m commands.keys retire-master --key-id {old}",
               file=out)  # fmt: skip
     elif args.command == "rewrap":
         changed = await keys.rewrap_all()

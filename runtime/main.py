@@ -1,4 +1,4 @@
-"""The composition root: ``python -m service.main [--role all|worker|api]``.
+"""The composition root: ``python -m runtime.main [--role all|worker|api]``.
 
 This is the only place where servers, pool, client, worker and API are built and wired. For
 development (``python3 manage.py run``) it starts embedded PostgreSQL and the Temporal dev
@@ -29,26 +29,26 @@ import uvicorn
 from fastapi import FastAPI
 from temporalio.worker import Worker
 
-from api.app import create_app
+from config.logging import configure_logging, get_logger
+from config.settings import Settings
 from mail.delivery import DeliveryPolicy, MailDelivery
 from mail.transport import transport_from_settings
 from protection import protect
-from service.embedded import (
+from runtime.app import create_app
+from runtime.embedded import (
     DataFolderInUse,
     EmbeddedServerError,
     data_folder_lock,
     embedded_postgres,
     temporal_dev_server,
 )
-from service.logging import configure_logging, get_logger
+from runtime.worker import build_worker
 from service.retention import ensure_schedule
-from service.settings import Settings
 from service.temporal import connect, ensure_search_attributes
 from store.db import open_pool
 from store.migrate import apply_migrations
-from worker import build_worker
 
-log = get_logger("service.main")
+log = get_logger("runtime.main")
 
 
 class Role(StrEnum):
@@ -96,7 +96,7 @@ def _api_server(app: FastAPI, settings: Settings) -> _ApiServer:
         app,
         host=settings.api_host,
         port=settings.api_port,
-        log_config=None,  # keep our logging pipeline (service.logging)
+        log_config=None,  # keep our logging pipeline (config.logging)
         server_header=False,
         # uvicorn would believe X-Forwarded-* from loopback by default; only named proxies.
         proxy_headers=bool(settings.trusted_proxies),
@@ -302,7 +302,7 @@ async def _start_and_serve(settings: Settings, role: Role) -> None:
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m service.main",
+        prog="python -m runtime.main",
         description="Run the case service: the Temporal worker and the HTTP API. Without "
         "DATABASE_URL / TEMPORAL_ADDRESS it starts embedded PostgreSQL and a Temporal dev "
         "server with their data under CASE_DATA_DIR (default .data).",

@@ -1,7 +1,7 @@
 """The FastAPI application factory.
 
 ``create_app`` takes its collaborators instead of reading globals: the composition root
-(:mod:`service.main`) and the tests hand in the Temporal client and the pool they already
+(:mod:`runtime.main`) and the tests hand in the Temporal client and the pool they already
 own; a bare ``create_app(settings)`` connects to both itself and closes them on shutdown.
 """
 
@@ -29,12 +29,12 @@ from api.routes import (
     tasks,
 )
 from api.security import SecurityHeadersMiddleware, swagger_ui
+from config.settings import Settings
 from protection import protect
 from protection.codec import keyring_of
 from service.accounts import AccountService
 from service.cases import CaseService
 from service.directory import DirectoryService
-from service.settings import Settings
 from service.temporal import connect, for_requests
 from store.db import open_pool
 

@@ -1,14 +1,14 @@
-"""``python -m service.retention_cli``: the erasure of closed cases, by hand.
+"""``python -m commands.retention``: the erasure of closed cases, by hand.
 
-    python -m service.retention_cli status                 # due, kept, erased (cases, arrivals)
-    python -m service.retention_cli run-now                # start the scheduled erasure now
-    python -m service.retention_cli hold CASE_ID --reason "…"   # legal hold: never erased
-    python -m service.retention_cli release CASE_ID        # the hold lifted
+    python -m commands.retention status                 # due, kept, erased (cases, arrivals)
+    python -m commands.retention run-now                # start the scheduled erasure now
+    python -m commands.retention hold CASE_ID --reason "…"   # legal hold: never erased
+    python -m commands.retention release CASE_ID        # the hold lifted
 
 ``run-now`` triggers the Temporal Schedule ``retention-erasure`` (the worker creates it), so the
 run is the same workflow as at night and shows in the Temporal UI; it needs the service's
 Temporal (TEMPORAL_ADDRESS, or the embedded dev server while ``manage.py run`` runs).
-The others talk to the database like ``service.accounts_cli``.
+The others talk to the database like ``commands.accounts``.
 
 Exit codes: 0 done, 1 refused (unknown case), 2 database or Temporal unusable.
 """
@@ -23,14 +23,14 @@ from typing import TextIO
 
 from pydantic import TypeAdapter
 
+from config.settings import Settings
+from runtime.commands import command_pool, run_command
 from schemas.audit import SYSTEM_ROLE
 from schemas.events import case_id_argument
 from schemas.inputs import HoldReason, argument
 from schemas.local_time import BERLIN
-from service.cli_database import command_pool, run_command
-from service.erasure import ErasureRefused
+from protection.erasure import ErasureRefused
 from service.retention import SCHEDULE_ID, run_now, set_legal_hold
-from service.settings import Settings
 from service.temporal import connect
 from store import erasure as store
 
@@ -39,7 +39,7 @@ EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m service.retention_cli", description="Erasure of closed cases."
+        prog="python -m commands.retention", description="Erasure of closed cases."
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser(

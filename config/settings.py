@@ -127,7 +127,7 @@ class Settings(BaseSettings):
     # believes. None by default: a client can then claim neither TLS (which earns the HSTS
     # header) nor another address (which the login throttle counts by).
     trusted_proxies: tuple[str, ...] = Field(default=(), validation_alias="CASE_TRUSTED_PROXIES")
-    # Secure cookies need https; service.main turns this off for its plain-http loopback run.
+    # Secure cookies need https; runtime.main turns this off for its plain-http loopback run.
     cookie_secure: bool = Field(default=True, validation_alias="CASE_COOKIE_SECURE")
     # Payload encryption (protection/): the master key ring, inline JSON or a file; neither
     # set means <data_dir>/keys/master-keys.json, generated on first start.

@@ -15,8 +15,8 @@ from typing import Any
 
 import asyncpg
 
-from service.embedded import EmbeddedServerError, embedded_postgres
-from service.settings import Settings
+from config.settings import Settings
+from runtime.embedded import EmbeddedServerError, embedded_postgres
 from store.db import open_pool
 from store.migrate import apply_migrations
 

@@ -55,7 +55,7 @@ class DataFolderInUse(EmbeddedServerError):
         holder = f"process {pid}" if pid is not None else "another process"
         super().__init__(
             f"the data folder {data_dir} is in use by {holder} (a running `manage.py run` or "
-            "`python -m service.main`): stop that one first, or give this one a data folder of "
+            "`python -m runtime.main`): stop that one first, or give this one a data folder of "
             "its own with CASE_DATA_DIR (and other ports: CASE_API_PORT, CASE_TEMPORAL_PORT, "
             "CASE_TEMPORAL_UI_PORT)"
         )
