@@ -1,7 +1,8 @@
 """Typed dependencies: what a route may ask for, taken from ``app.state`` (set by the lifespan).
 
 Routes never reach into ``app.state`` themselves, so the one place that knows how the app
-holds its resources is here, and tests can build the app with their own client and pool.
+holds its services is here. Routes get services only (:class:`service.container.Services`),
+never a pool or a client: every read and write of data goes through a service method.
 """
 
 from __future__ import annotations
@@ -9,17 +10,20 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-import asyncpg
 from fastapi import Depends, Path, Request
 
 from api.auth import accounts, require_roles
 from schemas.accounts import Account, Role
 from schemas.events import CaseId
 from schemas.inputs import RowId
+from service.access import AccessService
 from service.accounts import AccountService
 from service.cases import CaseService
+from service.codec import CodecService
 from service.directory import DirectoryService
+from service.flyers import FlyerService
 from service.records import REPORT_READERS, RecordsService
+from service.retention import RetentionService
 
 
 def _case_service(request: Request) -> CaseService:
@@ -27,17 +31,44 @@ def _case_service(request: Request) -> CaseService:
     return service
 
 
-def _pool(request: Request) -> asyncpg.Pool:
-    pool: asyncpg.Pool = request.app.state.pool
-    return pool
-
-
 Cases = Annotated[CaseService, Depends(_case_service)]
 """The case service: every operation on cases and tasks goes through it."""
 
-Pool = Annotated[asyncpg.Pool, Depends(_pool)]
-"""The process's asyncpg pool, for the routes that read the database themselves (SQL stays in
-store/)."""
+
+def _access(request: Request) -> AccessService:
+    service: AccessService = request.app.state.access
+    return service
+
+
+Access = Annotated[AccessService, Depends(_access)]
+"""Reading a case's data as the caller for a purpose: the rule and the access log together."""
+
+
+def _flyers(request: Request) -> FlyerService:
+    service: FlyerService = request.app.state.flyers
+    return service
+
+
+Flyers = Annotated[FlyerService, Depends(_flyers)]
+"""The towns' flyers and their stored versions."""
+
+
+def _codec(request: Request) -> CodecService:
+    service: CodecService = request.app.state.codec
+    return service
+
+
+Codec = Annotated[CodecService, Depends(_codec)]
+"""The Temporal UI's codec (decoding is logged per case)."""
+
+
+def _retention(request: Request) -> RetentionService:
+    service: RetentionService = request.app.state.retention
+    return service
+
+
+Retention = Annotated[RetentionService, Depends(_retention)]
+"""Legal holds."""
 
 
 def _directory(request: Request) -> DirectoryService:
@@ -53,7 +84,8 @@ Accounts = Annotated[AccountService, Depends(accounts)]
 
 
 def _records(request: Request) -> RecordsService:
-    return RecordsService(_pool(request))
+    service: RecordsService = request.app.state.records
+    return service
 
 
 Records = Annotated[RecordsService, Depends(_records)]

@@ -1,7 +1,12 @@
-"""How refusals and failures look on the wire.
+"""How refusals and failures look on the wire: the one mapper of the service layer's error
+tree (:mod:`service.errors`) to JSON.
+
+A refusal of a service is answered by its class: ``NotFound`` 404, ``Forbidden`` 403,
+``Conflict`` (``CaseClosed``, ``NameTaken``) 409, ``Invalid`` 422, each with the refusal's
+message as ``detail`` (a 422 with its fields, below).
 
 Every 422 has FastAPI's shape, ``{"detail": [{"loc": [...], "msg": ..., "type": ...}]}``,
-whether pydantic refused the request or the CaseService / workflow did, so a client needs one
+whether pydantic refused the request or a service / workflow did, so a client needs one
 parser. ``input`` and ``ctx`` are dropped from pydantic's errors: they echo the submitted
 values, which here are personal data, back into responses (and any proxy log of them).
 
@@ -18,12 +23,11 @@ where it was raised, never its message or the request body, and answers a generi
 
 from __future__ import annotations
 
-import contextlib
 import traceback
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request, status
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
@@ -33,9 +37,16 @@ from starlette.types import Message as ASGIMessage
 from config.logging import get_logger
 from schemas.errors import FieldError
 from schemas.tasks import TaskKind
-from service.availability import DATABASE_ERRORS, ServiceUnavailable, database_unavailable
-from service.cases import CaseServiceError
-from service.directory import NameTaken, UnknownEntry
+from service.availability import DATABASE_ERRORS, database_unavailable
+from service.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    LoginRefused,
+    NotFound,
+    Refused,
+    ServiceUnavailable,
+)
 
 log = get_logger(__name__)
 
@@ -106,24 +117,30 @@ def field_errors(request: Request, errors: list[FieldError]) -> list[dict[str, A
     ]
 
 
-async def case_service_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, CaseServiceError)
-    if exc.status == 422:
-        errors = exc.errors or [FieldError(field="body", reason=exc.message)]
+# The status of each kind of refusal (a subclass answers as its kind).
+_STATUS: tuple[tuple[type[Refused], int], ...] = (
+    (NotFound, 404),
+    (Forbidden, 403),
+    (Conflict, 409),
+    (Invalid, 422),
+    (LoginRefused, 401),
+)
+
+
+def status_of(error: Refused) -> int:
+    """The HTTP status a refusal of the services is answered with."""
+    for kind, status in _STATUS:
+        if isinstance(error, kind):
+            return status
+    raise TypeError(f"no status for {type(error).__qualname__}")
+
+
+async def refused(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Refused)
+    if isinstance(exc, Invalid):
+        errors = exc.fields or [FieldError(field="body", reason=exc.message)]
         return JSONResponse({"detail": field_errors(request, errors)}, status_code=422)
-    return JSONResponse({"detail": exc.message}, status_code=exc.status)
-
-
-@contextlib.contextmanager
-def directory_answers() -> Iterator[None]:
-    """A refusal of the partner and offer directory as its answer: an unknown id 404, a name
-    already in the town 409, each with the service's reason as ``detail``."""
-    try:
-        yield
-    except UnknownEntry as refused:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(refused)) from None
-    except NameTaken as refused:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(refused)) from None
+    return JSONResponse({"detail": exc.message}, status_code=status_of(exc))
 
 
 def retry_after(request: Request) -> str:
@@ -224,7 +241,7 @@ class CatchAllMiddleware:
 
 def install(app: FastAPI, *, unavailable_page: UnavailablePage | None = None) -> None:
     """The handlers and the catch-all; ``unavailable_page`` answers a 503 on the pages."""
-    app.add_exception_handler(CaseServiceError, case_service_error)
+    app.add_exception_handler(Refused, refused)
     app.add_exception_handler(RequestValidationError, request_validation_error)
     unavailable = _unavailable_handler(unavailable_page)
     outages: tuple[type[Exception], ...] = (ServiceUnavailable, *DATABASE_ERRORS)

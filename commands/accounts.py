@@ -31,7 +31,8 @@ from typing import TextIO
 from config.settings import Settings
 from runtime.commands import command_pool, run_command
 from schemas.accounts import Role
-from service.accounts import AccountError, AccountService
+from service.accounts import AccountService
+from service.errors import AccountError
 
 EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
 

@@ -33,7 +33,7 @@ from runtime.art30 import markdown, registered_record
 from runtime.commands import command_pool, run_command
 from schemas.events import case_id_argument
 from schemas.inputs import line_argument
-from service.cases import CaseServiceError
+from service.errors import Invalid, Refused
 from service.records import RecordsService, register_csv
 
 EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
@@ -84,8 +84,9 @@ async def execute(service: RecordsService, args: argparse.Namespace, out: TextIO
             reader = await service.reader(args.username)
             report = await service.access_report(reader, args.case_id, "cli: access report")
             print(report.model_dump_json(indent=2), file=out)
-    except CaseServiceError as error:
-        where = "".join(f"; {e.field}: {e.reason}" for e in error.errors)
+    except Refused as error:
+        fields = error.fields if isinstance(error, Invalid) else []
+        where = "".join(f"; {e.field}: {e.reason}" for e in fields)
         print(f"refused: {error.message}{where}", file=sys.stderr)
         return EXIT_REFUSED
     return EXIT_OK

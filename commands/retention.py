@@ -24,12 +24,13 @@ from typing import TextIO
 from pydantic import TypeAdapter
 
 from config.settings import Settings
+from protection.erasure import ErasureRefused
 from runtime.commands import command_pool, run_command
 from schemas.audit import SYSTEM_ROLE
 from schemas.events import case_id_argument
 from schemas.inputs import HoldReason, argument
 from schemas.local_time import BERLIN
-from protection.erasure import ErasureRefused
+from service.errors import NotFound
 from service.retention import SCHEDULE_ID, run_now, set_legal_hold
 from service.temporal import connect
 from store import erasure as store
@@ -87,7 +88,7 @@ async def run(
                     counts = await store.retention_counts(con, today)
                 for name, count in counts.items():
                     print(f"{name}: {count}", file=out)
-        except ErasureRefused as refused:
+        except (ErasureRefused, NotFound) as refused:
             print(f"refused: {refused.message}", file=sys.stderr)
             return EXIT_REFUSED
     return EXIT_OK

@@ -35,7 +35,7 @@ import secrets
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 import asyncpg
 from argon2 import PasswordHasher
@@ -45,29 +45,12 @@ from config.settings import Settings
 from schemas.accounts import AccessLogEntry, Account, ApiToken, Role
 from schemas.audit import SYSTEM_ROLE, AuditAction, AuditDraft, DetailValue
 from schemas.inputs import describe_de, forbidden_character
+from service.errors import AccountError, LoginRefused
 from store import accounts as store
 from store import audit
 from store.repository import Connection
 
 MIN_PASSWORD_LENGTH = 12
-
-_MESSAGES = {
-    "invalid": "Benutzername oder Passwort ist falsch.",
-    "throttled": "Zu viele fehlgeschlagene Anmeldungen. Bitte versuchen Sie es später erneut.",
-}
-
-
-class LoginRefused(Exception):
-    """A login that does not succeed; ``message`` is the German text for the login page."""
-
-    def __init__(self, reason: Literal["invalid", "throttled"]) -> None:
-        super().__init__(reason)
-        self.reason: Literal["invalid", "throttled"] = reason
-        self.message = _MESSAGES[reason]
-
-
-class AccountError(ValueError):
-    """An account cannot be created or changed as asked (taken username, short password)."""
 
 
 def _check_text(field: str, value: str) -> None:
@@ -302,26 +285,6 @@ class AccountService:
             return await store.api_token_valid(con, _digest(token))
 
     # ----------------------------------------------------------- access log
-
-    async def may_read_case(self, account: Account, case_id: str) -> bool:
-        """ABH reads every case; the KI only those disclosed to it on an unwithdrawn consent."""
-        if account.role is Role.ABH:
-            return True
-        if account.role is Role.KI:
-            async with self._pool.acquire() as con:
-                return await store.ki_may_see_case(con, case_id)
-        return False
-
-    async def record_access(self, account: Account, case_id: str, what: str) -> None:
-        """The access-log row (for the admins' per-case view) and its chained audit entry."""
-        async with self._pool.acquire() as con, con.transaction():
-            await store.insert_access(con, account, case_id, what)
-            await audit.append(
-                con,
-                AuditDraft.by(
-                    account, AuditAction.CASE_OPENED, case_id=case_id, detail={"what": what}
-                ),
-            )
 
     async def access_log(self, case_id: str) -> list[AccessLogEntry]:
         async with self._pool.acquire() as con:

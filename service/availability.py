@@ -3,7 +3,8 @@
 A request that finds PostgreSQL or Temporal unreachable, or whose Temporal update brings no
 outcome within ``CASE_UPDATE_TIMEOUT``, ends as ``ServiceUnavailable``; the API answers it with
 503 and ``Retry-After`` (JSON in ``api.errors``, the German page in ``web.pages``). It carries
-no HTTP number: how it looks on the wire is the edge's business.
+no HTTP number: how it looks on the wire is the edge's business. It is a member of the one
+error tree (:mod:`service.errors`), defined there.
 
 Retrying is safe: every update the service sends has an id derived from its business key
 (the event id, the task, ...), so a repeat attaches to an update that is still running or
@@ -15,30 +16,12 @@ recognised here (:func:`database_unavailable`) rather than caught at every query
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 import asyncpg
 
+from service.errors import Backend, ServiceUnavailable
 from store.db import DatabaseUnreachable
 
-
-class Backend(StrEnum):
-    DATABASE = "database"
-    TEMPORAL = "temporal"
-
-
-class ServiceUnavailable(Exception):
-    """A server is unreachable, or the answer did not come within the deadline.
-
-    ``unconfirmed``: the request may have reached Temporal and may still be carried out; only a
-    repeat of the same request tells its outcome. Otherwise nothing was done.
-    """
-
-    def __init__(self, backend: Backend, message: str, *, unconfirmed: bool = False) -> None:
-        super().__init__(message)
-        self.backend = backend
-        self.message = message
-        self.unconfirmed = unconfirmed
+__all__ = ["DATABASE_ERRORS", "Backend", "ServiceUnavailable", "database_unavailable"]
 
 
 # The server went away under an open connection (stopped, crashed, restarting), refused a new

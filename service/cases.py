@@ -2,8 +2,9 @@
 
 Checks that need the database (jurisdiction, a case that exists, a partner in the person's
 town) happen here, before anything is sent; the workflow's update validators are the
-authority on everything else and refuse bad input before it enters the history. Errors come
-out as :class:`CaseServiceError` with an HTTP status and the fields at fault.
+authority on everything else and refuse bad input before it enters the history. Refusals come
+out as members of :mod:`service.errors` (``Invalid`` with the fields at fault, ``NotFound``,
+``Forbidden``, ``Conflict``, ``CaseClosed``).
 
 Every update waits at most ``settings.update_timeout`` for its outcome; past it, or with
 Temporal unreachable, the call ends as :class:`~service.availability.ServiceUnavailable`. The
@@ -18,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 import asyncpg
@@ -50,20 +51,31 @@ from schemas.errors import ErrorType, FieldError
 from schemas.events import IntakeResult, StatusEvent
 from schemas.partners import Partner
 from schemas.tasks import CompleteTask, KiContact, Queue, TaskCompletion, TaskResult, TaskView
-from service.availability import Backend, ServiceUnavailable
+from service.errors import (
+    Backend,
+    CaseClosed,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Refused,
+    ServiceUnavailable,
+)
 from store import arrivals as arrival_store
 from store import inbox as inbox_store
 from store import repository as repo
+from store.repository import Connection
 from workflows.arrival import ArrivalWorkflow, arrival_workflow_id
 from workflows.case import CaseWorkflow, workflow_id
 
-_STATUS_OF_ERROR = {
-    ErrorType.INVALID_INPUT: 422,
-    ErrorType.CASE_NOT_OPEN: 422,
-    ErrorType.TASK_NOT_OPEN: 409,
-    ErrorType.CASE_CLOSED: 409,
-    ErrorType.NO_CONSENT: 409,
-    ErrorType.ARRIVAL_UNDER_WAY: 409,
+# What a refusal of the workflow's update validators is, in the service's terms.
+_REFUSAL_OF_ERROR: dict[ErrorType, type[Invalid] | type[Conflict]] = {
+    ErrorType.INVALID_INPUT: Invalid,
+    ErrorType.CASE_NOT_OPEN: Invalid,
+    ErrorType.TASK_NOT_OPEN: Conflict,
+    ErrorType.CASE_CLOSED: CaseClosed,
+    ErrorType.NO_CONSENT: Conflict,
+    ErrorType.ARRIVAL_UNDER_WAY: Conflict,
 }
 
 
@@ -74,20 +86,6 @@ _TEMPORAL_UNAVAILABLE = frozenset(
 )
 _COMPLETION = TypeAdapter[TaskCompletion](TaskCompletion)
 _T = TypeVar("_T")
-
-
-class CaseServiceError(Exception):
-    """A request that cannot be carried out; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, message: str, errors: Sequence[FieldError] = ()) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.errors = list(errors)
-
-
-def _invalid(field: str, reason: str) -> CaseServiceError:
-    return CaseServiceError(422, f"{field}: {reason}", [FieldError(field=field, reason=reason)])
 
 
 async def _forget_start(start: WithStartWorkflowOperation[Any, Any]) -> None:
@@ -106,12 +104,15 @@ async def _forget_start(start: WithStartWorkflowOperation[Any, Any]) -> None:
         fetch.exception()
 
 
-def _from_update_failure(error: WorkflowUpdateFailedError) -> CaseServiceError:
+def _from_update_failure(error: WorkflowUpdateFailedError) -> Refused:
     cause = error.cause
-    if not isinstance(cause, ApplicationError) or cause.type not in _STATUS_OF_ERROR:
+    if not isinstance(cause, ApplicationError) or cause.type not in _REFUSAL_OF_ERROR:
         raise error
-    errors = [FieldError.model_validate(detail) for detail in cause.details]
-    return CaseServiceError(_STATUS_OF_ERROR[ErrorType(cause.type)], cause.message, errors)
+    refusal = _REFUSAL_OF_ERROR[ErrorType(cause.type)]
+    if refusal is Invalid:
+        fields = [FieldError.model_validate(detail) for detail in cause.details]
+        return Invalid(cause.message, fields)
+    return refusal(cause.message)
 
 
 class CaseService:
@@ -183,7 +184,7 @@ class CaseService:
         if event.status.starts_arrival:
             return await self._submit_arrival(event)
         if event.person is not None and event.person.address.town not in self._settings.towns:
-            raise _invalid(
+            raise Invalid.field(
                 "person.address.town",
                 "not in the ABH's jurisdiction; one of: " + ", ".join(self._settings.towns),
             )
@@ -196,12 +197,12 @@ class CaseService:
         if not could_open and not case_exists:
             # Refuse here what cannot open a case, so no workflow is started for it.
             if not event.status.opens_case:
-                raise _invalid(
+                raise Invalid.field(
                     "status",
                     f"'{event.status.value}' does not open a case; "
                     "only ausreisepflichtig or geduldet do",
                 )
-            raise _invalid("person", "required when the event opens a case")
+            raise Invalid.field("person", "required when the event opens a case")
         start = WithStartWorkflowOperation(
             CaseWorkflow.run,
             self._start_defaults.model_copy(update={"case_id": event.case_id}),
@@ -231,7 +232,7 @@ class CaseService:
             async with self._pool.acquire() as con:
                 if await repo.case_of_event(con, event.event_id) == event.case_id:
                     return IntakeResult(case_id=event.case_id, stage="closed", duplicate=True)
-            raise CaseServiceError(409, "the case is closed") from None
+            raise CaseClosed("the case is closed") from None
         finally:
             await _forget_start(start)
 
@@ -258,10 +259,10 @@ class CaseService:
           the flyer (not reachable, lapsed, no flyer) can be reported again.
         """
         if event.person is None:
-            raise _invalid("person", "required for neu_zugewandert")
+            raise Invalid.field("person", "required for neu_zugewandert")
         town = event.person.address.town
         if town not in self._settings.arrival_towns:
-            raise _invalid(
+            raise Invalid.field(
                 "person.address.town",
                 "not a town of Kreis Unna; one of: " + ", ".join(self._settings.arrival_towns),
             )
@@ -269,13 +270,11 @@ class CaseService:
             known = await arrival_store.by_event(con, event.event_id)
             if known is not None:
                 if known["reference"] != event.case_id:
-                    raise _invalid("event_id", "already used for another reference")
+                    raise Invalid.field("event_id", "already used for another reference")
                 stage = ArrivalStage.INFORMED if known["finished_at"] else ArrivalStage.INFORMATION
                 return IntakeResult(case_id=event.case_id, stage=stage, duplicate=True)
             if await arrival_store.informed_in(con, event.case_id, town):
-                raise CaseServiceError(
-                    409, "this reference has already received the flyer of this town"
-                )
+                raise Conflict("this reference has already received the flyer of this town")
         start = WithStartWorkflowOperation(
             ArrivalWorkflow.run,
             ArrivalStart(reference=event.case_id, timings=self._arrival_timings),
@@ -316,9 +315,9 @@ class CaseService:
         async with self._pool.acquire() as con:
             task = await repo.get_task(con, task_id)
             if task is None:
-                raise CaseServiceError(404, "unknown task")
+                raise NotFound("unknown task")
             if queue is not None and task["queue"] != queue.value:
-                raise CaseServiceError(403, "this task is not in your role's inbox")
+                raise Forbidden("this task is not in your role's inbox")
             repeat = False
             if task["status"] == "completed":
                 recorded = await repo.task_completion(con, task_id)
@@ -326,9 +325,9 @@ class CaseService:
                     recorded is not None and _COMPLETION.validate_python(recorded) == completion
                 )
             if task["status"] != "open" and not repeat:
-                raise CaseServiceError(409, f"the task is already {task['status']}")
+                raise Conflict(f"the task is already {task['status']}")
             if completion.kind != task["kind"]:
-                raise _invalid("kind", f"this task is a {task['kind']} task")
+                raise Invalid.field("kind", f"this task is a {task['kind']} task")
             if isinstance(completion, KiContact):
                 await self._check_partner(con, task["town"], completion.partner_id)
         if task["arrival_reference"] is not None:
@@ -379,9 +378,9 @@ class CaseService:
     async def _check_partner(self, con: Any, town: str, partner_id: int) -> None:
         partner = await repo.get_partner(con, partner_id)
         if partner is None or not partner.active:
-            raise _invalid("partner_id", "no such partner in the directory")
+            raise Invalid.field("partner_id", "no such partner in the directory")
         if partner.town != town:
-            raise _invalid(
+            raise Invalid.field(
                 "partner_id", f"the partner works in {partner.town}, not in the person's town"
             )
 
@@ -412,10 +411,10 @@ class CaseService:
             raise self._closed_or(error) from None
 
     @staticmethod
-    def _closed_or(error: RPCError) -> CaseServiceError:
+    def _closed_or(error: RPCError) -> CaseClosed:
         # An update to a workflow that has completed: the case was closed meanwhile.
         if error.status == RPCStatusCode.NOT_FOUND:
-            return CaseServiceError(409, "the case is closed")
+            return CaseClosed("the case is closed")
         raise error
 
     async def _case_exists(self, case_id: str) -> bool:
@@ -424,26 +423,16 @@ class CaseService:
 
     async def _require_case(self, case_id: str) -> None:
         if not await self._case_exists(case_id):
-            raise CaseServiceError(404, "unknown case")
+            raise NotFound("unknown case")
 
     # ---------------------------------------------------------------- views
 
     async def case_view(self, case_id: str) -> CaseView:
         async with self._pool.acquire() as con:
-            case = await repo.get_case(con, case_id)
-            if case is None:
-                raise CaseServiceError(404, "unknown case")
-            tasks = await repo.open_tasks(con, case_id=case_id)
-            entries = await repo.timeline(con, case_id)
-        return CaseView(
-            case_id=case["case_id"],
-            stage=case["stage"],
-            residence_status=case["residence_status"],
-            outcome=case["outcome"],
-            departure_deadline=case["departure_deadline"],
-            open_tasks=[TaskView.model_validate(dict(row)) for row in tasks],
-            timeline=[TimelineEntry.model_validate(dict(row)) for row in entries],
-        )
+            view = await read_case_view(con, case_id)
+        if view is None:
+            raise NotFound("unknown case")
+        return view
 
     async def ki_case_view(self, case_id: str) -> KiCaseView:
         """What the KI sees of a case: the three categories and its own tasks (404 when it
@@ -451,7 +440,7 @@ class CaseService:
         async with self._pool.acquire() as con:
             view = await inbox_store.ki_case(con, case_id)
         if view is None:
-            raise CaseServiceError(404, "unknown case")
+            raise NotFound("unknown case")
         return view
 
     async def open_tasks(self, queue: Queue | None, case_id: str | None) -> list[TaskView]:
@@ -462,3 +451,22 @@ class CaseService:
     async def partners(self, town: str | None) -> list[Partner]:
         async with self._pool.acquire() as con:
             return await repo.list_partners(con, town)
+
+
+async def read_case_view(con: Connection, case_id: str) -> CaseView | None:
+    """The ABH's view of a case on ``con`` (None: no such case), for this service and
+    :class:`service.access.AccessService` alike."""
+    case = await repo.get_case(con, case_id)
+    if case is None:
+        return None
+    tasks = await repo.open_tasks(con, case_id=case_id)
+    entries = await repo.timeline(con, case_id)
+    return CaseView(
+        case_id=case["case_id"],
+        stage=case["stage"],
+        residence_status=case["residence_status"],
+        outcome=case["outcome"],
+        departure_deadline=case["departure_deadline"],
+        open_tasks=[TaskView.model_validate(dict(row)) for row in tasks],
+        timeline=[TimelineEntry.model_validate(dict(row)) for row in entries],
+    )

@@ -4,8 +4,9 @@ the CLI) read and keep them.
 Partners are the welfare associations and volunteer groups per town the KI picks from; offers
 are what the towns' flyers draw on (without a town: county-wide, on every flyer). Removing an
 entry only deactivates it: past disclosures and stored flyer versions still name it. Refusals
-are :class:`UnknownEntry` (no such id) and :class:`NameTaken` (the name already in the town);
-the callers turn them into their answers (HTTP status, German page).
+are :class:`~service.errors.UnknownEntry` (no such id) and :class:`~service.errors.NameTaken`
+(the name already in the town); the edge turns them into its answers (HTTP status, German
+page).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncpg
 
 from schemas.offers import Offer, OfferDraft
 from schemas.partners import Partner, PartnerDraft
+from service.errors import NameTaken, UnknownEntry
 from store import offers as offer_store
 from store import repository as repo
 
@@ -21,18 +23,6 @@ _UNKNOWN_PARTNER = "unknown partner"
 _UNKNOWN_OFFER = "unknown offer"
 _PARTNER_TAKEN = "a partner with this name already exists in this town"
 _OFFER_TAKEN = "an offer with this name already exists in this town (or county-wide)"
-
-
-class DirectoryError(Exception):
-    """A refused directory operation; ``str()`` is the (English) reason."""
-
-
-class UnknownEntry(DirectoryError):
-    """No partner or offer with this id."""
-
-
-class NameTaken(DirectoryError):
-    """Another entry of the town (for offers: or county-wide) has this name."""
 
 
 class DirectoryService:

@@ -2,7 +2,8 @@
 
 Every change of assignment is kept in ``task_assignments`` (who, what, to whom, when, with
 the comment of a hand-over). A task belongs to a group by its queue: the ABH's caseworkers
-work the ``abh`` queue, the KI's staff the ``ki`` queue.
+work the ``abh`` queue, the KI's staff the ``ki`` queue. Refusals are members of
+:mod:`service.errors` with German messages: only the pages show them.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ import asyncpg
 from pydantic import BaseModel
 
 from schemas.accounts import Account, Role
+from schemas.case_documents import CaseDocument
 from schemas.inputs import describe_de, forbidden_character
 from schemas.local_time import BERLIN
 from schemas.tasks import Queue, TaskKind
+from service.errors import Conflict, Forbidden, Invalid, NotFound
+from store import documents as document_store
 from store import inbox as store
 
 COMMENT_MAX = 500
@@ -27,15 +31,6 @@ class View(StrEnum):
     GROUP = "gruppe"
     OVERDUE = "ueberfaellig"
     THIS_WEEK = "woche"
-
-
-class InboxError(Exception):
-    """A refused inbox action; ``status`` is the HTTP status, ``message`` German."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 class InboxTask(BaseModel):
@@ -53,6 +48,47 @@ class InboxPage(BaseModel):
     view: View
     tasks: list[InboxTask]
     counts: dict[View, int]
+
+
+class TaskDetail(BaseModel):
+    """A task as its form shows it, with the person's town (of the case or the arrival)."""
+
+    task_id: str
+    case_id: str | None
+    arrival_reference: str | None
+    kind: str
+    queue: str
+    status: str
+    due_at: datetime
+    overdue: bool
+    assigned_to: int | None
+    detail: str | None
+    town: str | None
+
+
+class StageCount(BaseModel):
+    stage: str
+    cases: int
+
+
+class QueueCount(BaseModel):
+    queue: str
+    open: int
+    overdue: int
+    unclaimed: int
+
+
+class StepFailures(BaseModel):
+    step: str | None
+    open: int
+
+
+class Overview(BaseModel):
+    """The operations page: cases per stage, open tasks per queue, steps given up."""
+
+    stages: list[StageCount]
+    queues: list[QueueCount]
+    failures: list[StepFailures]
 
 
 class Assignment(BaseModel):
@@ -88,7 +124,7 @@ class InboxService:
     def _queue(account: Account) -> Queue:
         queue = queue_of(account.role)
         if queue is None:
-            raise InboxError(403, "Ihre Rolle hat keinen Posteingang.")
+            raise Forbidden("Ihre Rolle hat keinen Posteingang.")
         return queue
 
     async def page(self, account: Account, view: View) -> InboxPage:
@@ -106,6 +142,34 @@ class InboxService:
             counts={View(name): count for name, count in counts.items()},
         )
 
+    async def task(self, account: Account, task_id: str) -> TaskDetail:
+        """A task of the account's own inbox (another group's is refused)."""
+        async with self._pool.acquire() as con:
+            task = await store.task(con, task_id)
+        if task is None:
+            raise NotFound("Diese Aufgabe gibt es nicht.")
+        queue = queue_of(account.role)
+        if queue is None or task["queue"] != queue.value:
+            raise Forbidden("Diese Aufgabe gehört nicht zum Posteingang Ihrer Gruppe.")
+        return TaskDetail.model_validate(dict(task))
+
+    async def consent_form(self, case_id: str) -> CaseDocument | None:
+        """The latest consent form made for the case, to print for the consent task."""
+        async with self._pool.acquire() as con:
+            made = await document_store.documents_of_case(con, case_id)
+        return next((d for d in reversed(made) if d.kind == "einwilligung"), None)
+
+    async def overview(self) -> Overview:
+        async with self._pool.acquire() as con:
+            stages = await store.cases_per_stage(con)
+            queues = await store.open_tasks_per_queue(con, _now())
+            failures = await store.open_step_failures(con)
+        return Overview(
+            stages=[StageCount.model_validate(dict(row)) for row in stages],
+            queues=[QueueCount.model_validate(dict(row)) for row in queues],
+            failures=[StepFailures.model_validate(dict(row)) for row in failures],
+        )
+
     async def claim(self, task_id: str, account: Account) -> None:
         await self._change(task_id, account, "claim", account.account_id, None)
 
@@ -116,13 +180,13 @@ class InboxService:
         # A textarea sends CR LF; the comment is kept with plain newlines.
         comment = comment.replace("\r\n", "\n").strip()
         if character := forbidden_character(comment, multiline=True):
-            raise InboxError(422, f"Kommentar: {describe_de(character)}")
+            raise Invalid(f"Kommentar: {describe_de(character)}")
         if not comment:
-            raise InboxError(422, "Bitte einen Kommentar zur Übergabe angeben.")
+            raise Invalid("Bitte einen Kommentar zur Übergabe angeben.")
         if len(comment) > COMMENT_MAX:
-            raise InboxError(422, f"Der Kommentar darf höchstens {COMMENT_MAX} Zeichen haben.")
+            raise Invalid(f"Der Kommentar darf höchstens {COMMENT_MAX} Zeichen haben.")
         if not to.active or to.role is not account.role:
-            raise InboxError(422, "Übergabe nur an aktive Kolleg*innen der eigenen Gruppe.")
+            raise Invalid("Übergabe nur an aktive Kolleg*innen der eigenen Gruppe.")
         await self._change(task_id, account, "hand_over", to.account_id, comment)
 
     async def _change(
@@ -137,16 +201,16 @@ class InboxService:
         async with self._pool.acquire() as con, con.transaction():
             task = await store.lock_task(con, task_id)
             if task is None or task["queue"] != queue.value:
-                raise InboxError(404, "Diese Aufgabe gibt es in Ihrem Posteingang nicht.")
+                raise NotFound("Diese Aufgabe gibt es in Ihrem Posteingang nicht.")
             if task["status"] != "open":
-                raise InboxError(409, "Die Aufgabe ist bereits abgeschlossen.")
+                raise Conflict("Die Aufgabe ist bereits abgeschlossen.")
             current = task["assigned_to"]
             if action == "claim" and current not in (None, account.account_id):
-                raise InboxError(409, "Die Aufgabe hat bereits jemand anderes übernommen.")
+                raise Conflict("Die Aufgabe hat bereits jemand anderes übernommen.")
             if action in ("release", "hand_over") and current not in (None, account.account_id):
-                raise InboxError(409, "Die Aufgabe ist einer anderen Person zugewiesen.")
+                raise Conflict("Die Aufgabe ist einer anderen Person zugewiesen.")
             if action == "release" and current is None:
-                raise InboxError(409, "Die Aufgabe ist niemandem zugewiesen.")
+                raise Conflict("Die Aufgabe ist niemandem zugewiesen.")
             if current == new_assignee:
                 return
             await store.set_assignee(con, task_id, new_assignee)

@@ -16,7 +16,7 @@ from schemas.accounts import Account, Role
 from schemas.case import TimelineEntry
 from schemas.errors import FieldError
 from schemas.gdpr import CSV_COLUMNS, AccessReport, DisclosureRegister
-from service.cases import CaseServiceError
+from service.errors import Forbidden, Invalid, NotFound
 from store import accounts as account_store
 from store import records as store
 from store import repository as repo
@@ -36,8 +36,7 @@ class RecordsService:
     async def disclosure_register(self, first: date, last: date) -> DisclosureRegister:
         """Every disclosure from ``first`` to ``last`` inclusive (days in Europe/Berlin)."""
         if last < first:
-            raise CaseServiceError(
-                422,
+            raise Invalid(
                 "the period ends before it starts",
                 [FieldError(field="to", reason="must not be before from")],
             )
@@ -53,11 +52,11 @@ class RecordsService:
         that fails to come together leaves no entry for data nobody saw.
         """
         if reader.role not in REPORT_READERS:
-            raise CaseServiceError(403, "your role may not do this")
+            raise Forbidden("your role may not do this")
         async with self._pool.acquire() as con, con.transaction(isolation="repeatable_read"):
             case = await store.case(con, case_id)
             if case is None:
-                raise CaseServiceError(404, "unknown case")
+                raise NotFound("unknown case")
             await account_store.insert_access(con, reader, case_id, what)
             return AccessReport(
                 case_id=case_id,
@@ -84,9 +83,9 @@ class RecordsService:
         async with self._pool.acquire() as con:
             account = await store.account(con, username)
         if account is None or not account.active:
-            raise CaseServiceError(403, f"no active account named {username!r}")
+            raise Forbidden(f"no active account named {username!r}")
         if account.role not in REPORT_READERS:
-            raise CaseServiceError(403, f"the role {account.role.value} may not read this")
+            raise Forbidden(f"the role {account.role.value} may not read this")
         return account
 
 

@@ -23,9 +23,10 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
+from schemas.accounts import Account
 from schemas.audit import AuditAction, AuditDraft
 from schemas.retention import RetentionRun
-from protection.erasure import ErasureRefused
+from service.errors import NotFound
 from store import audit
 from store import erasure as store
 from workflows.retention import RetentionWorkflow
@@ -79,5 +80,16 @@ async def set_legal_hold(
     entry = AuditDraft(actor=actor, role=role, action=action, case_id=case_id)
     async with pool.acquire() as con, con.transaction():
         if not await store.set_legal_hold(con, case_id, reason):
-            raise ErasureRefused(404, "unknown case")
+            raise NotFound("unknown case")
         await audit.append(con, entry)
+
+
+class RetentionService:
+    """Legal holds for the API: who sets one is the logged-in admin."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def set_legal_hold(self, case_id: str, reason: str | None, *, by: Account) -> None:
+        """Stop (``reason`` given) or allow again (None) the erasure of a case."""
+        await set_legal_hold(self._pool, case_id, reason, actor=by.username, role=by.role.value)

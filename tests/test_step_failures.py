@@ -30,7 +30,7 @@ from schemas.errors import ErrorType
 from schemas.events import StatusEvent
 from schemas.process import ProcessTimings
 from schemas.records import ActivityName, CaseOpening, SupporterRecord
-from service.cases import CaseServiceError
+from service.errors import Invalid
 from tests.arrivalkit import arrival, new_reference
 from tests.casekit import CaseDriver, worker_replacing
 from tests.sitekit import Site, today
@@ -145,10 +145,9 @@ async def test_an_opening_the_case_file_refuses_is_a_422_and_opens_nothing(
 
     async with site_replacing(dev_env, pool, {"open_case": open_case}) as site:
         task_queue = site.app.state.settings.task_queue
-        with pytest.raises(CaseServiceError) as refused:
+        with pytest.raises(Invalid) as refused:
             await asyncio.wait_for(site.open_case(), PROMPTLY)
-        assert refused.value.status == 422
-        assert [error.field for error in refused.value.errors] == ["event"]
+        assert [error.field for error in refused.value.fields] == ["event"]
         case_id = await pool.fetchval("SELECT count(*) FROM cases")
         assert case_id == 0
         listed = [
@@ -167,12 +166,11 @@ async def test_an_arrival_the_store_refuses_is_a_422_and_can_be_reported_again(
 
     reference = new_reference()
     async with site_replacing(dev_env, pool, {"record_arrival": record_arrival}) as site:
-        with pytest.raises(CaseServiceError) as refused:
+        with pytest.raises(Invalid) as refused:
             await asyncio.wait_for(
                 site.cases.submit_event(StatusEvent.model_validate(arrival(reference))), PROMPTLY
             )
-        assert refused.value.status == 422
-        assert [error.field for error in refused.value.errors] == ["event"]
+        assert [error.field for error in refused.value.fields] == ["event"]
     assert await pool.fetchval("SELECT count(*) FROM arrivals") == 0
     # The id is free again: with a working store the same reference is taken in.
     async with site_replacing(dev_env, pool, {}) as site:

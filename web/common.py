@@ -1,26 +1,32 @@
 """What every page area shares: the templates and their filters, the login check, the
-German refusal (:class:`PageRefused`), the redirect after a form, and the app's services."""
+German refusal (:class:`PageRefused`) and the one mapper of the services' refusals to it
+(:func:`refusal`), the redirect after a form, and the app's services (the pages reach data
+only through them)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import asyncpg
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from api.auth import SESSION_COOKIE, optional_account
+from api.errors import status_of
 from schemas.accounts import Account, Role
 from schemas.local_time import BERLIN
 from schemas.residence_routes import ResidenceRoutes
+from service.access import AccessService
 from service.accounts import AccountService
 from service.cases import CaseService
 from service.directory import DirectoryService
+from service.errors import Refused
+from service.flyers import FlyerService
 from service.inbox import InboxService, View
 from web import labels
 
@@ -53,6 +59,20 @@ class PageRefused(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+def refusal(error: Refused, texts: Mapping[type[Refused], str] | None = None) -> PageRefused:
+    """The German error page for a refusal of the services, with the status its kind has.
+
+    ``texts``: the page's own words per kind (the first that ``error`` is an instance of);
+    without one, the refusal's message, which the services that speak to people (inbox,
+    accounts) write in German.
+    """
+    text = next(
+        (words for kind, words in (texts or {}).items() if isinstance(error, kind)),
+        error.message,
+    )
+    return PageRefused(status_of(error), text)
 
 
 def _berlin_time(value: datetime | None) -> str:
@@ -98,13 +118,19 @@ def directory_of(request: Request) -> DirectoryService:
     return service
 
 
-def pool_of(request: Request) -> asyncpg.Pool:
-    pool: asyncpg.Pool = request.app.state.pool
-    return pool
-
-
 def inbox_of(request: Request) -> InboxService:
-    return InboxService(pool_of(request))
+    service: InboxService = request.app.state.inbox
+    return service
+
+
+def access_of(request: Request) -> AccessService:
+    service: AccessService = request.app.state.access
+    return service
+
+
+def flyers_of(request: Request) -> FlyerService:
+    service: FlyerService = request.app.state.flyers
+    return service
 
 
 def local_path(path: str | None, default: str = "/") -> str:

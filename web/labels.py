@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import re
 
-from documents.texts import SOURCE_LANGUAGE, load_template
 from schemas.accounts import Role
-from schemas.documents import DocumentKind
 from schemas.inputs import describe_de
+from service.texts import prerequisite
 
 TASK_KINDS = {
     "information_conversation": "Informationsgespräch",
@@ -180,12 +179,6 @@ LOGIN_NOTICES = {
     "abgelaufen": "Ihre Sitzung ist abgelaufen. Bitte melden Sie sich erneut an; "
     "danach geht es auf der Seite weiter, die Sie öffnen wollten.",
 }
-
-
-def prerequisite(code: str) -> str:
-    """A prerequisite's German name, from the person's copy of the record (one wording)."""
-    template = load_template(DocumentKind.GESPRAECHSPROTOKOLL, SOURCE_LANGUAGE)
-    return template.texts.get(f"prereq.{code}", code) if template else code
 
 
 def label(mapping: dict[str, str], key: object) -> str:

@@ -7,17 +7,15 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 
 from api.deps import (
-    Accounts,
+    Access,
     CaseIdPath,
     CaseReader,
     Cases,
     Caseworker,
-    Pool,
     Records,
     ReportReader,
 )
 from api.errors import CONFLICT, NOT_FOUND, UNAVAILABLE
-from schemas.accounts import Account, Role
 from schemas.case import (
     CaseUpdateResult,
     CaseView,
@@ -27,22 +25,13 @@ from schemas.case import (
 )
 from schemas.case_documents import CaseDocument
 from schemas.gdpr import AccessReport
-from service.cases import CaseService, CaseServiceError
-from store import documents
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
 
-async def view_for(reader: Account, cases: CaseService, case_id: str) -> CaseView | KiCaseView:
-    """The one place that decides what a role sees of a case: the KI exactly its case page."""
-    if reader.role is Role.KI:
-        return await cases.ki_case_view(case_id)
-    return await cases.case_view(case_id)
-
-
 @router.get("/{case_id}", responses=NOT_FOUND, summary="Show a case")
 async def get_case(
-    case_id: CaseIdPath, cases: Cases, reader: CaseReader, service: Accounts
+    case_id: CaseIdPath, reader: CaseReader, access: Access
 ) -> CaseView | KiCaseView:
     """What a role may see of a case, as its case page shows it.
 
@@ -55,11 +44,7 @@ async def get_case(
 
     Every reading is logged.
     """
-    if not await service.may_read_case(reader, case_id):
-        raise CaseServiceError(404, "unknown case")
-    view = await view_for(reader, cases, case_id)
-    await service.record_access(reader, case_id, "api: case view")
-    return view
+    return await access.case(reader, case_id, "api: case view")
 
 
 @router.get(
@@ -80,17 +65,13 @@ async def access_report(
 
 @router.get("/{case_id}/documents", responses=NOT_FOUND, summary="The documents a case received")
 async def list_documents(
-    case_id: CaseIdPath, cases: Cases, reader: Caseworker, service: Accounts, pool: Pool
+    case_id: CaseIdPath, reader: Caseworker, access: Access
 ) -> list[CaseDocument]:
     """Kind, languages, template version, content hash, flags and date of every document.
 
     The ABH only: the documents hold more than the three categories the KI may receive.
     """
-    await cases.case_view(case_id)  # 404 for an unknown case
-    async with pool.acquire() as con:
-        found = await documents.documents_of_case(con, case_id)
-    await service.record_access(reader, case_id, "api: documents")
-    return found
+    return await access.documents(reader, case_id, "api: documents")
 
 
 @router.get(
@@ -103,14 +84,9 @@ async def get_document(
     case_id: CaseIdPath,
     document_id: UUID,
     reader: Caseworker,
-    service: Accounts,
-    pool: Pool,
+    access: Access,
 ) -> Response:
-    async with pool.acquire() as con:
-        pdf = await documents.document_pdf(con, case_id, document_id)
-    if pdf is None:
-        raise CaseServiceError(404, "unknown document")
-    await service.record_access(reader, case_id, "api: document")
+    pdf = await access.document_pdf(reader, case_id, document_id, "api: document")
     return Response(
         pdf,
         media_type="application/pdf",

@@ -22,11 +22,9 @@ from google.protobuf import json_format
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payloads
 
-from api.deps import Accounts, Caseworker, Pool
+from api.deps import Caseworker, Codec
 from api.errors import REFUSED, ErrorMessage
-from protection.codec import KEY_ID, CaseCodec, PayloadRefused
-from protection.keyring import KeyRing
-from store import keys as key_store
+from service.errors import Invalid
 
 PATH_PREFIX = "/codec/"
 router = APIRouter(
@@ -37,11 +35,6 @@ router = APIRouter(
         422: {"model": ErrorMessage, "description": "Not a Payloads message, or not ours"},
     },
 )
-
-
-def _keys(request: Request) -> KeyRing:
-    keys: KeyRing = request.app.state.keys
-    return keys
 
 
 async def _payloads(request: Request) -> Payloads:
@@ -58,31 +51,24 @@ def _answer(payloads: list[Any]) -> dict[str, Any]:
 
 
 @router.post("/decode", summary="Decode payloads for the Temporal UI (abh only)")
-async def decode(
-    request: Request, reader: Caseworker, accounts: Accounts, pool: Pool
-) -> dict[str, Any]:
+async def decode(request: Request, reader: Caseworker, codec: Codec) -> dict[str, Any]:
     message = await _payloads(request)
-    codec = CaseCodec(_keys(request))
     try:
-        decoded = [await codec.decode_one(payload) for payload in message.payloads]
-    except PayloadRefused as refused:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(refused)) from None
-    key_ids = {p.metadata[KEY_ID].decode() for p in message.payloads if KEY_ID in p.metadata}
-    async with pool.acquire() as con:
-        case_ids = await key_store.cases_of_keys(con, sorted(key_ids))
-    for case_id in case_ids:
-        await accounts.record_access(reader, case_id, "temporal-ui: decode")
+        decoded = await codec.decode(reader, message.payloads, "temporal-ui: decode")
+    except Invalid as refused:
+        # The codec protocol's refusal is a plain detail, not the API's list of fields.
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, refused.message) from None
     return _answer(decoded)
 
 
 @router.post("/encode", summary="Encode payloads for the Temporal UI (abh only)")
-async def encode(request: Request, writer: Caseworker) -> dict[str, Any]:
+async def encode(request: Request, writer: Caseworker, codec: Codec) -> dict[str, Any]:
     """The UI encodes what a person types in (a signal's input, say) before sending it.
 
     Such input belongs to no case the codec could tell, so it goes under the system key.
     """
     message = await _payloads(request)
-    encoded = await CaseCodec(_keys(request)).encode(list(message.payloads))
+    encoded = await codec.encode(message.payloads)
     return _answer(encoded)
 
 

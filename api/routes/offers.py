@@ -12,10 +12,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from api.deps import Admin, Directory, OfferIdPath, PartnerReader
-from api.errors import CONFLICT, NOT_FOUND, directory_answers
-from api.routes.flyers import town_or_422
+from api.errors import CONFLICT, NOT_FOUND
 from schemas.inputs import Line
 from schemas.offers import Offer, OfferDraft
+from service.flyers import resolve_town
 
 router = APIRouter(prefix="/offers", tags=["offers"])
 
@@ -29,21 +29,19 @@ async def list_offers(
         Query(description="Only what the flyer of this town draws on: its own and county-wide."),
     ] = None,
 ) -> list[Offer]:
-    return await directory.list_offers(None if town is None else town_or_422(town, "query"))
+    return await directory.list_offers(None if town is None else resolve_town(town))
 
 
 @router.get("/{offer_id}", responses=NOT_FOUND, summary="Show an offer")
 async def get_offer(offer_id: OfferIdPath, directory: Directory, reader: PartnerReader) -> Offer:
     """Also a deactivated one: stored flyer versions name it."""
-    with directory_answers():
-        return await directory.get_offer(offer_id)
+    return await directory.get_offer(offer_id)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=CONFLICT, summary="Add an offer")
 async def add_offer(draft: OfferDraft, directory: Directory, admin: Admin) -> Offer:
     """Without ``town`` the offer is county-wide: it appears on every town's flyer."""
-    with directory_answers():
-        return await directory.create_offer(draft)
+    return await directory.create_offer(draft)
 
 
 @router.put("/{offer_id}", responses={**NOT_FOUND, **CONFLICT}, summary="Replace an offer")
@@ -51,8 +49,7 @@ async def update_offer(
     offer_id: OfferIdPath, draft: OfferDraft, directory: Directory, admin: Admin
 ) -> Offer:
     """An example entry of the seed becomes a real one (``example`` false)."""
-    with directory_answers():
-        return await directory.update_offer(offer_id, draft)
+    return await directory.update_offer(offer_id, draft)
 
 
 @router.delete(
@@ -63,6 +60,5 @@ async def update_offer(
 )
 async def remove_offer(offer_id: OfferIdPath, directory: Directory, admin: Admin) -> Response:
     """The entry stays (stored flyer versions name it) but is on no new flyer."""
-    with directory_answers():
-        await directory.deactivate_offer(offer_id)
+    await directory.deactivate_offer(offer_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from api.deps import Admin, Directory, PartnerIdPath, PartnerReader
-from api.errors import CONFLICT, NOT_FOUND, directory_answers
+from api.errors import CONFLICT, NOT_FOUND
 from schemas.inputs import Line
 from schemas.partners import Partner, PartnerDraft
 
@@ -32,14 +32,12 @@ async def get_partner(
     partner_id: PartnerIdPath, directory: Directory, reader: PartnerReader
 ) -> Partner:
     """Also a deactivated one: past disclosures name it."""
-    with directory_answers():
-        return await directory.get_partner(partner_id)
+    return await directory.get_partner(partner_id)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=CONFLICT, summary="Add a partner")
 async def add_partner(draft: PartnerDraft, directory: Directory, admin: Admin) -> Partner:
-    with directory_answers():
-        return await directory.create_partner(draft)
+    return await directory.create_partner(draft)
 
 
 @router.put(
@@ -48,8 +46,7 @@ async def add_partner(draft: PartnerDraft, directory: Directory, admin: Admin) -
 async def update_partner(
     partner_id: PartnerIdPath, draft: PartnerDraft, directory: Directory, admin: Admin
 ) -> Partner:
-    with directory_answers():
-        return await directory.update_partner(partner_id, draft)
+    return await directory.update_partner(partner_id, draft)
 
 
 @router.delete(
@@ -60,6 +57,5 @@ async def update_partner(
 )
 async def remove_partner(partner_id: PartnerIdPath, directory: Directory, admin: Admin) -> Response:
     """The entry stays (past disclosures name it) but is no longer offered."""
-    with directory_answers():
-        await directory.deactivate_partner(partner_id)
+    await directory.deactivate_partner(partner_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from pydantic import BaseModel
 
-from api.deps import Admin, CaseIdPath, Pool
+from api.deps import Admin, CaseIdPath, Retention
 from api.errors import NOT_FOUND
 from schemas.inputs import HoldReason
-from protection.erasure import ErasureRefused
-from service.retention import set_legal_hold
 
 router = APIRouter(prefix="/admin/cases", tags=["admin"])
 
@@ -24,22 +22,16 @@ class LegalHoldState(BaseModel):
 
 
 @router.put("/{case_id}/legal-hold", responses=NOT_FOUND, summary="Stop the erasure of a case")
-async def hold(admin: Admin, pool: Pool, case_id: CaseIdPath, body: LegalHold) -> LegalHoldState:
-    try:
-        await set_legal_hold(
-            pool, case_id, body.reason, actor=admin.username, role=admin.role.value
-        )
-    except ErasureRefused as refused:
-        raise HTTPException(refused.status, refused.message) from None
+async def hold(
+    admin: Admin, retention: Retention, case_id: CaseIdPath, body: LegalHold
+) -> LegalHoldState:
+    await retention.set_legal_hold(case_id, body.reason, by=admin)
     return LegalHoldState(case_id=case_id, legal_hold=True)
 
 
 @router.delete(
     "/{case_id}/legal-hold", responses=NOT_FOUND, summary="Allow the erasure of a case again"
 )
-async def release(admin: Admin, pool: Pool, case_id: CaseIdPath) -> LegalHoldState:
-    try:
-        await set_legal_hold(pool, case_id, None, actor=admin.username, role=admin.role.value)
-    except ErasureRefused as refused:
-        raise HTTPException(refused.status, refused.message) from None
+async def release(admin: Admin, retention: Retention, case_id: CaseIdPath) -> LegalHoldState:
+    await retention.set_legal_hold(case_id, None, by=admin)
     return LegalHoldState(case_id=case_id, legal_hold=False)

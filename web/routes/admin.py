@@ -5,34 +5,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, TypeVar
 
-import asyncpg
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import TypeAdapter, ValidationError
 
-from documents import LANGUAGES
-from documents.texts import template_overview
 from schemas.accounts import Account, Role
 from schemas.documents import OfferCategory
 from schemas.inputs import RowId
 from schemas.offers import COUNTY_TOWNS, Offer, OfferDraft
 from schemas.partners import DEFAULT_ADDRESS, DEFAULT_HOURS, Partner, PartnerDraft, PartnerKind
-from service.accounts import AccountError
-from service.directory import NameTaken, UnknownEntry
-from documents.flyers import county_directories
-from store import flyers as flyer_store
+from service.errors import AccountError, NameTaken, UnknownEntry
+from service.flyers import FLYER_LANGUAGES
+from service.texts import template_overview
 from web import labels
 from web.common import (
     CASE_ID,
     PageRefused,
     accounts_of,
     directory_of,
+    flyers_of,
     logged_in,
-    pool_of,
     redirect,
     render,
     residence_routes_of,
@@ -88,9 +82,12 @@ async def create_account(request: Request) -> Response:
             str(form.get("password", "")),
             by=account,
         )
-    except ValueError as refused:  # AccountError is a ValueError, so is an unknown role
-        message = str(refused) if isinstance(refused, AccountError) else "Bitte eine Rolle wählen."
-        return await _accounts_page(request, account, error=message, values=values)
+    except AccountError as refused:
+        return await _accounts_page(request, account, error=refused.message, values=values)
+    except ValueError:  # an unknown role
+        return await _accounts_page(
+            request, account, error="Bitte eine Rolle wählen.", values=values
+        )
     return redirect("/admin/konten?meldung=konto")
 
 
@@ -102,7 +99,7 @@ async def set_active(request: Request, account_id: str) -> Response:
     try:
         await accounts_of(request).set_active(wanted, form.get("aktiv") == "ja", by=admin)
     except AccountError as refused:
-        raise PageRefused(404, str(refused)) from None
+        raise PageRefused(404, refused.message) from None
     return redirect("/admin/konten?meldung=konto_geaendert")
 
 
@@ -236,39 +233,6 @@ async def _remove_entry(
         raise PageRefused(404, "Diesen Eintrag gibt es nicht.") from None
 
 
-@dataclass(frozen=True)
-class TownFlyer:
-    """One row of the flyer table: the town's directory now, and what is stored for it."""
-
-    town: str
-    entries: int
-    directory_version: str
-    made_at: datetime | None  # the first stored flyer of this directory version
-    languages_made: list[str]
-    versions: int  # every stored version of the town, all languages
-
-
-async def _town_flyers(pool: asyncpg.Pool) -> list[TownFlyer]:
-    directories = await county_directories(pool)
-    async with pool.acquire() as con:
-        stored = await flyer_store.list_flyers(con)
-    rows = []
-    for directory in directories:
-        of_town = [flyer for flyer in stored if flyer.town == directory.town]
-        current = [flyer for flyer in of_town if flyer.directory_version == directory.version]
-        rows.append(
-            TownFlyer(
-                town=directory.town,
-                entries=len(directory.offers),
-                directory_version=directory.version,
-                made_at=min((flyer.created_at for flyer in current), default=None),
-                languages_made=sorted({flyer.requested_language for flyer in current}),
-                versions=len(of_town),
-            )
-        )
-    return rows
-
-
 async def _offers_page(
     request: Request,
     account: Account,
@@ -284,8 +248,8 @@ async def _offers_page(
         account,
         status_code=422 if errors else 200,
         offers=offers,
-        flyers=await _town_flyers(pool_of(request)),
-        languages=LANGUAGES,
+        flyers=await flyers_of(request).towns(),
+        languages=FLYER_LANGUAGES,
         errors=errors or {},
         values=values or {},
         editing=editing,

@@ -9,11 +9,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from schemas.accounts import Account, Role
-from service.cases import CaseServiceError
-from store import documents as documents_store
-from store import inbox as store
-from store import records
-from web.common import CASE_ID, PageRefused, accounts_of, cases_of, logged_in, pool_of, render
+from schemas.case import KiCaseView
+from service.errors import NotFound
+from web.common import CASE_ID, PageRefused, access_of, logged_in, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -28,33 +26,23 @@ async def case_page(request: Request, case_id: str) -> Response:
     if account.role is Role.KI:
         return await _ki_case_page(request, account, case_id)
     try:
-        case = await cases_of(request).case_view(case_id)
-    except CaseServiceError:
+        found = await access_of(request).case_file(account, case_id, "Fallseite")
+    except NotFound:
         raise PageRefused(404, "Diesen Fall gibt es nicht.") from None
-    async with pool_of(request).acquire() as con:
-        person = await records.person(con, case_id)
-        supporters = await records.supporters(con, case_id)
-        representative = await store.representative(con, case_id)
-        tasks = await store.tasks_of_case(con, case_id)
-        retention = await store.retention_of(con, case_id)
-        disclosures = await records.disclosures_of_case(con, case_id)
-        erasure_requests = await records.erasure_requests(con, case_id)
-        case_documents = await documents_store.documents_of_case(con, case_id)
-    await accounts_of(request).record_access(account, case_id, "Fallseite")
     return render(
         request,
         "case.html",
         account,
-        case=case,
-        person=person,
-        supporters=supporters,
-        representative=representative,
-        open_tasks=[t for t in tasks if t["status"] == "open"],
-        done_tasks=[t for t in tasks if t["status"] != "open"],
-        retention=retention,
-        disclosures=disclosures,
-        erasure_requests=erasure_requests,
-        documents=case_documents,
+        case=found.case,
+        person=found.person,
+        supporters=found.supporters,
+        representative=found.representative,
+        open_tasks=[t for t in found.tasks if t.status == "open"],
+        done_tasks=[t for t in found.tasks if t.status != "open"],
+        retention=found.retention,
+        disclosures=found.disclosures,
+        erasure_requests=found.erasure_requests,
+        documents=found.documents,
     )
 
 
@@ -69,11 +57,10 @@ async def case_document(request: Request, case_id: str, document_id: str) -> Res
         wanted = UUID(document_id)
     except ValueError:
         raise PageRefused(404, "Dieses Schriftstück gibt es nicht.") from None
-    async with pool_of(request).acquire() as con:
-        pdf = await documents_store.document_pdf(con, case_id, wanted)
-    if pdf is None:
-        raise PageRefused(404, "Dieses Schriftstück gibt es nicht.")
-    await accounts_of(request).record_access(account, case_id, "Schriftstück")
+    try:
+        pdf = await access_of(request).document_pdf(account, case_id, wanted, "Schriftstück")
+    except NotFound:
+        raise PageRefused(404, "Dieses Schriftstück gibt es nicht.") from None
     return Response(
         pdf,
         media_type="application/pdf",
@@ -87,11 +74,11 @@ async def case_document(request: Request, case_id: str, document_id: str) -> Res
 async def _ki_case_page(request: Request, account: Account, case_id: str) -> Response:
     # The same view as the KI's GET /api/v1/cases/{case_id}: what the page shows, the API does.
     try:
-        view = await cases_of(request).ki_case_view(case_id)
-    except CaseServiceError:
+        view = await access_of(request).case(account, case_id, "Fallseite KI")
+    except NotFound:
         # Without a consent the KI must not even learn that the case exists.
         raise PageRefused(
             404, "Diesen Fall gibt es nicht oder er wurde dem KI nicht übermittelt."
         ) from None
-    await accounts_of(request).record_access(account, case_id, "Fallseite KI")
+    assert isinstance(view, KiCaseView)  # what the KI's role sees
     return render(request, "ki_case.html", account, case_id=case_id, view=view)

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from schemas.accounts import Role
-from service.inbox import InboxError, View
+from service.errors import Refused
+from service.inbox import View
 from web.common import (
     PageRefused,
     accounts_of,
@@ -18,6 +19,7 @@ from web.common import (
     logged_in,
     parse_task_id,
     redirect,
+    refusal,
     render,
 )
 
@@ -80,5 +82,5 @@ async def hand_over(request: Request, task_id: str) -> Response:
 async def _assignment(change: Any) -> None:
     try:
         await change
-    except InboxError as refused:
-        raise PageRefused(refused.status, refused.message) from None
+    except Refused as refused:
+        raise refusal(refused) from None

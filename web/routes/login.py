@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from api.auth import SESSION_COOKIE, clear_session_cookie, same_origin, set_session_cookie
 from schemas.accounts import Role
 from schemas.inputs import describe_de, forbidden_character
-from service.accounts import LoginRefused
+from service.errors import LoginRefused
 from service.inbox import queue_of
 from web import labels
 from web.common import PageRefused, accounts_of, local_path, logged_in, redirect, render

@@ -6,8 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from schemas.accounts import Role
-from store import inbox as store
-from web.common import logged_in, now, pool_of, render
+from web.common import inbox_of, logged_in, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -15,10 +14,12 @@ router = APIRouter(include_in_schema=False)
 @router.get("/betrieb")
 async def operations(request: Request) -> Response:
     account = await logged_in(request, Role.OPS, Role.ADMIN)
-    async with pool_of(request).acquire() as con:
-        stages = await store.cases_per_stage(con)
-        queues = await store.open_tasks_per_queue(con, now())
-        failures = await store.open_step_failures(con)
+    overview = await inbox_of(request).overview()
     return render(
-        request, "operations.html", account, stages=stages, queues=queues, failures=failures
+        request,
+        "operations.html",
+        account,
+        stages=overview.stages,
+        queues=overview.queues,
+        failures=overview.failures,
     )

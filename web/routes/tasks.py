@@ -6,54 +6,52 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-import asyncpg
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from schemas.accounts import Account, Role
 from schemas.local_time import BERLIN
-from service.availability import ServiceUnavailable
-from service.cases import CaseServiceError
-from service.inbox import queue_of
-from store import arrivals as arrival_store
-from store import documents as documents_store
-from store import flyers as flyer_store
-from store import inbox as store
-from store import repository as repo
+from service.errors import CaseClosed, Invalid, NotFound, Refused, ServiceUnavailable
+from service.inbox import TaskDetail
 from web import forms, labels
 from web.common import (
     PageRefused,
+    access_of,
     accounts_of,
     cases_of,
+    directory_of,
+    flyers_of,
     inbox_of,
     logged_in,
     now,
     parse_task_id,
-    pool_of,
     redirect,
+    refusal,
     render,
     residence_routes_of,
 )
-from workflows.arrival import arrival_workflow_id
 
 router = APIRouter(include_in_schema=False)
 
+# A completion the case service refused, in the task form's words (the first kind that fits).
+_COMPLETION_REFUSED: dict[type[Refused], str] = {
+    NotFound: "Diese Aufgabe oder diesen Fall gibt es nicht.",
+    CaseClosed: "Der Fall ist abgeschlossen.",
+    Refused: "Die Aufgabe ist bereits abgeschlossen oder entfallen.",
+}
 
-async def _task_for(request: Request, account: Account, task_id: str) -> asyncpg.Record:
-    async with pool_of(request).acquire() as con:
-        task = await store.task(con, task_id)
-    if task is None:
-        raise PageRefused(404, "Diese Aufgabe gibt es nicht.")
-    queue = queue_of(account.role)
-    if queue is None or task["queue"] != queue.value:
-        raise PageRefused(403, "Diese Aufgabe gehört nicht zum Posteingang Ihrer Gruppe.")
-    return task
+
+async def _task_for(request: Request, account: Account, task_id: str) -> TaskDetail:
+    try:
+        return await inbox_of(request).task(account, task_id)
+    except Refused as refused:
+        raise refusal(refused) from None
 
 
 async def _task_page(
     request: Request,
     account: Account,
-    task: asyncpg.Record,
+    task: TaskDetail,
     *,
     values: dict[str, Any] | None = None,
     errors: dict[str, list[str]] | None = None,
@@ -62,9 +60,8 @@ async def _task_page(
 ) -> Response:
     """``unavailable``: the completion was not confirmed; repeat after this many seconds."""
     partners = []
-    if task["kind"] == "ki_contact":
-        async with pool_of(request).acquire() as con:
-            partners = await repo.list_partners(con, task["town"])
+    if task.kind == "ki_contact":
+        partners = await directory_of(request).list_partners(task.town)
     everyone = await accounts_of(request).list_accounts()
     names = {a.account_id: a.display_name for a in everyone}
     colleagues = [
@@ -72,19 +69,15 @@ async def _task_page(
         for a in everyone
         if a.active and a.role is account.role and a.account_id != account.account_id
     ]
-    history = await inbox_of(request).history(task["task_id"])
+    history = await inbox_of(request).history(task.task_id)
     consent_form = None
-    if task["kind"] == "referral_consent":
-        async with pool_of(request).acquire() as con:
-            made = await documents_store.documents_of_case(con, task["case_id"])
-        consent_form = next((d for d in reversed(made) if d.kind == "einwilligung"), None)
+    if task.kind == "referral_consent" and task.case_id is not None:
+        consent_form = await inbox_of(request).consent_form(task.case_id)
     arrival = None
-    if task["arrival_reference"] is not None:
+    if task.arrival_reference is not None:
         # Whom to hand the flyer to: the name is personal data, so the opening is logged.
-        async with pool_of(request).acquire() as con:
-            arrival = await arrival_store.person_of_task(con, task["task_id"])
-        await accounts_of(request).record_access(
-            account, arrival_workflow_id(task["arrival_reference"]), "Aufgabe Faltblatt"
+        arrival = await access_of(request).arrival_person(
+            account, task.task_id, task.arrival_reference, "Aufgabe Faltblatt"
         )
     return render(
         request,
@@ -93,7 +86,7 @@ async def _task_page(
         status_code=status_code,
         task=task,
         fields=forms.fields_for(
-            task["kind"],
+            task.kind,
             residence_routes_of(request),
             now().astimezone(BERLIN).date(),
         ),
@@ -104,7 +97,7 @@ async def _task_page(
         colleagues=colleagues,
         names=names,
         history=history,
-        overdue=task["overdue"] or task["due_at"] < now(),
+        overdue=task.overdue or task.due_at < now(),
         arrival=arrival,
         consent_form=consent_form,
     )
@@ -122,7 +115,7 @@ async def complete_task(request: Request, task_id: str) -> Response:
     account = await logged_in(request, Role.ABH, Role.KI)
     task = await _task_for(request, account, parse_task_id(task_id))
     form = await request.form()
-    kind = task["kind"]
+    kind = task.kind
     body = forms.parse(kind, form)
     values = {
         spec.name: form.getlist(spec.name) if spec.input == "checkboxes" else form.get(spec.name)
@@ -131,11 +124,11 @@ async def complete_task(request: Request, task_id: str) -> Response:
     completion, errors = forms.validate(body)
     # A completed task still takes the very completion it was completed with (the form sent
     # again after a 503): the case service answers that as the first time.
-    if task["status"] == "cancelled" or (task["status"] != "open" and completion is None):
+    if task.status == "cancelled" or (task.status != "open" and completion is None):
         raise PageRefused(409, "Die Aufgabe ist bereits abgeschlossen.")
     if completion is not None:
         try:
-            await cases_of(request).complete_task(task["task_id"], completion)
+            await cases_of(request).complete_task(task.task_id, completion)
         except ServiceUnavailable:
             # The form again with what was entered, so nothing has to be typed twice.
             seconds = request.app.state.settings.retry_after_seconds
@@ -144,17 +137,17 @@ async def complete_task(request: Request, task_id: str) -> Response:
             )
             page.headers["Retry-After"] = str(seconds)
             return page
-        except CaseServiceError as refused:
-            if refused.status != 422:
-                raise PageRefused(refused.status, _refusal(refused)) from None
-            for error in refused.errors or []:
+        except Invalid as refused:
+            for error in refused.fields:
                 errors.setdefault(error.field, []).append(labels.reason(error.field, error.reason))
             if not errors:
                 errors["kind"] = [refused.message]
+        except Refused as refused:
+            raise refusal(refused, _COMPLETION_REFUSED) from None
         else:
-            if task["case_id"] is None:  # an arrival's task: no case page to go to
+            if task.case_id is None:  # an arrival's task: no case page to go to
                 return redirect("/posteingang?meldung=ausgehaendigt")
-            return redirect(f"/faelle/{quote(task['case_id'])}?meldung=erledigt")
+            return redirect(f"/faelle/{quote(task.case_id)}?meldung=erledigt")
     return await _task_page(request, account, task, values=values, errors=errors, status_code=422)
 
 
@@ -163,21 +156,12 @@ async def flyer_of_task(request: Request, task_id: str) -> Response:
     """The flyer a hand-over task is about, to print (ABH only; no personal data in it)."""
     account = await logged_in(request, Role.ABH)
     task = await _task_for(request, account, parse_task_id(task_id))
-    async with pool_of(request).acquire() as con:
-        flyer_id = await arrival_store.flyer_of_task(con, task["task_id"])
-        pdf = await flyer_store.flyer_pdf(con, flyer_id) if flyer_id else None
-    if pdf is None:
+    found = await flyers_of(request).of_task(task.task_id)
+    if found is None:
         raise PageRefused(404, "Zu dieser Aufgabe gibt es kein Faltblatt.")
+    flyer_id, pdf = found
     return Response(
         pdf,
         media_type="application/pdf",
         headers={"content-disposition": f'inline; filename="faltblatt-{flyer_id}.pdf"'},
     )
-
-
-def _refusal(error: CaseServiceError) -> str:
-    if error.status == 404:
-        return "Diese Aufgabe oder diesen Fall gibt es nicht."
-    if error.message == "the case is closed":
-        return "Der Fall ist abgeschlossen."
-    return "Die Aufgabe ist bereits abgeschlossen oder entfallen."

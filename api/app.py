@@ -1,0 +1,93 @@
+"""The FastAPI application, built from the services handed in.
+
+:func:`build_app` knows routes, middleware and error answers; which services there are and
+what they stand on (the pool, the Temporal client) is the composition root's business
+(:mod:`runtime.app`). ``services`` is entered by the app's lifespan and left on shutdown; each
+of its fields becomes the attribute of ``app.state`` of its name, where :mod:`api.deps` (and
+the pages) take them from. The pages come in as ``pages``: the API knows nothing of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+
+from fastapi import APIRouter, FastAPI
+
+from api import errors, wire
+from api.auth import SameOriginMiddleware
+from api.routes import (
+    admin,
+    cases,
+    codec,
+    flyers,
+    intake,
+    offers,
+    partners,
+    retention,
+    tasks,
+)
+from api.security import SecurityHeadersMiddleware, swagger_ui
+from config.settings import Settings
+from service.container import Services
+
+API_PREFIX = "/api/v1"
+
+ServicesFactory = Callable[[], AbstractAsyncContextManager[Services]]
+
+
+def build_app(
+    settings: Settings,
+    services: ServicesFactory,
+    *,
+    pages: Callable[[FastAPI], None] | None = None,
+    unavailable_page: errors.UnavailablePage | None = None,
+) -> FastAPI:
+    """The API (and, with ``pages``, the pages installed into it) over ``services``;
+    ``unavailable_page`` answers a 503 on the pages."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with services() as found:
+            for field in dataclasses.fields(found):
+                setattr(app.state, field.name, getattr(found, field.name))
+            app.state.settings = settings
+            yield
+
+    app = FastAPI(
+        title="Kreis Unna - Ausreisefälle",
+        version="1",
+        description=(
+            "Status events from the back office, case views, the ABH's and the KI's task "
+            "inboxes, the partner and offer directory and the towns' flyers. Responses never "
+            "contain personal data, except "
+            "the access report (GDPR Art. 15), whose purpose is to show it, and the KI's view "
+            "of a case disclosed to it: the three categories it received on the consent. "
+            "People log in (session cookie, roles abh, ki, ops, admin); back-office systems "
+            "send an API token (Authorization: Bearer) that opens the status intake only."
+        ),
+        lifespan=lifespan,
+        # /docs is served by api.security with a policy of its own; ReDoc would need fonts,
+        # scripts and workers from elsewhere, and Swagger UI shows the same document.
+        docs_url=None,
+        redoc_url=None,
+    )
+    docs_policy = swagger_ui(app)
+    api = APIRouter(prefix=API_PREFIX, responses=errors.REFUSED)
+    for module in (intake, cases, tasks, partners, offers, flyers, admin, retention):
+        api.include_router(module.router)
+    app.include_router(api)
+    app.include_router(codec.router)
+    codec_origins = settings.allowed_codec_origins()
+    app.add_middleware(SameOriginMiddleware, trusted={codec.PATH_PREFIX: codec_origins})
+    app.add_middleware(codec.CodecCorsMiddleware, origins=codec_origins)
+    # Its catch-all middleware goes outside the same-origin check; a 503 on a page is German.
+    errors.install(app, unavailable_page=unavailable_page)
+    wire.install(app)
+    if pages is not None:
+        pages(app)
+    # Outermost, so that refusals, 500s and CORS preflights carry the headers too.
+    app.add_middleware(SecurityHeadersMiddleware, policies={"/docs": docs_policy})
+    return app

@@ -1,0 +1,192 @@
+"""Reading a case as an account for a purpose: the one way the API and the pages open a case's
+data (and the person of an arrival), with the rule and the access log in the same call.
+
+The rule: the ABH reads every case; the KI only a case disclosed to it on a consent that is
+not withdrawn, and only what it received (``store.inbox.ki_referral``: one statement decides
+both, so the rule cannot drift from what is shown); no other role reads a case. A case the
+account may not read is :class:`~service.errors.NotFound`, exactly like an unknown case: the
+KI must not even learn that it exists. Case documents hold more than the three categories the
+KI receives: only the ABH reads them (:class:`~service.errors.Forbidden` for everyone else).
+
+Every method reads on one connection and writes the access-log row (the admins' per-case
+view) and its chained audit entry in the same transaction, last: an entry exists exactly when
+data was read, and data read is never missing from the log. ``purpose`` is what the log says
+was opened ("Fallseite", "api: case view", ...).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from uuid import UUID
+
+import asyncpg
+from pydantic import BaseModel
+
+from schemas.accounts import Account, Role
+from schemas.audit import AuditAction, AuditDraft
+from schemas.case import CaseView, KiCaseView
+from schemas.case_documents import CaseDocument
+from schemas.gdpr import DisclosureRecord, ErasureRequestData, PersonData, SupporterData
+from service.cases import read_case_view
+from service.errors import Forbidden, NotFound
+from store import accounts as account_store
+from store import arrivals as arrival_store
+from store import audit
+from store import documents as document_store
+from store import inbox as inbox_store
+from store import keys as key_store
+from store import records as record_store
+from store.repository import Connection
+from workflows.arrival import arrival_workflow_id
+
+_UNKNOWN_CASE = "unknown case"
+
+
+class CaseTask(BaseModel):
+    """A task as the case page lists it."""
+
+    task_id: str
+    case_id: str | None
+    kind: str
+    queue: str
+    status: str
+    due_at: datetime
+    overdue: bool
+    assigned_to: int | None
+    detail: str | None
+    closed_at: datetime | None
+
+
+class Retention(BaseModel):
+    """When the case's data is erased, and whether a legal hold stops it."""
+
+    erase_after: date | None
+    legal_hold: bool
+    legal_hold_reason: str | None
+
+
+class CaseFile(BaseModel):
+    """The ABH's case page: the case, the person, supporters, tasks, disclosures, documents."""
+
+    case: CaseView
+    person: PersonData | None
+    supporters: list[SupporterData]
+    representative: dict[str, object] | None  # the latest representative task's completion
+    tasks: list[CaseTask]
+    retention: Retention | None
+    disclosures: list[DisclosureRecord]
+    erasure_requests: list[ErasureRequestData]
+    documents: list[CaseDocument]
+
+
+class ArrivalPerson(BaseModel):
+    """Whom the ABH hands an arrival's flyer to."""
+
+    arrival_id: str
+    reference: str
+    town: str
+    language: str
+    given_name: str
+    family_name: str
+    received_at: datetime
+
+
+class AccessService:
+    """Every opening of a case's data by a person, checked and logged in one call."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def case(self, account: Account, case_id: str, purpose: str) -> CaseView | KiCaseView:
+        """What the account's role sees of the case: the ABH the case view, the KI exactly
+        what it received (its case page and its API view alike)."""
+        async with self._pool.acquire() as con, con.transaction():
+            view: CaseView | KiCaseView | None = None
+            if account.role is Role.ABH:
+                view = await read_case_view(con, case_id)
+            elif account.role is Role.KI:
+                view = await inbox_store.ki_case(con, case_id)
+            if view is None:
+                raise NotFound(_UNKNOWN_CASE)
+            await _log(con, account, case_id, purpose)
+        return view
+
+    async def case_file(self, account: Account, case_id: str, purpose: str) -> CaseFile:
+        """The ABH's case page (the ABH only)."""
+        _require_abh(account)
+        async with self._pool.acquire() as con, con.transaction():
+            view = await read_case_view(con, case_id)
+            if view is None:
+                raise NotFound(_UNKNOWN_CASE)
+            retention = await inbox_store.retention_of(con, case_id)
+            found = CaseFile(
+                case=view,
+                person=await record_store.person(con, case_id),
+                supporters=await record_store.supporters(con, case_id),
+                representative=await inbox_store.representative(con, case_id),
+                tasks=[
+                    CaseTask.model_validate(dict(row))
+                    for row in await inbox_store.tasks_of_case(con, case_id)
+                ],
+                retention=None if retention is None else Retention.model_validate(dict(retention)),
+                disclosures=await record_store.disclosures_of_case(con, case_id),
+                erasure_requests=await record_store.erasure_requests(con, case_id),
+                documents=await document_store.documents_of_case(con, case_id),
+            )
+            await _log(con, account, case_id, purpose)
+        return found
+
+    async def documents(self, account: Account, case_id: str, purpose: str) -> list[CaseDocument]:
+        """Kind, languages, version and date of every document of the case (the ABH only)."""
+        _require_abh(account)
+        async with self._pool.acquire() as con, con.transaction():
+            if await read_case_view(con, case_id) is None:
+                raise NotFound(_UNKNOWN_CASE)
+            found = await document_store.documents_of_case(con, case_id)
+            await _log(con, account, case_id, purpose)
+        return found
+
+    async def document_pdf(
+        self, account: Account, case_id: str, document_id: UUID, purpose: str
+    ) -> bytes:
+        """One document of the case as PDF (the ABH only)."""
+        _require_abh(account)
+        async with self._pool.acquire() as con, con.transaction():
+            pdf = await document_store.document_pdf(con, case_id, document_id)
+            if pdf is None:
+                raise NotFound("unknown document")
+            await _log(con, account, case_id, purpose)
+        return pdf
+
+    async def arrival_person(
+        self, account: Account, task_id: str, reference: str, purpose: str
+    ) -> ArrivalPerson | None:
+        """The person of an arrival's task; logged under the arrival's workflow id, the one
+        name of an arrival that holds no personal data."""
+        async with self._pool.acquire() as con, con.transaction():
+            row = await arrival_store.person_of_task(con, task_id)
+            await _log(con, account, arrival_workflow_id(reference), purpose)
+        return None if row is None else ArrivalPerson.model_validate(dict(row))
+
+    async def decoded(self, account: Account, key_ids: set[str], purpose: str) -> None:
+        """Log the cases whose payloads were decoded under ``key_ids``, one row per case."""
+        async with self._pool.acquire() as con:
+            case_ids = await key_store.cases_of_keys(con, sorted(key_ids))
+        for case_id in case_ids:
+            async with self._pool.acquire() as con, con.transaction():
+                await _log(con, account, case_id, purpose)
+
+
+def _require_abh(account: Account) -> None:
+    if account.role is not Role.ABH:
+        raise Forbidden("your role may not do this")
+
+
+async def _log(con: Connection, account: Account, case_id: str, what: str) -> None:
+    """The access-log row and its audit entry; last in the transaction (the audit append
+    holds its lock until commit)."""
+    await account_store.insert_access(con, account, case_id, what)
+    await audit.append(
+        con,
+        AuditDraft.by(account, AuditAction.CASE_OPENED, case_id=case_id, detail={"what": what}),
+    )

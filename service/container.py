@@ -1,0 +1,35 @@
+"""The services of one process, as the composition root (:mod:`runtime.app`) hands them to
+the API and the pages: they reach data only through these, and never see a pool."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from protection.keyring import KeyRing
+from schemas.residence_routes import ResidenceRoutes
+from service.access import AccessService
+from service.accounts import AccountService
+from service.cases import CaseService
+from service.codec import CodecService
+from service.directory import DirectoryService
+from service.flyers import FlyerService
+from service.inbox import InboxService
+from service.records import RecordsService
+from service.retention import RetentionService
+
+
+@dataclass(frozen=True)
+class Services:
+    """Each field becomes the attribute of ``app.state`` of its name."""
+
+    cases: CaseService
+    accounts: AccountService
+    access: AccessService
+    directory: DirectoryService
+    inbox: InboxService
+    records: RecordsService
+    flyers: FlyerService
+    codec: CodecService
+    retention: RetentionService
+    keys: KeyRing  # the keys of the API's client (tests read them here)
+    residence_routes: ResidenceRoutes  # read once, not per page

@@ -1,0 +1,117 @@
+"""The refusals of the service layer: one tree, and no HTTP number in it.
+
+::
+
+    ServiceError                a request the services do not carry out; ``message`` says why
+    ├── Refused                 ... because of the request: repeating it does not help
+    │   ├── NotFound            no such case, task, document, entry or account
+    │   │   └── UnknownEntry    (directory) no partner or offer with this id
+    │   ├── Forbidden           the account's role may not do this
+    │   ├── Conflict            not possible in the current state
+    │   │   ├── CaseClosed      the case's workflow has ended
+    │   │   └── NameTaken       (directory) the town has an entry of this name already
+    │   ├── Invalid             the input is wrong; ``fields`` name where (FieldError)
+    │   │   └── AccountError    (accounts) an account cannot be made or changed so
+    │   └── LoginRefused        a wrong password, or too many of them (``reason``)
+    └── ServiceUnavailable      ... because a server is unreachable or no outcome came in time:
+                                the same request repeated later is carried out at most once
+
+How a refusal looks is the edge's business: ``api.errors`` maps the tree to JSON and its
+status codes, ``web.errors`` to the German pages. Both decide by the class (and by
+``LoginRefused.reason``), never by the text of ``message``: the message is English for the
+JSON answers, German where only a person reads it (inbox, accounts, login).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Literal
+
+from schemas.errors import FieldError
+
+
+class ServiceError(Exception):
+    """A request the services do not carry out."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Refused(ServiceError):
+    """The request itself cannot be carried out; repeating it does not help."""
+
+
+class NotFound(Refused):
+    """No such case, task, document, directory entry or account."""
+
+
+class UnknownEntry(NotFound):
+    """No partner or offer with this id."""
+
+
+class Forbidden(Refused):
+    """The account's role may not do this (or the task is in another role's inbox)."""
+
+
+class Conflict(Refused):
+    """Not possible in the current state (a task done already, a consent withdrawn, ...)."""
+
+
+class CaseClosed(Conflict):
+    """The case's workflow has ended: nothing more happens to it."""
+
+
+class NameTaken(Conflict):
+    """Another entry of the town (for offers: or county-wide) has this name."""
+
+
+class Invalid(Refused):
+    """The input is wrong; ``fields`` name the fields at fault (may be empty)."""
+
+    def __init__(self, message: str, fields: Sequence[FieldError] = ()) -> None:
+        super().__init__(message)
+        self.fields = list(fields)
+
+    @classmethod
+    def field(cls, field: str, reason: str) -> Invalid:
+        """One field at fault, with ``field: reason`` as the message."""
+        return cls(f"{field}: {reason}", [FieldError(field=field, reason=reason)])
+
+
+class AccountError(Invalid):
+    """An account cannot be created or changed as asked (taken username, short password,
+    unknown account); ``message`` is German: the admin pages and the console show it."""
+
+
+_LOGIN_MESSAGES = {
+    "invalid": "Benutzername oder Passwort ist falsch.",
+    "throttled": "Zu viele fehlgeschlagene Anmeldungen. Bitte versuchen Sie es später erneut.",
+}
+
+
+class LoginRefused(Refused):
+    """A login that does not succeed; ``message`` is the German text for the login page."""
+
+    def __init__(self, reason: Literal["invalid", "throttled"]) -> None:
+        super().__init__(_LOGIN_MESSAGES[reason])
+        self.reason: Literal["invalid", "throttled"] = reason
+
+
+class Backend(StrEnum):
+    DATABASE = "database"
+    TEMPORAL = "temporal"
+
+
+class ServiceUnavailable(ServiceError):
+    """A server is unreachable, or the answer did not come within the deadline.
+
+    ``unconfirmed``: the request may have reached Temporal and may still be carried out; only a
+    repeat of the same request tells its outcome. Otherwise nothing was done.
+    """
+
+    def __init__(self, backend: Backend, message: str, *, unconfirmed: bool = False) -> None:
+        super().__init__(message)
+        self.backend = backend
+        self.unconfirmed = unconfirmed
