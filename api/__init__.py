@@ -1,4 +1,5 @@
-"""The JSON API of the departure-case service (``/api/v1``): a thin layer over CaseService.
+"""The JSON API of the departure-case service (``/api/v1``): a thin layer over the services.
 
-Only :func:`runtime.app.create_app` is meant to be imported; there is no module-level app.
+:func:`api.app.build_app` builds it from the services handed in; :func:`runtime.app.create_app`
+composes them. There is no module-level app.
 """

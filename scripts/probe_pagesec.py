@@ -32,6 +32,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import httpx
 import uvicorn
 from fastapi import FastAPI
@@ -262,11 +263,10 @@ async def burst_client(base: str, username: str) -> dict[str, Any]:
     return {"statuses": statuses, "quiet": quiet, "during": during, "wall": wall}
 
 
-async def burst(base: str, app: FastAPI) -> list[tuple[str, object]]:
+async def burst(base: str, app: FastAPI, pool: asyncpg.Pool) -> list[tuple[str, object]]:
     accounts: AccountService = app.state.accounts
     username = f"probe-burst-{uuid.uuid4().hex[:6]}"
     await accounts.create_account(username, "Probe Burst", Role.ABH, PASSWORD)
-    pool = app.state.pool
     await pool.execute("DELETE FROM login_failures")  # the earlier logins came from here too
     await asyncio.sleep(2)  # let the worker finish the case's documents first
     child = await asyncio.create_subprocess_exec(
@@ -315,7 +315,9 @@ async def main() -> None:
             print_table("2. POST /login, right password", await foreign_login(base, accounts))
             print_table("3. The KI's case: API and page", await ki_view(base, ki, case_id))
             say(f"{BURST} parallel wrong logins")
-            print_table(f"4. {BURST} parallel wrong logins, one username", await burst(base, app))
+            print_table(
+                f"4. {BURST} parallel wrong logins, one username", await burst(base, app, env.pool)
+            )
             await abh.aclose()
             await ki.aclose()
 

@@ -1,4 +1,6 @@
-"""Accounts, logins, sessions, API tokens and the access log: the one place that handles secrets.
+"""Accounts, logins, sessions, API tokens and the admins' listing of the access log: the one
+place that handles secrets. (Writing the access log is :mod:`service.access`'s, with the
+reading it records.)
 
 Passwords are argon2id hashes (argon2-cffi's RFC 9106 defaults). Session and API tokens are 32
 random bytes in hex (never starting with "-", so they pass as command-line values), handed out
@@ -21,7 +23,7 @@ argon2 costs tens of milliseconds of CPU and 64 MiB per hash: it runs in a small
 its own (argon2-cffi releases the GIL), never on the event loop that the pages, the API and, in
 one process, the worker share; the pool's size bounds the memory a burst can take.
 
-Every change to accounts and tokens, and every opening of a case, is appended to the audit log
+Every change to accounts and tokens is appended to the audit log
 (``store.audit``) in the same transaction as the change itself, so an entry exists exactly when
 the change was committed. ``by`` names the admin who did it; without it (the accounts CLI on
 the server) the entry names the service's ``system_actor``.

@@ -43,7 +43,6 @@ from schemas.case import (
     CaseUpdateResult,
     CaseView,
     ConsentWithdrawal,
-    KiCaseView,
     SupporterReport,
     TimelineEntry,
 )
@@ -62,7 +61,6 @@ from service.errors import (
     ServiceUnavailable,
 )
 from store import arrivals as arrival_store
-from store import inbox as inbox_store
 from store import repository as repo
 from store.repository import Connection
 from workflows.arrival import ArrivalWorkflow, arrival_workflow_id
@@ -430,15 +428,6 @@ class CaseService:
     async def case_view(self, case_id: str) -> CaseView:
         async with self._pool.acquire() as con:
             view = await read_case_view(con, case_id)
-        if view is None:
-            raise NotFound("unknown case")
-        return view
-
-    async def ki_case_view(self, case_id: str) -> KiCaseView:
-        """What the KI sees of a case: the three categories and its own tasks (404 when it
-        holds no referral of the case, exactly like an unknown case)."""
-        async with self._pool.acquire() as con:
-            view = await inbox_store.ki_case(con, case_id)
         if view is None:
             raise NotFound("unknown case")
         return view
