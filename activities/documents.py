@@ -26,6 +26,7 @@ from activities.processing import (
     processing,
 )
 from documents import render_off_loop
+from documents.flyers import town_directory
 from documents.texts import TEXTS_DIR
 from schemas.case_documents import AUTHORITY_CONTACT, CaseDocument, DocumentRequest
 from schemas.documents import (
@@ -38,7 +39,6 @@ from schemas.documents import (
 )
 from schemas.gdpr import PersonData
 from schemas.records import ActivityName
-from documents.flyers import town_directory
 from store import documents as document_store
 from store import records
 from store import repository as repo

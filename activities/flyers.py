@@ -13,9 +13,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.processing import no_personal_data
+from documents.flyers import FlyerError, issue_flyer
 from schemas.flyers import FlyerRequest, IssuedFlyer
 from schemas.records import ActivityName
-from documents.flyers import FlyerError, issue_flyer
 
 
 class Flyers:

@@ -15,6 +15,7 @@ from activities.processing import (
     processing,
 )
 from activities.processing import Retention as Keep
+from protection.erasure import ErasureRefused, erase_arrivals, erase_case
 from protection.keyring import KeyRing
 from schemas.arrivals import ArrivalErasureOutcome, DueArrivals, EraseArrivalRequest
 from schemas.local_time import BERLIN
@@ -26,7 +27,6 @@ from schemas.retention import (
     ErasureOutcome,
     RetentionRules,
 )
-from protection.erasure import ErasureRefused, erase_arrivals, erase_case
 from store import arrivals as arrival_store
 from store import erasure as store
 

@@ -36,12 +36,12 @@ from activities.arrivals import attachment_name, flyer_mail
 from mail.delivery import deliver_due
 from mail.transport import SmtpTransport
 from protection.codec import CaseCodec, erased_payload
+from protection.erasure import ErasureRefused, erase_arrivals
 from protection.keyring import KeyRing
 from schemas.accounts import Role
 from schemas.events import IntakeResult, StatusEvent
 from schemas.retention import RetentionReport, RetentionRun
 from schemas.tasks import CompleteTask, FlyerHandover
-from protection.erasure import ErasureRefused, erase_arrivals
 from store import flyers as flyer_store
 from store.erasure import retention_counts
 from tests.arrivalkit import ArrivalDriver, arrival, new_reference, wait_for

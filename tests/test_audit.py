@@ -23,7 +23,7 @@ import pytest
 from fastapi import FastAPI
 
 from commands import accounts as accounts_cli
-from commands import audit_cli
+from commands import audit as audit_cli
 from config.settings import Settings
 from schemas.accounts import Role
 from schemas.audit import (

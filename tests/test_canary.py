@@ -27,10 +27,10 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from protection.codec import ENCODING, CaseCodec, erased_payload
+from protection.erasure import erase_case
 from protection.keyring import KeyRing
 from schemas.accounts import Role
 from schemas.local_time import BERLIN
-from protection.erasure import erase_case
 from store import erasure
 from store.erasure import PERSONAL_TABLES
 from tests.test_api import (

@@ -26,13 +26,6 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from documents.texts import LANGUAGES, TEXTS_DIR
-from runtime.worker import build_activities
-from schemas.documents import DocumentFlag, OfferCategory
-from schemas.flyers import FlyerRequest, IssuedFlyer
-from schemas.offers import COUNTY, COUNTY_TOWNS, OfferDraft
-from schemas.partners import PartnerDraft
-from schemas.records import ActivityName
 from documents.flyers import (
     EmptyDirectory,
     UnknownTown,
@@ -40,6 +33,13 @@ from documents.flyers import (
     resolve_town,
     town_directory,
 )
+from documents.texts import LANGUAGES, TEXTS_DIR
+from runtime.worker import build_activities
+from schemas.documents import DocumentFlag, OfferCategory
+from schemas.flyers import FlyerRequest, IssuedFlyer
+from schemas.offers import COUNTY, COUNTY_TOWNS, OfferDraft
+from schemas.partners import PartnerDraft
+from schemas.records import ActivityName
 from store import flyers as flyer_store
 from store import offers as offer_store
 from store import repository as repo

@@ -52,7 +52,8 @@ import api.routes
 import web.pages
 from api.routes.retention import LegalHold
 from commands import accounts as accounts_cli
-from commands import audit_cli, retention_cli
+from commands import audit as audit_cli
+from commands import retention as retention_cli
 from config.settings import Settings
 from schemas.accounts import Role
 from schemas.case import ConsentWithdrawal, SupporterReport
