@@ -16,13 +16,13 @@ from api.auth import accounts, require_roles
 from schemas.accounts import Account, Role
 from schemas.events import CaseId
 from schemas.inputs import RowId
-from service.access import AccessService
+from service.access import REPORT_READERS, AccessService
 from service.accounts import AccountService
 from service.cases import CaseService
 from service.codec import CodecService
 from service.directory import DirectoryService
 from service.flyers import FlyerService
-from service.records import REPORT_READERS, RecordsService
+from service.records import RecordsService
 from service.retention import RetentionService
 
 

@@ -7,6 +7,7 @@ both, so the rule cannot drift from what is shown); no other role reads a case. 
 account may not read is :class:`~service.errors.NotFound`, exactly like an unknown case: the
 KI must not even learn that it exists. Case documents hold more than the three categories the
 KI receives: only the ABH reads them (:class:`~service.errors.Forbidden` for everyone else).
+The access report (GDPR Art. 15) is read by the ABH and admins (:data:`REPORT_READERS`).
 
 Every method reads on one connection and writes the access-log row (the admins' per-case
 view) and its chained audit entry in the same transaction, last: an entry exists exactly when
@@ -16,7 +17,7 @@ was opened ("Fallseite", "api: case view", ...).
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from uuid import UUID
 
 import asyncpg
@@ -24,9 +25,15 @@ from pydantic import BaseModel
 
 from schemas.accounts import Account, Role
 from schemas.audit import AuditAction, AuditDraft
-from schemas.case import CaseView, KiCaseView
+from schemas.case import CaseView, KiCaseView, TimelineEntry
 from schemas.case_documents import CaseDocument
-from schemas.gdpr import DisclosureRecord, ErasureRequestData, PersonData, SupporterData
+from schemas.gdpr import (
+    AccessReport,
+    DisclosureRecord,
+    ErasureRequestData,
+    PersonData,
+    SupporterData,
+)
 from service.cases import read_case_view
 from service.errors import Forbidden, NotFound
 from store import accounts as account_store
@@ -36,10 +43,14 @@ from store import documents as document_store
 from store import inbox as inbox_store
 from store import keys as key_store
 from store import records as record_store
+from store import repository as repo
 from store.repository import Connection
 from workflows.arrival import arrival_workflow_id
 
 _UNKNOWN_CASE = "unknown case"
+
+REPORT_READERS = frozenset({Role.ABH, Role.ADMIN})
+"""Who may open an access report: it shows all of a person's data and where it went."""
 
 
 class CaseTask(BaseModel):
@@ -157,6 +168,41 @@ class AccessService:
                 raise NotFound("unknown document")
             await _log(con, account, case_id, purpose)
         return pdf
+
+    async def access_report(self, reader: Account, case_id: str, purpose: str) -> AccessReport:
+        """Everything held about the person of a case (the ABH and admins only).
+
+        The access is written in the same transaction as the reading (repeatable read, so the
+        report is one consistent picture): the report lists its own opening, and a report
+        that fails to come together leaves no entry for data nobody saw. Unlike the other
+        openings it has no audit entry: as it was before the access service, kept so.
+        """
+        if reader.role not in REPORT_READERS:
+            raise Forbidden("your role may not do this")
+        async with self._pool.acquire() as con, con.transaction(isolation="repeatable_read"):
+            case = await record_store.case(con, case_id)
+            if case is None:
+                raise NotFound("unknown case")
+            await account_store.insert_access(con, reader, case_id, purpose)
+            return AccessReport(
+                case_id=case_id,
+                generated_at=datetime.now(UTC),
+                case=case,
+                person=await record_store.person(con, case_id),
+                household_children_born_on=await record_store.children_born_on(con, case_id),
+                supporters=await record_store.supporters(con, case_id),
+                consents=await record_store.consents(con, case_id),
+                status_events=await record_store.status_events(con, case_id),
+                tasks=await record_store.tasks(con, case_id),
+                timeline=[
+                    TimelineEntry.model_validate(dict(row))
+                    for row in await repo.timeline(con, case_id)
+                ],
+                ki_referrals=await record_store.ki_referrals(con, case_id),
+                disclosures=await record_store.disclosures_of_case(con, case_id),
+                erasure_requests=await record_store.erasure_requests(con, case_id),
+                access_log=await account_store.access_log(con, case_id),
+            )
 
     async def arrival_person(
         self, account: Account, task_id: str, reference: str, purpose: str

@@ -1,28 +1,24 @@
-"""The disclosure register and the access report, for the API and ``commands.records``.
+"""The disclosure register, for the API and ``commands.records``, and the access report for the
+console (the API reads it from :mod:`service.access` directly).
 
 Both callers go through here, so a period is checked, and an opening of a person's data is
-logged, the same way from the web and from the server's console.
+logged (by :mod:`service.access`), the same way from the web and from the server's console.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime
+from datetime import date
 
 import asyncpg
 
-from schemas.accounts import Account, Role
-from schemas.case import TimelineEntry
+from schemas.accounts import Account
 from schemas.errors import FieldError
 from schemas.gdpr import CSV_COLUMNS, AccessReport, DisclosureRegister
-from service.errors import Forbidden, Invalid, NotFound
-from store import accounts as account_store
+from service.access import REPORT_READERS, AccessService
+from service.errors import Forbidden, Invalid
 from store import records as store
-from store import repository as repo
-
-REPORT_READERS = frozenset({Role.ABH, Role.ADMIN})
-"""Who may open an access report: it shows all of a person's data and where it went."""
 
 # A cell starting with one of these is a formula to spreadsheet programs (CSV injection);
 # partner names are typed in by people, so every cell is defused the same way.
@@ -32,6 +28,7 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 class RecordsService:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        self._access = AccessService(pool)
 
     async def disclosure_register(self, first: date, last: date) -> DisclosureRegister:
         """Every disclosure from ``first`` to ``last`` inclusive (days in Europe/Berlin)."""
@@ -45,38 +42,9 @@ class RecordsService:
         return DisclosureRegister(period_from=first, period_to=last, disclosures=disclosures)
 
     async def access_report(self, reader: Account, case_id: str, what: str) -> AccessReport:
-        """Everything held about the person of a case; the opening is logged as ``what``.
-
-        The access is written in the same transaction as the reading (repeatable read, so the
-        report is one consistent picture): the report lists its own opening, and a report
-        that fails to come together leaves no entry for data nobody saw.
-        """
-        if reader.role not in REPORT_READERS:
-            raise Forbidden("your role may not do this")
-        async with self._pool.acquire() as con, con.transaction(isolation="repeatable_read"):
-            case = await store.case(con, case_id)
-            if case is None:
-                raise NotFound("unknown case")
-            await account_store.insert_access(con, reader, case_id, what)
-            return AccessReport(
-                case_id=case_id,
-                generated_at=datetime.now(UTC),
-                case=case,
-                person=await store.person(con, case_id),
-                household_children_born_on=await store.children_born_on(con, case_id),
-                supporters=await store.supporters(con, case_id),
-                consents=await store.consents(con, case_id),
-                status_events=await store.status_events(con, case_id),
-                tasks=await store.tasks(con, case_id),
-                timeline=[
-                    TimelineEntry.model_validate(dict(row))
-                    for row in await repo.timeline(con, case_id)
-                ],
-                ki_referrals=await store.ki_referrals(con, case_id),
-                disclosures=await store.disclosures_of_case(con, case_id),
-                erasure_requests=await store.erasure_requests(con, case_id),
-                access_log=await account_store.access_log(con, case_id),
-            )
+        """Everything held about the person of a case; the opening is logged as ``what``
+        (:meth:`service.access.AccessService.access_report`, for the console)."""
+        return await self._access.access_report(reader, case_id, what)
 
     async def reader(self, username: str) -> Account:
         """The account a console user names; only an active ABH or admin account will do."""

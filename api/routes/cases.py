@@ -12,7 +12,6 @@ from api.deps import (
     CaseReader,
     Cases,
     Caseworker,
-    Records,
     ReportReader,
 )
 from api.errors import CONFLICT, NOT_FOUND, UNAVAILABLE
@@ -52,15 +51,13 @@ async def get_case(
     responses=NOT_FOUND,
     summary="Everything held about the person of a case (GDPR Art. 15)",
 )
-async def access_report(
-    case_id: CaseIdPath, records: Records, reader: ReportReader
-) -> AccessReport:
+async def access_report(case_id: CaseIdPath, access: Access, reader: ReportReader) -> AccessReport:
     """The person, the household's children's dates of birth, supporters, consents, status
     events, tasks, timeline, what the KI received, every disclosure with its consent, erasure
     requests, and who opened the case when. The ABH and admins only: the KI and operations
     get 403. Opening the report is itself written to the access log (and listed in it).
     """
-    return await records.access_report(reader, case_id, "api: access report")
+    return await access.access_report(reader, case_id, "api: access report")
 
 
 @router.get("/{case_id}/documents", responses=NOT_FOUND, summary="The documents a case received")
