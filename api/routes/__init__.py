@@ -1,1 +1,1 @@
-"""One router per resource; each route only translates HTTP to a CaseService call and back."""
+"""One router per resource; each route only translates HTTP to a service call and back."""
