@@ -17,7 +17,7 @@
                                 the same request repeated later is carried out at most once
 
 How a refusal looks is the edge's business: ``api.errors`` maps the tree to JSON and its
-status codes, ``web.errors`` to the German pages. Both decide by the class (and by
+status codes, ``web.common.refusal`` to the German pages. Both decide by the class (and by
 ``LoginRefused.reason``), never by the text of ``message``: the message is English for the
 JSON answers, German where only a person reads it (inbox, accounts, login).
 """
