@@ -131,11 +131,14 @@ def record_of(
     return ProcessingRecord(activities=declared)
 
 
+def registered_activities() -> list[Callable[..., Any]]:
+    """The activities the worker registers, to be looked at, never run: no pool, no keys."""
+    return build_activities(cast(asyncpg.Pool, None), cast(KeyRing, None))
+
+
 def registered_record() -> ProcessingRecord:
     """The record of exactly the activities the worker registers."""
-    # The activities are only looked at, never run: no pool is needed.
-    activities = build_activities(cast(asyncpg.Pool, None), cast(KeyRing, None))
-    return record_of(activities, DECLARATIONS)
+    return record_of(registered_activities(), DECLARATIONS)
 
 
 def _md(text: str) -> str:

@@ -47,9 +47,9 @@ from runtime.art30 import (
     activity_name,
     markdown,
     record_of,
+    registered_activities,
     registered_record,
 )
-from runtime.worker import build_activities
 from schemas.accounts import Role
 from schemas.case import SupporterReport
 from schemas.events import StatusEvent
@@ -441,7 +441,7 @@ async def test_the_cli_access_report_is_logged_for_the_named_account(
 
 
 def test_every_activity_the_worker_registers_is_declared() -> None:
-    activities = build_activities(None, None)  # only looked at, never run: no pool, no keys
+    activities = registered_activities()  # only looked at, never run: no pool, no keys
     registered = [activity_name(fn) for fn in activities]
     undeclared = [fn.__qualname__ for fn in activities if activity_name(fn) not in DECLARATIONS]
     assert undeclared == []
