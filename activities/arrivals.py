@@ -16,15 +16,6 @@ from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from activities.processing import (
-    DataCategory,
-    DataSubject,
-    LegalBasis,
-    Recipient,
-    Retention,
-    SpecialCategories,
-    processing,
-)
 from documents.texts import SOURCE_LANGUAGE, load_template
 from schemas.arrivals import (
     MAIL_QUEUED,
@@ -106,31 +97,11 @@ class Arrivals:
         self._pool = pool
         self._retention = retention or default_retention_rules()
 
-    @processing(
-        purpose="Neu zugewanderte Person für die Information über die Angebote im Wohnort "
-        "erfassen: nur Name, E-Mail-Adresse (falls bekannt), Wohnort und Sprache",
-        legal_basis=(LegalBasis.INTEGRATION_INFORMATION,),
-        categories_of_data=(DataCategory.ARRIVAL,),
-        data_subjects=(DataSubject.NEWLY_ARRIVED,),
-        recipients=(Recipient.INTERNAL,),
-        retention=Retention.ARRIVAL,
-        special_categories=SpecialCategories.INDIRECT,
-    )
     @activity.defn(name=ActivityName.RECORD_ARRIVAL)
     async def record_arrival(self, arrival: NewArrival) -> None:
         async with self._pool.acquire() as con:
             await store.insert_arrival(con, arrival)
 
-    @processing(
-        purpose="Faltblatt des Wohnorts per E-Mail senden (Postausgang) und den Versand "
-        "festhalten: Faltblattversion, Sprachen, Prüfsumme",
-        legal_basis=(LegalBasis.INTEGRATION_INFORMATION,),
-        categories_of_data=(DataCategory.ARRIVAL,),
-        data_subjects=(DataSubject.NEWLY_ARRIVED,),
-        recipients=(Recipient.MAIL_RECIPIENTS,),
-        retention=Retention.ARRIVAL,
-        special_categories=SpecialCategories.INDIRECT,
-    )
     @activity.defn(name=ActivityName.MAIL_FLYER)
     async def mail_flyer(self, mail: FlyerMail) -> MailedFlyer:
         """Queue the mail with the flyer's PDF and record the delivery, in one transaction."""
@@ -181,15 +152,6 @@ class Arrivals:
             )
         return MailedFlyer(outbox_id=outbox_id)
 
-    @processing(
-        purpose="Versand des Faltblatts nachhalten: gesendet oder gescheitert (dann Aushändigung)",
-        legal_basis=(LegalBasis.INTEGRATION_INFORMATION,),
-        categories_of_data=(DataCategory.ARRIVAL,),
-        data_subjects=(DataSubject.NEWLY_ARRIVED,),
-        recipients=(Recipient.INTERNAL,),
-        retention=Retention.ARRIVAL,
-        special_categories=SpecialCategories.NONE,
-    )
     @activity.defn(name=ActivityName.MAIL_OUTCOME)
     async def mail_outcome(self, watch: MailWatch) -> MailOutcome:
         """Sent or failed, recorded on the delivery; while queued it fails benignly, and the
@@ -208,15 +170,6 @@ class Arrivals:
             await store.settle_delivery(con, watch.delivery_id, status, row["sent_at"] or _now())
         return MailOutcome(status=status, at=row["sent_at"])
 
-    @processing(
-        purpose="Versand des Faltblatts ohne Ergebnis festhalten (dann Aushändigung)",
-        legal_basis=(LegalBasis.INTEGRATION_INFORMATION,),
-        categories_of_data=(DataCategory.ARRIVAL,),
-        data_subjects=(DataSubject.NEWLY_ARRIVED,),
-        recipients=(Recipient.INTERNAL,),
-        retention=Retention.ARRIVAL,
-        special_categories=SpecialCategories.NONE,
-    )
     @activity.defn(name=ActivityName.MAIL_UNSETTLED)
     async def mail_unsettled(self, unsettled: MailUnsettled) -> None:
         async with self._pool.acquire() as con:
@@ -224,15 +177,6 @@ class Arrivals:
                 con, unsettled.delivery_id, DeliveryStatus.UNKNOWN, unsettled.at
             )
 
-    @processing(
-        purpose="Aufgabe für die ABH: Faltblatt drucken und aushändigen (Posteingang)",
-        legal_basis=(LegalBasis.INTEGRATION_INFORMATION,),
-        categories_of_data=(DataCategory.ARRIVAL,),
-        data_subjects=(DataSubject.NEWLY_ARRIVED,),
-        recipients=(Recipient.INTERNAL,),
-        retention=Retention.ARRIVAL,
-        special_categories=SpecialCategories.NONE,
-    )
     @activity.defn(name=ActivityName.CREATE_HANDOVER_TASK)
     async def create_handover_task(self, task: HandoverTask) -> None:
         async with self._pool.acquire() as con, con.transaction():
@@ -248,16 +192,6 @@ class Arrivals:
                 at=task.at,
             )
 
-    @processing(
-        purpose="Aushändigung des Faltblatts dokumentieren (ausgehändigt am, nicht erreichbar, "
-        "entfallen)",
-        legal_basis=(LegalBasis.INTEGRATION_INFORMATION,),
-        categories_of_data=(DataCategory.ARRIVAL,),
-        data_subjects=(DataSubject.NEWLY_ARRIVED,),
-        recipients=(Recipient.INTERNAL,),
-        retention=Retention.ARRIVAL,
-        special_categories=SpecialCategories.NONE,
-    )
     @activity.defn(name=ActivityName.CLOSE_HANDOVER_TASK)
     async def close_handover_task(self, closure: HandoverClosure) -> None:
         completion = closure.completion
@@ -271,15 +205,6 @@ class Arrivals:
             await store.close_task(con, closure.task_id, closure.status, completion, closure.at)
             await store.settle_delivery(con, closure.delivery_id, status, closure.at, on)
 
-    @processing(
-        purpose="Abschluss der Information festhalten und die Löschfrist setzen",
-        legal_basis=(LegalBasis.INTEGRATION_INFORMATION,),
-        categories_of_data=(DataCategory.ARRIVAL,),
-        data_subjects=(DataSubject.NEWLY_ARRIVED,),
-        recipients=(Recipient.INTERNAL,),
-        retention=Retention.ARRIVAL,
-        special_categories=SpecialCategories.NONE,
-    )
     @activity.defn(name=ActivityName.FINISH_ARRIVAL)
     async def finish(self, finish: ArrivalFinish) -> None:
         """The erasure date is fixed when the arrival finishes (rule "arrival")."""

@@ -5,15 +5,6 @@ from __future__ import annotations
 import asyncpg
 from temporalio import activity
 
-from activities.processing import (
-    DataCategory,
-    DataSubject,
-    LegalBasis,
-    Recipient,
-    Retention,
-    SpecialCategories,
-    processing,
-)
 from schemas.case import Stage
 from schemas.local_time import BERLIN
 from schemas.records import (
@@ -40,21 +31,6 @@ class CaseStore:
         self._pool = pool
         self._retention = retention or default_retention_rules()
 
-    @processing(
-        purpose="Fallakte anlegen: Person, Haushalt und Aufenthaltsstatus aus der Statusmeldung",
-        legal_basis=(LegalBasis.ABH_TASK,),
-        categories_of_data=(
-            DataCategory.CASE_REFERENCE,
-            DataCategory.IDENTITY,
-            DataCategory.CONTACT,
-            DataCategory.CHILDREN,
-            DataCategory.RESIDENCE,
-        ),
-        data_subjects=(DataSubject.PERSON, DataSubject.CHILDREN),
-        recipients=(Recipient.INTERNAL,),
-        retention=Retention.CASE_FILE,
-        special_categories=SpecialCategories.INDIRECT,
-    )
     @activity.defn(name=ActivityName.OPEN_CASE)
     async def open_case(self, opening: CaseOpening) -> None:
         event = opening.event
@@ -67,21 +43,6 @@ class CaseStore:
             await repo.replace_children(con, event.case_id, event)
             await repo.insert_status_event(con, event, opening.entry.at)
 
-    @processing(
-        purpose="Statusmeldungen des Fachverfahrens in der Fallakte nachführen",
-        legal_basis=(LegalBasis.ABH_TASK,),
-        categories_of_data=(
-            DataCategory.CASE_REFERENCE,
-            DataCategory.IDENTITY,
-            DataCategory.CONTACT,
-            DataCategory.CHILDREN,
-            DataCategory.RESIDENCE,
-        ),
-        data_subjects=(DataSubject.PERSON, DataSubject.CHILDREN),
-        recipients=(Recipient.INTERNAL,),
-        retention=Retention.CASE_FILE,
-        special_categories=SpecialCategories.INDIRECT,
-    )
     @activity.defn(name=ActivityName.RECORD_EVENT)
     async def record_event(self, record: EventRecord) -> None:
         event = record.event
@@ -94,19 +55,6 @@ class CaseStore:
                 await repo.upsert_person(con, event.case_id, event.person)
             await repo.replace_children(con, event.case_id, event)
 
-    @processing(
-        purpose="Stand des Falls fortschreiben: Stufe, Aufenthaltsstatus, Ausreisefrist, Ergebnis",
-        legal_basis=(LegalBasis.ABH_TASK,),
-        categories_of_data=(
-            DataCategory.CASE_REFERENCE,
-            DataCategory.RESIDENCE,
-            DataCategory.PROCESS,
-        ),
-        data_subjects=(DataSubject.PERSON,),
-        recipients=(Recipient.INTERNAL,),
-        retention=Retention.CASE_FILE,
-        special_categories=SpecialCategories.NONE,
-    )
     @activity.defn(name=ActivityName.RECORD_STAGE)
     async def record_stage(self, record: StageRecord) -> None:
         async with self._pool.acquire() as con, con.transaction():
@@ -120,51 +68,18 @@ class CaseStore:
                         con, record.entry.case_id, rule.erase_after(closed_on)
                     )
 
-    @processing(
-        purpose="Aufgaben für ABH und KI mit Fälligkeit anlegen (Posteingang)",
-        legal_basis=(LegalBasis.ABH_TASK,),
-        categories_of_data=(DataCategory.CASE_REFERENCE, DataCategory.PROCESS),
-        data_subjects=(DataSubject.PERSON,),
-        recipients=(Recipient.INTERNAL,),
-        retention=Retention.CASE_FILE,
-        special_categories=SpecialCategories.NONE,
-    )
     @activity.defn(name=ActivityName.CREATE_TASK)
     async def create_task(self, task: NewTask) -> None:
         async with self._pool.acquire() as con, con.transaction():
             if await repo.add_entry(con, task.entry):
                 await repo.insert_task(con, task)
 
-    @processing(
-        purpose="Erledigte Aufgaben mit ihrem Ergebnis dokumentieren (Gesprächskonzept)",
-        legal_basis=(LegalBasis.ABH_TASK, LegalBasis.REPRESENTATIVE),
-        categories_of_data=(
-            DataCategory.CASE_REFERENCE,
-            DataCategory.PROCESS,
-            DataCategory.TASK_RESULTS,
-            DataCategory.CONSENT,
-            DataCategory.SUPPORTER,
-        ),
-        data_subjects=(DataSubject.PERSON, DataSubject.SUPPORTERS),
-        recipients=(Recipient.INTERNAL,),
-        retention=Retention.CASE_FILE,
-        special_categories=SpecialCategories.NONE,
-    )
     @activity.defn(name=ActivityName.CLOSE_TASK)
     async def close_task(self, closure: TaskClosure) -> None:
         async with self._pool.acquire() as con, con.transaction():
             if await repo.add_entry(con, closure.entry):
                 await repo.close_task(con, closure)
 
-    @processing(
-        purpose="Erinnerungen und Hinweise an die Teams von ABH und KI",
-        legal_basis=(LegalBasis.ABH_TASK,),
-        categories_of_data=(DataCategory.CASE_REFERENCE, DataCategory.PROCESS),
-        data_subjects=(DataSubject.PERSON,),
-        recipients=(Recipient.INTERNAL,),
-        retention=Retention.CASE_FILE,
-        special_categories=SpecialCategories.NONE,
-    )
     @activity.defn(name=ActivityName.NOTIFY)
     async def notify(self, notice: Notice) -> None:
         """Queue a message to the team's inbox (the outbox is delivered separately)."""
@@ -175,15 +90,6 @@ class CaseStore:
             if notice.kind is NoticeKind.OVERDUE and notice.task_id is not None:
                 await repo.mark_overdue(con, notice.task_id)
 
-    @processing(
-        purpose="Unterstützer*in erfassen und die ABH sofort informieren",
-        legal_basis=(LegalBasis.ABH_TASK, LegalBasis.REPRESENTATIVE),
-        categories_of_data=(DataCategory.CASE_REFERENCE, DataCategory.SUPPORTER),
-        data_subjects=(DataSubject.SUPPORTERS, DataSubject.PERSON),
-        recipients=(Recipient.INTERNAL,),
-        retention=Retention.CASE_FILE,
-        special_categories=SpecialCategories.NONE,
-    )
     @activity.defn(name=ActivityName.REGISTER_SUPPORTER)
     async def register_supporter(self, record: SupporterRecord) -> None:
         """Store the supporter and tell the ABH at once, in one transaction."""

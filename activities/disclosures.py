@@ -13,15 +13,6 @@ import asyncpg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.processing import (
-    DataCategory,
-    DataSubject,
-    LegalBasis,
-    Recipient,
-    Retention,
-    SpecialCategories,
-    processing,
-)
 from schemas.audit import AuditAction, DetailValue, by_system
 from schemas.errors import ErrorType
 from schemas.records import (
@@ -59,15 +50,6 @@ class Disclosures:
         # For the race test: holds a handover attempt in flight before it reads the consent.
         self._before_handover = before_handover
 
-    @processing(
-        purpose="Einwilligung und Schweigepflichtentbindung nachweisen",
-        legal_basis=(LegalBasis.PROOF_OF_CONSENT,),
-        categories_of_data=(DataCategory.CASE_REFERENCE, DataCategory.CONSENT),
-        data_subjects=(DataSubject.PERSON,),
-        recipients=(Recipient.INTERNAL,),
-        retention=Retention.PROOF,
-        special_categories=SpecialCategories.NONE,
-    )
     @activity.defn(name=ActivityName.RECORD_CONSENT)
     async def record_consent(self, record: ConsentRecord) -> None:
         async with self._pool.acquire() as con, con.transaction():
@@ -76,21 +58,6 @@ class Disclosures:
                     con, record.consent_id, record.entry.case_id, record.signed_on, record.entry.at
                 )
 
-    @processing(
-        purpose="Übermittlung an KI und Partner vor Ort: Beratung zur freiwilligen Ausreise",
-        legal_basis=(LegalBasis.CONSENT, LegalBasis.EXPLICIT_CONSENT, LegalBasis.ACCOUNTABILITY),
-        categories_of_data=(
-            DataCategory.CASE_REFERENCE,
-            DataCategory.IDENTITY,
-            DataCategory.CONTACT,
-            DataCategory.RESIDENCE,
-            DataCategory.DISCLOSURE,
-        ),
-        data_subjects=(DataSubject.PERSON,),
-        recipients=(Recipient.KI, Recipient.PARTNERS),
-        retention=Retention.HANDOVER,
-        special_categories=SpecialCategories.BY_CONSENT,
-    )
     @activity.defn(name=ActivityName.HAND_OVER)
     async def hand_over(self, handover: Handover) -> HandoverReceipt:
         case_id = handover.entry.case_id
@@ -165,19 +132,6 @@ class Disclosures:
             at=handover.entry.at,
         )
 
-    @processing(
-        purpose="Widerruf festhalten, Übermittlungen sperren, Empfänger um Löschung ersuchen",
-        legal_basis=(LegalBasis.WITHDRAWAL,),
-        categories_of_data=(
-            DataCategory.CASE_REFERENCE,
-            DataCategory.CONSENT,
-            DataCategory.DISCLOSURE,
-        ),
-        data_subjects=(DataSubject.PERSON,),
-        recipients=(Recipient.FORMER_RECIPIENTS,),
-        retention=Retention.PROOF,
-        special_categories=SpecialCategories.NONE,
-    )
     @activity.defn(name=ActivityName.WITHDRAW_CONSENT)
     async def withdraw_consent(self, withdrawal: Withdrawal) -> WithdrawalReceipt:
         """Record the withdrawal and ask every earlier recipient to erase (Art. 17, 19)."""

@@ -16,15 +16,6 @@ import asyncpg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.processing import (
-    DataCategory,
-    DataSubject,
-    LegalBasis,
-    Recipient,
-    Retention,
-    SpecialCategories,
-    processing,
-)
 from documents import render_off_loop
 from documents.flyers import town_directory
 from documents.texts import TEXTS_DIR
@@ -78,22 +69,6 @@ class CaseDocuments:
         self._authority = authority_contact
         self._texts_dir = texts_dir or TEXTS_DIR
 
-    @processing(
-        purpose="Schriftstücke für die Person in ihrer Sprache und auf Deutsch erstellen "
-        "(Gesprächsprotokoll, Ausreiseinformationsschreiben, Einwilligungsvordruck) und mit "
-        "Vorlagenversion und Prüfsumme in der Fallakte ablegen",
-        legal_basis=(LegalBasis.ABH_TASK,),
-        categories_of_data=(
-            DataCategory.CASE_REFERENCE,
-            DataCategory.IDENTITY,
-            DataCategory.RESIDENCE,
-            DataCategory.TASK_RESULTS,
-        ),
-        data_subjects=(DataSubject.PERSON,),
-        recipients=(Recipient.INTERNAL,),
-        retention=Retention.CASE_FILE,
-        special_categories=SpecialCategories.INDIRECT,
-    )
     @activity.defn(name=ActivityName.PRODUCE_DOCUMENT)
     async def produce(self, request: DocumentRequest) -> CaseDocument:
         case_id = request.entry.case_id

@@ -12,7 +12,6 @@ import asyncpg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.processing import no_personal_data
 from documents.flyers import FlyerError, issue_flyer
 from schemas.flyers import FlyerRequest, IssuedFlyer
 from schemas.records import ActivityName
@@ -22,11 +21,6 @@ class Flyers:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    @no_personal_data(
-        reason="erhält nur Ort und Sprache, ohne Bezug zu einer Person, und liest das "
-        "Angebotsverzeichnis (Beratungsstellen, Verbände und Gruppen mit Adresse, "
-        "Öffnungszeiten und Kontakt der Stelle); der Flyer ist für alle gleich"
-    )
     @activity.defn(name=ActivityName.ISSUE_FLYER)
     async def issue(self, request: FlyerRequest) -> IssuedFlyer:
         """The stored flyer version for ``request``; renders and stores it on first use.

@@ -1,22 +1,12 @@
-"""Declarations of processing (GDPR Art. 30), written on the activities that do the processing.
+"""The vocabulary of the declarations of processing (GDPR Art. 30) and their models.
 
-Every activity the worker registers carries one declaration, directly above its
-``@activity.defn``::
-
-    @processing(
-        purpose="...",
-        legal_basis=(LegalBasis.ABH_TASK,),
-        categories_of_data=(DataCategory.IDENTITY, ...),
-        data_subjects=(DataSubject.PERSON,),
-        recipients=(Recipient.INTERNAL,),
-        retention=Retention.CASE_FILE,
-        special_categories=SpecialCategories.NONE,
-    )
-
-or, for an activity that touches no personal data, the explicit ``@no_personal_data(reason=...)``.
-The record of processing activities (``docs/verzeichnis-verarbeitungstaetigkeiten.md``) is
-generated from these (``python -m commands.records art30``), and a test fails when an
-activity has none, so the record cannot drift from the code.
+The declarations themselves are one table, :data:`activities.register.DECLARATIONS`: activity
+name → :class:`Processing` (or, for an activity that touches no personal data, the explicit
+:class:`NoPersonalData` with its reason), most of them built from a named :class:`Preset`. The
+record of processing activities (``docs/verzeichnis-verarbeitungstaetigkeiten.md``) is generated
+from that table and the activities the worker registers (``python -m commands.records art30``);
+an activity without a declaration, or a declaration without an activity, is refused, so the
+record cannot drift from the code.
 
 The vocabularies are German because the record is; they are enums so that one wording serves
 every activity and a typo is a type error. The legal bases are the development team's proposal:
@@ -25,15 +15,12 @@ the county's data protection officer must confirm them (the generated record say
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import Any, Literal, TypeVar
+from types import MappingProxyType
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-
-_ATTRIBUTE = "__processing_declaration__"
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class LegalBasis(StrEnum):
@@ -179,46 +166,55 @@ class NoPersonalData(BaseModel):
 Declaration = Processing | NoPersonalData
 
 
-def _declare(declaration: Declaration) -> Callable[[F], F]:
-    def decorate(fn: F) -> F:
-        if hasattr(fn, _ATTRIBUTE):
-            raise TypeError(f"{fn.__qualname__} is declared twice")
-        setattr(fn, _ATTRIBUTE, declaration)
-        return fn
+class Preset(BaseModel):
+    """A recurring combination of everything but the purpose, under a name.
 
-    return decorate
+    An entry may replace a part (``legal_basis=...``); what it replaces is then written in the
+    entry, where the reviewer reads it.
+    """
 
+    model_config = ConfigDict(frozen=True)
 
-def processing(
-    *,
-    purpose: str,
-    legal_basis: Sequence[LegalBasis],
-    categories_of_data: Sequence[DataCategory],
-    data_subjects: Sequence[DataSubject],
-    recipients: Sequence[Recipient],
-    retention: Retention,
-    special_categories: SpecialCategories,
-) -> Callable[[F], F]:
-    """Declare the processing an activity does; checked when the module is imported."""
-    return _declare(
-        Processing(
+    legal_basis: tuple[LegalBasis, ...] = Field(min_length=1)
+    categories_of_data: tuple[DataCategory, ...] = Field(min_length=1)
+    data_subjects: tuple[DataSubject, ...] = Field(min_length=1)
+    recipients: tuple[Recipient, ...] = Field(min_length=1)
+    retention: Retention
+    special_categories: SpecialCategories
+
+    def declare(
+        self,
+        purpose: str,
+        *,
+        legal_basis: Sequence[LegalBasis] | None = None,
+        categories_of_data: Sequence[DataCategory] | None = None,
+        data_subjects: Sequence[DataSubject] | None = None,
+        recipients: Sequence[Recipient] | None = None,
+        retention: Retention | None = None,
+        special_categories: SpecialCategories | None = None,
+    ) -> Processing:
+        """The declaration of one activity: this preset with its purpose, parts replaced."""
+        return Processing(
             purpose=purpose,
-            legal_basis=tuple(legal_basis),
-            categories_of_data=tuple(categories_of_data),
-            data_subjects=tuple(data_subjects),
-            recipients=tuple(recipients),
-            retention=retention,
-            special_categories=special_categories,
+            legal_basis=tuple(self.legal_basis if legal_basis is None else legal_basis),
+            categories_of_data=tuple(
+                self.categories_of_data if categories_of_data is None else categories_of_data
+            ),
+            data_subjects=tuple(self.data_subjects if data_subjects is None else data_subjects),
+            recipients=tuple(self.recipients if recipients is None else recipients),
+            retention=self.retention if retention is None else retention,
+            special_categories=(
+                self.special_categories if special_categories is None else special_categories
+            ),
         )
-    )
 
 
-def no_personal_data(*, reason: str) -> Callable[[F], F]:
-    """Declare that an activity processes no personal data, and why that is so."""
-    return _declare(NoPersonalData(reason=reason))
-
-
-def declaration_of(fn: Callable[..., Any]) -> Declaration | None:
-    """The declaration on an activity (a bound method finds its function's), or None."""
-    found = getattr(fn, _ATTRIBUTE, None)
-    return found if isinstance(found, Processing | NoPersonalData) else None
+def declarations(*entries: tuple[str, Declaration]) -> Mapping[str, Declaration]:
+    """The table activity name → declaration, read-only; an activity declared twice is refused
+    (a dict literal would silently keep the last)."""
+    table: dict[str, Declaration] = {}
+    for name, declaration in entries:
+        if name in table:
+            raise TypeError(f"{name} is declared twice")
+        table[name] = declaration
+    return MappingProxyType(table)

@@ -5,16 +5,6 @@ from __future__ import annotations
 import asyncpg
 from temporalio import activity
 
-from activities.processing import (
-    DataCategory,
-    DataSubject,
-    LegalBasis,
-    Recipient,
-    SpecialCategories,
-    no_personal_data,
-    processing,
-)
-from activities.processing import Retention as Keep
 from protection.erasure import ErasureRefused, erase_arrivals, erase_case
 from protection.keyring import KeyRing
 from schemas.arrivals import ArrivalErasureOutcome, DueArrivals, EraseArrivalRequest
@@ -37,9 +27,6 @@ class Retention:
         self._keys = keys
         self._rules = rules
 
-    @no_personal_data(
-        reason="liest nur Aktenzeichen, Abschlussdaten, Ergebnis und Löschfristen der Fälle"
-    )
     @activity.defn(name=ActivityName.DUE_FOR_ERASURE)
     async def due_cases(self, query: DueQuery) -> DueCases:
         """Closed cases past their erasure date, not on hold, oldest first.
@@ -56,26 +43,6 @@ class Retention:
             case_ids = await store.due_for_erasure(con, query.on, query.limit)
         return DueCases(case_ids=case_ids, dates_assigned=assigned)
 
-    @processing(
-        purpose="Löschung abgeschlossener Fälle nach Ablauf der Aufbewahrungsfrist: Schlüssel "
-        "vernichten (Temporal-Verläufe unlesbar), personenbezogene Zeilen löschen, "
-        "Löschnachweis ohne Personendaten",
-        legal_basis=(LegalBasis.ERASURE,),
-        categories_of_data=(
-            DataCategory.CASE_REFERENCE,
-            DataCategory.IDENTITY,
-            DataCategory.CONTACT,
-            DataCategory.CHILDREN,
-            DataCategory.RESIDENCE,
-            DataCategory.PROCESS,
-            DataCategory.TASK_RESULTS,
-            DataCategory.SUPPORTER,
-        ),
-        data_subjects=(DataSubject.PERSON, DataSubject.CHILDREN, DataSubject.SUPPORTERS),
-        recipients=(Recipient.INTERNAL,),
-        retention=Keep.ERASURE_RECORD,
-        special_categories=SpecialCategories.INDIRECT,
-    )
     @activity.defn(name=ActivityName.ERASE_CASE)
     async def erase_case(self, request: EraseRequest) -> ErasureOutcome:
         """Idempotent: a retried erasure finds the case erased and reports it so."""
@@ -85,7 +52,6 @@ class Retention:
             return ErasureOutcome(case_id=request.case_id, erased=False, refused=refused.message)
         return ErasureOutcome(case_id=request.case_id, erased=True)
 
-    @no_personal_data(reason="liest nur Aktenzeichen, Abschluss und Löschfristen der Neuzugänge")
     @activity.defn(name=ActivityName.DUE_ARRIVALS)
     async def due_arrivals(self, query: DueQuery) -> DueArrivals:
         """References whose arrivals are all finished and past their erasure date."""
@@ -93,17 +59,6 @@ class Retention:
             references = await arrival_store.due_for_erasure(con, query.on, query.limit)
         return DueArrivals(references=references)
 
-    @processing(
-        purpose="Löschung der Daten Neuzugewanderter nach Ablauf der Frist: Schlüssel "
-        "vernichten (Temporal-Verläufe unlesbar), Name, E-Mail-Adresse, E-Mails und "
-        "Aushändigungsvermerk löschen",
-        legal_basis=(LegalBasis.ERASURE,),
-        categories_of_data=(DataCategory.ARRIVAL,),
-        data_subjects=(DataSubject.NEWLY_ARRIVED,),
-        recipients=(Recipient.INTERNAL,),
-        retention=Keep.ERASURE_RECORD,
-        special_categories=SpecialCategories.INDIRECT,
-    )
     @activity.defn(name=ActivityName.ERASE_ARRIVALS)
     async def erase_arrivals(self, request: EraseArrivalRequest) -> ArrivalErasureOutcome:
         """Idempotent: erased arrivals are skipped, a running one refuses."""

@@ -1,24 +1,25 @@
 """The record of processing activities (Verzeichnis von Verarbeitungstätigkeiten, Art. 30 DSGVO),
-generated from the declarations on the activities the worker registers.
+generated from the table of declarations and the activities the worker registers.
 
-Nothing here is written by hand per activity: the sections come from ``@processing`` /
-``@no_personal_data`` (:mod:`activities.processing`) on the very functions
-:func:`runtime.worker.build_activities` hands to the worker. An activity without a declaration is an
-error, and ``tests/test_records.py`` compares the committed
-``docs/verzeichnis-verarbeitungstaetigkeiten.md`` with a fresh rendering, so neither can drift
-from the code.
+Nothing here is written by hand per activity: the sections come from
+:data:`activities.register.DECLARATIONS`, looked up by the names of the very functions
+:func:`runtime.worker.build_activities` hands to the worker, in that order. An activity without a
+declaration, or a declaration without an activity, is an error, and ``tests/test_records.py``
+compares the committed ``docs/verzeichnis-verarbeitungstaetigkeiten.md`` with a fresh rendering,
+so neither can drift from the code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, cast
 
 import asyncpg
 from pydantic import BaseModel, Field
 from temporalio import activity
 
-from activities.processing import Declaration, NoPersonalData, Processing, declaration_of
+from activities.processing import Declaration, NoPersonalData, Processing
+from activities.register import DECLARATIONS
 from protection.keyring import KeyRing
 from runtime.worker import build_activities
 
@@ -63,7 +64,7 @@ NOT_COVERED = (
 
 class DeclaredActivity(BaseModel):
     activity: str = Field(description="The stable Temporal activity name.")
-    function: str = Field(description="Where the activity and its declaration are written.")
+    function: str = Field(description="Where the activity is written.")
     declaration: Annotated[Declaration, Field(discriminator="kind")]
 
 
@@ -85,6 +86,15 @@ class UndeclaredActivities(Exception):
         self.names = list(names)
 
 
+class UnregisteredDeclarations(Exception):
+    """Declarations naming no activity the worker registers: the record would list processing
+    that does not happen."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        super().__init__("declarations without a registered activity: " + ", ".join(names))
+        self.names = list(names)
+
+
 def _function(fn: Callable[..., Any]) -> str:
     return f"{fn.__module__}.{fn.__qualname__}"
 
@@ -96,29 +106,39 @@ def activity_name(fn: Callable[..., Any]) -> str:
     return name or fn.__name__
 
 
-def record_of(activities: Sequence[Callable[..., Any]]) -> ProcessingRecord:
-    """The record of these activities, in their order; refuses any without a declaration."""
+def record_of(
+    activities: Sequence[Callable[..., Any]], declarations: Mapping[str, Declaration]
+) -> ProcessingRecord:
+    """The record of these activities, in their order, with their entries in ``declarations``;
+    refuses an activity without an entry and an entry without an activity."""
     declared: list[DeclaredActivity] = []
     missing: list[str] = []
     for fn in activities:
-        declaration = declaration_of(fn)
+        name = activity_name(fn)
+        declaration = declarations.get(name)
         if declaration is None:
             missing.append(_function(fn))
             continue
         declared.append(
-            DeclaredActivity(
-                activity=activity_name(fn), function=_function(fn), declaration=declaration
-            )
+            DeclaredActivity(activity=name, function=_function(fn), declaration=declaration)
         )
     if missing:
         raise UndeclaredActivities(missing)
+    registered = {entry.activity for entry in declared}
+    unregistered = [name for name in declarations if name not in registered]
+    if unregistered:
+        raise UnregisteredDeclarations(unregistered)
     return ProcessingRecord(activities=declared)
+
+
+def registered_activities() -> list[Callable[..., Any]]:
+    """The activities the worker registers, to be looked at, never run: no pool, no keys."""
+    return build_activities(cast(asyncpg.Pool, None), cast(KeyRing, None))
 
 
 def registered_record() -> ProcessingRecord:
     """The record of exactly the activities the worker registers."""
-    # The activities are only looked at, never run: no pool is needed.
-    return record_of(build_activities(cast(asyncpg.Pool, None), cast(KeyRing, None)))
+    return record_of(registered_activities(), DECLARATIONS)
 
 
 def _md(text: str) -> str:
@@ -163,7 +183,7 @@ def markdown(record: ProcessingRecord) -> str:
         "# Verzeichnis von Verarbeitungstätigkeiten (Art. 30 Abs. 1 DSGVO)",
         "",
         f"<!-- Erzeugt mit `{COMMAND}`; nicht von Hand ändern. "
-        "Die Angaben stehen als @processing an den Aktivitäten. -->",
+        "Die Angaben stehen in activities/register.py. -->",
         "",
         f"> **{_md(record.status)}**",
         "",

@@ -129,7 +129,7 @@ class CaseDriver:
         return [task["kind"] for task in await self.tasks()]
 
     async def task_id(self, kind: str) -> str:
-        matching = [task["task_id"] for task in await self.tasks() if task["kind"] == kind]
+        matching: list[str] = [t["task_id"] for t in await self.tasks() if t["kind"] == kind]
         assert len(matching) == 1, f"expected one open {kind} task, open: {await self.open_kinds()}"
         return matching[0]
 

@@ -100,6 +100,7 @@ async def test_handover_is_once_per_consent_and_stops_after_withdrawal(pool: asy
     assert first.categories == ["personal_data", "contact_data", "residence_status"]
     assert await pool.fetchval("SELECT count(*) FROM disclosures") == 1
     referral = await pool.fetchrow("SELECT personal_data, contact_data FROM ki_referrals")
+    assert referral is not None
     assert referral["personal_data"]["family_name"] == PERSON["family_name"]
     assert "date_of_birth" not in referral["contact_data"]
 

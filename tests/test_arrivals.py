@@ -153,6 +153,7 @@ async def test_an_unanswered_handover_task_lapses_after_four_weeks(
     )
     task_id = await skipping.task_id()
     task = await pool.fetchrow("SELECT * FROM tasks WHERE task_id = $1", task_id)
+    assert task is not None
     assert task["kind"] == "flyer_handover" and task["queue"] == "abh"
     assert task["case_id"] is None and task["due_at"] - task["created_at"] == 7 * DAY
 
@@ -335,6 +336,7 @@ async def test_with_an_address_one_mail_with_the_towns_flyer_and_nothing_twice(
         " WHERE flyer_id = $1",
         delivery["flyer_id"],
     )
+    assert version is not None
     assert dict(version) == {
         key: delivery[key] for key in ("template_version", "directory_version", "content_hash")
     }
@@ -701,7 +703,6 @@ async def test_an_arrivals_personal_data_stays_in_its_place_and_goes_with_its_er
         RetentionRun(),
         id=f"retention-test-{uuid.uuid4().hex}",
         task_queue=api.state.settings.task_queue,
-        result_type=RetentionReport,
     )
     assert report.arrivals_erased == [reference] and report.refused == {}
     async with pool.acquire() as con:

@@ -36,7 +36,8 @@ from schemas.audit import (
     canonical_bytes,
     chain_hash,
 )
-from service.accounts import AccountError, AccountService
+from service.accounts import AccountService
+from service.errors import AccountError
 from store import audit
 from store.audit import AuditOutsideTransaction
 from tests.sitekit import Site

@@ -21,7 +21,8 @@ from commands import accounts as accounts_cli
 from config.settings import Settings
 from runtime.main import _development_cookies
 from schemas.accounts import Role
-from service.accounts import AccountError, AccountService, LoginRefused
+from service.accounts import AccountService
+from service.errors import AccountError, LoginRefused
 from tests.test_api import (
     PASSWORD,
     V1,

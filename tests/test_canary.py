@@ -23,7 +23,7 @@ import pytest
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from protection.codec import ENCODING, CaseCodec, erased_payload
@@ -103,7 +103,9 @@ def hits(text: str | bytes, secrets_: dict[str, str]) -> list[str]:
     return [name for name, value in secrets_.items() if value in data]
 
 
-async def table_hits(pool: asyncpg.Pool, secrets_: dict[str, str], *, personal: bool) -> dict:
+async def table_hits(
+    pool: asyncpg.Pool, secrets_: dict[str, str], *, personal: bool
+) -> dict[str, list[str]]:
     """Hits per table; ``personal`` searches the personal places, else everything else."""
     found: dict[str, list[str]] = {}
     tables = [
@@ -236,7 +238,7 @@ async def task_of(http: httpx.AsyncClient, case_id: str, queue: str, kind: str) 
     return task_id
 
 
-async def _closed(handle: Any) -> bool:
+async def _closed(handle: WorkflowHandle[Any, Any]) -> bool:
     return (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
 
 

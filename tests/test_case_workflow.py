@@ -99,6 +99,7 @@ async def test_full_referral_path_ends_with_voluntary_departure(case: CaseDriver
     referral = await case.pool.fetchrow(
         "SELECT * FROM ki_referrals WHERE case_id = $1", case.case_id
     )
+    assert referral is not None
     assert set(referral["personal_data"]) == {
         "given_name",
         "family_name",
@@ -422,7 +423,7 @@ async def test_consent_withdrawal_stops_the_ki_and_asks_recipients_to_erase(
         case.case_id,
     )
     # The KI's copy is erased at once: nothing of the person is left in it.
-    assert kept["erased_at"] is not None
+    assert kept is not None and kept["erased_at"] is not None
     assert kept["personal_data"] == {} and kept["contact_data"] == {}
     audited = await case.pool.fetch(
         "SELECT action, detail FROM audit_log WHERE case_id = $1 ORDER BY seq", case.case_id

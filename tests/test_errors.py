@@ -44,7 +44,7 @@ def test_every_refusal_has_its_status_and_the_tree_has_no_http_numbers() -> None
     for kind in _refusals():
         if kind is Refused:
             continue
-        error = kind("invalid") if kind is LoginRefused else kind("x")  # type: ignore[arg-type]
+        error = kind("invalid") if kind is LoginRefused else kind("x")
         assert status_of(error) in {401, 403, 404, 409, 422}
     source = Path(tree.__file__).read_text(encoding="utf-8")
     assert not re.search(r"\b(4\d\d|5\d\d)\b", source)

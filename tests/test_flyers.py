@@ -255,13 +255,14 @@ class FlyerProbe:
 
     @workflow.run
     async def run(self, request: FlyerRequest) -> IssuedFlyer:
-        return await workflow.execute_activity(
+        issued: IssuedFlyer = await workflow.execute_activity(
             ActivityName.ISSUE_FLYER,
             request,
             result_type=IssuedFlyer,
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=RetryPolicy(maximum_attempts=3),
         )
+        return issued
 
 
 async def test_the_activity_through_a_real_worker(

@@ -140,7 +140,10 @@ def update_arguments() -> set[type[BaseModel]]:
     found: set[type[BaseModel]] = set()
     for workflow_class in (CaseWorkflow, ArrivalWorkflow, RetentionWorkflow):
         definition = workflow._Definition.must_from_class(workflow_class)
-        handlers = [*definition.updates.values(), *definition.signals.values()]
+        handlers: list[workflow._UpdateDefinition | workflow._SignalDefinition] = [
+            *definition.updates.values(),
+            *definition.signals.values(),
+        ]
         for handler in handlers:
             for argument in handler.arg_types or ():
                 found.update(_models_in(argument))
@@ -625,7 +628,7 @@ async def test_every_parameter_of_the_api_refuses_what_no_column_holds(
                             url = url.replace(f"{{{p['name']}}}", quote(values[p["name"]], safe=""))
                         else:
                             query[p["name"]] = values[p["name"]]
-                    body = {} if "requestBody" in operation else None
+                    body: dict[str, str] | None = {} if "requestBody" in operation else None
                     for client in (admin, http, ki):
                         response = await client.request(method, url, params=query, json=body)
                         if response.status_code not in (401, 403):
@@ -652,7 +655,7 @@ async def _walk_pages(people: list[httpx.AsyncClient]) -> int:
     checked = 0
     routes = [route for area in web.pages.AREAS for route in area.router.routes]
     for route in routes:
-        assert isinstance(route, APIRoute)
+        assert isinstance(route, APIRoute) and route.methods is not None
         dependant = route.dependant
         names = [p.name for p in dependant.path_params + dependant.query_params]
         for name in names:

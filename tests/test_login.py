@@ -12,6 +12,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Literal
 
 import asyncpg
 import httpx
@@ -21,7 +22,8 @@ from fastapi import FastAPI
 
 from config.settings import Settings
 from schemas.accounts import Role
-from service.accounts import AccountService, LoginRefused
+from service.accounts import AccountService
+from service.errors import LoginRefused
 from tests.sitekit import PASSWORD, Site
 
 BURST = 40
@@ -41,7 +43,7 @@ class CountingHasher(PasswordHasher):
         with self._lock:
             self.threads.add(threading.get_ident())
 
-    def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
         self._note()
         with self._lock:
             self.verified += 1

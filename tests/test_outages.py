@@ -186,13 +186,13 @@ async def test_an_event_no_worker_takes_is_a_503_after_the_deadline_and_its_repe
         assert "may still be carried out" in response.json()["detail"]
 
         async with build_worker(dev_env.client, pool, settings):
-            repeats = await asyncio.gather(
+            attempts = await asyncio.gather(
                 *(
                     repeated(lambda: http.post(f"{V1}/status-events", json=opening(case_id)))
                     for _ in range(3)
                 )
             )
-            repeats = [answer for answer, _ in repeats]
+            repeats = [answer for answer, _ in attempts]
             assert [r.status_code for r in repeats] == [202] * 3, [r.text for r in repeats]
             # Each either attached to the first delivery (duplicate: false, its answer) or came
             # after it was recorded (duplicate: true); either way the event went in once.

@@ -29,17 +29,27 @@ from activities.processing import (
     DataCategory,
     DataSubject,
     LegalBasis,
+    NoPersonalData,
+    Preset,
+    Processing,
     Recipient,
     Retention,
     SpecialCategories,
-    declaration_of,
-    no_personal_data,
-    processing,
+    declarations,
 )
+from activities.register import DECLARATIONS
 from commands import records as records_cli
 from config.settings import Settings
-from runtime.art30 import DOCUMENT, UndeclaredActivities, markdown, record_of, registered_record
-from runtime.worker import build_activities
+from runtime.art30 import (
+    DOCUMENT,
+    UndeclaredActivities,
+    UnregisteredDeclarations,
+    activity_name,
+    markdown,
+    record_of,
+    registered_activities,
+    registered_record,
+)
 from schemas.accounts import Role
 from schemas.case import SupporterReport
 from schemas.events import StatusEvent
@@ -431,9 +441,12 @@ async def test_the_cli_access_report_is_logged_for_the_named_account(
 
 
 def test_every_activity_the_worker_registers_is_declared() -> None:
-    activities = build_activities(None, None)  # only looked at, never run: no pool, no keys
-    undeclared = [fn.__qualname__ for fn in activities if declaration_of(fn) is None]
+    activities = registered_activities()  # only looked at, never run: no pool, no keys
+    registered = [activity_name(fn) for fn in activities]
+    undeclared = [fn.__qualname__ for fn in activities if activity_name(fn) not in DECLARATIONS]
     assert undeclared == []
+    # ... and the table declares nothing that does not run.
+    assert [name for name in DECLARATIONS if name not in registered] == []
     record = registered_record()
     assert len(record.activities) == len(activities)
     assert {a.activity for a in record.activities} >= {"handover.send", "consent.withdraw"}
@@ -473,21 +486,37 @@ def test_an_undeclared_activity_is_refused_by_name() -> None:
         pass
 
     with pytest.raises(UndeclaredActivities) as refused:
-        record_of([undeclared])
+        record_of([undeclared], {})
     assert refused.value.names == [f"{__name__}.{undeclared.__qualname__}"]
 
 
+def test_a_declaration_without_a_registered_activity_is_refused_by_name() -> None:
+    @activity.defn(name="test.declared")
+    async def declared(arg: str) -> None:
+        pass
+
+    table = declarations(
+        ("test.declared", NoPersonalData(reason="Zählt nur.")),
+        ("test.gone", NoPersonalData(reason="Läuft nicht mehr.")),
+    )
+    with pytest.raises(UnregisteredDeclarations) as refused:
+        record_of([declared], table)
+    assert refused.value.names == ["test.gone"]
+
+
 def test_no_personal_data_is_a_declaration_that_must_say_why() -> None:
-    @no_personal_data(reason="Zählt nur offene Aufgaben je Warteschlange.")
     @activity.defn(name="test.counts")
     async def counts(arg: str) -> None:
         pass
 
-    text = markdown(record_of([counts]))
+    table = declarations(
+        ("test.counts", NoPersonalData(reason="Zählt nur offene Aufgaben je Warteschlange."))
+    )
+    text = markdown(record_of([counts], table))
     assert "`test.counts`" in text
     assert "**Keine personenbezogenen Daten:** Zählt nur offene Aufgaben je Warteschlange." in text
     with pytest.raises(ValidationError):
-        no_personal_data(reason="")
+        NoPersonalData(reason="")
 
 
 def test_a_declaration_is_checked_when_it_is_written() -> None:
@@ -501,13 +530,19 @@ def test_a_declaration_is_checked_when_it_is_written() -> None:
         "special_categories": SpecialCategories.NONE,
     }
     with pytest.raises(ValidationError):
-        processing(**{**fields, "legal_basis": ()})
+        Processing.model_validate({**fields, "legal_basis": ()})
     with pytest.raises(ValidationError):
-        processing(**{**fields, "recipients": ("irgendwer",)})
-
-    @processing(**fields)
-    async def declared(arg: str) -> None:
-        pass
+        Processing.model_validate({**fields, "recipients": ("irgendwer",)})
+    declared = Processing.model_validate(fields)
+    # A preset's entry is checked the same way: replacing a part with nothing is refused.
+    preset = Preset.model_validate({k: v for k, v in fields.items() if k != "purpose"})
+    assert preset.declare("Test") == declared
+    with pytest.raises(ValidationError):
+        preset.declare("Test", legal_basis=())
+    with pytest.raises(ValidationError):
+        preset.declare("")
 
     with pytest.raises(TypeError, match="declared twice"):
-        no_personal_data(reason="doch nicht")(declared)
+        declarations(
+            ("test.declared", declared), ("test.declared", NoPersonalData(reason="doch nicht"))
+        )

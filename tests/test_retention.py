@@ -150,12 +150,13 @@ async def test_the_schedule_erases_due_cases_and_spares_held_and_open_ones(
         for kept in (held, later, still_open):
             assert await pool.fetchval("SELECT count(*) FROM persons WHERE case_id = $1", kept)
         erased = await pool.fetchrow("SELECT * FROM erasures WHERE case_id = $1", due)
+        assert erased is not None
         assert erased["reason"] == "retention" and erased["keys_shredded"] == 1
         assert erased["outcome"] == "departed_voluntarily"
         figures = await pool.fetchrow(
             "SELECT town, outcome, stage FROM cases WHERE case_id = $1", due
         )
-        assert figures["town"] == "Unna" and figures["stage"] == "closed"
+        assert figures is not None and figures["town"] == "Unna" and figures["stage"] == "closed"
 
         # The history of the erased case is unreadable now; the held case's is not.
         keys = KeyRing(pool, app.state.keys.masters)

@@ -25,8 +25,8 @@ def broken(at: datetime, *children: date, **facts: object) -> set[str]:
     return {rule.rule_id for rule in broken_rules(RULES, enforcement)}
 
 
-def local(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=BERLIN)  # type: ignore[misc]
+def local(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=BERLIN)
 
 
 @pytest.mark.parametrize(

@@ -452,6 +452,7 @@ async def test_admin_page_for_offers_and_flyers(site: Site) -> None:
         row = await site.pool.fetchrow(
             "SELECT town, hours, example FROM offers WHERE offer_id = $1", seed
         )
+        assert row is not None
         assert dict(row) == {"town": None, "hours": "Di 9:00–12:00", "example": False}
 
         # The flyer link gives the PDF; the table then shows the version as made.
