@@ -18,10 +18,11 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel
+
     from schemas.arrivals import ArrivalErasureOutcome, DueArrivals, EraseArrivalRequest
     from schemas.errors import ErrorType
     from schemas.local_time import BERLIN
-    from schemas.records import ActivityName
     from schemas.retention import (
         DueCases,
         DueQuery,
@@ -29,6 +30,13 @@ with workflow.unsafe.imports_passed_through():
         ErasureOutcome,
         RetentionReport,
         RetentionRun,
+    )
+    from workflows.activity_refs import (
+        DUE_ARRIVALS,
+        DUE_FOR_ERASURE,
+        ERASE_ARRIVALS,
+        ERASE_CASE,
+        ActivityRef,
     )
     from workflows.steps import failure_kind, run_step
 
@@ -52,25 +60,24 @@ class RetentionWorkflow:
         report = RetentionReport(day=today)
         for _ in range(run.max_batches):
             due: DueCases = await workflow.execute_activity(
-                ActivityName.DUE_FOR_ERASURE.value,
+                DUE_FOR_ERASURE.name.value,
                 DueQuery(on=today, limit=run.batch_size),
-                result_type=DueCases,
+                result_type=DUE_FOR_ERASURE.output,
                 start_to_close_timeout=TIMEOUT,
                 retry_policy=RETRY,
             )
             report.dates_assigned += due.dates_assigned
             for case_id in due.case_ids:
                 try:
-                    outcome: ErasureOutcome = await run_step(
-                        ActivityName.ERASE_CASE,
+                    outcome = await run_step(
+                        ERASE_CASE,
                         EraseRequest(case_id=case_id, reason="retention"),
-                        ErasureOutcome,
                         attempt_timeout=TIMEOUT,
                         retry_limit=GIVE_UP,
                         max_pause=PAUSE,
                     )
                 except ActivityError as error:
-                    report.refused[case_id] = _failed(ActivityName.ERASE_CASE, error)
+                    report.refused[case_id] = _failed(ERASE_CASE, error)
                     continue
                 if outcome.erased:
                     report.erased.append(case_id)
@@ -87,40 +94,37 @@ class RetentionWorkflow:
     ) -> None:
         for _ in range(run.max_batches):
             due: DueArrivals = await workflow.execute_activity(
-                ActivityName.DUE_ARRIVALS.value,
+                DUE_ARRIVALS.name.value,
                 DueQuery(on=today, limit=run.batch_size),
-                result_type=DueArrivals,
+                result_type=DUE_ARRIVALS.output,
                 start_to_close_timeout=TIMEOUT,
                 retry_policy=RETRY,
             )
             for reference in due.references:
                 try:
-                    outcome: ArrivalErasureOutcome = await run_step(
-                        ActivityName.ERASE_ARRIVALS,
+                    arrivals = await run_step(
+                        ERASE_ARRIVALS,
                         EraseArrivalRequest(reference=reference, reason="retention"),
-                        ArrivalErasureOutcome,
                         attempt_timeout=TIMEOUT,
                         retry_limit=GIVE_UP,
                         max_pause=PAUSE,
                     )
                 except ActivityError as error:
-                    report.refused[f"arrival-{reference}"] = _failed(
-                        ActivityName.ERASE_ARRIVALS, error
-                    )
+                    report.refused[f"arrival-{reference}"] = _failed(ERASE_ARRIVALS, error)
                     continue
-                if outcome.erased:
+                if arrivals.erased:
                     report.arrivals_erased.append(reference)
                 else:
-                    report.refused[f"arrival-{reference}"] = outcome.refused or "refused"
+                    report.refused[f"arrival-{reference}"] = arrivals.refused or "refused"
             if len(due.references) < run.batch_size:
                 break
 
 
-def _failed(step: ActivityName, error: ActivityError) -> str:
+def _failed(step: ActivityRef[BaseModel, BaseModel | None], error: ActivityError) -> str:
     """Log and count an erasure given up; the report's reason, an error type only."""
     kind = failure_kind(error)
-    workflow.logger.error("erasure given up: %s (%s)", step.value, kind)
+    workflow.logger.error("erasure given up: %s (%s)", step.name.value, kind)
     workflow.metric_meter().create_counter(
         "retention_erasure_failures", description="Erasures given up in a run (retried next day)."
-    ).add(1, {"step": step.value})
+    ).add(1, {"step": step.name.value})
     return f"failed: {kind}"

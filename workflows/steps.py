@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TypeVar, cast
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -20,28 +20,28 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
     from schemas.errors import ErrorType
-    from schemas.records import ActivityName
+    from workflows.activity_refs import ActivityRef
 
-_R = TypeVar("_R", bound=BaseModel)
+In = TypeVar("In", bound=BaseModel)
+Out = TypeVar("Out", bound=BaseModel | None)
 
 MAX_PAUSE = timedelta(minutes=1)
 
 
 async def run_step(
-    name: ActivityName,
-    arg: BaseModel,
-    result: type[_R] | None = None,
+    step: ActivityRef[In, Out],
+    arg: In,
     *,
     attempt_timeout: timedelta,
     retry_limit: timedelta,
     final: Sequence[ErrorType] = (),
     max_pause: timedelta = MAX_PAUSE,
-) -> Any:
-    """The activity ``name`` on ``arg``; ``final``: further error types not to retry."""
-    return await workflow.execute_activity(
-        name.value,
+) -> Out:
+    """The activity ``step`` on ``arg``; ``final``: further error types not to retry."""
+    result = await workflow.execute_activity(
+        step.name.value,
         arg,
-        result_type=result,
+        result_type=step.result_type,
         start_to_close_timeout=attempt_timeout,
         schedule_to_close_timeout=retry_limit,
         retry_policy=RetryPolicy(
@@ -49,6 +49,8 @@ async def run_step(
             non_retryable_error_types=[ErrorType.DATA_ERROR.value, *(t.value for t in final)],
         ),
     )
+    # The SDK converted the result into step.result_type (nothing for None).
+    return cast(Out, result)
 
 
 def data_refused(error: ActivityError) -> bool:
@@ -63,3 +65,4 @@ def failure_kind(error: ActivityError) -> str:
     if isinstance(cause, ApplicationError) and cause.type:
         return cause.type
     return type(cause).__name__ if cause is not None else type(error).__name__
+
