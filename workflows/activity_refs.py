@@ -97,7 +97,9 @@ FINISH_ARRIVAL = ActivityRef(ActivityName.FINISH_ARRIVAL, ArrivalFinish, NOTHING
 DUE_FOR_ERASURE = ActivityRef(ActivityName.DUE_FOR_ERASURE, DueQuery, DueCases)
 ERASE_CASE = ActivityRef(ActivityName.ERASE_CASE, EraseRequest, ErasureOutcome)
 DUE_ARRIVALS = ActivityRef(ActivityName.DUE_ARRIVALS, DueQuery, DueArrivals)
-ERASE_ARRIVALS = ActivityRef(ActivityName.ERASE_ARRIVALS, EraseArrivalRequest, ArrivalErasureOutcome)
+ERASE_ARRIVALS = ActivityRef(
+    ActivityName.ERASE_ARRIVALS, EraseArrivalRequest, ArrivalErasureOutcome
+)
 
 ALL: tuple[ActivityRef[BaseModel, BaseModel | None], ...] = (
     OPEN_CASE,

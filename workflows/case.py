@@ -2,7 +2,8 @@
 
 The stages follow DOMAIN.md, "The process": Informationsgespräch → Perspektivprüfung → Angebot
 der Vermittlung und Einwilligung → Übermittlung an das KI → Begleitung der freiwilligen Ausreise →
-Eskalation an die ABH → abgeschlossen. Each stage is one method that returns the next stage.
+Eskalation an die ABH → abgeschlossen. Each stage is one method that returns the next stage, or
+the escalation to the ABH with its reason.
 
 Things that can happen at any time (a new status, a consent withdrawal, a supporter) arrive as
 updates. They are queued in an inbox and taken in by the main loop whenever it waits, so there
@@ -10,18 +11,16 @@ is exactly one writer of the case's state and timeline. A status that ends or su
 interrupts the stage that is waiting.
 
 Human steps are tasks: a row in the inbox table plus a wait with a due date. A reminder goes out
-before the due date; what happens after it is a decision of the process, written per stage.
+before the due date; what happens after it is a decision of the process, written per stage on
+the task's outcome (done, lapsed, patience ended). The machinery is ``workflows/engine.py``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import partial
+from enum import Enum
 from typing import Any, NoReturn, TypeVar
 
 from temporalio import workflow
@@ -39,20 +38,18 @@ with workflow.unsafe.imports_passed_through():
         Stage,
         SupporterReport,
     )
-    from schemas.case_documents import CaseDocument, ConversationFacts, DocumentRequest
+    from schemas.case_documents import ConversationFacts, DocumentRequest
     from schemas.documents import DocumentKind, RouteDiscussed
     from schemas.errors import ErrorType, FieldError
     from schemas.events import IntakeResult, ResidenceStatus, StatusEvent
     from schemas.local_time import BERLIN
     from schemas.records import (
         KI_RECIPIENT,
-        ActivityName,
         CaseOpening,
         ConsentRecord,
         Entry,
         EventRecord,
         Handover,
-        HandoverReceipt,
         NewTask,
         Notice,
         NoticeKind,
@@ -78,11 +75,22 @@ with workflow.unsafe.imports_passed_through():
         TaskResult,
         TaskStatus,
     )
+    from workflows import activity_refs as acts
     from workflows import search_attributes as sa
+    from workflows.activity_refs import ActivityRef
+    from workflows.engine import (
+        Done,
+        Engine,
+        Interruption,
+        PatienceEnded,
+        Task,
+        refuse,
+    )
     from workflows.steps import failure_kind, run_step
     from workflows.time_rules import Enforcement, age_on, broken_rules
 
-_R = TypeVar("_R", bound=BaseModel)
+In = TypeVar("In", bound=BaseModel)
+Out = TypeVar("Out", bound=BaseModel | None)
 
 # A workflow id is derived from the case id alone: never from anything personal.
 WORKFLOW_ID_PREFIX = "case-"
@@ -92,28 +100,22 @@ def workflow_id(case_id: str) -> str:
     return f"{WORKFLOW_ID_PREFIX}{case_id}"
 
 
-@dataclass
-class _Task:
-    task_id: str
-    kind: TaskKind
-    queue: Queue
-    due_at: datetime
-    side: bool
-    completion: TaskCompletion | None = None
-    overdue: bool = False
-    created: bool = True  # False: its row could not be written (a failed step)
+@dataclass(frozen=True)
+class Escalate:
+    """Next: the escalation to the ABH (Eskalation), for this reason (shown in the timeline)."""
+
+    reason: str
 
 
-class _Interrupted(Exception):
+Next = Stage | Escalate
+
+
+class _Interrupted(Interruption):
     """The waiting stage ends early: a status changed, or the consent was withdrawn."""
 
     def __init__(self, event: StatusEvent | None = None) -> None:
         super().__init__()
         self.event = event  # None: consent withdrawn
-
-
-class _Closing(Exception):
-    """The case is closing; the representative track stops."""
 
 
 class _WithdrawalRecorded:
@@ -123,17 +125,23 @@ class _WithdrawalRecorded:
         self.receipt = receipt
 
 
-class _StepFailed:
+class StepFailed(Enum):
     """What :meth:`CaseWorkflow._act` returns for a step given up (see ``_step_failed``)."""
 
+    FAILED = "failed"
 
-FAILED = _StepFailed()
+
+FAILED = StepFailed.FAILED
 
 InboxItem = StatusEvent | ConsentWithdrawal | SupporterReport | _WithdrawalRecorded
 
 # Patch ids (workflow.patched): histories recorded before a change replay the old way.
 RECORD_WITHDRAWAL_AT_ONCE = "withdrawal-recorded-in-handler"
 HAND_OUT_DOCUMENTS = "case-documents"
+
+
+def _never() -> bool:
+    return False
 
 
 @workflow.defn(name="CaseWorkflow")
@@ -152,24 +160,17 @@ class CaseWorkflow:
         self._children: tuple[date, ...] = ()
         self._town = ""
         self._seq = 0
-        self._inbox: deque[tuple[str, InboxItem]] = deque()
+        self._engine: Engine[InboxItem] = Engine(
+            self, reminder_lead=start.timings.reminder_lead, take=self._take
+        )
         self._received = 0
         self._seen_events: set[str] = set()
-        self._absorbed: set[str] = set()
         self._opening_accepted = False
-        self._tasks: dict[str, _Task] = {}
-        self._settled: set[str] = set()
-        self._idle = False
-        self._closing = False
-        self._finished = False
-        self._schedule_version = 0
         self._consent_id: str | None = None
         self._consent_withdrawn = False
         self._follow_up_queue = Queue.ABH
         self._enforcement_at: datetime | None = None
-        self._escalation_reason = ""
-        self._representative_track: asyncio.Task[None] | None = None
-        self._failure_reviews: list[asyncio.Task[None]] = []
+        self._representative_track = False
         self._reporting_failure = False
         self._opening_refused = False
         self._published: dict[str, Any] = {}
@@ -178,71 +179,73 @@ class CaseWorkflow:
 
     @workflow.run
     async def run(self, start: CaseStart) -> CaseResult:
+        engine = self._engine
         try:
-            await workflow.wait_condition(
-                lambda: bool(self._inbox), timeout=start.timings.intake_grace
-            )
+            await workflow.wait_condition(engine.has_mail, timeout=start.timings.intake_grace)
         except TimeoutError:
             # The opening event was refused: fail, so the case id stays free for a correct one.
             raise ApplicationError(
                 "no opening status event was accepted", type=ErrorType.CASE_NOT_OPEN
             ) from None
-        token, opening = self._inbox.popleft()
+        token, opening = engine.next_item()
         assert isinstance(opening, StatusEvent)
         if not await self._open(opening):
             # The case file refused the opening event's data: the event is refused (422) and
             # the run fails, so the case id stays free for a corrected event.
-            self._opening_refused = self._finished = True
-            self._absorbed.add(token)
+            self._opening_refused = engine.finished = True
+            engine.absorbed(token)
             await workflow.wait_condition(workflow.all_handlers_finished)
             raise ApplicationError(
                 "the opening event could not be stored", type=ErrorType.CASE_NOT_OPEN
             )
-        self._absorbed.add(token)
+        engine.absorbed(token)
 
-        stage = Stage.INFORMATION_CONVERSATION
-        stages: dict[Stage, Callable[[], Any]] = {
+        stages: dict[Stage, Callable[[], Awaitable[Next]]] = {
             Stage.INFORMATION_CONVERSATION: self._information_conversation,
             Stage.ROUTE_PURSUED: self._route_pursued,
             Stage.REFERRAL_OFFER: self._referral_offer,
             Stage.KI_REFERRAL: self._ki_referral,
             Stage.FOLLOW_UP: self._follow_up,
-            Stage.ESCALATION: self._escalation,
             Stage.ENFORCEMENT_PLANNED: self._enforcement_planned,
             Stage.SUSPENDED: self._suspended,
         }
-        while stage is not Stage.CLOSED:
+        step: Next = Stage.INFORMATION_CONVERSATION
+        while step is not Stage.CLOSED:
             try:
-                await self._enter(stage)
-                stage = await stages[stage]()
+                if isinstance(step, Escalate):
+                    await self._enter(Stage.ESCALATION)
+                    step = await self._escalation(step.reason)
+                else:
+                    await self._enter(step)
+                    step = await stages[step]()
             except _Interrupted as interruption:
-                stage = await self._after_interruption(interruption)
+                step = await self._after_interruption(interruption)
         await self._close()
         await workflow.wait_condition(workflow.all_handlers_finished)
         assert self._outcome is not None
         return CaseResult(case_id=self._case_id, outcome=self._outcome)
 
-    async def _information_conversation(self) -> Stage:
+    async def _information_conversation(self) -> Next:
         """Informationsgespräch: routes to a secure residence, with everyone obliged to leave.
 
         Legally required, so it is never skipped: overdue, it stays open (with a notice to the
         ABH) until the departure deadline passes, and then the ABH decides.
         """
-        done = await self._human_task(
+        match await self._engine.human_task(
             TaskKind.INFORMATION_CONVERSATION,
             Queue.ABH,
             self._start.timings.conversation_due,
             patience=self._departure_moment,
-        )
-        if done is None:
-            self._escalation_reason = "Ausreisefrist abgelaufen ohne Informationsgespräch"
-            return Stage.ESCALATION
-        assert isinstance(done, InformationConversation)
-        if workflow.patched(HAND_OUT_DOCUMENTS):
-            await self._conversation_documents(done)
-        if done.perspective is Perspective.ROUTE_POSSIBLE:
-            return Stage.ROUTE_PURSUED
-        return Stage.REFERRAL_OFFER
+        ):
+            case PatienceEnded():
+                return Escalate("Ausreisefrist abgelaufen ohne Informationsgespräch")
+            case Done(conversation):
+                assert isinstance(conversation, InformationConversation)
+                if workflow.patched(HAND_OUT_DOCUMENTS):
+                    await self._conversation_documents(conversation)
+                if conversation.perspective is Perspective.ROUTE_POSSIBLE:
+                    return Stage.ROUTE_PURSUED
+                return Stage.REFERRAL_OFFER
 
     async def _conversation_documents(self, conversation: InformationConversation) -> None:
         """The person's copy of the Gesprächsprotokoll and the Ausreiseinformationsschreiben.
@@ -277,7 +280,7 @@ class CaseWorkflow:
 
     async def _document(self, kind: DocumentKind, **facts: Any) -> None:
         await self._act(
-            ActivityName.PRODUCE_DOCUMENT,
+            acts.PRODUCE_DOCUMENT,
             DocumentRequest(
                 entry=self._entry("document", kind.value),
                 document_id=workflow.uuid4(),
@@ -285,45 +288,47 @@ class CaseWorkflow:
                 issued_on=self._today(),
                 **facts,
             ),
-            CaseDocument,
         )
 
     async def _route_pursued(self) -> NoReturn:
         """Bleibeperspektive erkennbar: the route is followed until the status changes."""
-        await self._until_status_changes()
+        await self._engine.until_interrupted()
 
-    async def _referral_offer(self) -> Stage:
+    async def _referral_offer(self) -> Next:
         """Angebot der Vermittlung: without a signed consent no personal data leaves the ABH.
 
-        No answer by the consent deadline counts as no interest; the ABH follows up itself.
         The consent form is ready in the person's language before the task is.
         """
         if workflow.patched(HAND_OUT_DOCUMENTS):
             await self._document(DocumentKind.EINWILLIGUNG)
-        done = await self._human_task(
+        match await self._engine.human_task(
             TaskKind.REFERRAL_CONSENT,
             Queue.ABH,
             self._start.timings.consent_deadline,
             lapse=True,
-        )
-        if done is None or not isinstance(done, ReferralConsent) or not done.interested:
-            self._follow_up_queue = Queue.ABH
-            return Stage.FOLLOW_UP
-        assert done.consent_signed_on is not None
+        ):
+            case Done(ReferralConsent(interested=True) as consent):
+                await self._record_consent(consent)
+                return Stage.KI_REFERRAL
+            case _:  # declined, or no answer by the consent deadline: no interest
+                self._follow_up_queue = Queue.ABH  # the ABH follows up itself
+                return Stage.FOLLOW_UP
+
+    async def _record_consent(self, consent: ReferralConsent) -> None:
+        assert consent.consent_signed_on is not None
         self._consent_id = str(workflow.uuid4())
         await self._act(
-            ActivityName.RECORD_CONSENT,
+            acts.RECORD_CONSENT,
             ConsentRecord(
                 entry=self._entry(
                     "consent", "Einwilligung und Schweigepflichtentbindung unterschrieben"
                 ),
                 consent_id=self._consent_id,
-                signed_on=done.consent_signed_on,
+                signed_on=consent.consent_signed_on,
             ),
         )
-        return Stage.KI_REFERRAL
 
-    async def _ki_referral(self) -> Stage:
+    async def _ki_referral(self) -> Next:
         """Übermittlung an das KI: exactly three categories, then the KI contacts a partner.
 
         The KI contacting a partner in the person's town is a second disclosure, recorded too.
@@ -332,55 +337,60 @@ class CaseWorkflow:
             KI_RECIPIENT, "Vermittlung an Beratung zur freiwilligen Ausreise"
         ):
             return Stage.FOLLOW_UP
-        done = await self._human_task(
+        match await self._engine.human_task(
             TaskKind.KI_CONTACT,
             Queue.KI,
             self._start.timings.ki_contact_due,
             patience=self._departure_moment,
-        )
-        if done is None:
-            self._escalation_reason = "Ausreisefrist abgelaufen ohne Kontakt durch das KI"
-            return Stage.ESCALATION
-        assert isinstance(done, KiContact)
-        if await self._hand_over(
-            partner_recipient(done.partner_id), "Kontaktaufnahme durch Wohlfahrtsverband/Ehrenamt"
         ):
-            self._follow_up_queue = Queue.KI
-        return Stage.FOLLOW_UP
+            case PatienceEnded():  # overdue until the Ausreisefrist ended: the ABH decides
+                return Escalate("Ausreisefrist abgelaufen ohne Kontakt durch das KI")
+            case Done(contact):
+                assert isinstance(contact, KiContact)
+                if await self._hand_over(
+                    partner_recipient(contact.partner_id),
+                    "Kontaktaufnahme durch Wohlfahrtsverband/Ehrenamt",
+                ):
+                    self._follow_up_queue = Queue.KI
+                return Stage.FOLLOW_UP
 
-    async def _follow_up(self) -> Stage:
+    async def _follow_up(self) -> Next:
         """Begleitung der freiwilligen Ausreise: check-ins until departure or the deadline."""
         timings = self._start.timings
         misses = 0
         while True:
             next_check = workflow.now() + timings.follow_up_interval
-            await self._wait(
-                lambda: False,
+            await self._engine.wait(
+                _never,
                 lambda at=next_check: _earliest(at, self._departure_moment()),  # type: ignore[misc]
             )
             if self._deadline_passed():
-                self._escalation_reason = "Ausreisefrist abgelaufen"
-                return Stage.ESCALATION
-            done = await self._human_task(
+                return Escalate("Ausreisefrist abgelaufen")
+            match await self._engine.human_task(
                 TaskKind.FOLLOW_UP, self._follow_up_queue, timings.follow_up_due, lapse=True
-            )
-            reached = isinstance(done, FollowUp) and done.reached
-            misses = 0 if reached else misses + 1
+            ):
+                case Done(FollowUp(reached=True)):
+                    misses = 0
+                case _:  # not reached, or no check-in by its due date: a miss
+                    misses += 1
             if misses >= timings.unreachable_after:
-                self._escalation_reason = "Person nicht erreichbar"
-                return Stage.ESCALATION
+                return Escalate("Person nicht erreichbar")
 
-    async def _escalation(self) -> Stage:
-        """Eskalation an die ABH: the ABH decides; the software records it, never decides itself."""
-        await self._note("escalation", self._escalation_reason or "Eskalation")
-        done = await self._human_task(
+    async def _escalation(self, reason: str) -> Next:
+        """Eskalation an die ABH: the ABH decides; the software records it, never decides itself.
+
+        Its task never lapses: overdue, it stays open until the ABH has decided.
+        """
+        await self._note("escalation", reason)
+        done = await self._engine.human_task(
             TaskKind.ESCALATION, Queue.ABH, self._start.timings.escalation_due
         )
-        assert isinstance(done, Escalation)
+        decided = done.completion
+        assert isinstance(decided, Escalation)
         self._enforcement_at = None
-        match done.decision:
+        match decided.decision:
             case EscalationDecision.EXTEND_DEADLINE:
-                self._departure_deadline = done.new_deadline
+                self._departure_deadline = decided.new_deadline
                 return Stage.FOLLOW_UP
             case EscalationDecision.TOLERATION:
                 self._residence_status = ResidenceStatus.GEDULDET
@@ -388,33 +398,32 @@ class CaseWorkflow:
                 self._departure_deadline = None
                 return Stage.FOLLOW_UP
             case EscalationDecision.ENFORCEMENT:
-                self._enforcement_at = done.enforcement_at
+                self._enforcement_at = decided.enforcement_at
                 return Stage.ENFORCEMENT_PLANNED
             case EscalationDecision.CLOSE:
                 self._outcome = Outcome.CLOSED_BY_ABH
                 return Stage.CLOSED
 
-    async def _enforcement_planned(self) -> Stage:
+    async def _enforcement_planned(self) -> Next:
         """Abschiebung angeordnet: a departure report closes the case as enforced.
 
         With no report some days after the planned time, the ABH is asked again.
         """
         assert self._enforcement_at is not None
         planned = self._enforcement_at
-        await self._wait(lambda: False, lambda: planned + self._start.timings.enforcement_grace)
-        self._escalation_reason = "Keine Ausreise nach geplanter Abschiebung gemeldet"
-        return Stage.ESCALATION
+        await self._engine.wait(_never, lambda: planned + self._start.timings.enforcement_grace)
+        return Escalate("Keine Ausreise nach geplanter Abschiebung gemeldet")
 
     async def _suspended(self) -> NoReturn:
         """Asylverfahren: nothing happens until the next status."""
-        await self._until_status_changes()
+        await self._engine.until_interrupted()
 
     async def _after_interruption(self, interruption: _Interrupted) -> Stage:
         event = interruption.event
         if event is None:  # consent withdrawn: the KI's part ends, the ABH follows up
-            await self._cancel_tasks(lambda task: task.queue is Queue.KI and not task.side)
+            await self._engine.cancel_tasks(lambda task: task.queue is Queue.KI and not task.side)
             return Stage.FOLLOW_UP
-        await self._cancel_tasks(lambda task: not task.side)
+        await self._engine.cancel_tasks(lambda task: not task.side)
         match event.status:
             case ResidenceStatus.AUFENTHALTSERLAUBNIS:
                 self._outcome = Outcome.RESIDENCE_GRANTED
@@ -431,26 +440,24 @@ class CaseWorkflow:
                 return Stage.INFORMATION_CONVERSATION
         return Stage.CLOSED
 
-    async def _representative(self, recording: _Task) -> None:
+    async def _representative(self, recording: Task) -> None:
         """Bevollmächtigte*r: the ABH records the representative, then asks them regularly.
 
         Runs beside the main stages from the first supporter report until the case closes.
         """
         timings = self._start.timings
-        try:
-            await self._await_task(recording)
-            while True:
-                next_inquiry = workflow.now() + timings.representative_inquiry_interval
-                await self._wait(lambda: False, lambda at=next_inquiry: at, absorb=False)  # type: ignore[misc]
-                await self._human_task(
-                    TaskKind.REPRESENTATIVE_INQUIRY,
-                    Queue.ABH,
-                    timings.representative_due,
-                    lapse=True,
-                    side=True,
-                )
-        except _Closing:
-            return
+        await self._engine.await_task(recording)
+        while True:
+            next_inquiry = workflow.now() + timings.representative_inquiry_interval
+            await self._engine.wait(_never, lambda at=next_inquiry: at, absorb=False)  # type: ignore[misc]
+            # Answered or lapsed alike: the representative is asked again next time.
+            await self._engine.human_task(
+                TaskKind.REPRESENTATIVE_INQUIRY,
+                Queue.ABH,
+                timings.representative_due,
+                lapse=True,
+                side=True,
+            )
 
     # ---------------------------------------------------------------- at any time
 
@@ -461,9 +468,9 @@ class CaseWorkflow:
             return IntakeResult(case_id=self._case_id, stage=self._stage, duplicate=True)
         self._seen_events.add(event.event_id)
         self._opening_accepted = True
-        await self._deliver(event.event_id, event)
+        await self._engine.deliver(event.event_id, event)
         if self._opening_refused:
-            _refuse(
+            refuse(
                 ErrorType.INVALID_INPUT,
                 "event",
                 "the case file cannot store this event's data (a character or value it cannot "
@@ -476,18 +483,18 @@ class CaseWorkflow:
         if event.event_id in self._seen_events:
             return
         if event.case_id != self._case_id:
-            _refuse(ErrorType.INVALID_INPUT, "case_id", "belongs to another case")
+            refuse(ErrorType.INVALID_INPUT, "case_id", "belongs to another case")
         self._refuse_when_closed()
         if not self._opening_accepted:
             if not event.status.opens_case:
-                _refuse(
+                refuse(
                     ErrorType.CASE_NOT_OPEN,
                     "status",
                     f"'{event.status.value}' does not open a case; "
                     "only ausreisepflichtig or geduldet do",
                 )
             if event.person is None:
-                _refuse(ErrorType.INVALID_INPUT, "person", "required when the event opens a case")
+                refuse(ErrorType.INVALID_INPUT, "person", "required when the event opens a case")
 
     @workflow.update(name="withdraw_consent")
     async def withdraw_consent(self, withdrawal: ConsentWithdrawal) -> CaseUpdateResult:
@@ -499,24 +506,24 @@ class CaseWorkflow:
             # Recorded now, not when the main loop gets to it: a handover activity that is in
             # flight (or retrying) meanwhile finds the consent withdrawn and passes nothing on.
             receipt = await self._record_withdrawal(withdrawal)
-            await self._deliver(token, _WithdrawalRecorded(receipt))
+            await self._engine.deliver(token, _WithdrawalRecorded(receipt))
         else:
-            await self._deliver(token, withdrawal)
+            await self._engine.deliver(token, withdrawal)
         return CaseUpdateResult(case_id=self._case_id, stage=self._stage)
 
     @withdraw_consent.validator
     def _validate_withdrawal(self, withdrawal: ConsentWithdrawal) -> None:
         self._refuse_when_closed()
         if self._consent_id is None or self._consent_withdrawn:
-            _refuse(ErrorType.NO_CONSENT, "withdrawn_on", "no signed consent to withdraw")
+            refuse(ErrorType.NO_CONSENT, "withdrawn_on", "no signed consent to withdraw")
         if withdrawal.withdrawn_on > self._today():
-            _refuse(ErrorType.INVALID_INPUT, "withdrawn_on", "must not be in the future")
+            refuse(ErrorType.INVALID_INPUT, "withdrawn_on", "must not be in the future")
 
     @workflow.update(name="register_supporter")
     async def register_supporter(self, report: SupporterReport) -> CaseUpdateResult:
         """A supporter accompanies the person: the ABH is told at once."""
         self._received += 1
-        await self._deliver(f"supporter-{self._received}", report)
+        await self._engine.deliver(f"supporter-{self._received}", report)
         return CaseUpdateResult(case_id=self._case_id, stage=self._stage)
 
     @register_supporter.validator
@@ -526,17 +533,12 @@ class CaseWorkflow:
     @workflow.update(name="complete_task")
     async def complete_task(self, request: CompleteTask) -> TaskResult:
         """A caseworker completed a task; answers once the case has moved on."""
-        self._tasks[request.task_id].completion = request.completion
-        await workflow.wait_condition(
-            lambda: request.task_id in self._settled and (self._idle or self._finished)
-        )
+        await self._engine.complete(request)
         return TaskResult(task_id=request.task_id, case_id=self._case_id, stage=self._stage)
 
     @complete_task.validator
     def _validate_completion(self, request: CompleteTask) -> None:
-        task = self._tasks.get(request.task_id)
-        if task is None or task.completion is not None or self._closing:
-            _refuse(ErrorType.TASK_NOT_OPEN, "task_id", "the task is not open")
+        task = self._engine.task_to_complete(request.task_id)
         errors = self._completion_errors(task, request.completion)
         if errors:
             raise ApplicationError(
@@ -550,19 +552,279 @@ class CaseWorkflow:
     def stage(self) -> str:
         return self._stage.value
 
-    # ------------------------------------------------------------------ machinery
+    # ------------------------------------------------------ taking in the inbox
 
-    async def _deliver(self, token: str, item: InboxItem) -> None:
-        self._inbox.append((token, item))
-        await workflow.wait_condition(
-            lambda: token in self._absorbed and (self._idle or self._finished)
+    async def _take(self, item: InboxItem) -> _Interrupted | None:
+        """One item of the inbox, by the main loop: the case's only writer."""
+        if isinstance(item, StatusEvent):
+            return await self._take_event(item)
+        if isinstance(item, ConsentWithdrawal):
+            receipt = await self._record_withdrawal(item)
+            return await self._after_withdrawal(receipt)
+        if isinstance(item, _WithdrawalRecorded):
+            return await self._after_withdrawal(item.receipt)
+        await self._take_supporter(item)
+        return None
+
+    async def _take_event(self, event: StatusEvent) -> _Interrupted | None:
+        self._apply_status(event)
+        await self._act(
+            acts.RECORD_EVENT,
+            EventRecord(entry=self._entry("status", f"Status: {event.status.value}"), event=event),
+        )
+        self._engine.schedule_changed()
+        self._upsert_search_attributes()
+        ends_or_suspends = not event.status.opens_case
+        if ends_or_suspends and not (
+            event.status is ResidenceStatus.ASYLVERFAHREN and self._stage is Stage.SUSPENDED
+        ):
+            return _Interrupted(event)
+        if event.status.opens_case and self._stage is Stage.SUSPENDED:
+            return _Interrupted(event)
+        return None
+
+    async def _record_withdrawal(self, withdrawal: ConsentWithdrawal) -> WithdrawalReceipt:
+        """Widerruf recorded; every earlier recipient is asked to erase (Art. 17, 19)."""
+        assert self._consent_id is not None
+        receipt = await self._act(
+            acts.WITHDRAW_CONSENT,
+            Withdrawal(
+                entry=self._entry("consent_withdrawn", "Einwilligung widerrufen"),
+                consent_id=self._consent_id,
+                withdrawn_on=withdrawal.withdrawn_on,
+                received_by=withdrawal.received_by,
+            ),
+        )
+        if receipt is FAILED:  # the ABH has a step_failed task: nobody was asked to erase yet
+            return WithdrawalReceipt(erasure_requested_from=[])
+        return receipt
+
+    async def _after_withdrawal(self, receipt: WithdrawalReceipt) -> _Interrupted | None:
+        """The KI's part ends: its open tasks are cancelled, the ABH follows up."""
+        if receipt.erasure_requested_from:
+            await self._note(
+                "erasure_requested",
+                "Löschung angefordert bei: " + ", ".join(receipt.erasure_requested_from),
+            )
+        self._follow_up_queue = Queue.ABH
+        if self._stage in (Stage.KI_REFERRAL, Stage.FOLLOW_UP):
+            return _Interrupted(None)
+        return None
+
+    async def _take_supporter(self, report: SupporterReport) -> None:
+        await self._act(
+            acts.REGISTER_SUPPORTER,
+            SupporterRecord(
+                entry=self._entry(
+                    "supporter",
+                    "Unterstützer*in gemeldet"
+                    + (" (bevollmächtigt)" if report.is_representative else ""),
+                ),
+                supporter_id=str(workflow.uuid4()),
+                report=report,
+            ),
+        )
+        if not self._representative_track and not self._engine.closing:
+            # The task is opened here, so the ABH sees it when the report is answered.
+            recording = await self._engine.open_task(
+                TaskKind.REPRESENTATIVE,
+                Queue.ABH,
+                self._start.timings.representative_due,
+                side=True,
+            )
+            self._engine.beside(self._representative(recording))
+            self._representative_track = True
+
+    def _apply_status(self, event: StatusEvent) -> None:
+        self._residence_status = event.status
+        if event.departure_deadline is not None:
+            self._departure_deadline = event.departure_deadline
+        if event.household is not None:
+            self._children = tuple(child.date_of_birth for child in event.household.children)
+        if event.status is ResidenceStatus.GEDULDET:
+            self._tolerated_since = self._tolerated_since or event.effective_date
+        elif event.status is ResidenceStatus.AUSREISEPFLICHTIG:
+            self._tolerated_since = None
+
+    # ------------------------------------------------------------ the case file
+
+    async def _open(self, event: StatusEvent) -> bool:
+        """The case file is written; False when it refused the event's data."""
+        assert event.person is not None
+        self._town = event.person.address.town
+        self._apply_status(event)
+        opened = await self._act(
+            acts.OPEN_CASE,
+            CaseOpening(
+                entry=self._entry("opened", f"Fall eröffnet: {event.status.value}"), event=event
+            ),
+        )
+        return opened is not FAILED
+
+    async def _enter(self, stage: Stage) -> None:
+        self._stage = stage
+        await self._act(
+            acts.RECORD_STAGE,
+            StageRecord(
+                entry=self._entry("stage", stage.value),
+                stage=stage,
+                residence_status=self._residence_status,
+                departure_deadline=self._departure_deadline,
+                outcome=self._outcome,
+            ),
+        )
+        self._upsert_search_attributes()
+
+    async def _close(self) -> None:
+        engine = self._engine
+        engine.closing = True
+        await engine.side_tracks_ended()
+        await engine.absorb(interrupting=False)
+        await engine.cancel_tasks(lambda task: True)
+        await self._enter(Stage.CLOSED)
+        engine.finished = True
+
+    async def _hand_over(self, recipient: str, purpose: str) -> bool:
+        """Pass the three categories on; False when the consent was withdrawn meanwhile."""
+        if self._consent_id is None or self._consent_withdrawn:
+            return False
+        try:
+            receipt = await self._act(
+                acts.HAND_OVER,
+                Handover(
+                    entry=self._entry("disclosure", f"Übermittlung an {recipient}"),
+                    consent_id=self._consent_id,
+                    recipient=recipient,
+                    purpose=purpose,
+                ),
+            )
+        except ActivityError as error:
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.type == ErrorType.CONSENT_WITHDRAWN:
+                return False
+            raise
+        return receipt is not FAILED
+
+    async def _note(self, kind: str, detail: str) -> None:
+        await self._act(
+            acts.RECORD_STAGE,
+            StageRecord(
+                entry=self._entry(kind, detail),
+                stage=self._stage,
+                residence_status=self._residence_status,
+                departure_deadline=self._departure_deadline,
+                outcome=self._outcome,
+            ),
         )
 
-    def _refuse_when_closed(self) -> None:
-        if self._closing or self._finished:
-            _refuse(ErrorType.CASE_CLOSED, "case_id", "the case is closed")
+    # ---------------------------------------- the rows of its tasks (engine.TaskRows)
 
-    def _completion_errors(self, task: _Task, completion: TaskCompletion) -> list[FieldError]:
+    async def open_row(self, task: Task, detail: str | None) -> bool:
+        created = await self._act(
+            acts.CREATE_TASK,
+            NewTask(
+                entry=self._entry("task_opened", task.kind.value),
+                task_id=task.task_id,
+                kind=task.kind,
+                queue=task.queue,
+                due_at=task.due_at,
+                detail=detail,
+            ),
+        )
+        return created is not FAILED
+
+    async def notice(self, task: Task, kind: NoticeKind) -> None:
+        await self._act(
+            acts.NOTIFY,
+            Notice(
+                entry=self._entry(f"notice_{kind.value}", task.kind.value),
+                key=f"{task.task_id}:{kind.value}",
+                queue=task.queue,
+                kind=kind,
+                task_id=task.task_id,
+            ),
+        )
+
+    async def close_row(self, task: Task, status: TaskStatus) -> None:
+        await self._act(
+            acts.CLOSE_TASK,
+            TaskClosure(
+                entry=self._entry(f"task_{status.value}", task.kind.value),
+                task_id=task.task_id,
+                status=status,
+                completion=task.completion,
+            ),
+        )
+
+    def overdue_changed(self) -> None:
+        self._upsert_search_attributes()
+
+    # ------------------------------------------------------------------ steps
+
+    async def _act(self, step: ActivityRef[In, Out], arg: In) -> Out | StepFailed:
+        """One step: its result, or :data:`FAILED` when it was given up (see _step_failed).
+
+        Refused data fails at once (activities/failures.py); anything else is retried with a
+        growing pause for ``step_retry_limit``. A withdrawn consent is the handover's to judge.
+        """
+        timings = self._start.timings
+        try:
+            return await run_step(
+                step,
+                arg,
+                attempt_timeout=timings.activity_timeout,
+                retry_limit=timings.step_retry_limit,
+                final=[ErrorType.CONSENT_WITHDRAWN],
+            )
+        except ActivityError as error:
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.type == ErrorType.CONSENT_WITHDRAWN:
+                raise
+            await self._step_failed(step.name.value, error)
+            return FAILED
+
+    async def _step_failed(self, step: str, error: ActivityError) -> None:
+        """Fehler bei der Verarbeitung: a step is given up, the case goes on taking events.
+
+        Retrying it would block the case for good (one writer: every later event would wait
+        behind it). So the ABH gets a task naming the step (no personal data) to make good
+        what it lacks, and operations a log line and a metric. Before the case file exists,
+        while closing, or when the report itself fails, the log line and metric are all.
+        """
+        kind = failure_kind(error)
+        workflow.logger.error("case step given up: %s (%s)", step, kind)
+        workflow.metric_meter().create_counter(
+            "case_step_failures",
+            description="Steps of a case given up (Fehler bei der Verarbeitung).",
+        ).add(1, {"step": step})
+        if self._stage is Stage.OPENING or self._engine.closing or self._reporting_failure:
+            return
+        self._reporting_failure = True
+        try:
+            await self._note("step_failed", f"Schritt nicht ausgeführt: {step} ({kind})")
+            review = await self._engine.open_task(
+                TaskKind.STEP_FAILED,
+                Queue.ABH,
+                self._start.timings.step_failure_due,
+                side=True,
+                detail=step,
+            )
+        finally:
+            self._reporting_failure = False
+        if not review.created:
+            del self._engine.tasks[review.task_id]
+            return
+        # The ABH's look runs beside the stages until it is done or the case closes (then
+        # the task is cancelled with the others).
+        self._engine.beside(self._engine.await_task(review))
+
+    # ---------------------------------------------------------------- validation
+
+    def _refuse_when_closed(self) -> None:
+        if self._engine.closing or self._engine.finished:
+            refuse(ErrorType.CASE_CLOSED, "case_id", "the case is closed")
+
+    def _completion_errors(self, task: Task, completion: TaskCompletion) -> list[FieldError]:
         if completion.kind != task.kind.value:
             return [FieldError(field="kind", reason=f"this task is a {task.kind.value} task")]
         today = self._today()
@@ -637,385 +899,7 @@ class CaseWorkflow:
             for rule in broken
         ]
 
-    async def _wait(
-        self,
-        done: Callable[[], bool],
-        until: Callable[[], datetime | None] = lambda: None,
-        *,
-        absorb: bool = True,
-    ) -> bool:
-        """Wait until ``done()`` (True) or the moment ``until()`` passes (False).
-
-        The main loop (``absorb``) takes in the inbox while it waits, which may interrupt it;
-        ``until`` is asked again whenever the schedule changes (a new departure deadline).
-        """
-        while True:
-            if absorb:
-                await self._absorb()
-            elif self._closing:
-                raise _Closing
-            if done():
-                return True
-            target = until()
-            now = workflow.now()
-            if target is not None and target <= now:
-                return False
-            self._idle = self._idle or absorb
-            try:
-                await workflow.wait_condition(
-                    partial(self._wakes, done, absorb, self._schedule_version),
-                    timeout=None if target is None else target - now,
-                )
-            except TimeoutError:
-                pass
-            finally:
-                if absorb:
-                    self._idle = False
-
-    def _wakes(self, done: Callable[[], bool], absorb: bool, version: int) -> bool:
-        return (
-            done()
-            or (absorb and bool(self._inbox))
-            or (not absorb and self._closing)
-            or self._schedule_version != version
-        )
-
-    async def _until_status_changes(self) -> NoReturn:
-        while True:
-            await self._wait(lambda: False)
-
-    async def _absorb(self, *, interrupting: bool = True) -> None:
-        while self._inbox:
-            token, item = self._inbox.popleft()
-            try:
-                if isinstance(item, StatusEvent):
-                    interruption = await self._take_event(item)
-                elif isinstance(item, ConsentWithdrawal):
-                    receipt = await self._record_withdrawal(item)
-                    interruption = await self._after_withdrawal(receipt)
-                elif isinstance(item, _WithdrawalRecorded):
-                    interruption = await self._after_withdrawal(item.receipt)
-                else:
-                    await self._take_supporter(item)
-                    interruption = None
-            finally:
-                self._absorbed.add(token)
-            if interruption is not None and interrupting:
-                raise interruption
-
-    async def _take_event(self, event: StatusEvent) -> _Interrupted | None:
-        self._apply_status(event)
-        await self._act(
-            ActivityName.RECORD_EVENT,
-            EventRecord(entry=self._entry("status", f"Status: {event.status.value}"), event=event),
-        )
-        self._schedule_version += 1
-        self._upsert_search_attributes()
-        ends_or_suspends = not event.status.opens_case
-        if ends_or_suspends and not (
-            event.status is ResidenceStatus.ASYLVERFAHREN and self._stage is Stage.SUSPENDED
-        ):
-            return _Interrupted(event)
-        if event.status.opens_case and self._stage is Stage.SUSPENDED:
-            return _Interrupted(event)
-        return None
-
-    async def _record_withdrawal(self, withdrawal: ConsentWithdrawal) -> WithdrawalReceipt:
-        """Widerruf recorded; every earlier recipient is asked to erase (Art. 17, 19)."""
-        assert self._consent_id is not None
-        receipt = await self._act(
-            ActivityName.WITHDRAW_CONSENT,
-            Withdrawal(
-                entry=self._entry("consent_withdrawn", "Einwilligung widerrufen"),
-                consent_id=self._consent_id,
-                withdrawn_on=withdrawal.withdrawn_on,
-                received_by=withdrawal.received_by,
-            ),
-            WithdrawalReceipt,
-        )
-        if receipt is FAILED:  # the ABH has a step_failed task: nobody was asked to erase yet
-            return WithdrawalReceipt(erasure_requested_from=[])
-        assert isinstance(receipt, WithdrawalReceipt)
-        return receipt
-
-    async def _after_withdrawal(self, receipt: WithdrawalReceipt) -> _Interrupted | None:
-        """The KI's part ends: its open tasks are cancelled, the ABH follows up."""
-        if receipt.erasure_requested_from:
-            await self._note(
-                "erasure_requested",
-                "Löschung angefordert bei: " + ", ".join(receipt.erasure_requested_from),
-            )
-        self._follow_up_queue = Queue.ABH
-        if self._stage in (Stage.KI_REFERRAL, Stage.FOLLOW_UP):
-            return _Interrupted(None)
-        return None
-
-    async def _take_supporter(self, report: SupporterReport) -> None:
-        await self._act(
-            ActivityName.REGISTER_SUPPORTER,
-            SupporterRecord(
-                entry=self._entry(
-                    "supporter",
-                    "Unterstützer*in gemeldet"
-                    + (" (bevollmächtigt)" if report.is_representative else ""),
-                ),
-                supporter_id=str(workflow.uuid4()),
-                report=report,
-            ),
-        )
-        if self._representative_track is None and not self._closing:
-            # The task is opened here, so the ABH sees it when the report is answered.
-            recording = await self._open_task(
-                TaskKind.REPRESENTATIVE,
-                Queue.ABH,
-                self._start.timings.representative_due,
-                side=True,
-            )
-            self._representative_track = asyncio.create_task(self._representative(recording))
-
-    def _apply_status(self, event: StatusEvent) -> None:
-        self._residence_status = event.status
-        if event.departure_deadline is not None:
-            self._departure_deadline = event.departure_deadline
-        if event.household is not None:
-            self._children = tuple(child.date_of_birth for child in event.household.children)
-        if event.status is ResidenceStatus.GEDULDET:
-            self._tolerated_since = self._tolerated_since or event.effective_date
-        elif event.status is ResidenceStatus.AUSREISEPFLICHTIG:
-            self._tolerated_since = None
-
-    async def _open(self, event: StatusEvent) -> bool:
-        """The case file is written; False when it refused the event's data."""
-        assert event.person is not None
-        self._town = event.person.address.town
-        self._apply_status(event)
-        opened = await self._act(
-            ActivityName.OPEN_CASE,
-            CaseOpening(
-                entry=self._entry("opened", f"Fall eröffnet: {event.status.value}"), event=event
-            ),
-        )
-        return opened is not FAILED
-
-    async def _enter(self, stage: Stage) -> None:
-        self._stage = stage
-        await self._act(
-            ActivityName.RECORD_STAGE,
-            StageRecord(
-                entry=self._entry("stage", stage.value),
-                stage=stage,
-                residence_status=self._residence_status,
-                departure_deadline=self._departure_deadline,
-                outcome=self._outcome,
-            ),
-        )
-        self._upsert_search_attributes()
-
-    async def _close(self) -> None:
-        self._closing = True
-        if self._representative_track is not None:
-            await self._representative_track
-        for review in self._failure_reviews:
-            await review
-        await self._absorb(interrupting=False)
-        await self._cancel_tasks(lambda task: True)
-        await self._enter(Stage.CLOSED)
-        self._finished = True
-
-    async def _human_task(
-        self,
-        kind: TaskKind,
-        queue: Queue,
-        due: timedelta,
-        *,
-        lapse: bool = False,
-        patience: Callable[[], datetime | None] = lambda: None,
-        side: bool = False,
-    ) -> TaskCompletion | None:
-        """Open a task and wait for it: reminder before the due date, then the stage's decision.
-
-        ``lapse``: at the due date the task is cancelled (None). Otherwise it turns overdue
-        (notice to the team) and stays open until ``patience()`` passes (None: for ever).
-        """
-        task = await self._open_task(kind, queue, due, side=side)
-        return await self._await_task(task, lapse=lapse, patience=patience)
-
-    async def _open_task(
-        self, kind: TaskKind, queue: Queue, due: timedelta, *, side: bool, detail: str | None = None
-    ) -> _Task:
-        task = _Task(str(workflow.uuid4()), kind, queue, workflow.now() + due, side)
-        self._tasks[task.task_id] = task
-        created = await self._act(
-            ActivityName.CREATE_TASK,
-            NewTask(
-                entry=self._entry("task_opened", kind.value),
-                task_id=task.task_id,
-                kind=kind,
-                queue=queue,
-                due_at=task.due_at,
-                detail=detail,
-            ),
-        )
-        task.created = created is not FAILED
-        return task
-
-    async def _await_task(
-        self,
-        task: _Task,
-        *,
-        lapse: bool = False,
-        patience: Callable[[], datetime | None] = lambda: None,
-    ) -> TaskCompletion | None:
-        absorb = not task.side
-
-        def done() -> bool:
-            return task.completion is not None
-
-        finished = False
-        reminder_at = task.due_at - self._start.timings.reminder_lead
-        if reminder_at > workflow.now():
-            finished = await self._wait(done, lambda: reminder_at, absorb=absorb)
-            if not finished:
-                await self._notice(task, NoticeKind.REMINDER)
-        if not finished:
-            finished = await self._wait(done, lambda: task.due_at, absorb=absorb)
-        if not finished and not lapse:
-            await self._notice(task, NoticeKind.OVERDUE)
-            task.overdue = True
-            self._upsert_search_attributes()
-            finished = await self._wait(done, patience, absorb=absorb)
-        await self._settle(task, TaskStatus.COMPLETED if finished else TaskStatus.CANCELLED)
-        return task.completion
-
-    async def _settle(self, task: _Task, status: TaskStatus) -> None:
-        del self._tasks[task.task_id]
-        # A completion accepted just before an interruption is still recorded as done.
-        if task.completion is not None:
-            status = TaskStatus.COMPLETED
-        await self._act(
-            ActivityName.CLOSE_TASK,
-            TaskClosure(
-                entry=self._entry(f"task_{status.value}", task.kind.value),
-                task_id=task.task_id,
-                status=status,
-                completion=task.completion,
-            ),
-        )
-        self._settled.add(task.task_id)
-        if task.overdue:
-            self._upsert_search_attributes()
-
-    async def _cancel_tasks(self, which: Callable[[_Task], bool]) -> None:
-        for task in [task for task in self._tasks.values() if which(task)]:
-            await self._settle(task, TaskStatus.CANCELLED)
-
-    async def _hand_over(self, recipient: str, purpose: str) -> bool:
-        """Pass the three categories on; False when the consent was withdrawn meanwhile."""
-        if self._consent_id is None or self._consent_withdrawn:
-            return False
-        try:
-            receipt = await self._act(
-                ActivityName.HAND_OVER,
-                Handover(
-                    entry=self._entry("disclosure", f"Übermittlung an {recipient}"),
-                    consent_id=self._consent_id,
-                    recipient=recipient,
-                    purpose=purpose,
-                ),
-                HandoverReceipt,
-            )
-        except ActivityError as error:
-            cause = error.cause
-            if isinstance(cause, ApplicationError) and cause.type == ErrorType.CONSENT_WITHDRAWN:
-                return False
-            raise
-        return isinstance(receipt, HandoverReceipt)
-
-    async def _notice(self, task: _Task, kind: NoticeKind) -> None:
-        await self._act(
-            ActivityName.NOTIFY,
-            Notice(
-                entry=self._entry(f"notice_{kind.value}", task.kind.value),
-                key=f"{task.task_id}:{kind.value}",
-                queue=task.queue,
-                kind=kind,
-                task_id=task.task_id,
-            ),
-        )
-
-    async def _note(self, kind: str, detail: str) -> None:
-        await self._act(
-            ActivityName.RECORD_STAGE,
-            StageRecord(
-                entry=self._entry(kind, detail),
-                stage=self._stage,
-                residence_status=self._residence_status,
-                departure_deadline=self._departure_deadline,
-                outcome=self._outcome,
-            ),
-        )
-
-    async def _act(self, name: ActivityName, arg: BaseModel, result: type[_R] | None = None) -> Any:
-        """One step: its result, or :data:`FAILED` when it was given up (see _step_failed).
-
-        Refused data fails at once (activities/failures.py); anything else is retried with a
-        growing pause for ``step_retry_limit``. A withdrawn consent is the handover's to judge.
-        """
-        timings = self._start.timings
-        try:
-            return await run_step(
-                name,
-                arg,
-                result,
-                attempt_timeout=timings.activity_timeout,
-                retry_limit=timings.step_retry_limit,
-                final=[ErrorType.CONSENT_WITHDRAWN],
-            )
-        except ActivityError as error:
-            cause = error.cause
-            if isinstance(cause, ApplicationError) and cause.type == ErrorType.CONSENT_WITHDRAWN:
-                raise
-            await self._step_failed(name, error)
-            return FAILED
-
-    async def _step_failed(self, step: ActivityName, error: ActivityError) -> None:
-        """Fehler bei der Verarbeitung: a step is given up, the case goes on taking events.
-
-        Retrying it would block the case for good (one writer: every later event would wait
-        behind it). So the ABH gets a task naming the step (no personal data) to make good
-        what it lacks, and operations a log line and a metric. Before the case file exists,
-        while closing, or when the report itself fails, the log line and metric are all.
-        """
-        kind = failure_kind(error)
-        workflow.logger.error("case step given up: %s (%s)", step.value, kind)
-        workflow.metric_meter().create_counter(
-            "case_step_failures",
-            description="Steps of a case given up (Fehler bei der Verarbeitung).",
-        ).add(1, {"step": step.value})
-        if self._stage is Stage.OPENING or self._closing or self._reporting_failure:
-            return
-        self._reporting_failure = True
-        try:
-            await self._note("step_failed", f"Schritt nicht ausgeführt: {step.value} ({kind})")
-            review = await self._open_task(
-                TaskKind.STEP_FAILED,
-                Queue.ABH,
-                self._start.timings.step_failure_due,
-                side=True,
-                detail=step.value,
-            )
-        finally:
-            self._reporting_failure = False
-        if not review.created:
-            del self._tasks[review.task_id]
-            return
-        self._failure_reviews.append(asyncio.create_task(self._failure_review(review)))
-
-    async def _failure_review(self, review: _Task) -> None:
-        """The ABH's look at a failed step runs beside the stages until it is done or the case
-        closes (then the task is cancelled with the others)."""
-        with contextlib.suppress(_Closing):
-            await self._await_task(review)
+    # ------------------------------------------------------------------ helpers
 
     def _entry(self, kind: str, detail: str) -> Entry:
         self._seq += 1
@@ -1045,7 +929,7 @@ class CaseWorkflow:
             sa.CASE_STAGE.name: self._stage.value,
             sa.CASE_TOWN.name: self._town,
             sa.CASE_HAS_MINORS.name: any(age_on(born, today) < 18 for born in self._children),
-            sa.CASE_OVERDUE.name: any(task.overdue for task in self._tasks.values()),
+            sa.CASE_OVERDUE.name: any(task.overdue for task in self._engine.tasks.values()),
             sa.CASE_DEPARTURE_DEADLINE.name: moment,
         }
         keys = {key.name: key for key in sa.ALL}
@@ -1064,12 +948,3 @@ _UNSET = object()
 
 def _earliest(first: datetime, second: datetime | None) -> datetime:
     return first if second is None else min(first, second)
-
-
-def _refuse(error_type: ErrorType, field: str, reason: str) -> NoReturn:
-    raise ApplicationError(
-        f"{field}: {reason}",
-        FieldError(field=field, reason=reason).model_dump(),
-        type=error_type.value,
-        non_retryable=True,
-    )

@@ -124,7 +124,13 @@ class Engine(Generic[Item]):
 
     @overload
     async def human_task(
-        self, kind: TaskKind, queue: Queue, due: timedelta, *, lapse: Literal[True], side: bool = ...
+        self,
+        kind: TaskKind,
+        queue: Queue,
+        due: timedelta,
+        *,
+        lapse: Literal[True],
+        side: bool = ...,
     ) -> Done | Lapsed: ...
 
     @overload
@@ -160,7 +166,7 @@ class Engine(Generic[Item]):
         ever, the task is :class:`Done` or the stage interrupted).
         """
         task = await self.open_task(kind, queue, due, side=side)
-        return await self.await_task(task, lapse=lapse, patience=patience)
+        return await self._outcome(task, lapse, patience)
 
     async def open_task(
         self, kind: TaskKind, queue: Queue, due: timedelta, *, side: bool, detail: str | None = None
@@ -171,12 +177,29 @@ class Engine(Generic[Item]):
         task.created = await self._rows.open_row(task, detail)
         return task
 
+    @overload
+    async def await_task(self, task: Task, *, lapse: Literal[True]) -> Done | Lapsed: ...
+
+    @overload
+    async def await_task(
+        self, task: Task, *, patience: Callable[[], datetime | None]
+    ) -> Done | PatienceEnded: ...
+
+    @overload
+    async def await_task(self, task: Task) -> Done: ...
+
     async def await_task(
         self,
         task: Task,
         *,
         lapse: bool = False,
         patience: Callable[[], datetime | None] = lambda: None,
+    ) -> TaskOutcome:
+        """Wait for an open task (see :meth:`human_task`)."""
+        return await self._outcome(task, lapse, patience)
+
+    async def _outcome(
+        self, task: Task, lapse: bool, patience: Callable[[], datetime | None]
     ) -> TaskOutcome:
         absorb = not task.side
 
@@ -220,7 +243,7 @@ class Engine(Generic[Item]):
         for task in [task for task in self.tasks.values() if which(task)]:
             await self.settle(task, TaskStatus.CANCELLED)
 
-    def beside(self, track: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    def beside(self, track: Coroutine[Any, Any, object]) -> asyncio.Task[None]:
         """Run ``track`` beside the stages until it ends or the workflow closes."""
 
         async def until_closing() -> None:
@@ -245,9 +268,13 @@ class Engine(Generic[Item]):
             refuse(ErrorType.TASK_NOT_OPEN, "task_id", "the task is not open")
         return task
 
-    async def complete(self, request: CompleteTask) -> None:
-        """Hand the completion to the waiting task; return once the workflow has moved on."""
+    def accept(self, request: CompleteTask) -> None:
+        """Hand the completion to the waiting task (after :meth:`task_to_complete`)."""
         self.tasks[request.task_id].completion = request.completion
+
+    async def complete(self, request: CompleteTask) -> None:
+        """Accept the completion; return once the task is closed and the main loop waits."""
+        self.accept(request)
         await workflow.wait_condition(
             lambda: request.task_id in self._settled and (self.idle or self.finished)
         )
@@ -337,7 +364,7 @@ class Engine(Generic[Item]):
 
 
 def refuse(error_type: ErrorType, field: str, reason: str) -> NoReturn:
-    """Refuse an update in its validator: it never enters the history."""
+    """Refuse an update (in its validator: it never enters the history), naming the field."""
     raise ApplicationError(
         f"{field}: {reason}",
         FieldError(field=field, reason=reason).model_dump(),

@@ -20,24 +20,18 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
-    from schemas.arrivals import ArrivalErasureOutcome, DueArrivals, EraseArrivalRequest
+    from schemas.arrivals import DueArrivals, EraseArrivalRequest
     from schemas.errors import ErrorType
     from schemas.local_time import BERLIN
     from schemas.retention import (
         DueCases,
         DueQuery,
         EraseRequest,
-        ErasureOutcome,
         RetentionReport,
         RetentionRun,
     )
-    from workflows.activity_refs import (
-        DUE_ARRIVALS,
-        DUE_FOR_ERASURE,
-        ERASE_ARRIVALS,
-        ERASE_CASE,
-        ActivityRef,
-    )
+    from workflows import activity_refs as acts
+    from workflows.activity_refs import ActivityRef
     from workflows.steps import failure_kind, run_step
 
 RETRY = RetryPolicy(
@@ -60,9 +54,9 @@ class RetentionWorkflow:
         report = RetentionReport(day=today)
         for _ in range(run.max_batches):
             due: DueCases = await workflow.execute_activity(
-                DUE_FOR_ERASURE.name.value,
+                acts.DUE_FOR_ERASURE.name.value,
                 DueQuery(on=today, limit=run.batch_size),
-                result_type=DUE_FOR_ERASURE.output,
+                result_type=acts.DUE_FOR_ERASURE.output,
                 start_to_close_timeout=TIMEOUT,
                 retry_policy=RETRY,
             )
@@ -70,14 +64,14 @@ class RetentionWorkflow:
             for case_id in due.case_ids:
                 try:
                     outcome = await run_step(
-                        ERASE_CASE,
+                        acts.ERASE_CASE,
                         EraseRequest(case_id=case_id, reason="retention"),
                         attempt_timeout=TIMEOUT,
                         retry_limit=GIVE_UP,
                         max_pause=PAUSE,
                     )
                 except ActivityError as error:
-                    report.refused[case_id] = _failed(ERASE_CASE, error)
+                    report.refused[case_id] = _failed(acts.ERASE_CASE, error)
                     continue
                 if outcome.erased:
                     report.erased.append(case_id)
@@ -94,23 +88,23 @@ class RetentionWorkflow:
     ) -> None:
         for _ in range(run.max_batches):
             due: DueArrivals = await workflow.execute_activity(
-                DUE_ARRIVALS.name.value,
+                acts.DUE_ARRIVALS.name.value,
                 DueQuery(on=today, limit=run.batch_size),
-                result_type=DUE_ARRIVALS.output,
+                result_type=acts.DUE_ARRIVALS.output,
                 start_to_close_timeout=TIMEOUT,
                 retry_policy=RETRY,
             )
             for reference in due.references:
                 try:
                     arrivals = await run_step(
-                        ERASE_ARRIVALS,
+                        acts.ERASE_ARRIVALS,
                         EraseArrivalRequest(reference=reference, reason="retention"),
                         attempt_timeout=TIMEOUT,
                         retry_limit=GIVE_UP,
                         max_pause=PAUSE,
                     )
                 except ActivityError as error:
-                    report.refused[f"arrival-{reference}"] = _failed(ERASE_ARRIVALS, error)
+                    report.refused[f"arrival-{reference}"] = _failed(acts.ERASE_ARRIVALS, error)
                     continue
                 if arrivals.erased:
                     report.arrivals_erased.append(reference)

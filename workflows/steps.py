@@ -65,4 +65,3 @@ def failure_kind(error: ActivityError) -> str:
     if isinstance(cause, ApplicationError) and cause.type:
         return cause.type
     return type(cause).__name__ if cause is not None else type(error).__name__
-
