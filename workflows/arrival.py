@@ -18,7 +18,8 @@ Nothing here does I/O: activities record the arrival, queue the mail, open and c
 
 from __future__ import annotations
 
-from typing import Any, NoReturn, TypeVar
+from dataclasses import dataclass
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -38,21 +39,30 @@ with workflow.unsafe.imports_passed_through():
         FlyerMail,
         HandoverClosure,
         HandoverTask,
-        MailedFlyer,
-        MailOutcome,
         MailUnsettled,
         MailWatch,
         NewArrival,
     )
-    from schemas.errors import ErrorType, FieldError
+    from schemas.errors import ErrorType
     from schemas.events import IntakeResult, ResidenceStatus, StatusEvent
     from schemas.flyers import FlyerRequest, IssuedFlyer
     from schemas.local_time import BERLIN
-    from schemas.records import ActivityName
-    from schemas.tasks import CompleteTask, FlyerHandover, TaskResult, TaskStatus
+    from schemas.records import NoticeKind
+    from schemas.tasks import (
+        CompleteTask,
+        FlyerHandover,
+        Queue,
+        TaskKind,
+        TaskResult,
+        TaskStatus,
+    )
+    from workflows import activity_refs as acts
+    from workflows.activity_refs import ActivityRef
+    from workflows.engine import Done, Engine, PatienceEnded, Task, refuse
     from workflows.steps import data_refused, run_step
 
-_R = TypeVar("_R", bound=BaseModel)
+In = TypeVar("In", bound=BaseModel)
+Out = TypeVar("Out", bound=BaseModel | None)
 
 # A workflow id is derived from the reference alone: never from anything personal.
 WORKFLOW_ID_PREFIX = "arrival-"
@@ -60,6 +70,15 @@ WORKFLOW_ID_PREFIX = "arrival-"
 
 def arrival_workflow_id(reference: str) -> str:
     return f"{WORKFLOW_ID_PREFIX}{reference}"
+
+
+@dataclass
+class _Handover:
+    """What the hand-over task's rows carry besides the task."""
+
+    arrival_id: str
+    flyer: IssuedFlyer
+    delivery_id: str = ""
 
 
 @workflow.defn(name="ArrivalWorkflow")
@@ -72,9 +91,9 @@ class ArrivalWorkflow:
         self._recorded = False
         self._refused = False
         self._stage = ArrivalStage.INFORMATION
-        self._task_id: str | None = None
-        self._completion: FlyerHandover | None = None
-        self._finished = False
+        # No notices: the inbox shows the hand-over task overdue by its due date.
+        self._engine: Engine[None] = Engine(self, reminder_lead=None)
+        self._handover: _Handover | None = None
 
     @workflow.run
     async def run(self, start: ArrivalStart) -> ArrivalResult:
@@ -92,7 +111,7 @@ class ArrivalWorkflow:
         person = event.person
         arrival_id = str(workflow.uuid4())
         recording = self._act(
-            ActivityName.RECORD_ARRIVAL,
+            acts.RECORD_ARRIVAL,
             NewArrival(
                 arrival_id=arrival_id,
                 reference=self._reference,
@@ -127,11 +146,11 @@ class ArrivalWorkflow:
             outcome = await self._by_hand(arrival_id, flyer)
         assert outcome is not None
         await self._act(
-            ActivityName.FINISH_ARRIVAL,
+            acts.FINISH_ARRIVAL,
             ArrivalFinish(arrival_id=arrival_id, outcome=outcome, at=workflow.now()),
         )
         self._stage = ArrivalStage.INFORMED
-        self._finished = True
+        self._engine.finished = True
         await workflow.wait_condition(workflow.all_handlers_finished)
         return ArrivalResult(reference=self._reference, arrival_id=arrival_id, outcome=outcome)
 
@@ -142,8 +161,7 @@ class ArrivalWorkflow:
         give_up_at = workflow.now() + timings.handover_lapse
         while True:
             try:
-                flyer: IssuedFlyer = await self._act(ActivityName.ISSUE_FLYER, request, IssuedFlyer)
-                return flyer
+                return await self._act(acts.ISSUE_FLYER, request)
             except ActivityError as error:
                 cause = error.cause
                 if not isinstance(cause, ApplicationError) or not cause.non_retryable:
@@ -161,11 +179,10 @@ class ArrivalWorkflow:
         timings = self._start.timings
         delivery_id = str(workflow.uuid4())
         try:
-            mailed: MailedFlyer = await self._act(
-                ActivityName.MAIL_FLYER,
+            mailed = await self._act(
+                acts.MAIL_FLYER,
                 FlyerMail(arrival_id=arrival_id, delivery_id=delivery_id, flyer=flyer,
                           at=workflow.now()),
-                MailedFlyer,
             )  # fmt: skip
         except ActivityError as error:
             cause = error.cause
@@ -175,10 +192,10 @@ class ArrivalWorkflow:
         try:
             # The activity fails (benignly) while the mail is queued; its retries are the
             # polling, with a growing pause, and add nothing to the history.
-            outcome: MailOutcome = await workflow.execute_activity(
-                ActivityName.MAIL_OUTCOME.value,
+            outcome = await workflow.execute_activity(
+                acts.MAIL_OUTCOME.name.value,
                 MailWatch(delivery_id=delivery_id, outbox_id=mailed.outbox_id),
-                result_type=MailOutcome,
+                result_type=acts.MAIL_OUTCOME.output,
                 start_to_close_timeout=timings.activity_timeout,
                 schedule_to_close_timeout=timings.mail_patience,
                 retry_policy=RetryPolicy(
@@ -189,54 +206,67 @@ class ArrivalWorkflow:
             )
         except ActivityError:
             await self._act(
-                ActivityName.MAIL_UNSETTLED,
+                acts.MAIL_UNSETTLED,
                 MailUnsettled(delivery_id=delivery_id, at=workflow.now()),
             )
             return None
         return ArrivalOutcome.EMAILED if outcome.status is DeliveryStatus.SENT else None
 
     async def _by_hand(self, arrival_id: str, flyer: IssuedFlyer) -> ArrivalOutcome:
-        """The ABH prints the flyer and hands it over; the task lapses after a while."""
+        """The ABH prints the flyer and hands it over; overdue, the task stays open a while."""
         timings = self._start.timings
-        task_id = str(workflow.uuid4())
-        delivery_id = str(workflow.uuid4())
-        now = workflow.now()
-        await self._act(
-            ActivityName.CREATE_HANDOVER_TASK,
-            HandoverTask(
-                arrival_id=arrival_id,
-                delivery_id=delivery_id,
-                task_id=task_id,
-                flyer=flyer,
-                due_at=now + timings.handover_due,
-                at=now,
-            ),
+        self._handover = _Handover(arrival_id, flyer)
+        task = await self._engine.open_task(
+            TaskKind.FLYER_HANDOVER, Queue.ABH, timings.handover_due, side=False
         )
-        self._task_id = task_id
-        try:
-            await workflow.wait_condition(
-                lambda: self._completion is not None, timeout=timings.handover_lapse
-            )
-        except TimeoutError:
-            pass
-        completion = self._completion  # also one accepted just as the task lapsed
-        self._task_id = None
+        lapses_at = workflow.now() + timings.handover_lapse
+        match await self._engine.await_task(task, patience=lambda: lapses_at):
+            case PatienceEnded():  # no answer by then: the flyer did not reach the person
+                return ArrivalOutcome.LAPSED
+            case Done(FlyerHandover(handed_over=True)):
+                return ArrivalOutcome.HANDED_OVER
+            case Done(_):
+                return ArrivalOutcome.NOT_REACHABLE
+
+    # ------------------------------------- the rows of its task (engine.TaskRows)
+
+    async def open_row(self, task: Task, detail: str | None) -> bool:
+        handover = self._handover
+        assert handover is not None
+        handover.delivery_id = str(workflow.uuid4())
         await self._act(
-            ActivityName.CLOSE_HANDOVER_TASK,
-            HandoverClosure(
-                arrival_id=arrival_id,
-                delivery_id=delivery_id,
-                task_id=task_id,
-                status=TaskStatus.COMPLETED if completion else TaskStatus.CANCELLED,
-                completion=completion,
+            acts.CREATE_HANDOVER_TASK,
+            HandoverTask(
+                arrival_id=handover.arrival_id,
+                delivery_id=handover.delivery_id,
+                task_id=task.task_id,
+                flyer=handover.flyer,
+                due_at=task.due_at,
                 at=workflow.now(),
             ),
         )
-        if completion is None:
-            return ArrivalOutcome.LAPSED
-        if completion.handed_over:
-            return ArrivalOutcome.HANDED_OVER
-        return ArrivalOutcome.NOT_REACHABLE
+        return True  # a step that fails for good fails the arrival
+
+    async def notice(self, task: Task, kind: NoticeKind) -> None:
+        raise AssertionError("an arrival sends no notices")
+
+    async def close_row(self, task: Task, status: TaskStatus) -> None:
+        handover = self._handover
+        assert handover is not None
+        await self._act(
+            acts.CLOSE_HANDOVER_TASK,
+            HandoverClosure(
+                arrival_id=handover.arrival_id,
+                delivery_id=handover.delivery_id,
+                task_id=task.task_id,
+                status=status,
+                completion=task.completion,
+                at=workflow.now(),
+            ),
+        )
+
+    def overdue_changed(self) -> None:
+        pass  # nothing published: the inbox reads overdue from the due date
 
     # ------------------------------------------------------------------ updates
 
@@ -247,14 +277,14 @@ class ArrivalWorkflow:
         if self._event is None:
             self._event = event
         elif event.event_id != self._event.event_id:  # passed the validator at the same time
-            _refuse(
+            refuse(
                 ErrorType.ARRIVAL_UNDER_WAY,
                 "event_id",
                 "another arrival event of this reference is being handled",
             )
         await workflow.wait_condition(lambda: self._recorded or self._refused)
         if self._refused:
-            _refuse(
+            refuse(
                 ErrorType.INVALID_INPUT,
                 "event",
                 "the arrival cannot be stored with this data (a character or value it cannot "
@@ -267,24 +297,25 @@ class ArrivalWorkflow:
         if self._event is not None:
             if event.event_id == self._event.event_id:
                 return
-            _refuse(
+            refuse(
                 ErrorType.ARRIVAL_UNDER_WAY,
                 "event_id",
                 "another arrival event of this reference is being handled",
             )
         if event.case_id != self._reference:
-            _refuse(ErrorType.INVALID_INPUT, "case_id", "belongs to another arrival")
+            refuse(ErrorType.INVALID_INPUT, "case_id", "belongs to another arrival")
         if event.status is not ResidenceStatus.NEU_ZUGEWANDERT:
-            _refuse(ErrorType.CASE_NOT_OPEN, "status", "an arrival needs neu_zugewandert")
+            refuse(ErrorType.CASE_NOT_OPEN, "status", "an arrival needs neu_zugewandert")
         if event.person is None:
-            _refuse(ErrorType.INVALID_INPUT, "person", "required for neu_zugewandert")
+            refuse(ErrorType.INVALID_INPUT, "person", "required for neu_zugewandert")
 
     @workflow.update(name="complete_task")
     async def complete_task(self, request: CompleteTask) -> TaskResult:
         """The ABH handed the flyer over, or could not reach the person."""
         assert isinstance(request.completion, FlyerHandover)
-        self._completion = request.completion
-        await workflow.wait_condition(lambda: self._finished)
+        self._engine.accept(request)
+        # Answered once the arrival is finished (the hand-over was its last step).
+        await workflow.wait_condition(lambda: self._engine.finished)
         return TaskResult(
             task_id=request.task_id,
             case_id=None,
@@ -294,14 +325,13 @@ class ArrivalWorkflow:
 
     @complete_task.validator
     def _validate_completion(self, request: CompleteTask) -> None:
-        if self._task_id is None or request.task_id != self._task_id or self._completion:
-            _refuse(ErrorType.TASK_NOT_OPEN, "task_id", "the task is not open")
+        self._engine.task_to_complete(request.task_id)
         completion = request.completion
         if not isinstance(completion, FlyerHandover):
-            _refuse(ErrorType.INVALID_INPUT, "kind", "this task is a flyer_handover task")
+            refuse(ErrorType.INVALID_INPUT, "kind", "this task is a flyer_handover task")
         today = workflow.now().astimezone(BERLIN).date()
         if completion.handed_over_on is not None and completion.handed_over_on > today:
-            _refuse(ErrorType.INVALID_INPUT, "handed_over_on", "must not be in the future")
+            refuse(ErrorType.INVALID_INPUT, "handed_over_on", "must not be in the future")
 
     @workflow.query(name="stage")
     def stage(self) -> str:
@@ -309,16 +339,15 @@ class ArrivalWorkflow:
 
     # ---------------------------------------------------------------- machinery
 
-    async def _act(self, name: ActivityName, arg: BaseModel, result: type[_R] | None = None) -> Any:
+    async def _act(self, step: ActivityRef[In, Out], arg: In) -> Out:
         """One step. Refused data fails at once (activities/failures.py), anything else is
         retried for ``step_retry_limit``; a step that fails for good fails the arrival, which
         operations see, and it can be reported again (nothing reached the person)."""
         timings = self._start.timings
         try:
             return await run_step(
-                name,
+                step,
                 arg,
-                result,
                 attempt_timeout=timings.activity_timeout,
                 retry_limit=timings.step_retry_limit,
             )
@@ -327,17 +356,8 @@ class ArrivalWorkflow:
             if isinstance(cause, ApplicationError) and cause.non_retryable:
                 if not data_refused(error):
                     raise  # a refusal of the process (no flyer yet, no address): the caller's
-            workflow.logger.error("arrival step failed: %s", name.value)
+            workflow.logger.error("arrival step failed: %s", step.name.value)
             workflow.metric_meter().create_counter(
                 "arrival_step_failures", description="Steps of an arrival that failed for good."
-            ).add(1, {"step": name.value})
+            ).add(1, {"step": step.name.value})
             raise
-
-
-def _refuse(error_type: ErrorType, field: str, reason: str) -> NoReturn:
-    raise ApplicationError(
-        f"{field}: {reason}",
-        FieldError(field=field, reason=reason).model_dump(),
-        type=error_type.value,
-        non_retryable=True,
-    )
