@@ -30,6 +30,7 @@ from temporalio.worker import Worker
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
+    from service.temporal import update_method
     from workflows import search_attributes as sa
 
 TRIVIAL_WORKFLOW = "TrivialCaseShape"
@@ -276,14 +277,11 @@ class Baseline:
                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 )
                 await client.execute_update_with_start_workflow(
-                    STEP_UPDATE,
-                    step,
-                    start_workflow_operation=start,
-                    result_type=TrivialStepResult,
+                    update_method(TrivialCaseShape.step), step, start_workflow_operation=start
                 )
             else:
-                handle = client.get_workflow_handle(workflow_id)
-                await handle.execute_update(STEP_UPDATE, step, result_type=TrivialStepResult)
+                handle = client.get_workflow_handle_for(TrivialCaseShape.run, workflow_id)
+                await handle.execute_update(update_method(TrivialCaseShape.step), step)
             latencies.append(time.perf_counter() - began)
         await client.get_workflow_handle(workflow_id, result_type=TrivialResult).result()
         return latencies

@@ -33,6 +33,7 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
 from config.settings import Settings
 from protection.codec import is_protected, keyring_of
@@ -60,6 +61,7 @@ from service.errors import (
     Refused,
     ServiceUnavailable,
 )
+from service.temporal import update_method
 from store import arrivals as arrival_store
 from store import repository as repo
 from store.repository import Connection
@@ -84,6 +86,7 @@ _TEMPORAL_UNAVAILABLE = frozenset(
 )
 _COMPLETION = TypeAdapter[TaskCompletion](TaskCompletion)
 _T = TypeVar("_T")
+_Arg = TypeVar("_Arg", bound=BaseModel)
 
 
 async def _forget_start(start: WithStartWorkflowOperation[Any, Any]) -> None:
@@ -213,11 +216,10 @@ class CaseService:
         try:
             intake: IntakeResult = await self._timely(
                 self._client.execute_update_with_start_workflow(
-                    "status_event",
+                    update_method(CaseWorkflow.status_event),
                     event,
                     start_workflow_operation=start,
                     id=f"event-{event.event_id}",
-                    result_type=IntakeResult,
                 )
             )
             return intake
@@ -285,11 +287,10 @@ class CaseService:
         try:
             intake: IntakeResult = await self._timely(
                 self._client.execute_update_with_start_workflow(
-                    "arrival_event",
+                    update_method(ArrivalWorkflow.arrival_event),
                     event,
                     start_workflow_operation=start,
                     id=f"event-{event.event_id}",
-                    result_type=IntakeResult,
                 )
             )
             return intake
@@ -328,27 +329,22 @@ class CaseService:
                 raise Invalid.field("kind", f"this task is a {task['kind']} task")
             if isinstance(completion, KiContact):
                 await self._check_partner(con, task["town"], completion.partner_id)
-        if task["arrival_reference"] is not None:
-            scope = arrival_scope(task["arrival_reference"])
-            handle = self._client.get_workflow_handle(
-                arrival_workflow_id(task["arrival_reference"])
-            )
-        else:
-            scope = case_scope(task["case_id"])
-            handle = self._client.get_workflow_handle(workflow_id(task["case_id"]))
+        reference = task["arrival_reference"]
+        scope = arrival_scope(reference) if reference is not None else case_scope(task["case_id"])
         # The task and what was entered: the same completion twice is one update; another
         # one of the same task is an update of its own, which the workflow refuses (409).
         update_id = f"task-{task_id}-{await self._digest(scope, completion)}"
+        request = CompleteTask(task_id=task_id, completion=completion)
+        if reference is not None:
+            update = self._client.get_workflow_handle_for(
+                ArrivalWorkflow.run, arrival_workflow_id(reference)
+            ).execute_update(update_method(ArrivalWorkflow.complete_task), request, id=update_id)
+        else:
+            update = self._client.get_workflow_handle_for(
+                CaseWorkflow.run, workflow_id(task["case_id"])
+            ).execute_update(update_method(CaseWorkflow.complete_task), request, id=update_id)
         try:
-            result: TaskResult = await self._timely(
-                handle.execute_update(
-                    "complete_task",
-                    CompleteTask(task_id=task_id, completion=completion),
-                    id=update_id,
-                    result_type=TaskResult,
-                )
-            )
-            return result
+            return await self._timely(update)
         except WorkflowUpdateFailedError as error:
             if repeat:  # a newer run of the arrival, which never had this task
                 return await self._completed(task)
@@ -387,22 +383,30 @@ class CaseService:
     async def withdraw_consent(
         self, case_id: str, withdrawal: ConsentWithdrawal
     ) -> CaseUpdateResult:
-        return await self._case_update(case_id, "withdraw_consent", withdrawal)
+        return await self._case_update(
+            case_id, update_method(CaseWorkflow.withdraw_consent), withdrawal, "withdraw_consent"
+        )
 
     async def register_supporter(self, case_id: str, report: SupporterReport) -> CaseUpdateResult:
-        return await self._case_update(case_id, "register_supporter", report)
+        return await self._case_update(
+            case_id, update_method(CaseWorkflow.register_supporter), report, "register_supporter"
+        )
 
-    async def _case_update(self, case_id: str, update: str, arg: BaseModel) -> CaseUpdateResult:
+    async def _case_update(
+        self,
+        case_id: str,
+        update: UpdateMethodMultiParam[[CaseWorkflow, _Arg], CaseUpdateResult],
+        arg: _Arg,
+        id_prefix: str,
+    ) -> CaseUpdateResult:
         """``arg`` sent again (a retry) is the same update: one withdrawal, one supporter
-        task; another withdrawal after the first is refused by the workflow (409)."""
+        task; another withdrawal after the first is refused by the workflow (409).
+        ``id_prefix`` starts the update's id (kept as it is: updates in flight carry it)."""
         await self._require_case(case_id)
-        handle = self._client.get_workflow_handle(workflow_id(case_id))
-        update_id = f"{update}-{await self._digest(case_scope(case_id), arg)}"
+        handle = self._client.get_workflow_handle_for(CaseWorkflow.run, workflow_id(case_id))
+        update_id = f"{id_prefix}-{await self._digest(case_scope(case_id), arg)}"
         try:
-            updated: CaseUpdateResult = await self._timely(
-                handle.execute_update(update, arg, id=update_id, result_type=CaseUpdateResult)
-            )
-            return updated
+            return await self._timely(handle.execute_update(update, arg, id=update_id))
         except WorkflowUpdateFailedError as error:
             raise _from_update_failure(error) from None
         except RPCError as error:

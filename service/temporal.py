@@ -7,6 +7,8 @@ a client with the default converter would silently turn models into dicts.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Coroutine
+from typing import Any, ParamSpec, TypeVar, cast
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
@@ -16,6 +18,7 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode, ServiceClient
+from temporalio.workflow import UpdateMethodMultiParam
 
 from workflows.search_attributes import ALL
 
@@ -29,6 +32,21 @@ REQUEST_RETRY = RetryConfig(
     max_elapsed_time_millis=2_000,
     max_retries=8,
 )
+
+
+_Params = ParamSpec("_Params")
+_Answer = TypeVar("_Answer")
+
+
+def update_method(
+    method: UpdateMethodMultiParam[_Params, Coroutine[Any, Any, _Answer]],
+) -> UpdateMethodMultiParam[_Params, _Answer]:
+    """An update method as a client calls it (``execute_update(update_method(W.step), arg)``).
+
+    The SDK types an ``async`` update declared with ``name=`` as answering with its coroutine;
+    the client in fact answers with the coroutine's result (it reads the return annotation).
+    """
+    return cast(UpdateMethodMultiParam[_Params, _Answer], method)
 
 
 async def connect(address: str, namespace: str) -> Client:
