@@ -166,7 +166,7 @@ class Engine(Generic[Item]):
         ever, the task is :class:`Done` or the stage interrupted).
         """
         task = await self.open_task(kind, queue, due, side=side)
-        return await self._outcome(task, lapse, patience)
+        return await self._wait_for(task, lapse, patience)
 
     async def open_task(
         self, kind: TaskKind, queue: Queue, due: timedelta, *, side: bool, detail: str | None = None
@@ -196,9 +196,9 @@ class Engine(Generic[Item]):
         patience: Callable[[], datetime | None] = lambda: None,
     ) -> TaskOutcome:
         """Wait for an open task (see :meth:`human_task`)."""
-        return await self._outcome(task, lapse, patience)
+        return await self._wait_for(task, lapse, patience)
 
-    async def _outcome(
+    async def _wait_for(
         self, task: Task, lapse: bool, patience: Callable[[], datetime | None]
     ) -> TaskOutcome:
         absorb = not task.side
