@@ -237,7 +237,7 @@ class CaseWorkflow:
             self._start.timings.conversation_due,
             patience=self._departure_moment,
         ):
-            case PatienceEnded():
+            case PatienceEnded():  # the Ausreisefrist ended with no conversation: ABH decides
                 return Escalate("Ausreisefrist abgelaufen ohne Informationsgespräch")
             case Done(conversation):
                 assert isinstance(conversation, InformationConversation)
@@ -364,7 +364,7 @@ class CaseWorkflow:
                 _never,
                 lambda at=next_check: _earliest(at, self._departure_moment()),  # type: ignore[misc]
             )
-            if self._deadline_passed():
+            if self._deadline_passed():  # no departure within the Ausreisefrist: ABH decides
                 return Escalate("Ausreisefrist abgelaufen")
             match await self._engine.human_task(
                 TaskKind.FOLLOW_UP, self._follow_up_queue, timings.follow_up_due, lapse=True
@@ -412,6 +412,7 @@ class CaseWorkflow:
         assert self._enforcement_at is not None
         planned = self._enforcement_at
         await self._engine.wait(_never, lambda: planned + self._start.timings.enforcement_grace)
+        # No departure reported by then (a report would have interrupted): the ABH again.
         return Escalate("Keine Ausreise nach geplanter Abschiebung gemeldet")
 
     async def _suspended(self) -> NoReturn:
