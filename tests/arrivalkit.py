@@ -18,6 +18,7 @@ from protection import protect
 from schemas.arrivals import ArrivalResult, ArrivalStart, ArrivalTimings
 from schemas.events import IntakeResult, StatusEvent
 from schemas.local_time import BERLIN
+from service.temporal import update_method
 from workflows.arrival import ArrivalWorkflow, arrival_workflow_id
 
 
@@ -103,7 +104,7 @@ class ArrivalDriver:
     async def send(self, n: int = 1, **fields: Any) -> IntakeResult:
         assert self.handle is not None
         event = StatusEvent.model_validate(arrival(self.reference, n, **fields))
-        return await self.handle.execute_update(ArrivalWorkflow.arrival_event, event)
+        return await self.handle.execute_update(update_method(ArrivalWorkflow.arrival_event), event)
 
     async def task_id(self) -> str:
         task_id: str = await wait_for(

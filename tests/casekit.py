@@ -27,6 +27,7 @@ from schemas.process import ProcessTimings
 from schemas.residence_routes import load_residence_routes
 from schemas.tasks import CompleteTask, TaskCompletion, TaskResult
 from schemas.time_rules import default_time_rules
+from service.temporal import update_method
 from workflows.arrival import ArrivalWorkflow
 from workflows.case import CaseWorkflow, workflow_id
 
@@ -115,7 +116,7 @@ class CaseDriver:
             }
         )
         assert self.handle is not None
-        return await self.handle.execute_update(CaseWorkflow.status_event, event)
+        return await self.handle.execute_update(update_method(CaseWorkflow.status_event), event)
 
     async def tasks(self, status: str = "open") -> list[asyncpg.Record]:
         return await self.pool.fetch(
@@ -136,20 +137,21 @@ class CaseDriver:
     async def complete(self, kind: str, completion: TaskCompletion) -> TaskResult:
         assert self.handle is not None
         return await self.handle.execute_update(
-            CaseWorkflow.complete_task,
+            update_method(CaseWorkflow.complete_task),
             CompleteTask(task_id=await self.task_id(kind), completion=completion),
         )
 
     async def withdraw(self) -> CaseUpdateResult:
         assert self.handle is not None
         return await self.handle.execute_update(
-            CaseWorkflow.withdraw_consent, ConsentWithdrawal(withdrawn_on=await self.today())
+            update_method(CaseWorkflow.withdraw_consent),
+            ConsentWithdrawal(withdrawn_on=await self.today()),
         )
 
     async def supporter(self, *, representative: bool = True) -> CaseUpdateResult:
         assert self.handle is not None
         return await self.handle.execute_update(
-            CaseWorkflow.register_supporter,
+            update_method(CaseWorkflow.register_supporter),
             SupporterReport(
                 name="Unterstützerin", contact="0170 000000", is_representative=representative
             ),

@@ -42,6 +42,7 @@ from schemas.accounts import Role
 from schemas.events import IntakeResult, StatusEvent
 from schemas.retention import RetentionReport, RetentionRun
 from schemas.tasks import CompleteTask, FlyerHandover
+from service.temporal import update_method
 from store import flyers as flyer_store
 from store.erasure import retention_counts
 from tests.arrivalkit import ArrivalDriver, arrival, new_reference, wait_for
@@ -180,7 +181,7 @@ async def test_an_overdue_handover_can_still_be_completed(
     await skipping.env.sleep(10 * DAY)  # three days overdue
     assert skipping.handle is not None
     done = await skipping.handle.execute_update(
-        ArrivalWorkflow.complete_task,
+        update_method(ArrivalWorkflow.complete_task),
         CompleteTask(task_id=task_id, completion=FlyerHandover(handed_over=False)),
     )
     assert (done.stage, done.case_id, done.arrival_reference) == (
@@ -217,7 +218,7 @@ async def test_a_mail_the_outbox_never_settles_is_handed_over_in_print_as_well(
     )
     assert skipping.handle is not None
     await skipping.handle.execute_update(
-        ArrivalWorkflow.complete_task,
+        update_method(ArrivalWorkflow.complete_task),
         CompleteTask(
             task_id=task_id,
             completion=FlyerHandover(handed_over=True, handed_over_on=today()),

@@ -337,11 +337,12 @@ async def test_bad_completions_are_refused_before_they_enter_history(case: CaseD
     task_id = await case.task_id("information_conversation")
     await case.complete("information_conversation", conversation(await case.today()))
     from schemas.tasks import CompleteTask
+    from service.temporal import update_method
     from workflows.case import CaseWorkflow
 
     error = await refused(
         case.handle.execute_update(
-            CaseWorkflow.complete_task,
+            update_method(CaseWorkflow.complete_task),
             CompleteTask(task_id=task_id, completion=conversation(await case.today())),
         )
     )

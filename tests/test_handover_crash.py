@@ -13,6 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from schemas.process import ProcessTimings
 from schemas.tasks import CompleteTask, InformationConversation, ReferralConsent
+from service.temporal import update_method
 from tests.casekit import CaseDriver, running_worker
 from workflows.case import CaseWorkflow
 
@@ -51,7 +52,7 @@ async def test_worker_killed_after_handover_commit_discloses_once(
         assert case.handle is not None
         consent = asyncio.create_task(
             case.handle.execute_update(
-                CaseWorkflow.complete_task,
+                update_method(CaseWorkflow.complete_task),
                 CompleteTask(
                     task_id=await case.task_id("referral_consent"),
                     completion=ReferralConsent(interested=True, consent_signed_on=today),

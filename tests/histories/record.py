@@ -41,7 +41,7 @@ from schemas.tasks import (
     Representative,
     StepFailureReview,
 )
-from service.temporal import ensure_search_attributes
+from service.temporal import ensure_search_attributes, update_method
 from store.db import open_pool
 from store.migrate import apply_migrations
 from tests.arrivalkit import ArrivalDriver, today
@@ -181,7 +181,7 @@ async def arrival_mail_unsettled_then_handed_over(arrival: ArrivalDriver) -> Non
     await arrival.env.sleep(3 * DAY)
     assert arrival.handle is not None
     await arrival.handle.execute_update(
-        ArrivalWorkflow.complete_task,
+        update_method(ArrivalWorkflow.complete_task),
         CompleteTask(
             task_id=await arrival.task_id(),
             completion=FlyerHandover(handed_over=True, handed_over_on=today()),
