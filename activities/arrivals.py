@@ -110,7 +110,7 @@ class Arrivals:
             if known is not None:
                 return MailedFlyer(outbox_id=known)
             arrival = await store.arrival(con, mail.arrival_id)
-            if arrival is None or arrival["email"] is None:
+            if arrival is None or arrival.email is None:
                 raise ApplicationError(
                     "the arrival has no e-mail address", type=MAIL_UNUSABLE, non_retryable=True
                 )
@@ -122,7 +122,7 @@ class Arrivals:
                 request = MailRequest(
                     idempotency_key=idempotency_key(mail.arrival_id, mail.flyer),
                     arrival_id=mail.arrival_id,
-                    recipient=arrival["email"],
+                    recipient=arrival.email,
                     subject=subject,
                     body=body,
                     attachments=(
@@ -160,15 +160,15 @@ class Arrivals:
             row = await store.outbox_state(con, watch.outbox_id)
             if row is None:
                 raise ApplicationError("the mail is not in the outbox", non_retryable=True)
-            if row["status"] == "queued":
+            if row.status == "queued":
                 raise ApplicationError(
                     "the mail is still queued",
                     type=MAIL_QUEUED,
                     category=ApplicationErrorCategory.BENIGN,
                 )
-            status = DeliveryStatus.SENT if row["status"] == "sent" else DeliveryStatus.FAILED
-            await store.settle_delivery(con, watch.delivery_id, status, row["sent_at"] or _now())
-        return MailOutcome(status=status, at=row["sent_at"])
+            status = DeliveryStatus.SENT if row.status == "sent" else DeliveryStatus.FAILED
+            await store.settle_delivery(con, watch.delivery_id, status, row.sent_at or _now())
+        return MailOutcome(status=status, at=row.sent_at)
 
     @activity.defn(name=ActivityName.MAIL_UNSETTLED)
     async def mail_unsettled(self, unsettled: MailUnsettled) -> None:

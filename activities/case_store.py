@@ -20,8 +20,7 @@ from schemas.records import (
 )
 from schemas.retention import RetentionRules, default_retention_rules
 from schemas.tasks import Queue
-from store import erasure
-from store import repository as repo
+from store import cases, erasure, tasks, timeline
 
 
 class CaseStore:
@@ -36,30 +35,30 @@ class CaseStore:
         event = opening.event
         assert event.person is not None
         async with self._pool.acquire() as con, con.transaction():
-            await repo.insert_case(con, event, opening.entry.at)
-            if not await repo.add_entry(con, opening.entry):
+            await cases.insert_case(con, event, opening.entry.at)
+            if not await timeline.add_entry(con, opening.entry):
                 return
-            await repo.upsert_person(con, event.case_id, event.person)
-            await repo.replace_children(con, event.case_id, event)
-            await repo.insert_status_event(con, event, opening.entry.at)
+            await cases.upsert_person(con, event.case_id, event.person)
+            await cases.replace_children(con, event.case_id, event)
+            await cases.insert_status_event(con, event, opening.entry.at)
 
     @activity.defn(name=ActivityName.RECORD_EVENT)
     async def record_event(self, record: EventRecord) -> None:
         event = record.event
         async with self._pool.acquire() as con, con.transaction():
-            if not await repo.add_entry(con, record.entry):
+            if not await timeline.add_entry(con, record.entry):
                 return
-            await repo.insert_status_event(con, event, record.entry.at)
-            await repo.update_case_status(con, event)
+            await cases.insert_status_event(con, event, record.entry.at)
+            await cases.update_case_status(con, event)
             if event.person is not None:
-                await repo.upsert_person(con, event.case_id, event.person)
-            await repo.replace_children(con, event.case_id, event)
+                await cases.upsert_person(con, event.case_id, event.person)
+            await cases.replace_children(con, event.case_id, event)
 
     @activity.defn(name=ActivityName.RECORD_STAGE)
     async def record_stage(self, record: StageRecord) -> None:
         async with self._pool.acquire() as con, con.transaction():
-            if await repo.add_entry(con, record.entry):
-                await repo.update_case(con, record)
+            if await timeline.add_entry(con, record.entry):
+                await cases.update_case(con, record)
                 if record.stage is Stage.CLOSED and record.outcome is not None:
                     # The erasure date is fixed when the case closes (schemas/retention.py).
                     closed_on = record.entry.at.astimezone(BERLIN).date()
@@ -71,35 +70,35 @@ class CaseStore:
     @activity.defn(name=ActivityName.CREATE_TASK)
     async def create_task(self, task: NewTask) -> None:
         async with self._pool.acquire() as con, con.transaction():
-            if await repo.add_entry(con, task.entry):
-                await repo.insert_task(con, task)
+            if await timeline.add_entry(con, task.entry):
+                await tasks.insert_task(con, task)
 
     @activity.defn(name=ActivityName.CLOSE_TASK)
     async def close_task(self, closure: TaskClosure) -> None:
         async with self._pool.acquire() as con, con.transaction():
-            if await repo.add_entry(con, closure.entry):
-                await repo.close_task(con, closure)
+            if await timeline.add_entry(con, closure.entry):
+                await tasks.close_task(con, closure)
 
     @activity.defn(name=ActivityName.NOTIFY)
     async def notify(self, notice: Notice) -> None:
         """Queue a message to the team's inbox (the outbox is delivered separately)."""
         async with self._pool.acquire() as con, con.transaction():
-            if not await repo.add_entry(con, notice.entry):
+            if not await timeline.add_entry(con, notice.entry):
                 return
-            await repo.insert_notice(con, notice)
+            await tasks.insert_notice(con, notice)
             if notice.kind is NoticeKind.OVERDUE and notice.task_id is not None:
-                await repo.mark_overdue(con, notice.task_id)
+                await tasks.mark_overdue(con, notice.task_id)
 
     @activity.defn(name=ActivityName.REGISTER_SUPPORTER)
     async def register_supporter(self, record: SupporterRecord) -> None:
         """Store the supporter and tell the ABH at once, in one transaction."""
         async with self._pool.acquire() as con, con.transaction():
-            if not await repo.add_entry(con, record.entry):
+            if not await timeline.add_entry(con, record.entry):
                 return
-            await repo.insert_supporter(
+            await cases.insert_supporter(
                 con, record.supporter_id, record.entry.case_id, record.report, record.entry.at
             )
-            await repo.insert_notice(
+            await tasks.insert_notice(
                 con,
                 Notice(
                     entry=record.entry,

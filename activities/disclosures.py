@@ -20,13 +20,14 @@ from schemas.records import (
     KI_RECIPIENT,
     ActivityName,
     ConsentRecord,
+    DisclosureRow,
     Handover,
     HandoverReceipt,
     Withdrawal,
     WithdrawalReceipt,
 )
-from store import audit
-from store import repository as repo
+from store import audit, disclosures, timeline
+from store.db import Connection
 
 
 def _nothing() -> None:
@@ -53,8 +54,8 @@ class Disclosures:
     @activity.defn(name=ActivityName.RECORD_CONSENT)
     async def record_consent(self, record: ConsentRecord) -> None:
         async with self._pool.acquire() as con, con.transaction():
-            if await repo.add_entry(con, record.entry):
-                await repo.insert_consent(
+            if await timeline.add_entry(con, record.entry):
+                await disclosures.insert_consent(
                     con, record.consent_id, record.entry.case_id, record.signed_on, record.entry.at
                 )
 
@@ -64,24 +65,24 @@ class Disclosures:
         if self._before_handover is not None:
             await self._before_handover()
         async with self._pool.acquire() as con, con.transaction():
-            consent = await repo.lock_consent(con, handover.consent_id)
-            if consent is None or consent["case_id"] != case_id:
+            consent = await disclosures.lock_consent(con, handover.consent_id)
+            if consent is None or consent.case_id != case_id:
                 raise ApplicationError(
                     "no consent on record", type=ErrorType.NO_CONSENT, non_retryable=True
                 )
-            if consent["withdrawn_on"] is not None:
+            if consent.withdrawn_on is not None:
                 raise ApplicationError(
                     "the consent was withdrawn",
                     type=ErrorType.CONSENT_WITHDRAWN,
                     non_retryable=True,
                 )
-            row = await repo.find_disclosure(con, handover.consent_id, handover.recipient)
+            row = await disclosures.find_disclosure(con, handover.consent_id, handover.recipient)
             if row is None:
                 row = await self._disclose(con, handover)
                 detail: dict[str, DetailValue] = {
-                    "disclosure_id": row["disclosure_id"],
-                    "recipient": row["recipient"],
-                    "categories": list(row["categories"]),
+                    "disclosure_id": row.disclosure_id,
+                    "recipient": row.recipient,
+                    "categories": list(row.categories),
                     "consent_id": handover.consent_id,
                 }
                 await audit.append(
@@ -90,39 +91,39 @@ class Disclosures:
                 )
         self._after_handover_commit()
         return HandoverReceipt(
-            disclosure_id=row["disclosure_id"],
-            recipient=row["recipient"],
-            categories=list(row["categories"]),
+            disclosure_id=row.disclosure_id,
+            recipient=row.recipient,
+            categories=list(row.categories),
         )
 
-    async def _disclose(self, con: repo.Connection, handover: Handover) -> asyncpg.Record:
+    async def _disclose(self, con: Connection, handover: Handover) -> DisclosureRow:
         case_id = handover.entry.case_id
         if handover.recipient == KI_RECIPIENT:
-            data = await repo.handover_data(con, case_id)
+            data = await disclosures.handover_data(con, case_id)
             assert data is not None
-            await repo.insert_ki_referral(
+            await disclosures.insert_ki_referral(
                 con,
                 consent_id=handover.consent_id,
                 case_id=case_id,
                 personal_data={
-                    "given_name": data["given_name"],
-                    "family_name": data["family_name"],
-                    "date_of_birth": data["date_of_birth"].isoformat(),
-                    "nationality": data["nationality"],
-                    "language": data["language"],
+                    "given_name": data.given_name,
+                    "family_name": data.family_name,
+                    "date_of_birth": data.date_of_birth.isoformat(),
+                    "nationality": data.nationality,
+                    "language": data.language,
                 },
                 contact_data={
-                    "phone": data["phone"],
-                    "email": data["email"],
-                    "street": data["street"],
-                    "postal_code": data["postal_code"],
-                    "town": data["town"],
+                    "phone": data.phone,
+                    "email": data.email,
+                    "street": data.street,
+                    "postal_code": data.postal_code,
+                    "town": data.town,
                 },
-                residence_status=data["residence_status"],
+                residence_status=data.residence_status,
                 at=handover.entry.at,
             )
-        await repo.add_entry(con, handover.entry)
-        return await repo.insert_disclosure(
+        await timeline.add_entry(con, handover.entry)
+        return await disclosures.insert_disclosure(
             con,
             case_id=case_id,
             consent_id=handover.consent_id,
@@ -136,16 +137,18 @@ class Disclosures:
     async def withdraw_consent(self, withdrawal: Withdrawal) -> WithdrawalReceipt:
         """Record the withdrawal and ask every earlier recipient to erase (Art. 17, 19)."""
         async with self._pool.acquire() as con, con.transaction():
-            await repo.lock_consent(con, withdrawal.consent_id)
-            first_time = await repo.add_entry(con, withdrawal.entry)
-            await repo.withdraw_consent(
+            await disclosures.lock_consent(con, withdrawal.consent_id)
+            first_time = await timeline.add_entry(con, withdrawal.entry)
+            await disclosures.withdraw_consent(
                 con,
                 withdrawal.consent_id,
                 withdrawal.withdrawn_on,
                 withdrawal.received_by,
                 withdrawal.entry.at,
             )
-            recipients = await repo.request_erasure(con, withdrawal.consent_id, withdrawal.entry.at)
+            recipients = await disclosures.request_erasure(
+                con, withdrawal.consent_id, withdrawal.entry.at
+            )
             if first_time:
                 detail: dict[str, DetailValue] = {
                     "consent_id": withdrawal.consent_id,

@@ -33,6 +33,7 @@ from schemas.records import ActivityName
 from store import documents as document_store
 from store import records
 from store import repository as repo
+from store import timeline
 
 # What the record tells everyone without a route (DOMAIN.md: the negative consequences).
 CONSEQUENCES = list(Consequence)
@@ -86,7 +87,7 @@ class CaseDocuments:
         flags = [flag.value for flag in rendered.flags]
         detail = _NAMES[request.kind] + (f" ({', '.join(flags)})" if flags else "")
         async with self._pool.acquire() as con, con.transaction():
-            await repo.add_entry(con, request.entry.model_copy(update={"detail": detail}))
+            await timeline.add_entry(con, request.entry.model_copy(update={"detail": detail}))
             stored_id = await document_store.add_document(
                 con,
                 document_id=request.document_id,

@@ -8,6 +8,7 @@ from temporalio import activity
 from protection.erasure import ErasureRefused, erase_arrivals, erase_case
 from protection.keyring import KeyRing
 from schemas.arrivals import ArrivalErasureOutcome, DueArrivals, EraseArrivalRequest
+from schemas.case import Outcome
 from schemas.local_time import BERLIN
 from schemas.records import ActivityName
 from schemas.retention import (
@@ -36,9 +37,9 @@ class Retention:
         async with self._pool.acquire() as con, con.transaction():
             assigned = 0
             for row in await store.closed_without_erasure_date(con):
-                closed_on = row["closed_at"].astimezone(BERLIN).date()
-                rule = self._rules.for_outcome(row["outcome"])
-                await store.set_erase_after(con, row["case_id"], rule.erase_after(closed_on))
+                closed_on = row.closed_at.astimezone(BERLIN).date()
+                rule = self._rules.for_outcome(Outcome(row.outcome))
+                await store.set_erase_after(con, row.case_id, rule.erase_after(closed_on))
                 assigned += 1
             case_ids = await store.due_for_erasure(con, query.on, query.limit)
         return DueCases(case_ids=case_ids, dates_assigned=assigned)

@@ -42,11 +42,11 @@ async def erase_case(
         case = await store.case_for_erasure(con, case_id)
         if case is None:
             raise ErasureRefused(404, "unknown case")
-        if case["erased_at"] is not None:
-            return ErasureResult(case_id=case_id, erased_at=case["erased_at"], already_erased=True)
-        if case["closed_at"] is None:
+        if case.erased_at is not None:
+            return ErasureResult(case_id=case_id, erased_at=case.erased_at, already_erased=True)
+        if case.closed_at is None:
             raise ErasureRefused(409, "the case is not closed")
-        if case["legal_hold"]:
+        if case.legal_hold:
             raise ErasureRefused(409, "the case is on legal hold")
         shredded = await key_store.shred(con, scope, at)
         removed = await store.remove_personal_rows(con, case_id)
@@ -82,9 +82,9 @@ async def erase_arrivals(
         arrivals = await arrival_store.lock_reference(con, reference)
         if not arrivals:
             raise ErasureRefused(404, "unknown arrival")
-        if any(row["finished_at"] is None for row in arrivals):
+        if any(row.finished_at is None for row in arrivals):
             raise ErasureRefused(409, "an arrival of this reference is still running")
-        pending = [str(row["arrival_id"]) for row in arrivals if row["erased_at"] is None]
+        pending = [str(row.arrival_id) for row in arrivals if row.erased_at is None]
         if not pending:
             return {}
         shredded = await key_store.shred(con, scope, at)

@@ -87,9 +87,9 @@ class KeyRing:
                     return self._remember(scope, DataKey(key_id, key))
                 row = await store.live_key(con, scope)  # another process was first
                 assert row is not None
-        key = _unwrap(self.masters.get(row["master_key_id"]), row["master_key_id"],
-                      row["key_id"], row["wrapped"])  # fmt: skip
-        return self._remember(scope, DataKey(row["key_id"], key))
+        key = _unwrap(self.masters.get(row.master_key_id), row.master_key_id,
+                      row.key_id, row.wrapped)  # fmt: skip
+        return self._remember(scope, DataKey(row.key_id, key))
 
     def _remember(self, scope: str, data_key: DataKey) -> DataKey:
         now = time.monotonic()
@@ -107,9 +107,10 @@ class KeyRing:
         if row is None:
             raise UnknownKey(key_id)
         key: bytes | None = None
-        if row["wrapped"] is not None:
-            master_id = row["master_key_id"]
-            key = _unwrap(self.masters.get(master_id), master_id, key_id, row["wrapped"])
+        if row.wrapped is not None:
+            master_id = row.master_key_id
+            assert master_id is not None  # data_keys' CHECK: wrapped with a master key
+            key = _unwrap(self.masters.get(master_id), master_id, key_id, row.wrapped)
         self._by_id[key_id] = (time.monotonic(), key)
         return key
 
@@ -139,9 +140,9 @@ class KeyRing:
                 if not rows:
                     return changed
                 for row in rows:
-                    old_id = row["master_key_id"]
-                    key_id = row["key_id"]
-                    key = _unwrap(self.masters.get(old_id), old_id, key_id, row["wrapped"])
+                    old_id = row.master_key_id
+                    key_id = row.key_id
+                    key = _unwrap(self.masters.get(old_id), old_id, key_id, row.wrapped)
                     wrapped = _wrap(current, current_id, key_id, key)
                     if await store.replace_wrapping(con, key_id, old_id, wrapped, current_id):
                         changed += 1

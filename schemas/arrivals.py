@@ -16,11 +16,13 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Literal
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.events import CaseId, EventId
 from schemas.flyers import IssuedFlyer
+from schemas.rows import Row
 from schemas.tasks import FlyerHandover, TaskStatus
 
 MAIL_QUEUED = "MailQueued"
@@ -215,3 +217,64 @@ class ArrivalErasureOutcome(BaseModel):
     reference: str
     erased: bool
     refused: str | None = None
+
+
+# ------------------------------------------------------------------- rows
+
+
+class ArrivalRow(Row):
+    """An arrival as stored; name and e-mail are None once erased (the e-mail also when
+    unknown), outcome and ``finished_at`` until it finished."""
+
+    arrival_id: str
+    reference: str
+    event_id: str
+    town: str
+    language: str
+    effective_date: date
+    received_at: datetime
+    given_name: str | None = Field(repr=False)
+    family_name: str | None = Field(repr=False)
+    email: str | None = Field(repr=False)
+    outcome: str | None
+    finished_at: datetime | None
+    erase_after: date | None
+    erased_at: datetime | None
+
+
+class ArrivalEventRow(Row):
+    """The arrival an event opened."""
+
+    arrival_id: str
+    reference: str
+    town: str
+    finished_at: datetime | None
+
+
+class DeliveryRow(Row):
+    """A delivery of a flyer: by e-mail (``outbox_id``) or by hand (``task_id``)."""
+
+    delivery_id: str
+    flyer_id: str
+    town: str
+    languages: list[str]
+    template_version: str
+    directory_version: str
+    content_hash: str
+    flags: list[str]
+    channel: str
+    outbox_id: int | None
+    task_id: str | None
+    status: str
+    handed_over_on: date | None
+    created_at: datetime
+    settled_at: datetime | None
+
+
+class ArrivalLockRow(Row):
+    """An arrival as its erasure locks it."""
+
+    arrival_id: UUID
+    finished_at: datetime | None
+    erase_after: date | None
+    erased_at: datetime | None

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from schemas.events import ResidenceStatus
 from schemas.inputs import Text
 from schemas.process import ProcessTimings
 from schemas.residence_routes import ResidenceRoutes
+from schemas.rows import Row
 from schemas.tasks import TaskKind, TaskStatus, TaskView
 from schemas.time_rules import TimeRule
 
@@ -147,3 +148,32 @@ class KiCaseView(BaseModel):
     residence_status: ResidenceStatus
     open_tasks: list[KiTask]
     done_tasks: list[KiTask] = Field(description="Completed and cancelled tasks of the KI.")
+
+
+# ------------------------------------------------------------------- rows
+
+
+class CaseRow(Row):
+    """The case row: stage, status and outcome as stored (their enums' values)."""
+
+    case_id: str
+    stage: str
+    residence_status: str
+    outcome: str | None
+    departure_deadline: date | None
+    town: str
+
+
+class TimelineRow(Row):
+    at: datetime
+    kind: str
+    detail: str
+
+
+class KiReferralRow(Row):
+    """What the KI holds of a case: the three categories as they were handed over."""
+
+    personal_data: dict[str, JsonValue] = Field(repr=False)
+    contact_data: dict[str, JsonValue] = Field(repr=False)
+    residence_status: str
+    received_at: datetime

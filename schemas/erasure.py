@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from schemas.rows import Row
+
 
 class ErasureResult(BaseModel):
     case_id: str
@@ -13,3 +15,22 @@ class ErasureResult(BaseModel):
     already_erased: bool = False
     keys_shredded: int = 0
     rows_removed: dict[str, int] = {}
+
+
+class ErasureCaseRow(Row):
+    """A case as its erasure locks it; outcome as stored (``Outcome``'s value)."""
+
+    case_id: str
+    stage: str
+    outcome: str | None
+    closed_at: datetime | None
+    legal_hold: bool
+    erased_at: datetime | None
+
+
+class ClosedCaseRow(Row):
+    """A closed case that has no erasure date yet."""
+
+    case_id: str
+    closed_at: datetime
+    outcome: str

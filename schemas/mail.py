@@ -6,7 +6,12 @@ The arrival's ``arrival.mail_flyer`` activity builds it and writes it to the ``o
 
 from __future__ import annotations
 
+from datetime import datetime
+from uuid import UUID
+
 from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.rows import Row
 
 # One address, no display name: enough to send to and nothing a header could be injected with.
 ADDRESS_PATTERN = r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$"
@@ -41,3 +46,33 @@ class MailRequest(BaseModel):
     subject: str = Field(min_length=1, max_length=300, pattern=r"^[^\r\n]*$")
     body: str
     attachments: tuple[MailAttachment, ...] = ()
+
+
+# ------------------------------------------------------------------- rows
+
+
+class OutboxStateRow(Row):
+    """Where a mail stands: ``queued``, ``sent`` (then ``sent_at``) or ``failed``."""
+
+    status: str
+    sent_at: datetime | None
+
+
+class MailRow(Row):
+    """One outbox row; subject and body are None once sent."""
+
+    id: int
+    idempotency_key: str
+    case_id: str | None
+    arrival_id: UUID | None
+    recipient: str = Field(repr=False)
+    subject: str | None = Field(repr=False)
+    body: str | None = Field(repr=False)
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    message_id: str | None
+    message_sha256: bytes | None
+    created_at: datetime
+    sent_at: datetime | None

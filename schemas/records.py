@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from schemas.case import Outcome, Stage, SupporterReport
 from schemas.events import ResidenceStatus, StatusEvent
+from schemas.rows import Row
 from schemas.tasks import Queue, TaskCompletion, TaskKind, TaskStatus
 
 
@@ -149,3 +151,36 @@ HANDOVER_CATEGORIES = ["personal_data", "contact_data", "residence_status"]
 
 def partner_recipient(partner_id: int) -> str:
     return f"partner:{partner_id}"
+
+
+# ------------------------------------------------------------------- rows
+
+
+class ConsentRow(Row):
+    """A consent as a handover or a withdrawal locks it."""
+
+    consent_id: UUID
+    case_id: str
+    withdrawn_on: date | None
+
+
+class DisclosureRow(Row):
+    disclosure_id: int
+    recipient: str
+    categories: list[str]
+
+
+class HandoverRow(Row):
+    """The three categories and nothing else: personal data, contact data, residence status."""
+
+    given_name: str = Field(repr=False)
+    family_name: str = Field(repr=False)
+    date_of_birth: date = Field(repr=False)
+    nationality: str = Field(repr=False)
+    language: str = Field(repr=False)
+    phone: str | None = Field(repr=False)
+    email: str | None = Field(repr=False)
+    street: str = Field(repr=False)
+    postal_code: str = Field(repr=False)
+    town: str = Field(repr=False)
+    residence_status: str

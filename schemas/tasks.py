@@ -15,6 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo
 
 from schemas.inputs import Line, RowId, Text
 from schemas.routes import Prerequisite, Route
+from schemas.rows import Row
 
 
 class Queue(StrEnum):
@@ -284,3 +285,53 @@ class TaskResult(BaseModel):
     case_id: str | None
     stage: str
     arrival_reference: str | None = None
+
+
+# ------------------------------------------------------------------- rows
+
+
+class TaskRow(Row):
+    """What every read of a task returns; kind, queue and status as stored (their enums'
+    values). A task belongs to a case (``case_id``) or to an arrival."""
+
+    task_id: str
+    case_id: str | None
+    kind: str
+    queue: str
+    status: str
+    due_at: datetime
+    overdue: bool
+
+
+class TaskTownRow(TaskRow):
+    """A task with the person's town (the case's or the arrival's)."""
+
+    arrival_reference: str | None
+    town: str
+
+
+class OpenTaskRow(TaskRow):
+    arrival_reference: str | None
+    detail: str | None
+
+
+class InboxTaskRow(TaskRow):
+    """A task as the inbox changes it: with whom it is assigned to."""
+
+    assigned_to: int | None
+    detail: str | None
+
+
+class InboxViewRow(InboxTaskRow):
+    arrival_reference: str | None
+
+
+class AssignmentRow(Row):
+    """A claim, release or hand-over of a task; the comment may be about the person."""
+
+    action: str
+    by_account: int
+    from_account: int | None
+    to_account: int | None
+    comment: str | None = Field(repr=False)
+    at: datetime

@@ -43,8 +43,8 @@ from store import documents as document_store
 from store import inbox as inbox_store
 from store import keys as key_store
 from store import records as record_store
-from store import repository as repo
-from store.repository import Connection
+from store import timeline as timeline_store
+from store.db import Connection
 from workflows.arrival import arrival_workflow_id
 
 _UNKNOWN_CASE = "unknown case"
@@ -195,8 +195,8 @@ class AccessService:
                 status_events=await record_store.status_events(con, case_id),
                 tasks=await record_store.tasks(con, case_id),
                 timeline=[
-                    TimelineEntry.model_validate(dict(row))
-                    for row in await repo.timeline(con, case_id)
+                    TimelineEntry.model_validate(row.model_dump())
+                    for row in await timeline_store.timeline(con, case_id)
                 ],
                 ki_referrals=await record_store.ki_referrals(con, case_id),
                 disclosures=await record_store.disclosures_of_case(con, case_id),

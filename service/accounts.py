@@ -50,7 +50,7 @@ from schemas.inputs import describe_de, forbidden_character
 from service.errors import AccountError, LoginRefused
 from store import accounts as store
 from store import audit
-from store.repository import Connection
+from store.db import Connection
 
 MIN_PASSWORD_LENGTH = 12
 

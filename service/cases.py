@@ -50,7 +50,15 @@ from schemas.case import (
 from schemas.errors import ErrorType, FieldError
 from schemas.events import IntakeResult, StatusEvent
 from schemas.partners import Partner
-from schemas.tasks import CompleteTask, KiContact, Queue, TaskCompletion, TaskResult, TaskView
+from schemas.tasks import (
+    CompleteTask,
+    KiContact,
+    Queue,
+    TaskCompletion,
+    TaskResult,
+    TaskTownRow,
+    TaskView,
+)
 from service.errors import (
     Backend,
     CaseClosed,
@@ -63,8 +71,12 @@ from service.errors import (
 )
 from service.temporal import update_method
 from store import arrivals as arrival_store
+from store import cases as case_store
+from store import partners as partner_store
 from store import repository as repo
-from store.repository import Connection
+from store import tasks as task_store
+from store import timeline as timeline_store
+from store.db import Connection
 from workflows.arrival import ArrivalWorkflow, arrival_workflow_id
 from workflows.case import CaseWorkflow, workflow_id
 
@@ -114,6 +126,12 @@ def _from_update_failure(error: WorkflowUpdateFailedError) -> Refused:
         fields = [FieldError.model_validate(detail) for detail in cause.details]
         return Invalid(cause.message, fields)
     return refusal(cause.message)
+
+
+def _case_of(task: TaskTownRow) -> str:
+    """The case of a task that is not an arrival's (a task has one of them: tasks' CHECK)."""
+    assert task.case_id is not None
+    return task.case_id
 
 
 class CaseService:
@@ -193,7 +211,7 @@ class CaseService:
             known = await self._recorded_event(con, event)
             if known is not None:
                 return known
-            case_exists = await repo.get_case(con, event.case_id) is not None
+            case_exists = await case_store.get_case(con, event.case_id) is not None
         could_open = event.status.opens_case and event.person is not None
         if not could_open and not case_exists:
             # Refuse here what cannot open a case, so no workflow is started for it.
@@ -230,21 +248,21 @@ class CaseService:
                 raise
             # The case's workflow has ended: a re-sent event is a duplicate, others come late.
             async with self._pool.acquire() as con:
-                if await repo.case_of_event(con, event.event_id) == event.case_id:
+                if await case_store.case_of_event(con, event.event_id) == event.case_id:
                     return IntakeResult(case_id=event.case_id, stage="closed", duplicate=True)
             raise CaseClosed("the case is closed") from None
         finally:
             await _forget_start(start)
 
     @staticmethod
-    async def _recorded_event(con: Any, event: StatusEvent) -> IntakeResult | None:
+    async def _recorded_event(con: Connection, event: StatusEvent) -> IntakeResult | None:
         """The answer to an event the case has recorded already: a duplicate, nothing changes."""
-        if await repo.case_of_event(con, event.event_id) != event.case_id:
+        if await case_store.case_of_event(con, event.event_id) != event.case_id:
             return None
-        case = await repo.get_case(con, event.case_id)
+        case = await case_store.get_case(con, event.case_id)
         if case is None:  # erased meanwhile: the event is no longer known either
             return None
-        return IntakeResult(case_id=event.case_id, stage=case["stage"], duplicate=True)
+        return IntakeResult(case_id=event.case_id, stage=case.stage, duplicate=True)
 
     async def _submit_arrival(self, event: StatusEvent) -> IntakeResult:
         """Neu zugewandert: the flyer of the person's town, by e-mail or by hand.
@@ -269,9 +287,9 @@ class CaseService:
         async with self._pool.acquire() as con:
             known = await arrival_store.by_event(con, event.event_id)
             if known is not None:
-                if known["reference"] != event.case_id:
+                if known.reference != event.case_id:
                     raise Invalid.field("event_id", "already used for another reference")
-                stage = ArrivalStage.INFORMED if known["finished_at"] else ArrivalStage.INFORMATION
+                stage = ArrivalStage.INFORMED if known.finished_at else ArrivalStage.INFORMATION
                 return IntakeResult(case_id=event.case_id, stage=stage, duplicate=True)
             if await arrival_store.informed_in(con, event.case_id, town):
                 raise Conflict("this reference has already received the flyer of this town")
@@ -312,25 +330,25 @@ class CaseService:
         from the store. Another completion of a task that is no longer open is a 409.
         """
         async with self._pool.acquire() as con:
-            task = await repo.get_task(con, task_id)
+            task = await task_store.get_task(con, task_id)
             if task is None:
                 raise NotFound("unknown task")
-            if queue is not None and task["queue"] != queue.value:
+            if queue is not None and task.queue != queue.value:
                 raise Forbidden("this task is not in your role's inbox")
             repeat = False
-            if task["status"] == "completed":
-                recorded = await repo.task_completion(con, task_id)
+            if task.status == "completed":
+                recorded = await task_store.task_completion(con, task_id)
                 repeat = (
                     recorded is not None and _COMPLETION.validate_python(recorded) == completion
                 )
-            if task["status"] != "open" and not repeat:
-                raise Conflict(f"the task is already {task['status']}")
-            if completion.kind != task["kind"]:
-                raise Invalid.field("kind", f"this task is a {task['kind']} task")
+            if task.status != "open" and not repeat:
+                raise Conflict(f"the task is already {task.status}")
+            if completion.kind != task.kind:
+                raise Invalid.field("kind", f"this task is a {task.kind} task")
             if isinstance(completion, KiContact):
-                await self._check_partner(con, task["town"], completion.partner_id)
-        reference = task["arrival_reference"]
-        scope = arrival_scope(reference) if reference is not None else case_scope(task["case_id"])
+                await self._check_partner(con, task.town, completion.partner_id)
+        reference = task.arrival_reference
+        scope = arrival_scope(reference) if reference is not None else case_scope(_case_of(task))
         # The task and what was entered: the same completion twice is one update; another
         # one of the same task is an update of its own, which the workflow refuses (409).
         update_id = f"task-{task_id}-{await self._digest(scope, completion)}"
@@ -341,7 +359,7 @@ class CaseService:
             ).execute_update(update_method(ArrivalWorkflow.complete_task), request, id=update_id)
         else:
             update = self._client.get_workflow_handle_for(
-                CaseWorkflow.run, workflow_id(task["case_id"])
+                CaseWorkflow.run, workflow_id(_case_of(task))
             ).execute_update(update_method(CaseWorkflow.complete_task), request, id=update_id)
         try:
             return await self._timely(update)
@@ -354,23 +372,23 @@ class CaseService:
                 return await self._completed(task)
             raise self._closed_or(error) from None
 
-    async def _completed(self, task: asyncpg.Record) -> TaskResult:
+    async def _completed(self, task: TaskTownRow) -> TaskResult:
         """The answer to a task completed with this very completion: where it stands now."""
-        if task["arrival_reference"] is not None:
+        if task.arrival_reference is not None:
             # Completing the hand-over task finishes the arrival.
             return TaskResult(
-                task_id=task["task_id"],
+                task_id=task.task_id,
                 case_id=None,
                 stage=ArrivalStage.INFORMED,
-                arrival_reference=task["arrival_reference"],
+                arrival_reference=task.arrival_reference,
             )
         async with self._pool.acquire() as con:
-            case = await repo.get_case(con, task["case_id"])
-        stage = case["stage"] if case is not None else "closed"
-        return TaskResult(task_id=task["task_id"], case_id=task["case_id"], stage=stage)
+            case = await case_store.get_case(con, _case_of(task))
+        stage = case.stage if case is not None else "closed"
+        return TaskResult(task_id=task.task_id, case_id=task.case_id, stage=stage)
 
-    async def _check_partner(self, con: Any, town: str, partner_id: int) -> None:
-        partner = await repo.get_partner(con, partner_id)
+    async def _check_partner(self, con: Connection, town: str, partner_id: int) -> None:
+        partner = await partner_store.get_partner(con, partner_id)
         if partner is None or not partner.active:
             raise Invalid.field("partner_id", "no such partner in the directory")
         if partner.town != town:
@@ -421,7 +439,7 @@ class CaseService:
 
     async def _case_exists(self, case_id: str) -> bool:
         async with self._pool.acquire() as con:
-            return await repo.get_case(con, case_id) is not None
+            return await case_store.get_case(con, case_id) is not None
 
     async def _require_case(self, case_id: str) -> None:
         if not await self._case_exists(case_id):
@@ -438,8 +456,8 @@ class CaseService:
 
     async def open_tasks(self, queue: Queue | None, case_id: str | None) -> list[TaskView]:
         async with self._pool.acquire() as con:
-            rows = await repo.open_tasks(con, queue=queue, case_id=case_id)
-        return [TaskView.model_validate(dict(row)) for row in rows]
+            rows = await task_store.open_tasks(con, queue=queue, case_id=case_id)
+        return [TaskView.model_validate(row.model_dump()) for row in rows]
 
     async def partners(self, town: str | None) -> list[Partner]:
         async with self._pool.acquire() as con:
@@ -449,17 +467,17 @@ class CaseService:
 async def read_case_view(con: Connection, case_id: str) -> CaseView | None:
     """The ABH's view of a case on ``con`` (None: no such case), for this service and
     :class:`service.access.AccessService` alike."""
-    case = await repo.get_case(con, case_id)
+    case = await case_store.get_case(con, case_id)
     if case is None:
         return None
-    tasks = await repo.open_tasks(con, case_id=case_id)
-    entries = await repo.timeline(con, case_id)
+    tasks = await task_store.open_tasks(con, case_id=case_id)
+    entries = await timeline_store.timeline(con, case_id)
     return CaseView(
-        case_id=case["case_id"],
-        stage=case["stage"],
-        residence_status=case["residence_status"],
-        outcome=case["outcome"],
-        departure_deadline=case["departure_deadline"],
-        open_tasks=[TaskView.model_validate(dict(row)) for row in tasks],
-        timeline=[TimelineEntry.model_validate(dict(row)) for row in entries],
+        case_id=case.case_id,
+        stage=case.stage,
+        residence_status=case.residence_status,
+        outcome=case.outcome,
+        departure_deadline=case.departure_deadline,
+        open_tasks=[TaskView.model_validate(row.model_dump()) for row in tasks],
+        timeline=[TimelineEntry.model_validate(row.model_dump()) for row in entries],
     )

@@ -17,6 +17,7 @@ from schemas.offers import Offer, OfferDraft
 from schemas.partners import Partner, PartnerDraft
 from service.errors import NameTaken, UnknownEntry
 from store import offers as offer_store
+from store import partners as partner_store
 from store import repository as repo
 
 _UNKNOWN_PARTNER = "unknown partner"
@@ -41,7 +42,7 @@ class DirectoryService:
     async def get_partner(self, partner_id: int) -> Partner:
         """Also a deactivated one: past disclosures name it."""
         async with self._pool.acquire() as con:
-            partner = await repo.get_partner(con, partner_id)
+            partner = await partner_store.get_partner(con, partner_id)
         if partner is None:
             raise UnknownEntry(_UNKNOWN_PARTNER)
         return partner
@@ -49,7 +50,7 @@ class DirectoryService:
     async def create_partner(self, draft: PartnerDraft) -> Partner:
         try:
             async with self._pool.acquire() as con:
-                return await repo.add_partner(con, draft)
+                return await partner_store.add_partner(con, draft)
         except asyncpg.UniqueViolationError:
             raise NameTaken(_PARTNER_TAKEN) from None
 
@@ -57,7 +58,7 @@ class DirectoryService:
         """Replace the entry (a seed example becomes a real one)."""
         try:
             async with self._pool.acquire() as con:
-                partner = await repo.update_partner(con, partner_id, draft)
+                partner = await partner_store.update_partner(con, partner_id, draft)
         except asyncpg.UniqueViolationError:
             raise NameTaken(_PARTNER_TAKEN) from None
         if partner is None:
@@ -66,7 +67,7 @@ class DirectoryService:
 
     async def deactivate_partner(self, partner_id: int) -> None:
         async with self._pool.acquire() as con:
-            found = await repo.deactivate_partner(con, partner_id)
+            found = await partner_store.deactivate_partner(con, partner_id)
         if not found:
             raise UnknownEntry(_UNKNOWN_PARTNER)
 

@@ -138,7 +138,7 @@ class InboxService:
             counts = await store.view_counts(con, queue.value, account.account_id, now, end)
         return InboxPage(
             view=view,
-            tasks=[InboxTask.model_validate(dict(row)) for row in rows],
+            tasks=[InboxTask.model_validate(row.model_dump()) for row in rows],
             counts={View(name): count for name, count in counts.items()},
         )
 
@@ -200,11 +200,11 @@ class InboxService:
         queue = self._queue(account)
         async with self._pool.acquire() as con, con.transaction():
             task = await store.lock_task(con, task_id)
-            if task is None or task["queue"] != queue.value:
+            if task is None or task.queue != queue.value:
                 raise NotFound("Diese Aufgabe gibt es in Ihrem Posteingang nicht.")
-            if task["status"] != "open":
+            if task.status != "open":
                 raise Conflict("Die Aufgabe ist bereits abgeschlossen.")
-            current = task["assigned_to"]
+            current = task.assigned_to
             if action == "claim" and current not in (None, account.account_id):
                 raise Conflict("Die Aufgabe hat bereits jemand anderes übernommen.")
             if action in ("release", "hand_over") and current not in (None, account.account_id):
@@ -228,4 +228,4 @@ class InboxService:
     async def history(self, task_id: str) -> list[Assignment]:
         async with self._pool.acquire() as con:
             rows = await store.assignments(con, task_id)
-        return [Assignment.model_validate(dict(row)) for row in rows]
+        return [Assignment.model_validate(row.model_dump()) for row in rows]

@@ -13,7 +13,7 @@ import asyncpg
 
 from schemas.accounts import AccessLogEntry, Account, ApiToken, Role
 from store import inbox
-from store.repository import Connection
+from store.db import Connection
 
 _ACCOUNT_COLUMNS = "account_id, username, display_name, role, active"
 

@@ -11,14 +11,19 @@ from datetime import date, datetime
 import asyncpg
 
 from schemas.arrivals import (
+    ArrivalEventRow,
+    ArrivalLockRow,
     ArrivalOutcome,
+    ArrivalRow,
     Channel,
+    DeliveryRow,
     DeliveryStatus,
     NewArrival,
 )
 from schemas.flyers import IssuedFlyer
+from schemas.mail import OutboxStateRow
 from schemas.tasks import FlyerHandover, Queue, TaskKind, TaskStatus
-from store.repository import Connection
+from store.db import Connection
 
 # What an erasure of an arrival removes; the columns of ``arrivals`` set to NULL and the
 # tables whose rows go (by ``arrival_id``). ``tasks.completion`` is cleared as for a case.
@@ -47,23 +52,23 @@ async def insert_arrival(con: Connection, arrival: NewArrival) -> bool:
     return bool(inserted)
 
 
-async def arrival(con: Connection, arrival_id: str) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await con.fetchrow(
+async def arrival(con: Connection, arrival_id: str) -> ArrivalRow | None:
+    row = await con.fetchrow(
         "SELECT arrival_id::text, reference, event_id, town, language, effective_date,"
         " received_at, given_name, family_name, email, outcome, finished_at, erase_after,"
         " erased_at FROM arrivals WHERE arrival_id = $1",
         arrival_id,
     )
-    return row
+    return None if row is None else ArrivalRow.model_validate(dict(row))
 
 
-async def by_event(con: Connection, event_id: str) -> asyncpg.Record | None:
+async def by_event(con: Connection, event_id: str) -> ArrivalEventRow | None:
     """The arrival an event opened (a re-sent event finds it)."""
-    row: asyncpg.Record | None = await con.fetchrow(
+    row = await con.fetchrow(
         "SELECT arrival_id::text, reference, town, finished_at FROM arrivals WHERE event_id = $1",
         event_id,
     )
-    return row
+    return None if row is None else ArrivalEventRow.model_validate(dict(row))
 
 
 async def informed_in(con: Connection, reference: str, town: str) -> bool:
@@ -155,14 +160,15 @@ async def settle_delivery(
     )
 
 
-async def deliveries(con: Connection, arrival_id: str) -> list[asyncpg.Record]:
-    return await con.fetch(
+async def deliveries(con: Connection, arrival_id: str) -> list[DeliveryRow]:
+    rows = await con.fetch(
         "SELECT delivery_id::text, flyer_id::text, town, languages, template_version,"
         " directory_version, content_hash, flags, channel, outbox_id, task_id::text, status,"
         " handed_over_on, created_at, settled_at FROM arrival_deliveries"
         " WHERE arrival_id = $1 ORDER BY created_at, delivery_id",
         arrival_id,
     )
+    return [DeliveryRow.model_validate(dict(row)) for row in rows]
 
 
 async def flyer_of_task(con: Connection, task_id: str) -> str | None:
@@ -173,11 +179,9 @@ async def flyer_of_task(con: Connection, task_id: str) -> str | None:
     return flyer_id
 
 
-async def outbox_state(con: Connection, outbox_id: int) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await con.fetchrow(
-        "SELECT status, sent_at FROM outbox WHERE id = $1", outbox_id
-    )
-    return row
+async def outbox_state(con: Connection, outbox_id: int) -> OutboxStateRow | None:
+    row = await con.fetchrow("SELECT status, sent_at FROM outbox WHERE id = $1", outbox_id)
+    return None if row is None else OutboxStateRow.model_validate(dict(row))
 
 
 # ------------------------------------------------------------------- tasks
@@ -245,13 +249,14 @@ async def due_for_erasure(con: Connection, on: date, limit: int) -> list[str]:
     return [row["reference"] for row in rows]
 
 
-async def lock_reference(con: Connection, reference: str) -> list[asyncpg.Record]:
+async def lock_reference(con: Connection, reference: str) -> list[ArrivalLockRow]:
     """The arrivals of a reference, locked against a concurrent erasure."""
-    return await con.fetch(
+    rows = await con.fetch(
         "SELECT arrival_id, finished_at, erase_after, erased_at FROM arrivals"
         " WHERE reference = $1 ORDER BY received_at FOR UPDATE",
         reference,
     )
+    return [ArrivalLockRow.model_validate(dict(row)) for row in rows]
 
 
 async def remove_personal_data(

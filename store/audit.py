@@ -24,7 +24,7 @@ from schemas.audit import (
     canonical_bytes,
     chain_hash,
 )
-from store.repository import Connection
+from store.db import Connection
 
 _APPEND_LOCK = 7_720_242  # next to store.migrate's and the tests' template lock
 

@@ -14,6 +14,9 @@ import asyncpg
 # caller, and an activity's retry policy tries again later.
 CONNECT_TIMEOUT_SECONDS = 5.0
 
+# What every store function takes: a connection of its own or one lent by the pool.
+Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+
 
 class DatabaseUnreachable(ConnectionError):
     """No new connection to PostgreSQL: refused, no socket, timed out, or not accepting yet.

@@ -6,7 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 from schemas.case_documents import CaseDocument
-from store.repository import Connection
+from store.db import Connection
 
 _COLUMNS = (
     "document_id, kind, languages, template_version, content_hash, flags, created_at, "

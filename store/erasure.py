@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-import asyncpg
-
+from schemas.erasure import ClosedCaseRow, ErasureCaseRow
 from store import arrivals
-from store.repository import Connection
+from store.db import Connection
 
 # Every table that holds personal data of a case, or text about it; erasure removes the rows.
 # The case row itself stays with anonymous figures; the disclosure register, consents (dates
@@ -32,14 +31,14 @@ PERSONAL_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-async def case_for_erasure(con: Connection, case_id: str) -> asyncpg.Record | None:
+async def case_for_erasure(con: Connection, case_id: str) -> ErasureCaseRow | None:
     """The case row, locked against a concurrent erasure or legal hold."""
-    row: asyncpg.Record | None = await con.fetchrow(
+    row = await con.fetchrow(
         "SELECT case_id, stage, outcome, closed_at, legal_hold, erased_at FROM cases"
         " WHERE case_id = $1 FOR UPDATE",
         case_id,
     )
-    return row
+    return None if row is None else ErasureCaseRow.model_validate(dict(row))
 
 
 async def remove_personal_rows(con: Connection, case_id: str) -> dict[str, int]:
@@ -57,33 +56,33 @@ async def remove_personal_rows(con: Connection, case_id: str) -> dict[str, int]:
 
 async def record_erasure(
     con: Connection,
-    case: asyncpg.Record,
+    case: ErasureCaseRow,
     at: datetime,
     reason: str,
     keys_shredded: int,
     removed: dict[str, int],
 ) -> None:
-    await con.execute("UPDATE cases SET erased_at = $2 WHERE case_id = $1", case["case_id"], at)
+    await con.execute("UPDATE cases SET erased_at = $2 WHERE case_id = $1", case.case_id, at)
     await con.execute(
         "INSERT INTO erasures (case_id, erased_at, reason, outcome, closed_at, keys_shredded,"
         " rows_removed) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        case["case_id"],
+        case.case_id,
         at,
         reason,
-        case["outcome"],
-        case["closed_at"],
+        case.outcome,
+        case.closed_at,
         keys_shredded,
         removed,
     )
 
 
-async def closed_without_erasure_date(con: Connection) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await con.fetch(
+async def closed_without_erasure_date(con: Connection) -> list[ClosedCaseRow]:
+    rows = await con.fetch(
         "SELECT case_id, closed_at, outcome FROM cases"
         " WHERE closed_at IS NOT NULL AND erase_after IS NULL AND erased_at IS NULL"
         " AND outcome IS NOT NULL"
     )
-    return rows
+    return [ClosedCaseRow.model_validate(dict(row)) for row in rows]
 
 
 async def set_erase_after(con: Connection, case_id: str, erase_after: date) -> None:

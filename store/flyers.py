@@ -14,7 +14,7 @@ import asyncpg
 from schemas.documents import OfferCategory, SupportOffer
 from schemas.flyers import IssuedFlyer
 from schemas.partners import PartnerKind
-from store.repository import Connection
+from store.db import Connection
 
 _COLUMNS = (
     "flyer_id::text AS flyer_id, town, requested_language, languages, template_version,"

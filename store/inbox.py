@@ -10,9 +10,9 @@ from typing import Any
 
 import asyncpg
 
-from schemas.case import KiCaseView, KiContactData, KiPersonalData, KiTask
-from schemas.tasks import TaskStatus
-from store.repository import Connection
+from schemas.case import KiCaseView, KiContactData, KiPersonalData, KiReferralRow, KiTask
+from schemas.tasks import AssignmentRow, InboxTaskRow, InboxViewRow, TaskStatus
+from store.db import Connection
 
 _TASK_COLUMNS = (
     "t.task_id::text, t.case_id, t.kind, t.queue, t.status, t.due_at, t.overdue, t.assigned_to, "
@@ -38,10 +38,11 @@ _PARAMS = (
 # -------------------------------------------------------------- assignment
 
 
-async def lock_task(con: Connection, task_id: str) -> asyncpg.Record | None:
-    return await con.fetchrow(
+async def lock_task(con: Connection, task_id: str) -> InboxTaskRow | None:
+    row = await con.fetchrow(
         f"SELECT {_TASK_COLUMNS} FROM tasks t WHERE t.task_id = $1 FOR UPDATE", task_id
     )
+    return None if row is None else InboxTaskRow.model_validate(dict(row))
 
 
 async def set_assignee(con: Connection, task_id: str, account_id: int | None) -> None:
@@ -72,12 +73,13 @@ async def insert_assignment(
     )
 
 
-async def assignments(con: Connection, task_id: str) -> list[asyncpg.Record]:
-    return await con.fetch(
+async def assignments(con: Connection, task_id: str) -> list[AssignmentRow]:
+    rows = await con.fetch(
         "SELECT action, by_account, from_account, to_account, comment, at "
         "FROM task_assignments WHERE task_id = $1 ORDER BY assignment_id",
         task_id,
     )
+    return [AssignmentRow.model_validate(dict(row)) for row in rows]
 
 
 # ------------------------------------------------------------------- views
@@ -85,9 +87,9 @@ async def assignments(con: Connection, task_id: str) -> list[asyncpg.Record]:
 
 async def view_tasks(
     con: Connection, view: str, queue: str, account_id: int, now: datetime, week_end: datetime
-) -> list[asyncpg.Record]:
+) -> list[InboxViewRow]:
     condition = VIEWS[view]
-    return await con.fetch(
+    rows = await con.fetch(
         f"{_PARAMS}SELECT {_TASK_COLUMNS}{_ARRIVAL_COLUMNS} FROM p, tasks t {_ARRIVAL_JOIN}"
         f"WHERE t.status = 'open' AND {condition} ORDER BY t.due_at, t.task_id LIMIT 500",
         queue,
@@ -95,6 +97,7 @@ async def view_tasks(
         now,
         week_end,
     )
+    return [InboxViewRow.model_validate(dict(row)) for row in rows]
 
 
 async def view_counts(
@@ -158,20 +161,20 @@ async def ki_case(con: Connection, case_id: str) -> KiCaseView | None:
     tasks = [KiTask.model_validate(dict(row)) for row in await tasks_of_case(con, case_id, "ki")]
     return KiCaseView(
         case_id=case_id,
-        received_at=referral["received_at"],
-        personal_data=KiPersonalData.model_validate(referral["personal_data"]),
-        contact_data=KiContactData.model_validate(referral["contact_data"]),
-        residence_status=referral["residence_status"],
+        received_at=referral.received_at,
+        personal_data=KiPersonalData.model_validate(referral.personal_data),
+        contact_data=KiContactData.model_validate(referral.contact_data),
+        residence_status=referral.residence_status,
         open_tasks=[task for task in tasks if task.status == TaskStatus.OPEN],
         done_tasks=[task for task in tasks if task.status != TaskStatus.OPEN],
     )
 
 
-async def ki_referral(con: Connection, case_id: str) -> asyncpg.Record | None:
+async def ki_referral(con: Connection, case_id: str) -> KiReferralRow | None:
     """What the KI holds of a case: the three categories, on a disclosure to the KI under a
     consent that is not withdrawn, and not erased. This is also the rule of whether the KI may
     read the case at all (``store.accounts.ki_may_see_case``): one statement for both."""
-    return await con.fetchrow(
+    row = await con.fetchrow(
         "SELECT r.personal_data, r.contact_data, r.residence_status, r.received_at "
         "FROM ki_referrals r JOIN consents c USING (consent_id) "
         "JOIN disclosures d ON d.consent_id = r.consent_id AND d.recipient = 'ki' "
@@ -179,6 +182,7 @@ async def ki_referral(con: Connection, case_id: str) -> asyncpg.Record | None:
         "ORDER BY r.received_at DESC LIMIT 1",
         case_id,
     )
+    return None if row is None else KiReferralRow.model_validate(dict(row))
 
 
 # -------------------------------------------------------------- operations

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import asyncpg
+from schemas.rows import KeyRow, WrappedKeyRow
+from store.db import Connection
 
-from store.repository import Connection
 
-
-async def live_key(con: Connection, scope: str) -> asyncpg.Record | None:
-    """The scope's live key: ``key_id``, ``wrapped``, ``master_key_id``; None when there is none."""
-    row: asyncpg.Record | None = await con.fetchrow(
+async def live_key(con: Connection, scope: str) -> WrappedKeyRow | None:
+    """The scope's live key; None when there is none."""
+    row = await con.fetchrow(
         "SELECT key_id, wrapped, master_key_id FROM data_keys"
         " WHERE scope = $1 AND shredded_at IS NULL",
         scope,
     )
-    return row
+    return None if row is None else WrappedKeyRow.model_validate(dict(row))
 
 
 async def insert_key(
@@ -34,12 +33,12 @@ async def insert_key(
     return bool(inserted)
 
 
-async def key_by_id(con: Connection, key_id: str) -> asyncpg.Record | None:
-    """``wrapped``, ``master_key_id``, ``shredded_at`` of a key; None when the id is unknown."""
-    row: asyncpg.Record | None = await con.fetchrow(
+async def key_by_id(con: Connection, key_id: str) -> KeyRow | None:
+    """A key by its id (shredded or not); None when the id is unknown."""
+    row = await con.fetchrow(
         "SELECT wrapped, master_key_id, shredded_at FROM data_keys WHERE key_id = $1", key_id
     )
-    return row
+    return None if row is None else KeyRow.model_validate(dict(row))
 
 
 async def shred(con: Connection, scope: str, at: datetime) -> list[str]:
@@ -55,14 +54,14 @@ async def shred(con: Connection, scope: str, at: datetime) -> list[str]:
 
 async def keys_wrapped_by_other_masters(
     con: Connection, current_master: str, limit: int
-) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await con.fetch(
+) -> list[WrappedKeyRow]:
+    rows = await con.fetch(
         "SELECT key_id, wrapped, master_key_id FROM data_keys"
         " WHERE shredded_at IS NULL AND master_key_id <> $1 ORDER BY key_id LIMIT $2",
         current_master,
         limit,
     )
-    return rows
+    return [WrappedKeyRow.model_validate(dict(row)) for row in rows]
 
 
 async def replace_wrapping(

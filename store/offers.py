@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncpg
 
 from schemas.offers import Offer, OfferDraft
-from store.repository import Connection
+from store.db import Connection
 
 _COLUMNS = "offer_id, name, category, town, address, hours, contact, languages, active, example"
 

@@ -16,10 +16,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import asyncpg
-
-from schemas.mail import MailAttachment, MailRequest
-from store.repository import Connection
+from schemas.mail import MailAttachment, MailRequest, MailRow
+from store.db import Connection
 
 
 @dataclass(frozen=True)
@@ -180,12 +178,12 @@ async def mark_failed(con: Connection, mail: ClaimedMail, error: str) -> bool:
     return bool(done)
 
 
-async def mail_row(con: Connection, outbox_id: int) -> asyncpg.Record | None:
+async def mail_row(con: Connection, outbox_id: int) -> MailRow | None:
     """One outbox row, for operators and tests."""
-    row: asyncpg.Record | None = await con.fetchrow(
+    row = await con.fetchrow(
         "SELECT id, idempotency_key, case_id, arrival_id, recipient, subject, body, status,"
         " attempts, next_attempt_at, last_error, message_id, message_sha256, created_at, sent_at"
         " FROM outbox WHERE id = $1",
         outbox_id,
     )
-    return row
+    return None if row is None else MailRow.model_validate(dict(row))

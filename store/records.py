@@ -25,7 +25,7 @@ from schemas.gdpr import (
     TaskData,
 )
 from schemas.records import KI_RECIPIENT
-from store.repository import Connection
+from store.db import Connection
 
 KI_NAME = "Kommunales Integrationszentrum"
 

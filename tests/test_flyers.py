@@ -42,6 +42,7 @@ from schemas.partners import PartnerDraft
 from schemas.records import ActivityName
 from store import flyers as flyer_store
 from store import offers as offer_store
+from store import partners as partner_store
 from store import repository as repo
 from tests.test_api import V1, locs
 from tests.test_documents import copy_texts, edit, words
@@ -137,7 +138,7 @@ async def test_a_changed_partner_makes_a_new_version_and_the_old_one_stays(
                 "hours": "Di 9:00–12:00",
             }
         )
-        changed = await repo.update_partner(con, partner.partner_id, draft)
+        changed = await partner_store.update_partner(con, partner.partner_id, draft)
     assert changed is not None and not changed.example  # an admin's edit: no longer a sample
 
     new = await issue(pool, "Kamen", "uk")

@@ -28,7 +28,7 @@ from aiosmtpd.controller import Controller
 from config.settings import Settings
 from mail.delivery import DeliveryPolicy, MailDelivery, deliver_due
 from mail.transport import MailboxTransport, SmtpTransport, transport_from_settings
-from schemas.mail import MailAttachment, MailRequest
+from schemas.mail import MailAttachment, MailRequest, MailRow
 from store import outbox
 from store.erasure import remove_personal_rows
 from tests.conftest import _free_port
@@ -112,7 +112,7 @@ def transport(port: int) -> SmtpTransport:
     return SmtpTransport("127.0.0.1", port, starttls=False, timeout=5)
 
 
-async def row(pool: asyncpg.Pool, outbox_id: int) -> asyncpg.Record:
+async def row(pool: asyncpg.Pool, outbox_id: int) -> MailRow:
     async with pool.acquire() as con:
         found = await outbox.mail_row(con, outbox_id)
     assert found is not None
@@ -132,7 +132,7 @@ async def test_enqueue_twice_with_one_key_queues_one_mail(pool: asyncpg.Pool) ->
     assert again == first
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 1
     assert await pool.fetchval("SELECT count(*) FROM outbox_attachments") == 1
-    assert (await row(pool, first))["subject"] == "Ihr Bescheid"  # first write wins
+    assert (await row(pool, first)).subject == "Ihr Bescheid"  # first write wins
     other, created_other = await queue(pool, request("ABH-2026-0001:bescheid:2"))
     assert created_other and other != first
 
@@ -154,11 +154,11 @@ async def test_delivery_reaches_the_smtp_server_with_its_attachment(
     assert attachment.get_content() == PDF
 
     sent = await row(pool, outbox_id)
-    assert sent["status"] == "sent" and sent["sent_at"] == NOW and sent["attempts"] == 1
+    assert sent.status == "sent" and sent.sent_at == NOW and sent.attempts == 1
     # Only the proof of delivery stays.
-    assert sent["subject"] is None and sent["body"] is None
-    assert sent["message_id"] == message["Message-ID"]
-    assert sent["message_sha256"] is not None and len(sent["message_sha256"]) == 32
+    assert sent.subject is None and sent.body is None
+    assert sent.message_id == message["Message-ID"]
+    assert sent.message_sha256 is not None and len(sent.message_sha256) == 32
     assert await pool.fetchval("SELECT count(*) FROM outbox_attachments") == 0
     # Nothing is due any more: a later round sends nothing.
     assert (await deliver_due(pool, transport(smtp_port), NOW + timedelta(days=1))).claimed == 0
@@ -173,10 +173,10 @@ async def test_an_outage_delays_the_mail_and_loses_none(pool: asyncpg.Pool, smtp
     report = await deliver_due(pool, transport(smtp_port), NOW, policy=policy)
     assert report.retried == 1 and report.sent == 0
     queued = await row(pool, outbox_id)
-    assert queued["status"] == "queued" and queued["attempts"] == 1
-    assert queued["next_attempt_at"] == NOW + timedelta(seconds=30)
-    assert queued["last_error"] == "ConnectionRefusedError"
-    assert queued["body"] == BODY  # the mail is all there
+    assert queued.status == "queued" and queued.attempts == 1
+    assert queued.next_attempt_at == NOW + timedelta(seconds=30)
+    assert queued.last_error == "ConnectionRefusedError"
+    assert queued.body == BODY  # the mail is all there
     # Not due before its next attempt.
     assert (await deliver_due(pool, transport(smtp_port), NOW + timedelta(seconds=29))).claimed == 0
 
@@ -189,10 +189,10 @@ async def test_an_outage_delays_the_mail_and_loses_none(pool: asyncpg.Pool, smtp
         report = await deliver_due(pool, transport(smtp_port), second, policy=policy)
         assert report.retried == 1
         queued = await row(pool, outbox_id)
-        assert queued["status"] == "queued" and queued["attempts"] == 2
-        assert queued["next_attempt_at"] == second + timedelta(seconds=60)
-        assert queued["last_error"] == "SMTPRecipientsRefused 421"
-        assert_no_personal_data(queued["last_error"])
+        assert queued.status == "queued" and queued.attempts == 2
+        assert queued.next_attempt_at == second + timedelta(seconds=60)
+        assert queued.last_error == "SMTPRecipientsRefused 421"
+        assert_no_personal_data(queued.last_error)
         assert recorder.received == []
 
         # 3. The server is back: delivered, exactly once.
@@ -206,7 +206,7 @@ async def test_an_outage_delays_the_mail_and_loses_none(pool: asyncpg.Pool, smtp
     finally:
         controller.stop()
     sent = await row(pool, outbox_id)
-    assert sent["status"] == "sent" and sent["attempts"] == 3 and sent["last_error"] is None
+    assert sent.status == "sent" and sent.attempts == 3 and sent.last_error is None
 
 
 async def test_a_421_at_connect_is_temporary(pool: asyncpg.Pool, smtp_port: int) -> None:
@@ -231,7 +231,7 @@ async def test_a_421_at_connect_is_temporary(pool: asyncpg.Pool, smtp_port: int)
         listener.close()
     assert report.retried == 1
     queued = await row(pool, outbox_id)
-    assert queued["status"] == "queued" and queued["last_error"] == "SMTPConnectError 421"
+    assert queued.status == "queued" and queued.last_error == "SMTPConnectError 421"
 
 
 async def test_a_550_fails_the_mail_for_good(
@@ -242,9 +242,9 @@ async def test_a_550_fails_the_mail_for_good(
     report = await deliver_due(pool, transport(smtp_port), NOW)
     assert report.failed == 1 and report.retried == 0
     failed = await row(pool, outbox_id)
-    assert failed["status"] == "failed" and failed["attempts"] == 1
-    assert failed["last_error"] == "SMTPRecipientsRefused 550"
-    assert_no_personal_data(failed["last_error"])
+    assert failed.status == "failed" and failed.attempts == 1
+    assert failed.last_error == "SMTPRecipientsRefused 550"
+    assert_no_personal_data(failed.last_error)
     # Failed mails are not tried again.
     smtp.reply = None
     assert (await deliver_due(pool, transport(smtp_port), NOW + timedelta(days=1))).claimed == 0
@@ -261,8 +261,8 @@ async def test_temporary_failures_give_up_after_the_last_attempt(
         await deliver_due(pool, transport(smtp_port), at, policy=policy)
         at += timedelta(hours=2)
     failed = await row(pool, outbox_id)
-    assert failed["status"] == "failed" and failed["attempts"] == 3
-    assert failed["last_error"] == "ConnectionRefusedError; gave up after 3 attempts"
+    assert failed.status == "failed" and failed.attempts == 3
+    assert failed.last_error == "ConnectionRefusedError; gave up after 3 attempts"
 
 
 async def test_two_delivery_loops_never_send_one_mail_twice(
@@ -303,7 +303,7 @@ async def test_the_mailbox_folder_gets_a_parseable_eml(pool: asyncpg.Pool, tmp_p
     assert message["To"] == RECIPIENT and message["Subject"] == "Ihr Bescheid"
     [attachment] = list(message.iter_attachments())
     assert attachment.get_filename() == "bescheid.pdf" and attachment.get_content() == PDF
-    assert message["Message-ID"] == (await row(pool, outbox_id))["message_id"]
+    assert message["Message-ID"] == (await row(pool, outbox_id)).message_id
     # A resend of the same message rewrites the file instead of adding one.
     await mailbox.send(message)
     assert list((tmp_path / "mailbox").iterdir()) == [path]

@@ -1,0 +1,139 @@
+"""The case and what it records of the person: ``cases``, ``persons``, ``household_children``,
+``status_events``, ``supporters``. One function per query; writers take a connection (the
+caller owns the transaction) and are safe to repeat.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from schemas.case import CaseRow, Stage, SupporterReport
+from schemas.events import Person, StatusEvent
+from schemas.records import StageRecord
+from store.db import Connection
+
+
+async def insert_case(con: Connection, event: StatusEvent, at: datetime) -> None:
+    assert event.person is not None
+    await con.execute(
+        "INSERT INTO cases (case_id, stage, residence_status, town, departure_deadline, "
+        "opened_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT DO NOTHING",
+        event.case_id,
+        Stage.OPENING.value,
+        event.status.value,
+        event.person.address.town,
+        event.departure_deadline,
+        at,
+    )
+
+
+async def upsert_person(con: Connection, case_id: str, person: Person) -> None:
+    await con.execute(
+        """
+        INSERT INTO persons (case_id, given_name, family_name, date_of_birth, nationality,
+                             language, phone, email, street, postal_code, town)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+        ON CONFLICT (case_id) DO UPDATE SET
+            given_name = excluded.given_name, family_name = excluded.family_name,
+            date_of_birth = excluded.date_of_birth, nationality = excluded.nationality,
+            language = excluded.language, phone = excluded.phone, email = excluded.email,
+            street = excluded.street, postal_code = excluded.postal_code, town = excluded.town
+        """,
+        case_id,
+        person.given_name,
+        person.family_name,
+        person.date_of_birth,
+        person.nationality,
+        person.language,
+        person.phone,
+        person.email,
+        person.address.street,
+        person.address.postal_code,
+        person.address.town,
+    )
+
+
+async def replace_children(con: Connection, case_id: str, event: StatusEvent) -> None:
+    if event.household is None:
+        return
+    await con.execute("DELETE FROM household_children WHERE case_id = $1", case_id)
+    await con.executemany(
+        "INSERT INTO household_children (case_id, position, date_of_birth) VALUES ($1, $2, $3)",
+        [
+            (case_id, position, child.date_of_birth)
+            for position, child in enumerate(event.household.children)
+        ],
+    )
+
+
+async def insert_status_event(con: Connection, event: StatusEvent, at: datetime) -> None:
+    await con.execute(
+        "INSERT INTO status_events (event_id, case_id, status, effective_date, "
+        "departure_deadline, recorded_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        event.event_id,
+        event.case_id,
+        event.status.value,
+        event.effective_date,
+        event.departure_deadline,
+        at,
+    )
+
+
+async def update_case_status(con: Connection, event: StatusEvent) -> None:
+    """A status event changes the residence status and, when it carries one, the deadline."""
+    await con.execute(
+        "UPDATE cases SET residence_status = $2, "
+        "departure_deadline = COALESCE($3, departure_deadline) WHERE case_id = $1",
+        event.case_id,
+        event.status.value,
+        event.departure_deadline,
+    )
+
+
+async def update_case(con: Connection, record: StageRecord) -> None:
+    closed = record.stage is Stage.CLOSED
+    await con.execute(
+        "UPDATE cases SET stage = $2, residence_status = $3, departure_deadline = $4, "
+        "outcome = $5, updated_at = $6, closed_at = CASE WHEN $7 THEN $6 ELSE closed_at END "
+        "WHERE case_id = $1",
+        record.entry.case_id,
+        record.stage.value,
+        record.residence_status.value,
+        record.departure_deadline,
+        record.outcome.value if record.outcome else None,
+        record.entry.at,
+        closed,
+    )
+
+
+async def get_case(con: Connection, case_id: str) -> CaseRow | None:
+    row = await con.fetchrow(
+        "SELECT case_id, stage, residence_status, outcome, departure_deadline, town "
+        "FROM cases WHERE case_id = $1",
+        case_id,
+    )
+    return None if row is None else CaseRow.model_validate(dict(row))
+
+
+async def case_of_event(con: Connection, event_id: str) -> str | None:
+    case_id: str | None = await con.fetchval(
+        "SELECT case_id FROM status_events WHERE event_id = $1", event_id
+    )
+    return case_id
+
+
+async def insert_supporter(
+    con: Connection, supporter_id: str, case_id: str, report: SupporterReport, at: datetime
+) -> None:
+    await con.execute(
+        "INSERT INTO supporters (supporter_id, case_id, name, organisation, contact, "
+        "is_representative, registered_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+        "ON CONFLICT DO NOTHING",
+        supporter_id,
+        case_id,
+        report.name,
+        report.organisation,
+        report.contact,
+        report.is_representative,
+        at,
+    )

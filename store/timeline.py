@@ -1,0 +1,32 @@
+"""The case timeline (Verlauf, ``timeline``): every step a case took, one line each.
+
+An activity writes its entry in the same transaction as its effect; an entry that exists
+already means the step was done before, so the activity skips it (safe to retry).
+"""
+
+from __future__ import annotations
+
+from schemas.case import TimelineRow
+from schemas.records import Entry
+from store.db import Connection
+
+
+async def add_entry(con: Connection, entry: Entry) -> bool:
+    """Write a timeline entry; False when it exists, i.e. this step was done before."""
+    inserted = await con.fetchval(
+        "INSERT INTO timeline (case_id, seq, at, kind, detail) VALUES ($1, $2, $3, $4, $5) "
+        "ON CONFLICT DO NOTHING RETURNING true",
+        entry.case_id,
+        entry.seq,
+        entry.at,
+        entry.kind,
+        entry.detail,
+    )
+    return bool(inserted)
+
+
+async def timeline(con: Connection, case_id: str) -> list[TimelineRow]:
+    rows = await con.fetch(
+        "SELECT at, kind, detail FROM timeline WHERE case_id = $1 ORDER BY seq", case_id
+    )
+    return [TimelineRow.model_validate(dict(row)) for row in rows]
