@@ -31,9 +31,8 @@ from schemas.documents import (
 from schemas.gdpr import PersonData
 from schemas.records import ActivityName
 from store import documents as document_store
-from store import records
+from store import records, timeline
 from store import repository as repo
-from store import timeline
 
 # What the record tells everyone without a route (DOMAIN.md: the negative consequences).
 CONSEQUENCES = list(Consequence)
