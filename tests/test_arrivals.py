@@ -41,8 +41,10 @@ from protection.keyring import KeyRing
 from schemas.accounts import Role
 from schemas.events import IntakeResult, StatusEvent
 from schemas.retention import RetentionReport, RetentionRun
+from schemas.rows import Row
 from schemas.tasks import CompleteTask, FlyerHandover
 from service.temporal import update_method
+from store import arrivals as arrival_store
 from store import flyers as flyer_store
 from store.erasure import retention_counts
 from tests.arrivalkit import ArrivalDriver, arrival, new_reference, wait_for
@@ -171,6 +173,36 @@ async def test_an_unanswered_handover_task_lapses_after_four_weeks(
     assert row["erase_after"] - finished_on in (
         timedelta(days=d) for d in range(88, 94)
     )  # three months (rule "arrival")
+
+
+def assert_as_stored(row: Row, record: asyncpg.Record) -> None:
+    """Every field of ``row`` is the column as asyncpg returned it, of the same type."""
+    for name, value in row:
+        expected = record[name]
+        if isinstance(expected, uuid.UUID) and isinstance(value, str):
+            expected = str(expected)  # the query casts it (::text)
+        assert value == expected and type(value) is type(expected), name
+
+
+async def test_the_store_reads_an_arrival_as_stored(
+    skipping: ArrivalDriver, pool: asyncpg.Pool
+) -> None:
+    await skipping.start(email=None)
+    await skipping.result()
+    stored = await arrival_row(pool, skipping.reference)
+    [delivery] = await deliveries(pool, skipping.reference)
+    arrival_id = str(stored["arrival_id"])
+    async with pool.acquire() as con:
+        found = await arrival_store.arrival(con, arrival_id)
+        by_event = await arrival_store.by_event(con, stored["event_id"])
+        [typed_delivery] = await arrival_store.deliveries(con, arrival_id)
+        [locked] = await arrival_store.lock_reference(con, skipping.reference)
+        assert await arrival_store.arrival(con, str(uuid.uuid4())) is None
+    assert found is not None and by_event is not None
+    for row in (found, by_event, locked):
+        assert_as_stored(row, stored)
+    assert_as_stored(typed_delivery, delivery)
+    assert found.finished_at is not None and found.finished_at.tzinfo is not None
 
 
 async def test_an_overdue_handover_can_still_be_completed(
