@@ -31,8 +31,8 @@ from schemas.documents import (
 from schemas.gdpr import PersonData
 from schemas.records import ActivityName
 from store import documents as document_store
+from store import partners as partner_store
 from store import records, timeline
-from store import repository as repo
 
 # What the record tells everyone without a route (DOMAIN.md: the negative consequences).
 CONSEQUENCES = list(Consequence)
@@ -131,7 +131,7 @@ class CaseDocuments:
                 authority_contact=self._authority,
             )
         async with self._pool.acquire() as con:
-            partners = await repo.list_partners(con, person.town)
+            partners = await partner_store.list_partners(con, person.town)
         return ConsentContext(
             person_name=f"{person.given_name} {person.family_name}",
             file_reference=file_reference,

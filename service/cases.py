@@ -73,7 +73,6 @@ from service.temporal import update_method
 from store import arrivals as arrival_store
 from store import cases as case_store
 from store import partners as partner_store
-from store import repository as repo
 from store import tasks as task_store
 from store import timeline as timeline_store
 from store.db import Connection
@@ -461,7 +460,7 @@ class CaseService:
 
     async def partners(self, town: str | None) -> list[Partner]:
         async with self._pool.acquire() as con:
-            return await repo.list_partners(con, town)
+            return await partner_store.list_partners(con, town)
 
 
 async def read_case_view(con: Connection, case_id: str) -> CaseView | None:

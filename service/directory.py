@@ -18,7 +18,6 @@ from schemas.partners import Partner, PartnerDraft
 from service.errors import NameTaken, UnknownEntry
 from store import offers as offer_store
 from store import partners as partner_store
-from store import repository as repo
 
 _UNKNOWN_PARTNER = "unknown partner"
 _UNKNOWN_OFFER = "unknown offer"
@@ -37,7 +36,7 @@ class DirectoryService:
     async def list_partners(self, town: str | None = None) -> list[Partner]:
         """Active partners, of one town or all."""
         async with self._pool.acquire() as con:
-            return await repo.list_partners(con, town)
+            return await partner_store.list_partners(con, town)
 
     async def get_partner(self, partner_id: int) -> Partner:
         """Also a deactivated one: past disclosures name it."""

@@ -1,8 +1,7 @@
 """The partner directory (``partners``): welfare associations and volunteer groups per town.
 
 Removing a partner only deactivates it: a disclosure names it (``partner:<id>``), so its name
-stays. The list of a town's partners is ``store.repository.list_partners`` for now: the pages
-call it directly, until they reach it through ``service.directory``.
+stays. One function per query.
 """
 
 from __future__ import annotations
@@ -12,22 +11,31 @@ import asyncpg
 from schemas.partners import Partner, PartnerDraft
 from store.db import Connection
 
-COLUMNS = "partner_id, name, kind, town, contact, languages, address, hours, active, example"
+_COLUMNS = "partner_id, name, kind, town, contact, languages, address, hours, active, example"
 
 
-def partner_of(row: asyncpg.Record) -> Partner:
+def _partner(row: asyncpg.Record) -> Partner:
     return Partner.model_validate(dict(row))
 
 
+async def list_partners(con: Connection, town: str | None = None) -> list[Partner]:
+    rows = await con.fetch(
+        f"SELECT {_COLUMNS} FROM partners "
+        "WHERE active AND ($1::text IS NULL OR town = $1) ORDER BY town, name",
+        town,
+    )
+    return [_partner(row) for row in rows]
+
+
 async def get_partner(con: Connection, partner_id: int) -> Partner | None:
-    row = await con.fetchrow(f"SELECT {COLUMNS} FROM partners WHERE partner_id = $1", partner_id)
-    return partner_of(row) if row else None
+    row = await con.fetchrow(f"SELECT {_COLUMNS} FROM partners WHERE partner_id = $1", partner_id)
+    return _partner(row) if row else None
 
 
 async def add_partner(con: Connection, draft: PartnerDraft) -> Partner:
     row = await con.fetchrow(
         "INSERT INTO partners (name, kind, town, contact, languages, address, hours) "
-        f"VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}",
+        f"VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_COLUMNS}",
         draft.name,
         draft.kind.value,
         draft.town,
@@ -37,7 +45,7 @@ async def add_partner(con: Connection, draft: PartnerDraft) -> Partner:
         draft.hours,
     )
     assert row is not None
-    return partner_of(row)
+    return _partner(row)
 
 
 async def update_partner(con: Connection, partner_id: int, draft: PartnerDraft) -> Partner | None:
@@ -45,7 +53,7 @@ async def update_partner(con: Connection, partner_id: int, draft: PartnerDraft) 
     row = await con.fetchrow(
         "UPDATE partners SET name = $2, kind = $3, town = $4, contact = $5, languages = $6, "
         "address = $7, hours = $8, example = false "
-        f"WHERE partner_id = $1 RETURNING {COLUMNS}",
+        f"WHERE partner_id = $1 RETURNING {_COLUMNS}",
         partner_id,
         draft.name,
         draft.kind.value,
@@ -55,7 +63,7 @@ async def update_partner(con: Connection, partner_id: int, draft: PartnerDraft) 
         draft.address,
         draft.hours,
     )
-    return partner_of(row) if row else None
+    return _partner(row) if row else None
 
 
 async def deactivate_partner(con: Connection, partner_id: int) -> bool:

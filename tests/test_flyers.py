@@ -43,7 +43,6 @@ from schemas.records import ActivityName
 from store import flyers as flyer_store
 from store import offers as offer_store
 from store import partners as partner_store
-from store import repository as repo
 from tests.test_api import V1, locs
 from tests.test_documents import copy_texts, edit, words
 
@@ -130,7 +129,7 @@ async def test_a_changed_partner_makes_a_new_version_and_the_old_one_stays(
     assert "Di 9:00–12:00" not in pdf_words(old_pdf)
 
     async with pool.acquire() as con:
-        partner = (await repo.list_partners(con, "Kamen"))[0]
+        partner = (await partner_store.list_partners(con, "Kamen"))[0]
         draft = PartnerDraft.model_validate(
             {
                 **partner.model_dump(include=set(PartnerDraft.model_fields)),
