@@ -271,6 +271,18 @@ class DeliveryRow(Row):
     settled_at: datetime | None
 
 
+class ArrivalPersonRow(Row):
+    """Whom the ABH hands the flyer to; the names are None once erased."""
+
+    arrival_id: str
+    reference: str
+    town: str
+    language: str
+    given_name: str | None = Field(repr=False)
+    family_name: str | None = Field(repr=False)
+    received_at: datetime
+
+
 class ArrivalLockRow(Row):
     """An arrival as its erasure locks it."""
 

@@ -164,6 +164,11 @@ class CaseRow(Row):
     town: str
 
 
+class StageCountRow(Row):
+    stage: str
+    cases: int
+
+
 class TimelineRow(Row):
     at: datetime
     kind: str

@@ -19,6 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.case import Outcome
+from schemas.rows import Row
 
 ARRIVAL: Literal["arrival"] = "arrival"
 """The rule for an arrival's personal data (issue 5), beside the rules per case outcome."""
@@ -143,3 +144,11 @@ class RetentionReport(BaseModel):
     refused: dict[str, str] = {}
     dates_assigned: int = 0
     arrivals_erased: list[str] = []  # references whose arrivals' personal data was erased
+
+
+class RetentionRow(Row):
+    """A case's erasure date and whether a legal hold stops it."""
+
+    erase_after: date | None
+    legal_hold: bool
+    legal_hold_reason: str | None

@@ -304,7 +304,8 @@ class TaskRow(Row):
 
 
 class TaskTownRow(TaskRow):
-    """A task with the person's town (the case's or the arrival's)."""
+    """A task with the person's town: the case's or the arrival's (a task has one of them,
+    tasks' CHECK, and both have a town)."""
 
     arrival_reference: str | None
     town: str
@@ -324,6 +325,32 @@ class InboxTaskRow(TaskRow):
 
 class InboxViewRow(InboxTaskRow):
     arrival_reference: str | None
+
+
+class InboxTaskTownRow(InboxViewRow):
+    """A task as its form shows it, with the person's town (as in :class:`TaskTownRow`)."""
+
+    town: str
+
+
+class CaseTaskRow(InboxTaskRow):
+    closed_at: datetime | None
+
+
+class QueueCountRow(Row):
+    """Open tasks of a queue: all, overdue ones, and those nobody has claimed."""
+
+    queue: str
+    open: int
+    overdue: int
+    unclaimed: int
+
+
+class StepFailureCountRow(Row):
+    """Open ``step_failed`` tasks of one step (its activity name, ``tasks.detail``)."""
+
+    step: str | None
+    open: int
 
 
 class AssignmentRow(Row):

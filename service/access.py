@@ -129,17 +129,17 @@ class AccessService:
             view = await read_case_view(con, case_id)
             if view is None:
                 raise NotFound(_UNKNOWN_CASE)
-            retention = await inbox_store.retention_of(con, case_id)
+            kept = await inbox_store.retention_of(con, case_id)
             found = CaseFile(
                 case=view,
                 person=await record_store.person(con, case_id),
                 supporters=await record_store.supporters(con, case_id),
                 representative=await inbox_store.representative(con, case_id),
                 tasks=[
-                    CaseTask.model_validate(dict(row))
+                    CaseTask.model_validate(row.model_dump())
                     for row in await inbox_store.tasks_of_case(con, case_id)
                 ],
-                retention=None if retention is None else Retention.model_validate(dict(retention)),
+                retention=None if kept is None else Retention.model_validate(kept.model_dump()),
                 disclosures=await record_store.disclosures_of_case(con, case_id),
                 erasure_requests=await record_store.erasure_requests(con, case_id),
                 documents=await document_store.documents_of_case(con, case_id),
@@ -212,7 +212,7 @@ class AccessService:
         async with self._pool.acquire() as con, con.transaction():
             row = await arrival_store.person_of_task(con, task_id)
             await _log(con, account, arrival_workflow_id(reference), purpose)
-        return None if row is None else ArrivalPerson.model_validate(dict(row))
+        return None if row is None else ArrivalPerson.model_validate(row.model_dump())
 
     async def decoded(self, account: Account, key_ids: set[str], purpose: str) -> None:
         """Log the cases whose payloads were decoded under ``key_ids``, one row per case."""

@@ -149,9 +149,9 @@ class InboxService:
         if task is None:
             raise NotFound("Diese Aufgabe gibt es nicht.")
         queue = queue_of(account.role)
-        if queue is None or task["queue"] != queue.value:
+        if queue is None or task.queue != queue.value:
             raise Forbidden("Diese Aufgabe gehört nicht zum Posteingang Ihrer Gruppe.")
-        return TaskDetail.model_validate(dict(task))
+        return TaskDetail.model_validate(task.model_dump())
 
     async def consent_form(self, case_id: str) -> CaseDocument | None:
         """The latest consent form made for the case, to print for the consent task."""
@@ -165,9 +165,9 @@ class InboxService:
             queues = await store.open_tasks_per_queue(con, _now())
             failures = await store.open_step_failures(con)
         return Overview(
-            stages=[StageCount.model_validate(dict(row)) for row in stages],
-            queues=[QueueCount.model_validate(dict(row)) for row in queues],
-            failures=[StepFailures.model_validate(dict(row)) for row in failures],
+            stages=[StageCount.model_validate(row.model_dump()) for row in stages],
+            queues=[QueueCount.model_validate(row.model_dump()) for row in queues],
+            failures=[StepFailures.model_validate(row.model_dump()) for row in failures],
         )
 
     async def claim(self, task_id: str, account: Account) -> None:

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-import asyncpg
-
 from schemas.arrivals import (
     ArrivalEventRow,
     ArrivalLockRow,
     ArrivalOutcome,
+    ArrivalPersonRow,
     ArrivalRow,
     Channel,
     DeliveryRow,
@@ -219,15 +218,15 @@ async def close_task(
     )
 
 
-async def person_of_task(con: Connection, task_id: str) -> asyncpg.Record | None:
+async def person_of_task(con: Connection, task_id: str) -> ArrivalPersonRow | None:
     """Whom the ABH hands the flyer to: the arrival of a hand-over task, with the name."""
-    row: asyncpg.Record | None = await con.fetchrow(
+    row = await con.fetchrow(
         "SELECT a.arrival_id::text, a.reference, a.town, a.language, a.given_name,"
         " a.family_name, a.received_at FROM tasks t JOIN arrivals a USING (arrival_id)"
         " WHERE t.task_id = $1",
         task_id,
     )
-    return row
+    return None if row is None else ArrivalPersonRow.model_validate(dict(row))
 
 
 # ----------------------------------------------------------------- erasure

@@ -8,10 +8,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
-from schemas.case import KiCaseView, KiContactData, KiPersonalData, KiReferralRow, KiTask
-from schemas.tasks import AssignmentRow, InboxTaskRow, InboxViewRow, TaskStatus
+from schemas.case import (
+    KiCaseView,
+    KiContactData,
+    KiPersonalData,
+    KiReferralRow,
+    KiTask,
+    StageCountRow,
+)
+from schemas.retention import RetentionRow
+from schemas.tasks import (
+    AssignmentRow,
+    CaseTaskRow,
+    InboxTaskRow,
+    InboxTaskTownRow,
+    InboxViewRow,
+    QueueCountRow,
+    StepFailureCountRow,
+    TaskStatus,
+)
 from store.db import Connection
 
 _TASK_COLUMNS = (
@@ -117,26 +132,28 @@ async def view_counts(
     return {name: int(row[name]) for name in VIEWS}
 
 
-async def task(con: Connection, task_id: str) -> asyncpg.Record | None:
+async def task(con: Connection, task_id: str) -> InboxTaskTownRow | None:
     """A task of a case or of an arrival (``arrival_reference``), with the person's town."""
-    return await con.fetchrow(
+    row = await con.fetchrow(
         f"SELECT {_TASK_COLUMNS}{_ARRIVAL_COLUMNS}, COALESCE(c.town, a.town) AS town "
         f"FROM tasks t LEFT JOIN cases c ON c.case_id = t.case_id {_ARRIVAL_JOIN}"
         "WHERE t.task_id = $1",
         task_id,
     )
+    return None if row is None else InboxTaskTownRow.model_validate(dict(row))
 
 
 async def tasks_of_case(
     con: Connection, case_id: str, queue: str | None = None
-) -> list[asyncpg.Record]:
-    return await con.fetch(
+) -> list[CaseTaskRow]:
+    rows = await con.fetch(
         f"SELECT {_TASK_COLUMNS}, t.closed_at FROM tasks t "
         "WHERE t.case_id = $1 AND ($2::text IS NULL OR t.queue = $2) "
         "ORDER BY t.created_at, t.task_id",
         case_id,
         queue,
     )
+    return [CaseTaskRow.model_validate(dict(row)) for row in rows]
 
 
 # -------------------------------------------------------------- case pages
@@ -158,7 +175,9 @@ async def ki_case(con: Connection, case_id: str) -> KiCaseView | None:
     referral = await ki_referral(con, case_id)
     if referral is None:
         return None
-    tasks = [KiTask.model_validate(dict(row)) for row in await tasks_of_case(con, case_id, "ki")]
+    tasks = [
+        KiTask.model_validate(row.model_dump()) for row in await tasks_of_case(con, case_id, "ki")
+    ]
     return KiCaseView(
         case_id=case_id,
         received_at=referral.received_at,
@@ -188,33 +207,37 @@ async def ki_referral(con: Connection, case_id: str) -> KiReferralRow | None:
 # -------------------------------------------------------------- operations
 
 
-async def cases_per_stage(con: Connection) -> list[asyncpg.Record]:
-    return await con.fetch(
+async def cases_per_stage(con: Connection) -> list[StageCountRow]:
+    rows = await con.fetch(
         "SELECT stage, count(*) AS cases FROM cases GROUP BY stage ORDER BY stage"
     )
+    return [StageCountRow.model_validate(dict(row)) for row in rows]
 
 
-async def open_tasks_per_queue(con: Connection, now: datetime) -> list[asyncpg.Record]:
-    return await con.fetch(
+async def open_tasks_per_queue(con: Connection, now: datetime) -> list[QueueCountRow]:
+    rows = await con.fetch(
         "SELECT queue, count(*) AS open, "
         "count(*) FILTER (WHERE overdue OR due_at < $1) AS overdue, "
         "count(*) FILTER (WHERE assigned_to IS NULL) AS unclaimed "
         "FROM tasks WHERE status = 'open' GROUP BY queue ORDER BY queue",
         now,
     )
+    return [QueueCountRow.model_validate(dict(row)) for row in rows]
 
 
-async def open_step_failures(con: Connection) -> list[asyncpg.Record]:
+async def open_step_failures(con: Connection) -> list[StepFailureCountRow]:
     """Steps given up (open ``step_failed`` tasks) per step: what operations must look into."""
-    return await con.fetch(
+    rows = await con.fetch(
         "SELECT detail AS step, count(*) AS open FROM tasks "
         "WHERE status = 'open' AND kind = 'step_failed' GROUP BY detail ORDER BY detail"
     )
+    return [StepFailureCountRow.model_validate(dict(row)) for row in rows]
 
 
-async def retention_of(con: Connection, case_id: str) -> asyncpg.Record | None:
+async def retention_of(con: Connection, case_id: str) -> RetentionRow | None:
     """The case's erasure date and legal hold, for the case page's "Datenschutz" part."""
-    return await con.fetchrow(
+    row = await con.fetchrow(
         "SELECT erase_after, legal_hold, legal_hold_reason FROM cases WHERE case_id = $1",
         case_id,
     )
+    return None if row is None else RetentionRow.model_validate(dict(row))
