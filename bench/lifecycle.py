@@ -56,6 +56,7 @@ from schemas.tasks import (
 )
 from service.availability import ServiceUnavailable
 from service.cases import CaseService
+from service.directory import DirectoryService
 from workflows.case import workflow_id
 
 TARGET_RATIO = 0.8
@@ -330,7 +331,7 @@ async def bench(
     run = uuid.uuid4().hex[:6]
     async with bench_environment("lifecycle") as env:
         service = CaseService(env.client, env.pool, env.settings)
-        partners = await service.partners("Unna")
+        partners = await DirectoryService(env.pool).list_partners("Unna")
         if not partners:
             raise SystemExit("no partner in Unna in the directory: the seed migration is missing")
         lifecycle = CaseLifecycle(service, env.client, partners[0].partner_id)

@@ -1,4 +1,4 @@
-"""The database for the operator commands (``*_cli``): the service's, however it is run.
+"""The database for the operator commands (``commands/``): the service's, however it is run.
 
 ``DATABASE_URL`` when set; else the embedded PostgreSQL under ``CASE_DATA_DIR``, attached to
 when ``manage.py run`` has it running and started for the command otherwise. Migrations are

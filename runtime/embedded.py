@@ -73,7 +73,7 @@ def data_folder_lock(data_dir: Path) -> Iterator[None]:
     however it ends, so the file a killed run leaves behind never blocks the next start. The
     descriptor is not inherited (PEP 446), so a server this process started and that outlives
     it does not hold the folder either. The file names the holder's pid, for the message.
-    The operator commands (``*_cli``) take no lock: they are meant to attach to a running
+    The operator commands (``commands/``) take no lock: they are meant to attach to a running
     service's PostgreSQL.
     """
     folder = data_dir.resolve()

@@ -49,7 +49,6 @@ from schemas.case import (
 )
 from schemas.errors import ErrorType, FieldError
 from schemas.events import IntakeResult, StatusEvent
-from schemas.partners import Partner
 from schemas.tasks import (
     CompleteTask,
     KiContact,
@@ -457,10 +456,6 @@ class CaseService:
         async with self._pool.acquire() as con:
             rows = await task_store.open_tasks(con, queue=queue, case_id=case_id)
         return [TaskView.model_validate(row.model_dump()) for row in rows]
-
-    async def partners(self, town: str | None) -> list[Partner]:
-        async with self._pool.acquire() as con:
-            return await partner_store.list_partners(con, town)
 
 
 async def read_case_view(con: Connection, case_id: str) -> CaseView | None:

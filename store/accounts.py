@@ -12,7 +12,6 @@ from datetime import timedelta
 import asyncpg
 
 from schemas.accounts import AccessLogEntry, Account, ApiToken, Role
-from store import inbox
 from store.db import Connection
 
 _ACCOUNT_COLUMNS = "account_id, username, display_name, role, active"
@@ -261,8 +260,3 @@ async def access_log(con: Connection, case_id: str) -> list[AccessLogEntry]:
     )
     return [AccessLogEntry.model_validate(dict(row)) for row in rows]
 
-
-async def ki_may_see_case(con: Connection, case_id: str) -> bool:
-    """May the KI read the case? Exactly when it holds a referral of it: the one rule, written
-    once with what it sees (:func:`store.inbox.ki_referral`), for the API and the pages alike."""
-    return await inbox.ki_referral(con, case_id) is not None

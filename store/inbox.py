@@ -192,7 +192,7 @@ async def ki_case(con: Connection, case_id: str) -> KiCaseView | None:
 async def ki_referral(con: Connection, case_id: str) -> KiReferralRow | None:
     """What the KI holds of a case: the three categories, on a disclosure to the KI under a
     consent that is not withdrawn, and not erased. This is also the rule of whether the KI may
-    read the case at all (``store.accounts.ki_may_see_case``): one statement for both."""
+    read the case at all (``service.access``): one statement for both."""
     row = await con.fetchrow(
         "SELECT r.personal_data, r.contact_data, r.residence_status, r.received_at "
         "FROM ki_referrals r JOIN consents c USING (consent_id) "
