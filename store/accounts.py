@@ -259,4 +259,3 @@ async def access_log(con: Connection, case_id: str) -> list[AccessLogEntry]:
         case_id,
     )
     return [AccessLogEntry.model_validate(dict(row)) for row in rows]
-
