@@ -8,7 +8,6 @@ outbox: it never travels through the workflow's history.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
 import asyncpg
@@ -33,6 +32,7 @@ from schemas.arrivals import (
     NewArrival,
 )
 from schemas.documents import DocumentKind
+from schemas.file_names import flyer_file_name
 from schemas.flyers import IssuedFlyer
 from schemas.local_time import BERLIN
 from schemas.mail import MailAttachment, MailRequest
@@ -71,16 +71,7 @@ def flyer_mail(flyer: IssuedFlyer) -> tuple[str, str, str]:
         lines += ["", template.text("authority")]
         sections.append("\n".join(lines))
     body = "Guten Tag,\n\n" + "\n\n――――――――――――――――――――\n\n".join(sections) + "\n"
-    return subject, body, attachment_name(flyer)
-
-
-_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue",
-                          "ß": "ss"})  # fmt: skip
-
-
-def attachment_name(flyer: IssuedFlyer) -> str:
-    town = re.sub(r"[^A-Za-z0-9]+", "-", flyer.town.translate(_UMLAUTS)).strip("-") or "Ort"
-    return f"Faltblatt-{town}-{'-'.join(flyer.languages)}.pdf"
+    return subject, body, flyer_file_name(flyer)
 
 
 def idempotency_key(arrival_id: str, flyer: IssuedFlyer) -> str:

@@ -68,3 +68,13 @@ class CaseDocument(BaseModel):
     flags: list[str]
     created_at: datetime
     size: int
+
+
+class DocumentFile(BaseModel):
+    """One stored document's PDF, with what its file name is made of."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: DocumentKind
+    languages: list[str]
+    pdf: bytes = Field(repr=False)

@@ -27,6 +27,7 @@ from schemas.accounts import Account, Role
 from schemas.audit import AuditAction, AuditDraft
 from schemas.case import CaseView, KiCaseView, TimelineEntry
 from schemas.case_documents import CaseDocument
+from schemas.file_names import PdfFile, pdf_file_name
 from schemas.gdpr import (
     AccessReport,
     DisclosureRecord,
@@ -159,15 +160,15 @@ class AccessService:
 
     async def document_pdf(
         self, account: Account, case_id: str, document_id: UUID, purpose: str
-    ) -> bytes:
-        """One document of the case as PDF (the ABH only)."""
+    ) -> PdfFile:
+        """One document of the case as PDF (the ABH only), named after what it is."""
         _require_abh(account)
         async with self._pool.acquire() as con, con.transaction():
-            pdf = await document_store.document_pdf(con, case_id, document_id)
-            if pdf is None:
+            found = await document_store.document_pdf(con, case_id, document_id)
+            if found is None:
                 raise NotFound("unknown document")
             await _log(con, account, case_id, purpose)
-        return pdf
+        return PdfFile(file_name=pdf_file_name(found.kind, case_id, found.languages), pdf=found.pdf)
 
     async def access_report(self, reader: Account, case_id: str, purpose: str) -> AccessReport:
         """Everything held about the person of a case (the ABH and admins only).

@@ -16,6 +16,7 @@ import asyncpg
 from documents import LANGUAGES
 from documents.flyers import EmptyDirectory, UnknownTown, county_directories, issue_flyer
 from documents.flyers import resolve_town as _resolve_town
+from schemas.file_names import PdfFile, flyer_file_name
 from schemas.flyers import FlyerRequest, IssuedFlyer
 from service.errors import Conflict, Invalid, NotFound
 from store import arrivals as arrival_store
@@ -83,14 +84,17 @@ class FlyerService:
         async with self._pool.acquire() as con:
             return await store.list_flyers(con, town)
 
-    async def of_task(self, task_id: str) -> tuple[str, bytes] | None:
-        """The flyer (id and PDF) a hand-over task is about, if it has one."""
+    async def of_task(self, task_id: str) -> PdfFile | None:
+        """The flyer a hand-over task is about, if it has one, named after its town."""
         async with self._pool.acquire() as con:
             flyer_id = await arrival_store.flyer_of_task(con, task_id)
-            pdf = await store.flyer_pdf(con, flyer_id) if flyer_id else None
-        if flyer_id is None or pdf is None:
+            if flyer_id is None:
+                return None
+            flyer = await store.get_flyer(con, flyer_id)
+            pdf = await store.flyer_pdf(con, flyer_id)
+        if flyer is None or pdf is None:
             return None
-        return flyer_id, pdf
+        return PdfFile(file_name=flyer_file_name(flyer), pdf=pdf)
 
     async def towns(self) -> list[TownFlyer]:
         """Every town's directory now and the flyers stored of it, in the county's order."""

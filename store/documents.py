@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from schemas.case_documents import CaseDocument
+from schemas.case_documents import CaseDocument, DocumentFile
 from store.db import Connection
 
 _COLUMNS = (
@@ -64,10 +64,10 @@ async def document(con: Connection, case_id: str, document_id: UUID) -> CaseDocu
     return None if row is None else CaseDocument.model_validate(dict(row))
 
 
-async def document_pdf(con: Connection, case_id: str, document_id: UUID) -> bytes | None:
-    pdf: bytes | None = await con.fetchval(
-        "SELECT pdf FROM case_documents WHERE case_id = $1 AND document_id = $2",
+async def document_pdf(con: Connection, case_id: str, document_id: UUID) -> DocumentFile | None:
+    row = await con.fetchrow(
+        "SELECT kind, languages, pdf FROM case_documents WHERE case_id = $1 AND document_id = $2",
         case_id,
         document_id,
     )
-    return pdf
+    return None if row is None else DocumentFile.model_validate(dict(row))

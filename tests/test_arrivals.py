@@ -32,7 +32,7 @@ from aiosmtpd.controller import Controller
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.arrivals import attachment_name, flyer_mail
+from activities.arrivals import flyer_mail
 from mail.delivery import deliver_due
 from mail.transport import SmtpTransport
 from protection.codec import CaseCodec, erased_payload
@@ -40,6 +40,7 @@ from protection.erasure import ErasureRefused, erase_arrivals
 from protection.keyring import KeyRing
 from schemas.accounts import Role
 from schemas.events import IntakeResult, StatusEvent
+from schemas.file_names import flyer_file_name
 from schemas.retention import RetentionReport, RetentionRun
 from schemas.rows import Row
 from schemas.tasks import CompleteTask, FlyerHandover
@@ -131,7 +132,7 @@ def test_the_mail_is_german_and_the_persons_language_without_a_name() -> None:
     assert body.startswith("Guten Tag,")
     assert "Im Anhang finden Sie das Faltblatt" in body
     assert "Машинний/попередній переклад" in body  # the draft marker, as on the PDF
-    assert filename == attachment_name(flyer) == "Faltblatt-Froendenberg-Ruhr-de-uk.pdf"
+    assert filename == flyer_file_name(flyer) == "Faltblatt-Froendenberg-Ruhr-de-uk.pdf"
 
 
 # -------------------------------------------------- the workflow, time skipped
@@ -618,6 +619,10 @@ async def test_the_abh_prints_the_flyer_and_records_the_handover_on_the_task_pag
         [delivery] = await deliveries(site.pool, reference)
         assert pdf.content == await flyer_bytes(site.pool, delivery["flyer_id"])
         assert delivery["languages"] == ["de", "ar"]
+        disposition = pdf.headers["content-disposition"]
+        assert disposition.startswith('inline; filename="Faltblatt-') and disposition.endswith(
+            '-de-ar.pdf"'
+        )
         for path in (f"/aufgaben/{task_id}", f"/aufgaben/{task_id}/faltblatt.pdf"):
             assert (await ki.get(path)).status_code == 403
 

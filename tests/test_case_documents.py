@@ -18,7 +18,7 @@ from tests.test_api import V1, logged_in, open_case
 PDF = b"%PDF-1.4\n% a stand-in: the API stores and returns bytes, it does not render\n"
 
 
-async def store_document(pool: asyncpg.Pool, case_id: str, kind: str = "consent") -> uuid.UUID:
+async def store_document(pool: asyncpg.Pool, case_id: str, kind: str = "einwilligung") -> uuid.UUID:
     async with pool.acquire() as con:
         return await documents.add_document(
             con,
@@ -54,6 +54,10 @@ async def test_the_abh_lists_and_fetches_a_cases_documents(
     assert pdf.status_code == 200 and pdf.content == PDF
     assert pdf.headers["content-type"] == "application/pdf"
     assert pdf.headers["cache-control"] == "no-store"
+    # Saved under what it is, not under a uuid.
+    assert pdf.headers["content-disposition"] == (
+        f'attachment; filename="Einwilligung-{case_id}-de-ar.pdf"'
+    )
 
     missing = await http.get(f"{V1}/cases/{case_id}/documents/{uuid.uuid4()}")
     assert missing.status_code == 404

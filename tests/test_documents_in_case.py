@@ -48,7 +48,7 @@ async def pdf(case: CaseDriver, document_id: UUID) -> bytes:
     async with case.pool.acquire() as con:
         found = await documents.document_pdf(con, case.case_id, document_id)
     assert found is not None
-    return found
+    return found.pdf
 
 
 def lacking_livelihood(held_on: date) -> InformationConversation:

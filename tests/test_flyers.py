@@ -365,7 +365,7 @@ async def test_flyers_over_the_api(
     first = await ki.get(f"{V1}/flyers/Unna", params={"language": "ar"})
     assert first.status_code == 200, first.text
     assert first.headers["content-type"] == "application/pdf"
-    assert first.headers["content-disposition"] == 'inline; filename="flyer-unna-ar.pdf"'
+    assert first.headers["content-disposition"] == 'inline; filename="Faltblatt-Unna-de-ar.pdf"'
     flyer_id = first.headers["x-flyer-id"]
     assert first.content.startswith(b"%PDF")
     again = await http.get(f"{V1}/flyers/Unna", params={"language": "ar"})
@@ -375,7 +375,9 @@ async def test_flyers_over_the_api(
     for path in ("Fr%C3%B6ndenberg%2FRuhr", "Fröndenberg/Ruhr"):
         response = await http.get(f"{V1}/flyers/{path}")
         assert response.status_code == 200, response.text
-        assert response.headers["content-disposition"].endswith('"flyer-froendenberg-ruhr-de.pdf"')
+        assert response.headers["content-disposition"].endswith(
+            '"Faltblatt-Froendenberg-Ruhr-de.pdf"'
+        )
 
     listed = (await http.get(f"{V1}/flyers", params={"town": "Unna"})).json()
     assert [item["flyer_id"] for item in listed] == [flyer_id]

@@ -132,6 +132,9 @@ async def test_the_abh_completes_conversation_and_consent_through_the_forms(site
         record = await abh.get(links[0])
         assert record.status_code == 200 and record.content.startswith(b"%PDF")
         assert record.headers["cache-control"] == "no-store"
+        assert record.headers["content-disposition"] == (
+            f'inline; filename="Gespraechsprotokoll-{case_id}-de-ar.pdf"'
+        )
         assert "Fehlt noch: Lebensunterhalt" in pdf_text(record.content)
         async with await site.person(Role.KI) as ki:
             assert (await ki.get(links[0])).status_code == 403

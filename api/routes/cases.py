@@ -83,12 +83,12 @@ async def get_document(
     reader: Caseworker,
     access: Access,
 ) -> Response:
-    pdf = await access.document_pdf(reader, case_id, document_id, "api: document")
+    found = await access.document_pdf(reader, case_id, document_id, "api: document")
     return Response(
-        pdf,
+        found.pdf,
         media_type="application/pdf",
         headers={
-            "content-disposition": f'attachment; filename="{document_id}.pdf"',
+            "content-disposition": f'attachment; filename="{found.file_name}"',
             "cache-control": "no-store",
         },
     )

@@ -8,7 +8,6 @@ personal data; they are read by the same roles as the partner directory.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -16,6 +15,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from api.deps import Flyers, PartnerReader
 from api.errors import CONFLICT, NOT_FOUND
+from schemas.file_names import flyer_file_name
 from schemas.flyers import IssuedFlyer
 from schemas.inputs import Line
 from service.flyers import FlyerFile, resolve_town
@@ -28,12 +28,6 @@ _PDF: dict[int | str, dict[str, Any]] = {
 _UNKNOWN_TOWN: dict[int | str, dict[str, Any]] = {
     422: {"description": "Unknown town or malformed language"}
 }
-_TRANSLITERATION = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
-
-
-def _file_name(flyer: IssuedFlyer) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", flyer.town.lower().translate(_TRANSLITERATION)).strip("-")
-    return f"flyer-{slug}-{flyer.requested_language}.pdf"
 
 
 def _pdf_response(found: FlyerFile) -> Response:
@@ -42,7 +36,7 @@ def _pdf_response(found: FlyerFile) -> Response:
         found.pdf,
         media_type="application/pdf",
         headers={
-            "content-disposition": f'inline; filename="{_file_name(flyer)}"',
+            "content-disposition": f'inline; filename="{flyer_file_name(flyer)}"',
             "x-flyer-id": flyer.flyer_id,
             "x-flyer-template-version": flyer.template_version,
             "x-flyer-directory-version": flyer.directory_version,

@@ -58,15 +58,15 @@ async def case_document(request: Request, case_id: str, document_id: str) -> Res
     except ValueError:
         raise PageRefused(404, "Dieses Schriftstück gibt es nicht.") from None
     try:
-        pdf = await access_of(request).document_pdf(account, case_id, wanted, "Schriftstück")
+        found = await access_of(request).document_pdf(account, case_id, wanted, "Schriftstück")
     except NotFound:
         raise PageRefused(404, "Dieses Schriftstück gibt es nicht.") from None
     return Response(
-        pdf,
+        found.pdf,
         media_type="application/pdf",
         headers={
             "Cache-Control": "no-store",
-            "Content-Disposition": f'inline; filename="{document_id}.pdf"',
+            "Content-Disposition": f'inline; filename="{found.file_name}"',
         },
     )
 

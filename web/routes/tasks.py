@@ -159,9 +159,8 @@ async def flyer_of_task(request: Request, task_id: str) -> Response:
     found = await flyers_of(request).of_task(task.task_id)
     if found is None:
         raise PageRefused(404, "Zu dieser Aufgabe gibt es kein Faltblatt.")
-    flyer_id, pdf = found
     return Response(
-        pdf,
+        found.pdf,
         media_type="application/pdf",
-        headers={"content-disposition": f'inline; filename="faltblatt-{flyer_id}.pdf"'},
+        headers={"content-disposition": f'inline; filename="{found.file_name}"'},
     )
