@@ -2,8 +2,8 @@
 
 The content hash is the sha256 of the rendered *text* (every row of every column, in order),
 not of the PDF bytes: it names what the person was told, independent of the fonts' subsetting,
-fpdf2's version or PDF object numbering, so an upgrade of the layout libraries does not make the
-same content look changed, and two documents with the same hash say the same words.
+the typesetter's version or PDF object numbering, so a change of layout or engine does not make
+the same content look changed, and two documents with the same hash say the same words.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from documents.pdf import Row, Style, build_pdf
 from documents.texts import (
     FALLBACK_LANGUAGE,
     RTL_LANGUAGES,
@@ -31,6 +30,7 @@ from documents.texts import (
     Template,
     load_template,
 )
+from documents.typeset import Role, Row, Style, compiler, typeset
 from schemas.documents import (
     ConsentContext,
     ConversationRecordContext,
@@ -74,13 +74,12 @@ class _Rows:
         self.columns = columns
         self.rows: list[Row] = []
 
-    def add(self, style: Style, key: str, **values: str) -> None:
-        self.rows.append(
-            Row(style, tuple(t.text(key, **_isolated(t, values)) for t in self.columns))
-        )
+    def add(self, style: Style, key: str, role: Role | None = None, **values: str) -> None:
+        cells = tuple(t.text(key, **_isolated(t, values)) for t in self.columns)
+        self.rows.append(Row(style, cells, role))
 
-    def each(self, style: Style, make: Callable[[Template], str]) -> None:
-        self.rows.append(Row(style, tuple(make(t) for t in self.columns)))
+    def each(self, style: Style, make: Callable[[Template], str], role: Role | None = None) -> None:
+        self.rows.append(Row(style, tuple(make(t) for t in self.columns), role))
 
 
 def _offer_rows(rows: _Rows, offers: Sequence[SupportOffer]) -> None:
@@ -101,7 +100,7 @@ def _offer_rows(rows: _Rows, offers: Sequence[SupportOffer]) -> None:
                     parts.append(f"{t.text('label_contact')}: {offer.contact}")
                 return "\n".join(parts)
 
-            rows.each("text", lines)
+            rows.each("text", lines, role="offer")
 
 
 def _conversation(rows: _Rows, ctx: ConversationRecordContext) -> None:
@@ -201,6 +200,17 @@ def template_version(kind: DocumentKind, language: str, *, texts_dir: Path = TEX
     return _template_version(kind, columns)
 
 
+def _document_date(context: DocumentContext) -> dt.date | None:
+    """The date the document bears (the PDF's creation date), if it has one of its own."""
+    if isinstance(context, ConversationRecordContext):
+        return context.conversation_date
+    if isinstance(context, DepartureLetterContext):
+        return context.letter_date
+    if isinstance(context, FlyerContext):
+        return context.as_of
+    return None  # the consent form is dated by hand when it is signed
+
+
 _EXPECTED: dict[DocumentKind, type[DocumentContext]] = {
     DocumentKind.GESPRAECHSPROTOKOLL: ConversationRecordContext,
     DocumentKind.AUSREISEINFORMATION: DepartureLetterContext,
@@ -227,7 +237,7 @@ def render(
     rows = _Rows(columns)
     flags: list[DocumentFlag] = []
     rows.add("title", "title", town=context.town if isinstance(context, FlyerContext) else "")
-    rows.add("small", "authority")
+    rows.add("small", "authority", role="authority")
     if fallback:
         flags.append(DocumentFlag.LANGUAGE_FALLBACK)
         rows.add("notice", "fallback_notice")
@@ -254,7 +264,9 @@ def render(
     text = "\n".join(f"[{row.style}] " + " | ".join(row.cells) for row in rows.rows)
     version = _template_version(kind, columns)
     title = rows.rows[0].cells[0]
-    pdf = build_pdf(title, languages, rows.rows, f"Textversion {version}")
+    pdf = typeset(
+        kind, title, languages, rows.rows, f"Textversion {version}", _document_date(context)
+    )
     return RenderedDocument(
         kind=kind,
         requested_language=language,
@@ -270,14 +282,27 @@ def render(
     )
 
 
-# Rendering runs in a process of its own, shared by every caller in the process (the case
-# documents, the flyers): fpdf2's layout is pure Python, about 0.3 s of CPU per document, and in
-# a thread it would hold the GIL the worker's event loop needs (workflow tasks then waited
-# seconds behind a rendering). One process, one rendering at a time: documents.pdf's font files
-# are written once per process, and a second core is all a small deployment has to spare.
-# "spawn", not fork: the worker's process runs threads (Temporal's core) that fork would copy
-# in whatever state they are in.
+# Rendering runs in processes of their own, shared by every caller in the process (the case
+# documents, the flyers): in a thread it would take the GIL from the worker's event loop for the
+# Python around each compilation (workflow tasks once waited seconds behind renderings). As many
+# processes as this process may use cores: a Typst compilation takes a few milliseconds of one
+# core, and with fewer processes a burst (a case's three documents, a directory change's hundred
+# flyers) would queue behind itself while a core sat idle. The executor starts a process only when
+# none is idle, so a quiet worker keeps one. Each makes its compiler once, fonts loaded, when it
+# starts. "spawn", not fork: the worker's process runs threads (Temporal's core) that fork would
+# copy in whatever state they are in.
 _RENDERER: ProcessPoolExecutor | None = None
+
+
+def _renderers() -> int:
+    """The cores this process may run on (a container's or taskset's share, not the host's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _start_renderer(parent: int) -> None:
+    """In a renderer: end with the process that started it, and load the compiler."""
+    _exit_with_parent(parent)
+    compiler()
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -301,9 +326,9 @@ def _renderer() -> ProcessPoolExecutor:
     global _RENDERER
     if _RENDERER is None:
         _RENDERER = ProcessPoolExecutor(
-            max_workers=1,
+            max_workers=_renderers(),
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_exit_with_parent,
+            initializer=_start_renderer,
             initargs=(os.getpid(),),
         )
     return _RENDERER
