@@ -2,14 +2,17 @@
 
 No database and no Temporal: the renderer is a pure library, so these tests are plain and fast.
 
-How right-to-left is verified: the PDF holds Arabic/Farsi glyphs in visual order (HarfBuzz
-shaped, right to left). pypdf's text extraction puts each line back into logical order using the
-font's ToUnicode map; a known word (``المحادثة``, ``گفتگو``) must come out in its logical spelling
-and its reversed spelling must not appear. A word that was laid out left to right, or letters
-that lost their mapping, would fail that comparison. Extraction keeps invisible characters
-the renderer adds on purpose (U+2060 for glyphs HarfBuzz split off a letter, U+200F to make a
-paragraph right to left, U+2066/U+2069 around names inside right-to-left text); they are removed
-before comparing.
+How right-to-left is verified: Typst writes the glyphs of a right-to-left run in visual order
+(shaped, right to left) and marks the run as such, as the PDF standard provides (ISO 32000-2,
+14.8.2.5: marked content ``/ReversedChars``; ``/ActualText`` for a glyph that stands for other
+characters than its own). :func:`pdf_text` reads the pages with pypdf's content-stream parser
+and the fonts' ToUnicode maps and honours those marks, as Acrobat and screen readers do;
+pypdf's ``extract_text`` ignores them and guesses the order from the characters, which fails on
+ligatures and joiners at the edge of a run. A known word (``المحادثة``, ``گفتگو``) must come out
+in its logical spelling and its reversed spelling must not appear: a word laid out left to
+right, or letters that lost their mapping, would fail that comparison. Invisible characters the
+renderer keeps on purpose (U+200F, U+2066/U+2069 around names inside right-to-left text) are
+removed before comparing.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import pypdf
 import pypdfium2
 import pytest
 from pydantic import ValidationError
+from pypdf.generic import ContentStream, DictionaryObject, TextStringObject
 
 from documents import LANGUAGES, RTL_LANGUAGES, render
 from documents.examples import SAMPLE_CONVERSATION, SAMPLE_FLYER, SAMPLE_OFFERS
@@ -75,11 +79,104 @@ def rendered(kind: DocumentKind, language: str) -> RenderedDocument:
     return render(kind, language, CONTEXTS[kind])
 
 
+def _to_unicode(font: DictionaryObject) -> dict[bytes, str]:
+    """A font's ToUnicode map: two-byte glyph codes to their text (Typst writes bfchar lists)."""
+    cmap = font["/ToUnicode"].get_object().get_data().decode("latin-1")
+    mapping: dict[bytes, str] = {}
+    for block in re.findall(r"beginbfchar(.*?)endbfchar", cmap, re.DOTALL):
+        for code, text in re.findall(r"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]*)>", block):
+            mapping[bytes.fromhex(code)] = bytes.fromhex(text).decode("utf-16-be")
+    return mapping
+
+
+_ARABIC_SCRIPT = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff]")
+
+
+def _logical(parts: list[str]) -> str:
+    """A line's runs, drawn left to right, in reading order: each stretch of right-to-left runs
+    (and the spaces and punctuation between them) is read from its right end. A run's own
+    characters are already in order (see :func:`_page_lines`)."""
+    result: list[str] = []
+    stretch: list[str] = []
+
+    def end_stretch() -> None:
+        trailing = []
+        while stretch and not _ARABIC_SCRIPT.search(stretch[-1]):  # neutrals after it stay
+            trailing.insert(0, stretch.pop())
+        result.extend(reversed(stretch))
+        result.extend(trailing)
+        stretch.clear()
+
+    for part in parts:
+        if _ARABIC_SCRIPT.search(part) or (stretch and not re.search(r"\w", part)):
+            stretch.append(part)
+        else:
+            end_stretch()
+            result.append(part)
+    end_stretch()
+    return "".join(result)
+
+
+def _page_lines(page: pypdf.PageObject) -> list[str]:
+    """The lines of a page in reading order, from its content stream and fonts' ToUnicode maps.
+
+    A marked-content section ``/ReversedChars`` holds a right-to-left run's glyphs drawn left
+    to right: they are read in reverse. ``/ActualText`` replaces its glyphs' own text. Runs are
+    drawn left to right as well, inside a section and on a line: :func:`_logical` orders them.
+    """
+    fonts = {name: _to_unicode(f.get_object()) for name, f in page["/Resources"]["/Font"].items()}
+    font: dict[bytes, str] = {}
+    # Open sections: how each is read when it closes, and what it collected.
+    sections: list[tuple[str, list[str]]] = [("", [])]
+    lines: list[list[str]] = [[]]
+    line_y: float | None = None
+
+    def show(operand: object) -> None:
+        if isinstance(operand, TextStringObject):  # pypdf decoded it; the codes are the bytes
+            string = operand.original_bytes
+        elif isinstance(operand, bytes):
+            string = operand
+        else:  # a TJ array's kerning number
+            return
+        glyphs = [font.get(string[i : i + 2], "") for i in range(0, len(string), 2)]
+        (sections[-1][1] if len(sections) > 1 else lines[-1]).extend(glyphs)
+
+    for operands, operator in ContentStream(page.get_contents(), page.pdf).operations:
+        if operator == b"cm":
+            y = float(operands[5])
+            if line_y is not None and abs(y - line_y) > 6:  # a new line, not a raised mark
+                lines.append([])
+            line_y = y
+        elif operator == b"Tf":
+            font = fonts[operands[0]]
+        elif operator == b"Tj":
+            show(operands[0])
+        elif operator == b"TJ":
+            for item in operands[0]:
+                show(item)
+        elif operator in (b"BDC", b"BMC"):
+            properties = operands[1] if len(operands) > 1 else None
+            if isinstance(properties, DictionaryObject) and "/ActualText" in properties:
+                sections.append((f"={properties['/ActualText']}", []))
+            else:
+                sections.append(("reversed" if operands[0] == "/ReversedChars" else "", []))
+        elif operator == b"EMC" and len(sections) > 1:
+            how, parts = sections.pop()
+            # A section (a tagged span, say) may hold several runs, drawn left to right too.
+            text = (
+                how[1:] if how.startswith("=") else "".join(parts[::-1]) if how else _logical(parts)
+            )
+            if text:
+                (sections[-1][1] if len(sections) > 1 else lines[-1]).append(text)
+    return [_logical(parts) for parts in lines]
+
+
 def pdf_text(document: RenderedDocument | bytes) -> str:
+    """The text of every page in logical order, as a reader of the PDF's marks reads it."""
     pdf = document if isinstance(document, bytes) else document.pdf
     reader = pypdf.PdfReader(io.BytesIO(pdf))
-    raw = "\n".join(page.extract_text() for page in reader.pages)
-    for invisible in "\u2060\u200f\u2066\u2069":
+    raw = "\n".join("\n".join(_page_lines(page)) for page in reader.pages)
+    for invisible in "\u200f\u2066\u2069":
         raw = raw.replace(invisible, "")
     return re.sub(r"\s+", " ", raw)
 
