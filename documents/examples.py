@@ -1,20 +1,28 @@
 """``python -m documents.examples``: the example renderings in ``docs/`` (PDF page 1 as PNG).
 
+    python -m documents.examples                 # docs/<kind>-de-<language>.png, one per kind
+    python -m documents.examples --all /tmp/look # every page of every kind in every language
+
 The offers are made up and marked as examples (``example=True``), so the flyer says so on its
 face; the real offers come from the partner directory.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 from pathlib import Path
 
 import pypdfium2
 
 from documents.render import render
+from documents.texts import LANGUAGES
 from schemas.documents import (
+    ConsentContext,
     Consequence,
     ConversationRecordContext,
+    DepartureLetterContext,
+    DocumentContext,
     DocumentKind,
     FlyerContext,
     OfferCategory,
@@ -102,22 +110,72 @@ SAMPLE_CONVERSATION = _sample_conversation()
 
 SAMPLE_FLYER = FlyerContext(town="Unna", as_of=dt.date(2026, 11, 1), offers=SAMPLE_OFFERS)
 
+SAMPLE_LETTER = DepartureLetterContext(
+    letter_date=dt.date(2026, 11, 20),
+    file_reference="ABH-2026-0001",
+    departure_deadline=dt.date(2026, 12, 20),
+    authority_contact="Ausländerbehörde Kreis Unna, Telefon 02303 27-0",
+)
 
-def first_page_png(document: RenderedDocument, path: Path, scale: float = 1.4) -> None:
+SAMPLE_CONSENT = ConsentContext(
+    person_name="Max Mustermann",
+    file_reference="ABH-2026-0001",
+    partner_name="Beispielverein e. V.",
+    town="Kamen",
+    withdrawal_contact="Kreis Unna, Ausländerbehörde, Friedrich-Ebert-Straße 17, 59425 Unna",
+)
+
+SAMPLES: dict[DocumentKind, DocumentContext] = {
+    DocumentKind.GESPRAECHSPROTOKOLL: SAMPLE_CONVERSATION,
+    DocumentKind.AUSREISEINFORMATION: SAMPLE_LETTER,
+    DocumentKind.EINWILLIGUNG: SAMPLE_CONSENT,
+    DocumentKind.FLYER: SAMPLE_FLYER,
+}
+
+# The examples in docs/: each kind once, beside a language of each script and direction.
+DOCS_EXAMPLES: dict[DocumentKind, str] = {
+    DocumentKind.GESPRAECHSPROTOKOLL: "ar",
+    DocumentKind.AUSREISEINFORMATION: "ru",
+    DocumentKind.EINWILLIGUNG: "fa",
+    DocumentKind.FLYER: "uk",
+}
+
+
+def page_png(document: RenderedDocument, path: Path, page: int = 0, scale: float = 1.4) -> None:
     pdf = pypdfium2.PdfDocument(document.pdf)
     try:
-        pdf[0].render(scale=scale).to_pil().save(path)
+        pdf[page].render(scale=scale).to_pil().save(path)
+    finally:
+        pdf.close()
+
+
+def page_count(document: RenderedDocument) -> int:
+    pdf = pypdfium2.PdfDocument(document.pdf)
+    try:
+        return len(pdf)
     finally:
         pdf.close()
 
 
 def main() -> None:
-    DOCS.mkdir(exist_ok=True)
-    record = render(DocumentKind.GESPRAECHSPROTOKOLL, "ar", SAMPLE_CONVERSATION)
-    flyer = render(DocumentKind.FLYER, "uk", SAMPLE_FLYER)
-    for document, name in ((record, "gespraechsprotokoll-de-ar"), (flyer, "flyer-de-uk")):
-        first_page_png(document, DOCS / f"{name}.png")
-        print(f"docs/{name}.png  {document.template_version}  {[f.value for f in document.flags]}")
+    parser = argparse.ArgumentParser(prog="python -m documents.examples", description=__doc__)
+    parser.add_argument("--all", type=Path, metavar="FOLDER", help="every kind and language")
+    args = parser.parse_args()
+    if args.all is not None:
+        args.all.mkdir(parents=True, exist_ok=True)
+        for kind, context in SAMPLES.items():
+            for language in LANGUAGES:
+                document = render(kind, language, context)
+                for page in range(page_count(document)):
+                    name = f"{kind.value}-{'-'.join(document.languages)}-{page + 1}.png"
+                    page_png(document, args.all / name, page)
+        print(f"{args.all}: {len(SAMPLES) * len(LANGUAGES)} documents")
+        return
+    for kind, language in DOCS_EXAMPLES.items():
+        document = render(kind, language, SAMPLES[kind])
+        name = f"{kind.value}-de-{language}.png"
+        page_png(document, DOCS / name)
+        print(f"docs/{name}  {document.template_version}  {[f.value for f in document.flags]}")
 
 
 if __name__ == "__main__":

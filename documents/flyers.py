@@ -9,8 +9,8 @@ for (town, language, current template version, current directory version) and re
 stores one only when there is none: the same question gets the same ``flyer_id`` until
 something on the flyer changes, and every version handed out stays stored unchanged.
 
-Rendering costs about 0.1 s of CPU, so it runs in the renderer process of its own (the event
-loop keeps serving, the GIL stays free), one rendering at a time (``documents.render_off_loop``).
+Rendering costs a few milliseconds of CPU and runs in the renderer processes
+(``documents.render_off_loop``): the event loop keeps serving, the GIL stays free.
 Two processes asking at once may both render; ``INSERT ... ON CONFLICT DO NOTHING`` keeps one
 row and both answer with it.
 """
