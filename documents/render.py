@@ -351,3 +351,12 @@ async def render_off_loop(
         # fails and its activity is retried.
         _RENDERER = None
         raise
+
+
+def shutdown_renderer() -> None:
+    """Stop the renderer processes, waiting for renderings under way; the next rendering starts
+    them again."""
+    global _RENDERER
+    if _RENDERER is not None:
+        _RENDERER.shutdown()
+        _RENDERER = None
