@@ -277,6 +277,47 @@ def test_the_same_input_renders_the_same_document() -> None:
     assert one.pdf == two.pdf
 
 
+def test_the_pdf_bears_the_documents_own_date_or_none() -> None:
+    """No clock in the PDF: the letter is dated as the letter, the consent form (dated by hand
+    when signed) not at all."""
+    letter = pypdf.PdfReader(io.BytesIO(rendered(DocumentKind.AUSREISEINFORMATION, "ar").pdf))
+    assert letter.metadata is not None and letter.metadata.creation_date is not None
+    assert letter.metadata.creation_date.date() == LETTER.letter_date
+    consent = pypdf.PdfReader(io.BytesIO(rendered(DocumentKind.EINWILLIGUNG, "ar").pdf))
+    assert consent.metadata is not None and "/CreationDate" not in consent.metadata
+
+
+@pytest.mark.parametrize("offers", range(len(SAMPLE_OFFERS) + 1))
+def test_a_row_and_its_translation_stay_on_one_page(offers: int) -> None:
+    """Every row (German and Arabic side by side) has one page that holds all of it; with
+    0 to 5 offers the page break falls in different places of the record."""
+
+    def tokens(text: str) -> set[str]:
+        # Latin beside Arabic (a name, the other column) may come out without a space between.
+        apart = r"(?<=[\u0600-\u06ff])(?=[^\u0600-\u06ff])|(?<=[^\u0600-\u06ff])(?=[\u0600-\u06ff])"
+        return set(words(re.sub(apart, " ", text)))
+
+    context = SAMPLE_CONVERSATION.model_copy(update={"offers": SAMPLE_OFFERS[:offers]})
+    document = render(DocumentKind.GESPRAECHSPROTOKOLL, "ar", context)
+    reader = pypdf.PdfReader(io.BytesIO(document.pdf))
+    pages = [tokens(" ".join(_page_lines(page))) for page in reader.pages]
+    assert len(pages) > 1
+    for row in re.split(r"\n(?=\[\w+\] )", document.text):  # an offer's cells hold lines
+        cells = row.split("] ", 1)[1].split(" | ")
+        holding = [{n for n, page in enumerate(pages) if tokens(c) <= page} for c in cells]
+        assert set.intersection(*holding), row
+
+
+def test_the_pdf_is_text_for_any_reader() -> None:
+    """Without reading the right-to-left marks too: pypdf's own extraction finds the German
+    sentences and the Arabic letters (as letters, not glyph numbers)."""
+    reader = pypdf.PdfReader(io.BytesIO(rendered(DocumentKind.GESPRAECHSPROTOKOLL, "ar").pdf))
+    plain = " ".join(page.extract_text() for page in reader.pages)
+    assert "Gesprächsprotokoll – Ihre" in plain
+    assert "Ausfertigung" in plain
+    assert set("محضر المحادثة نسختك") <= set(plain)
+
+
 def test_a_reviewed_translation_drops_the_draft_marker(tmp_path: Path) -> None:
     texts = copy_texts(tmp_path)
     review = {"status": "reviewed", "reviewer": "Testprüferin", "reviewed_on": "2026-11-01"}

@@ -1,5 +1,5 @@
-"""Documents render in a process of their own; it must not outlive the process that started it
-(a worker killed outright would otherwise leave one renderer behind per crash)."""
+"""Documents render in processes of their own; they must not outlive the process that started
+them (a worker killed outright would otherwise leave renderers behind per crash)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,22 @@ import signal
 import sys
 from pathlib import Path
 
+from documents import render, render_off_loop
+from documents.examples import SAMPLE_FLYER
+from schemas.documents import DocumentKind
+
 ROOT = Path(__file__).resolve().parent.parent
+
+
+async def test_the_renderer_renders_what_this_process_renders() -> None:
+    """Same input, same bytes, in whichever process; as many renderers as this process has
+    cores, started only when needed."""
+    document = await render_off_loop(DocumentKind.FLYER, "ar", SAMPLE_FLYER)
+    assert document == render(DocumentKind.FLYER, "ar", SAMPLE_FLYER)
+    renderer = sys.modules["documents.render"]._renderer()
+    assert renderer._max_workers == len(os.sched_getaffinity(0))
+    assert len(renderer._processes) <= renderer._max_workers
+
 
 # Render once, print the renderer's pid, die without any cleanup (as a killed worker does).
 SCRIPT = """
