@@ -178,6 +178,9 @@ def pdf_text(document: RenderedDocument | bytes) -> str:
     raw = "\n".join("\n".join(_page_lines(page)) for page in reader.pages)
     for invisible in "\u200f\u2066\u2069":
         raw = raw.replace(invisible, "")
+    # A letter with a mark drawn apart (ناقصاً: alef and tanwin) is two glyphs, and Typst gives
+    # both the cluster's text: read once what is written twice in a row.
+    raw = re.sub(r"(\w[\u064b-\u065f\u0670]+)\1", r"\1", raw)
     return re.sub(r"\s+", " ", raw)
 
 
