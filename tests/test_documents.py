@@ -29,7 +29,7 @@ import pypdf
 import pypdfium2
 import pytest
 from pydantic import ValidationError
-from pypdf.generic import ContentStream, DictionaryObject, TextStringObject
+from pypdf.generic import ContentStream, DictionaryObject, StreamObject, TextStringObject
 
 from documents import LANGUAGES, RTL_LANGUAGES, render
 from documents.examples import SAMPLE_CONVERSATION, SAMPLE_FLYER, SAMPLE_OFFERS
@@ -81,7 +81,9 @@ def rendered(kind: DocumentKind, language: str) -> RenderedDocument:
 
 def _to_unicode(font: DictionaryObject) -> dict[bytes, str]:
     """A font's ToUnicode map: two-byte glyph codes to their text (Typst writes bfchar lists)."""
-    cmap = font["/ToUnicode"].get_object().get_data().decode("latin-1")
+    stream = font["/ToUnicode"].get_object()
+    assert isinstance(stream, StreamObject)
+    cmap = stream.get_data().decode("latin-1")
     mapping: dict[bytes, str] = {}
     for block in re.findall(r"beginbfchar(.*?)endbfchar", cmap, re.DOTALL):
         for code, text in re.findall(r"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]*)>", block):
@@ -100,7 +102,7 @@ def _logical(parts: list[str]) -> str:
     stretch: list[str] = []
 
     def end_stretch() -> None:
-        trailing = []
+        trailing: list[str] = []
         while stretch and not _ARABIC_SCRIPT.search(stretch[-1]):  # neutrals after it stay
             trailing.insert(0, stretch.pop())
         result.extend(reversed(stretch))
@@ -124,7 +126,11 @@ def _page_lines(page: pypdf.PageObject) -> list[str]:
     to right: they are read in reverse. ``/ActualText`` replaces its glyphs' own text. Runs are
     drawn left to right as well, inside a section and on a line: :func:`_logical` orders them.
     """
-    fonts = {name: _to_unicode(f.get_object()) for name, f in page["/Resources"]["/Font"].items()}
+    resources = page["/Resources"].get_object()
+    assert isinstance(resources, DictionaryObject)
+    listed = resources["/Font"].get_object()
+    assert isinstance(listed, DictionaryObject)
+    fonts = {name: _to_unicode(entry.get_object()) for name, entry in listed.items()}
     font: dict[bytes, str] = {}
     # Open sections: how each is read when it closes, and what it collected.
     sections: list[tuple[str, list[str]]] = [("", [])]
