@@ -286,6 +286,16 @@ def test_the_same_input_renders_the_same_document() -> None:
     assert one.pdf == two.pdf
 
 
+def test_data_is_printed_as_it_is_never_read_as_layout() -> None:
+    """Names and addresses reach the layout as data: quotes, backslashes and Typst's markup
+    characters are printed, not interpreted."""
+    name = 'Anna "A." #Müller \\ [x] $y$ <z> */ ")'
+    document = render(
+        DocumentKind.EINWILLIGUNG, "ar", CONSENT.model_copy(update={"person_name": name})
+    )
+    assert pdf_text(document).count(name) == 2  # the German and the Arabic column
+
+
 def test_the_pdf_bears_the_documents_own_date_or_none() -> None:
     """No clock in the PDF: the letter is dated as the letter, the consent form (dated by hand
     when signed) not at all."""
