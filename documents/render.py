@@ -30,7 +30,7 @@ from documents.texts import (
     Template,
     load_template,
 )
-from documents.typeset import Role, Row, Style, compiler, typeset
+from documents.typeset import Role, Row, Style, typeset, warm_up
 from schemas.documents import (
     ConsentContext,
     ConversationRecordContext,
@@ -302,7 +302,7 @@ def _renderers() -> int:
 def _start_renderer(parent: int) -> None:
     """In a renderer: end with the process that started it, and load the compiler."""
     _exit_with_parent(parent)
-    compiler()
+    warm_up()
 
 
 def _exit_with_parent(parent: int) -> None:
