@@ -58,6 +58,10 @@ class LayoutWarning(RuntimeError):
     """Typst warned while laying out a document: a layout file needs fixing, not the data."""
 
 
+class RowTooHigh(ValueError):
+    """A row (a sentence and its translation, kept on one page) is higher than a page."""
+
+
 @cache
 def compiler() -> typst.Compiler:
     """The process's one compiler, with its fonts loaded: made on first use, then reused (Typst
@@ -116,7 +120,12 @@ def typeset(
     layout = f"{kind.value}.typ"
     main = f'#import "{layout}": layout\n#layout(json(bytes({_string(data)})))\n'
     with _COMPILING:
-        pdf, warnings = compiler().compile_with_warnings(input=main.encode())
+        try:
+            pdf, warnings = compiler().compile_with_warnings(input=main.encode())
+        except typst.TypstError as error:
+            if "too high for a page" in error.message:
+                raise RowTooHigh(error.message.removeprefix("panicked with: ")) from None
+            raise
     if warnings:
         raise LayoutWarning(f"{layout}: {warnings[0].message}")
     if not isinstance(pdf, bytes):

@@ -34,6 +34,7 @@ from pypdf.generic import ContentStream, DictionaryObject, StreamObject, TextStr
 from documents import LANGUAGES, RTL_LANGUAGES, render
 from documents.examples import SAMPLE_CONVERSATION, SAMPLE_FLYER, SAMPLE_OFFERS
 from documents.texts import TEXTS_DIR, load_template
+from documents.typeset import RowTooHigh
 from schemas.documents import (
     ConsentContext,
     DepartureLetterContext,
@@ -294,6 +295,15 @@ def test_data_is_printed_as_it_is_never_read_as_layout() -> None:
         DocumentKind.EINWILLIGUNG, "ar", CONSENT.model_copy(update={"person_name": name})
     )
     assert pdf_text(document).count(name) == 2  # the German and the Arabic column
+
+
+def test_a_row_higher_than_a_page_is_refused_not_cut_off() -> None:
+    """A row is never split, so one higher than a page would run off its foot: refused."""
+    endless = CONSENT.model_copy(update={"withdrawal_contact": "Sehr lange Adresse " * 900})
+    with pytest.raises(RowTooHigh, match="text row is too high for a page"):
+        render(DocumentKind.EINWILLIGUNG, "de", endless)
+    long = CONSENT.model_copy(update={"withdrawal_contact": "Sehr lange Adresse " * 90})
+    assert render(DocumentKind.EINWILLIGUNG, "ar", long).pdf.startswith(b"%PDF")
 
 
 def test_the_pdf_bears_the_documents_own_date_or_none() -> None:
