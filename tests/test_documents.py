@@ -11,8 +11,8 @@ pypdf's ``extract_text`` ignores them and guesses the order from the characters,
 ligatures and joiners at the edge of a run. A known word (``المحادثة``, ``گفتگو``) must come out
 in its logical spelling and its reversed spelling must not appear: a word laid out left to
 right, or letters that lost their mapping, would fail that comparison. Invisible characters the
-renderer keeps on purpose (U+200F, U+2066/U+2069 around names inside right-to-left text) are
-removed before comparing.
+renderer keeps on purpose (U+2066/U+2069 around names inside right-to-left text) are removed
+before comparing.
 """
 
 from __future__ import annotations
@@ -183,7 +183,7 @@ def pdf_text(document: RenderedDocument | bytes) -> str:
     pdf = document if isinstance(document, bytes) else document.pdf
     reader = pypdf.PdfReader(io.BytesIO(pdf))
     raw = "\n".join("\n".join(_page_lines(page)) for page in reader.pages)
-    for invisible in "\u200f\u2066\u2069":
+    for invisible in "\u2066\u2069":
         raw = raw.replace(invisible, "")
     # A letter with a mark drawn apart (ناقصاً: alef and tanwin) is two glyphs, and Typst gives
     # both the cluster's text: read once what is written twice in a row.
