@@ -20,15 +20,22 @@ from service.access import REPORT_READERS, AccessService
 from service.accounts import AccountService
 from service.cases import CaseService
 from service.codec import CodecService
+from service.container import Services
 from service.directory import DirectoryService
 from service.flyers import FlyerService
 from service.records import RecordsService
 from service.retention import RetentionService
 
 
+def services_of(request: Request) -> Services:
+    """The process's services, as the lifespan put them on ``app.state``: the one place that
+    knows how the app holds them, for the routes here and for the pages."""
+    services: Services = request.app.state.services
+    return services
+
+
 def _case_service(request: Request) -> CaseService:
-    service: CaseService = request.app.state.cases
-    return service
+    return services_of(request).cases
 
 
 Cases = Annotated[CaseService, Depends(_case_service)]
@@ -36,8 +43,7 @@ Cases = Annotated[CaseService, Depends(_case_service)]
 
 
 def _access(request: Request) -> AccessService:
-    service: AccessService = request.app.state.access
-    return service
+    return services_of(request).access
 
 
 Access = Annotated[AccessService, Depends(_access)]
@@ -45,8 +51,7 @@ Access = Annotated[AccessService, Depends(_access)]
 
 
 def _flyers(request: Request) -> FlyerService:
-    service: FlyerService = request.app.state.flyers
-    return service
+    return services_of(request).flyers
 
 
 Flyers = Annotated[FlyerService, Depends(_flyers)]
@@ -54,8 +59,7 @@ Flyers = Annotated[FlyerService, Depends(_flyers)]
 
 
 def _codec(request: Request) -> CodecService:
-    service: CodecService = request.app.state.codec
-    return service
+    return services_of(request).codec
 
 
 Codec = Annotated[CodecService, Depends(_codec)]
@@ -63,8 +67,7 @@ Codec = Annotated[CodecService, Depends(_codec)]
 
 
 def _retention(request: Request) -> RetentionService:
-    service: RetentionService = request.app.state.retention
-    return service
+    return services_of(request).retention
 
 
 Retention = Annotated[RetentionService, Depends(_retention)]
@@ -72,8 +75,7 @@ Retention = Annotated[RetentionService, Depends(_retention)]
 
 
 def _directory(request: Request) -> DirectoryService:
-    service: DirectoryService = request.app.state.directory
-    return service
+    return services_of(request).directory
 
 
 Directory = Annotated[DirectoryService, Depends(_directory)]
@@ -84,8 +86,7 @@ Accounts = Annotated[AccountService, Depends(accounts)]
 
 
 def _records(request: Request) -> RecordsService:
-    service: RecordsService = request.app.state.records
-    return service
+    return services_of(request).records
 
 
 Records = Annotated[RecordsService, Depends(_records)]

@@ -17,6 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from api.auth import SESSION_COOKIE, optional_account
+from api.deps import services_of
 from api.errors import status_of
 from schemas.accounts import Account, Role
 from schemas.local_time import BERLIN
@@ -99,38 +100,31 @@ templates.env.globals.update(
 
 
 def residence_routes_of(request: Request) -> ResidenceRoutes:
-    routes: ResidenceRoutes = request.app.state.residence_routes  # read once per app
-    return routes
+    return services_of(request).residence_routes
 
 
 def accounts_of(request: Request) -> AccountService:
-    service: AccountService = request.app.state.accounts
-    return service
+    return services_of(request).accounts
 
 
 def cases_of(request: Request) -> CaseService:
-    service: CaseService = request.app.state.cases
-    return service
+    return services_of(request).cases
 
 
 def directory_of(request: Request) -> DirectoryService:
-    service: DirectoryService = request.app.state.directory
-    return service
+    return services_of(request).directory
 
 
 def inbox_of(request: Request) -> InboxService:
-    service: InboxService = request.app.state.inbox
-    return service
+    return services_of(request).inbox
 
 
 def access_of(request: Request) -> AccessService:
-    service: AccessService = request.app.state.access
-    return service
+    return services_of(request).access
 
 
 def flyers_of(request: Request) -> FlyerService:
-    service: FlyerService = request.app.state.flyers
-    return service
+    return services_of(request).flyers
 
 
 def local_path(path: str | None, default: str = "/") -> str:
