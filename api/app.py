@@ -51,7 +51,6 @@ def build_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with services() as found:
-            app.state.services = found  # what the routes and pages read (api.deps.services_of)
             for field in dataclasses.fields(found):
                 setattr(app.state, field.name, getattr(found, field.name))
             app.state.settings = settings

@@ -20,22 +20,15 @@ from service.access import REPORT_READERS, AccessService
 from service.accounts import AccountService
 from service.cases import CaseService
 from service.codec import CodecService
-from service.container import Services
 from service.directory import DirectoryService
 from service.flyers import FlyerService
 from service.records import RecordsService
 from service.retention import RetentionService
 
 
-def services_of(request: Request) -> Services:
-    """The process's services, as the lifespan put them on ``app.state``: the one place that
-    knows how the app holds them, for the routes here and for the pages."""
-    services: Services = request.app.state.services
-    return services
-
-
 def _case_service(request: Request) -> CaseService:
-    return services_of(request).cases
+    service: CaseService = request.app.state.cases
+    return service
 
 
 Cases = Annotated[CaseService, Depends(_case_service)]
@@ -43,7 +36,8 @@ Cases = Annotated[CaseService, Depends(_case_service)]
 
 
 def _access(request: Request) -> AccessService:
-    return services_of(request).access
+    service: AccessService = request.app.state.access
+    return service
 
 
 Access = Annotated[AccessService, Depends(_access)]
@@ -51,7 +45,8 @@ Access = Annotated[AccessService, Depends(_access)]
 
 
 def _flyers(request: Request) -> FlyerService:
-    return services_of(request).flyers
+    service: FlyerService = request.app.state.flyers
+    return service
 
 
 Flyers = Annotated[FlyerService, Depends(_flyers)]
@@ -59,7 +54,8 @@ Flyers = Annotated[FlyerService, Depends(_flyers)]
 
 
 def _codec(request: Request) -> CodecService:
-    return services_of(request).codec
+    service: CodecService = request.app.state.codec
+    return service
 
 
 Codec = Annotated[CodecService, Depends(_codec)]
@@ -67,7 +63,8 @@ Codec = Annotated[CodecService, Depends(_codec)]
 
 
 def _retention(request: Request) -> RetentionService:
-    return services_of(request).retention
+    service: RetentionService = request.app.state.retention
+    return service
 
 
 Retention = Annotated[RetentionService, Depends(_retention)]
@@ -75,7 +72,8 @@ Retention = Annotated[RetentionService, Depends(_retention)]
 
 
 def _directory(request: Request) -> DirectoryService:
-    return services_of(request).directory
+    service: DirectoryService = request.app.state.directory
+    return service
 
 
 Directory = Annotated[DirectoryService, Depends(_directory)]
@@ -86,7 +84,8 @@ Accounts = Annotated[AccountService, Depends(accounts)]
 
 
 def _records(request: Request) -> RecordsService:
-    return services_of(request).records
+    service: RecordsService = request.app.state.records
+    return service
 
 
 Records = Annotated[RecordsService, Depends(_records)]

@@ -17,7 +17,6 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from api.auth import SESSION_COOKIE, optional_account
-from api.deps import services_of
 from api.errors import status_of
 from schemas.accounts import Account, Role
 from schemas.local_time import BERLIN
@@ -100,31 +99,38 @@ templates.env.globals.update(
 
 
 def residence_routes_of(request: Request) -> ResidenceRoutes:
-    return services_of(request).residence_routes
+    routes: ResidenceRoutes = request.app.state.residence_routes  # read once per app
+    return routes
 
 
 def accounts_of(request: Request) -> AccountService:
-    return services_of(request).accounts
+    service: AccountService = request.app.state.accounts
+    return service
 
 
 def cases_of(request: Request) -> CaseService:
-    return services_of(request).cases
+    service: CaseService = request.app.state.cases
+    return service
 
 
 def directory_of(request: Request) -> DirectoryService:
-    return services_of(request).directory
+    service: DirectoryService = request.app.state.directory
+    return service
 
 
 def inbox_of(request: Request) -> InboxService:
-    return services_of(request).inbox
+    service: InboxService = request.app.state.inbox
+    return service
 
 
 def access_of(request: Request) -> AccessService:
-    return services_of(request).access
+    service: AccessService = request.app.state.access
+    return service
 
 
 def flyers_of(request: Request) -> FlyerService:
-    return services_of(request).flyers
+    service: FlyerService = request.app.state.flyers
+    return service
 
 
 def local_path(path: str | None, default: str = "/") -> str:
