@@ -220,6 +220,25 @@ class CaseService:
                     "only ausreisepflichtig or geduldet do",
                 )
             raise Invalid.field("person", "required when the event opens a case")
+        update = update_method(CaseWorkflow.status_event)
+        update_id = f"event-{event.event_id}"
+        if case_exists:
+            # The case's workflow runs (the case file is written by it): a plain update, which
+            # costs the server less than a start that finds the workflow there.
+            handle = self._client.get_workflow_handle_for(
+                CaseWorkflow.run, workflow_id(event.case_id)
+            )
+            try:
+                intake: IntakeResult = await self._timely(
+                    handle.execute_update(update, event, id=update_id)
+                )
+                return intake
+            except WorkflowUpdateFailedError as error:
+                raise _from_update_failure(error) from None
+            except RPCError as error:
+                if error.status != RPCStatusCode.NOT_FOUND:
+                    raise
+                return await self._after_close(event)
         start = WithStartWorkflowOperation(
             CaseWorkflow.run,
             self._start_defaults.model_copy(update={"case_id": event.case_id}),
@@ -230,27 +249,27 @@ class CaseService:
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
         )
         try:
-            intake: IntakeResult = await self._timely(
+            opened: IntakeResult = await self._timely(
                 self._client.execute_update_with_start_workflow(
-                    update_method(CaseWorkflow.status_event),
-                    event,
-                    start_workflow_operation=start,
-                    id=f"event-{event.event_id}",
+                    update, event, start_workflow_operation=start, id=update_id
                 )
             )
-            return intake
+            return opened
         except WorkflowUpdateFailedError as error:
             raise _from_update_failure(error) from None
         except (WorkflowAlreadyStartedError, RPCError) as error:
             if isinstance(error, RPCError) and error.status != RPCStatusCode.ALREADY_EXISTS:
                 raise
-            # The case's workflow has ended: a re-sent event is a duplicate, others come late.
-            async with self._pool.acquire() as con:
-                if await case_store.case_of_event(con, event.event_id) == event.case_id:
-                    return IntakeResult(case_id=event.case_id, stage="closed", duplicate=True)
-            raise CaseClosed("the case is closed") from None
+            return await self._after_close(event)
         finally:
             await _forget_start(start)
+
+    async def _after_close(self, event: StatusEvent) -> IntakeResult:
+        """The case's workflow has ended: a re-sent event is a duplicate, others come late."""
+        async with self._pool.acquire() as con:
+            if await case_store.case_of_event(con, event.event_id) == event.case_id:
+                return IntakeResult(case_id=event.case_id, stage="closed", duplicate=True)
+        raise CaseClosed("the case is closed")
 
     @staticmethod
     async def _recorded_event(con: Connection, event: StatusEvent) -> IntakeResult | None:

@@ -128,8 +128,8 @@ async def test_entries_chain_from_zero_bytes_by_the_documented_serialisation(
     assert (result.ok, result.count, result.last_seq) == (True, 4, 4)
     assert result.last_hash == last.entry_hash
     # The hashes do not depend on the session's time zone.
-    async with pool.acquire() as con:
-        await con.execute("SET TIME ZONE 'Pacific/Chatham'")
+    async with pool.acquire() as con, con.transaction():
+        await con.execute("SET LOCAL TIME ZONE 'Pacific/Chatham'")
         assert (await audit.verify(con, batch=3)).ok
 
 
