@@ -99,6 +99,17 @@ class CaseDocuments:
                 pdf=rendered.pdf,
                 created_at=request.entry.at,
             )
+            if stored_id == request.document_id:
+                return CaseDocument(
+                    document_id=stored_id,
+                    kind=request.kind.value,
+                    languages=rendered.languages,
+                    template_version=rendered.template_version,
+                    content_hash=rendered.content_hash,
+                    flags=flags,
+                    created_at=request.entry.at,
+                    size=len(rendered.pdf),
+                )
             # The same text in the same version stored before (a conversation recorded twice
             # on one day) is kept once: its first id answers.
             found = await document_store.document(con, case_id, stored_id)
