@@ -202,9 +202,7 @@ class CaseDriver:
             described = (await self.handle.describe()).raw_description
             if described.workflow_execution_info.close_time.seconds:
                 return
-            if not described.pending_activities and not described.HasField(
-                "pending_workflow_task"
-            ):
+            if not described.pending_activities and not described.HasField("pending_workflow_task"):
                 return
             await asyncio.sleep(0.05)
         raise AssertionError(f"the case did not settle within {SETTLE_SECONDS} s of a skip")
