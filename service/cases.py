@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 import hmac
 from collections.abc import Awaitable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import asyncpg
@@ -49,6 +50,7 @@ from schemas.case import (
 )
 from schemas.errors import ErrorType, FieldError
 from schemas.events import IntakeResult, StatusEvent
+from schemas.local_time import BERLIN
 from schemas.tasks import (
     CompleteTask,
     KiContact,
@@ -76,7 +78,7 @@ from store import tasks as task_store
 from store import timeline as timeline_store
 from store.db import Connection
 from workflows.arrival import ArrivalWorkflow, arrival_workflow_id
-from workflows.case import CaseWorkflow, workflow_id
+from workflows.case import CaseWorkflow, opening_search_attributes, workflow_id
 
 # What a refusal of the workflow's update validators is, in the service's terms.
 _REFUSAL_OF_ERROR: dict[ErrorType, type[Invalid] | type[Conflict]] = {
@@ -247,6 +249,7 @@ class CaseService:
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             # A closed case stays closed; a run that never opened leaves the id free.
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            search_attributes=opening_search_attributes(event, datetime.now(BERLIN).date()),
         )
         try:
             opened: IntakeResult = await self._timely(

@@ -30,7 +30,7 @@ from schemas.tasks import CompleteTask, TaskCompletion, TaskResult
 from schemas.time_rules import default_time_rules
 from service.temporal import update_method
 from workflows.arrival import ArrivalWorkflow
-from workflows.case import CaseWorkflow, workflow_id
+from workflows.case import CaseWorkflow, opening_search_attributes, workflow_id
 
 ROUTES = load_residence_routes()
 SETTLE_SECONDS = 20.0
@@ -81,8 +81,18 @@ class CaseDriver:
         status: str = "ausreisepflichtig",
         no_deadline: bool = False,
     ) -> IntakeResult:
+        today = await self.today()
+        opening = await self._event(
+            status,
+            person=PERSON,
+            departure_deadline=None
+            if no_deadline
+            else (deadline or today + timedelta(days=90)).isoformat(),
+            household={"children": [{"date_of_birth": born.isoformat()} for born in children]},
+        )
         # Time-skipping tests start with start_workflow + update: update-with-start on the
         # time-skipping server fails with "No completion event found" once time is skipped.
+        # The start carries the search attributes the service gives a new case.
         self.handle = await self.client.start_workflow(
             CaseWorkflow.run,
             CaseStart(
@@ -93,22 +103,22 @@ class CaseDriver:
             ),
             id=workflow_id(self.case_id),
             task_queue=self.task_queue,
+            search_attributes=opening_search_attributes(opening, today),
         )
-        today = await self.today()
-        return await self.event(
-            status,
-            person=PERSON,
-            departure_deadline=None
-            if no_deadline
-            else (deadline or today + timedelta(days=90)).isoformat(),
-            household={"children": [{"date_of_birth": born.isoformat()} for born in children]},
-        )
+        return await self.handle.execute_update(update_method(CaseWorkflow.status_event), opening)
 
     async def event(
         self, status: str, *, event_id: str | None = None, **fields: Any
     ) -> IntakeResult:
+        event = await self._event(status, event_id=event_id, **fields)
+        assert self.handle is not None
+        return await self.handle.execute_update(update_method(CaseWorkflow.status_event), event)
+
+    async def _event(
+        self, status: str, *, event_id: str | None = None, **fields: Any
+    ) -> StatusEvent:
         self._events += 1
-        event = StatusEvent.model_validate(
+        return StatusEvent.model_validate(
             {
                 "event_id": event_id or f"{self.case_id}-e{self._events}",
                 "case_id": self.case_id,
@@ -117,8 +127,6 @@ class CaseDriver:
                 **fields,
             }
         )
-        assert self.handle is not None
-        return await self.handle.execute_update(update_method(CaseWorkflow.status_event), event)
 
     async def tasks(self, status: str = "open") -> list[asyncpg.Record]:
         return await self.pool.fetch(

@@ -236,6 +236,36 @@ async def test_a_new_case_opens_and_the_same_event_again_changes_nothing(
     assert (await http.get(f"{V1}/cases/{case_id}")).json()["timeline"] == case["timeline"]
 
 
+async def test_the_temporal_ui_shows_a_new_case_with_its_stage_and_town_from_its_start(
+    http: httpx.AsyncClient, dev_env: WorkflowEnvironment
+) -> None:
+    case_id = new_case_id()
+    event = opening(case_id, town="Kamen")
+    event["household"] = {"children": [{"date_of_birth": "2019-05-01"}]}
+    event["departure_deadline"] = "2031-03-31"
+    assert (await http.post(f"{V1}/status-events", json=event)).status_code == 202
+    handle = dev_env.client.get_workflow_handle(workflow_id(case_id))
+    shown = {
+        pair.key.name: pair.value
+        for pair in (await handle.describe()).typed_search_attributes
+        if pair.key.name.startswith("Case")
+    }
+    assert shown == {
+        "CaseStage": "information_conversation",
+        "CaseTown": "Kamen",
+        "CaseHasMinors": True,
+        "CaseOverdue": False,
+        "CaseDepartureDeadline": datetime(2031, 4, 1, tzinfo=BERLIN),
+    }
+    # The start carried them: entering the first stage needed no upsert of its own.
+    history = await handle.fetch_history()
+    assert not [
+        e
+        for e in history.events
+        if e.HasField("upsert_workflow_search_attributes_event_attributes")
+    ]
+
+
 async def test_a_burst_of_events_for_a_new_case_opens_one_case_with_all_events(
     http: httpx.AsyncClient, pool: asyncpg.Pool
 ) -> None:

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from enum import Enum
 from typing import Any, NoReturn, TypeVar
 
 from temporalio import workflow
+from temporalio.common import TypedSearchAttributes
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -87,7 +88,7 @@ with workflow.unsafe.imports_passed_through():
         refuse,
     )
     from workflows.steps import failure_kind, run_step
-    from workflows.time_rules import Enforcement, age_on, broken_rules
+    from workflows.time_rules import Enforcement, broken_rules
 
 In = TypeVar("In", bound=BaseModel)
 Out = TypeVar("Out", bound=BaseModel | None)
@@ -98,6 +99,27 @@ WORKFLOW_ID_PREFIX = "case-"
 
 def workflow_id(case_id: str) -> str:
     return f"{WORKFLOW_ID_PREFIX}{case_id}"
+
+
+# Every case, once its opening event is in, begins with the information conversation.
+FIRST_STAGE = Stage.INFORMATION_CONVERSATION
+
+
+def opening_search_attributes(event: StatusEvent, today: date) -> TypedSearchAttributes:
+    """What a case opened by ``event`` shows in the UI from its start (given to the start of
+    its workflow, so that entering the first stage changes nothing there)."""
+    assert event.person is not None
+    children = event.household.children if event.household is not None else []
+    return sa.as_attributes(
+        sa.case_values(
+            stage=FIRST_STAGE.value,
+            town=event.person.address.town,
+            children_born=[child.date_of_birth for child in children],
+            today=today,
+            overdue=False,
+            deadline=event.departure_deadline,
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -173,7 +195,8 @@ class CaseWorkflow:
         self._representative_track = False
         self._reporting_failure = False
         self._opening_refused = False
-        self._published: dict[str, Any] = {}
+        # What the service set at the start (workflows started before it did: nothing).
+        self._published: dict[str, Any] = sa.published(workflow.info().typed_search_attributes)
 
     # ----------------------------------------------------------------- the process
 
@@ -209,7 +232,7 @@ class CaseWorkflow:
             Stage.ENFORCEMENT_PLANNED: self._enforcement_planned,
             Stage.SUSPENDED: self._suspended,
         }
-        step: Next = Stage.INFORMATION_CONVERSATION
+        step: Next = FIRST_STAGE
         while step is not Stage.CLOSED:
             try:
                 if isinstance(step, Escalate):
@@ -912,10 +935,7 @@ class CaseWorkflow:
         return workflow.now().astimezone(BERLIN).date()
 
     def _departure_moment(self) -> datetime | None:
-        """The Ausreisefrist ends at midnight after its last day, local time."""
-        if self._departure_deadline is None:
-            return None
-        return datetime.combine(self._departure_deadline + timedelta(days=1), time(0), BERLIN)
+        return sa.departure_moment(self._departure_deadline)
 
     def _deadline_passed(self) -> bool:
         moment = self._departure_moment()
@@ -924,15 +944,14 @@ class CaseWorkflow:
     def _upsert_search_attributes(self) -> None:
         """Publish what the Temporal UI filters on; only values that changed (each upsert
         costs the server a history event and a visibility write)."""
-        today = self._today()
-        moment = self._departure_moment()
-        wanted: dict[str, Any] = {
-            sa.CASE_STAGE.name: self._stage.value,
-            sa.CASE_TOWN.name: self._town,
-            sa.CASE_HAS_MINORS.name: any(age_on(born, today) < 18 for born in self._children),
-            sa.CASE_OVERDUE.name: any(task.overdue for task in self._engine.tasks.values()),
-            sa.CASE_DEPARTURE_DEADLINE.name: moment,
-        }
+        wanted = sa.case_values(
+            stage=self._stage.value,
+            town=self._town,
+            children_born=self._children,
+            today=self._today(),
+            overdue=any(task.overdue for task in self._engine.tasks.values()),
+            deadline=self._departure_deadline,
+        )
         keys = {key.name: key for key in sa.ALL}
         updates = [
             keys[name].value_set(value) if value is not None else keys[name].value_unset()

@@ -171,6 +171,9 @@ SCENARIOS: dict[str, Callable[[CaseDriver], Awaitable[None]]] = {
     "documents_handed_out": documents_handed_out,
     # A step given up (refused data) and its step_failed task.
     "step_given_up": step_given_up,
+    # Started with the search attributes of its opening (no upsert on entering the first
+    # stage), through documents and referral to a voluntary departure.
+    "opened_with_search_attributes": documents_handed_out,
 }
 
 
