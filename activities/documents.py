@@ -85,31 +85,21 @@ class CaseDocuments:
         )
         flags = [flag.value for flag in rendered.flags]
         detail = _NAMES[request.kind] + (f" ({', '.join(flags)})" if flags else "")
+        made = CaseDocument(
+            document_id=request.document_id,
+            kind=request.kind.value,
+            languages=rendered.languages,
+            template_version=rendered.template_version,
+            content_hash=rendered.content_hash,
+            flags=flags,
+            created_at=request.entry.at,
+            size=len(rendered.pdf),
+        )
         async with self._pool.acquire() as con, con.transaction():
             await timeline.add_entry(con, request.entry.model_copy(update={"detail": detail}))
-            stored_id = await document_store.add_document(
-                con,
-                document_id=request.document_id,
-                case_id=case_id,
-                kind=request.kind.value,
-                languages=rendered.languages,
-                template_version=rendered.template_version,
-                content_hash=rendered.content_hash,
-                flags=flags,
-                pdf=rendered.pdf,
-                created_at=request.entry.at,
-            )
-            if stored_id == request.document_id:
-                return CaseDocument(
-                    document_id=stored_id,
-                    kind=request.kind.value,
-                    languages=rendered.languages,
-                    template_version=rendered.template_version,
-                    content_hash=rendered.content_hash,
-                    flags=flags,
-                    created_at=request.entry.at,
-                    size=len(rendered.pdf),
-                )
+            stored_id = await document_store.add_document(con, case_id, made, rendered.pdf)
+            if stored_id == made.document_id:
+                return made
             # The same text in the same version stored before (a conversation recorded twice
             # on one day) is kept once: its first id answers.
             found = await document_store.document(con, case_id, stored_id)

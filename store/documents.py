@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from uuid import UUID
 
 from schemas.case_documents import CaseDocument, DocumentFile
@@ -14,34 +13,23 @@ _COLUMNS = (
 )
 
 
-async def add_document(
-    con: Connection,
-    *,
-    document_id: UUID,
-    case_id: str,
-    kind: str,
-    languages: list[str],
-    template_version: str,
-    content_hash: str,
-    flags: list[str],
-    pdf: bytes,
-    created_at: datetime,
-) -> UUID:
-    """Store a document once: the same text in the same version for a case is kept once."""
+async def add_document(con: Connection, case_id: str, document: CaseDocument, pdf: bytes) -> UUID:
+    """Store ``document`` (its ``size`` is the PDF's) once: the same text in the same version
+    for a case is kept once; the id of the one kept is returned."""
     stored = await con.fetchval(
         "INSERT INTO case_documents (document_id, case_id, kind, languages, template_version,"
         " content_hash, flags, pdf, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         " ON CONFLICT (case_id, kind, template_version, content_hash) DO UPDATE"
         " SET kind = EXCLUDED.kind RETURNING document_id",
-        document_id,
+        document.document_id,
         case_id,
-        kind,
-        languages,
-        template_version,
-        content_hash,
-        flags,
+        document.kind,
+        document.languages,
+        document.template_version,
+        document.content_hash,
+        document.flags,
         pdf,
-        created_at,
+        document.created_at,
     )
     assert isinstance(stored, UUID)
     return stored

@@ -12,6 +12,7 @@ import httpx
 from fastapi import FastAPI
 
 from schemas.accounts import Role
+from schemas.case_documents import CaseDocument
 from store import documents
 from tests.test_api import V1, logged_in, open_case
 
@@ -19,19 +20,18 @@ PDF = b"%PDF-1.4\n% a stand-in: the API stores and returns bytes, it does not re
 
 
 async def store_document(pool: asyncpg.Pool, case_id: str, kind: str = "einwilligung") -> uuid.UUID:
+    document = CaseDocument(
+        document_id=uuid.uuid4(),
+        kind=kind,
+        languages=["de", "ar"],
+        template_version="consent-v3",
+        content_hash=hashlib.sha256(PDF).hexdigest(),
+        flags=["draft_translation"],
+        created_at=datetime.now(UTC),
+        size=len(PDF),
+    )
     async with pool.acquire() as con:
-        return await documents.add_document(
-            con,
-            document_id=uuid.uuid4(),
-            case_id=case_id,
-            kind=kind,
-            languages=["de", "ar"],
-            template_version="consent-v3",
-            content_hash=hashlib.sha256(PDF).hexdigest(),
-            flags=["draft_translation"],
-            pdf=PDF,
-            created_at=datetime.now(UTC),
-        )
+        return await documents.add_document(con, case_id, document, PDF)
 
 
 async def test_the_abh_lists_and_fetches_a_cases_documents(
