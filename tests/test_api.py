@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
+from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
@@ -258,6 +259,23 @@ async def test_the_temporal_ui_shows_a_new_case_with_its_stage_and_town_from_its
         "CaseDepartureDeadline": datetime(2031, 4, 1, tzinfo=BERLIN),
     }
     # The start carried them: entering the first stage needed no upsert of its own.
+    await no_upsert_in_history(handle)
+
+
+async def test_a_case_without_a_deadline_shows_none_and_needs_no_upsert_either(
+    http: httpx.AsyncClient, dev_env: WorkflowEnvironment
+) -> None:
+    case_id = new_case_id()
+    event = opening(case_id)
+    event.pop("departure_deadline", None)
+    assert (await http.post(f"{V1}/status-events", json=event)).status_code == 202
+    handle = dev_env.client.get_workflow_handle(workflow_id(case_id))
+    shown = {pair.key.name for pair in (await handle.describe()).typed_search_attributes}
+    assert {"CaseStage", "CaseTown"} <= shown and "CaseDepartureDeadline" not in shown
+    await no_upsert_in_history(handle)
+
+
+async def no_upsert_in_history(handle: WorkflowHandle[Any, Any]) -> None:
     history = await handle.fetch_history()
     assert not [
         e

@@ -952,18 +952,10 @@ class CaseWorkflow:
             overdue=any(task.overdue for task in self._engine.tasks.values()),
             deadline=self._departure_deadline,
         )
-        keys = {key.name: key for key in sa.ALL}
-        updates = [
-            keys[name].value_set(value) if value is not None else keys[name].value_unset()
-            for name, value in wanted.items()
-            if self._published.get(name, _UNSET) != value
-        ]
+        updates = sa.changes(wanted, self._published)
         if updates:
             workflow.upsert_search_attributes(updates)
             self._published.update(wanted)
-
-
-_UNSET = object()
 
 
 def _earliest(first: datetime, second: datetime | None) -> datetime:

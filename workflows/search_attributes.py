@@ -12,7 +12,12 @@ from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    SearchAttributeUpdate,
+    TypedSearchAttributes,
+)
 
 from schemas.local_time import BERLIN
 from workflows.time_rules import age_on
@@ -71,5 +76,17 @@ def as_attributes(values: dict[str, Any]) -> TypedSearchAttributes:
 
 
 def published(attributes: TypedSearchAttributes) -> dict[str, Any]:
-    """The case's attributes a workflow started with, as :func:`case_values` names them."""
-    return {pair.key.name: pair.value for pair in attributes if pair.key.name in _KEYS}
+    """What a workflow started with, as :func:`case_values` names it: one left out at the
+    start was unset. A start without any of them (before the service gave them) published
+    nothing."""
+    given = {pair.key.name: pair.value for pair in attributes if pair.key.name in _KEYS}
+    return {name: given.get(name) for name in _KEYS} if given else {}
+
+
+def changes(wanted: dict[str, Any], published: dict[str, Any]) -> list[SearchAttributeUpdate[Any]]:
+    """The upsert that takes the UI from ``published`` to ``wanted`` (empty: nothing to do)."""
+    return [
+        _KEYS[name].value_set(value) if value is not None else _KEYS[name].value_unset()
+        for name, value in wanted.items()
+        if name not in published or published[name] != value
+    ]
