@@ -50,6 +50,11 @@ class CaseStart(BaseModel):
     time_rules: tuple[TimeRule, ...] = ()
     # None for cases started before the routes were data: their conversations are not checked.
     residence_routes: ResidenceRoutes | None = None
+    # The workflow changes (patch ids) in force when the case started: they apply without
+    # asking ``workflow.patched``, which records a marker and an upsert of the
+    # TemporalChangeVersion search attribute in every case that asks. Empty for cases started
+    # before this field: they ask, as they always did.
+    changes: tuple[str, ...] = ()
 
 
 class CaseResult(BaseModel):

@@ -78,7 +78,7 @@ from store import tasks as task_store
 from store import timeline as timeline_store
 from store.db import Connection
 from workflows.arrival import ArrivalWorkflow, arrival_workflow_id
-from workflows.case import CaseWorkflow, opening_search_attributes, workflow_id
+from workflows.case import CHANGES, CaseWorkflow, opening_search_attributes, workflow_id
 
 # What a refusal of the workflow's update validators is, in the service's terms.
 _REFUSAL_OF_ERROR: dict[ErrorType, type[Invalid] | type[Conflict]] = {
@@ -146,6 +146,7 @@ class CaseService:
             timings=settings.timings(),
             time_rules=settings.time_rules(),
             residence_routes=settings.residence_routes(),
+            changes=CHANGES,
         )
         self._arrival_timings = settings.arrival_timings()
 

@@ -30,7 +30,7 @@ from schemas.tasks import CompleteTask, TaskCompletion, TaskResult
 from schemas.time_rules import default_time_rules
 from service.temporal import update_method
 from workflows.arrival import ArrivalWorkflow
-from workflows.case import CaseWorkflow, opening_search_attributes, workflow_id
+from workflows.case import CHANGES, CaseWorkflow, opening_search_attributes, workflow_id
 
 ROUTES = load_residence_routes()
 SETTLE_SECONDS = 20.0
@@ -100,6 +100,7 @@ class CaseDriver:
                 timings=self.timings,
                 time_rules=default_time_rules(),
                 residence_routes=ROUTES,
+                changes=CHANGES,
             ),
             id=workflow_id(self.case_id),
             task_queue=self.task_queue,

@@ -275,6 +275,25 @@ async def test_a_case_without_a_deadline_shows_none_and_needs_no_upsert_either(
     await no_upsert_in_history(handle)
 
 
+async def test_a_new_case_has_the_workflows_changes_from_its_start(
+    http: httpx.AsyncClient, ki: httpx.AsyncClient, dev_env: WorkflowEnvironment
+) -> None:
+    """Its documents are handed out (a change behind a patch id) without the patch marker and
+    the TemporalChangeVersion upsert that asking ``workflow.patched`` would record."""
+    case_id = await to_follow_up(http, ki)
+    kinds = [doc["kind"] for doc in (await http.get(f"{V1}/cases/{case_id}/documents")).json()]
+    assert sorted(kinds) == ["ausreiseinformation", "einwilligung", "gespraechsprotokoll"]
+    history = await dev_env.client.get_workflow_handle(workflow_id(case_id)).fetch_history()
+    assert not [e for e in history.events if e.HasField("marker_recorded_event_attributes")]
+    upserts = [
+        e.upsert_workflow_search_attributes_event_attributes.search_attributes
+        for e in history.events
+        if e.HasField("upsert_workflow_search_attributes_event_attributes")
+    ]
+    upserted = [name for attributes in upserts for name in attributes.indexed_fields]
+    assert upserted == ["CaseStage", "CaseStage", "CaseStage"]  # referral offer, KI, follow-up
+
+
 async def no_upsert_in_history(handle: WorkflowHandle[Any, Any]) -> None:
     history = await handle.fetch_history()
     assert not [

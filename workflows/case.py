@@ -160,6 +160,8 @@ InboxItem = StatusEvent | ConsentWithdrawal | SupporterReport | _WithdrawalRecor
 # Patch ids (workflow.patched): histories recorded before a change replay the old way.
 RECORD_WITHDRAWAL_AT_ONCE = "withdrawal-recorded-in-handler"
 HAND_OUT_DOCUMENTS = "case-documents"
+# A case started now has them all from its start (CaseStart.changes).
+CHANGES = (RECORD_WITHDRAWAL_AT_ONCE, HAND_OUT_DOCUMENTS)
 
 
 def _never() -> bool:
@@ -264,7 +266,7 @@ class CaseWorkflow:
                 return Escalate("Ausreisefrist abgelaufen ohne Informationsgespräch")
             case Done(conversation):
                 assert isinstance(conversation, InformationConversation)
-                if workflow.patched(HAND_OUT_DOCUMENTS):
+                if self._has(HAND_OUT_DOCUMENTS):
                     await self._conversation_documents(conversation)
                 if conversation.perspective is Perspective.ROUTE_POSSIBLE:
                     return Stage.ROUTE_PURSUED
@@ -322,7 +324,7 @@ class CaseWorkflow:
 
         The consent form is ready in the person's language before the task is.
         """
-        if workflow.patched(HAND_OUT_DOCUMENTS):
+        if self._has(HAND_OUT_DOCUMENTS):
             await self._document(DocumentKind.EINWILLIGUNG)
         match await self._engine.human_task(
             TaskKind.REFERRAL_CONSENT,
@@ -526,7 +528,7 @@ class CaseWorkflow:
         self._consent_withdrawn = True
         self._received += 1
         token = f"withdrawal-{self._received}"
-        if workflow.patched(RECORD_WITHDRAWAL_AT_ONCE):
+        if self._has(RECORD_WITHDRAWAL_AT_ONCE):
             # Recorded now, not when the main loop gets to it: a handover activity that is in
             # flight (or retrying) meanwhile finds the consent withdrawn and passes nothing on.
             receipt = await self._record_withdrawal(withdrawal)
@@ -930,6 +932,11 @@ class CaseWorkflow:
         return Entry(
             case_id=self._case_id, seq=self._seq, at=workflow.now(), kind=kind, detail=detail
         )
+
+    def _has(self, change: str) -> bool:
+        """Whether a workflow change applies: from the start (``CaseStart.changes``), or in
+        a case started before, from the moment ``workflow.patched`` first says so."""
+        return change in self._start.changes or workflow.patched(change)
 
     def _today(self) -> date:
         return workflow.now().astimezone(BERLIN).date()

@@ -174,6 +174,8 @@ SCENARIOS: dict[str, Callable[[CaseDriver], Awaitable[None]]] = {
     # Started with the search attributes of its opening (no upsert on entering the first
     # stage), through documents and referral to a voluntary departure.
     "opened_with_search_attributes": documents_handed_out,
+    # Started with its changes (CaseStart.changes): no patch markers, no TemporalChangeVersion.
+    "started_with_its_changes": documents_handed_out,
 }
 
 
