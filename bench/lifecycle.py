@@ -83,6 +83,7 @@ class Phase:
     samples: list[Sample] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     cpu: dict[str, float] = field(default_factory=dict)
+    block_rates: list[float] = field(default_factory=list)  # lifecycles/s of each block
 
     def per_second(self) -> float:
         return len(self.samples) / self.wall if self.wall else 0.0
@@ -103,8 +104,11 @@ class Phase:
 
         before = meter.snapshot()
         began = time.perf_counter()
+        done_before = len(self.samples)
         await asyncio.gather(*(guarded(item) for item in ids))
-        self.wall += time.perf_counter() - began
+        took = time.perf_counter() - began
+        self.wall += took
+        self.block_rates.append((len(self.samples) - done_before) / took if took else 0.0)
         for name, spent in meter.snapshot().items():
             self.cpu[name] = self.cpu.get(name, 0.0) + spent - before.get(name, 0.0)
 
@@ -206,6 +210,14 @@ class CaseLifecycle:
         result = await handle.result()
         _expect(result.outcome is Outcome.DEPARTED_VOLUNTARILY, f"outcome {result.outcome}")
         return sample
+
+
+def _spread(cases: Sequence[float], trivial: Sequence[float]) -> str:
+    ratios = [c / t for c, t in zip(cases, trivial, strict=True) if t]
+    if not ratios:
+        return "-"
+    each = " ".join(f"{r:.2f}" for r in ratios)
+    return f"{each} (min {min(ratios):.2f}, max {max(ratios):.2f})"
 
 
 def _expect(condition: bool, what: str) -> None:
@@ -400,6 +412,9 @@ async def bench(
             f"{ratio:.2f} (target ≥ {TARGET_RATIO}: "
             + ("met)" if ratio >= TARGET_RATIO else "NOT met)"),
         ),
+        # The same ratio for each round (a block of cases beside its block of trivial runs):
+        # how far the machine's neighbours move it within this run.
+        ("ratio per round", _spread(case_phase.block_rates, trivial_phase.block_rates)),
     ]
     for phase in (case_phase, trivial_phase):
         completions = phase.all_of(lambda s: s.completions)
