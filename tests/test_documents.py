@@ -32,12 +32,17 @@ from pydantic import ValidationError
 from pypdf.generic import ContentStream, DictionaryObject, StreamObject, TextStringObject
 
 from documents import LANGUAGES, RTL_LANGUAGES, render
-from documents.examples import SAMPLE_CONVERSATION, SAMPLE_FLYER, SAMPLE_OFFERS
+from documents.examples import (
+    SAMPLE_CONSENT,
+    SAMPLE_CONVERSATION,
+    SAMPLE_FLYER,
+    SAMPLE_LETTER,
+    SAMPLE_OFFERS,
+    SAMPLES,
+)
 from documents.texts import TEXTS_DIR, load_template
 from documents.typeset import RowTooHigh
 from schemas.documents import (
-    ConsentContext,
-    DepartureLetterContext,
     DocumentContext,
     DocumentFlag,
     DocumentKind,
@@ -46,25 +51,9 @@ from schemas.documents import (
     TranslationReview,
 )
 
-CONSENT = ConsentContext(
-    person_name="Max Mustermann",
-    file_reference="ABH-2026-0001",
-    partner_name="Beispielverein e. V.",
-    town="Kamen",
-    withdrawal_contact="Kreis Unna, Ausländerbehörde, Friedrich-Ebert-Straße 17, 59425 Unna",
-)
-LETTER = DepartureLetterContext(
-    letter_date=dt.date(2026, 11, 20),
-    file_reference="ABH-2026-0001",
-    departure_deadline=dt.date(2026, 12, 20),
-    authority_contact="Ausländerbehörde Kreis Unna, Telefon 02303 27-0",
-)
-CONTEXTS: dict[DocumentKind, DocumentContext] = {
-    DocumentKind.GESPRAECHSPROTOKOLL: SAMPLE_CONVERSATION,
-    DocumentKind.AUSREISEINFORMATION: LETTER,
-    DocumentKind.EINWILLIGUNG: CONSENT,
-    DocumentKind.FLYER: SAMPLE_FLYER,
-}
+CONSENT = SAMPLE_CONSENT
+LETTER = SAMPLE_LETTER
+CONTEXTS: dict[DocumentKind, DocumentContext] = SAMPLES
 # Texts that must appear in every column of each kind (placeholders filled as rendered).
 CHECKED_KEYS: dict[DocumentKind, tuple[str, ...]] = {
     DocumentKind.GESPRAECHSPROTOKOLL: ("title", "routes_heading", "consequence.deportation_costs"),
