@@ -7,7 +7,7 @@ completion is acceptable now (dates, time rules), the model on its shape.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -44,6 +44,10 @@ class TaskStatus(StrEnum):
 class Perspective(StrEnum):
     NONE_EVIDENT = "none_evident"
     ROUTE_POSSIBLE = "route_possible"
+
+
+# How long one planned enforcement may last: longer is a planning error, not a measure.
+MAX_ENFORCEMENT = timedelta(hours=24)
 
 
 class EscalationDecision(StrEnum):
@@ -190,23 +194,48 @@ class Escalation(_Completion):
         validate_default=True,
         description="With a time zone, e.g. 2026-05-04T08:00:00+02:00.",
     )
+    enforcement_until: AwareDatetime | None = Field(
+        default=None,
+        validate_default=True,
+        description=(
+            "The planned end of the measure, with a time zone: the time rules judge all of it."
+        ),
+    )
+    announced_on: date | None = Field(
+        default=None,
+        description=(
+            "The day the enforcement was announced to the person; required where a notice"
+            " period applies (§60a(5) AufenthG)."
+        ),
+    )
     enters_home: bool = Field(
         default=False, description="The enforcement enters a home (§58(7) AufenthG)."
     )
     court_order: bool = Field(default=False, description="A court order for entering at night.")
 
-    @field_validator("new_deadline", "enforcement_at")
+    @field_validator("new_deadline", "enforcement_at", "enforcement_until")
     @classmethod
     def _fields_of_decision(cls, value: Any, info: ValidationInfo) -> Any:
         needed_for = {
             "new_deadline": EscalationDecision.EXTEND_DEADLINE,
             "enforcement_at": EscalationDecision.ENFORCEMENT,
+            "enforcement_until": EscalationDecision.ENFORCEMENT,
         }[str(info.field_name)]
+        if info.field_name == "enforcement_until" and value is None:
+            # Decisions recorded before the end was asked for have none, and their cases'
+            # histories must still read: the workflow asks for it in every new decision.
+            return value
         decision = info.data.get("decision")
         if decision is needed_for and value is None:
             raise ValueError(f"required when the decision is {needed_for.value}")
         if decision is not None and decision is not needed_for and value is not None:
             raise ValueError(f"only when the decision is {needed_for.value}")
+        if info.field_name == "enforcement_until" and value is not None:
+            starts = info.data.get("enforcement_at")
+            if isinstance(starts, datetime) and value <= starts:
+                raise ValueError("must be after enforcement_at")
+            if isinstance(starts, datetime) and value - starts > MAX_ENFORCEMENT:
+                raise ValueError("a measure of more than 24 hours is not planned as one")
         return value
 
 

@@ -1,16 +1,21 @@
 """Time rules for enforcement (DOMAIN.md item 8) as data, not code.
 
-A rule applies to an enforcement when the household matches (a child under an age on the day
-of the enforcement; a home is entered; a Duldung of a certain length) and it forbids either a
-night window (local time, summer time included) or a time closer than a notice period. The
-default set is in ``default_time_rules()``; the service can load another set from a JSON file.
+A rule applies to an enforcement when those it affects match (the person or a child of the
+household under an age on the day of the enforcement; a home is entered; a Duldung of a certain
+length) and it forbids either a night window (local time, summer time included) anywhere in the
+measure's duration, or a start sooner than a notice period in calendar months after the
+announcement to the person. The default set is in ``default_time_rules()``; the service can
+load another set from a JSON file.
 """
 
 from __future__ import annotations
 
 from datetime import date, time, timedelta
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+_DURATION: TypeAdapter[timedelta] = TypeAdapter(timedelta)
 
 
 class TimeRule(BaseModel):
@@ -22,7 +27,11 @@ class TimeRule(BaseModel):
     valid_from: date | None = None
     valid_to: date | None = None
     child_younger_than: int | None = Field(
-        default=None, description="Applies when a child of the household is younger than this."
+        default=None,
+        description=(
+            "Applies when anyone the measure affects (the person, a child of the household)"
+            " is younger than this."
+        ),
     )
     home_entry_only: bool = Field(
         default=False, description="Applies only when the enforcement enters a home."
@@ -33,8 +42,42 @@ class TimeRule(BaseModel):
     )
     night_from: time | None = None
     night_until: time | None = None
-    min_notice: timedelta | None = None
+    notice_months: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Calendar months between the announcement to the person and the measure"
+            " (§§ 187, 188 BGB: the period ends on the same day number of the later month,"
+            " or its last day; the measure may start the day after)."
+        ),
+    )
     timezone: str = "Europe/Berlin"
+    open_question: str | None = Field(
+        default=None,
+        description="What the ABH's legal review still has to confirm (German); none: reviewed.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _notice_in_months(cls, data: Any) -> Any:
+        """Rule sets written before notice periods were calendar months gave ``min_notice``
+        in days (30 for "einen Monat"), and running cases carry them in their start: read
+        as whole months, which is what the statute says."""
+        if isinstance(data, dict) and "min_notice" in data:
+            data = dict(data)
+            legacy = data.pop("min_notice")
+            if legacy is not None and data.get("notice_months") is None:
+                days = legacy.days if isinstance(legacy, timedelta) else _days(legacy)
+                data["notice_months"] = max(1, round(days / 30))
+        return data
+
+
+def _days(value: object) -> float:
+    """Days of a duration as pydantic serialises it (ISO 8601 ``P30D``, or seconds)."""
+    if isinstance(value, int | float):
+        return value / 86400
+    parsed = _DURATION.validate_python(value)
+    return parsed.total_seconds() / 86400
 
 
 def default_time_rules() -> tuple[TimeRule, ...]:
@@ -64,6 +107,11 @@ def default_time_rules() -> tuple[TimeRule, ...]:
             source="§58 Abs. 7 AufenthG",
             home_entry_only=True,
             lifted_by_court_order=True,
+            open_question=(
+                "Regelt § 58 Abs. 7 (Betreten zur Nachtzeit nur bei Tatsachen, dass die"
+                " Ergreifung sonst vereitelt würde) oder Abs. 8 (richterliche Anordnung) diesen"
+                " Fall, und genügt die richterliche Anordnung allein?"
+            ),
             night_from=time(21, 0),
             night_until=time(6, 0),
         ),
@@ -75,6 +123,11 @@ def default_time_rules() -> tuple[TimeRule, ...]:
             source="§60a Abs. 5a AufenthG",
             child_younger_than=12,
             tolerated_at_least=timedelta(days=365),
-            min_notice=timedelta(days=30),
+            notice_months=1,
+            open_question=(
+                "Gilt die Ankündigungspflicht in der heutigen Fassung von § 60a Abs. 5"
+                " AufenthG noch, und nur bei Kindern unter 12? Darf am letzten Tag der"
+                " Monatsfrist vollstreckt werden (hier: erst am Tag danach)?"
+            ),
         ),
     )

@@ -80,11 +80,13 @@ class CaseDriver:
         deadline: date | None = None,
         status: str = "ausreisepflichtig",
         no_deadline: bool = False,
+        born: date | None = None,
     ) -> IntakeResult:
         today = await self.today()
+        person = PERSON if born is None else {**PERSON, "date_of_birth": born.isoformat()}
         opening = await self._event(
             status,
-            person=PERSON,
+            person=person,
             departure_deadline=None
             if no_deadline
             else (deadline or today + timedelta(days=90)).isoformat(),

@@ -298,11 +298,31 @@ async def run_through_every_stage(
     assert (await ki.get(f"{V1}/cases/{case_id}")).status_code == 200  # the KI's view
 
     tomorrow_ten = datetime.combine(today() + timedelta(days=1), time(10), BERLIN)
+    escalation = await task_of(abh, case_id, "abh", "escalation")
+    response = await complete(
+        abh,
+        escalation,
+        {"kind": "escalation", "decision": "enforcement",
+         "enforcement_at": tomorrow_ten.replace(hour=20).isoformat(),
+         "enforcement_until": tomorrow_ten.replace(hour=23).isoformat()},
+    )  # fmt: skip
+    # The household's child is a minor: the measure would run into the night.
+    assert response.status_code == 422, response.text
+    assert [e["loc"][-1] for e in response.json()["detail"]] == ["enforcement_at"] * 2
+    response = await complete(
+        abh,
+        escalation,
+        {"kind": "escalation", "decision": "enforcement",
+         "enforcement_at": tomorrow_ten.isoformat()},
+    )  # fmt: skip
+    assert response.status_code == 422, response.text
+    assert [e["loc"][-1] for e in response.json()["detail"]] == ["enforcement_until"]
     response = await complete(
         abh,
         await task_of(abh, case_id, "abh", "escalation"),
         {"kind": "escalation", "decision": "enforcement",
-         "enforcement_at": tomorrow_ten.isoformat()},
+         "enforcement_at": tomorrow_ten.isoformat(),
+         "enforcement_until": (tomorrow_ten + timedelta(hours=3)).isoformat()},
     )  # fmt: skip
     assert response.status_code == 200 and response.json()["stage"] == "enforcement_planned"
     departed = event(case_id, 2, status="ausgereist", departure_deadline=None)

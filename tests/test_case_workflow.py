@@ -239,6 +239,19 @@ async def test_new_deadline_from_the_back_office_moves_the_escalation(case: Case
 # ------------------------------------------------------------------ escalation
 
 
+def planned(
+    at: datetime, *, hours: int = 2, announced_on: date | None = None, enters_home: bool = False
+) -> Escalation:
+    """The ABH's decision to enforce at ``at``, for ``hours``."""
+    return Escalation(
+        decision="enforcement",
+        enforcement_at=at,
+        enforcement_until=at + timedelta(hours=hours),
+        announced_on=announced_on,
+        enters_home=enters_home,
+    )
+
+
 async def escalated(case: CaseDriver, **open_options: object) -> None:
     await to_follow_up_with_ki(case, deadline=(await case.today()) + 5 * DAY, **open_options)
     await case.skip(6 * DAY)
@@ -273,9 +286,7 @@ async def test_escalation_close_ends_the_case(case: CaseDriver) -> None:
 async def test_enforcement_then_departure_is_enforced(case: CaseDriver) -> None:
     await escalated(case)
     at = datetime.combine((await case.today()) + 40 * DAY, time(9, 0), BERLIN)
-    result = await case.complete(
-        "escalation", Escalation(decision="enforcement", enforcement_at=at)
-    )
+    result = await case.complete("escalation", planned(at))
     assert result.stage == "enforcement_planned"
     closed = await case.event("ausgereist")
     assert closed.stage == "closed"
@@ -285,7 +296,7 @@ async def test_enforcement_then_departure_is_enforced(case: CaseDriver) -> None:
 async def test_enforcement_without_departure_asks_the_abh_again(case: CaseDriver) -> None:
     await escalated(case)
     at = datetime.combine((await case.today()) + 10 * DAY, time(9, 0), BERLIN)
-    await case.complete("escalation", Escalation(decision="enforcement", enforcement_at=at))
+    await case.complete("escalation", planned(at))
     await case.skip(10 * DAY + TIMINGS.enforcement_grace + DAY)
     assert await case.stage() == "escalation"
     assert await case.open_kinds() == ["escalation"]
@@ -304,21 +315,70 @@ async def test_night_enforcement_with_minors_is_refused_naming_every_rule(case: 
     child = date(today.year - 8, today.month, 1)  # under 12, 14 and 18
     await escalated(case, children=(child,))
     night = datetime.combine(today + 40 * DAY, time(23, 30), BERLIN)
-    error = await refused(
-        case.complete(
-            "escalation", Escalation(decision="enforcement", enforcement_at=night, enters_home=True)
-        )
-    )
+    error = await refused(case.complete("escalation", planned(night, enters_home=True)))
     assert error.type == "InvalidInput"
     reasons = " | ".join(detail["reason"] for detail in error.details)
     assert "22:00–06:00" in reasons and "unter 14" in reasons and "§58 Abs. 7" in reasons
     assert {detail["field"] for detail in error.details} == {"enforcement_at"}
     assert await case.open_kinds() == ["escalation"]  # nothing happened
     day = datetime.combine(today + 40 * DAY, time(10, 0), BERLIN)
-    result = await case.complete(
-        "escalation", Escalation(decision="enforcement", enforcement_at=day)
-    )
+    result = await case.complete("escalation", planned(day))
     assert result.stage == "enforcement_planned"
+
+
+async def test_an_unaccompanied_minor_is_protected_as_a_minor(case: CaseDriver) -> None:
+    today = await case.today()
+    sixteen = date(today.year - 16, 1, 1)
+    await escalated(case, born=sixteen)  # no children in the household
+    late = datetime.combine(today + 40 * DAY, time(23, 30), BERLIN)
+    error = await refused(case.complete("escalation", planned(late)))
+    assert [(d["field"], "22:00–06:00" in d["reason"]) for d in error.details] == [
+        ("enforcement_at", True)
+    ]
+    morning = datetime.combine(today + 40 * DAY, time(9, 0), BERLIN)
+    assert (await case.complete("escalation", planned(morning))).stage == "enforcement_planned"
+
+
+async def test_a_measure_running_into_the_night_is_refused(case: CaseDriver) -> None:
+    today = await case.today()
+    await escalated(case, born=date(today.year - 16, 1, 1))
+    evening = datetime.combine(today + 40 * DAY, time(20, 0), BERLIN)
+    error = await refused(
+        case.complete("escalation", planned(evening, hours=3))  # until 23:00
+    )
+    assert {d["field"] for d in error.details} == {"enforcement_at"}
+    assert (await case.complete("escalation", planned(evening, hours=2))).stage == (
+        "enforcement_planned"
+    )
+
+
+async def test_an_enforcement_without_its_end_is_refused(case: CaseDriver) -> None:
+    await escalated(case)
+    at = datetime.combine((await case.today()) + 40 * DAY, time(9, 0), BERLIN)
+    error = await refused(
+        case.complete("escalation", Escalation(decision="enforcement", enforcement_at=at))
+    )
+    assert [d["field"] for d in error.details] == ["enforcement_until"]
+
+
+async def test_a_long_toleration_needs_the_announcement_a_calendar_month_before(
+    case: CaseDriver,
+) -> None:
+    today = await case.today()
+    child = date(today.year - 5, 1, 1)  # under 12
+    await escalated(case, children=(child,), status="geduldet")
+    await case.skip(400 * DAY)  # tolerated for more than a year
+    assert await case.open_kinds() == ["escalation"]
+    now = await case.today()
+    at = datetime.combine(now + 20 * DAY, time(9, 0), BERLIN)
+    error = await refused(case.complete("escalation", planned(at)))
+    assert [(d["field"], "§60a" in d["reason"]) for d in error.details] == [("announced_on", True)]
+    error = await refused(case.complete("escalation", planned(at, announced_on=now)))
+    assert [d["field"] for d in error.details] == ["enforcement_at"]
+    earlier = now - 15 * DAY  # a month before the measure, counted in calendar months
+    assert (
+        await case.complete("escalation", planned(at, announced_on=earlier))
+    ).stage == "enforcement_planned"
 
 
 # ------------------------------------------------------------------ validation

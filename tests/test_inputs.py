@@ -252,6 +252,8 @@ EXAMPLES: dict[type[BaseModel], list[dict[str, Any]]] = {
             "kind": "escalation",
             "decision": "enforcement",
             "enforcement_at": "2027-02-01T08:00:00+01:00",
+            "enforcement_until": "2027-02-01T11:00:00+01:00",
+            "announced_on": "2026-12-20",
             "enters_home": True,
             "court_order": False,
         },

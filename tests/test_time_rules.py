@@ -11,17 +11,19 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from schemas.local_time import BERLIN
-from schemas.time_rules import default_time_rules
-from workflows.time_rules import Enforcement, age_on, broken_rules
+from schemas.time_rules import TimeRule, default_time_rules
+from workflows.time_rules import Enforcement, age_on, broken_rules, earliest_after_notice
 
 RULES = default_time_rules()
-DECIDED = datetime(2027, 1, 4, 9, 0, tzinfo=BERLIN)
+ANNOUNCED = date(2027, 1, 4)
 TEEN = date(2011, 1, 1)  # 16 throughout 2027: only the under-18 rule applies
 CHILD = date(2020, 1, 1)  # 7 throughout 2027: under 14 and under 12
 
 
-def broken(at: datetime, *children: date, **facts: object) -> set[str]:
-    enforcement = Enforcement(at=at, decided_at=DECIDED, children_born=children, **facts)  # type: ignore[arg-type]
+def broken(at: datetime, *affected: date, **facts: object) -> set[str]:
+    """The rules broken by a measure at ``at`` affecting people born on ``affected``."""
+    facts.setdefault("announced_on", ANNOUNCED)
+    enforcement = Enforcement(at=at, affected_born=affected, **facts)  # type: ignore[arg-type]
     return {rule.rule_id for rule in broken_rules(RULES, enforcement)}
 
 
@@ -108,12 +110,72 @@ def test_home_entry_at_night_needs_a_court_order_for_anyone() -> None:
 
 def test_long_toleration_with_a_young_child_needs_a_month_notice() -> None:
     tolerated = date(2025, 6, 1)
-    soon = DECIDED + timedelta(days=20)
-    later = DECIDED + timedelta(days=31)
+    soon = local(2027, 1, 24, 9, 0)
+    later = local(2027, 2, 5, 9, 0)  # announced 4 January: the month ends on 4 February
     assert broken(soon, CHILD, tolerated_since=tolerated) == {"aufenthg-60a-5a"}
     assert broken(later, CHILD, tolerated_since=tolerated) == set()
     assert broken(soon, CHILD, tolerated_since=date(2026, 12, 1)) == set()  # under a year
     assert broken(soon, TEEN, tolerated_since=tolerated) == set()  # no child under 12
+
+
+def test_the_notice_is_a_calendar_month_from_the_announcement() -> None:
+    tolerated = date(2025, 6, 1)
+    # Announced on 15 January: the month ends on 15 February, the measure may follow on the 16th.
+    assert earliest_after_notice(date(2027, 1, 15), 1) == date(2027, 2, 16)
+    on_the_last_day = local(2027, 2, 15, 9, 0)
+    day_after = local(2027, 2, 16, 9, 0)
+    facts = {"tolerated_since": tolerated, "announced_on": date(2027, 1, 15)}
+    assert broken(on_the_last_day, CHILD, **facts) == {"aufenthg-60a-5a"}
+    assert broken(day_after, CHILD, **facts) == set()
+    # February is shorter than 30 days: announced on 31 January, the month ends with February,
+    # and 30 days (2 March) would have been a day too late, 28 days too early.
+    assert earliest_after_notice(date(2027, 1, 31), 1) == date(2027, 3, 1)
+    assert earliest_after_notice(date(2028, 1, 31), 1) == date(2028, 3, 1)  # 29 February
+    assert earliest_after_notice(date(2027, 3, 31), 1) == date(2027, 5, 1)
+    assert earliest_after_notice(date(2027, 12, 20), 1) == date(2028, 1, 21)
+
+
+def test_no_announcement_known_breaks_a_notice_rule() -> None:
+    tolerated = date(2025, 6, 1)
+    far_ahead = local(2027, 9, 1, 9, 0)
+    assert broken(far_ahead, CHILD, tolerated_since=tolerated, announced_on=None) == {
+        "aufenthg-60a-5a"
+    }
+
+
+def test_the_persons_own_age_counts() -> None:
+    # An unaccompanied 16-year-old: no children in the household, the person is the minor.
+    person = date(2010, 9, 1)
+    assert broken(local(2027, 6, 14, 23, 30), person) == {"konsenspapier-kreis-unna"}
+    assert broken(local(2027, 6, 14, 23, 30), date(1990, 1, 1)) == set()
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        # Starts in the evening, runs into the night: the night hours of the measure count.
+        (local(2027, 6, 14, 20, 0), local(2027, 6, 14, 22, 30), {"konsenspapier-kreis-unna"}),
+        (local(2027, 6, 14, 19, 0), local(2027, 6, 14, 22, 0), set()),  # ends as night begins
+        # Starts before 06:00 and goes on into the morning.
+        (local(2027, 6, 15, 5, 0), local(2027, 6, 15, 9, 0), {"konsenspapier-kreis-unna"}),
+        (local(2027, 6, 15, 6, 0), local(2027, 6, 15, 12, 0), set()),
+        # A whole day spans the next night.
+        (local(2027, 6, 15, 6, 0), local(2027, 6, 16, 5, 0), {"konsenspapier-kreis-unna"}),
+    ],
+)
+def test_the_whole_duration_is_judged(start: datetime, end: datetime, expected: set[str]) -> None:
+    assert broken(start, TEEN, until=end) == expected
+
+
+def test_rule_sets_in_days_are_read_as_months() -> None:
+    legacy = TimeRule.model_validate(
+        {"rule_id": "x", "title": "x", "source": "x", "min_notice": "P30D"}
+    )
+    assert legacy.notice_months == 1
+    from_python = TimeRule.model_validate(
+        {"rule_id": "x", "title": "x", "source": "x", "min_notice": timedelta(days=60)}
+    )
+    assert from_python.notice_months == 2
 
 
 def test_age_on_leap_day_birthday() -> None:

@@ -527,6 +527,22 @@ def test_an_enforcement_time_is_read_in_berlin_and_broken_rules_are_named() -> N
         "enforcement_at", "Keine Abschiebung mit Minderjährigen zur Nachtzeit (22:00–06:00) (x)"
     )
     assert reason.startswith("Verstößt gegen die Zeitregel: Keine Abschiebung mit Minderjährigen")
+    until = forms.parse(
+        "escalation",
+        FormData(
+            [
+                ("decision", "enforcement"),
+                ("enforcement_at", "2027-01-12T09:00"),
+                ("enforcement_until", "2027-01-12T08:00"),
+                ("announced_on", "2026-12-01"),
+            ]
+        ),
+    )
+    assert until["announced_on"] == "2026-12-01"
+    _, errors = forms.validate(until)
+    assert errors == {"enforcement_until": ["Das Ende muss nach dem Beginn der Maßnahme liegen."]}
+    notice = labels.reason("announced_on", "Ankündigung mindestens einen Monat vorher (x)")
+    assert notice.startswith("Bitte das Datum der Ankündigung angeben, es gilt: Ankündigung")
     _, errors = forms.validate(forms.parse("escalation", FormData([("decision", "enforcement")])))
     assert errors == {
         "enforcement_at": [

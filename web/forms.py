@@ -140,7 +140,22 @@ FORMS: dict[str, list[Field]] = {
             "Zeitpunkt der Vollstreckung",
             "datetime",
             "Nur bei Vollstreckung; Ortszeit Europe/Berlin. Die Zeitregeln (z. B. keine "
-            "Abschiebung mit Minderjährigen zwischen 22:00 und 06:00) werden geprüft.",
+            "Abschiebung mit Minderjährigen zwischen 22:00 und 06:00) werden geprüft, "
+            "für die Person selbst und jedes Kind im Haushalt.",
+        ),
+        Field(
+            "enforcement_until",
+            "Geplantes Ende der Maßnahme",
+            "datetime",
+            "Nur bei Vollstreckung; die Zeitregeln gelten für die ganze Dauer, höchstens "
+            "24 Stunden.",
+        ),
+        Field(
+            "announced_on",
+            "Der Person angekündigt am",
+            "date",
+            "Nur bei Vollstreckung; nicht in der Zukunft. Nötig, wo eine Ankündigungsfrist "
+            "gilt (§60a Abs. 5 AufenthG: ein Kalendermonat).",
         ),
         Field(
             "enters_home",

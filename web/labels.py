@@ -192,6 +192,10 @@ _REASONS = {
     "must not be in the future": "Das Datum darf nicht in der Zukunft liegen.",
     "must not be in the past": "Das Datum darf nicht in der Vergangenheit liegen.",
     "must be after today": "Das Datum muss nach dem heutigen Tag liegen.",
+    "must be after enforcement_at": "Das Ende muss nach dem Beginn der Maßnahme liegen.",
+    "a measure of more than 24 hours is not planned as one": (
+        "Eine Maßnahme von mehr als 24 Stunden wird nicht als eine geplant."
+    ),
     "must be in the future": "Der Zeitpunkt muss in der Zukunft liegen.",
     "required when perspective is route_possible": (
         "Bitte angeben, wenn eine Bleibeperspektive möglich ist."
@@ -270,4 +274,7 @@ def reason(field: str, text: str, error_type: str = "value_error") -> str:
     if field == "enforcement_at":
         # The workflow names every time rule the enforcement time broke: "title (source)".
         return f"Verstößt gegen die Zeitregel: {text}"
+    if field == "announced_on" and text != "must not be in the future":
+        # A notice rule applies: the workflow names it, "title (source)".
+        return f"Bitte das Datum der Ankündigung angeben, es gilt: {text}"
     return text

@@ -182,6 +182,8 @@ class CaseWorkflow:
         self._departure_deadline: date | None = None
         self._tolerated_since: date | None = None
         self._children: tuple[date, ...] = ()
+        # The person's own date of birth: a minor obliged to leave is protected as one.
+        self._person_born: date | None = None
         self._town = ""
         self._seq = 0
         self._engine: Engine[InboxItem] = Engine(
@@ -665,6 +667,8 @@ class CaseWorkflow:
         self._residence_status = event.status
         if event.departure_deadline is not None:
             self._departure_deadline = event.departure_deadline
+        if event.person is not None:
+            self._person_born = event.person.date_of_birth
         if event.household is not None:
             self._children = tuple(child.date_of_birth for child in event.household.children)
         if event.status is ResidenceStatus.GEDULDET:
@@ -861,6 +865,7 @@ class CaseWorkflow:
             "power_of_attorney_on",
             "asked_on",
             "checked_on",
+            "announced_on",
         }
         errors = [
             FieldError(field=name, reason="must not be in the future")
@@ -905,25 +910,46 @@ class CaseWorkflow:
         return errors
 
     def _enforcement_errors(self, decision: Escalation) -> list[FieldError]:
+        """The time rules, for everyone the measure affects and for all of its duration; a
+        notice rule without a known announcement asks for the day it was announced."""
         assert decision.enforcement_at is not None
         now = workflow.now()
         if decision.enforcement_at <= now:
             return [FieldError(field="enforcement_at", reason="must be in the future")]
+        if decision.enforcement_until is None:
+            return [
+                FieldError(
+                    field="enforcement_until",
+                    reason="required when the decision is enforcement",
+                )
+            ]
         broken = broken_rules(
             self._start.time_rules,
             Enforcement(
                 at=decision.enforcement_at,
-                decided_at=now,
-                children_born=self._children,
+                until=decision.enforcement_until,
+                affected_born=self._affected_born(),
                 enters_home=decision.enters_home,
                 court_order=decision.court_order,
                 tolerated_since=self._tolerated_since,
+                announced_on=decision.announced_on,
             ),
         )
         return [
-            FieldError(field="enforcement_at", reason=f"{rule.title} ({rule.source})")
+            FieldError(
+                field="announced_on"
+                if rule.notice_months is not None and decision.announced_on is None
+                else "enforcement_at",
+                reason=f"{rule.title} ({rule.source})",
+            )
             for rule in broken
         ]
+
+    def _affected_born(self) -> tuple[date, ...]:
+        """Everyone an enforcement in this case affects: the person and the household's
+        children."""
+        person = () if self._person_born is None else (self._person_born,)
+        return person + self._children
 
     # ------------------------------------------------------------------ helpers
 

@@ -1,9 +1,15 @@
-"""Which enforcement time rules an ABH decision would break (pure, deterministic)."""
+"""Which enforcement time rules a measure would break, or broke (pure, deterministic).
+
+A rule looks at everyone the measure affects: the person and every child of the household,
+each by age on the local day the measure starts; at the whole of its duration, not only its
+first instant; and at the notice in calendar months from the announcement to the person.
+"""
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from schemas.time_rules import TimeRule
@@ -14,11 +20,14 @@ class Enforcement:
     """The facts a time rule looks at."""
 
     at: datetime
-    decided_at: datetime
-    children_born: tuple[date, ...] = ()
+    # The end of the measure (planned, or as carried out); none: only its start is known.
+    until: datetime | None = None
+    # The person and every child of the household: their dates of birth.
+    affected_born: tuple[date, ...] = ()
     enters_home: bool = False
     court_order: bool = False
     tolerated_since: date | None = None
+    announced_on: date | None = None
 
 
 def age_on(born: date, day: date) -> int:
@@ -27,38 +36,74 @@ def age_on(born: date, day: date) -> int:
     return day.year - born.year - (0 if had_birthday else 1)
 
 
-def _in_window(local: time, start: time, end: time) -> bool:
-    if start <= end:
-        return start <= local < end
-    return local >= start or local < end  # the window crosses midnight
+def months_after(day: date, months: int) -> date:
+    """The last day of a period of ``months`` calendar months that began with ``day``'s event
+    (§ 188 Abs. 2, 3 BGB): the same day number in the later month, or that month's last day
+    (announced on 31 January: the month ends on 28 or 29 February)."""
+    years, month_index = divmod(day.month - 1 + months, 12)
+    year, month = day.year + years, month_index + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def earliest_after_notice(announced_on: date, months: int) -> date:
+    """The first day a measure announced on ``announced_on`` may take place."""
+    return months_after(announced_on, months) + timedelta(days=1)
+
+
+def _night_overlaps(rule: TimeRule, start: datetime, end: datetime) -> bool:
+    """Whether [start, end) touches the rule's night window on any local day it spans."""
+    assert rule.night_from is not None and rule.night_until is not None
+    zone = ZoneInfo(rule.timezone)
+    first = start.astimezone(zone).date() - timedelta(days=1)
+    last = end.astimezone(zone).date()
+    crosses_midnight = rule.night_from > rule.night_until
+    day = first
+    while day <= last:
+        opens = datetime.combine(day, rule.night_from, tzinfo=zone)
+        closes_on = day + timedelta(days=1) if crosses_midnight else day
+        closes = datetime.combine(closes_on, rule.night_until, tzinfo=zone)
+        if start < closes and end > opens:
+            return True
+        day += timedelta(days=1)
+    return False
+
+
+def _applies(rule: TimeRule, enforcement: Enforcement, day: date) -> bool:
+    if (rule.valid_from and day < rule.valid_from) or (rule.valid_to and day > rule.valid_to):
+        return False
+    if rule.child_younger_than is not None and not any(
+        age_on(born, day) < rule.child_younger_than for born in enforcement.affected_born
+    ):
+        return False
+    if rule.home_entry_only and not enforcement.enters_home:
+        return False
+    if rule.lifted_by_court_order and enforcement.court_order:
+        return False
+    return rule.tolerated_at_least is None or (
+        enforcement.tolerated_since is not None
+        and day - enforcement.tolerated_since >= rule.tolerated_at_least
+    )
 
 
 def broken_rules(rules: tuple[TimeRule, ...], enforcement: Enforcement) -> list[TimeRule]:
-    """Every rule that applies to this household on that day and forbids this time."""
+    """Every rule that applies to those affected on that day and forbids this measure.
+
+    A notice rule is broken too when no announcement is known: it cannot be shown to hold.
+    """
     broken = []
     for rule in rules:
-        local = enforcement.at.astimezone(ZoneInfo(rule.timezone))
-        day = local.date()
-        if (rule.valid_from and day < rule.valid_from) or (rule.valid_to and day > rule.valid_to):
+        day = enforcement.at.astimezone(ZoneInfo(rule.timezone)).date()
+        if not _applies(rule, enforcement, day):
             continue
-        if rule.child_younger_than is not None and not any(
-            age_on(born, day) < rule.child_younger_than for born in enforcement.children_born
-        ):
-            continue
-        if rule.home_entry_only and not enforcement.enters_home:
-            continue
-        if rule.lifted_by_court_order and enforcement.court_order:
-            continue
-        if rule.tolerated_at_least is not None and (
-            enforcement.tolerated_since is None
-            or day - enforcement.tolerated_since < rule.tolerated_at_least
-        ):
-            continue
-        night = rule.night_from is not None and rule.night_until is not None
-        if night and _in_window(local.time(), rule.night_from, rule.night_until):  # type: ignore[arg-type]
-            broken.append(rule)
-        elif rule.min_notice is not None and (
-            enforcement.at - enforcement.decided_at < rule.min_notice
+        if rule.night_from is not None and rule.night_until is not None:
+            # A start without a known end is judged as an instant.
+            end = enforcement.until or enforcement.at + timedelta(microseconds=1)
+            if _night_overlaps(rule, enforcement.at, max(end, enforcement.at)):
+                broken.append(rule)
+                continue
+        if rule.notice_months is not None and (
+            enforcement.announced_on is None
+            or day < earliest_after_notice(enforcement.announced_on, rule.notice_months)
         ):
             broken.append(rule)
     return broken

@@ -89,7 +89,14 @@ async def escalated_and_enforced(case: CaseDriver) -> None:
     await case.open(children=(today - timedelta(days=9 * 365),), deadline=today + 20 * DAY)
     await case.skip(21 * DAY)
     at = datetime.combine(await case.today() + 40 * DAY, time(9, 0), BERLIN)
-    await case.complete("escalation", Escalation(decision="enforcement", enforcement_at=at))
+    # Recorded before the end of the measure was asked for: replaying it shows that such
+    # decisions still read. A new recording gives the end, as every new decision must.
+    await case.complete(
+        "escalation",
+        Escalation(
+            decision="enforcement", enforcement_at=at, enforcement_until=at + timedelta(hours=2)
+        ),
+    )
     await case.event("ausgereist")
 
 
