@@ -11,6 +11,7 @@ from schemas.records import (
     ActivityName,
     CaseOpening,
     EventRecord,
+    IncidentRecord,
     NewTask,
     Notice,
     NoticeKind,
@@ -20,7 +21,7 @@ from schemas.records import (
 )
 from schemas.retention import RetentionRules, default_retention_rules
 from schemas.tasks import Queue
-from store import cases, erasure, tasks, timeline
+from store import cases, erasure, incidents, tasks, timeline
 
 
 class CaseStore:
@@ -78,6 +79,14 @@ class CaseStore:
         async with self._pool.acquire() as con, con.transaction():
             if await timeline.add_entry(con, closure.entry):
                 await tasks.close_task(con, closure)
+
+    @activity.defn(name=ActivityName.RECORD_INCIDENT)
+    async def record_incident(self, incident: IncidentRecord) -> None:
+        """A time rule broken as the enforcement was carried out: documented, in one
+        transaction with its timeline entry."""
+        async with self._pool.acquire() as con, con.transaction():
+            if await timeline.add_entry(con, incident.entry):
+                await incidents.insert_incident(con, incident)
 
     @activity.defn(name=ActivityName.NOTIFY)
     async def notify(self, notice: Notice) -> None:

@@ -128,6 +128,19 @@ DECLARATIONS: Mapping[str, Declaration] = declarations(
         CASE_FILE.declare("Erinnerungen und Hinweise an die Teams von ABH und KI"),
     ),
     (
+        ActivityName.RECORD_INCIDENT,
+        CASE_FILE.declare(
+            "Verstöße gegen Zeitregeln bei einer Abschiebung dokumentieren (Grund, wer "
+            "entschieden hat), für den Bericht des Kreises",
+            categories_of_data=(
+                DataCategory.CASE_REFERENCE,
+                DataCategory.PROCESS,
+                DataCategory.TASK_RESULTS,
+            ),
+            data_subjects=(DataSubject.PERSON, DataSubject.CHILDREN),
+        ),
+    ),
+    (
         ActivityName.REGISTER_SUPPORTER,
         CASE_FILE.declare(
             "Unterstützer*in erfassen und die ABH sofort informieren",

@@ -85,6 +85,7 @@ def build_activities(
         store.create_task,
         store.close_task,
         store.notify,
+        store.record_incident,
         store.register_supporter,
         disclosures.record_consent,
         disclosures.hand_over,

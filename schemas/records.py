@@ -117,6 +117,34 @@ class SupporterRecord(BaseModel):
     report: SupporterReport
 
 
+class IncidentRecord(BaseModel):
+    """A time rule broken by an enforcement as it was carried out (incident.record): the rules,
+    the actual times, why, and who decided. Counted in the county's report."""
+
+    entry: Entry
+    incident_id: UUID
+    rule_ids: list[str] = Field(min_length=1)
+    started_at: datetime
+    ended_at: datetime
+    minors_present: bool
+    reason: str
+    decided_by: str
+
+
+class IncidentRow(Row):
+    """An incident as stored; ``reason`` is erased with the case's personal data."""
+
+    incident_id: UUID
+    case_id: str
+    rule_ids: list[str]
+    started_at: datetime
+    ended_at: datetime
+    minors_present: bool
+    reason: str | None = Field(repr=False)
+    decided_by: str
+    recorded_at: datetime
+
+
 class ActivityName(StrEnum):
     """Stable activity names: a Python rename must never break a running history."""
 
@@ -133,6 +161,7 @@ class ActivityName(StrEnum):
     DUE_FOR_ERASURE = "retention.due_cases"
     ERASE_CASE = "retention.erase_case"
     PRODUCE_DOCUMENT = "documents.produce"
+    RECORD_INCIDENT = "incident.record"
     ISSUE_FLYER = "flyers.issue"
     RECORD_ARRIVAL = "arrival.record"
     MAIL_FLYER = "arrival.mail_flyer"

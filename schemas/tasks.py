@@ -33,6 +33,7 @@ class TaskKind(StrEnum):
     ESCALATION = "escalation"
     FLYER_HANDOVER = "flyer_handover"  # an arrival's task (workflows/arrival.py), no case
     STEP_FAILED = "step_failed"  # a step of the case could not be carried out (its data)
+    ENFORCEMENT_RESULT = "enforcement_result"  # what happened at a planned enforcement
 
 
 class TaskStatus(StrEnum):
@@ -268,6 +269,44 @@ class StepFailureReview(_Completion):
     action: Text = Field(description="What was done about it; no personal data needed.")
 
 
+class EnforcementOutcome(StrEnum):
+    CARRIED_OUT = "carried_out"
+    BROKEN_OFF = "broken_off"
+    NOT_FOUND = "not_found"
+
+
+class EnforcementResult(_Completion):
+    """What actually happened at a planned enforcement, recorded by the ABH afterwards.
+
+    The time rules are checked against the actual times. A breach is not refused (it has
+    happened): it is documented as an incident with the reason and who decided.
+    """
+
+    kind: Literal["enforcement_result"] = "enforcement_result"
+    result: EnforcementOutcome
+    started_at: AwareDatetime = Field(description="When the measure actually began.")
+    ended_at: AwareDatetime = Field(description="When it actually ended.")
+    minors_present: bool = Field(description="Whether minors were present.")
+    breach_reason: Text | None = Field(
+        default=None,
+        description="Required when the actual times broke a time rule: why it happened.",
+    )
+    decided_by: Line | None = Field(
+        default=None,
+        description="Required with a breach: who decided to go on (office or function).",
+    )
+
+    @field_validator("ended_at")
+    @classmethod
+    def _after_start(cls, value: datetime, info: ValidationInfo) -> datetime:
+        starts = info.data.get("started_at")
+        if isinstance(starts, datetime) and value <= starts:
+            raise ValueError("must be after started_at")
+        if isinstance(starts, datetime) and value - starts > MAX_ENFORCEMENT:
+            raise ValueError("a measure of more than 24 hours is not planned as one")
+        return value
+
+
 TaskCompletion = Annotated[
     InformationConversation
     | ReferralConsent
@@ -277,7 +316,8 @@ TaskCompletion = Annotated[
     | RepresentativeInquiry
     | Escalation
     | FlyerHandover
-    | StepFailureReview,
+    | StepFailureReview
+    | EnforcementResult,
     Field(discriminator="kind"),
 ]
 

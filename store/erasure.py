@@ -27,6 +27,7 @@ PERSONAL_TABLES = (
 # its outbox rows (``outbox.arrival_id``) and its task's completion.
 PERSONAL_COLUMNS: dict[str, tuple[str, ...]] = {
     "tasks": ("completion",),
+    "enforcement_incidents": ("reason",),
     "arrivals": arrivals.PERSONAL_COLUMNS,
 }
 
@@ -51,6 +52,11 @@ async def remove_personal_rows(con: Connection, case_id: str) -> dict[str, int]:
         case_id,
     )
     removed["tasks.completion"] = int(status.split()[-1])
+    status = await con.execute(
+        "UPDATE enforcement_incidents SET reason = NULL WHERE case_id = $1 AND reason IS NOT NULL",
+        case_id,
+    )
+    removed["enforcement_incidents.reason"] = int(status.split()[-1])
     return removed
 
 

@@ -160,6 +160,7 @@ async def test_fresh_database_migrates_to_the_expected_tables(dsn: str) -> None:
         "flyer_versions",
         "arrivals",  # 011_arrivals
         "arrival_deliveries",
+        "enforcement_incidents",  # 015_enforcement_incidents
     }
 
 

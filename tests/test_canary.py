@@ -328,4 +328,16 @@ async def run_through_every_stage(
     departed = event(case_id, 2, status="ausgereist", departure_deadline=None)
     response = await abh.post(f"{V1}/status-events", json=departed)
     assert response.status_code == 202, response.text
+    # The report alone does not close it: the ABH records what happened at the enforcement.
+    assert (await abh.get(f"{V1}/cases/{case_id}")).json()["stage"] == "enforcement_planned"
+    yesterday_ten = tomorrow_ten - timedelta(days=2)
+    response = await complete(
+        abh,
+        await task_of(abh, case_id, "abh", "enforcement_result"),
+        {"kind": "enforcement_result", "result": "carried_out",
+         "started_at": yesterday_ten.isoformat(),
+         "ended_at": (yesterday_ten + timedelta(hours=2)).isoformat(),
+         "minors_present": True},
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
     assert (await abh.get(f"{V1}/cases/{case_id}")).json()["stage"] == "closed"

@@ -21,6 +21,7 @@ from schemas.case import Outcome
 from schemas.local_time import BERLIN
 from schemas.process import ProcessTimings
 from schemas.tasks import (
+    EnforcementResult,
     Escalation,
     FollowUp,
     InformationConversation,
@@ -29,10 +30,13 @@ from schemas.tasks import (
     Representative,
     RepresentativeInquiry,
 )
+from store import erasure
 from tests.casekit import CaseDriver, running_worker
 
 TIMINGS = ProcessTimings()
 DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
+MINUTE = timedelta(minutes=1)
 
 
 @pytest.fixture
@@ -283,23 +287,143 @@ async def test_escalation_close_ends_the_case(case: CaseDriver) -> None:
     assert (await case.handle.result()).outcome is Outcome.CLOSED_BY_ABH  # type: ignore[union-attr]
 
 
-async def test_enforcement_then_departure_is_enforced(case: CaseDriver) -> None:
+def carried_out(start: datetime, hours: int = 2, **facts: object) -> EnforcementResult:
+    """What the ABH records after the measure: carried out from ``start`` for ``hours``."""
+    fields: dict[str, object] = {
+        "result": "carried_out",
+        "started_at": start,
+        "ended_at": start + timedelta(hours=hours),
+        "minors_present": False,
+    }
+    return EnforcementResult.model_validate(fields | facts)
+
+
+async def test_enforcement_carried_out_closes_the_case_as_enforced(case: CaseDriver) -> None:
     await escalated(case)
-    at = datetime.combine((await case.today()) + 40 * DAY, time(9, 0), BERLIN)
+    at = datetime.combine((await case.today()) + 10 * DAY, time(9, 0), BERLIN)
     result = await case.complete("escalation", planned(at))
     assert result.stage == "enforcement_planned"
-    closed = await case.event("ausgereist")
+    assert await case.open_kinds() == ["enforcement_result"]
+    await case.skip(at + 3 * HOUR - await case.now())
+    closed = await case.complete("enforcement_result", carried_out(at + 5 * MINUTE))
     assert closed.stage == "closed"
     assert (await case.handle.result()).outcome is Outcome.DEPARTED_ENFORCED  # type: ignore[union-attr]
+    assert "incident" not in await case.timeline_kinds()
 
 
-async def test_enforcement_without_departure_asks_the_abh_again(case: CaseDriver) -> None:
+async def test_a_departure_report_waits_for_the_enforcement_result(case: CaseDriver) -> None:
     await escalated(case)
     at = datetime.combine((await case.today()) + 10 * DAY, time(9, 0), BERLIN)
     await case.complete("escalation", planned(at))
-    await case.skip(10 * DAY + TIMINGS.enforcement_grace + DAY)
-    assert await case.stage() == "escalation"
+    task = await case.task_id("enforcement_result")
+    await case.skip(at + 3 * HOUR - await case.now())
+    reported = await case.event("ausgereist")
+    # The report alone does not say how the person left: the same task stays open.
+    assert reported.stage == "enforcement_planned"
+    assert await case.task_id("enforcement_result") == task
+    not_found = carried_out(at, result="not_found")
+    closed = await case.complete("enforcement_result", not_found)
+    assert closed.stage == "closed"
+    # Not found at the enforcement, then reported as departed: left on their own.
+    assert (await case.handle.result()).outcome is Outcome.DEPARTED_VOLUNTARILY  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("result", "reason"),
+    [
+        ("broken_off", "Abschiebung abgebrochen"),
+        ("not_found", "Person bei der Abschiebung nicht angetroffen"),
+    ],
+)
+async def test_an_enforcement_not_carried_out_goes_back_to_the_abh(
+    case: CaseDriver, result: str, reason: str
+) -> None:
+    await escalated(case)
+    at = datetime.combine((await case.today()) + 10 * DAY, time(9, 0), BERLIN)
+    await case.complete("escalation", planned(at))
+    await case.skip(at + 3 * HOUR - await case.now())
+    done = await case.complete("enforcement_result", carried_out(at, result=result))
+    assert done.stage == "escalation"
     assert await case.open_kinds() == ["escalation"]
+    details = await case.pool.fetch(
+        "SELECT detail FROM timeline WHERE case_id = $1 AND kind = 'escalation'", case.case_id
+    )
+    assert details[-1]["detail"] == reason
+
+
+async def test_a_breach_as_carried_out_is_documented_as_an_incident(case: CaseDriver) -> None:
+    today = await case.today()
+    child = date(today.year - 8, today.month, 1)  # under 12, 14 and 18
+    await escalated(case, children=(child,))
+    at = datetime.combine(today + 10 * DAY, time(9, 0), BERLIN)
+    await case.complete("escalation", planned(at))
+    await case.skip(at + 3 * HOUR - await case.now())
+    # Begun at 05:30 instead of 09:00: inside both night windows for a child under 14.
+    early = datetime.combine(today + 10 * DAY, time(5, 30), BERLIN)
+    error = await refused(case.complete("enforcement_result", carried_out(early)))
+    assert {d["field"] for d in error.details} == {"breach_reason", "decided_by"}
+    assert all("22:00–06:00" in d["reason"] for d in error.details)
+    documented = carried_out(
+        early, breach_reason="Die Familie wollte früher fahren", decided_by="Einsatzleitung"
+    )
+    assert (await case.complete("enforcement_result", documented)).stage == "closed"
+    [incident] = await case.pool.fetch(
+        "SELECT rule_ids, decided_by, started_at FROM enforcement_incidents WHERE case_id = $1",
+        case.case_id,
+    )
+    assert set(incident["rule_ids"]) == {"konsenspapier-kreis-unna", "erlass-nrw-2016-01-13"}
+    assert incident["decided_by"] == "Einsatzleitung" and incident["started_at"] == early
+    assert "incident" in await case.timeline_kinds()
+    # Erasing the case's personal data clears the reason; the record of the breach stays.
+    async with case.pool.acquire() as con:
+        removed = await erasure.remove_personal_rows(con, case.case_id)
+    assert removed["enforcement_incidents.reason"] == 1
+    kept = await case.pool.fetchrow(
+        "SELECT reason, rule_ids FROM enforcement_incidents WHERE case_id = $1", case.case_id
+    )
+    assert kept is not None and kept["reason"] is None and len(kept["rule_ids"]) == 2
+
+
+async def test_minors_present_count_though_the_household_has_none(case: CaseDriver) -> None:
+    await escalated(case)  # an adult, no children recorded
+    today = await case.today()
+    at = datetime.combine(today + 10 * DAY, time(9, 0), BERLIN)
+    await case.complete("escalation", planned(at))
+    await case.skip(at + 3 * HOUR - await case.now())
+    late = datetime.combine(today + 9 * DAY, time(22, 30), BERLIN)
+    error = await refused(
+        case.complete("enforcement_result", carried_out(late, hours=1, minors_present=True))
+    )
+    assert {d["field"] for d in error.details} == {"breach_reason", "decided_by"}
+    # Without minors an adult's enforcement at 22:30 breaks no rule: no incident.
+    alone = carried_out(late, hours=1)
+    assert (await case.complete("enforcement_result", alone)).stage == "closed"
+    incidents = "SELECT count(*) FROM enforcement_incidents WHERE case_id = $1"
+    assert await case.pool.fetchval(incidents, case.case_id) == 0
+
+
+async def test_a_reason_without_a_breach_is_refused(case: CaseDriver) -> None:
+    await escalated(case)
+    at = datetime.combine((await case.today()) + 10 * DAY, time(9, 0), BERLIN)
+    await case.complete("escalation", planned(at))
+    await case.skip(at + 3 * HOUR - await case.now())
+    error = await refused(
+        case.complete("enforcement_result", carried_out(at, breach_reason="x", decided_by="y"))
+    )
+    assert {d["field"] for d in error.details} == {"breach_reason", "decided_by"}
+    late = carried_out(at + 30 * DAY)
+    error = await refused(case.complete("enforcement_result", late))
+    assert {d["field"] for d in error.details} == {"started_at", "ended_at"}
+
+
+async def test_an_enforcement_result_missed_stays_open_and_overdue(case: CaseDriver) -> None:
+    await escalated(case)
+    at = datetime.combine((await case.today()) + 10 * DAY, time(9, 0), BERLIN)
+    await case.complete("escalation", planned(at))
+    await case.skip(10 * DAY + TIMINGS.enforcement_grace + 2 * DAY)
+    [task] = await case.tasks()
+    assert task["kind"] == "enforcement_result" and task["overdue"]
+    assert await case.stage() == "enforcement_planned"
 
 
 async def test_escalation_missed_stays_open_and_overdue(case: CaseDriver) -> None:

@@ -17,7 +17,7 @@ from starlette.datastructures import FormData
 from schemas.local_time import BERLIN
 from schemas.residence_routes import ResidenceRoutes
 from schemas.routes import Route
-from schemas.tasks import EscalationDecision, Perspective, TaskCompletion
+from schemas.tasks import EnforcementOutcome, EscalationDecision, Perspective, TaskCompletion
 from web import labels
 
 COMPLETION: TypeAdapter[TaskCompletion] = TypeAdapter(TaskCompletion)
@@ -177,6 +177,43 @@ FORMS: dict[str, list[Field]] = {
             "Ausgehändigt am",
             "date",
             "Nur wenn das Faltblatt ausgehändigt wurde; nicht in der Zukunft.",
+        ),
+    ],
+    "enforcement_result": [
+        Field(
+            "result",
+            "Ergebnis",
+            "radio",
+            options=[(o.value, labels.ENFORCEMENT_OUTCOMES[o.value]) for o in EnforcementOutcome],
+            required=True,
+        ),
+        Field(
+            "started_at",
+            "Tatsächlicher Beginn",
+            "datetime",
+            "Ortszeit Europe/Berlin; nicht in der Zukunft.",
+            required=True,
+        ),
+        Field(
+            "ended_at",
+            "Tatsächliches Ende",
+            "datetime",
+            "Ortszeit Europe/Berlin; nach dem Beginn, höchstens 24 Stunden danach.",
+            required=True,
+        ),
+        Field("minors_present", "Waren Minderjährige anwesend?", "yesno", required=True),
+        Field(
+            "breach_reason",
+            "Grund für die Abweichung von der Zeitregel",
+            "text",
+            "Nur wenn die tatsächlichen Zeiten gegen eine Zeitregel verstoßen: der Verstoß "
+            "wird als Vorfall dokumentiert und im Bericht des Kreises gezählt.",
+        ),
+        Field(
+            "decided_by",
+            "Wer hat entschieden?",
+            "text",
+            "Nur bei einem Verstoß: Stelle oder Funktion, z. B. Einsatzleitung.",
         ),
     ],
     "step_failed": [

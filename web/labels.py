@@ -22,6 +22,7 @@ TASK_KINDS = {
     "escalation": "Entscheidung der ABH",
     "flyer_handover": "Faltblatt aushändigen (Neuzugang)",
     "step_failed": "Fehler bei der Verarbeitung",
+    "enforcement_result": "Ergebnis der Abschiebung erfassen",
 }
 
 # The steps of a case (activity names) as a step_failed task names them.
@@ -37,6 +38,7 @@ STEPS = {
     "handover.send": "Übermittlung an KI oder Partner",
     "supporter.register": "Unterstützer*in erfassen",
     "documents.produce": "Schriftstück erstellen",
+    "incident.record": "Verstoß gegen eine Zeitregel dokumentieren",
 }
 
 STAGES = {
@@ -90,6 +92,12 @@ DECISIONS = {
     "toleration": "Duldung",
     "enforcement": "Vollstreckung (Abschiebung) planen",
     "close": "Fall abschließen",
+}
+
+ENFORCEMENT_OUTCOMES = {
+    "carried_out": "Durchgeführt",
+    "broken_off": "Abgebrochen",
+    "not_found": "Person nicht angetroffen",
 }
 
 PARTNER_KINDS = {"wohlfahrtsverband": "Wohlfahrtsverband", "ehrenamt": "Ehrenamt"}
@@ -193,6 +201,8 @@ _REASONS = {
     "must not be in the past": "Das Datum darf nicht in der Vergangenheit liegen.",
     "must be after today": "Das Datum muss nach dem heutigen Tag liegen.",
     "must be after enforcement_at": "Das Ende muss nach dem Beginn der Maßnahme liegen.",
+    "must be after started_at": "Das Ende muss nach dem Beginn liegen.",
+    "only when a time rule was broken": "Nur angeben, wenn gegen eine Zeitregel verstoßen wurde.",
     "a measure of more than 24 hours is not planned as one": (
         "Eine Maßnahme von mehr als 24 Stunden wird nicht als eine geplant."
     ),
@@ -274,6 +284,9 @@ def reason(field: str, text: str, error_type: str = "value_error") -> str:
     if field == "enforcement_at":
         # The workflow names every time rule the enforcement time broke: "title (source)".
         return f"Verstößt gegen die Zeitregel: {text}"
+    broke = re.fullmatch(r"required: the measure broke (.+)", text)
+    if broke:
+        return f"Bitte angeben: Die Maßnahme verstieß gegen {broke.group(1)}."
     if field == "announced_on" and text != "must not be in the future":
         # A notice rule applies: the workflow names it, "title (source)".
         return f"Bitte das Datum der Ankündigung angeben, es gilt: {text}"

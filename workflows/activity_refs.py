@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         EventRecord,
         Handover,
         HandoverReceipt,
+        IncidentRecord,
         NewTask,
         Notice,
         StageRecord,
@@ -77,6 +78,7 @@ RECORD_STAGE = ActivityRef(ActivityName.RECORD_STAGE, StageRecord, NOTHING)
 CREATE_TASK = ActivityRef(ActivityName.CREATE_TASK, NewTask, NOTHING)
 CLOSE_TASK = ActivityRef(ActivityName.CLOSE_TASK, TaskClosure, NOTHING)
 NOTIFY = ActivityRef(ActivityName.NOTIFY, Notice, NOTHING)
+RECORD_INCIDENT = ActivityRef(ActivityName.RECORD_INCIDENT, IncidentRecord, NOTHING)
 REGISTER_SUPPORTER = ActivityRef(ActivityName.REGISTER_SUPPORTER, SupporterRecord, NOTHING)
 RECORD_CONSENT = ActivityRef(ActivityName.RECORD_CONSENT, ConsentRecord, NOTHING)
 WITHDRAW_CONSENT = ActivityRef(ActivityName.WITHDRAW_CONSENT, Withdrawal, WithdrawalReceipt)
@@ -108,6 +110,7 @@ ALL: tuple[ActivityRef[BaseModel, BaseModel | None], ...] = (
     CREATE_TASK,
     CLOSE_TASK,
     NOTIFY,
+    RECORD_INCIDENT,
     REGISTER_SUPPORTER,
     RECORD_CONSENT,
     WITHDRAW_CONSENT,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Any, NoReturn, TypeVar
 
@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         Entry,
         EventRecord,
         Handover,
+        IncidentRecord,
         NewTask,
         Notice,
         NoticeKind,
@@ -63,6 +64,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from schemas.tasks import (
         CompleteTask,
+        EnforcementOutcome,
+        EnforcementResult,
         Escalation,
         EscalationDecision,
         FollowUp,
@@ -76,6 +79,7 @@ with workflow.unsafe.imports_passed_through():
         TaskResult,
         TaskStatus,
     )
+    from schemas.time_rules import TimeRule
     from workflows import activity_refs as acts
     from workflows import search_attributes as sa
     from workflows.activity_refs import ActivityRef
@@ -160,8 +164,9 @@ InboxItem = StatusEvent | ConsentWithdrawal | SupporterReport | _WithdrawalRecor
 # Patch ids (workflow.patched): histories recorded before a change replay the old way.
 RECORD_WITHDRAWAL_AT_ONCE = "withdrawal-recorded-in-handler"
 HAND_OUT_DOCUMENTS = "case-documents"
+RECORD_ENFORCEMENT_RESULT = "enforcement-result"
 # A case started now has them all from its start (CaseStart.changes).
-CHANGES = (RECORD_WITHDRAWAL_AT_ONCE, HAND_OUT_DOCUMENTS)
+CHANGES = (RECORD_WITHDRAWAL_AT_ONCE, HAND_OUT_DOCUMENTS, RECORD_ENFORCEMENT_RESULT)
 
 
 def _never() -> bool:
@@ -196,6 +201,11 @@ class CaseWorkflow:
         self._consent_withdrawn = False
         self._follow_up_queue = Queue.ABH
         self._enforcement_at: datetime | None = None
+        self._planned: Escalation | None = None  # the ABH's decision to enforce
+        # Waiting for what happened at the enforcement: kept through a departure report or a
+        # consent withdrawal, which cannot make it not have happened.
+        self._result_task: Task | None = None
+        self._departure_reported = False
         self._representative_track = False
         self._reporting_failure = False
         self._opening_refused = False
@@ -415,6 +425,7 @@ class CaseWorkflow:
         decided = done.completion
         assert isinstance(decided, Escalation)
         self._enforcement_at = None
+        self._planned = None
         match decided.decision:
             case EscalationDecision.EXTEND_DEADLINE:
                 self._departure_deadline = decided.new_deadline
@@ -426,21 +437,87 @@ class CaseWorkflow:
                 return Stage.FOLLOW_UP
             case EscalationDecision.ENFORCEMENT:
                 self._enforcement_at = decided.enforcement_at
+                self._planned = decided
+                self._departure_reported = False
                 return Stage.ENFORCEMENT_PLANNED
             case EscalationDecision.CLOSE:
                 self._outcome = Outcome.CLOSED_BY_ABH
                 return Stage.CLOSED
 
     async def _enforcement_planned(self) -> Next:
-        """Abschiebung angeordnet: a departure report closes the case as enforced.
+        """Abschiebung angeordnet: the ABH records what happened (carried out, broken off, the
+        person not found), due some days after the planned end; overdue, the task stays open.
 
-        With no report some days after the planned time, the ABH is asked again.
+        A time rule the measure broke as carried out is documented as an incident. Cases
+        started before this step existed wait for a departure report instead, and ask the ABH
+        again when none came some days after the planned time.
         """
         assert self._enforcement_at is not None
         planned = self._enforcement_at
-        await self._engine.wait(_never, lambda: planned + self._start.timings.enforcement_grace)
-        # No departure reported by then (a report would have interrupted): the ABH again.
-        return Escalate("Keine Ausreise nach geplanter Abschiebung gemeldet")
+        grace = self._start.timings.enforcement_grace
+        if self._result_task is None and not self._has(RECORD_ENFORCEMENT_RESULT):
+            await self._engine.wait(_never, lambda: planned + grace)
+            # No departure reported by then (a report would have interrupted): the ABH again.
+            return Escalate("Keine Ausreise nach geplanter Abschiebung gemeldet")
+        if self._result_task is None:
+            ends = (self._planned and self._planned.enforcement_until) or planned
+            due = max(ends - workflow.now(), timedelta(0)) + grace
+            self._result_task = await self._engine.open_task(
+                TaskKind.ENFORCEMENT_RESULT, Queue.ABH, due, side=False
+            )
+        done = await self._engine.await_task(self._result_task)
+        self._result_task = None
+        result = done.completion
+        assert isinstance(result, EnforcementResult)
+        await self._document_breaches(result)
+        if result.result is EnforcementOutcome.CARRIED_OUT:
+            self._outcome = Outcome.DEPARTED_ENFORCED
+            return Stage.CLOSED
+        if self._departure_reported:
+            # Not enforced, but reported as departed: the person left on their own.
+            self._outcome = Outcome.DEPARTED_VOLUNTARILY
+            return Stage.CLOSED
+        if result.result is EnforcementOutcome.NOT_FOUND:
+            return Escalate("Person bei der Abschiebung nicht angetroffen")
+        return Escalate("Abschiebung abgebrochen")
+
+    async def _document_breaches(self, result: EnforcementResult) -> None:
+        """Zeitregel verletzt: the rules the measure broke as it was carried out, the reason
+        and who decided, recorded as an incident (the validator asked for both)."""
+        broken = self._broken_as_carried_out(result)
+        if not broken:
+            return
+        assert result.breach_reason is not None and result.decided_by is not None
+        titles = "; ".join(rule.title for rule in broken)
+        await self._act(
+            acts.RECORD_INCIDENT,
+            IncidentRecord(
+                entry=self._entry("incident", f"Zeitregel verletzt: {titles}"),
+                incident_id=workflow.uuid4(),
+                rule_ids=[rule.rule_id for rule in broken],
+                started_at=result.started_at,
+                ended_at=result.ended_at,
+                minors_present=result.minors_present,
+                reason=result.breach_reason,
+                decided_by=result.decided_by,
+            ),
+        )
+
+    def _broken_as_carried_out(self, result: EnforcementResult) -> list[TimeRule]:
+        planned = self._planned
+        return broken_rules(
+            self._start.time_rules,
+            Enforcement(
+                at=result.started_at,
+                until=result.ended_at,
+                affected_born=self._affected_born(),
+                minor_present=result.minors_present,
+                enters_home=planned.enters_home if planned else False,
+                court_order=planned.court_order if planned else False,
+                tolerated_since=self._tolerated_since,
+                announced_on=planned.announced_on if planned else None,
+            ),
+        )
 
     async def _suspended(self) -> NoReturn:
         """Asylverfahren: nothing happens until the next status."""
@@ -448,10 +525,22 @@ class CaseWorkflow:
 
     async def _after_interruption(self, interruption: _Interrupted) -> Stage:
         event = interruption.event
+        waiting_for_result = self._result_task
         if event is None:  # consent withdrawn: the KI's part ends, the ABH follows up
             await self._engine.cancel_tasks(lambda task: task.queue is Queue.KI and not task.side)
+            if waiting_for_result is not None:
+                return Stage.ENFORCEMENT_PLANNED
             return Stage.FOLLOW_UP
+        if waiting_for_result is not None and event.status is ResidenceStatus.AUSGEREIST:
+            # Reported as departed while the enforcement's result is still to be recorded:
+            # how the person left follows from that result.
+            await self._engine.cancel_tasks(
+                lambda task: not task.side and task is not waiting_for_result
+            )
+            self._departure_reported = True
+            return Stage.ENFORCEMENT_PLANNED
         await self._engine.cancel_tasks(lambda task: not task.side)
+        self._result_task = None
         match event.status:
             case ResidenceStatus.AUFENTHALTSERLAUBNIS:
                 self._outcome = Outcome.RESIDENCE_GRANTED
@@ -879,6 +968,8 @@ class CaseWorkflow:
                 errors.append(
                     FieldError(field="planned_departure_on", reason="must not be in the past")
                 )
+        if isinstance(completion, EnforcementResult):
+            errors.extend(self._result_errors(completion))
         if isinstance(completion, Escalation):
             if completion.new_deadline is not None and completion.new_deadline <= today:
                 errors.append(FieldError(field="new_deadline", reason="must be after today"))
@@ -944,6 +1035,24 @@ class CaseWorkflow:
             )
             for rule in broken
         ]
+
+    def _result_errors(self, result: EnforcementResult) -> list[FieldError]:
+        """What happened cannot be refused; a broken time rule asks for why and who decided."""
+        now = workflow.now()
+        errors = [
+            FieldError(field=name, reason="must not be in the future")
+            for name in ("started_at", "ended_at")
+            if getattr(result, name) > now
+        ]
+        broken = self._broken_as_carried_out(result)
+        names = "; ".join(f"{rule.title} ({rule.source})" for rule in broken)
+        for name in ("breach_reason", "decided_by"):
+            given = getattr(result, name) is not None
+            if broken and not given:
+                errors.append(FieldError(field=name, reason=f"required: the measure broke {names}"))
+            elif given and not broken:
+                errors.append(FieldError(field=name, reason="only when a time rule was broken"))
+        return errors
 
     def _affected_born(self) -> tuple[date, ...]:
         """Everyone an enforcement in this case affects: the person and the household's

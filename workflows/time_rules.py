@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 from schemas.time_rules import TimeRule
 
+ADULT_AGE = 18
+
 
 @dataclass(frozen=True)
 class Enforcement:
@@ -24,6 +26,8 @@ class Enforcement:
     until: datetime | None = None
     # The person and every child of the household: their dates of birth.
     affected_born: tuple[date, ...] = ()
+    # A minor was there whose age is not known (recorded after the measure): under 18.
+    minor_present: bool = False
     enters_home: bool = False
     court_order: bool = False
     tolerated_since: date | None = None
@@ -71,8 +75,9 @@ def _night_overlaps(rule: TimeRule, start: datetime, end: datetime) -> bool:
 def _applies(rule: TimeRule, enforcement: Enforcement, day: date) -> bool:
     if (rule.valid_from and day < rule.valid_from) or (rule.valid_to and day > rule.valid_to):
         return False
-    if rule.child_younger_than is not None and not any(
-        age_on(born, day) < rule.child_younger_than for born in enforcement.affected_born
+    if rule.child_younger_than is not None and not (
+        any(age_on(born, day) < rule.child_younger_than for born in enforcement.affected_born)
+        or (enforcement.minor_present and rule.child_younger_than >= ADULT_AGE)
     ):
         return False
     if rule.home_entry_only and not enforcement.enters_home:

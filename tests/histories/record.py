@@ -31,6 +31,8 @@ from schemas.records import ActivityName, SupporterRecord
 from schemas.routes import Prerequisite, Route
 from schemas.tasks import (
     CompleteTask,
+    EnforcementOutcome,
+    EnforcementResult,
     Escalation,
     FlyerHandover,
     FollowUp,
@@ -98,6 +100,35 @@ async def escalated_and_enforced(case: CaseDriver) -> None:
         ),
     )
     await case.event("ausgereist")
+
+
+async def enforcement_result_recorded(case: CaseDriver) -> None:
+    """After RECORD_ENFORCEMENT_RESULT: the departure report waits for the ABH's record of
+    the enforcement, which began too early for the household's child (an incident)."""
+    today = await case.today()
+    await case.open(children=(today - timedelta(days=9 * 365),), deadline=today + 20 * DAY)
+    await case.skip(21 * DAY)
+    at = datetime.combine(await case.today() + 10 * DAY, time(9, 0), BERLIN)
+    await case.complete(
+        "escalation",
+        Escalation(
+            decision="enforcement", enforcement_at=at, enforcement_until=at + timedelta(hours=2)
+        ),
+    )
+    await case.skip(at + timedelta(hours=3) - await case.now())
+    await case.event("ausgereist")
+    early = at - timedelta(hours=3, minutes=30)
+    await case.complete(
+        "enforcement_result",
+        EnforcementResult(
+            result=EnforcementOutcome.CARRIED_OUT,
+            started_at=early,
+            ended_at=early + timedelta(hours=2),
+            minors_present=True,
+            breach_reason="Flug früher als geplant",
+            decided_by="Einsatzleitung",
+        ),
+    )
 
 
 async def supporter_and_withdrawal(case: CaseDriver) -> None:
@@ -183,6 +214,8 @@ SCENARIOS: dict[str, Callable[[CaseDriver], Awaitable[None]]] = {
     "opened_with_search_attributes": documents_handed_out,
     # Started with its changes (CaseStart.changes): no patch markers, no TemporalChangeVersion.
     "started_with_its_changes": documents_handed_out,
+    # After RECORD_ENFORCEMENT_RESULT: the enforcement's result task, an incident documented.
+    "enforcement_result_recorded": enforcement_result_recorded,
 }
 
 
