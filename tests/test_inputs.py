@@ -71,6 +71,7 @@ from schemas.offers import OfferDraft
 from schemas.partners import PartnerDraft
 from schemas.tasks import (
     CompleteTask,
+    EnforcementResult,
     Escalation,
     FlyerHandover,
     FollowUp,
@@ -260,6 +261,17 @@ EXAMPLES: dict[type[BaseModel], list[dict[str, Any]]] = {
     ],
     FlyerHandover: [
         {"kind": "flyer_handover", "handed_over": True, "handed_over_on": "2026-11-30"}
+    ],
+    EnforcementResult: [
+        {
+            "kind": "enforcement_result",
+            "result": "carried_out",
+            "started_at": "2027-02-01T08:00:00+01:00",
+            "ended_at": "2027-02-01T10:00:00+01:00",
+            "minors_present": True,
+            "breach_reason": "Flug früher als geplant",
+            "decided_by": "Einsatzleitung",
+        }
     ],
     StepFailureReview: [
         {"kind": "step_failed", "checked_on": "2026-11-30", "action": "In der Akte ergänzt"}
