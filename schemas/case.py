@@ -71,6 +71,16 @@ class ConsentWithdrawal(BaseModel):
     received_by: Text | None = Field(default=None, description="Who at the ABH received it.")
 
 
+class RouteFailure(BaseModel):
+    """The ABH records that the route to a residence title failed (refused, withdrawn, its
+    conditions no longer met): the case goes on with the referral offer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    failed_on: date
+    reason: Text = Field(description="Why it failed, e.g. 'Antrag nach §25b abgelehnt'.")
+
+
 class SupporterReport(BaseModel):
     """A supporter accompanies the person; the ABH must know at once."""
 

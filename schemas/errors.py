@@ -25,6 +25,7 @@ class ErrorType(StrEnum):
     CASE_CLOSED = "CaseClosed"
     CASE_NOT_OPEN = "CaseNotOpen"
     NO_CONSENT = "NoConsent"
+    NO_ROUTE = "NoRoute"
     CONSENT_WITHDRAWN = "ConsentWithdrawn"
     ARRIVAL_UNDER_WAY = "ArrivalUnderWay"
     DATA_ERROR = "DataError"

@@ -34,6 +34,7 @@ class TaskKind(StrEnum):
     FLYER_HANDOVER = "flyer_handover"  # an arrival's task (workflows/arrival.py), no case
     STEP_FAILED = "step_failed"  # a step of the case could not be carried out (its data)
     ENFORCEMENT_RESULT = "enforcement_result"  # what happened at a planned enforcement
+    ROUTE_REVIEW = "route_review"  # the departure deadline passed while a route is pursued
 
 
 class TaskStatus(StrEnum):
@@ -307,6 +308,40 @@ class EnforcementResult(_Completion):
         return value
 
 
+class RouteReviewOutcome(StrEnum):
+    STILL_PURSUED = "still_pursued"
+    FAILED = "failed"
+
+
+class RouteReview(_Completion):
+    """The departure deadline passed while a route is pursued: the ABH looks at where it
+    stands. Still pursued, it names the day to look again; failed, the case goes on with the
+    referral offer."""
+
+    kind: Literal["route_review"] = "route_review"
+    outcome: RouteReviewOutcome
+    review_again_on: date | None = Field(
+        default=None, validate_default=True, description="Required when still pursued."
+    )
+    reason: Text | None = Field(
+        default=None, validate_default=True, description="Required when the route failed."
+    )
+
+    @field_validator("review_again_on", "reason")
+    @classmethod
+    def _fields_of_outcome(cls, value: Any, info: ValidationInfo) -> Any:
+        needed_for = {
+            "review_again_on": RouteReviewOutcome.STILL_PURSUED,
+            "reason": RouteReviewOutcome.FAILED,
+        }[str(info.field_name)]
+        outcome = info.data.get("outcome")
+        if outcome is needed_for and value is None:
+            raise ValueError(f"required when the outcome is {needed_for.value}")
+        if outcome is not None and outcome is not needed_for and value is not None:
+            raise ValueError(f"only when the outcome is {needed_for.value}")
+        return value
+
+
 TaskCompletion = Annotated[
     InformationConversation
     | ReferralConsent
@@ -317,7 +352,8 @@ TaskCompletion = Annotated[
     | Escalation
     | FlyerHandover
     | StepFailureReview
-    | EnforcementResult,
+    | EnforcementResult
+    | RouteReview,
     Field(discriminator="kind"),
 ]
 

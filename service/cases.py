@@ -45,6 +45,7 @@ from schemas.case import (
     CaseUpdateResult,
     CaseView,
     ConsentWithdrawal,
+    RouteFailure,
     SupporterReport,
     TimelineEntry,
 )
@@ -87,6 +88,7 @@ _REFUSAL_OF_ERROR: dict[ErrorType, type[Invalid] | type[Conflict]] = {
     ErrorType.TASK_NOT_OPEN: Conflict,
     ErrorType.CASE_CLOSED: CaseClosed,
     ErrorType.NO_CONSENT: Conflict,
+    ErrorType.NO_ROUTE: Conflict,
     ErrorType.ARRIVAL_UNDER_WAY: Conflict,
 }
 
@@ -424,6 +426,14 @@ class CaseService:
     ) -> CaseUpdateResult:
         return await self._case_update(
             case_id, update_method(CaseWorkflow.withdraw_consent), withdrawal, "withdraw_consent"
+        )
+
+    async def record_route_failure(self, case_id: str, failure: RouteFailure) -> CaseUpdateResult:
+        return await self._case_update(
+            case_id,
+            update_method(CaseWorkflow.record_route_failure),
+            failure,
+            "record_route_failure",
         )
 
     async def register_supporter(self, case_id: str, report: SupporterReport) -> CaseUpdateResult:

@@ -588,6 +588,36 @@ async def test_withdrawing_consent_asks_every_recipient_to_erase(
     assert again.status_code == 409
 
 
+async def test_the_abh_records_a_failed_route_and_the_referral_offer_follows(
+    http: httpx.AsyncClient, ki: httpx.AsyncClient
+) -> None:
+    case_id = await open_case(http)
+    failure = {"failed_on": str(today()), "reason": "Antrag nach §60d abgelehnt"}
+    url = f"{V1}/cases/{case_id}/route-failure"
+    response = await http.post(url, json=failure)
+    assert response.status_code == 409, response.text  # no route pursued yet
+    route = {
+        "kind": "information_conversation",
+        "held_on": str(today()),
+        "routes_discussed": ["§60d AufenthG"],
+        "perspective": "route_possible",
+        "route_pursued": "§60d AufenthG",
+    }
+    task_id = await the_task(http, case_id, "abh", "information_conversation")
+    assert (await complete(http, task_id, route)).json()["stage"] == "route_pursued"
+    assert (await ki.post(url, json=failure)).status_code == 403  # the ABH's to record
+    tomorrow = {**failure, "failed_on": str(today() + timedelta(days=1))}
+    assert locs(await http.post(url, json=tomorrow)) == [["body", "failed_on"]]
+    assert locs(await http.post(url, json={"failed_on": str(today())})) == [["body", "reason"]]
+    response = await http.post(url, json=failure)
+    assert response.status_code == 200, response.text
+    assert response.json()["stage"] == "referral_offer"
+    await the_task(http, case_id, "abh", "referral_consent")
+    assert (
+        await http.post(f"{V1}/cases/{new_case_id()}/route-failure", json=failure)
+    ).status_code == 404
+
+
 async def test_withdrawal_for_an_unknown_case_is_404(http: httpx.AsyncClient) -> None:
     response = await http.post(
         f"{V1}/cases/{new_case_id()}/consent-withdrawal", json={"withdrawn_on": str(today())}
@@ -690,6 +720,7 @@ async def test_the_openapi_document_lists_every_route(http: httpx.AsyncClient) -
         f"{V1}/status-events",
         f"{V1}/cases/{{case_id}}",
         f"{V1}/cases/{{case_id}}/consent-withdrawal",
+        f"{V1}/cases/{{case_id}}/route-failure",
         f"{V1}/cases/{{case_id}}/supporters",
         f"{V1}/tasks",
         f"{V1}/tasks/{{task_id}}/complete",

@@ -17,7 +17,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from schemas.case import Outcome
+from schemas.case import CaseUpdateResult, Outcome, RouteFailure
 from schemas.local_time import BERLIN
 from schemas.process import ProcessTimings
 from schemas.tasks import (
@@ -29,9 +29,12 @@ from schemas.tasks import (
     ReferralConsent,
     Representative,
     RepresentativeInquiry,
+    RouteReview,
 )
+from service.temporal import update_method
 from store import erasure
 from tests.casekit import CaseDriver, running_worker
+from workflows.case import CaseWorkflow
 
 TIMINGS = ProcessTimings()
 DAY = timedelta(days=1)
@@ -157,6 +160,86 @@ async def test_conversation_missed_reminds_then_overdue_then_escalates_at_deadli
     assert await case.stage() == "escalation"
     assert await case.open_kinds() == ["escalation"]
     assert [t["kind"] for t in await case.tasks("cancelled")] == ["information_conversation"]
+
+
+async def pursuing(case: CaseDriver, **open_options: object) -> None:
+    await case.open(**open_options)  # type: ignore[arg-type]
+    result = await case.complete(
+        "information_conversation", conversation(await case.today(), route=True)
+    )
+    assert result.stage == "route_pursued"
+
+
+async def route_failed(case: CaseDriver, failure: RouteFailure) -> CaseUpdateResult:
+    assert case.handle is not None
+    return await case.handle.execute_update(
+        update_method(CaseWorkflow.record_route_failure), failure
+    )
+
+
+async def test_the_abh_records_that_the_route_failed(case: CaseDriver) -> None:
+    await pursuing(case)
+    await case.skip(40 * DAY)
+    today = await case.today()
+    future = RouteFailure(failed_on=today + DAY, reason="Antrag abgelehnt")
+    assert (await refused(route_failed(case, future))).type == "InvalidInput"
+    failed = await route_failed(case, RouteFailure(failed_on=today, reason="Antrag abgelehnt"))
+    assert failed.stage == "referral_offer"
+    assert await case.open_kinds() == ["referral_consent"]
+    details = await case.pool.fetch(
+        "SELECT detail FROM timeline WHERE case_id = $1 AND kind = 'route_failed'", case.case_id
+    )
+    assert [row["detail"] for row in details] == ["Bleiberechtsweg gescheitert: Antrag abgelehnt"]
+    again = RouteFailure(failed_on=today, reason="noch einmal")
+    assert (await refused(route_failed(case, again))).type == "NoRoute"
+
+
+async def test_a_route_failure_without_a_route_is_refused(case: CaseDriver) -> None:
+    await case.open()
+    failure = RouteFailure(failed_on=await case.today(), reason="x")
+    assert (await refused(route_failed(case, failure))).type == "NoRoute"
+
+
+async def test_a_new_obligation_with_a_deadline_ends_the_route(case: CaseDriver) -> None:
+    await pursuing(case)
+    still = await case.event("ausreisepflichtig", departure_deadline=None)
+    assert still.stage == "route_pursued"  # no new deadline: nothing was decided
+    deadline = (await case.today()) + 30 * DAY
+    ended = await case.event("ausreisepflichtig", departure_deadline=deadline.isoformat())
+    assert ended.stage == "referral_offer"
+    assert await case.open_kinds() == ["referral_consent"]
+
+
+async def test_the_deadline_passing_while_a_route_is_pursued_asks_the_abh(
+    case: CaseDriver,
+) -> None:
+    await pursuing(case, deadline=(await case.today()) + 30 * DAY)
+    await case.skip(29 * DAY)
+    assert await case.open_kinds() == []
+    await case.skip(2 * DAY)
+    assert await case.open_kinds() == ["route_review"]
+    today = await case.today()
+    error = await refused(
+        case.complete("route_review", RouteReview(outcome="still_pursued", review_again_on=today))
+    )
+    assert [d["field"] for d in error.details] == ["review_again_on"]
+    still = RouteReview(outcome="still_pursued", review_again_on=today + 60 * DAY)
+    assert (await case.complete("route_review", still)).stage == "route_pursued"
+    assert await case.open_kinds() == []
+    await case.skip(59 * DAY)
+    assert await case.open_kinds() == []
+    await case.skip(2 * DAY)
+    assert await case.open_kinds() == ["route_review"]
+    failed = RouteReview(outcome="failed", reason="Voraussetzungen entfallen")
+    assert (await case.complete("route_review", failed)).stage == "referral_offer"
+
+
+async def test_a_route_review_missed_stays_open_and_overdue(case: CaseDriver) -> None:
+    await pursuing(case, deadline=(await case.today()) + 10 * DAY)
+    await case.skip(11 * DAY + TIMINGS.escalation_due + DAY)
+    [task] = await case.tasks()
+    assert task["kind"] == "route_review" and task["overdue"]
+    assert await case.stage() == "route_pursued"
 
 
 async def test_route_possible_is_followed_until_the_permit(case: CaseDriver) -> None:

@@ -56,7 +56,7 @@ from commands import audit as audit_cli
 from commands import retention as retention_cli
 from config.settings import Settings
 from schemas.accounts import Role
-from schemas.case import ConsentWithdrawal, SupporterReport
+from schemas.case import ConsentWithdrawal, RouteFailure, SupporterReport
 from schemas.events import StatusEvent
 from schemas.inputs import (
     INT4_MAX,
@@ -80,6 +80,7 @@ from schemas.tasks import (
     ReferralConsent,
     Representative,
     RepresentativeInquiry,
+    RouteReview,
     StepFailureReview,
     TaskCompletion,
     TaskKind,
@@ -188,6 +189,7 @@ EXAMPLES: dict[type[BaseModel], list[dict[str, Any]]] = {
         }
     ],
     ConsentWithdrawal: [{"withdrawn_on": "2026-12-01", "received_by": "Frau Muster, ABH"}],
+    RouteFailure: [{"failed_on": "2026-12-01", "reason": "Antrag nach §25b abgelehnt"}],
     SupporterReport: [
         {
             "name": "Ehrenamt",
@@ -261,6 +263,10 @@ EXAMPLES: dict[type[BaseModel], list[dict[str, Any]]] = {
     ],
     FlyerHandover: [
         {"kind": "flyer_handover", "handed_over": True, "handed_over_on": "2026-11-30"}
+    ],
+    RouteReview: [
+        {"kind": "route_review", "outcome": "still_pursued", "review_again_on": "2027-03-01"},
+        {"kind": "route_review", "outcome": "failed", "reason": "Antrag zurückgenommen"},
     ],
     EnforcementResult: [
         {

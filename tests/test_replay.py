@@ -31,6 +31,7 @@ def test_every_representative_case_has_a_history() -> None:
         "opened_with_search_attributes",  # the start carries the UI's search attributes
         "started_with_its_changes",  # CaseStart.changes: workflow.patched is not asked
         "enforcement_result_recorded",  # the enforcement's result, an incident documented
+        "route_reviewed_then_failed",  # a route reviewed at the deadline, then failed
         "arrival_mail_unsettled_then_handed_over",  # Neu zugewandert
         "arrival_lapsed",
     }

@@ -17,7 +17,13 @@ from starlette.datastructures import FormData
 from schemas.local_time import BERLIN
 from schemas.residence_routes import ResidenceRoutes
 from schemas.routes import Route
-from schemas.tasks import EnforcementOutcome, EscalationDecision, Perspective, TaskCompletion
+from schemas.tasks import (
+    EnforcementOutcome,
+    EscalationDecision,
+    Perspective,
+    RouteReviewOutcome,
+    TaskCompletion,
+)
 from web import labels
 
 COMPLETION: TypeAdapter[TaskCompletion] = TypeAdapter(TaskCompletion)
@@ -214,6 +220,28 @@ FORMS: dict[str, list[Field]] = {
             "Wer hat entschieden?",
             "text",
             "Nur bei einem Verstoß: Stelle oder Funktion, z. B. Einsatzleitung.",
+        ),
+    ],
+    "route_review": [
+        Field(
+            "outcome",
+            "Stand des Bleiberechtswegs",
+            "radio",
+            options=[(o.value, labels.ROUTE_REVIEW_OUTCOMES[o.value]) for o in RouteReviewOutcome],
+            required=True,
+        ),
+        Field(
+            "review_again_on",
+            "Erneut prüfen am",
+            "date",
+            "Nur wenn der Weg weiter verfolgt wird; nach dem heutigen Tag.",
+        ),
+        Field(
+            "reason",
+            "Warum ist der Weg gescheitert?",
+            "text",
+            "Nur wenn er gescheitert ist, z. B. „Antrag nach §25b abgelehnt“. Danach folgt das "
+            "Vermittlungsangebot.",
         ),
     ],
     "step_failed": [

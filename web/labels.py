@@ -23,6 +23,7 @@ TASK_KINDS = {
     "flyer_handover": "Faltblatt aushändigen (Neuzugang)",
     "step_failed": "Fehler bei der Verarbeitung",
     "enforcement_result": "Ergebnis der Abschiebung erfassen",
+    "route_review": "Bleiberechtsweg prüfen (Ausreisefrist abgelaufen)",
 }
 
 # The steps of a case (activity names) as a step_failed task names them.
@@ -100,6 +101,11 @@ ENFORCEMENT_OUTCOMES = {
     "not_found": "Person nicht angetroffen",
 }
 
+ROUTE_REVIEW_OUTCOMES = {
+    "still_pursued": "Wird weiter verfolgt",
+    "failed": "Gescheitert (abgelehnt, zurückgenommen, Voraussetzungen entfallen)",
+}
+
 PARTNER_KINDS = {"wohlfahrtsverband": "Wohlfahrtsverband", "ehrenamt": "Ehrenamt"}
 
 OFFER_CATEGORIES = {
@@ -143,6 +149,8 @@ TIMELINE_KINDS = {
     "notice_supporter_reported": "Unterstützer*in gemeldet",
     "document": "Schriftstück erstellt",
     "document_skipped": "Schriftstück nicht erstellt",
+    "incident": "Verstoß gegen eine Zeitregel dokumentiert",
+    "route_failed": "Bleiberechtsweg beendet",
 }
 
 DOCUMENT_KINDS = {
@@ -259,6 +267,12 @@ def reason(field: str, text: str, error_type: str = "value_error") -> str:
         return describe_de(forbidden.group(1))
     if text in _REASONS:
         return _REASONS[text]
+    outcome = re.fullmatch(r"(required|only) when the outcome is (\w+)", text)
+    if outcome:
+        word = ROUTE_REVIEW_OUTCOMES.get(outcome.group(2), outcome.group(2))
+        if outcome.group(1) == "required":
+            return f"Bitte angeben bei „{word}“."
+        return f"Nur bei „{word}“ angeben."
     decision = re.fullmatch(r"(required|only) when the decision is (\w+)", text)
     if decision:
         word = DECISIONS.get(decision.group(2), decision.group(2))

@@ -17,9 +17,10 @@ the task's outcome (done, lapsed, patience ended). The machinery is ``workflows/
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import Enum
 from typing import Any, NoReturn, TypeVar
 
@@ -36,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         CaseUpdateResult,
         ConsentWithdrawal,
         Outcome,
+        RouteFailure,
         Stage,
         SupporterReport,
     )
@@ -74,6 +76,8 @@ with workflow.unsafe.imports_passed_through():
         Perspective,
         Queue,
         ReferralConsent,
+        RouteReview,
+        RouteReviewOutcome,
         TaskCompletion,
         TaskKind,
         TaskResult,
@@ -137,11 +141,15 @@ Next = Stage | Escalate
 
 
 class _Interrupted(Interruption):
-    """The waiting stage ends early: a status changed, or the consent was withdrawn."""
+    """The waiting stage ends early: a status changed, the consent was withdrawn, or the ABH
+    recorded that the route failed."""
 
-    def __init__(self, event: StatusEvent | None = None) -> None:
+    def __init__(
+        self, event: StatusEvent | None = None, route_failure: RouteFailure | None = None
+    ) -> None:
         super().__init__()
-        self.event = event  # None: consent withdrawn
+        self.event = event  # None (and no route failure): consent withdrawn
+        self.route_failure = route_failure
 
 
 class _WithdrawalRecorded:
@@ -159,18 +167,28 @@ class StepFailed(Enum):
 
 FAILED = StepFailed.FAILED
 
-InboxItem = StatusEvent | ConsentWithdrawal | SupporterReport | _WithdrawalRecorded
+InboxItem = StatusEvent | ConsentWithdrawal | SupporterReport | _WithdrawalRecorded | RouteFailure
 
 # Patch ids (workflow.patched): histories recorded before a change replay the old way.
 RECORD_WITHDRAWAL_AT_ONCE = "withdrawal-recorded-in-handler"
 HAND_OUT_DOCUMENTS = "case-documents"
 RECORD_ENFORCEMENT_RESULT = "enforcement-result"
+ROUTE_CAN_FAIL = "route-can-fail"
 # A case started now has them all from its start (CaseStart.changes).
-CHANGES = (RECORD_WITHDRAWAL_AT_ONCE, HAND_OUT_DOCUMENTS, RECORD_ENFORCEMENT_RESULT)
+CHANGES = (
+    RECORD_WITHDRAWAL_AT_ONCE,
+    HAND_OUT_DOCUMENTS,
+    RECORD_ENFORCEMENT_RESULT,
+    ROUTE_CAN_FAIL,
+)
 
 
 def _never() -> bool:
     return False
+
+
+def _at(moment: datetime) -> datetime:
+    return moment
 
 
 @workflow.defn(name="CaseWorkflow")
@@ -327,9 +345,32 @@ class CaseWorkflow:
             ),
         )
 
-    async def _route_pursued(self) -> NoReturn:
-        """Bleibeperspektive erkennbar: the route is followed until the status changes."""
-        await self._engine.until_interrupted()
+    async def _route_pursued(self) -> Next:
+        """Bleibeperspektive erkennbar: the route is followed until the status changes, the
+        ABH records that it failed, or a new obligation with a departure deadline ends it.
+
+        The departure deadline passing meanwhile gives the ABH a review task (never lapsing):
+        still pursued, it names the day to look again; failed, the referral offer follows.
+        Cases started before the route could fail wait for a status change alone.
+        """
+        if not self._has(ROUTE_CAN_FAIL):
+            await self._engine.until_interrupted()
+        # Until the departure deadline (it may change meanwhile), then the day chosen.
+        until: Callable[[], datetime | None] = self._departure_moment
+        while True:
+            await self._engine.wait(_never, until)
+            done = await self._engine.human_task(
+                TaskKind.ROUTE_REVIEW, Queue.ABH, self._start.timings.escalation_due
+            )
+            review = done.completion
+            assert isinstance(review, RouteReview)
+            if review.outcome is RouteReviewOutcome.FAILED:
+                assert review.reason is not None
+                await self._note("route_failed", f"Bleiberechtsweg gescheitert: {review.reason}")
+                return Stage.REFERRAL_OFFER
+            assert review.review_again_on is not None
+            again = datetime.combine(review.review_again_on, time(0), BERLIN)
+            until = functools.partial(_at, again)
 
     async def _referral_offer(self) -> Next:
         """Angebot der Vermittlung: without a signed consent no personal data leaves the ABH.
@@ -526,6 +567,11 @@ class CaseWorkflow:
     async def _after_interruption(self, interruption: _Interrupted) -> Stage:
         event = interruption.event
         waiting_for_result = self._result_task
+        if interruption.route_failure is not None:
+            await self._engine.cancel_tasks(lambda task: not task.side)
+            reason = interruption.route_failure.reason
+            await self._note("route_failed", f"Bleiberechtsweg gescheitert: {reason}")
+            return Stage.REFERRAL_OFFER
         if event is None:  # consent withdrawn: the KI's part ends, the ABH follows up
             await self._engine.cancel_tasks(lambda task: task.queue is Queue.KI and not task.side)
             if waiting_for_result is not None:
@@ -553,6 +599,12 @@ class CaseWorkflow:
                 self._outcome = Outcome.MOVED_AWAY
             case ResidenceStatus.ASYLVERFAHREN:
                 return Stage.SUSPENDED
+            case _ if self._stage is Stage.ROUTE_PURSUED:
+                # A new obligation with a deadline (the application refused): the route ended.
+                await self._note(
+                    "route_failed", "Bleiberechtsweg beendet: erneut ausreisepflichtig mit Frist"
+                )
+                return Stage.REFERRAL_OFFER
             case _:  # obliged to leave again after the asylum procedure: start over
                 return Stage.INFORMATION_CONVERSATION
         return Stage.CLOSED
@@ -636,6 +688,21 @@ class CaseWorkflow:
         if withdrawal.withdrawn_on > self._today():
             refuse(ErrorType.INVALID_INPUT, "withdrawn_on", "must not be in the future")
 
+    @workflow.update(name="record_route_failure")
+    async def record_route_failure(self, failure: RouteFailure) -> CaseUpdateResult:
+        """The route to a residence title failed: the referral offer follows."""
+        self._received += 1
+        await self._engine.deliver(f"route-failure-{self._received}", failure)
+        return CaseUpdateResult(case_id=self._case_id, stage=self._stage)
+
+    @record_route_failure.validator
+    def _validate_route_failure(self, failure: RouteFailure) -> None:
+        self._refuse_when_closed()
+        if self._stage is not Stage.ROUTE_PURSUED:
+            refuse(ErrorType.NO_ROUTE, "failed_on", "no route to a residence title is pursued")
+        if failure.failed_on > self._today():
+            refuse(ErrorType.INVALID_INPUT, "failed_on", "must not be in the future")
+
     @workflow.update(name="register_supporter")
     async def register_supporter(self, report: SupporterReport) -> CaseUpdateResult:
         """A supporter accompanies the person: the ABH is told at once."""
@@ -680,6 +747,8 @@ class CaseWorkflow:
             return await self._after_withdrawal(receipt)
         if isinstance(item, _WithdrawalRecorded):
             return await self._after_withdrawal(item.receipt)
+        if isinstance(item, RouteFailure):
+            return _Interrupted(route_failure=item)
         await self._take_supporter(item)
         return None
 
@@ -697,6 +766,13 @@ class CaseWorkflow:
         ):
             return _Interrupted(event)
         if event.status.opens_case and self._stage is Stage.SUSPENDED:
+            return _Interrupted(event)
+        if (
+            self._stage is Stage.ROUTE_PURSUED
+            and event.status is ResidenceStatus.AUSREISEPFLICHTIG
+            and event.departure_deadline is not None
+            and self._has(ROUTE_CAN_FAIL)
+        ):
             return _Interrupted(event)
         return None
 
@@ -970,6 +1046,9 @@ class CaseWorkflow:
                 )
         if isinstance(completion, EnforcementResult):
             errors.extend(self._result_errors(completion))
+        if isinstance(completion, RouteReview) and completion.review_again_on is not None:
+            if completion.review_again_on <= today:
+                errors.append(FieldError(field="review_again_on", reason="must be after today"))
         if isinstance(completion, Escalation):
             if completion.new_deadline is not None and completion.new_deadline <= today:
                 errors.append(FieldError(field="new_deadline", reason="must be after today"))

@@ -20,6 +20,7 @@ from schemas.case import (
     CaseView,
     ConsentWithdrawal,
     KiCaseView,
+    RouteFailure,
     SupporterReport,
 )
 from schemas.case_documents import CaseDocument
@@ -107,6 +108,22 @@ async def withdraw_consent(
     409 when the case has no signed consent (or it was withdrawn already) or is closed.
     """
     return await cases.withdraw_consent(case_id, withdrawal)
+
+
+@router.post(
+    "/{case_id}/route-failure",
+    responses={**NOT_FOUND, **CONFLICT, **UNAVAILABLE},
+    summary="Record that the route to a residence title failed",
+)
+async def record_route_failure(
+    case_id: CaseIdPath, failure: RouteFailure, cases: Cases, caseworker: Caseworker
+) -> CaseUpdateResult:
+    """The application was refused or withdrawn, or its conditions no longer hold: the case
+    goes on with the referral offer.
+
+    409 when no route is pursued in the case (or it is closed).
+    """
+    return await cases.record_route_failure(case_id, failure)
 
 
 @router.post(

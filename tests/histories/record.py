@@ -25,6 +25,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from runtime.embedded import embedded_postgres, venv_binary
+from schemas.case import RouteFailure
 from schemas.local_time import BERLIN
 from schemas.process import ProcessTimings
 from schemas.records import ActivityName, SupporterRecord
@@ -41,6 +42,8 @@ from schemas.tasks import (
     MissingPrerequisite,
     ReferralConsent,
     Representative,
+    RouteReview,
+    RouteReviewOutcome,
     StepFailureReview,
 )
 from service.temporal import ensure_search_attributes, update_method
@@ -50,6 +53,7 @@ from tests.arrivalkit import ArrivalDriver, today
 from tests.casekit import CaseDriver, running_worker, worker_replacing
 from tests.conftest import SERVER_STARTUP, with_database
 from workflows.arrival import ArrivalWorkflow
+from workflows.case import CaseWorkflow
 
 HERE = Path(__file__).resolve().parent
 DAY = timedelta(days=1)
@@ -157,6 +161,26 @@ async def suspended_then_route(case: CaseDriver) -> None:
     await case.event("aufenthaltserlaubnis")
 
 
+async def route_reviewed_then_failed(case: CaseDriver) -> None:
+    """After ROUTE_CAN_FAIL: the deadline passes while a route is pursued, the ABH reviews
+    it (still pursued), records later that it failed, and the referral offer follows."""
+    await case.open(deadline=await case.today() + 20 * DAY)
+    await case.complete("information_conversation", _conversation(await case.today(), route=True))
+    await case.skip(21 * DAY)
+    review = RouteReview(
+        outcome=RouteReviewOutcome.STILL_PURSUED, review_again_on=await case.today() + 30 * DAY
+    )
+    await case.complete("route_review", review)
+    await case.skip(10 * DAY)
+    assert case.handle is not None
+    await case.handle.execute_update(
+        update_method(CaseWorkflow.record_route_failure),
+        RouteFailure(failed_on=await case.today(), reason="Antrag abgelehnt"),
+    )
+    await case.complete("referral_consent", ReferralConsent(interested=False))
+    await case.event("ausgereist")
+
+
 async def documents_handed_out(case: CaseDriver) -> None:
     await case.open()
     today = await case.today()
@@ -216,6 +240,8 @@ SCENARIOS: dict[str, Callable[[CaseDriver], Awaitable[None]]] = {
     "started_with_its_changes": documents_handed_out,
     # After RECORD_ENFORCEMENT_RESULT: the enforcement's result task, an incident documented.
     "enforcement_result_recorded": enforcement_result_recorded,
+    # After ROUTE_CAN_FAIL: a route reviewed at the deadline, then recorded as failed.
+    "route_reviewed_then_failed": route_reviewed_then_failed,
 }
 
 
