@@ -81,6 +81,16 @@ class RouteFailure(BaseModel):
     reason: Text = Field(description="Why it failed, e.g. 'Antrag nach §25b abgelehnt'.")
 
 
+class DeadlineExtension(BaseModel):
+    """The ABH extends the departure deadline (§59 Abs. 1 Satz 4 AufenthG), at any time, with
+    a reason: every wait of the case on the deadline moves with it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    new_deadline: date
+    reason: Text = Field(description="Why, e.g. 'Reisedokumente beantragt, Termin Botschaft'.")
+
+
 class SupporterReport(BaseModel):
     """A supporter accompanies the person; the ABH must know at once."""
 

@@ -45,6 +45,7 @@ from schemas.case import (
     CaseUpdateResult,
     CaseView,
     ConsentWithdrawal,
+    DeadlineExtension,
     RouteFailure,
     SupporterReport,
     TimelineEntry,
@@ -434,6 +435,11 @@ class CaseService:
             update_method(CaseWorkflow.record_route_failure),
             failure,
             "record_route_failure",
+        )
+
+    async def extend_deadline(self, case_id: str, extension: DeadlineExtension) -> CaseUpdateResult:
+        return await self._case_update(
+            case_id, update_method(CaseWorkflow.extend_deadline), extension, "extend_deadline"
         )
 
     async def register_supporter(self, case_id: str, report: SupporterReport) -> CaseUpdateResult:

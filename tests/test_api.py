@@ -618,6 +618,27 @@ async def test_the_abh_records_a_failed_route_and_the_referral_offer_follows(
     ).status_code == 404
 
 
+async def test_the_abh_extends_the_departure_deadline(
+    http: httpx.AsyncClient, ki: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    case_id = await to_follow_up(http, ki)
+    url = f"{V1}/cases/{case_id}/departure-deadline"
+    later = today() + timedelta(days=200)
+    extension = {"new_deadline": str(later), "reason": "Reisepass bei der Botschaft beantragt"}
+    assert (await ki.post(url, json=extension)).status_code == 403
+    assert locs(await http.post(url, json={**extension, "new_deadline": str(today())})) == [
+        ["body", "new_deadline"]
+    ]
+    assert locs(await http.post(url, json={"new_deadline": str(later)})) == [["body", "reason"]]
+    response = await http.post(url, json=extension)
+    assert response.status_code == 200, response.text
+    assert response.json()["stage"] == "follow_up"
+    stored = "SELECT departure_deadline FROM cases WHERE case_id = $1"
+    assert await pool.fetchval(stored, case_id) == later
+    again = await http.post(url, json=extension)  # the same request again: carried out once
+    assert again.status_code == 200
+
+
 async def test_withdrawal_for_an_unknown_case_is_404(http: httpx.AsyncClient) -> None:
     response = await http.post(
         f"{V1}/cases/{new_case_id()}/consent-withdrawal", json={"withdrawn_on": str(today())}
@@ -721,6 +742,7 @@ async def test_the_openapi_document_lists_every_route(http: httpx.AsyncClient) -
         f"{V1}/cases/{{case_id}}",
         f"{V1}/cases/{{case_id}}/consent-withdrawal",
         f"{V1}/cases/{{case_id}}/route-failure",
+        f"{V1}/cases/{{case_id}}/departure-deadline",
         f"{V1}/cases/{{case_id}}/supporters",
         f"{V1}/tasks",
         f"{V1}/tasks/{{task_id}}/complete",

@@ -17,7 +17,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from schemas.case import CaseUpdateResult, Outcome, RouteFailure
+from schemas.case import CaseUpdateResult, DeadlineExtension, Outcome, RouteFailure
 from schemas.local_time import BERLIN
 from schemas.process import ProcessTimings
 from schemas.tasks import (
@@ -343,6 +343,52 @@ async def escalated(case: CaseDriver, **open_options: object) -> None:
     await to_follow_up_with_ki(case, deadline=(await case.today()) + 5 * DAY, **open_options)
     await case.skip(6 * DAY)
     assert await case.open_kinds() == ["escalation"]
+
+
+async def extended(case: CaseDriver, new_deadline: date, reason: str = "Pass beantragt") -> str:
+    assert case.handle is not None
+    result = await case.handle.execute_update(
+        update_method(CaseWorkflow.extend_deadline),
+        DeadlineExtension(new_deadline=new_deadline, reason=reason),
+    )
+    return result.stage
+
+
+async def test_the_deadline_extended_during_follow_up_moves_the_escalation(
+    case: CaseDriver,
+) -> None:
+    await to_follow_up_with_ki(case, deadline=(await case.today()) + 5 * DAY)
+    await case.skip(3 * DAY)
+    today = await case.today()
+    assert await extended(case, today + 30 * DAY) == "follow_up"
+    assert (await case.case_row())["departure_deadline"] == today + 30 * DAY
+    await case.skip(5 * DAY)  # past the old deadline: nothing
+    assert await case.stage() == "follow_up"
+    assert "escalation" not in await case.open_kinds()
+    await case.skip(30 * DAY)
+    assert await case.stage() == "escalation"
+    details = await case.pool.fetch(
+        "SELECT detail FROM timeline WHERE case_id = $1 AND kind = 'deadline_extended'",
+        case.case_id,
+    )
+    assert [row["detail"] for row in details] == [
+        f"Ausreisefrist verlängert bis {(today + 30 * DAY):%d.%m.%Y}: Pass beantragt"
+    ]
+
+
+async def test_an_extension_not_later_is_refused(case: CaseDriver) -> None:
+    today = await case.today()
+    await to_follow_up_with_ki(case, deadline=today + 20 * DAY)
+    for day, reason in [
+        (today, "must be after today"),
+        (today + 20 * DAY, f"must be after the current deadline {today + 20 * DAY}"),
+    ]:
+        error = await refused(extended(case, day))
+        assert [(d["field"], d["reason"]) for d in error.details] == [("new_deadline", reason)]
+    await case.skip(21 * DAY)
+    assert await case.stage() == "escalation"
+    error = await refused(extended(case, today + 60 * DAY))
+    assert "escalation" in error.details[0]["reason"]
 
 
 async def test_escalation_extend_deadline_returns_to_follow_up(case: CaseDriver) -> None:

@@ -56,7 +56,7 @@ from commands import audit as audit_cli
 from commands import retention as retention_cli
 from config.settings import Settings
 from schemas.accounts import Role
-from schemas.case import ConsentWithdrawal, RouteFailure, SupporterReport
+from schemas.case import ConsentWithdrawal, DeadlineExtension, RouteFailure, SupporterReport
 from schemas.events import StatusEvent
 from schemas.inputs import (
     INT4_MAX,
@@ -190,6 +190,7 @@ EXAMPLES: dict[type[BaseModel], list[dict[str, Any]]] = {
     ],
     ConsentWithdrawal: [{"withdrawn_on": "2026-12-01", "received_by": "Frau Muster, ABH"}],
     RouteFailure: [{"failed_on": "2026-12-01", "reason": "Antrag nach §25b abgelehnt"}],
+    DeadlineExtension: [{"new_deadline": "2027-03-01", "reason": "Reisepass beantragt"}],
     SupporterReport: [
         {
             "name": "Ehrenamt",

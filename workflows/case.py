@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         CaseStart,
         CaseUpdateResult,
         ConsentWithdrawal,
+        DeadlineExtension,
         Outcome,
         RouteFailure,
         Stage,
@@ -167,7 +168,14 @@ class StepFailed(Enum):
 
 FAILED = StepFailed.FAILED
 
-InboxItem = StatusEvent | ConsentWithdrawal | SupporterReport | _WithdrawalRecorded | RouteFailure
+InboxItem = (
+    StatusEvent
+    | ConsentWithdrawal
+    | SupporterReport
+    | _WithdrawalRecorded
+    | RouteFailure
+    | DeadlineExtension
+)
 
 # Patch ids (workflow.patched): histories recorded before a change replay the old way.
 RECORD_WITHDRAWAL_AT_ONCE = "withdrawal-recorded-in-handler"
@@ -703,6 +711,33 @@ class CaseWorkflow:
         if failure.failed_on > self._today():
             refuse(ErrorType.INVALID_INPUT, "failed_on", "must not be in the future")
 
+    @workflow.update(name="extend_deadline")
+    async def extend_deadline(self, extension: DeadlineExtension) -> CaseUpdateResult:
+        """Ausreisefrist verlängert: the stage goes on, its waits on the deadline move."""
+        self._received += 1
+        await self._engine.deliver(f"deadline-{self._received}", extension)
+        return CaseUpdateResult(case_id=self._case_id, stage=self._stage)
+
+    @extend_deadline.validator
+    def _validate_extension(self, extension: DeadlineExtension) -> None:
+        self._refuse_when_closed()
+        if self._stage is Stage.ESCALATION:
+            # One decision at a time: the open escalation task offers the extension itself.
+            refuse(
+                ErrorType.INVALID_INPUT,
+                "new_deadline",
+                "the open escalation decides: choose extend_deadline there",
+            )
+        if extension.new_deadline <= self._today():
+            refuse(ErrorType.INVALID_INPUT, "new_deadline", "must be after today")
+        current = self._departure_deadline
+        if current is not None and extension.new_deadline <= current:
+            refuse(
+                ErrorType.INVALID_INPUT,
+                "new_deadline",
+                f"must be after the current deadline {current.isoformat()}",
+            )
+
     @workflow.update(name="register_supporter")
     async def register_supporter(self, report: SupporterReport) -> CaseUpdateResult:
         """A supporter accompanies the person: the ABH is told at once."""
@@ -749,6 +784,9 @@ class CaseWorkflow:
             return await self._after_withdrawal(item.receipt)
         if isinstance(item, RouteFailure):
             return _Interrupted(route_failure=item)
+        if isinstance(item, DeadlineExtension):
+            await self._extend_deadline(item)
+            return None
         await self._take_supporter(item)
         return None
 
@@ -775,6 +813,15 @@ class CaseWorkflow:
         ):
             return _Interrupted(event)
         return None
+
+    async def _extend_deadline(self, extension: DeadlineExtension) -> None:
+        self._departure_deadline = extension.new_deadline
+        day = extension.new_deadline.strftime("%d.%m.%Y")
+        await self._note(
+            "deadline_extended", f"Ausreisefrist verlängert bis {day}: {extension.reason}"
+        )
+        self._engine.schedule_changed()
+        self._upsert_search_attributes()
 
     async def _record_withdrawal(self, withdrawal: ConsentWithdrawal) -> WithdrawalReceipt:
         """Widerruf recorded; every earlier recipient is asked to erase (Art. 17, 19)."""

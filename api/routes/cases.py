@@ -19,6 +19,7 @@ from schemas.case import (
     CaseUpdateResult,
     CaseView,
     ConsentWithdrawal,
+    DeadlineExtension,
     KiCaseView,
     RouteFailure,
     SupporterReport,
@@ -124,6 +125,21 @@ async def record_route_failure(
     409 when no route is pursued in the case (or it is closed).
     """
     return await cases.record_route_failure(case_id, failure)
+
+
+@router.post(
+    "/{case_id}/departure-deadline",
+    responses={**NOT_FOUND, **CONFLICT, **UNAVAILABLE},
+    summary="Extend the departure deadline",
+)
+async def extend_deadline(
+    case_id: CaseIdPath, extension: DeadlineExtension, cases: Cases, caseworker: Caseworker
+) -> CaseUpdateResult:
+    """§59(1) AufenthG: a later deadline, with a reason; every wait of the case moves with it.
+
+    422 when the new deadline is not after today and after the current one; 409 when closed.
+    """
+    return await cases.extend_deadline(case_id, extension)
 
 
 @router.post(
