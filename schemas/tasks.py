@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from schemas.departure import ReturnProgramme, ReturnSupport
 from schemas.inputs import Line, RowId, Text
 from schemas.routes import Prerequisite, Route
 from schemas.rows import Row
@@ -158,13 +159,33 @@ class FollowUp(_Completion):
 
     kind: Literal["follow_up"] = "follow_up"
     reached: bool
-    planned_departure_on: date | None = None
+    planned_departure_on: date | None = Field(
+        default=None, description="A check-in follows the day after it."
+    )
+    return_programme: ReturnProgramme | None = Field(
+        default=None, description="The return-support programme applied for, if any."
+    )
+    return_support: ReturnSupport | None = Field(
+        default=None,
+        validate_default=True,
+        description="How far the application has come; required with return_programme.",
+    )
 
-    @field_validator("planned_departure_on")
+    @field_validator("planned_departure_on", "return_programme")
     @classmethod
-    def _plan_needs_contact(cls, value: date | None, info: ValidationInfo) -> date | None:
+    def _plan_needs_contact(cls, value: Any, info: ValidationInfo) -> Any:
         if value is not None and info.data.get("reached") is False:
             raise ValueError("only when the person was reached")
+        return value
+
+    @field_validator("return_support")
+    @classmethod
+    def _support_of_a_programme(cls, value: Any, info: ValidationInfo) -> Any:
+        programme = info.data.get("return_programme")
+        if programme is not None and value is None:
+            raise ValueError("required with return_programme")
+        if value is not None and programme is None and "return_programme" in info.data:
+            raise ValueError("only with return_programme")
         return value
 
 

@@ -142,6 +142,49 @@ async def test_full_referral_path_ends_with_voluntary_departure(case: CaseDriver
     assert await case.open_kinds() == []
 
 
+async def test_a_planned_departure_brings_a_check_in_the_day_after(case: CaseDriver) -> None:
+    await to_follow_up_with_ki(case, deadline=(await case.today()) + 120 * DAY)
+    await case.skip(TIMINGS.follow_up_interval + DAY)
+    planned = (await case.today()) + 3 * DAY  # before the next regular check-in (14 days)
+    check_in = FollowUp(
+        reached=True,
+        planned_departure_on=planned,
+        return_programme="reag_garp",
+        return_support="travel_booked",
+    )
+    await case.complete("follow_up", check_in)
+    assert await case.open_kinds() == []
+    morning_after = datetime.combine(planned + DAY, time(8, 0), BERLIN)
+    await case.skip(morning_after - await case.now())
+    assert await case.open_kinds() == []
+    await case.skip(2 * HOUR)  # past 09:00 the day after the planned departure
+    [task] = await case.tasks()
+    assert task["kind"] == "follow_up"
+    assert task["due_at"].astimezone(BERLIN).date() == planned + DAY + TIMINGS.follow_up_due
+    details = await case.pool.fetch(
+        "SELECT detail FROM timeline WHERE case_id = $1 AND kind = 'return_support'", case.case_id
+    )
+    assert [row["detail"] for row in details] == ["Rückkehrförderung REAG/GARP: Reise gebucht"]
+
+
+async def test_return_support_is_tracked_once_per_change(case: CaseDriver) -> None:
+    await to_follow_up_with_ki(case, deadline=(await case.today()) + 120 * DAY)
+    for support in ["applied", "applied", "approved"]:
+        await case.skip(TIMINGS.follow_up_interval + DAY)
+        check_in = FollowUp(
+            reached=True, return_programme="starthilfe_plus", return_support=support
+        )
+        await case.complete("follow_up", check_in)
+    details = await case.pool.fetch(
+        "SELECT detail FROM timeline WHERE case_id = $1 AND kind = 'return_support' ORDER BY seq",
+        case.case_id,
+    )
+    assert [row["detail"] for row in details] == [
+        "Rückkehrförderung StarthilfePlus: beantragt",
+        "Rückkehrförderung StarthilfePlus: bewilligt",
+    ]
+
+
 async def test_conversation_missed_reminds_then_overdue_then_escalates_at_deadline(
     case: CaseDriver,
 ) -> None:

@@ -238,6 +238,12 @@ EXAMPLES: dict[type[BaseModel], list[dict[str, Any]]] = {
     KiContact: [{"kind": "ki_contact", "partner_id": 7, "contacted_on": "2026-11-28"}],
     FollowUp: [
         {"kind": "follow_up", "reached": True, "planned_departure_on": "2026-12-20"},
+        {
+            "kind": "follow_up",
+            "reached": True,
+            "return_programme": "reag_garp",
+            "return_support": "approved",
+        },
     ],
     Representative: [
         {

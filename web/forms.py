@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from starlette.datastructures import FormData
 
+from schemas.departure import ReturnProgramme, ReturnSupport
 from schemas.local_time import BERLIN
 from schemas.residence_routes import ResidenceRoutes
 from schemas.routes import Route
@@ -104,7 +105,25 @@ FORMS: dict[str, list[Field]] = {
             "planned_departure_on",
             "Geplantes Ausreisedatum",
             "date",
-            "Nur wenn die Person erreicht wurde; nicht in der Vergangenheit.",
+            "Nur wenn die Person erreicht wurde; nicht in der Vergangenheit. Am Tag danach "
+            "folgt ein Check-in.",
+        ),
+        Field(
+            "return_programme",
+            "Rückkehrförderung",
+            "select",
+            "Nur wenn die Person erreicht wurde und eine Förderung beantragt ist oder wird.",
+            [
+                ("", "– keine –"),
+                *((p.value, labels.RETURN_PROGRAMMES[p.value]) for p in ReturnProgramme),
+            ],
+        ),
+        Field(
+            "return_support",
+            "Stand der Rückkehrförderung",
+            "radio",
+            "Nur mit einem Programm.",
+            options=[(s.value, labels.RETURN_SUPPORT[s.value]) for s in ReturnSupport],
         ),
     ],
     "representative": [

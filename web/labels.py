@@ -101,6 +101,18 @@ ENFORCEMENT_OUTCOMES = {
     "not_found": "Person nicht angetroffen",
 }
 
+RETURN_PROGRAMMES = {
+    "reag_garp": "REAG/GARP (IOM)",
+    "starthilfe_plus": "StarthilfePlus (BAMF)",
+    "other": "Anderes Programm (Land, Kreis, Verband)",
+}
+
+RETURN_SUPPORT = {
+    "applied": "Beantragt",
+    "approved": "Bewilligt",
+    "travel_booked": "Reise gebucht",
+}
+
 ROUTE_REVIEW_OUTCOMES = {
     "still_pursued": "Wird weiter verfolgt",
     "failed": "Gescheitert (abgelehnt, zurückgenommen, Voraussetzungen entfallen)",
@@ -151,6 +163,8 @@ TIMELINE_KINDS = {
     "document_skipped": "Schriftstück nicht erstellt",
     "incident": "Verstoß gegen eine Zeitregel dokumentiert",
     "route_failed": "Bleiberechtsweg beendet",
+    "return_support": "Rückkehrförderung",
+    "deadline_extended": "Ausreisefrist verlängert",
 }
 
 DOCUMENT_KINDS = {
@@ -211,6 +225,8 @@ _REASONS = {
     "must be after enforcement_at": "Das Ende muss nach dem Beginn der Maßnahme liegen.",
     "must be after started_at": "Das Ende muss nach dem Beginn liegen.",
     "only when a time rule was broken": "Nur angeben, wenn gegen eine Zeitregel verstoßen wurde.",
+    "required with return_programme": "Bitte den Stand der Förderung angeben.",
+    "only with return_programme": "Nur mit einem Programm der Rückkehrförderung angeben.",
     "a measure of more than 24 hours is not planned as one": (
         "Eine Maßnahme von mehr als 24 Stunden wird nicht als eine geplant."
     ),

@@ -182,17 +182,30 @@ RECORD_WITHDRAWAL_AT_ONCE = "withdrawal-recorded-in-handler"
 HAND_OUT_DOCUMENTS = "case-documents"
 RECORD_ENFORCEMENT_RESULT = "enforcement-result"
 ROUTE_CAN_FAIL = "route-can-fail"
+CHECK_IN_AFTER_PLANNED_DEPARTURE = "check-in-after-planned-departure"
 # A case started now has them all from its start (CaseStart.changes).
 CHANGES = (
     RECORD_WITHDRAWAL_AT_ONCE,
     HAND_OUT_DOCUMENTS,
     RECORD_ENFORCEMENT_RESULT,
     ROUTE_CAN_FAIL,
+    CHECK_IN_AFTER_PLANNED_DEPARTURE,
 )
 
 
 def _never() -> bool:
     return False
+
+
+# The check-in after a planned departure: the morning after, in office hours.
+CHECK_IN_TIME = time(9, 0)
+# Timeline words (German; the timeline shows them as they are).
+RETURN_PROGRAMMES = {
+    "reag_garp": "REAG/GARP",
+    "starthilfe_plus": "StarthilfePlus",
+    "other": "(sonstige)",
+}
+RETURN_STATES = {"applied": "beantragt", "approved": "bewilligt", "travel_booked": "Reise gebucht"}
 
 
 def _at(moment: datetime) -> datetime:
@@ -226,6 +239,8 @@ class CaseWorkflow:
         self._consent_id: str | None = None
         self._consent_withdrawn = False
         self._follow_up_queue = Queue.ABH
+        self._planned_departure_on: date | None = None
+        self._return_support: tuple[str, str] | None = None  # programme, state
         self._enforcement_at: datetime | None = None
         self._planned: Escalation | None = None  # the ABH's decision to enforce
         # Waiting for what happened at the enforcement: kept through a departure report or a
@@ -445,7 +460,7 @@ class CaseWorkflow:
         timings = self._start.timings
         misses = 0
         while True:
-            next_check = workflow.now() + timings.follow_up_interval
+            next_check = self._next_check_in(workflow.now() + timings.follow_up_interval)
             await self._engine.wait(
                 _never,
                 lambda at=next_check: _earliest(at, self._departure_moment()),  # type: ignore[misc]
@@ -455,12 +470,35 @@ class CaseWorkflow:
             match await self._engine.human_task(
                 TaskKind.FOLLOW_UP, self._follow_up_queue, timings.follow_up_due, lapse=True
             ):
-                case Done(FollowUp(reached=True)):
+                case Done(FollowUp(reached=True) as check_in):
                     misses = 0
+                    await self._took_note_of(check_in)
                 case _:  # not reached, or no check-in by its due date: a miss
                     misses += 1
             if misses >= timings.unreachable_after:
                 return Escalate("Person nicht erreichbar")
+
+    def _next_check_in(self, regular: datetime) -> datetime:
+        """The regular check-in, or the day after a planned departure if that comes first."""
+        planned = self._planned_departure_on
+        if planned is None or not self._has(CHECK_IN_AFTER_PLANNED_DEPARTURE):
+            return regular
+        after = datetime.combine(planned + timedelta(days=1), CHECK_IN_TIME, BERLIN)
+        return min(regular, after) if after > workflow.now() else regular
+
+    async def _took_note_of(self, check_in: FollowUp) -> None:
+        """A planned departure date and the progress of a return-support application."""
+        if check_in.planned_departure_on is not None:
+            self._planned_departure_on = check_in.planned_departure_on
+        if check_in.return_programme is None or check_in.return_support is None:
+            return
+        support = (check_in.return_programme.value, check_in.return_support.value)
+        if support != self._return_support:
+            self._return_support = support
+            await self._note(
+                "return_support",
+                f"Rückkehrförderung {RETURN_PROGRAMMES[support[0]]}: {RETURN_STATES[support[1]]}",
+            )
 
     async def _escalation(self, reason: str) -> Next:
         """Eskalation an die ABH: the ABH decides; the software records it, never decides itself.

@@ -26,6 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from runtime.embedded import embedded_postgres, venv_binary
 from schemas.case import RouteFailure
+from schemas.departure import ReturnProgramme, ReturnSupport
 from schemas.local_time import BERLIN
 from schemas.process import ProcessTimings
 from schemas.records import ActivityName, SupporterRecord
@@ -87,6 +88,27 @@ async def departed_voluntarily(case: CaseDriver) -> None:
     await case.complete(
         "follow_up", FollowUp(reached=True, planned_departure_on=await case.today() + 5 * DAY)
     )
+    await case.event("ausgereist")
+
+
+async def checked_in_after_planned_departure(case: CaseDriver) -> None:
+    """After CHECK_IN_AFTER_PLANNED_DEPARTURE: a return-support application tracked, and the
+    check-in the morning after the planned departure, before the departure is reported."""
+    await case.open()
+    await _referral(case)
+    await case.skip(15 * DAY)
+    planned = await case.today() + 5 * DAY
+    await case.complete(
+        "follow_up",
+        FollowUp(
+            reached=True,
+            planned_departure_on=planned,
+            return_programme=ReturnProgramme.REAG_GARP,
+            return_support=ReturnSupport.TRAVEL_BOOKED,
+        ),
+    )
+    await case.skip(datetime.combine(planned + 2 * DAY, time(8, 0), BERLIN) - await case.now())
+    await case.complete("follow_up", FollowUp(reached=False))
     await case.event("ausgereist")
 
 
@@ -242,6 +264,8 @@ SCENARIOS: dict[str, Callable[[CaseDriver], Awaitable[None]]] = {
     "enforcement_result_recorded": enforcement_result_recorded,
     # After ROUTE_CAN_FAIL: a route reviewed at the deadline, then recorded as failed.
     "route_reviewed_then_failed": route_reviewed_then_failed,
+    # After CHECK_IN_AFTER_PLANNED_DEPARTURE: return support tracked, the check-in after it.
+    "checked_in_after_planned_departure": checked_in_after_planned_departure,
 }
 
 
