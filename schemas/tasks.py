@@ -204,6 +204,27 @@ class RepresentativeInquiry(_Completion):
     kind: Literal["representative_inquiry"] = "representative_inquiry"
     asked_on: date
     facts_reported: bool
+    fact: Text | None = Field(
+        default=None,
+        validate_default=True,
+        description="What the representative reported; required when facts were reported.",
+    )
+    learned_on: date | None = Field(
+        default=None, validate_default=True, description="When; required with the fact."
+    )
+    relevant_to: Route | None = Field(
+        default=None, description="The route to a residence title the fact bears on, if any."
+    )
+
+    @field_validator("fact", "learned_on")
+    @classmethod
+    def _with_facts(cls, value: Any, info: ValidationInfo) -> Any:
+        # Required with facts_reported by the workflow's validator: inquiries recorded as a
+        # yes alone, before facts were asked for, must still read in their cases' histories.
+        reported = info.data.get("facts_reported")
+        if reported is False and value is not None:
+            raise ValueError("only when facts were reported")
+        return value
 
 
 class Escalation(_Completion):

@@ -39,6 +39,7 @@ from temporalio.workflow import UpdateMethodMultiParam
 from config.settings import Settings
 from protection.codec import is_protected, keyring_of
 from protection.keyring import arrival_scope, case_scope
+from schemas.accounts import Account, Role
 from schemas.arrivals import ArrivalStage, ArrivalStart
 from schemas.case import (
     CaseStart,
@@ -75,6 +76,7 @@ from service.errors import (
 from service.temporal import update_method
 from store import arrivals as arrival_store
 from store import cases as case_store
+from store import inbox as inbox_store
 from store import partners as partner_store
 from store import tasks as task_store
 from store import timeline as timeline_store
@@ -442,7 +444,15 @@ class CaseService:
             case_id, update_method(CaseWorkflow.extend_deadline), extension, "extend_deadline"
         )
 
-    async def register_supporter(self, case_id: str, report: SupporterReport) -> CaseUpdateResult:
+    async def register_supporter(
+        self, case_id: str, report: SupporterReport, reporter: Account
+    ) -> CaseUpdateResult:
+        """Reported by the ABH for any case, by the KI for a case disclosed to it (any other
+        case is unknown to the KI, as when it reads one)."""
+        if reporter.role is Role.KI:
+            async with self._pool.acquire() as con:
+                if await inbox_store.ki_referral(con, case_id) is None:
+                    raise NotFound("unknown case")
         return await self._case_update(
             case_id, update_method(CaseWorkflow.register_supporter), report, "register_supporter"
         )

@@ -662,6 +662,26 @@ async def test_a_reported_supporter_gives_the_abh_a_representative_task(
     assert kinds == ["information_conversation", "representative"]
 
 
+async def test_the_ki_reports_a_supporter_on_a_case_disclosed_to_it(
+    http: httpx.AsyncClient, ki: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    supporter = {"name": "Ehrenamtliche", "contact": "0170 1", "is_representative": False}
+    undisclosed = await open_case(http)
+    response = await ki.post(f"{V1}/cases/{undisclosed}/supporters", json=supporter)
+    assert response.status_code == 404  # as unknown to the KI as when it reads the case
+    case_id = await to_follow_up(http, ki)
+    response = await ki.post(f"{V1}/cases/{case_id}/supporters", json=supporter)
+    assert response.status_code == 200, response.text
+    notices = await pool.fetch(
+        "SELECT queue, kind FROM notices WHERE case_id = $1 AND kind = 'supporter_reported'",
+        case_id,
+    )
+    assert [(n["queue"], n["kind"]) for n in notices] == [("abh", "supporter_reported")]
+    # A supporter who does not represent the person opens no task that could stay overdue.
+    tasks = await http.get(f"{V1}/tasks", params={"queue": "abh", "case_id": case_id})
+    assert "representative" not in [task["kind"] for task in tasks.json()]
+
+
 async def test_a_supporter_report_needs_a_name(http: httpx.AsyncClient) -> None:
     case_id = await open_case(http)
     response = await http.post(

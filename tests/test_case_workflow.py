@@ -890,11 +890,37 @@ async def test_supporter_tells_the_abh_and_asks_for_the_representative(
         return "representative_inquiry" in await case.open_kinds()
 
     await eventually(inquiry_open, "the first inquiry to the representative")
+    today = await case.today()
+    error = await refused(
+        case.complete(
+            "representative_inquiry", RepresentativeInquiry(asked_on=today, facts_reported=True)
+        )
+    )
+    assert {d["field"] for d in error.details} == {"fact", "learned_on"}
     await case.complete(
         "representative_inquiry",
-        RepresentativeInquiry(asked_on=await case.today(), facts_reported=True),
+        RepresentativeInquiry(
+            asked_on=today,
+            facts_reported=True,
+            fact="Ausbildungsvertrag unterschrieben",
+            learned_on=today,
+            relevant_to="§60c AufenthG",
+        ),
     )
     await eventually(inquiry_open, "the next inquiry")
+    details = await case.pool.fetch(
+        "SELECT kind, detail FROM timeline WHERE case_id = $1"
+        " AND kind IN ('representative', 'fact_reported') ORDER BY seq",
+        case.case_id,
+    )
+    assert [(row["kind"], row["detail"]) for row in details] == [
+        ("representative", f"Bevollmächtigt: Unterstützerin (Vollmacht vom {today:%d.%m.%Y})"),
+        (
+            "fact_reported",
+            f"Tatsache mitgeteilt am {today:%d.%m.%Y} (bedeutsam für §60c AufenthG): "
+            "Ausbildungsvertrag unterschrieben",
+        ),
+    ]
     # The main process went on meanwhile.
     assert "information_conversation" in await case.open_kinds()
     await case.event("weggezogen")
@@ -902,10 +928,44 @@ async def test_supporter_tells_the_abh_and_asks_for_the_representative(
     assert (await case.handle.result()).outcome is Outcome.MOVED_AWAY  # type: ignore[union-attr]
 
 
-async def test_representative_not_recorded_turns_overdue_and_stays(side_case: CaseDriver) -> None:
+async def test_a_supporter_alone_tells_the_abh_and_opens_no_task(side_case: CaseDriver) -> None:
     case = side_case
     await case.open()
     await case.supporter(representative=False)
+    assert "supporter_reported" in await case.notices()
+    await asyncio.sleep(4)  # past the representative task's due date: nothing overdue for ever
+    assert await case.open_kinds() == ["information_conversation"]
+
+
+async def test_a_change_of_representative_is_recorded(side_case: CaseDriver) -> None:
+    case = side_case
+    await case.open()
+    await case.supporter()
+    today = await case.today()
+    first = Representative(name="Erste Anwältin", contact="0170 1", power_of_attorney_on=today)
+    await case.complete("representative", first)
+    await case.supporter()  # a new representative
+    second = Representative(name="Zweiter Anwalt", contact="0170 2", power_of_attorney_on=today)
+    await case.complete("representative", second)
+
+    async def both_recorded() -> bool:
+        rows = await case.pool.fetch(
+            "SELECT detail FROM timeline WHERE case_id = $1 AND kind = 'representative'"
+            " ORDER BY seq",
+            case.case_id,
+        )
+        return [row["detail"].split(" (")[0] for row in rows] == [
+            "Bevollmächtigt: Erste Anwältin",
+            "Bevollmächtigt: Zweiter Anwalt",
+        ]
+
+    await eventually(both_recorded, "both representatives in the timeline")
+
+
+async def test_representative_not_recorded_turns_overdue_and_stays(side_case: CaseDriver) -> None:
+    case = side_case
+    await case.open()
+    await case.supporter()
 
     async def overdue() -> bool:
         tasks = [t for t in await case.tasks() if t["kind"] == "representative"]

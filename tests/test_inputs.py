@@ -254,7 +254,15 @@ EXAMPLES: dict[type[BaseModel], list[dict[str, Any]]] = {
         }
     ],
     RepresentativeInquiry: [
-        {"kind": "representative_inquiry", "asked_on": "2026-11-28", "facts_reported": False}
+        {"kind": "representative_inquiry", "asked_on": "2026-11-28", "facts_reported": False},
+        {
+            "kind": "representative_inquiry",
+            "asked_on": "2026-11-28",
+            "facts_reported": True,
+            "fact": "Ausbildungsvertrag unterschrieben",
+            "learned_on": "2026-11-27",
+            "relevant_to": "§60c AufenthG",
+        },
     ],
     Escalation: [
         {"kind": "escalation", "decision": "extend_deadline", "new_deadline": "2027-02-01"},
@@ -715,6 +723,7 @@ async def test_the_pages_refuse_a_control_character_in_german(site: Site) -> Non
     await site.cases.register_supporter(
         case_id,
         SupporterReport(name="Unterstützerin", contact="0170 1", is_representative=True),
+        colleague,
     )
     task_id = await site.task_id(case_id, "representative")
     async with abh:

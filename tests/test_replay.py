@@ -33,6 +33,7 @@ def test_every_representative_case_has_a_history() -> None:
         "enforcement_result_recorded",  # the enforcement's result, an incident documented
         "route_reviewed_then_failed",  # a route reviewed at the deadline, then failed
         "checked_in_after_planned_departure",  # return support, the check-in after the date
+        "representatives_recorded",  # every representative, facts, no task for a supporter
         "arrival_mail_unsettled_then_handed_over",  # Neu zugewandert
         "arrival_lapsed",
     }

@@ -81,8 +81,13 @@ async def test_a_refused_step_becomes_an_abh_task_and_the_case_goes_on(
         name="Unterstützerin", contact="0170 000000", is_representative=False
     )
 
+    reporter = await site.accounts.create_account(
+        f"abh-{case_id.lower()}", "Sachbearbeitung", Role.ABH, "ein-langes-testpasswort"
+    )
     # Before: retried for ever, and this call (and every later event of the case) hung.
-    answer = await asyncio.wait_for(site.cases.register_supporter(case_id, supporter), PROMPTLY)
+    answer = await asyncio.wait_for(
+        site.cases.register_supporter(case_id, supporter, reporter), PROMPTLY
+    )
     assert answer.case_id == case_id
     assert site.attempts == [1]  # type: ignore[attr-defined]  # refused data: never retried
 

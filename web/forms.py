@@ -145,6 +145,23 @@ FORMS: dict[str, list[Field]] = {
             "yesno",
             required=True,
         ),
+        Field(
+            "fact",
+            "Mitgeteilte Tatsache",
+            "text",
+            "Nur wenn Tatsachen mitgeteilt wurden: was, z. B. „Ausbildungsvertrag ab 1.8. "
+            "unterschrieben“.",
+        ),
+        Field(
+            "learned_on", "Mitgeteilt am", "date", "Nur mit einer Tatsache; nicht in der Zukunft."
+        ),
+        Field(
+            "relevant_to",
+            "Bedeutsam für die Regelung",
+            "select",
+            "Wenn die Tatsache einen Bleiberechtsweg betrifft.",
+            [("", "– keine –"), *_ROUTES],
+        ),
     ],
     "escalation": [
         Field(

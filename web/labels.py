@@ -226,6 +226,8 @@ _REASONS = {
     "must be after started_at": "Das Ende muss nach dem Beginn liegen.",
     "only when a time rule was broken": "Nur angeben, wenn gegen eine Zeitregel verstoßen wurde.",
     "required with return_programme": "Bitte den Stand der Förderung angeben.",
+    "required when facts were reported": "Bitte angeben, wenn Tatsachen mitgeteilt wurden.",
+    "only when facts were reported": "Nur angeben, wenn Tatsachen mitgeteilt wurden.",
     "only with return_programme": "Nur mit einem Programm der Rückkehrförderung angeben.",
     "a measure of more than 24 hours is not planned as one": (
         "Eine Maßnahme von mehr als 24 Stunden wird nicht als eine geplant."

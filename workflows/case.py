@@ -77,6 +77,8 @@ with workflow.unsafe.imports_passed_through():
         Perspective,
         Queue,
         ReferralConsent,
+        Representative,
+        RepresentativeInquiry,
         RouteReview,
         RouteReviewOutcome,
         TaskCompletion,
@@ -183,6 +185,7 @@ HAND_OUT_DOCUMENTS = "case-documents"
 RECORD_ENFORCEMENT_RESULT = "enforcement-result"
 ROUTE_CAN_FAIL = "route-can-fail"
 CHECK_IN_AFTER_PLANNED_DEPARTURE = "check-in-after-planned-departure"
+REPRESENTATIVES_RECORDED = "representatives-recorded"
 # A case started now has them all from its start (CaseStart.changes).
 CHANGES = (
     RECORD_WITHDRAWAL_AT_ONCE,
@@ -190,6 +193,7 @@ CHANGES = (
     RECORD_ENFORCEMENT_RESULT,
     ROUTE_CAN_FAIL,
     CHECK_IN_AFTER_PLANNED_DEPARTURE,
+    REPRESENTATIVES_RECORDED,
 )
 
 
@@ -248,6 +252,9 @@ class CaseWorkflow:
         self._result_task: Task | None = None
         self._departure_reported = False
         self._representative_track = False
+        # Decided at the first supporter report (workflow.patched), then kept: every
+        # representative is recorded, a supporter alone opens no task, answers are facts.
+        self._representatives_recorded: bool | None = None
         self._reporting_failure = False
         self._opening_refused = False
         # What the service set at the start (workflows started before it did: nothing).
@@ -661,17 +668,40 @@ class CaseWorkflow:
         Runs beside the main stages from the first supporter report until the case closes.
         """
         timings = self._start.timings
-        await self._engine.await_task(recording)
+        await self._record_representative(recording)
         while True:
             next_inquiry = workflow.now() + timings.representative_inquiry_interval
             await self._engine.wait(_never, lambda at=next_inquiry: at, absorb=False)  # type: ignore[misc]
             # Answered or lapsed alike: the representative is asked again next time.
-            await self._engine.human_task(
+            asked = await self._engine.human_task(
                 TaskKind.REPRESENTATIVE_INQUIRY,
                 Queue.ABH,
                 timings.representative_due,
                 lapse=True,
                 side=True,
+            )
+            match asked:
+                case Done(RepresentativeInquiry(facts_reported=True) as answer) if (
+                    self._representatives_recorded and answer.fact is not None
+                ):
+                    route = (
+                        f" (bedeutsam für {answer.relevant_to.value})" if answer.relevant_to else ""
+                    )
+                    on = answer.learned_on.strftime("%d.%m.%Y") if answer.learned_on else "–"
+                    await self._note(
+                        "fact_reported", f"Tatsache mitgeteilt am {on}{route}: {answer.fact}"
+                    )
+                case _:
+                    pass
+
+    async def _record_representative(self, recording: Task) -> None:
+        """The ABH records who represents the person; each one is kept in the timeline."""
+        done = await self._engine.await_task(recording)
+        representative = done.completion
+        if self._representatives_recorded and isinstance(representative, Representative):
+            since = representative.power_of_attorney_on.strftime("%d.%m.%Y")
+            await self._note(
+                "representative", f"Bevollmächtigt: {representative.name} (Vollmacht vom {since})"
             )
 
     # ---------------------------------------------------------------- at any time
@@ -902,6 +932,11 @@ class CaseWorkflow:
                 report=report,
             ),
         )
+        if self._representatives_recorded is None:
+            self._representatives_recorded = self._has(REPRESENTATIVES_RECORDED)
+        if self._representatives_recorded:
+            await self._take_representative(report)
+            return
         if not self._representative_track and not self._engine.closing:
             # The task is opened here, so the ABH sees it when the report is answered.
             recording = await self._engine.open_task(
@@ -912,6 +947,21 @@ class CaseWorkflow:
             )
             self._engine.beside(self._representative(recording))
             self._representative_track = True
+
+    async def _take_representative(self, report: SupporterReport) -> None:
+        """A representative (not a supporter alone) is recorded by the ABH: the first starts
+        the regular inquiries, a later one is a change of representative, recorded too."""
+        if not report.is_representative or self._engine.closing:
+            return
+        # The task is opened here, so the ABH sees it when the report is answered.
+        recording = await self._engine.open_task(
+            TaskKind.REPRESENTATIVE, Queue.ABH, self._start.timings.representative_due, side=True
+        )
+        if self._representative_track:
+            self._engine.beside(self._record_representative(recording))
+            return
+        self._engine.beside(self._representative(recording))
+        self._representative_track = True
 
     def _apply_status(self, event: StatusEvent) -> None:
         self._residence_status = event.status
@@ -1114,6 +1164,7 @@ class CaseWorkflow:
             "contacted_on",
             "power_of_attorney_on",
             "asked_on",
+            "learned_on",
             "checked_on",
             "announced_on",
         }
@@ -1131,6 +1182,12 @@ class CaseWorkflow:
                 )
         if isinstance(completion, EnforcementResult):
             errors.extend(self._result_errors(completion))
+        if isinstance(completion, RepresentativeInquiry) and completion.facts_reported:
+            errors.extend(
+                FieldError(field=name, reason="required when facts were reported")
+                for name in ("fact", "learned_on")
+                if getattr(completion, name) is None
+            )
         if isinstance(completion, RouteReview) and completion.review_again_on is not None:
             if completion.review_again_on <= today:
                 errors.append(FieldError(field="review_again_on", reason="must be after today"))

@@ -148,7 +148,11 @@ async def extend_deadline(
     summary="Report a supporter",
 )
 async def register_supporter(
-    case_id: CaseIdPath, report: SupporterReport, cases: Cases, caseworker: Caseworker
+    case_id: CaseIdPath, report: SupporterReport, cases: Cases, reporter: CaseReader
 ) -> CaseUpdateResult:
-    """A supporter accompanies the person: the ABH is told and asked to record a representative."""
-    return await cases.register_supporter(case_id, report)
+    """A supporter accompanies the person: the ABH is told at once; a representative
+    (``is_representative``) is recorded by the ABH, then asked regularly for facts.
+
+    The ABH reports for any case, the KI for a case disclosed to it (404 for any other).
+    """
+    return await cases.register_supporter(case_id, report, reporter)

@@ -43,6 +43,7 @@ from schemas.tasks import (
     MissingPrerequisite,
     ReferralConsent,
     Representative,
+    RepresentativeInquiry,
     RouteReview,
     RouteReviewOutcome,
     StepFailureReview,
@@ -172,6 +173,37 @@ async def supporter_and_withdrawal(case: CaseDriver) -> None:
     await case.event("weggezogen")
 
 
+async def representatives_recorded(case: CaseDriver) -> None:
+    """After REPRESENTATIVES_RECORDED: a supporter alone (no task), a representative, an
+    inquiry answered with a fact, then a change of representative."""
+    await case.open()
+    await _referral(case)
+    await case.supporter(representative=False)
+    await case.supporter()
+    today = await case.today()
+    await case.complete(
+        "representative",
+        Representative(name="Vertreterin", contact="0170 1", power_of_attorney_on=today),
+    )
+    await case.skip(31 * DAY)
+    await case.complete(
+        "representative_inquiry",
+        RepresentativeInquiry(
+            asked_on=await case.today(),
+            facts_reported=True,
+            fact="Ausbildungsvertrag unterschrieben",
+            learned_on=await case.today(),
+            relevant_to=Route.P60C,
+        ),
+    )
+    await case.supporter()
+    await case.complete(
+        "representative",
+        Representative(name="Vertreter", contact="0170 2", power_of_attorney_on=await case.today()),
+    )
+    await case.event("weggezogen")
+
+
 async def suspended_then_route(case: CaseDriver) -> None:
     await case.open()
     await case.event("asylverfahren")
@@ -266,6 +298,8 @@ SCENARIOS: dict[str, Callable[[CaseDriver], Awaitable[None]]] = {
     "route_reviewed_then_failed": route_reviewed_then_failed,
     # After CHECK_IN_AFTER_PLANNED_DEPARTURE: return support tracked, the check-in after it.
     "checked_in_after_planned_departure": checked_in_after_planned_departure,
+    # After REPRESENTATIVES_RECORDED: representatives recorded, a fact, no task for a supporter.
+    "representatives_recorded": representatives_recorded,
 }
 
 
