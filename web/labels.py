@@ -191,6 +191,9 @@ def label(mapping: dict[str, str], key: object) -> str:
 _REASONS = {
     "must not be in the future": "Das Datum darf nicht in der Zukunft liegen.",
     "must not be in the past": "Das Datum darf nicht in der Vergangenheit liegen.",
+    "must not be before the case was opened": (
+        "Das Datum darf nicht vor der Eröffnung des Falls liegen."
+    ),
     "must be after today": "Das Datum muss nach dem heutigen Tag liegen.",
     "must be in the future": "Der Zeitpunkt muss in der Zukunft liegen.",
     "required when perspective is route_possible": (
