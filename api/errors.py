@@ -137,10 +137,22 @@ def status_of(error: Refused) -> int:
 
 async def refused(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Refused)
+    status = status_of(exc)
+    # A refusal is an answer, not a failure: one info line without a traceback, naming the
+    # kind and the fields at fault, never the message (it may quote what was sent).
+    route = request.scope.get("route")
+    log.info(
+        "request refused",
+        refusal=type(exc).__name__,
+        status=status,
+        method=request.method,
+        route=getattr(route, "path", None),
+        fields=[error.field for error in exc.fields] if isinstance(exc, Invalid) else None,
+    )
     if isinstance(exc, Invalid):
         errors = exc.fields or [FieldError(field="body", reason=exc.message)]
         return JSONResponse({"detail": field_errors(request, errors)}, status_code=422)
-    return JSONResponse({"detail": exc.message}, status_code=status_of(exc))
+    return JSONResponse({"detail": exc.message}, status_code=status)
 
 
 def retry_after(request: Request) -> str:

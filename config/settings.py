@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr, TypeAdapter
+from pydantic import AfterValidator, Field, SecretStr, TypeAdapter
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.arrivals import ArrivalTimings
 from schemas.case_documents import AUTHORITY_CONTACT
-from schemas.offers import COUNTY_TOWNS
+from schemas.offers import COUNTY_TOWNS, official_town
 from schemas.process import ProcessTimings
 from schemas.residence_routes import ResidenceRoutes, load_residence_routes
 from schemas.retention import RetentionRule, RetentionRules, default_retention_rules
@@ -32,6 +33,10 @@ DEFAULT_TOWNS: tuple[str, ...] = (
     "Unna",
     "Werne",
 )
+
+# A town named in the settings, in the county's spelling (others as written: refused nowhere
+# here, they simply match no person's town).
+_Town = Annotated[str, AfterValidator(official_town)]
 
 
 class TimingSettings(BaseSettings, ProcessTimings):
@@ -73,10 +78,12 @@ class Settings(BaseSettings):
     residence_routes_file: Path | None = Field(
         default=None, validation_alias="CASE_RESIDENCE_ROUTES_FILE"
     )
-    towns: tuple[str, ...] = Field(default=DEFAULT_TOWNS, validation_alias="CASE_TOWNS")
+    # In the county's spelling however they are written (CASE_TOWNS='["Froendenberg/Ruhr"]'):
+    # a person's town is stored so, and compared with these.
+    towns: tuple[_Town, ...] = Field(default=DEFAULT_TOWNS, validation_alias="CASE_TOWNS")
     # Neu zugewandert: the towns whose flyer a newly arrived person gets (all ten towns of the
     # county, Lünen included: integration offers are county-wide).
-    arrival_towns: tuple[str, ...] = Field(
+    arrival_towns: tuple[_Town, ...] = Field(
         default=COUNTY_TOWNS, validation_alias="CASE_ARRIVAL_TOWNS"
     )
     # Documents (issue 5): the templates (a copy to try changed texts) and the ABH's address

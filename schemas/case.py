@@ -189,6 +189,13 @@ class CaseRow(Row):
     town: str
 
 
+class RecordedEvent(Row):
+    """A status event the case store has recorded: its case and what it said."""
+
+    case_id: str
+    content_digest: str | None  # schemas.events.event_digest; None: recorded before 015
+
+
 class StageCountRow(Row):
     stage: str
     cases: int

@@ -7,6 +7,7 @@ ApplicationError(type=...)
 ├── CaseNotOpen       -> HTTP 422 (an event that cannot open a case)
 ├── NoConsent         -> HTTP 409 (withdrawal without a signed consent)
 ├── ArrivalUnderWay   -> HTTP 409 (another arrival event while one is being handled)
+├── EventIdReused     -> HTTP 409 (an event id the case has seen, with other content)
 ├── ConsentWithdrawn  -> non-retryable in the handover activity: nothing is passed on
 └── DataError         -> non-retryable in any activity whose data the database (or the
                          renderer) refuses; the workflow turns it into a step_failed task
@@ -28,6 +29,7 @@ class ErrorType(StrEnum):
     NO_ROUTE = "NoRoute"
     CONSENT_WITHDRAWN = "ConsentWithdrawn"
     ARRIVAL_UNDER_WAY = "ArrivalUnderWay"
+    EVENT_ID_REUSED = "EventIdReused"
     DATA_ERROR = "DataError"
 
 

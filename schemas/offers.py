@@ -9,6 +9,7 @@ offers.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -33,17 +34,54 @@ COUNTY_TOWNS: tuple[str, ...] = (
 COUNTY = "Kreis Unna"
 
 
+# How the back offices spell the towns without umlauts: "Froendenberg/Ruhr", also "Bonen".
+_UMLAUTS = (("ä", "ae", "a"), ("ö", "oe", "o"), ("ü", "ue", "u"))
+
+
+def _spellings(name: str) -> set[str]:
+    """The folded forms of a town's name: as written, and with each umlaut transliterated."""
+    forms = {_fold(name)}
+    for umlaut, *plain in _UMLAUTS:
+        forms = {form.replace(umlaut, written) for form in forms for written in (umlaut, *plain)}
+    return forms
+
+
+def _fold(text: str) -> str:
+    """Case, Unicode composition (an "ö" sent as o + U+0308) and runs of spaces forgiven."""
+    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+
+
+_BY_SPELLING: dict[str, str] = {
+    spelling: name for name in COUNTY_TOWNS for spelling in _spellings(name)
+}
+
+
+def county_spelling(town: str) -> str | None:
+    """``town`` as the county spells it ("unna", "Froendenberg/Ruhr", "BÖNEN"), or None when
+    it is none of the ten towns."""
+    return _BY_SPELLING.get(_fold(town))
+
+
 def known_town(town: str) -> str:
     """``town`` as the county spells it; refuses anything that is not one of its ten towns.
 
-    Case and surrounding spaces are forgiven ("unna" is Unna): a typo must not make an entry
-    silently vanish from every flyer.
+    Case, umlauts written as ae/oe/ue (or without the dots) and surrounding spaces are
+    forgiven ("unna" is Unna): a typo must not make an entry silently vanish from every flyer.
     """
-    wanted = town.strip().casefold()
-    for name in COUNTY_TOWNS:
-        if name.casefold() == wanted:
-            return name
-    raise ValueError("unknown town: one of " + ", ".join(COUNTY_TOWNS))
+    name = county_spelling(town)
+    if name is None:
+        raise ValueError("unknown town: one of " + ", ".join(COUNTY_TOWNS))
+    return name
+
+
+def official_town(town: str) -> str:
+    """The county's spelling of a town of Kreis Unna, anything else as it was sent.
+
+    For a person's address: what is stored (and compared with the jurisdiction, and shown on
+    every page) is one spelling per town; a town outside the county is refused further on,
+    by whoever knows which towns it takes (the jurisdiction is configuration).
+    """
+    return county_spelling(town) or town
 
 
 # OneLine first: a control character is named as such, not as an unknown town.

@@ -1,10 +1,11 @@
 """What the API, the CLI and the benchmark do with cases: one code path for all of them.
 
-Checks that need the database (jurisdiction, a case that exists, a partner in the person's
-town) happen here, before anything is sent; the workflow's update validators are the
-authority on everything else and refuse bad input before it enters the history. Refusals come
-out as members of :mod:`service.errors` (``Invalid`` with the fields at fault, ``NotFound``,
-``Forbidden``, ``Conflict``, ``CaseClosed``).
+Checks that need the database or today's date (jurisdiction, a case that exists, a partner
+in the person's town, dates that cannot be true, an event id used before) happen here,
+before anything is sent; the workflow's update validators are the authority on everything
+else and refuse bad input before it enters the history. Refusals come out as members of
+:mod:`service.errors` (``Invalid`` with the fields at fault, ``NotFound``, ``Forbidden``,
+``Conflict``, ``CaseClosed``, ``EventIdReused``).
 
 Every update waits at most ``settings.update_timeout`` for its outcome; past it, or with
 Temporal unreachable, the call ends as :class:`~service.availability.ServiceUnavailable`. The
@@ -52,7 +53,7 @@ from schemas.case import (
     TimelineEntry,
 )
 from schemas.errors import ErrorType, FieldError
-from schemas.events import IntakeResult, StatusEvent
+from schemas.events import IntakeResult, StatusEvent, event_digest, implausible_dates
 from schemas.local_time import BERLIN
 from schemas.tasks import (
     CompleteTask,
@@ -67,6 +68,7 @@ from service.errors import (
     Backend,
     CaseClosed,
     Conflict,
+    EventIdReused,
     Forbidden,
     Invalid,
     NotFound,
@@ -131,6 +133,14 @@ def _from_update_failure(error: WorkflowUpdateFailedError) -> Refused:
         fields = [FieldError.model_validate(detail) for detail in cause.details]
         return Invalid(cause.message, fields)
     return refusal(cause.message)
+
+
+def _from_event_failure(error: WorkflowUpdateFailedError, event: StatusEvent) -> Refused:
+    """A status event the workflow refused; another event under a seen id names the id."""
+    cause = error.cause
+    if isinstance(cause, ApplicationError) and cause.type == ErrorType.EVENT_ID_REUSED:
+        return EventIdReused(event.event_id)
+    return _from_update_failure(error)
 
 
 def _case_of(task: TaskTownRow) -> str:
@@ -202,10 +212,18 @@ class CaseService:
         burst of events for one case neither races nor duplicates. ``neu_zugewandert`` opens
         no case: it starts the arrival workflow instead (:meth:`_submit_arrival`).
 
-        The update's id is the event id: the same event sent again while it is being
-        delivered (a retry after a 503) waits for that delivery and answers as it does; sent
-        again after it was recorded, it answers ``duplicate`` from the store.
+        Dates that cannot be true (:func:`schemas.events.implausible_dates`, on Berlin's
+        today) are refused first, naming the field. An event id names one event: sent again
+        with the same content it answers ``duplicate``, with other content (another case
+        included) it is :class:`EventIdReused`.
+
+        The update's id is the event id and the event's digest: the same event sent again
+        while it is being delivered (a retry after a 503) waits for that delivery and answers
+        as it does; another event under that id is a new update, which the workflow refuses
+        (Temporal would answer it with the first one's outcome). Sent again after it was
+        recorded, the store answers.
         """
+        await self._check_dates(event)
         if event.status.starts_arrival:
             return await self._submit_arrival(event)
         if event.person is not None and event.person.address.town not in self._settings.towns:
@@ -229,7 +247,7 @@ class CaseService:
                 )
             raise Invalid.field("person", "required when the event opens a case")
         update = update_method(CaseWorkflow.status_event)
-        update_id = f"event-{event.event_id}"
+        update_id = f"event-{event.event_id}-{await self._digest(case_scope(event.case_id), event)}"
         if case_exists:
             # The case's workflow runs (the case file is written by it): a plain update, which
             # costs the server less than a start that finds the workflow there.
@@ -242,7 +260,7 @@ class CaseService:
                 )
                 return intake
             except WorkflowUpdateFailedError as error:
-                raise _from_update_failure(error) from None
+                raise _from_event_failure(error, event) from None
             except RPCError as error:
                 if error.status != RPCStatusCode.NOT_FOUND:
                     raise
@@ -265,7 +283,7 @@ class CaseService:
             )
             return opened
         except WorkflowUpdateFailedError as error:
-            raise _from_update_failure(error) from None
+            raise _from_event_failure(error, event) from None
         except (WorkflowAlreadyStartedError, RPCError) as error:
             if isinstance(error, RPCError) and error.status != RPCStatusCode.ALREADY_EXISTS:
                 raise
@@ -273,18 +291,39 @@ class CaseService:
         finally:
             await _forget_start(start)
 
+    async def _check_dates(self, event: StatusEvent) -> None:
+        """Refuse an event whose dates cannot be true (every such field named at once).
+
+        An event that reports the household without the person is checked against the
+        person's date of birth as the case has it.
+        """
+        person_born = None
+        if event.person is None and event.household is not None and event.household.children:
+            async with self._pool.acquire() as con:
+                person_born = await case_store.person_born(con, event.case_id)
+        today = datetime.now(BERLIN).date()
+        errors = implausible_dates(event, today, person_born=person_born)
+        if errors:
+            raise Invalid("; ".join(f"{e.field}: {e.reason}" for e in errors), errors)
+
     async def _after_close(self, event: StatusEvent) -> IntakeResult:
         """The case's workflow has ended: a re-sent event is a duplicate, others come late."""
         async with self._pool.acquire() as con:
-            if await case_store.case_of_event(con, event.event_id) == event.case_id:
+            if await self._recorded_event(con, event) is not None:
                 return IntakeResult(case_id=event.case_id, stage="closed", duplicate=True)
         raise CaseClosed("the case is closed")
 
     @staticmethod
     async def _recorded_event(con: Connection, event: StatusEvent) -> IntakeResult | None:
-        """The answer to an event the case has recorded already: a duplicate, nothing changes."""
-        if await case_store.case_of_event(con, event.event_id) != event.case_id:
+        """The answer to an event the store has recorded already: a duplicate, nothing
+        changes; the same id recorded with other content (or for another case) is refused.
+        An event recorded before its digest was kept (NULL) is taken to be the same."""
+        recorded = await case_store.recorded_event(con, event.event_id)
+        if recorded is None:
             return None
+        digest = recorded.content_digest
+        if recorded.case_id != event.case_id or digest not in (None, event_digest(event)):
+            raise EventIdReused(event.event_id)
         case = await case_store.get_case(con, event.case_id)
         if case is None:  # erased meanwhile: the event is no longer known either
             return None
@@ -295,7 +334,9 @@ class CaseService:
 
         One arrival workflow per reference at a time (``arrival-<reference>``):
         - the same event id again answers ``duplicate`` and sends nothing, during the
-          workflow (it remembers the event) and after it (``arrivals.event_id``);
+          workflow (it remembers the event) and after it (``arrivals.event_id``); with other
+          content it is :class:`EventIdReused` during the workflow (after it, the store
+          keeps no digest of arrivals yet: it answers ``duplicate`` as before);
         - another arrival event for the reference while one is being handled is a 409;
         - another one after it finished starts a new arrival, unless the flyer of that town
           reached the person already (e-mailed or handed over): then it is a 409. So a move
@@ -319,6 +360,8 @@ class CaseService:
                 return IntakeResult(case_id=event.case_id, stage=stage, duplicate=True)
             if await arrival_store.informed_in(con, event.case_id, town):
                 raise Conflict("this reference has already received the flyer of this town")
+        # As for a case: another event under this id is an update of its own (refused).
+        digest = await self._digest(arrival_scope(event.case_id), event)
         start = WithStartWorkflowOperation(
             ArrivalWorkflow.run,
             ArrivalStart(reference=event.case_id, timings=self._arrival_timings),
@@ -334,12 +377,12 @@ class CaseService:
                     update_method(ArrivalWorkflow.arrival_event),
                     event,
                     start_workflow_operation=start,
-                    id=f"event-{event.event_id}",
+                    id=f"event-{event.event_id}-{digest}",
                 )
             )
             return intake
         except WorkflowUpdateFailedError as error:
-            raise _from_update_failure(error) from None
+            raise _from_event_failure(error, event) from None
         finally:
             await _forget_start(start)
 

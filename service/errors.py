@@ -9,6 +9,7 @@
     │   ├── Forbidden           the account's role may not do this
     │   ├── Conflict            not possible in the current state
     │   │   ├── CaseClosed      the case's workflow has ended
+    │   │   ├── EventIdReused   (intake) the event id came before with other content
     │   │   └── NameTaken       (directory) the town has an entry of this name already
     │   ├── Invalid             the input is wrong; ``fields`` name where (FieldError)
     │   │   └── AccountError    (accounts) an account cannot be made or changed so
@@ -61,6 +62,15 @@ class Conflict(Refused):
 
 class CaseClosed(Conflict):
     """The case's workflow has ended: nothing more happens to it."""
+
+
+class EventIdReused(Conflict):
+    """A status event id that was sent before with other content: an id names one event, so
+    the second one is neither taken in nor answered as a duplicate."""
+
+    def __init__(self, event_id: str) -> None:
+        super().__init__(f"event_id {event_id} was sent before with other content")
+        self.event_id = event_id
 
 
 class NameTaken(Conflict):

@@ -5,10 +5,10 @@ caller owns the transaction) and are safe to repeat.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from schemas.case import CaseRow, Stage, SupporterReport
-from schemas.events import Person, StatusEvent
+from schemas.case import CaseRow, RecordedEvent, Stage, SupporterReport
+from schemas.events import Person, StatusEvent, event_digest
 from schemas.records import StageRecord
 from store.db import Connection
 
@@ -69,13 +69,15 @@ async def replace_children(con: Connection, case_id: str, event: StatusEvent) ->
 async def insert_status_event(con: Connection, event: StatusEvent, at: datetime) -> None:
     await con.execute(
         "INSERT INTO status_events (event_id, case_id, status, effective_date, "
-        "departure_deadline, recorded_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        "departure_deadline, recorded_at, content_digest) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+        "ON CONFLICT DO NOTHING",
         event.event_id,
         event.case_id,
         event.status.value,
         event.effective_date,
         event.departure_deadline,
         at,
+        event_digest(event),
     )
 
 
@@ -115,11 +117,20 @@ async def get_case(con: Connection, case_id: str) -> CaseRow | None:
     return None if row is None else CaseRow.model_validate(dict(row))
 
 
-async def case_of_event(con: Connection, event_id: str) -> str | None:
-    case_id: str | None = await con.fetchval(
-        "SELECT case_id FROM status_events WHERE event_id = $1", event_id
+async def recorded_event(con: Connection, event_id: str) -> RecordedEvent | None:
+    """The case an event id was recorded for and what the event said (its digest)."""
+    row = await con.fetchrow(
+        "SELECT case_id, content_digest FROM status_events WHERE event_id = $1", event_id
     )
-    return case_id
+    return None if row is None else RecordedEvent.model_validate(dict(row))
+
+
+async def person_born(con: Connection, case_id: str) -> date | None:
+    """The person's date of birth as the case has it (None: no such case)."""
+    born: date | None = await con.fetchval(
+        "SELECT date_of_birth FROM persons WHERE case_id = $1", case_id
+    )
+    return born
 
 
 async def insert_supporter(

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
+from itertools import combinations
 from typing import Any
 
 import asyncpg
@@ -475,11 +476,15 @@ async def test_twenty_parallel_completions_of_one_task_complete_it_once(
 ) -> None:
     """Twenty different completions at once: one wins, nineteen are conflicts. Twenty copies
     of one completion at once: one update, answered twenty times alike."""
+    # Twenty different sets of routes explained (a conversation cannot predate its case).
+    in_force = [version.route.value for version in Settings().residence_routes().on(today())]
+    subsets = [list(c) for n in range(1, len(in_force) + 1) for c in combinations(in_force, n)]
+    assert len(subsets) >= 20
     for copies in (False, True):
         case_id = await open_case(http)
         task_id = await the_task(http, case_id, "abh", "information_conversation")
         bodies = [
-            conversation(held_on=today() - timedelta(days=0 if copies else n)) for n in range(20)
+            {**conversation(), "routes_discussed": subsets[0 if copies else n]} for n in range(20)
         ]
         answers = await asyncio.gather(*(complete(http, task_id, body) for body in bodies))
         codes = sorted(answer.status_code for answer in answers)

@@ -273,6 +273,11 @@ async def test_a_resent_event_is_a_duplicate_and_another_one_is_refused_while_ru
         await skipping.send(2, email=None, town="Kamen")
     cause = refused.value.cause
     assert isinstance(cause, ApplicationError) and cause.type == "ArrivalUnderWay"
+    # The same event id with other content is no duplicate either.
+    with pytest.raises(WorkflowUpdateFailedError) as reused:
+        await skipping.send(email=None, town="Kamen")
+    cause = reused.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "EventIdReused"
     await skipping.task_id()
     assert (
         await pool.fetchval(

@@ -47,3 +47,11 @@ def test_towns_and_time_rules_are_configurable(
     settings = Settings()
     assert [rule.rule_id for rule in settings.time_rules()] == ["x"]
     assert settings.towns == ("Unna", "Lünen")
+
+
+def test_towns_are_read_in_the_countys_spelling(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASE_TOWNS", '["unna", "Froendenberg/Ruhr", "Dortmund"]')
+    monkeypatch.setenv("CASE_ARRIVAL_TOWNS", '["BONEN"]')
+    settings = Settings()
+    assert settings.towns == ("Unna", "Fröndenberg/Ruhr", "Dortmund")
+    assert settings.arrival_towns == ("Bönen",)

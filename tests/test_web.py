@@ -113,6 +113,12 @@ async def test_the_abh_completes_conversation_and_consent_through_the_forms(site
         assert 'id="fehler-held_on"' in held_on
         routes = field_block(refused.text, "routes_discussed")
         assert routes.count("checked") == 2  # what was entered is kept
+        # ... and one before the case was opened (today).
+        early = await complete_conversation(abh, task_id, today() - timedelta(days=1))
+        assert early.status_code == 422
+        assert "Das Datum darf nicht vor der Eröffnung des Falls liegen." in field_block(
+            early.text, "held_on"
+        )
 
         done = await complete_conversation(abh, task_id, today())
         assert done.status_code == 303

@@ -221,6 +221,9 @@ def label(mapping: dict[str, str], key: object) -> str:
 _REASONS = {
     "must not be in the future": "Das Datum darf nicht in der Zukunft liegen.",
     "must not be in the past": "Das Datum darf nicht in der Vergangenheit liegen.",
+    "must not be before the case was opened": (
+        "Das Datum darf nicht vor der Eröffnung des Falls liegen."
+    ),
     "must be after today": "Das Datum muss nach dem heutigen Tag liegen.",
     "must be after enforcement_at": "Das Ende muss nach dem Beginn der Maßnahme liegen.",
     "must be after started_at": "Das Ende muss nach dem Beginn liegen.",

@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
         NewArrival,
     )
     from schemas.errors import ErrorType
-    from schemas.events import IntakeResult, ResidenceStatus, StatusEvent
+    from schemas.events import IntakeResult, ResidenceStatus, StatusEvent, event_digest
     from schemas.flyers import FlyerRequest, IssuedFlyer
     from schemas.local_time import BERLIN
     from schemas.records import NoticeKind
@@ -296,6 +296,8 @@ class ArrivalWorkflow:
     def _validate_arrival_event(self, event: StatusEvent) -> None:
         if self._event is not None:
             if event.event_id == self._event.event_id:
+                if event_digest(event) != event_digest(self._event):
+                    refuse(ErrorType.EVENT_ID_REUSED, "event_id", "sent before with other content")
                 return
             refuse(
                 ErrorType.ARRIVAL_UNDER_WAY,

@@ -45,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.case_documents import ConversationFacts, DocumentRequest
     from schemas.documents import DocumentKind, RouteDiscussed
     from schemas.errors import ErrorType, FieldError
-    from schemas.events import IntakeResult, ResidenceStatus, StatusEvent
+    from schemas.events import IntakeResult, ResidenceStatus, StatusEvent, event_digest
     from schemas.local_time import BERLIN
     from schemas.records import (
         KI_RECIPIENT,
@@ -238,7 +238,11 @@ class CaseWorkflow:
             self, reminder_lead=start.timings.reminder_lead, take=self._take
         )
         self._received = 0
-        self._seen_events: set[str] = set()
+        # Event id -> what the event said (event_digest): the same event again is a
+        # duplicate, another one under a seen id is refused. Memory only: rebuilt on replay
+        # by the handler, so it needs no patch.
+        self._seen_events: dict[str, str] = {}
+        self._opened_on: date | None = None  # Berlin's date when the case file was opened
         self._opening_accepted = False
         self._consent_id: str | None = None
         self._consent_withdrawn = False
@@ -711,7 +715,7 @@ class CaseWorkflow:
         """A status change from the back office; the same event id twice changes nothing."""
         if event.event_id in self._seen_events:
             return IntakeResult(case_id=self._case_id, stage=self._stage, duplicate=True)
-        self._seen_events.add(event.event_id)
+        self._seen_events[event.event_id] = event_digest(event)
         self._opening_accepted = True
         await self._engine.deliver(event.event_id, event)
         if self._opening_refused:
@@ -725,7 +729,10 @@ class CaseWorkflow:
 
     @status_event.validator
     def _validate_status_event(self, event: StatusEvent) -> None:
-        if event.event_id in self._seen_events:
+        seen = self._seen_events.get(event.event_id)
+        if seen is not None:
+            if seen != event_digest(event):
+                refuse(ErrorType.EVENT_ID_REUSED, "event_id", "sent before with other content")
             return
         if event.case_id != self._case_id:
             refuse(ErrorType.INVALID_INPUT, "case_id", "belongs to another case")
@@ -982,6 +989,7 @@ class CaseWorkflow:
         """The case file is written; False when it refused the event's data."""
         assert event.person is not None
         self._town = event.person.address.town
+        self._opened_on = self._today()
         self._apply_status(event)
         opened = await self._act(
             acts.OPEN_CASE,
@@ -1174,6 +1182,11 @@ class CaseWorkflow:
             if isinstance(value := getattr(completion, name, None), date) and value > today
         ]
         if isinstance(completion, InformationConversation):
+            opened = self._opened_on
+            if opened is not None and completion.held_on < opened:
+                errors.append(
+                    FieldError(field="held_on", reason="must not be before the case was opened")
+                )
             errors.extend(self._route_errors(completion))
         if isinstance(completion, FollowUp) and completion.planned_departure_on:
             if completion.planned_departure_on < today:
