@@ -6,7 +6,12 @@ check-ins (``schemas.tasks``), which track an application for return support.
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from schemas.inputs import Line
 
 
 class ReturnProgramme(StrEnum):
@@ -23,3 +28,109 @@ class ReturnSupport(StrEnum):
     APPLIED = "applied"
     APPROVED = "approved"
     TRAVEL_BOOKED = "travel_booked"
+
+
+class DepartureKind(StrEnum):
+    """How the person left (reported with the status ``ausgereist``)."""
+
+    RETURN_PROGRAMME = "return_programme"  # with return support (``programme``)
+    SELF_ORGANISED = "self_organised"
+    ENFORCED = "enforced"  # Abschiebung
+    TRANSFER = "transfer"  # Überstellung in den zuständigen Staat (Dublin III)
+
+    @property
+    def voluntary(self) -> bool:
+        """Left on their own: also when an enforcement was planned and did not take place."""
+        return self in (DepartureKind.RETURN_PROGRAMME, DepartureKind.SELF_ORGANISED)
+
+
+class ProofKind(StrEnum):
+    GRENZUEBERTRITTSBESCHEINIGUNG = "grenzuebertrittsbescheinigung"
+    OTHER = "other"  # e.g. a confirmation of the embassy, a boarding pass stamped at the border
+
+
+class DepartureProof(BaseModel):
+    """What shows that the person left: the Grenzübertrittsbescheinigung (the day and the
+    place of the border crossing) or another proof, described."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: ProofKind
+    crossed_on: date = Field(description="The day the person left the country.")
+    place: Line | None = Field(
+        default=None,
+        validate_default=True,
+        description=(
+            "Where (border crossing, airport); required with the Grenzübertrittsbescheinigung."
+        ),
+    )
+    description: Line | None = Field(
+        default=None, validate_default=True, description="What the proof is; required with other."
+    )
+
+    @field_validator("place")
+    @classmethod
+    def _place_of_the_certificate(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("kind") is ProofKind.GRENZUEBERTRITTSBESCHEINIGUNG and value is None:
+            raise ValueError("required with the Grenzübertrittsbescheinigung")
+        return value
+
+    @field_validator("description")
+    @classmethod
+    def _what_other_proof(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("kind") is ProofKind.OTHER and value is None:
+            raise ValueError("required with another proof")
+        return value
+
+
+class Departure(BaseModel):
+    """How a person left, and the proof of it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: DepartureKind
+    programme: ReturnProgramme | None = Field(
+        default=None,
+        validate_default=True,
+        description="The return-support programme; required with return_programme.",
+    )
+    proof: DepartureProof | None = None
+
+    @field_validator("programme")
+    @classmethod
+    def _programme_of_return_support(
+        cls, value: ReturnProgramme | None, info: ValidationInfo
+    ) -> ReturnProgramme | None:
+        kind = info.data.get("kind")
+        if kind is DepartureKind.RETURN_PROGRAMME and value is None:
+            raise ValueError("required with return_programme")
+        if kind is not None and kind is not DepartureKind.RETURN_PROGRAMME and value is not None:
+            raise ValueError("only with return_programme")
+        return value
+
+    def describe(self) -> str:
+        """The departure in German, for the timeline: kind, programme, proof."""
+        words = {
+            DepartureKind.RETURN_PROGRAMME: "mit Rückkehrförderung",
+            DepartureKind.SELF_ORGANISED: "selbst organisiert",
+            DepartureKind.ENFORCED: "abgeschoben",
+            DepartureKind.TRANSFER: "überstellt (Dublin)",
+        }
+        programmes = {
+            ReturnProgramme.REAG_GARP: "REAG/GARP",
+            ReturnProgramme.STARTHILFE_PLUS: "StarthilfePlus",
+            ReturnProgramme.OTHER: "sonstiges Programm",
+        }
+        text = words[self.kind]
+        if self.programme is not None:
+            text += f" ({programmes[self.programme]})"
+        if self.proof is not None:
+            day = self.proof.crossed_on.strftime("%d.%m.%Y")
+            what = (
+                "Grenzübertrittsbescheinigung"
+                if self.proof.kind is ProofKind.GRENZUEBERTRITTSBESCHEINIGUNG
+                else self.proof.description
+            )
+            where = f", {self.proof.place}" if self.proof.place else ""
+            text += f"; {what} vom {day}{where}"
+        return text

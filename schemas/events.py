@@ -17,8 +17,18 @@ from datetime import MAXYEAR, MINYEAR, date
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationInfo,
+    field_validator,
+)
 
+from schemas.departure import Departure
 from schemas.errors import FieldError
 from schemas.inputs import OneLine, Text, argument
 from schemas.offers import official_town
@@ -134,6 +144,22 @@ class StatusEvent(BaseModel):
         description="Required when the event opens a case, and for neu_zugewandert.",
     )
     household: Household | None = None
+    departure: Departure | None = Field(
+        default=None,
+        description=(
+            "Only with ausgereist: how the person left and the proof; the case's outcome"
+            " follows from it (left on their own, or enforced/transferred)."
+        ),
+    )
+
+    @field_validator("departure")
+    @classmethod
+    def _only_a_departure_departs(
+        cls, value: Departure | None, info: ValidationInfo
+    ) -> Departure | None:
+        if value is not None and info.data.get("status") not in (None, ResidenceStatus.AUSGEREIST):
+            raise ValueError("only with the status ausgereist")
+        return value
 
 
 class IntakeResult(BaseModel):
@@ -192,6 +218,11 @@ def implausible_dates(
         errors.append(
             FieldError(field="departure_deadline", reason="must not be before effective_date")
         )
+    if event.departure is not None and event.departure.proof is not None:
+        if event.departure.proof.crossed_on > today:
+            errors.append(
+                FieldError(field="departure.proof.crossed_on", reason="must not be in the future")
+            )
     born = person_born
     if event.person is not None:
         born = event.person.date_of_birth

@@ -69,8 +69,8 @@ async def replace_children(con: Connection, case_id: str, event: StatusEvent) ->
 async def insert_status_event(con: Connection, event: StatusEvent, at: datetime) -> None:
     await con.execute(
         "INSERT INTO status_events (event_id, case_id, status, effective_date, "
-        "departure_deadline, recorded_at, content_digest) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-        "ON CONFLICT DO NOTHING",
+        "departure_deadline, recorded_at, content_digest, departure) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
         event.event_id,
         event.case_id,
         event.status.value,
@@ -78,17 +78,21 @@ async def insert_status_event(con: Connection, event: StatusEvent, at: datetime)
         event.departure_deadline,
         at,
         event_digest(event),
+        event.departure.model_dump(mode="json") if event.departure else None,
     )
 
 
 async def update_case_status(con: Connection, event: StatusEvent) -> None:
-    """A status event changes the residence status and, when it carries one, the deadline."""
+    """A status event changes the residence status and, when it carries one, the deadline
+    (and a departure's kind)."""
     await con.execute(
         "UPDATE cases SET residence_status = $2, "
-        "departure_deadline = COALESCE($3, departure_deadline) WHERE case_id = $1",
+        "departure_deadline = COALESCE($3, departure_deadline), "
+        "departure_kind = COALESCE($4, departure_kind) WHERE case_id = $1",
         event.case_id,
         event.status.value,
         event.departure_deadline,
+        event.departure.kind.value if event.departure else None,
     )
 
 

@@ -185,6 +185,61 @@ async def test_return_support_is_tracked_once_per_change(case: CaseDriver) -> No
     ]
 
 
+RETURNED_WITH_REAG = {
+    "kind": "return_programme",
+    "programme": "reag_garp",
+    "proof": {
+        "kind": "grenzuebertrittsbescheinigung",
+        "crossed_on": "2026-01-10",
+        "place": "Flughafen Düsseldorf",
+    },
+}
+
+
+async def test_a_departure_says_how_the_person_left(case: CaseDriver) -> None:
+    await to_follow_up_with_ki(case)
+    crossed = await case.today()
+    departure = RETURNED_WITH_REAG | {
+        "proof": RETURNED_WITH_REAG["proof"] | {"crossed_on": crossed.isoformat()}  # type: ignore[operator]
+    }
+    closed = await case.event("ausgereist", departure=departure)
+    assert closed.stage == "closed"
+    assert (await case.handle.result()).outcome is Outcome.DEPARTED_VOLUNTARILY  # type: ignore[union-attr]
+    assert (await case.case_row())["departure_kind"] == "return_programme"
+    stored = await case.pool.fetchval(
+        "SELECT departure FROM status_events WHERE case_id = $1 AND status = 'ausgereist'",
+        case.case_id,
+    )
+    assert stored["programme"] == "reag_garp" and stored["proof"]["place"] == "Flughafen Düsseldorf"
+    details = await case.pool.fetch(
+        "SELECT detail FROM timeline WHERE case_id = $1 AND kind = 'status'", case.case_id
+    )
+    assert details[-1]["detail"] == (
+        "Status: ausgereist (mit Rückkehrförderung (REAG/GARP); Grenzübertrittsbescheinigung"
+        f" vom {crossed:%d.%m.%Y}, Flughafen Düsseldorf)"
+    )
+
+
+async def test_leaving_on_their_own_before_a_planned_enforcement_is_voluntary(
+    case: CaseDriver,
+) -> None:
+    await escalated(case)
+    at = datetime.combine((await case.today()) + 10 * DAY, time(9, 0), BERLIN)
+    await case.complete("escalation", planned(at))
+    assert await case.open_kinds() == ["enforcement_result"]
+    closed = await case.event("ausgereist", departure={"kind": "self_organised"})
+    assert closed.stage == "closed"
+    assert (await case.handle.result()).outcome is Outcome.DEPARTED_VOLUNTARILY  # type: ignore[union-attr]
+    assert await case.open_kinds() == []
+
+
+async def test_an_enforced_departure_is_enforced(case: CaseDriver) -> None:
+    await to_follow_up_with_ki(case)
+    closed = await case.event("ausgereist", departure={"kind": "transfer"})
+    assert closed.stage == "closed"
+    assert (await case.handle.result()).outcome is Outcome.DEPARTED_ENFORCED  # type: ignore[union-attr]
+
+
 async def test_conversation_missed_reminds_then_overdue_then_escalates_at_deadline(
     case: CaseDriver,
 ) -> None:

@@ -179,6 +179,22 @@ _PERSON: dict[str, Any] = {
 EXAMPLES: dict[type[BaseModel], list[dict[str, Any]]] = {
     StatusEvent: [
         {
+            "event_id": "ev-9",
+            "case_id": "ABH-2026-0001",
+            "status": "ausgereist",
+            "effective_date": "2026-12-01",
+            "departure": {
+                "kind": "return_programme",
+                "programme": "reag_garp",
+                "proof": {
+                    "kind": "other",
+                    "crossed_on": "2026-12-01",
+                    "place": "Flughafen Düsseldorf",
+                    "description": "Bestätigung der IOM",
+                },
+            },
+        },
+        {
             "event_id": "ev-1",
             "case_id": "ABH-2026-0001",
             "status": "ausreisepflichtig",

@@ -366,3 +366,64 @@ async def test_refusing_an_event_for_a_closed_case_logs_no_error(
         "route": "/status-events",  # as the other lines name routes (api/errors.py)
         "fields": None,
     }
+
+
+# ----------------------------------------------------------------- how a person left
+
+
+@pytest.mark.parametrize(
+    ("status", "departure", "loc"),
+    [
+        ("ausreisepflichtig", {"kind": "self_organised"}, ["body", "departure"]),
+        ("ausgereist", {"kind": "return_programme"}, ["body", "departure", "programme"]),
+        (
+            "ausgereist",
+            {"kind": "self_organised", "programme": "reag_garp"},
+            ["body", "departure", "programme"],
+        ),
+        (
+            "ausgereist",
+            {
+                "kind": "self_organised",
+                "proof": {"kind": "grenzuebertrittsbescheinigung", "crossed_on": "2026-01-10"},
+            },
+            ["body", "departure", "proof", "place"],
+        ),
+        (
+            "ausgereist",
+            {"kind": "self_organised", "proof": {"kind": "other", "crossed_on": "2026-01-10"}},
+            ["body", "departure", "proof", "description"],
+        ),
+    ],
+)
+async def test_a_departure_that_does_not_add_up_is_refused(
+    http: httpx.AsyncClient, status: str, departure: dict[str, Any], loc: list[Any]
+) -> None:
+    case_id = await open_case(http)
+    body = event(case_id, 2, status=status, departure=departure, departure_deadline=None)
+    response = await http.post(f"{V1}/status-events", json=body)
+    assert locs(response) == [loc]
+
+
+async def test_a_departure_proved_in_the_future_is_refused(http: httpx.AsyncClient) -> None:
+    case_id = await open_case(http)
+    proof = {"kind": "other", "crossed_on": str(today() + timedelta(days=3)), "description": "x"}
+    body = event(
+        case_id,
+        2,
+        status="ausgereist",
+        departure={"kind": "self_organised", "proof": proof},
+        departure_deadline=None,
+    )
+    response = await http.post(f"{V1}/status-events", json=body)
+    assert refusal(response) == (
+        ["body", "departure", "proof", "crossed_on"],
+        "must not be in the future",
+    )
+    fine = {
+        **body,
+        "departure": {"kind": "self_organised", "proof": {**proof, "crossed_on": str(today())}},
+    }
+    response = await http.post(f"{V1}/status-events", json=fine)
+    assert response.status_code == 202, response.text
+    assert response.json()["stage"] == "closed"

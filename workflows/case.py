@@ -216,6 +216,12 @@ def _at(moment: datetime) -> datetime:
     return moment
 
 
+def _status_line(event: StatusEvent) -> str:
+    """A status event in the timeline; a departure says how the person left."""
+    line = f"Status: {event.status.value}"
+    return f"{line} ({event.departure.describe()})" if event.departure else line
+
+
 @workflow.defn(name="CaseWorkflow")
 class CaseWorkflow:
     @workflow.init
@@ -634,7 +640,12 @@ class CaseWorkflow:
             if waiting_for_result is not None:
                 return Stage.ENFORCEMENT_PLANNED
             return Stage.FOLLOW_UP
-        if waiting_for_result is not None and event.status is ResidenceStatus.AUSGEREIST:
+        left_on_their_own = event.departure is not None and event.departure.kind.voluntary
+        if (
+            waiting_for_result is not None
+            and event.status is ResidenceStatus.AUSGEREIST
+            and not left_on_their_own
+        ):
             # Reported as departed while the enforcement's result is still to be recorded:
             # how the person left follows from that result.
             await self._engine.cancel_tasks(
@@ -648,10 +659,7 @@ class CaseWorkflow:
             case ResidenceStatus.AUFENTHALTSERLAUBNIS:
                 self._outcome = Outcome.RESIDENCE_GRANTED
             case ResidenceStatus.AUSGEREIST:
-                enforced = self._enforcement_at is not None
-                self._outcome = (
-                    Outcome.DEPARTED_ENFORCED if enforced else Outcome.DEPARTED_VOLUNTARILY
-                )
+                self._outcome = self._departure_outcome(event)
             case ResidenceStatus.WEGGEZOGEN:
                 self._outcome = Outcome.MOVED_AWAY
             case ResidenceStatus.ASYLVERFAHREN:
@@ -665,6 +673,16 @@ class CaseWorkflow:
             case _:  # obliged to leave again after the asylum procedure: start over
                 return Stage.INFORMATION_CONVERSATION
         return Stage.CLOSED
+
+    def _departure_outcome(self, event: StatusEvent) -> Outcome:
+        """Left on their own (with return support, or self-organised) is voluntary, even with
+        an enforcement planned; enforced or transferred is enforced. A report that does not
+        say how counts as enforced only when an enforcement was planned."""
+        if event.departure is not None:
+            voluntary = event.departure.kind.voluntary
+            return Outcome.DEPARTED_VOLUNTARILY if voluntary else Outcome.DEPARTED_ENFORCED
+        enforced = self._enforcement_at is not None
+        return Outcome.DEPARTED_ENFORCED if enforced else Outcome.DEPARTED_VOLUNTARILY
 
     async def _representative(self, recording: Task) -> None:
         """Bevollmächtigte*r: the ABH records the representative, then asks them regularly.
@@ -869,7 +887,7 @@ class CaseWorkflow:
         self._apply_status(event)
         await self._act(
             acts.RECORD_EVENT,
-            EventRecord(entry=self._entry("status", f"Status: {event.status.value}"), event=event),
+            EventRecord(entry=self._entry("status", _status_line(event)), event=event),
         )
         self._engine.schedule_changed()
         self._upsert_search_attributes()
