@@ -202,7 +202,7 @@ EXAMPLES: dict[type[BaseModel], list[dict[str, Any]]] = {
             "departure_deadline": "2027-01-15",
             "person": _PERSON,
             "household": {"children": [{"date_of_birth": "2015-06-01"}]},
-        }
+        },
     ],
     ConsentWithdrawal: [{"withdrawn_on": "2026-12-01", "received_by": "Frau Muster, ABH"}],
     RouteFailure: [{"failed_on": "2026-12-01", "reason": "Antrag nach §25b abgelehnt"}],
