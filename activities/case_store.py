@@ -39,6 +39,8 @@ class CaseStore:
             await cases.insert_case(con, event, opening.entry.at)
             if not await timeline.add_entry(con, opening.entry):
                 return
+            if opening.reopened:
+                await cases.reopen_case(con, event, opening.entry.at)
             await cases.upsert_person(con, event.case_id, event.person)
             await cases.replace_children(con, event.case_id, event)
             await cases.insert_status_event(con, event, opening.entry.at)

@@ -55,6 +55,9 @@ class CaseStart(BaseModel):
     # TemporalChangeVersion search attribute in every case that asks. Empty for cases started
     # before this field: they ask, as they always did.
     changes: tuple[str, ...] = ()
+    # A closed case that comes back (a new obligation): this run goes on with its timeline
+    # after the last entry of the runs before. None: the case's first run.
+    reopened_after_seq: int | None = Field(default=None, ge=0)
 
 
 class CaseResult(BaseModel):

@@ -32,6 +32,8 @@ class Entry(BaseModel):
 class CaseOpening(BaseModel):
     entry: Entry
     event: StatusEvent
+    # The case closed before and comes back: its row is open again, its erasure date gone.
+    reopened: bool = False
 
 
 class EventRecord(BaseModel):

@@ -307,11 +307,47 @@ class CaseService:
             raise Invalid("; ".join(f"{e.field}: {e.reason}" for e in errors), errors)
 
     async def _after_close(self, event: StatusEvent) -> IntakeResult:
-        """The case's workflow has ended: a re-sent event is a duplicate, others come late."""
+        """The case's workflow has ended: a re-sent event is a duplicate; a new obligation
+        with the person (a permit revoked, a return after moving away) brings the case back;
+        anything else comes late."""
         async with self._pool.acquire() as con:
             if await self._recorded_event(con, event) is not None:
                 return IntakeResult(case_id=event.case_id, stage="closed", duplicate=True)
-        raise CaseClosed("the case is closed")
+            if not (event.status.opens_case and event.person is not None):
+                raise CaseClosed("the case is closed")
+            if await case_store.is_erased(con, event.case_id):
+                # Its keys are shredded and its file is gone: it cannot go on as the same case.
+                raise CaseClosed("the case is closed and erased; open it under a new case id")
+            after_seq = await timeline_store.last_seq(con, event.case_id)
+        return await self._reopen(event, after_seq)
+
+    async def _reopen(self, event: StatusEvent, after_seq: int) -> IntakeResult:
+        """A new run of the closed case's workflow, its timeline going on after ``after_seq``;
+        two events racing to reopen it meet in the one new run."""
+        update = update_method(CaseWorkflow.status_event)
+        update_id = f"event-{event.event_id}-{await self._digest(case_scope(event.case_id), event)}"
+        start = WithStartWorkflowOperation(
+            CaseWorkflow.run,
+            self._start_defaults.model_copy(
+                update={"case_id": event.case_id, "reopened_after_seq": after_seq}
+            ),
+            id=workflow_id(event.case_id),
+            task_queue=self._settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            search_attributes=opening_search_attributes(event, datetime.now(BERLIN).date()),
+        )
+        try:
+            reopened: IntakeResult = await self._timely(
+                self._client.execute_update_with_start_workflow(
+                    update, event, start_workflow_operation=start, id=update_id
+                )
+            )
+            return reopened
+        except WorkflowUpdateFailedError as error:
+            raise _from_event_failure(error, event) from None
+        finally:
+            await _forget_start(start)
 
     @staticmethod
     async def _recorded_event(con: Connection, event: StatusEvent) -> IntakeResult | None:

@@ -27,6 +27,21 @@ async def insert_case(con: Connection, event: StatusEvent, at: datetime) -> None
     )
 
 
+async def reopen_case(con: Connection, event: StatusEvent, at: datetime) -> None:
+    """A closed case comes back: open again, without its outcome and its erasure date (the
+    retention clock starts again when it closes again)."""
+    await con.execute(
+        "UPDATE cases SET stage = $2, residence_status = $3, departure_deadline = $4,"
+        " outcome = NULL, closed_at = NULL, erase_after = NULL, updated_at = $5"
+        " WHERE case_id = $1 AND closed_at IS NOT NULL",
+        event.case_id,
+        Stage.OPENING.value,
+        event.status.value,
+        event.departure_deadline,
+        at,
+    )
+
+
 async def upsert_person(con: Connection, case_id: str, person: Person) -> None:
     await con.execute(
         """
@@ -119,6 +134,14 @@ async def get_case(con: Connection, case_id: str) -> CaseRow | None:
         case_id,
     )
     return None if row is None else CaseRow.model_validate(dict(row))
+
+
+async def is_erased(con: Connection, case_id: str) -> bool:
+    """Whether the case's personal data was erased (its keys shredded)."""
+    erased = await con.fetchval(
+        "SELECT erased_at IS NOT NULL FROM cases WHERE case_id = $1", case_id
+    )
+    return bool(erased)
 
 
 async def recorded_event(con: Connection, event_id: str) -> RecordedEvent | None:

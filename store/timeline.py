@@ -25,6 +25,12 @@ async def add_entry(con: Connection, entry: Entry) -> bool:
     return bool(inserted)
 
 
+async def last_seq(con: Connection, case_id: str) -> int:
+    """The number of the case's last timeline entry (0: none)."""
+    last = await con.fetchval("SELECT max(seq) FROM timeline WHERE case_id = $1", case_id)
+    return int(last or 0)
+
+
 async def timeline(con: Connection, case_id: str) -> list[TimelineRow]:
     rows = await con.fetch(
         "SELECT at, kind, detail FROM timeline WHERE case_id = $1 ORDER BY seq", case_id

@@ -418,6 +418,63 @@ async def test_an_event_for_a_closed_case_is_refused_but_its_own_event_is_a_dupl
     assert again.json() == {"case_id": case_id, "stage": "closed", "duplicate": True}
 
 
+async def test_an_erased_case_does_not_come_back(
+    http: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    case_id = await open_case(http)
+    await http.post(f"{V1}/status-events", json=event(case_id, 2, status="weggezogen"))
+    await pool.execute("UPDATE cases SET erased_at = now() WHERE case_id = $1", case_id)
+    back = await http.post(f"{V1}/status-events", json=opening(case_id, 3))
+    assert back.status_code == 409
+    assert back.json() == {"detail": "the case is closed and erased; open it under a new case id"}
+
+
+async def test_a_new_obligation_brings_a_closed_case_back_with_its_history(
+    http: httpx.AsyncClient, pool: asyncpg.Pool, dev_env: WorkflowEnvironment
+) -> None:
+    case_id = await open_case(http)
+    moved = await http.post(f"{V1}/status-events", json=event(case_id, 2, status="weggezogen"))
+    assert moved.json()["stage"] == "closed"
+    before = await pool.fetch(
+        "SELECT seq, kind FROM timeline WHERE case_id = $1 ORDER BY seq", case_id
+    )
+    assert await pool.fetchval("SELECT erase_after FROM cases WHERE case_id = $1", case_id)
+
+    back = await http.post(f"{V1}/status-events", json=opening(case_id, 3))
+    assert back.status_code == 202, back.text
+    assert back.json() == {
+        "case_id": case_id,
+        "stage": "information_conversation",
+        "duplicate": False,
+    }
+    row = await pool.fetchrow(
+        "SELECT stage, outcome, closed_at, erase_after FROM cases WHERE case_id = $1", case_id
+    )
+    assert dict(row) == {  # type: ignore[arg-type]
+        "stage": "information_conversation",
+        "outcome": None,
+        "closed_at": None,
+        "erase_after": None,  # the retention clock starts again when it closes again
+    }
+    after = await pool.fetch(
+        "SELECT seq, kind, detail FROM timeline WHERE case_id = $1 ORDER BY seq", case_id
+    )
+    # The history of the first run is kept; the second goes on after it.
+    assert [(r["seq"], r["kind"]) for r in after[: len(before)]] == [
+        (r["seq"], r["kind"]) for r in before
+    ]
+    assert after[len(before)]["seq"] == before[-1]["seq"] + 1
+    assert after[len(before)]["detail"] == "Fall wieder eröffnet: ausreisepflichtig"
+    await the_task(http, case_id, "abh", "information_conversation")
+    runs = [
+        w async for w in dev_env.client.list_workflows(f"WorkflowId = '{workflow_id(case_id)}'")
+    ]
+    assert len(runs) == 2
+    # An event of the first run sent again is still its duplicate.
+    again = await http.post(f"{V1}/status-events", json=event(case_id, 2, status="weggezogen"))
+    assert again.json()["duplicate"] is True
+
+
 # ----------------------------------------------------------------------- tasks
 
 

@@ -239,7 +239,8 @@ class CaseWorkflow:
         # The person's own date of birth: a minor obliged to leave is protected as one.
         self._person_born: date | None = None
         self._town = ""
-        self._seq = 0
+        # A case that came back goes on after its last timeline entry.
+        self._seq = start.reopened_after_seq or 0
         self._engine: Engine[InboxItem] = Engine(
             self, reminder_lead=start.timings.reminder_lead, take=self._take
         )
@@ -1012,10 +1013,17 @@ class CaseWorkflow:
         opened = await self._act(
             acts.OPEN_CASE,
             CaseOpening(
-                entry=self._entry("opened", f"Fall eröffnet: {event.status.value}"), event=event
+                entry=self._entry("opened", self._opening_line(event)),
+                event=event,
+                reopened=self._start.reopened_after_seq is not None,
             ),
         )
         return opened is not FAILED
+
+    def _opening_line(self, event: StatusEvent) -> str:
+        if self._start.reopened_after_seq is not None:
+            return f"Fall wieder eröffnet: {event.status.value}"
+        return f"Fall eröffnet: {event.status.value}"
 
     async def _enter(self, stage: Stage) -> None:
         self._stage = stage
