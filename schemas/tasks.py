@@ -146,12 +146,43 @@ class ReferralConsent(_Completion):
         return value
 
 
+class KiContactResult(StrEnum):
+    REACHED = "reached"  # the person takes up the support: a partner is chosen
+    DECLINED = "declined"  # the person does not want it
+    NOT_REACHED = "not_reached"
+
+
 class KiContact(_Completion):
-    """The KI contacted a welfare association or volunteer group in the person's town."""
+    """The KI's contact with the person: reached (and the partner in the person's town who
+    takes the case on), declined, or not reached; a short note to the ABH if needed."""
 
     kind: Literal["ki_contact"] = "ki_contact"
-    partner_id: RowId
+    # Completions recorded before the result was asked for name a partner: reached.
+    result: KiContactResult = KiContactResult.REACHED
+    partner_id: RowId | None = Field(
+        default=None,
+        validate_default=True,
+        description="The welfare association or volunteer group; required when reached.",
+    )
     contacted_on: date
+    note_to_abh: Text | None = Field(
+        default=None,
+        max_length=500,
+        description=(
+            "A short note to the ABH, only of what the consent covers (no health, no family"
+            " matters beyond the three categories)."
+        ),
+    )
+
+    @field_validator("partner_id")
+    @classmethod
+    def _partner_when_reached(cls, value: int | None, info: ValidationInfo) -> int | None:
+        result = info.data.get("result")
+        if result is KiContactResult.REACHED and value is None:
+            raise ValueError("required when the person was reached")
+        if result is not None and result is not KiContactResult.REACHED and value is not None:
+            raise ValueError("only when the person was reached")
+        return value
 
 
 class FollowUp(_Completion):

@@ -450,8 +450,9 @@ class CaseService:
                 raise Conflict(f"the task is already {task.status}")
             if completion.kind != task.kind:
                 raise Invalid.field("kind", f"this task is a {task.kind} task")
-            if isinstance(completion, KiContact):
-                await self._check_partner(con, task.town, completion.partner_id)
+            if isinstance(completion, KiContact) and completion.partner_id is not None:
+                language = await case_store.person_language(con, _case_of(task))
+                await self._check_partner(con, task.town, completion.partner_id, language)
         reference = task.arrival_reference
         scope = arrival_scope(reference) if reference is not None else case_scope(_case_of(task))
         # The task and what was entered: the same completion twice is one update; another
@@ -492,13 +493,27 @@ class CaseService:
         stage = case.stage if case is not None else "closed"
         return TaskResult(task_id=task.task_id, case_id=task.case_id, stage=stage)
 
-    async def _check_partner(self, con: Connection, town: str, partner_id: int) -> None:
+    async def _check_partner(
+        self, con: Connection, town: str, partner_id: int, language: str | None
+    ) -> None:
+        """A partner of the person's town; one who speaks the person's language where the
+        directory knows one (any partner of the town where it knows none)."""
         partner = await partner_store.get_partner(con, partner_id)
         if partner is None or not partner.active:
             raise Invalid.field("partner_id", "no such partner in the directory")
         if partner.town != town:
             raise Invalid.field(
                 "partner_id", f"the partner works in {partner.town}, not in the person's town"
+            )
+        if language is None or language in partner.languages:
+            return
+        speaking = [
+            p.name for p in await partner_store.list_partners(con, town) if language in p.languages
+        ]
+        if speaking:
+            raise Invalid.field(
+                "partner_id",
+                f"the person speaks {language}; partners in {town} who do: " + ", ".join(speaking),
             )
 
     # --------------------------------------------------------- at any time

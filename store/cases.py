@@ -136,6 +136,12 @@ async def get_case(con: Connection, case_id: str) -> CaseRow | None:
     return None if row is None else CaseRow.model_validate(dict(row))
 
 
+async def person_language(con: Connection, case_id: str) -> str | None:
+    """The person's language (None: no person, or erased)."""
+    language = await con.fetchval("SELECT language FROM persons WHERE case_id = $1", case_id)
+    return None if language is None else str(language)
+
+
 async def is_erased(con: Connection, case_id: str) -> bool:
     """Whether the case's personal data was erased (its keys shredded)."""
     erased = await con.fetchval(

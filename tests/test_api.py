@@ -591,6 +591,36 @@ async def test_a_route_not_discussed_is_refused_by_the_model(http: httpx.AsyncCl
     assert locs(await complete(http, task_id, body)) == [["body", "route_pursued"]]
 
 
+async def test_the_ki_chooses_a_partner_who_speaks_the_persons_language(
+    http: httpx.AsyncClient, ki: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    case_id = await open_case(http, town="Kamen")  # the person speaks ar
+    german_only = await pool.fetchval(
+        "INSERT INTO partners (name, kind, town, contact, languages)"
+        " VALUES ('Nur Deutsch Kamen', 'ehrenamt', 'Kamen', 'x', '{de}') RETURNING partner_id"
+    )
+    for kind, body in [
+        ("information_conversation", conversation()),
+        (
+            "referral_consent",
+            {"kind": "referral_consent", "interested": True, "consent_signed_on": str(today())},
+        ),
+    ]:
+        response = await complete(http, await the_task(http, case_id, "abh", kind), body)
+        assert response.status_code == 200, response.text
+    task_id = await the_task(ki, case_id, "ki", "ki_contact")
+    contact = {"kind": "ki_contact", "contacted_on": str(today())}
+    response = await complete(ki, task_id, {**contact, "partner_id": german_only})
+    assert locs(response) == [["body", "partner_id"]]
+    assert "DRK Migrationsdienst Kamen" in response.json()["detail"][0]["msg"]
+    no_partner = await complete(ki, task_id, {**contact, "result": "declined", "partner_id": 1})
+    assert locs(no_partner) == [["body", "partner_id"]]  # declined: nobody to pass it to
+    speaking = await partner_in(ki, "Kamen")
+    response = await complete(ki, task_id, {**contact, "partner_id": speaking})
+    assert response.status_code == 200, response.text
+    await pool.execute("DELETE FROM partners WHERE partner_id = $1", german_only)
+
+
 async def test_a_partner_from_another_town_is_refused(
     http: httpx.AsyncClient, ki: httpx.AsyncClient
 ) -> None:

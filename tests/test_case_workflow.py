@@ -240,6 +240,42 @@ async def test_an_enforced_departure_is_enforced(case: CaseDriver) -> None:
     assert (await case.handle.result()).outcome is Outcome.DEPARTED_ENFORCED  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize(
+    ("result", "line"),
+    [
+        ("declined", "Die Person hat die Unterstützung abgelehnt (KI)"),
+        ("not_reached", "Die Person war für das KI nicht erreichbar"),
+    ],
+)
+async def test_the_ki_contact_without_a_partner_leaves_the_follow_up_to_the_abh(
+    case: CaseDriver, result: str, line: str
+) -> None:
+    await case.open()
+    today = await case.today()
+    await case.complete("information_conversation", conversation(today))
+    await case.complete(
+        "referral_consent", ReferralConsent(interested=True, consent_signed_on=today)
+    )
+    contact = KiContact(result=result, contacted_on=today, note_to_abh="Termin verschoben")
+    assert (await case.complete("ki_contact", contact)).stage == "follow_up"
+    recipients = await case.pool.fetch(
+        "SELECT recipient FROM disclosures WHERE case_id = $1", case.case_id
+    )
+    assert [row["recipient"] for row in recipients] == ["ki"]  # no partner received anything
+    details = await case.pool.fetch(
+        "SELECT kind, detail FROM timeline WHERE case_id = $1 AND kind IN ('ki_note', 'ki_contact')"
+        " ORDER BY seq",
+        case.case_id,
+    )
+    assert [(r["kind"], r["detail"]) for r in details] == [
+        ("ki_note", "Hinweis des KI: Termin verschoben"),
+        ("ki_contact", line),
+    ]
+    await case.skip(TIMINGS.follow_up_interval + DAY)
+    [check_in] = await case.tasks()
+    assert check_in["kind"] == "follow_up" and check_in["queue"] == "abh"
+
+
 async def test_conversation_missed_reminds_then_overdue_then_escalates_at_deadline(
     case: CaseDriver,
 ) -> None:

@@ -251,7 +251,15 @@ EXAMPLES: dict[type[BaseModel], list[dict[str, Any]]] = {
     ReferralConsent: [
         {"kind": "referral_consent", "interested": True, "consent_signed_on": "2026-11-28"}
     ],
-    KiContact: [{"kind": "ki_contact", "partner_id": 7, "contacted_on": "2026-11-28"}],
+    KiContact: [
+        {"kind": "ki_contact", "partner_id": 7, "contacted_on": "2026-11-28"},
+        {
+            "kind": "ki_contact",
+            "result": "declined",
+            "contacted_on": "2026-11-28",
+            "note_to_abh": "Möchte erst mit der Familie sprechen",
+        },
+    ],
     FollowUp: [
         {"kind": "follow_up", "reached": True, "planned_departure_on": "2026-12-20"},
         {

@@ -21,6 +21,7 @@ from schemas.routes import Route
 from schemas.tasks import (
     EnforcementOutcome,
     EscalationDecision,
+    KiContactResult,
     Perspective,
     RouteReviewOutcome,
     TaskCompletion,
@@ -91,13 +92,28 @@ FORMS: dict[str, list[Field]] = {
     ],
     "ki_contact": [
         Field(
-            "partner_id",
-            "Kontaktierter Partner im Wohnort",
-            "partner",
-            "Wohlfahrtsverband oder Ehrenamt aus dem Partnerverzeichnis.",
+            "result",
+            "Ergebnis des Kontakts",
+            "radio",
+            options=[(r.value, labels.KI_CONTACT_RESULTS[r.value]) for r in KiContactResult],
             required=True,
         ),
+        Field(
+            "partner_id",
+            "Partner im Wohnort, der die Person begleitet",
+            "partner",
+            "Nur wenn die Person erreicht wurde: Wohlfahrtsverband oder Ehrenamt aus dem "
+            "Partnerverzeichnis. Spricht ein Partner die Sprache der Person, muss es einer von "
+            "ihnen sein; spricht sie keiner, jeder Partner im Wohnort.",
+        ),
         Field("contacted_on", "Kontaktiert am", "date", "Nicht in der Zukunft.", required=True),
+        Field(
+            "note_to_abh",
+            "Kurzer Hinweis an die ABH",
+            "text",
+            "Höchstens 500 Zeichen, nur was die Einwilligung abdeckt: keine Gesundheits- oder "
+            "Familiendetails.",
+        ),
     ],
     "follow_up": [
         Field("reached", "Wurde die Person erreicht?", "yesno", required=True),

@@ -113,6 +113,12 @@ RETURN_SUPPORT = {
     "travel_booked": "Reise gebucht",
 }
 
+KI_CONTACT_RESULTS = {
+    "reached": "Erreicht: die Person nimmt die Begleitung an",
+    "declined": "Erreicht: die Person lehnt ab",
+    "not_reached": "Nicht erreicht",
+}
+
 ROUTE_REVIEW_OUTCOMES = {
     "still_pursued": "Wird weiter verfolgt",
     "failed": "Gescheitert (abgelehnt, zurückgenommen, Voraussetzungen entfallen)",
@@ -229,6 +235,7 @@ _REASONS = {
     "must be after started_at": "Das Ende muss nach dem Beginn liegen.",
     "only when a time rule was broken": "Nur angeben, wenn gegen eine Zeitregel verstoßen wurde.",
     "required with return_programme": "Bitte den Stand der Förderung angeben.",
+    "required when the person was reached": "Bitte angeben, wenn die Person erreicht wurde.",
     "required when facts were reported": "Bitte angeben, wenn Tatsachen mitgeteilt wurden.",
     "only when facts were reported": "Nur angeben, wenn Tatsachen mitgeteilt wurden.",
     "only with return_programme": "Nur mit einem Programm der Rückkehrförderung angeben.",
@@ -319,6 +326,10 @@ def reason(field: str, text: str, error_type: str = "value_error") -> str:
     if field == "enforcement_at":
         # The workflow names every time rule the enforcement time broke: "title (source)".
         return f"Verstößt gegen die Zeitregel: {text}"
+    speaks = re.fullmatch(r"the person speaks (\w+); partners in (.+) who do: (.+)", text)
+    if speaks:
+        language, town, names = speaks.groups()
+        return f"Die Person spricht {language}; in {town} sprechen es: {names}."
     broke = re.fullmatch(r"required: the measure broke (.+)", text)
     if broke:
         return f"Bitte angeben: Die Maßnahme verstieß gegen {broke.group(1)}."

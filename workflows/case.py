@@ -74,6 +74,7 @@ with workflow.unsafe.imports_passed_through():
         FollowUp,
         InformationConversation,
         KiContact,
+        KiContactResult,
         Perspective,
         Queue,
         ReferralConsent,
@@ -201,6 +202,11 @@ def _never() -> bool:
     return False
 
 
+# The KI's contact without a partner, for the timeline.
+KI_RESULTS = {
+    KiContactResult.DECLINED: "Die Person hat die Unterstützung abgelehnt (KI)",
+    KiContactResult.NOT_REACHED: "Die Person war für das KI nicht erreichbar",
+}
 # The check-in after a planned departure: the morning after, in office hours.
 CHECK_IN_TIME = time(9, 0)
 # Timeline words (German; the timeline shows them as they are).
@@ -466,6 +472,14 @@ class CaseWorkflow:
                 return Escalate("Ausreisefrist abgelaufen ohne Kontakt durch das KI")
             case Done(contact):
                 assert isinstance(contact, KiContact)
+                if contact.note_to_abh is not None:
+                    await self._note("ki_note", f"Hinweis des KI: {contact.note_to_abh}")
+                if contact.result is not KiContactResult.REACHED:
+                    # Declined or not reached: no partner receives anything; the ABH follows up.
+                    await self._note("ki_contact", KI_RESULTS[contact.result])
+                    self._follow_up_queue = Queue.ABH
+                    return Stage.FOLLOW_UP
+                assert contact.partner_id is not None
                 if await self._hand_over(
                     partner_recipient(contact.partner_id),
                     "Kontaktaufnahme durch Wohlfahrtsverband/Ehrenamt",
