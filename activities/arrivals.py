@@ -171,7 +171,9 @@ class Arrivals:
     @activity.defn(name=ActivityName.CREATE_HANDOVER_TASK)
     async def create_handover_task(self, task: HandoverTask) -> None:
         async with self._pool.acquire() as con, con.transaction():
-            await store.insert_task(con, task.task_id, task.arrival_id, task.due_at, task.at)
+            await store.insert_task(
+                con, task.task_id, task.arrival_id, task.due_at, task.at, task.queue
+            )
             await store.insert_delivery(
                 con,
                 delivery_id=task.delivery_id,

@@ -19,6 +19,7 @@ from schemas.offers import COUNTY_TOWNS, official_town
 from schemas.process import ProcessTimings
 from schemas.residence_routes import ResidenceRoutes, load_residence_routes
 from schemas.retention import RetentionRule, RetentionRules, default_retention_rules
+from schemas.tasks import Queue
 from schemas.time_rules import TimeRule, default_time_rules
 
 DEFAULT_TOWNS: tuple[str, ...] = (
@@ -85,6 +86,13 @@ class Settings(BaseSettings):
     # county, Lünen included: integration offers are county-wide).
     arrival_towns: tuple[_Town, ...] = Field(
         default=COUNTY_TOWNS, validation_alias="CASE_ARRIVAL_TOWNS"
+    )
+    # Neu zugewandert: whose inbox gets the flyer's hand-over task in a town the county ABH
+    # does not serve (Lünen has its own ABH: the county-wide KI hands it over there). Other
+    # towns: the county ABH. CASE_ARRIVAL_HANDOVER_QUEUES='{"Lünen": "ki"}'.
+    arrival_handover_queues: dict[_Town, Queue] = Field(
+        default_factory=lambda: {"Lünen": Queue.KI},
+        validation_alias="CASE_ARRIVAL_HANDOVER_QUEUES",
     )
     # Documents (issue 5): the templates (a copy to try changed texts) and the ABH's address
     # printed on the departure letter and the consent form.

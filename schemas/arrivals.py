@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.events import CaseId, EventId
 from schemas.flyers import IssuedFlyer
 from schemas.rows import Row
-from schemas.tasks import FlyerHandover, TaskStatus
+from schemas.tasks import FlyerHandover, Queue, TaskStatus
 
 MAIL_QUEUED = "MailQueued"
 """Error type of ``arrival.mail_outcome`` while the outbox has neither sent nor given up."""
@@ -83,6 +83,9 @@ class ArrivalStart(BaseModel):
 
     reference: CaseId
     timings: ArrivalTimings = Field(default_factory=ArrivalTimings)
+    # Whose inbox gets the hand-over task: the county ABH's, or (Lünen, which has its own
+    # ABH) where the configuration says. Arrivals started before it: the ABH's.
+    handover_queue: Queue = Queue.ABH
 
 
 class ArrivalStage(StrEnum):
@@ -169,7 +172,7 @@ class MailUnsettled(BaseModel):
 
 
 class HandoverTask(BaseModel):
-    """Open the ABH's print-and-hand-over task and record the delivery as open."""
+    """Open the print-and-hand-over task and record the delivery as open."""
 
     arrival_id: str
     delivery_id: str
@@ -177,6 +180,7 @@ class HandoverTask(BaseModel):
     flyer: IssuedFlyer
     due_at: datetime
     at: datetime
+    queue: Queue = Queue.ABH  # whose inbox (ArrivalStart.handover_queue)
 
 
 class HandoverClosure(BaseModel):

@@ -400,7 +400,11 @@ class CaseService:
         digest = await self._digest(arrival_scope(event.case_id), event)
         start = WithStartWorkflowOperation(
             ArrivalWorkflow.run,
-            ArrivalStart(reference=event.case_id, timings=self._arrival_timings),
+            ArrivalStart(
+                reference=event.case_id,
+                timings=self._arrival_timings,
+                handover_queue=self._settings.arrival_handover_queues.get(town, Queue.ABH),
+            ),
             id=arrival_workflow_id(event.case_id),
             task_queue=self._settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

@@ -187,7 +187,12 @@ async def outbox_state(con: Connection, outbox_id: int) -> OutboxStateRow | None
 
 
 async def insert_task(
-    con: Connection, task_id: str, arrival_id: str, due_at: datetime, at: datetime
+    con: Connection,
+    task_id: str,
+    arrival_id: str,
+    due_at: datetime,
+    at: datetime,
+    queue: Queue = Queue.ABH,
 ) -> None:
     await con.execute(
         "INSERT INTO tasks (task_id, arrival_id, kind, queue, status, due_at, created_at)"
@@ -195,7 +200,7 @@ async def insert_task(
         task_id,
         arrival_id,
         TaskKind.FLYER_HANDOVER.value,
-        Queue.ABH.value,
+        queue.value,
         due_at,
         at,
     )

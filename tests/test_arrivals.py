@@ -535,6 +535,33 @@ async def test_a_refused_mail_becomes_a_handover_task_completed_through_the_api(
     assert (await arrival_row(pool, reference))["outcome"] == "handed_over"
 
 
+async def test_a_handover_in_luenen_goes_to_the_ki_not_the_county_abh(
+    api: Any, backoffice: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    # Lünen has its own ABH: by default the county-wide KI hands the flyer over there.
+    reference = new_reference()
+    response = await backoffice.post(
+        f"{V1}/status-events", json=arrival(reference, email=None, town="Lünen")
+    )
+    assert response.status_code == 202, response.text
+    task_id = await wait_for(
+        "SELECT t.task_id::text FROM tasks t JOIN arrivals a USING (arrival_id)"
+        " WHERE a.reference = $1 AND t.status = 'open'",
+        reference,
+        pool=pool,
+    )
+    assert await pool.fetchval("SELECT queue FROM tasks WHERE task_id = $1", task_id) == "ki"
+    listed = await backoffice.get(f"{V1}/tasks", params={"queue": "abh"})
+    assert task_id not in {task["task_id"] for task in listed.json()}
+    async with logged_in(api, Role.KI) as ki:
+        assert task_id in {task["task_id"] for task in (await ki.get(f"{V1}/tasks")).json()}
+        done = await ki.post(
+            f"{V1}/tasks/{task_id}/complete",
+            json={"kind": "flyer_handover", "handed_over": True, "handed_over_on": str(today())},
+        )
+        assert done.status_code == 200, done.text
+
+
 @pytest.mark.parametrize(
     ("change", "loc"),
     [

@@ -51,7 +51,6 @@ with workflow.unsafe.imports_passed_through():
     from schemas.tasks import (
         CompleteTask,
         FlyerHandover,
-        Queue,
         TaskKind,
         TaskResult,
         TaskStatus,
@@ -217,7 +216,7 @@ class ArrivalWorkflow:
         timings = self._start.timings
         self._handover = _Handover(arrival_id, flyer)
         task = await self._engine.open_task(
-            TaskKind.FLYER_HANDOVER, Queue.ABH, timings.handover_due, side=False
+            TaskKind.FLYER_HANDOVER, self._start.handover_queue, timings.handover_due, side=False
         )
         lapses_at = workflow.now() + timings.handover_lapse
         match await self._engine.await_task(task, patience=lambda: lapses_at):
@@ -243,6 +242,7 @@ class ArrivalWorkflow:
                 flyer=handover.flyer,
                 due_at=task.due_at,
                 at=workflow.now(),
+                queue=task.queue,
             ),
         )
         return True  # a step that fails for good fails the arrival
