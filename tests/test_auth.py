@@ -82,6 +82,18 @@ ENDPOINTS = [
         frozenset({"abh"}),
         json={"name": "Jemand", "contact": "0170 000000", "is_representative": False},
     ),
+    Endpoint(
+        "POST",
+        f"/cases/{_UNKNOWN_CASE}/route-failure",
+        frozenset({"abh"}),
+        json={"failed_on": "2026-01-05", "reason": "Antrag abgelehnt"},
+    ),
+    Endpoint(
+        "POST",
+        f"/cases/{_UNKNOWN_CASE}/departure-deadline",
+        frozenset({"abh"}),
+        json={"new_deadline": "2099-01-05", "reason": "Reisepass beantragt"},
+    ),
     Endpoint("GET", "/tasks", frozenset({"abh", "ki"})),
     Endpoint(
         "POST",
@@ -144,6 +156,8 @@ async def test_every_route_is_in_the_role_table(app: FastAPI) -> None:
         ("GET", f"{V1}/cases/{{case_id}}"),
         ("POST", f"{V1}/cases/{{case_id}}/consent-withdrawal"),
         ("POST", f"{V1}/cases/{{case_id}}/supporters"),
+        ("POST", f"{V1}/cases/{{case_id}}/route-failure"),
+        ("POST", f"{V1}/cases/{{case_id}}/departure-deadline"),
         ("POST", f"{V1}/tasks/{{task_id}}/complete"),
         ("GET", f"{V1}/partners/{{partner_id}}"),
         ("PUT", f"{V1}/partners/{{partner_id}}"),
