@@ -21,6 +21,9 @@ from schemas.routes import Prerequisite, Route
 DEFAULT_FILE = Path(__file__).parent / "data" / "residence_routes.json"
 
 
+_NOT_TEXT = {"reviewed_by", "open_question", "version_id"}
+
+
 class RoutePrerequisite(BaseModel):
     """One prerequisite of a version: its code (printed in the person's language from the
     document templates) and the precise German wording of this version for the caseworker."""
@@ -43,6 +46,13 @@ class RouteVersion(BaseModel):
     reviewed_by: str | None = Field(
         default=None, description="Who at the ABH checked this version against the law."
     )
+    open_question: str | None = Field(
+        default=None,
+        description=(
+            "What the ABH's legal review still has to answer about this version (German);"
+            " a review note like reviewed_by, not part of the text."
+        ),
+    )
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> RouteVersion:
@@ -59,11 +69,14 @@ class RouteVersion(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def version_id(self) -> str:
-        """``§25b-2022-12-31-<hash>``: readable, and different whenever the text differs."""
-        # Who reviewed it is not part of the text; the id itself cannot be either.
-        content = self.model_dump_json(exclude={"reviewed_by", "version_id"}).encode()
+        """``§25b-2022-12-31-<hash>`` (``§25-5-…`` for §25 Abs. 5): readable, and different
+        whenever the text differs."""
+        # Who reviewed it and what the review still asks are not part of the text (so an id
+        # recorded with a case stays the same when the review catches up); the id itself
+        # cannot be either.
+        content = self.model_dump_json(exclude=_NOT_TEXT).encode()
         digest = hashlib.sha256(content).hexdigest()[:10]
-        return f"{self.route.value.split()[0]}-{self.valid_from.isoformat()}-{digest}"
+        return f"§{self.route.code}-{self.valid_from.isoformat()}-{digest}"
 
     def holds_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)

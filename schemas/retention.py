@@ -63,14 +63,19 @@ def default_retention_rules() -> RetentionRules:
             RetentionRule(
                 outcome=Outcome.DEPARTED_VOLUNTARILY,
                 keep_years=10,
-                source="§ 86a AufenthG: Daten zur Förderung der freiwilligen Ausreise, "
-                "höchstens zehn Jahre",
+                source="§ 86a AufenthG (Abs. 1 Satz 5): Daten zu Förderungen der freiwilligen "
+                "Ausreise sind spätestens nach zehn Jahren zu löschen "
+                "(https://www.buzer.de/86a_AufenthG.htm)",
             ),
             RetentionRule(
                 outcome=Outcome.DEPARTED_ENFORCED,
                 keep_years=10,
-                source="§ 11 AufenthG (Einreise- und Aufenthaltsverbot) mit § 91 Abs. 1 AufenthG: "
-                "Akten über Abschiebungen bis zum Ablauf der Sperrfrist",
+                source="§ 91 Abs. 1 AufenthG (Fassung seit 26.11.2019): Daten über Ausweisung, "
+                "Zurückschiebung und Abschiebung sind zehn Jahre nach Ablauf der Frist des "
+                "Einreise- und Aufenthaltsverbots (§ 11 Abs. 2) zu löschen, früher, soweit sie "
+                "nicht mehr verwertet werden dürfen; eine Höchstfrist, keine Pflicht zur "
+                "Aufbewahrung. Zehn Jahre ab Abschluss liegen innerhalb dieser Frist "
+                "(https://www.gesetze-im-internet.de/aufenthg_2004/__91.html)",
             ),
             RetentionRule(
                 outcome=Outcome.RESIDENCE_GRANTED,

@@ -20,11 +20,16 @@ class Route(StrEnum):
     P60D = "§60d AufenthG"
     P23A = "§23a AufenthG"
     P104C = "§104c AufenthG"
+    P25_5 = "§25 Abs. 5 AufenthG"
+    P16G = "§16g AufenthG"
+    P19D = "§19d AufenthG"
 
     @property
     def code(self) -> str:
-        """``25a``: the key of the route's name in the document templates."""
-        return self.value.removeprefix("§").split()[0]
+        """``25a``, ``25-5`` for "§25 Abs. 5": the key of the route's name in the document
+        templates, and the readable part of its version ids."""
+        section = self.value.removeprefix("§").removesuffix(" AufenthG")
+        return "-".join(section.split(" Abs. "))
 
 
 class Prerequisite(StrEnum):
@@ -44,3 +49,5 @@ class Prerequisite(StrEnum):
     NO_SERIOUS_OFFENCES = "no_serious_offences"
     AGE_LIMIT = "age_limit"
     HARDSHIP_REASONS = "hardship_reasons"
+    DEPARTURE_IMPOSSIBLE = "departure_impossible"
+    HOUSING = "housing"

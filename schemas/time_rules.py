@@ -100,34 +100,54 @@ def default_time_rules() -> tuple[TimeRule, ...]:
             night_until=time(6, 0),
         ),
         TimeRule(
+            # The id stays as it was: incidents and running cases name rules by it.
             rule_id="aufenthg-58-7",
             title=(
-                "Betreten einer Wohnung zur Nachtzeit (21:00–06:00) nur mit richterlicher Anordnung"
+                "Betreten einer Wohnung zur Nachtzeit (21:00–06:00) nur ausnahmsweise; hier"
+                " nur mit richterlicher Anordnung"
             ),
-            source="§58 Abs. 7 AufenthG",
+            source=(
+                "§58 Abs. 7 AufenthG, https://www.gesetze-im-internet.de/aufenthg_2004/__58.html;"
+                " Nachtzeit 21–6 Uhr nach § 758a Abs. 4 ZPO und VG Düsseldorf, Beschl. v."
+                " 16.11.2020 – 7 I 32/20"
+            ),
             home_entry_only=True,
             lifted_by_court_order=True,
             open_question=(
-                "Regelt § 58 Abs. 7 (Betreten zur Nachtzeit nur bei Tatsachen, dass die"
-                " Ergreifung sonst vereitelt würde) oder Abs. 8 (richterliche Anordnung) diesen"
-                " Fall, und genügt die richterliche Anordnung allein?"
+                "§ 58 Abs. 7 AufenthG erlaubt das Betreten oder Durchsuchen zur Nachtzeit nur,"
+                " wenn Tatsachen zeigen, dass die Ergreifung sonst vereitelt würde; eine"
+                " richterliche Anordnung verlangt § 58 Abs. 8 nur für die Durchsuchung (bei"
+                " Gefahr im Verzug auch die Behörde). Soll das bloße Betreten zur Nachtzeit wie"
+                " hier nur mit richterlicher Anordnung zugelassen werden, oder genügt die"
+                " dokumentierte Feststellung der Tatsachen nach Abs. 7 durch die ABH? Die"
+                " Nachtzeit (21–6 Uhr) definiert § 58 nicht selbst."
             ),
             night_from=time(21, 0),
             night_until=time(6, 0),
         ),
         TimeRule(
+            # The id stays as it was: incidents and running cases name rules by it.
             rule_id="aufenthg-60a-5a",
             title=(
                 "Ankündigung mindestens einen Monat vorher (Duldung über ein Jahr, Kind unter 12)"
             ),
-            source="§60a Abs. 5a AufenthG",
+            source=(
+                "§60a Abs. 5a AufenthG i. d. F. des Rückführungsverbesserungsgesetzes, in Kraft"
+                " 27.02.2024, https://www.gesetze-im-internet.de/aufenthg_2004/__60a.html"
+            ),
+            valid_from=date(2024, 2, 27),
             child_younger_than=12,
             tolerated_at_least=timedelta(days=365),
             notice_months=1,
             open_question=(
-                "Gilt die Ankündigungspflicht in der heutigen Fassung von § 60a Abs. 5"
-                " AufenthG noch, und nur bei Kindern unter 12? Darf am letzten Tag der"
-                " Monatsfrist vollstreckt werden (hier: erst am Tag danach)?"
+                "Die Beschränkung auf Familien mit Kindern unter 12 ist nur aus der Beschreibung"
+                " des Regierungsentwurfs bestätigt (https://www.jugend-check.de/alle-jugend-"
+                "checks/rueckfuehrungsverbesserungsgesetz/), nicht am verkündeten Wortlaut: Muss"
+                " das Kind mit der Person in häuslicher Gemeinschaft leben, und gilt die"
+                " Ausnahme bei selbst verschuldeten Abschiebungshindernissen (früher § 60a"
+                " Abs. 5 Satz 5) fort? Darf am letzten Tag der Monatsfrist vollstreckt werden"
+                " (hier: erst am Tag danach)? Bis 26.02.2024 galt die Ankündigung nach § 60a"
+                " Abs. 5 Satz 4 bei jeder über einjährigen Duldung, mit oder ohne Kind."
             ),
         ),
     )

@@ -83,7 +83,8 @@ async def test_the_conversation_hands_out_the_record_and_the_letter_in_arabic_an
     text = pdf_text(await pdf(case, record.document_id))
     # What the person still lacks, and what the rules in force ask and they have, per route.
     assert "Fehlt noch: Lebensunterhalt überwiegend selbst gesichert; genug Jahre" in text
-    assert "Voraussetzungen: genug Jahre Aufenthalt in Deutschland; Mindestzeit mit Duldung" in text
+    # §25b asks for years of residence, not for a minimum time with a Duldung (that is §25a).
+    assert "Voraussetzungen: genug Jahre Aufenthalt in Deutschland; Bekenntnis zur" in text
     # Not ticked as lacking is not claimed as met: the record says only what was recorded.
     assert "Bereits erfüllt" not in text
     assert "ما زال ناقصاً: تأمين معيشتك بنفسك في الغالب" in text  # the same in Arabic

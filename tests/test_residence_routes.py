@@ -103,3 +103,75 @@ def test_the_rules_can_come_from_another_file(tmp_path: Path) -> None:
     path.write_text(json.dumps(raw, ensure_ascii=False))
     routes = Settings().model_copy(update={"residence_routes_file": path}).residence_routes()
     assert [v.route for v in routes.on(date(2026, 1, 1))] == [Route.P23A]
+
+
+NEW_ROUTES = (Route.P25_5, Route.P16G, Route.P19D)
+TODAY = date(2026, 12, 2)
+
+
+def test_every_route_has_its_own_template_key() -> None:
+    assert Route.P25_5.code == "25-5" and Route.P25A.code == "25a" and Route.P104C.code == "104c"
+    assert len({route.code for route in Route}) == len(Route)
+
+
+@pytest.mark.parametrize("route", NEW_ROUTES)
+def test_a_new_route_is_offered_in_the_conversation_form_while_in_force(route: Route) -> None:
+    from web.forms import fields_for
+
+    routes = load_residence_routes()
+    version = routes.of(route, TODAY)
+    assert version is not None and version.reviewed_by is None and version.open_question
+    fields = {f.name: f for f in fields_for("information_conversation", routes, TODAY)}
+    assert route.value in [value for value, _ in fields["routes_discussed"].options]
+    assert route.value in [value for value, _ in fields["route_pursued"].options]
+    missing = [value for value, _ in fields["missing_prerequisites"].options]
+    assert all(f"{route.value}|{code.value}" in missing for code in version.codes())
+    assert version.version_id.startswith(f"§{route.code}-{version.valid_from.isoformat()}-")
+    # Before it existed, §16g is not offered.
+    if route is Route.P16G:
+        before = fields_for("information_conversation", routes, date(2024, 2, 29))
+        options = next(f.options for f in before if f.name == "routes_discussed")
+        assert route.value not in [value for value, _ in options]
+
+
+def test_every_version_names_its_source_with_a_url() -> None:
+    for version in load_residence_routes().versions:
+        assert "https://" in version.source, version.version_id
+        # An unreviewed version says what the review still has to answer.
+        assert version.reviewed_by is not None or version.open_question, version.version_id
+
+
+def test_every_route_name_is_printable_in_every_language() -> None:
+    for language in LANGUAGES:
+        template = load_template(DocumentKind.GESPRAECHSPROTOKOLL, language)
+        assert template is not None, language
+        assert {f"route.{route.code}" for route in Route} <= set(template.texts), language
+
+
+def test_the_open_question_is_a_review_note_not_part_of_the_text() -> None:
+    version = load_residence_routes().versions[0]
+    answered = version.model_copy(update={"open_question": None})
+    assert answered.version_id == version.version_id
+
+
+def test_the_statutes_as_checked() -> None:
+    routes = load_residence_routes()
+    # The twelve months of toleration belong to §25a, not to §25b.
+    b25 = routes.of(Route.P25B, date(2023, 1, 1))
+    a25 = routes.of(Route.P25A, date(2023, 1, 1))
+    assert b25 is not None and a25 is not None
+    assert Prerequisite.TOLERATION_PERIOD not in b25.codes()
+    toleration = next(p.text for p in a25.prerequisites if p.code is Prerequisite.TOLERATION_PERIOD)
+    assert "zwölf Monaten" in toleration and "§ 104c" in toleration
+    assert Prerequisite.PASSPORT in a25.codes()
+    assert any("14 Jahren" in p.text for p in a25.prerequisites if p.code is Prerequisite.AGE_LIMIT)
+    # The §104c alternative leaves §25a and §25b with 31 December 2025.
+    assert in_force("2025-12-30")["§25a AufenthG"] == "2022-12-31"
+    assert in_force("2025-12-31")["§25a AufenthG"] == "2025-12-31"
+    assert in_force("2025-12-31")["§25b AufenthG"] == "2025-12-31"
+    # Three months of toleration for the Ausbildungsduldung since 2020.
+    for day in (date(2020, 1, 1), TODAY):
+        c60 = routes.of(Route.P60C, day)
+        assert c60 is not None
+        text = next(p.text for p in c60.prerequisites if p.code is Prerequisite.TOLERATION_PERIOD)
+        assert "drei Monaten" in text

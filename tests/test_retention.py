@@ -57,6 +57,10 @@ def test_every_outcome_has_a_default_rule_with_its_source() -> None:
     assert rules.for_outcome(Outcome.DEPARTED_VOLUNTARILY).keep_years == 10
     assert "86a AufenthG" in rules.for_outcome(Outcome.DEPARTED_VOLUNTARILY).source
     assert all(rule.source for rule in rules.rules)
+    # §91(1): a latest date for erasing deportation data, counted from the end of the ban.
+    enforced = rules.for_outcome(Outcome.DEPARTED_ENFORCED).source
+    assert "§ 91 Abs. 1 AufenthG" in enforced and "§ 11 Abs. 2" in enforced
+    assert "https://www.gesetze-im-internet.de/aufenthg_2004/__91.html" in enforced
 
 
 def test_the_rules_can_be_replaced_by_a_file(tmp_path: Path) -> None:

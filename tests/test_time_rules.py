@@ -181,3 +181,23 @@ def test_rule_sets_in_days_are_read_as_months() -> None:
 def test_age_on_leap_day_birthday() -> None:
     assert age_on(date(2012, 2, 29), date(2026, 2, 28)) == 13
     assert age_on(date(2012, 2, 29), date(2026, 3, 1)) == 14
+
+
+def test_the_statutory_rules_name_their_source_and_what_stays_open() -> None:
+    by_id = {rule.rule_id: rule for rule in RULES}
+    home, notice = by_id["aufenthg-58-7"], by_id["aufenthg-60a-5a"]
+    assert home.source.startswith("§58 Abs. 7 AufenthG")
+    assert "https://www.gesetze-im-internet.de/aufenthg_2004/__58.html" in home.source
+    assert notice.source.startswith("§60a Abs. 5a AufenthG")
+    assert "https://www.gesetze-im-internet.de/aufenthg_2004/__60a.html" in notice.source
+    assert home.open_question and "Abs. 8" in home.open_question
+    assert notice.open_question and notice.valid_from == date(2024, 2, 27)
+
+
+def test_the_children_under_12_notice_holds_since_the_2024_reform() -> None:
+    tolerated = date(2022, 6, 1)
+    facts = {"tolerated_since": tolerated, "announced_on": date(2024, 2, 10)}
+    child = date(2018, 1, 1)
+    # Before, § 60a Abs. 5 Satz 4 (any Duldung over a year) applied: not a default rule.
+    assert broken(local(2024, 2, 26, 9, 0), child, **facts) == set()
+    assert broken(local(2024, 2, 27, 9, 0), child, **facts) == {"aufenthg-60a-5a"}

@@ -390,7 +390,7 @@ async def test_admins_see_which_texts_are_reviewed(site: Site) -> None:
         assert "Farsi/Dari" in templates and templates.count("<code>") == 40
         routes = page.text.split("Fassungen der Regelungen")[1]
         assert "§104c AufenthG" in routes and "31.12.2022 bis 30.12.2025" in routes
-        assert "drei Monate Vorduldungszeit" in routes  # §60c since 1 Mar 2024
+        assert "drei Monaten im Besitz einer Duldung" in routes  # §60c since 2020
         assert "01.07.2027" in page.text  # the next change to enter
 
 
