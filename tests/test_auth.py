@@ -94,18 +94,6 @@ ENDPOINTS = [
         frozenset({"abh", "ki"}),
         json={"name": "Jemand", "contact": "0170 000000", "is_representative": False},
     ),
-    Endpoint(
-        "POST",
-        f"/cases/{_UNKNOWN_CASE}/route-failure",
-        frozenset({"abh"}),
-        json={"failed_on": "2026-01-05", "reason": "Antrag abgelehnt"},
-    ),
-    Endpoint(
-        "POST",
-        f"/cases/{_UNKNOWN_CASE}/departure-deadline",
-        frozenset({"abh"}),
-        json={"new_deadline": "2099-01-05", "reason": "Reisepass beantragt"},
-    ),
     Endpoint("GET", "/tasks", frozenset({"abh", "ki"})),
     Endpoint(
         "POST",
