@@ -234,7 +234,8 @@ async def test_ki_sees_the_referral_and_picks_a_partner(site: Site, page: Page) 
     await assert_accessible(page, "the KI's case page")
 
     await page.goto(f"/aufgaben/{ki_task}")
-    partner = page.get_by_label("Kontaktierter Partner im Wohnort")
+    await page.get_by_label("Erreicht: die Person nimmt die Begleitung an").check()
+    partner = page.get_by_label("Partner im Wohnort, der die Person begleitet")
     options = await partner.locator("option").all_inner_texts()
     assert any("Sprachen:" in option for option in options[1:]), options
     await partner.select_option(index=1)
