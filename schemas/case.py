@@ -12,7 +12,7 @@ from schemas.inputs import Text
 from schemas.process import ProcessTimings
 from schemas.residence_routes import ResidenceRoutes
 from schemas.rows import Row
-from schemas.tasks import TaskKind, TaskStatus, TaskView
+from schemas.tasks import Queue, TaskKind, TaskStatus, TaskView
 from schemas.time_rules import TimeRule
 
 
@@ -58,6 +58,50 @@ class CaseStart(BaseModel):
     # A closed case that comes back (a new obligation): this run goes on with its timeline
     # after the last entry of the runs before. None: the case's first run.
     reopened_after_seq: int | None = Field(default=None, ge=0)
+    # The run before this one continued as new: its state.
+    carried: CarriedCase | None = None
+
+
+class CarriedTask(BaseModel):
+    """An open task carried into the case's next run (its row stays as it is)."""
+
+    task_id: str
+    kind: TaskKind
+    queue: Queue
+    due_at: datetime
+    overdue: bool = False
+
+
+class CarriedCase(BaseModel):
+    """What a case takes into its next run when its history has grown past the bound
+    (continue-as-new, at a quiet moment of the follow-up): everything its stages read."""
+
+    stage: Stage
+    residence_status: ResidenceStatus
+    departure_deadline: date | None
+    tolerated_since: date | None
+    children: tuple[date, ...]
+    person_born: date | None
+    town: str
+    seq: int
+    received: int
+    seen_events: dict[str, str]
+    consent_id: str | None
+    consent_withdrawn: bool
+    follow_up_queue: Queue
+    misses: int
+    # The check-in that was due when the run ended: the new run opens it at once.
+    next_check_at: datetime | None = None
+    planned_departure_on: date | None
+    return_support: tuple[str, str] | None
+    representatives_recorded: bool | None
+    representative_track: bool
+    # Open representative tasks (recording one), the first of them the one whose completion
+    # starts the inquiries; or the time of the next inquiry, when they run already.
+    representative_tasks: list[CarriedTask] = Field(default_factory=list)
+    first_recording: str | None = None
+    next_inquiry_at: datetime | None = None
+    runs: int = Field(default=1, description="How many runs the case had before this one.")
 
 
 class CaseResult(BaseModel):

@@ -276,6 +276,46 @@ async def test_the_ki_contact_without_a_partner_leaves_the_follow_up_to_the_abh(
     assert check_in["kind"] == "follow_up" and check_in["queue"] == "abh"
 
 
+async def test_two_years_of_follow_up_stay_bounded_run_by_run(case: CaseDriver) -> None:
+    today = await case.today()
+    await to_follow_up_with_ki(case, deadline=today + 3 * 365 * DAY)
+    assert case.handle is not None
+    first_run = case.handle.first_execution_run_id
+    assert first_run is not None
+    # The chain of runs, not the first run: updates go to whichever run is current.
+    case.handle = case.client.get_workflow_handle_for(CaseWorkflow.run, case.handle.id)
+    check_ins = 0
+    while await case.today() < today + 2 * 365 * DAY:
+        await case.skip(TIMINGS.follow_up_interval + HOUR)
+        await case.complete("follow_up", FollowUp(reached=True))
+        check_ins += 1
+    assert check_ins >= 52
+    assert await case.stage() == "follow_up"
+    current = await case.handle.describe()
+    assert current.run_id != first_run  # it continued as new on the way
+    lengths = [
+        len(
+            (
+                await case.client.get_workflow_handle(case.handle.id, run_id=run).fetch_history()
+            ).events
+        )
+        for run in (first_run, current.run_id)
+    ]
+    # The first run went on as new past the bound (1,000); neither grew near 2,000.
+    assert TIMINGS.history_bound <= lengths[0] < 2000 and lengths[1] < 2000, lengths
+    # The state came along: the timeline goes on without a gap, the departure closes it.
+    seqs = [
+        r["seq"]
+        for r in await case.pool.fetch(
+            "SELECT seq FROM timeline WHERE case_id = $1 ORDER BY seq", case.case_id
+        )
+    ]
+    assert seqs == list(range(1, len(seqs) + 1))
+    closed = await case.event("ausgereist")
+    assert closed.stage == "closed"
+    assert (await case.handle.result()).outcome is Outcome.DEPARTED_VOLUNTARILY
+
+
 async def test_conversation_missed_reminds_then_overdue_then_escalates_at_deadline(
     case: CaseDriver,
 ) -> None:
@@ -1051,6 +1091,60 @@ async def test_a_change_of_representative_is_recorded(side_case: CaseDriver) -> 
         ]
 
     await eventually(both_recorded, "both representatives in the timeline")
+
+
+# A follow-up that turns over in seconds: check-ins every 2 s that nobody answers (never
+# unreachable), and a history bound of 100 events, so the case continues as new within seconds.
+TURNING = SIDE.model_copy(
+    update={
+        "follow_up_interval": timedelta(seconds=2),
+        "follow_up_due": timedelta(seconds=1),
+        "unreachable_after": 10_000,
+        "history_bound": 100,
+    }
+)
+
+
+@pytest.fixture
+async def turning_case(
+    dev_env: WorkflowEnvironment, pool: asyncpg.Pool
+) -> AsyncIterator[CaseDriver]:
+    async with running_worker(dev_env, pool) as task_queue:
+        driver = CaseDriver(dev_env, pool, task_queue, TURNING)
+        yield driver
+        await driver.terminate()
+
+
+async def test_a_new_run_takes_over_the_open_representative_task(
+    turning_case: CaseDriver,
+) -> None:
+    case = turning_case
+    await to_follow_up_with_ki(case, deadline=(await case.today()) + 365 * DAY)
+    assert case.handle is not None
+    first_run = case.handle.first_execution_run_id
+    assert first_run is not None
+    case.handle = case.client.get_workflow_handle_for(CaseWorkflow.run, case.handle.id)
+    await case.supporter()
+    recording = await case.task_id("representative")
+
+    async def continued() -> bool:
+        assert case.handle is not None
+        return (await case.handle.describe()).run_id != first_run
+
+    await eventually(continued, "the case to continue as new", within=60)
+    assert await case.stage() == "follow_up"
+    # The same task, still open, completed in the new run: the inquiries follow there.
+    assert await case.task_id("representative") == recording
+    today = await case.today()
+    await case.complete(
+        "representative",
+        Representative(name="Vertreterin", contact="0170 1", power_of_attorney_on=today),
+    )
+
+    async def inquiry_open() -> bool:
+        return "representative_inquiry" in await case.open_kinds()
+
+    await eventually(inquiry_open, "an inquiry in the new run")
 
 
 async def test_representative_not_recorded_turns_overdue_and_stays(side_case: CaseDriver) -> None:

@@ -32,6 +32,8 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
     from schemas.case import (
+        CarriedCase,
+        CarriedTask,
         CaseResult,
         CaseStart,
         CaseUpdateResult,
@@ -187,6 +189,7 @@ RECORD_ENFORCEMENT_RESULT = "enforcement-result"
 ROUTE_CAN_FAIL = "route-can-fail"
 CHECK_IN_AFTER_PLANNED_DEPARTURE = "check-in-after-planned-departure"
 REPRESENTATIVES_RECORDED = "representatives-recorded"
+CONTINUE_AS_NEW = "continue-as-new"
 # A case started now has them all from its start (CaseStart.changes).
 CHANGES = (
     RECORD_WITHDRAWAL_AT_ONCE,
@@ -195,6 +198,7 @@ CHANGES = (
     ROUTE_CAN_FAIL,
     CHECK_IN_AFTER_PLANNED_DEPARTURE,
     REPRESENTATIVES_RECORDED,
+    CONTINUE_AS_NEW,
 )
 
 
@@ -276,12 +280,25 @@ class CaseWorkflow:
         self._opening_refused = False
         # What the service set at the start (workflows started before it did: nothing).
         self._published: dict[str, Any] = sa.published(workflow.info().typed_search_attributes)
+        # The representatives' side track: the first recording (its completion starts the
+        # inquiries) and the next inquiry's time, so a new run can take them over.
+        self._first_recording: str | None = None
+        self._next_inquiry_at: datetime | None = None
+        self._misses = 0
+        self._resume_check_at: datetime | None = None
+        if start.carried is not None:
+            self._take_over(start.carried)
 
     # ----------------------------------------------------------------- the process
 
     @workflow.run
     async def run(self, start: CaseStart) -> CaseResult:
         engine = self._engine
+        step: Next = FIRST_STAGE
+        if start.carried is not None:
+            step = start.carried.stage
+            self._resume_representatives(start.carried)
+            return await self._stages(step, entered=True)
         try:
             await workflow.wait_condition(engine.has_mail, timeout=start.timings.intake_grace)
         except TimeoutError:
@@ -301,7 +318,10 @@ class CaseWorkflow:
                 "the opening event could not be stored", type=ErrorType.CASE_NOT_OPEN
             )
         engine.absorbed(token)
+        return await self._stages(step)
 
+    async def _stages(self, step: Next, *, entered: bool = False) -> CaseResult:
+        """From ``step`` to the close; ``entered``: the stage was entered in the run before."""
         stages: dict[Stage, Callable[[], Awaitable[Next]]] = {
             Stage.INFORMATION_CONVERSATION: self._information_conversation,
             Stage.ROUTE_PURSUED: self._route_pursued,
@@ -311,14 +331,15 @@ class CaseWorkflow:
             Stage.ENFORCEMENT_PLANNED: self._enforcement_planned,
             Stage.SUSPENDED: self._suspended,
         }
-        step: Next = FIRST_STAGE
         while step is not Stage.CLOSED:
             try:
                 if isinstance(step, Escalate):
                     await self._enter(Stage.ESCALATION)
                     step = await self._escalation(step.reason)
                 else:
-                    await self._enter(step)
+                    if not entered:
+                        await self._enter(step)
+                    entered = False
                     step = await stages[step]()
             except _Interrupted as interruption:
                 step = await self._after_interruption(interruption)
@@ -490,13 +511,18 @@ class CaseWorkflow:
     async def _follow_up(self) -> Next:
         """Begleitung der freiwilligen Ausreise: check-ins until departure or the deadline."""
         timings = self._start.timings
-        misses = 0
+        misses, self._misses = self._misses, 0
+        resume_at, self._resume_check_at = self._resume_check_at, None
         while True:
-            next_check = self._next_check_in(workflow.now() + timings.follow_up_interval)
+            next_check = resume_at or self._next_check_in(
+                workflow.now() + timings.follow_up_interval
+            )
+            resume_at = None
             await self._engine.wait(
                 _never,
                 lambda at=next_check: _earliest(at, self._departure_moment()),  # type: ignore[misc]
             )
+            self._continue_as_new_if_long(misses, next_check)
             if self._deadline_passed():  # no departure within the Ausreisefrist: ABH decides
                 return Escalate("Ausreisefrist abgelaufen")
             match await self._engine.human_task(
@@ -509,6 +535,99 @@ class CaseWorkflow:
                     misses += 1
             if misses >= timings.unreachable_after:
                 return Escalate("Person nicht erreichbar")
+
+    # ------------------------------------------------------- a long case, run by run
+
+    def _continue_as_new_if_long(self, misses: int, check_at: datetime) -> None:
+        """A long follow-up goes on in a new run before its history grows past the bound:
+        when a check-in is due (the new run opens it at once), with nothing in flight and no
+        task open but representatives' (an inquiry open: at the next check-in)."""
+        if workflow.info().get_current_history_length() < self._start.timings.history_bound:
+            return
+        if any(task.kind is not TaskKind.REPRESENTATIVE for task in self._engine.tasks.values()):
+            return
+        if self._engine.has_mail() or not workflow.all_handlers_finished():
+            return
+        if not self._has(CONTINUE_AS_NEW):
+            return
+        carried = self._carried(misses).model_copy(update={"next_check_at": check_at})
+        workflow.continue_as_new(
+            self._start.model_copy(update={"carried": carried, "reopened_after_seq": None})
+        )
+
+    def _carried(self, misses: int) -> CarriedCase:
+        runs = self._start.carried.runs + 1 if self._start.carried else 1
+        return CarriedCase(
+            stage=self._stage,
+            residence_status=self._residence_status,
+            departure_deadline=self._departure_deadline,
+            tolerated_since=self._tolerated_since,
+            children=self._children,
+            person_born=self._person_born,
+            town=self._town,
+            seq=self._seq,
+            received=self._received,
+            seen_events=self._seen_events,
+            consent_id=self._consent_id,
+            consent_withdrawn=self._consent_withdrawn,
+            follow_up_queue=self._follow_up_queue,
+            misses=misses,
+            planned_departure_on=self._planned_departure_on,
+            return_support=self._return_support,
+            representatives_recorded=self._representatives_recorded,
+            representative_track=self._representative_track,
+            representative_tasks=[
+                CarriedTask(
+                    task_id=task.task_id,
+                    kind=task.kind,
+                    queue=task.queue,
+                    due_at=task.due_at,
+                    overdue=task.overdue,
+                )
+                for task in self._engine.tasks.values()
+            ],
+            first_recording=self._first_recording,
+            next_inquiry_at=self._next_inquiry_at,
+            runs=runs,
+        )
+
+    def _take_over(self, carried: CarriedCase) -> None:
+        """The state of the run before (see :meth:`_carried`)."""
+        self._stage = carried.stage
+        self._residence_status = carried.residence_status
+        self._departure_deadline = carried.departure_deadline
+        self._tolerated_since = carried.tolerated_since
+        self._children = carried.children
+        self._person_born = carried.person_born
+        self._town = carried.town
+        self._seq = carried.seq
+        self._received = carried.received
+        self._seen_events = dict(carried.seen_events)
+        self._opening_accepted = True
+        self._consent_id = carried.consent_id
+        self._consent_withdrawn = carried.consent_withdrawn
+        self._follow_up_queue = carried.follow_up_queue
+        self._misses = carried.misses
+        self._resume_check_at = carried.next_check_at
+        self._planned_departure_on = carried.planned_departure_on
+        self._return_support = carried.return_support
+        self._representatives_recorded = carried.representatives_recorded
+        self._representative_track = carried.representative_track
+        for task in carried.representative_tasks:
+            self._engine.tasks[task.task_id] = Task(
+                task.task_id, task.kind, task.queue, task.due_at, True, overdue=task.overdue
+            )
+
+    def _resume_representatives(self, carried: CarriedCase) -> None:
+        """The representatives' side track where the run before left it."""
+        for carried_task in carried.representative_tasks:
+            task = self._engine.tasks[carried_task.task_id]
+            if task.task_id == carried.first_recording:
+                self._engine.beside(self._representative(task))
+            else:
+                self._engine.beside(self._record_representative(task))
+        if carried.next_inquiry_at is not None:
+            self._engine.beside(self._inquiries(carried.next_inquiry_at))
 
     def _next_check_in(self, regular: datetime) -> datetime:
         """The regular check-in, or the day after a planned departure if that comes first."""
@@ -704,11 +823,21 @@ class CaseWorkflow:
 
         Runs beside the main stages from the first supporter report until the case closes.
         """
-        timings = self._start.timings
+        self._first_recording = recording.task_id
         await self._record_representative(recording)
+        self._first_recording = None
+        await self._inquiries()
+
+    async def _inquiries(self, first_at: datetime | None = None) -> None:
+        """Ask the representative regularly for facts: from ``first_at`` (a new run goes on
+        with the one before's schedule), or one interval from now."""
+        timings = self._start.timings
+        next_inquiry = first_at
         while True:
-            next_inquiry = workflow.now() + timings.representative_inquiry_interval
+            next_inquiry = next_inquiry or workflow.now() + timings.representative_inquiry_interval
+            self._next_inquiry_at = next_inquiry
             await self._engine.wait(_never, lambda at=next_inquiry: at, absorb=False)  # type: ignore[misc]
+            self._next_inquiry_at = next_inquiry = None
             # Answered or lapsed alike: the representative is asked again next time.
             asked = await self._engine.human_task(
                 TaskKind.REPRESENTATIVE_INQUIRY,

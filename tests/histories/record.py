@@ -113,6 +113,25 @@ async def checked_in_after_planned_departure(case: CaseDriver) -> None:
     await case.event("ausgereist")
 
 
+async def continued_as_new(case: CaseDriver) -> None:
+    """After CONTINUE_AS_NEW: check-ins answered until the history passes the bound and the
+    case goes on in a new run; the first run's history is the one recorded."""
+    today = await case.today()
+    await case.open(deadline=today + 3 * 365 * DAY)
+    await _referral(case)
+    assert case.handle is not None
+    first_run = case.handle.first_execution_run_id
+    assert first_run is not None
+    while (await case.handle.describe()).run_id == first_run:
+        await case.skip(ProcessTimings().follow_up_interval + timedelta(hours=1))
+        await case.complete("follow_up", FollowUp(reached=True))
+    await case.event("ausgereist")
+    # The first run's history is the one recorded.
+    case.handle = case.client.get_workflow_handle_for(
+        CaseWorkflow.run, case.handle.id, run_id=first_run
+    )
+
+
 async def escalated_and_enforced(case: CaseDriver) -> None:
     today = await case.today()
     await case.open(children=(today - timedelta(days=9 * 365),), deadline=today + 20 * DAY)
@@ -300,6 +319,8 @@ SCENARIOS: dict[str, Callable[[CaseDriver], Awaitable[None]]] = {
     "checked_in_after_planned_departure": checked_in_after_planned_departure,
     # After REPRESENTATIVES_RECORDED: representatives recorded, a fact, no task for a supporter.
     "representatives_recorded": representatives_recorded,
+    # After CONTINUE_AS_NEW: the first run of a long follow-up, ending in continue-as-new.
+    "continued_as_new": continued_as_new,
 }
 
 
