@@ -25,6 +25,7 @@ from schemas.records import (
     HandoverReceipt,
     Withdrawal,
     WithdrawalReceipt,
+    partner_recipient,
 )
 from store import audit, disclosures, timeline
 from store.db import Connection
@@ -56,7 +57,12 @@ class Disclosures:
         async with self._pool.acquire() as con, con.transaction():
             if await timeline.add_entry(con, record.entry):
                 await disclosures.insert_consent(
-                    con, record.consent_id, record.entry.case_id, record.signed_on, record.entry.at
+                    con,
+                    record.consent_id,
+                    record.entry.case_id,
+                    record.signed_on,
+                    record.entry.at,
+                    record.covered_partners,
                 )
 
     @activity.defn(name=ActivityName.HAND_OVER)
@@ -74,6 +80,17 @@ class Disclosures:
                 raise ApplicationError(
                     "the consent was withdrawn",
                     type=ErrorType.CONSENT_WITHDRAWN,
+                    non_retryable=True,
+                )
+            covered = consent.covered_partners
+            if covered is not None and handover.recipient not in (
+                KI_RECIPIENT,
+                *(partner_recipient(partner) for partner in covered),
+            ):
+                # The signed form did not name this recipient: nothing passes to it.
+                raise ApplicationError(
+                    "the signed consent does not name this recipient",
+                    type=ErrorType.NO_CONSENT,
                     non_retryable=True,
                 )
             row = await disclosures.find_disclosure(con, handover.consent_id, handover.recipient)

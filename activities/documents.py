@@ -29,6 +29,7 @@ from schemas.documents import (
     DocumentKind,
 )
 from schemas.gdpr import PersonData
+from schemas.partners import Partner
 from schemas.records import ActivityName
 from store import documents as document_store
 from store import partners as partner_store
@@ -45,15 +46,17 @@ _NAMES = {
 _LINE = 300
 
 
-def _joined(names: list[str]) -> str:
-    """Names for one line of the form (at most 300 characters, whole names only)."""
-    line = ""
-    for name in names:
-        candidate = f"{line} / {name}" if line else name
+def _joined(partners: list[Partner]) -> tuple[str, list[int]]:
+    """Names for one line of the form (at most 300 characters, whole names only), and the
+    partners named: those the signed form covers, and no other."""
+    line, named = "", []
+    for partner in partners:
+        candidate = f"{line} / {partner.name}" if line else partner.name
         if len(candidate) > _LINE:
             break
         line = candidate
-    return line or "–"
+        named.append(partner.partner_id)
+    return line or "–", named
 
 
 class CaseDocuments:
@@ -79,7 +82,7 @@ class CaseDocuments:
             person = await records.person(con, case_id)
             if person is None:
                 raise ApplicationError("the case has no person (erased?)", non_retryable=True)
-        context = await self._context(request, person)
+        context, recipients = await self._context(request, person)
         rendered = await render_off_loop(
             request.kind, person.language, context, texts_dir=self._texts_dir
         )
@@ -94,6 +97,7 @@ class CaseDocuments:
             flags=flags,
             created_at=request.entry.at,
             size=len(rendered.pdf),
+            recipients=recipients,
         )
         async with self._pool.acquire() as con, con.transaction():
             await timeline.add_entry(con, request.entry.model_copy(update={"detail": detail}))
@@ -106,8 +110,11 @@ class CaseDocuments:
         assert found is not None
         return found
 
-    async def _context(self, request: DocumentRequest, person: PersonData) -> DocumentContext:
-        """What the kind prints; the directory is read only by the kinds that name it."""
+    async def _context(
+        self, request: DocumentRequest, person: PersonData
+    ) -> tuple[DocumentContext, list[int] | None]:
+        """What the kind prints, and (the consent form) the partners it names; the directory
+        is read only by the kinds that name it."""
         file_reference = request.entry.case_id
         if request.kind is DocumentKind.GESPRAECHSPROTOKOLL:
             facts = request.conversation
@@ -122,7 +129,7 @@ class CaseDocuments:
                 routes=facts.routes,
                 consequences=CONSEQUENCES,
                 offers=offers,
-            )
+            ), None
         if request.kind is DocumentKind.AUSREISEINFORMATION:
             assert request.departure_deadline is not None
             return DepartureLetterContext(
@@ -130,13 +137,14 @@ class CaseDocuments:
                 file_reference=file_reference,
                 departure_deadline=request.departure_deadline,
                 authority_contact=self._authority,
-            )
+            ), None
         async with self._pool.acquire() as con:
             partners = await partner_store.list_partners(con, person.town)
+        line, named = _joined(partners)
         return ConsentContext(
             person_name=f"{person.given_name} {person.family_name}",
             file_reference=file_reference,
-            partner_name=_joined([partner.name for partner in partners]),
+            partner_name=line,
             town=person.town,
             withdrawal_contact=self._authority,
-        )
+        ), named

@@ -88,6 +88,7 @@ class CarriedCase(BaseModel):
     seen_events: dict[str, str]
     consent_id: str | None
     consent_withdrawn: bool
+    covered_partners: list[int] | None = None
     follow_up_queue: Queue
     misses: int
     # The check-in that was due when the run ended: the new run opens it at once.

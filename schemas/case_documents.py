@@ -68,6 +68,11 @@ class CaseDocument(BaseModel):
     flags: list[str]
     created_at: datetime
     size: int
+    recipients: list[int] | None = Field(
+        default=None,
+        description="A consent form: the partners (directory ids) it names, so the signed "
+        "consent covers them and no other; none for other kinds.",
+    )
 
 
 class DocumentFile(BaseModel):

@@ -85,6 +85,8 @@ class ConsentRecord(BaseModel):
     entry: Entry
     consent_id: str
     signed_on: date
+    # The partners the signed form names (None: a form that named none, made before).
+    covered_partners: list[int] | None = None
 
 
 class Handover(BaseModel):
@@ -193,6 +195,7 @@ class ConsentRow(Row):
     consent_id: UUID
     case_id: str
     withdrawn_on: date | None
+    covered_partners: list[int] | None = None
 
 
 class DisclosureRow(Row):

@@ -13,22 +13,29 @@ from store.db import Connection
 
 
 async def insert_consent(
-    con: Connection, consent_id: str, case_id: str, signed_on: date, at: datetime
+    con: Connection,
+    consent_id: str,
+    case_id: str,
+    signed_on: date,
+    at: datetime,
+    covered_partners: list[int] | None = None,
 ) -> None:
     await con.execute(
-        "INSERT INTO consents (consent_id, case_id, signed_on, recorded_at) "
-        "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        "INSERT INTO consents (consent_id, case_id, signed_on, recorded_at, covered_partners) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
         consent_id,
         case_id,
         signed_on,
         at,
+        covered_partners,
     )
 
 
 async def lock_consent(con: Connection, consent_id: str) -> ConsentRow | None:
     """Lock the consent row: a handover and a withdrawal of one consent never interleave."""
     row = await con.fetchrow(
-        "SELECT consent_id, case_id, withdrawn_on FROM consents WHERE consent_id = $1 FOR UPDATE",
+        "SELECT consent_id, case_id, withdrawn_on, covered_partners FROM consents"
+        " WHERE consent_id = $1 FOR UPDATE",
         consent_id,
     )
     return None if row is None else ConsentRow.model_validate(dict(row))

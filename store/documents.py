@@ -9,7 +9,7 @@ from store.db import Connection
 
 _COLUMNS = (
     "document_id, kind, languages, template_version, content_hash, flags, created_at, "
-    "octet_length(pdf) AS size"
+    "octet_length(pdf) AS size, recipients"
 )
 
 
@@ -18,7 +18,8 @@ async def add_document(con: Connection, case_id: str, document: CaseDocument, pd
     for a case is kept once; the id of the one kept is returned."""
     stored = await con.fetchval(
         "INSERT INTO case_documents (document_id, case_id, kind, languages, template_version,"
-        " content_hash, flags, pdf, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        " content_hash, flags, pdf, created_at, recipients)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         " ON CONFLICT (case_id, kind, template_version, content_hash) DO UPDATE"
         " SET kind = EXCLUDED.kind RETURNING document_id",
         document.document_id,
@@ -30,6 +31,7 @@ async def add_document(con: Connection, case_id: str, document: CaseDocument, pd
         document.flags,
         pdf,
         document.created_at,
+        document.recipients,
     )
     assert isinstance(stored, UUID)
     return stored

@@ -316,6 +316,35 @@ async def test_two_years_of_follow_up_stay_bounded_run_by_run(case: CaseDriver) 
     assert (await case.handle.result()).outcome is Outcome.DEPARTED_VOLUNTARILY
 
 
+async def test_the_consent_covers_the_partners_its_form_names(case: CaseDriver) -> None:
+    await case.open()
+    today = await case.today()
+    await case.complete("information_conversation", conversation(today))
+    # The consent form is made on entering the referral offer: it names Unna's partners then.
+    added_later = await case.pool.fetchval(
+        "INSERT INTO partners (name, kind, town, contact, languages)"
+        " VALUES ('Neu in Unna', 'ehrenamt', 'Unna', 'x', '{de,ar}') RETURNING partner_id"
+    )
+    await case.complete(
+        "referral_consent", ReferralConsent(interested=True, consent_signed_on=today)
+    )
+    covered = await case.pool.fetchval(
+        "SELECT covered_partners FROM consents WHERE case_id = $1", case.case_id
+    )
+    named = await case.pool.fetchval(
+        "SELECT partner_id FROM partners WHERE town = 'Unna' AND partner_id <> $1", added_later
+    )
+    assert named in covered and added_later not in covered
+    error = await refused(
+        case.complete("ki_contact", KiContact(partner_id=added_later, contacted_on=today))
+    )
+    assert [(d["field"], "new consent" in d["reason"]) for d in error.details] == [
+        ("partner_id", True)
+    ]
+    done = await case.complete("ki_contact", KiContact(partner_id=named, contacted_on=today))
+    assert done.stage == "follow_up"
+
+
 async def test_conversation_missed_reminds_then_overdue_then_escalates_at_deadline(
     case: CaseDriver,
 ) -> None:

@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
         Stage,
         SupporterReport,
     )
-    from schemas.case_documents import ConversationFacts, DocumentRequest
+    from schemas.case_documents import CaseDocument, ConversationFacts, DocumentRequest
     from schemas.documents import DocumentKind, RouteDiscussed
     from schemas.errors import ErrorType, FieldError
     from schemas.events import IntakeResult, ResidenceStatus, StatusEvent, event_digest
@@ -262,6 +262,10 @@ class CaseWorkflow:
         self._opened_on: date | None = None  # Berlin's date when the case file was opened
         self._opening_accepted = False
         self._consent_id: str | None = None
+        # The partners the consent form names, and those the signed consent covers (None:
+        # a form made before forms named them: no check, as before).
+        self._form_recipients: list[int] | None = None
+        self._covered_partners: list[int] | None = None
         self._consent_withdrawn = False
         self._follow_up_queue = Queue.ABH
         self._planned_departure_on: date | None = None
@@ -401,8 +405,8 @@ class CaseWorkflow:
                 "Ausreiseinformationsschreiben nicht erstellt: keine künftige Ausreisefrist",
             )
 
-    async def _document(self, kind: DocumentKind, **facts: Any) -> None:
-        await self._act(
+    async def _document(self, kind: DocumentKind, **facts: Any) -> CaseDocument | StepFailed:
+        return await self._act(
             acts.PRODUCE_DOCUMENT,
             DocumentRequest(
                 entry=self._entry("document", kind.value),
@@ -446,7 +450,10 @@ class CaseWorkflow:
         The consent form is ready in the person's language before the task is.
         """
         if self._has(HAND_OUT_DOCUMENTS):
-            await self._document(DocumentKind.EINWILLIGUNG)
+            form = await self._document(DocumentKind.EINWILLIGUNG)
+            if isinstance(form, CaseDocument):
+                # The partners the form names: the consent will cover them and no other.
+                self._form_recipients = form.recipients
         match await self._engine.human_task(
             TaskKind.REFERRAL_CONSENT,
             Queue.ABH,
@@ -471,8 +478,10 @@ class CaseWorkflow:
                 ),
                 consent_id=self._consent_id,
                 signed_on=consent.consent_signed_on,
+                covered_partners=self._form_recipients,
             ),
         )
+        self._covered_partners = self._form_recipients
 
     async def _ki_referral(self) -> Next:
         """Übermittlung an das KI: exactly three categories, then the KI contacts a partner.
@@ -570,6 +579,7 @@ class CaseWorkflow:
             seen_events=self._seen_events,
             consent_id=self._consent_id,
             consent_withdrawn=self._consent_withdrawn,
+            covered_partners=self._covered_partners,
             follow_up_queue=self._follow_up_queue,
             misses=misses,
             planned_departure_on=self._planned_departure_on,
@@ -606,6 +616,7 @@ class CaseWorkflow:
         self._opening_accepted = True
         self._consent_id = carried.consent_id
         self._consent_withdrawn = carried.consent_withdrawn
+        self._covered_partners = carried.covered_partners
         self._follow_up_queue = carried.follow_up_queue
         self._misses = carried.misses
         self._resume_check_at = carried.next_check_at
@@ -1364,6 +1375,18 @@ class CaseWorkflow:
                 )
         if isinstance(completion, EnforcementResult):
             errors.extend(self._result_errors(completion))
+        if (
+            isinstance(completion, KiContact)
+            and completion.partner_id is not None
+            and self._covered_partners is not None
+            and completion.partner_id not in self._covered_partners
+        ):
+            errors.append(
+                FieldError(
+                    field="partner_id",
+                    reason="the signed consent does not name this partner: a new consent is needed",
+                )
+            )
         if isinstance(completion, RepresentativeInquiry) and completion.facts_reported:
             errors.extend(
                 FieldError(field=name, reason="required when facts were reported")
