@@ -20,7 +20,7 @@ from schemas.records import (
     TaskClosure,
 )
 from schemas.retention import RetentionRules, default_retention_rules
-from schemas.tasks import Queue
+from schemas.tasks import ErasureConfirmation, Queue
 from store import cases, erasure, incidents, tasks, timeline
 
 
@@ -81,6 +81,10 @@ class CaseStore:
         async with self._pool.acquire() as con, con.transaction():
             if await timeline.add_entry(con, closure.entry):
                 await tasks.close_task(con, closure)
+                if isinstance(closure.completion, ErasureConfirmation):
+                    await tasks.confirm_erasure(
+                        con, closure.task_id, closure.completion.confirmed_on
+                    )
 
     @activity.defn(name=ActivityName.RECORD_INCIDENT)
     async def record_incident(self, incident: IncidentRecord) -> None:

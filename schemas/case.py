@@ -70,6 +70,7 @@ class CarriedTask(BaseModel):
     queue: Queue
     due_at: datetime
     overdue: bool = False
+    detail: str | None = None
 
 
 class CarriedCase(BaseModel):
@@ -102,6 +103,8 @@ class CarriedCase(BaseModel):
     representative_tasks: list[CarriedTask] = Field(default_factory=list)
     first_recording: str | None = None
     next_inquiry_at: datetime | None = None
+    # Open erasure confirmations after a withdrawal (each task's detail is its recipient).
+    erasure_tasks: list[CarriedTask] = Field(default_factory=list)
     runs: int = Field(default=1, description="How many runs the case had before this one.")
 
 

@@ -143,6 +143,7 @@ class ErasureRequestData(BaseModel):
     disclosure_id: int
     recipient: str
     requested_at: BerlinTime
+    confirmed_on: date | None = None  # the KI confirmed the recipient erased the data
 
 
 class AccessReport(BaseModel):

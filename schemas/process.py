@@ -80,6 +80,11 @@ class ProcessTimings(BaseModel):
         default=timedelta(minutes=1),
         description="A workflow whose opening event was refused ends after this time, empty.",
     )
+    erasure_confirmation_due: timedelta = Field(
+        default=timedelta(days=7),
+        description="After a withdrawal: the KI confirms each recipient's erasure within this "
+        "time; unconfirmed by then, the data protection contact is told (and it stays open).",
+    )
     history_bound: int = Field(
         default=1000,
         ge=100,

@@ -36,6 +36,7 @@ class TaskKind(StrEnum):
     STEP_FAILED = "step_failed"  # a step of the case could not be carried out (its data)
     ENFORCEMENT_RESULT = "enforcement_result"  # what happened at a planned enforcement
     ROUTE_REVIEW = "route_review"  # the departure deadline passed while a route is pursued
+    ERASURE_CONFIRMATION = "erasure_confirmation"  # a recipient erased, after a withdrawal
 
 
 class TaskStatus(StrEnum):
@@ -415,6 +416,15 @@ class RouteReview(_Completion):
         return value
 
 
+class ErasureConfirmation(_Completion):
+    """After a withdrawal: the KI had the partner (``detail`` of the task) erase the data it
+    received, and confirms it."""
+
+    kind: Literal["erasure_confirmation"] = "erasure_confirmation"
+    confirmed_on: date
+    how: Text = Field(description="How it was confirmed, e.g. 'schriftlich per E-Mail'.")
+
+
 TaskCompletion = Annotated[
     InformationConversation
     | ReferralConsent
@@ -426,7 +436,8 @@ TaskCompletion = Annotated[
     | FlyerHandover
     | StepFailureReview
     | EnforcementResult
-    | RouteReview,
+    | RouteReview
+    | ErasureConfirmation,
     Field(discriminator="kind"),
 ]
 

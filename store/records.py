@@ -160,7 +160,7 @@ async def ki_referrals(con: Connection, case_id: str) -> list[KiReferralData]:
 
 async def erasure_requests(con: Connection, case_id: str) -> list[ErasureRequestData]:
     rows = await con.fetch(
-        "SELECT disclosure_id, recipient, requested_at FROM erasure_requests "
+        "SELECT disclosure_id, recipient, requested_at, confirmed_on FROM erasure_requests "
         "WHERE case_id = $1 ORDER BY requested_at, disclosure_id",
         case_id,
     )

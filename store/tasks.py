@@ -6,6 +6,7 @@ safe to repeat. The inbox's own reads and its assignment live in ``store.inbox``
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from schemas.records import NewTask, Notice, TaskClosure
@@ -24,6 +25,16 @@ async def insert_task(con: Connection, task: NewTask) -> None:
         task.due_at,
         task.entry.at,
         task.detail,
+    )
+
+
+async def confirm_erasure(con: Connection, task_id: str, confirmed_on: date) -> None:
+    """The erasure request the task is about (its ``detail``, the recipient) is confirmed."""
+    await con.execute(
+        "UPDATE erasure_requests e SET confirmed_on = $2 FROM tasks t"
+        " WHERE t.task_id = $1 AND e.case_id = t.case_id AND e.recipient = t.detail",
+        task_id,
+        confirmed_on,
     )
 
 

@@ -22,6 +22,7 @@ from schemas.local_time import BERLIN
 from schemas.process import ProcessTimings
 from schemas.tasks import (
     EnforcementResult,
+    ErasureConfirmation,
     Escalation,
     FollowUp,
     InformationConversation,
@@ -343,6 +344,42 @@ async def test_the_consent_covers_the_partners_its_form_names(case: CaseDriver) 
     ]
     done = await case.complete("ki_contact", KiContact(partner_id=named, contacted_on=today))
     assert done.stage == "follow_up"
+
+
+async def test_a_withdrawal_asks_the_ki_to_confirm_each_partners_erasure(
+    case: CaseDriver,
+) -> None:
+    await to_follow_up_with_ki(case)
+    partner = await case.pool.fetchval("SELECT partner_id FROM partners WHERE town = 'Unna'")
+    await case.withdraw()
+    [task] = [t for t in await case.tasks() if t["kind"] == "erasure_confirmation"]
+    assert task["queue"] == "ki"
+    detail = await case.pool.fetchval(
+        "SELECT detail FROM tasks WHERE task_id = $1::uuid", task["task_id"]
+    )
+    assert detail == f"partner:{partner}"
+    await case.skip(TIMINGS.erasure_confirmation_due + DAY)
+    [overdue] = [t for t in await case.tasks() if t["kind"] == "erasure_confirmation"]
+    assert overdue["overdue"]  # unconfirmed: it stays open, the contact was told
+    told = await case.pool.fetch(
+        "SELECT detail FROM timeline WHERE case_id = $1 AND kind = 'erasure_unconfirmed'",
+        case.case_id,
+    )
+    assert [row["detail"] for row in told] == [
+        f"Löschung bei partner:{partner} nicht bestätigt: an den Datenschutz gemeldet"
+    ]
+    today = await case.today()
+    await case.complete(
+        "erasure_confirmation", ErasureConfirmation(confirmed_on=today, how="per E-Mail")
+    )
+    confirmed = await case.pool.fetch(
+        "SELECT recipient, confirmed_on FROM erasure_requests WHERE case_id = $1 ORDER BY 1",
+        case.case_id,
+    )
+    assert [(r["recipient"], r["confirmed_on"]) for r in confirmed] == [
+        ("ki", None),  # the KI's own copy ends with its referral
+        (f"partner:{partner}", today),
+    ]
 
 
 async def test_conversation_missed_reminds_then_overdue_then_escalates_at_deadline(
@@ -929,7 +966,8 @@ async def test_consent_withdrawal_stops_the_ki_and_asks_recipients_to_erase(
     assert [(t["kind"], t["queue"]) for t in await case.tasks()] == [("follow_up", "ki")]
     result = await case.withdraw()
     assert result.stage == "follow_up"
-    assert await case.open_kinds() == []
+    # The KI's check-in is cancelled; it is asked to confirm the partner's erasure instead.
+    assert await case.open_kinds() == ["erasure_confirmation"]
     requests = await case.pool.fetch(
         "SELECT recipient FROM erasure_requests WHERE case_id = $1 ORDER BY disclosure_id",
         case.case_id,
@@ -949,7 +987,10 @@ async def test_consent_withdrawal_stops_the_ki_and_asks_recipients_to_erase(
     assert audited[-1]["action"] == "consent_withdrawn"
     assert audited[-1]["detail"]["erasure_requested_from"][0] == "ki"
     await case.skip(TIMINGS.follow_up_interval + DAY)
-    assert [(t["kind"], t["queue"]) for t in await case.tasks()] == [("follow_up", "abh")]
+    assert [(t["kind"], t["queue"]) for t in await case.tasks()] == [
+        ("erasure_confirmation", "ki"),
+        ("follow_up", "abh"),
+    ]
     error = await refused(case.withdraw())
     assert error.type == "NoConsent"
 

@@ -72,6 +72,7 @@ from schemas.partners import PartnerDraft
 from schemas.tasks import (
     CompleteTask,
     EnforcementResult,
+    ErasureConfirmation,
     Escalation,
     FlyerHandover,
     FollowUp,
@@ -302,6 +303,9 @@ EXAMPLES: dict[type[BaseModel], list[dict[str, Any]]] = {
     ],
     FlyerHandover: [
         {"kind": "flyer_handover", "handed_over": True, "handed_over_on": "2026-11-30"}
+    ],
+    ErasureConfirmation: [
+        {"kind": "erasure_confirmation", "confirmed_on": "2026-12-01", "how": "per E-Mail"}
     ],
     RouteReview: [
         {"kind": "route_review", "outcome": "still_pursued", "review_again_on": "2027-03-01"},

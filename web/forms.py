@@ -296,6 +296,22 @@ FORMS: dict[str, list[Field]] = {
             "Vermittlungsangebot.",
         ),
     ],
+    "erasure_confirmation": [
+        Field(
+            "confirmed_on",
+            "Löschung bestätigt am",
+            "date",
+            "Der Partner hat die erhaltenen Daten gelöscht; nicht in der Zukunft.",
+            required=True,
+        ),
+        Field(
+            "how",
+            "Wie wurde es bestätigt?",
+            "text",
+            "Zum Beispiel: schriftlich per E-Mail, telefonisch mit Vermerk.",
+            required=True,
+        ),
+    ],
     "step_failed": [
         Field("checked_on", "Geprüft am", "date", "Nicht in der Zukunft.", required=True),
         Field(

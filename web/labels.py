@@ -24,6 +24,7 @@ TASK_KINDS = {
     "step_failed": "Fehler bei der Verarbeitung",
     "enforcement_result": "Ergebnis der Abschiebung erfassen",
     "route_review": "Bleiberechtsweg prüfen (Ausreisefrist abgelaufen)",
+    "erasure_confirmation": "Löschung beim Partner bestätigen (Widerruf)",
 }
 
 # The steps of a case (activity names) as a step_failed task names them.
@@ -171,6 +172,7 @@ TIMELINE_KINDS = {
     "route_failed": "Bleiberechtsweg beendet",
     "return_support": "Rückkehrförderung",
     "deadline_extended": "Ausreisefrist verlängert",
+    "erasure_unconfirmed": "Löschung nicht bestätigt",
 }
 
 DOCUMENT_KINDS = {

@@ -190,6 +190,7 @@ ROUTE_CAN_FAIL = "route-can-fail"
 CHECK_IN_AFTER_PLANNED_DEPARTURE = "check-in-after-planned-departure"
 REPRESENTATIVES_RECORDED = "representatives-recorded"
 CONTINUE_AS_NEW = "continue-as-new"
+ERASURE_CONFIRMED = "erasure-confirmed"
 # A case started now has them all from its start (CaseStart.changes).
 CHANGES = (
     RECORD_WITHDRAWAL_AT_ONCE,
@@ -199,6 +200,7 @@ CHANGES = (
     CHECK_IN_AFTER_PLANNED_DEPARTURE,
     REPRESENTATIVES_RECORDED,
     CONTINUE_AS_NEW,
+    ERASURE_CONFIRMED,
 )
 
 
@@ -290,6 +292,7 @@ class CaseWorkflow:
         self._next_inquiry_at: datetime | None = None
         self._misses = 0
         self._resume_check_at: datetime | None = None
+        self._task_details: dict[str, str] = {}  # what a side task is about (its row's detail)
         if start.carried is not None:
             self._take_over(start.carried)
 
@@ -553,7 +556,8 @@ class CaseWorkflow:
         task open but representatives' (an inquiry open: at the next check-in)."""
         if workflow.info().get_current_history_length() < self._start.timings.history_bound:
             return
-        if any(task.kind is not TaskKind.REPRESENTATIVE for task in self._engine.tasks.values()):
+        carried_kinds = (TaskKind.REPRESENTATIVE, TaskKind.ERASURE_CONFIRMATION)
+        if any(task.kind not in carried_kinds for task in self._engine.tasks.values()):
             return
         if self._engine.has_mail() or not workflow.all_handlers_finished():
             return
@@ -586,20 +590,26 @@ class CaseWorkflow:
             return_support=self._return_support,
             representatives_recorded=self._representatives_recorded,
             representative_track=self._representative_track,
-            representative_tasks=[
-                CarriedTask(
-                    task_id=task.task_id,
-                    kind=task.kind,
-                    queue=task.queue,
-                    due_at=task.due_at,
-                    overdue=task.overdue,
-                )
-                for task in self._engine.tasks.values()
-            ],
+            representative_tasks=self._carried_tasks(TaskKind.REPRESENTATIVE),
+            erasure_tasks=self._carried_tasks(TaskKind.ERASURE_CONFIRMATION),
             first_recording=self._first_recording,
             next_inquiry_at=self._next_inquiry_at,
             runs=runs,
         )
+
+    def _carried_tasks(self, kind: TaskKind) -> list[CarriedTask]:
+        return [
+            CarriedTask(
+                task_id=task.task_id,
+                kind=task.kind,
+                queue=task.queue,
+                due_at=task.due_at,
+                overdue=task.overdue,
+                detail=self._task_details.get(task.task_id),
+            )
+            for task in self._engine.tasks.values()
+            if task.kind is kind
+        ]
 
     def _take_over(self, carried: CarriedCase) -> None:
         """The state of the run before (see :meth:`_carried`)."""
@@ -624,10 +634,12 @@ class CaseWorkflow:
         self._return_support = carried.return_support
         self._representatives_recorded = carried.representatives_recorded
         self._representative_track = carried.representative_track
-        for task in carried.representative_tasks:
+        for task in [*carried.representative_tasks, *carried.erasure_tasks]:
             self._engine.tasks[task.task_id] = Task(
                 task.task_id, task.kind, task.queue, task.due_at, True, overdue=task.overdue
             )
+            if task.detail is not None:
+                self._task_details[task.task_id] = task.detail
 
     def _resume_representatives(self, carried: CarriedCase) -> None:
         """The representatives' side track where the run before left it."""
@@ -639,6 +651,12 @@ class CaseWorkflow:
                 self._engine.beside(self._record_representative(task))
         if carried.next_inquiry_at is not None:
             self._engine.beside(self._inquiries(carried.next_inquiry_at))
+        for carried_task in carried.erasure_tasks:
+            task = self._engine.tasks[carried_task.task_id]
+            if carried_task.overdue:  # the contact was told in the run before
+                self._engine.beside(self._engine.await_task(task))
+            else:
+                self._watch_erasure(task, carried_task.detail or "")
 
     def _next_check_in(self, regular: datetime) -> datetime:
         """The regular check-in, or the day after a planned departure if that comes first."""
@@ -1094,10 +1112,45 @@ class CaseWorkflow:
                 "erasure_requested",
                 "Löschung angefordert bei: " + ", ".join(receipt.erasure_requested_from),
             )
+            partners = [r for r in receipt.erasure_requested_from if r.startswith("partner:")]
+            if partners and self._has(ERASURE_CONFIRMED):
+                for recipient in partners:
+                    await self._ask_for_erasure(recipient)
         self._follow_up_queue = Queue.ABH
         if self._stage in (Stage.KI_REFERRAL, Stage.FOLLOW_UP):
             return _Interrupted(None)
         return None
+
+    async def _ask_for_erasure(self, recipient: str) -> None:
+        """The KI has the partner erase what it received and confirms it (a task beside the
+        stages, never lapsing); unconfirmed at its due date, the data protection contact is
+        told, and it stays open."""
+        task = await self._engine.open_task(
+            TaskKind.ERASURE_CONFIRMATION,
+            Queue.KI,
+            self._start.timings.erasure_confirmation_due,
+            side=True,
+            detail=recipient,
+        )
+        self._task_details[task.task_id] = recipient
+        self._watch_erasure(task, recipient)
+
+    def _watch_erasure(self, task: Task, recipient: str) -> None:
+        """Wait for the confirmation beside the stages; tell the data protection contact at
+        the due date if it has not come."""
+
+        async def unconfirmed() -> None:
+            done = await self._engine.wait(
+                lambda: task.completion is not None, lambda: task.due_at, absorb=False
+            )
+            if not done:
+                await self._note(
+                    "erasure_unconfirmed",
+                    f"Löschung bei {recipient} nicht bestätigt: an den Datenschutz gemeldet",
+                )
+
+        self._engine.beside(unconfirmed())
+        self._engine.beside(self._engine.await_task(task))
 
     async def _take_supporter(self, report: SupporterReport) -> None:
         await self._act(
@@ -1353,6 +1406,7 @@ class CaseWorkflow:
             "power_of_attorney_on",
             "asked_on",
             "learned_on",
+            "confirmed_on",
             "checked_on",
             "announced_on",
         }

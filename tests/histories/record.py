@@ -35,6 +35,7 @@ from schemas.tasks import (
     CompleteTask,
     EnforcementOutcome,
     EnforcementResult,
+    ErasureConfirmation,
     Escalation,
     FlyerHandover,
     FollowUp,
@@ -223,6 +224,20 @@ async def representatives_recorded(case: CaseDriver) -> None:
     await case.event("weggezogen")
 
 
+async def erasure_confirmed(case: CaseDriver) -> None:
+    """After ERASURE_CONFIRMED: a withdrawal after the partner's handover; the KI's task to
+    confirm the partner's erasure, overdue first (the contact told), then confirmed."""
+    await case.open()
+    await _referral(case)
+    await case.withdraw()
+    await case.skip(8 * DAY)
+    await case.complete(
+        "erasure_confirmation",
+        ErasureConfirmation(confirmed_on=await case.today(), how="per E-Mail"),
+    )
+    await case.event("weggezogen")
+
+
 async def suspended_then_route(case: CaseDriver) -> None:
     await case.open()
     await case.event("asylverfahren")
@@ -321,6 +336,8 @@ SCENARIOS: dict[str, Callable[[CaseDriver], Awaitable[None]]] = {
     "representatives_recorded": representatives_recorded,
     # After CONTINUE_AS_NEW: the first run of a long follow-up, ending in continue-as-new.
     "continued_as_new": continued_as_new,
+    # After ERASURE_CONFIRMED: the partner's erasure confirmed by the KI after a withdrawal.
+    "erasure_confirmed": erasure_confirmed,
 }
 
 
