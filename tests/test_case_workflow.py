@@ -625,10 +625,6 @@ async def test_an_extension_not_later_is_refused(case: CaseDriver) -> None:
     ]:
         error = await refused(extended(case, day))
         assert [(d["field"], d["reason"]) for d in error.details] == [("new_deadline", reason)]
-    await case.skip(21 * DAY)
-    assert await case.stage() == "escalation"
-    error = await refused(extended(case, today + 60 * DAY))
-    assert "escalation" in error.details[0]["reason"]
 
 
 async def test_escalation_extend_deadline_returns_to_follow_up(case: CaseDriver) -> None:
