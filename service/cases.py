@@ -247,7 +247,7 @@ class CaseService:
                 )
             raise Invalid.field("person", "required when the event opens a case")
         update = update_method(CaseWorkflow.status_event)
-        update_id = f"event-{event.event_id}-{await self._digest(case_scope(event.case_id), event)}"
+        update_id = await self._event_update_id(event)
         if case_exists:
             # The case's workflow runs (the case file is written by it): a plain update, which
             # costs the server less than a start that finds the workflow there.
@@ -265,29 +265,53 @@ class CaseService:
                 if error.status != RPCStatusCode.NOT_FOUND:
                     raise
                 return await self._after_close(event)
-        start = WithStartWorkflowOperation(
-            CaseWorkflow.run,
-            self._start_defaults.model_copy(update={"case_id": event.case_id}),
-            id=workflow_id(event.case_id),
-            task_queue=self._settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            # A closed case stays closed; a run that never opened leaves the id free.
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-            search_attributes=opening_search_attributes(event, datetime.now(BERLIN).date()),
-        )
         try:
-            opened: IntakeResult = await self._timely(
-                self._client.execute_update_with_start_workflow(
-                    update, event, start_workflow_operation=start, id=update_id
-                )
+            # A closed case stays closed; a run that never opened leaves the id free.
+            return await self._start_with(
+                event,
+                self._start_defaults.model_copy(update={"case_id": event.case_id}),
+                WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                update_id,
             )
-            return opened
-        except WorkflowUpdateFailedError as error:
-            raise _from_event_failure(error, event) from None
         except (WorkflowAlreadyStartedError, RPCError) as error:
             if isinstance(error, RPCError) and error.status != RPCStatusCode.ALREADY_EXISTS:
                 raise
             return await self._after_close(event)
+
+    async def _event_update_id(self, event: StatusEvent) -> str:
+        """The update id of a status event: its id and its content's keyed digest."""
+        return f"event-{event.event_id}-{await self._digest(case_scope(event.case_id), event)}"
+
+    async def _start_with(
+        self,
+        event: StatusEvent,
+        start_input: CaseStart,
+        reuse: WorkflowIDReusePolicy,
+        update_id: str,
+    ) -> IntakeResult:
+        """``event`` delivered by update-with-start to a run started with ``start_input`` if
+        none runs (a new case, or a closed one coming back)."""
+        start = WithStartWorkflowOperation(
+            CaseWorkflow.run,
+            start_input,
+            id=workflow_id(event.case_id),
+            task_queue=self._settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=reuse,
+            search_attributes=opening_search_attributes(event, datetime.now(BERLIN).date()),
+        )
+        try:
+            intake: IntakeResult = await self._timely(
+                self._client.execute_update_with_start_workflow(
+                    update_method(CaseWorkflow.status_event),
+                    event,
+                    start_workflow_operation=start,
+                    id=update_id,
+                )
+            )
+            return intake
+        except WorkflowUpdateFailedError as error:
+            raise _from_event_failure(error, event) from None
         finally:
             await _forget_start(start)
 
@@ -324,30 +348,15 @@ class CaseService:
     async def _reopen(self, event: StatusEvent, after_seq: int) -> IntakeResult:
         """A new run of the closed case's workflow, its timeline going on after ``after_seq``;
         two events racing to reopen it meet in the one new run."""
-        update = update_method(CaseWorkflow.status_event)
-        update_id = f"event-{event.event_id}-{await self._digest(case_scope(event.case_id), event)}"
-        start = WithStartWorkflowOperation(
-            CaseWorkflow.run,
+        update_id = await self._event_update_id(event)
+        return await self._start_with(
+            event,
             self._start_defaults.model_copy(
                 update={"case_id": event.case_id, "reopened_after_seq": after_seq}
             ),
-            id=workflow_id(event.case_id),
-            task_queue=self._settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-            search_attributes=opening_search_attributes(event, datetime.now(BERLIN).date()),
+            WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            update_id,
         )
-        try:
-            reopened: IntakeResult = await self._timely(
-                self._client.execute_update_with_start_workflow(
-                    update, event, start_workflow_operation=start, id=update_id
-                )
-            )
-            return reopened
-        except WorkflowUpdateFailedError as error:
-            raise _from_event_failure(error, event) from None
-        finally:
-            await _forget_start(start)
 
     @staticmethod
     async def _recorded_event(con: Connection, event: StatusEvent) -> IntakeResult | None:
