@@ -42,7 +42,7 @@ class CaseStore:
             if opening.reopened:
                 await cases.reopen_case(con, event, opening.entry.at)
             await cases.upsert_person(con, event.case_id, event.person)
-            await cases.replace_children(con, event.case_id, event)
+            await cases.replace_household(con, event.case_id, event)
             await cases.insert_status_event(con, event, opening.entry.at)
 
     @activity.defn(name=ActivityName.RECORD_EVENT)
@@ -55,7 +55,7 @@ class CaseStore:
             await cases.update_case_status(con, event)
             if event.person is not None:
                 await cases.upsert_person(con, event.case_id, event.person)
-            await cases.replace_children(con, event.case_id, event)
+            await cases.replace_household(con, event.case_id, event)
 
     @activity.defn(name=ActivityName.RECORD_STAGE)
     async def record_stage(self, record: StageRecord) -> None:

@@ -166,6 +166,14 @@ class TimelineEntry(BaseModel):
     detail: str
 
 
+class HouseholdMember(BaseModel):
+    """Another member's case in the same household (``Household.reference``)."""
+
+    case_id: str
+    stage: Stage
+    outcome: Outcome | None
+
+
 class CaseView(BaseModel):
     """``GET /api/v1/cases/{case_id}``."""
 
@@ -176,6 +184,10 @@ class CaseView(BaseModel):
     departure_deadline: date | None
     open_tasks: list[TaskView]
     timeline: list[TimelineEntry]
+    household: list[HouseholdMember] = Field(
+        default_factory=list,
+        description="The other members' cases, when the intake linked the household.",
+    )
 
 
 class KiPersonalData(BaseModel):
@@ -238,6 +250,14 @@ class CaseRow(Row):
     outcome: str | None
     departure_deadline: date | None
     town: str
+
+
+class HouseholdMemberRow(Row):
+    """Another case of the same household."""
+
+    case_id: str
+    stage: str
+    outcome: str | None
 
 
 class RecordedEvent(Row):

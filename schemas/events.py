@@ -121,12 +121,29 @@ class Child(BaseModel):
     date_of_birth: date
 
 
+HouseholdReference = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"),
+    Field(
+        description="The back office's reference of a household whose members are each obliged "
+        "to leave: the cases sharing it are linked. Letters, digits, '.', '_', '-'; never a name.",
+        examples=["HH-2024-000045"],
+    ),
+]
+
+
 class Household(BaseModel):
     """Who lives with the person; ages are computed from dates of birth, never stored."""
 
     model_config = ConfigDict(extra="forbid")
 
     children: list[Child] = Field(default_factory=list, max_length=30)
+    reference: HouseholdReference | None = Field(
+        default=None,
+        description="Links the cases of a household's members (each keeps its own "
+        "conversation and consent; an enforcement sees every minor of the household). A "
+        "household reported without it unlinks the case.",
+    )
 
 
 class StatusEvent(BaseModel):

@@ -160,6 +160,9 @@ class AccessReport(BaseModel):
     case: CaseData
     person: PersonData | None
     household_children_born_on: list[date]
+    household_reference: str | None = Field(
+        default=None, description="The household the case is linked to (other members' cases)."
+    )
     supporters: list[SupporterData]
     consents: list[ConsentData]
     status_events: list[StatusEventData]

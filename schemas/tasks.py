@@ -447,6 +447,9 @@ class CompleteTask(BaseModel):
 
     task_id: Line
     completion: TaskCompletion
+    # The workflow cannot read the other members' files: the service adds, for a decision
+    # the time rules check, the dates of birth the household has beyond this case.
+    household_born: list[date] = Field(default_factory=list, max_length=200)
 
 
 class TaskView(BaseModel):

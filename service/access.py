@@ -191,6 +191,7 @@ class AccessService:
                 case=case,
                 person=await record_store.person(con, case_id),
                 household_children_born_on=await record_store.children_born_on(con, case_id),
+                household_reference=await record_store.household_reference(con, case_id),
                 supporters=await record_store.supporters(con, case_id),
                 consents=await record_store.consents(con, case_id),
                 status_events=await record_store.status_events(con, case_id),

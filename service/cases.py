@@ -21,7 +21,7 @@ import asyncio
 import hashlib
 import hmac
 from collections.abc import Awaitable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 import asyncpg
@@ -48,6 +48,7 @@ from schemas.case import (
     CaseView,
     ConsentWithdrawal,
     DeadlineExtension,
+    HouseholdMember,
     RouteFailure,
     SupporterReport,
     TimelineEntry,
@@ -57,6 +58,8 @@ from schemas.events import IntakeResult, StatusEvent, event_digest, implausible_
 from schemas.local_time import BERLIN
 from schemas.tasks import (
     CompleteTask,
+    EnforcementResult,
+    Escalation,
     KiContact,
     Queue,
     TaskCompletion,
@@ -451,6 +454,7 @@ class CaseService:
             task = await task_store.get_task(con, task_id)
             if task is None:
                 raise NotFound("unknown task")
+            reference = task.arrival_reference
             if queue is not None and task.queue != queue.value:
                 raise Forbidden("this task is not in your role's inbox")
             repeat = False
@@ -466,12 +470,16 @@ class CaseService:
             if isinstance(completion, KiContact) and completion.partner_id is not None:
                 language = await case_store.person_language(con, _case_of(task))
                 await self._check_partner(con, task.town, completion.partner_id, language)
-        reference = task.arrival_reference
+            household: list[date] = []
+            if reference is None and isinstance(completion, Escalation | EnforcementResult):
+                # The time rules see every minor of the household: the workflow knows its
+                # own file only, the other members' cases are read here.
+                household = await case_store.household_born(con, _case_of(task))
         scope = arrival_scope(reference) if reference is not None else case_scope(_case_of(task))
         # The task and what was entered: the same completion twice is one update; another
         # one of the same task is an update of its own, which the workflow refuses (409).
         update_id = f"task-{task_id}-{await self._digest(scope, completion)}"
-        request = CompleteTask(task_id=task_id, completion=completion)
+        request = CompleteTask(task_id=task_id, completion=completion, household_born=household)
         if reference is not None:
             update = self._client.get_workflow_handle_for(
                 ArrivalWorkflow.run, arrival_workflow_id(reference)
@@ -622,6 +630,7 @@ async def read_case_view(con: Connection, case_id: str) -> CaseView | None:
         return None
     tasks = await task_store.open_tasks(con, case_id=case_id)
     entries = await timeline_store.timeline(con, case_id)
+    members = await case_store.household_members(con, case_id)
     return CaseView(
         case_id=case.case_id,
         stage=case.stage,
@@ -630,4 +639,5 @@ async def read_case_view(con: Connection, case_id: str) -> CaseView | None:
         departure_deadline=case.departure_deadline,
         open_tasks=[TaskView.model_validate(row.model_dump()) for row in tasks],
         timeline=[TimelineEntry.model_validate(row.model_dump()) for row in entries],
+        household=[HouseholdMember.model_validate(row.model_dump()) for row in members],
     )

@@ -1,13 +1,20 @@
 """The case and what it records of the person: ``cases``, ``persons``, ``household_children``,
-``status_events``, ``supporters``. One function per query; writers take a connection (the
-caller owns the transaction) and are safe to repeat.
+``household_links``, ``status_events``, ``supporters``. One function per query; writers take
+a connection (the caller owns the transaction) and are safe to repeat.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from schemas.case import CaseRow, RecordedEvent, Stage, SupporterReport
+from schemas.case import (
+    CaseRow,
+    HouseholdMemberRow,
+    Outcome,
+    RecordedEvent,
+    Stage,
+    SupporterReport,
+)
 from schemas.events import Person, StatusEvent, event_digest
 from schemas.records import StageRecord
 from store.db import Connection
@@ -68,7 +75,9 @@ async def upsert_person(con: Connection, case_id: str, person: Person) -> None:
     )
 
 
-async def replace_children(con: Connection, case_id: str, event: StatusEvent) -> None:
+async def replace_household(con: Connection, case_id: str, event: StatusEvent) -> None:
+    """The household as the event reports it: its children and its link to the other
+    members' cases (a household without a reference unlinks the case)."""
     if event.household is None:
         return
     await con.execute("DELETE FROM household_children WHERE case_id = $1", case_id)
@@ -79,6 +88,57 @@ async def replace_children(con: Connection, case_id: str, event: StatusEvent) ->
             for position, child in enumerate(event.household.children)
         ],
     )
+    if event.household.reference is None:
+        await con.execute("DELETE FROM household_links WHERE case_id = $1", case_id)
+        return
+    await con.execute(
+        "INSERT INTO household_links (case_id, reference) VALUES ($1, $2)"
+        " ON CONFLICT (case_id) DO UPDATE SET reference = excluded.reference",
+        case_id,
+        event.household.reference,
+    )
+
+
+# A member whose case closed with one of these no longer lives in the household; one whose
+# case closed otherwise (a residence title, closed by the ABH) still does.
+_LEFT_THE_HOUSEHOLD = tuple(
+    outcome.value
+    for outcome in (Outcome.DEPARTED_VOLUNTARILY, Outcome.DEPARTED_ENFORCED, Outcome.MOVED_AWAY)
+)
+
+
+async def household_members(con: Connection, case_id: str) -> list[HouseholdMemberRow]:
+    """The other cases of the case's household, by case id."""
+    rows = await con.fetch(
+        "SELECT other.case_id, c.stage, c.outcome FROM household_links own"
+        " JOIN household_links other ON other.reference = own.reference"
+        " AND other.case_id <> own.case_id"
+        " JOIN cases c ON c.case_id = other.case_id"
+        " WHERE own.case_id = $1 ORDER BY other.case_id",
+        case_id,
+    )
+    return [HouseholdMemberRow.model_validate(dict(row)) for row in rows]
+
+
+async def household_born(con: Connection, case_id: str) -> list[date]:
+    """The dates of birth of everyone in the case's household beyond its own file: the other
+    members who still live there, and the children their cases list (a child listed by two
+    parents counts once per listing, which changes no rule)."""
+    rows = await con.fetch(
+        "WITH members AS ("
+        " SELECT other.case_id FROM household_links own"
+        " JOIN household_links other ON other.reference = own.reference"
+        " AND other.case_id <> own.case_id"
+        " JOIN cases c ON c.case_id = other.case_id"
+        " WHERE own.case_id = $1 AND (c.outcome IS NULL OR c.outcome <> ALL($2::text[])))"
+        " SELECT p.date_of_birth FROM persons p JOIN members USING (case_id)"
+        " UNION ALL"
+        " SELECT h.date_of_birth FROM household_children h JOIN members USING (case_id)"
+        " ORDER BY 1",
+        case_id,
+        list(_LEFT_THE_HOUSEHOLD),
+    )
+    return [row["date_of_birth"] for row in rows]
 
 
 async def insert_status_event(con: Connection, event: StatusEvent, at: datetime) -> None:

@@ -14,6 +14,7 @@ from store.db import Connection
 PERSONAL_TABLES = (
     "persons",
     "household_children",
+    "household_links",
     "supporters",
     "ki_referrals",
     "status_events",

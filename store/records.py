@@ -100,6 +100,13 @@ async def children_born_on(con: Connection, case_id: str) -> list[date]:
     return [row["date_of_birth"] for row in rows]
 
 
+async def household_reference(con: Connection, case_id: str) -> str | None:
+    reference: str | None = await con.fetchval(
+        "SELECT reference FROM household_links WHERE case_id = $1", case_id
+    )
+    return reference
+
+
 async def supporters(con: Connection, case_id: str) -> list[SupporterData]:
     rows = await con.fetch(
         "SELECT name, organisation, contact, is_representative, registered_at FROM supporters "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -147,11 +147,18 @@ class CaseDriver:
         assert len(matching) == 1, f"expected one open {kind} task, open: {await self.open_kinds()}"
         return matching[0]
 
-    async def complete(self, kind: str, completion: TaskCompletion) -> TaskResult:
+    async def complete(
+        self, kind: str, completion: TaskCompletion, *, household_born: Sequence[date] = ()
+    ) -> TaskResult:
+        """``household_born``: what the service would add of the household's other cases."""
         assert self.handle is not None
         return await self.handle.execute_update(
             update_method(CaseWorkflow.complete_task),
-            CompleteTask(task_id=await self.task_id(kind), completion=completion),
+            CompleteTask(
+                task_id=await self.task_id(kind),
+                completion=completion,
+                household_born=list(household_born),
+            ),
         )
 
     async def withdraw(self) -> CaseUpdateResult:

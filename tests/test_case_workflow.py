@@ -749,6 +749,29 @@ async def test_a_breach_as_carried_out_is_documented_as_an_incident(case: CaseDr
     assert kept is not None and kept["reason"] is None and len(kept["rule_ids"]) == 2
 
 
+async def test_a_minor_of_another_members_case_makes_a_breach_an_incident(
+    case: CaseDriver,
+) -> None:
+    await escalated(case)  # an adult; the household's child has a case of their own
+    today = await case.today()
+    at = datetime.combine(today + 10 * DAY, time(9, 0), BERLIN)
+    await case.complete("escalation", planned(at))
+    await case.skip(at + 3 * HOUR - await case.now())
+    early = datetime.combine(today + 10 * DAY, time(5, 30), BERLIN)
+    member = date(today.year - 13, today.month, 1)
+    error = await refused(
+        case.complete("enforcement_result", carried_out(early), household_born=[member])
+    )
+    assert {d["field"] for d in error.details} == {"breach_reason", "decided_by"}
+    documented = carried_out(early, breach_reason="Flugzeit", decided_by="Einsatzleitung")
+    done = await case.complete("enforcement_result", documented, household_born=[member])
+    assert done.stage == "closed"
+    [incident] = await case.pool.fetch(
+        "SELECT rule_ids FROM enforcement_incidents WHERE case_id = $1", case.case_id
+    )
+    assert "konsenspapier-kreis-unna" in incident["rule_ids"]
+
+
 async def test_minors_present_count_though_the_household_has_none(case: CaseDriver) -> None:
     await escalated(case)  # an adult, no children recorded
     today = await case.today()

@@ -272,7 +272,7 @@ async def test_the_access_report_of_a_real_case(
     admin: httpx.AsyncClient,
 ) -> None:
     case_id = await to_follow_up(http, ki)
-    household = {"children": [{"date_of_birth": "2015-06-01"}]}
+    household = {"children": [{"date_of_birth": "2015-06-01"}], "reference": "HH-2024-07"}
     changed = await http.post(
         f"{V1}/status-events", json=event(case_id, 2, status="geduldet", household=household)
     )
@@ -303,6 +303,7 @@ async def test_the_access_report_of_a_real_case(
     assert report["person"]["phone"] == expected["phone"]
     assert report["person"]["street"] == expected["address"]["street"]
     assert report["household_children_born_on"] == ["2015-06-01"]
+    assert report["household_reference"] == "HH-2024-07"
     assert [s["name"] for s in report["supporters"]] == ["Helga Helferin"]
     [consent] = report["consents"]
     assert consent["withdrawn_on"] == str(today())

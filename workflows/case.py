@@ -18,7 +18,7 @@ the task's outcome (done, lapsed, patience ended). The machinery is ``workflows/
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import Enum
@@ -250,6 +250,9 @@ class CaseWorkflow:
         self._children: tuple[date, ...] = ()
         # The person's own date of birth: a minor obliged to leave is protected as one.
         self._person_born: date | None = None
+        # The household beyond this case (other members and their children), as the service
+        # read it when the enforcement's result was sent: the incident is judged on the same.
+        self._result_household: tuple[date, ...] = ()
         self._town = ""
         # A case that came back goes on after its last timeline entry.
         self._seq = start.reopened_after_seq or 0
@@ -751,7 +754,7 @@ class CaseWorkflow:
     async def _document_breaches(self, result: EnforcementResult) -> None:
         """Zeitregel verletzt: the rules the measure broke as it was carried out, the reason
         and who decided, recorded as an incident (the validator asked for both)."""
-        broken = self._broken_as_carried_out(result)
+        broken = self._broken_as_carried_out(result, self._result_household)
         if not broken:
             return
         assert result.breach_reason is not None and result.decided_by is not None
@@ -770,14 +773,16 @@ class CaseWorkflow:
             ),
         )
 
-    def _broken_as_carried_out(self, result: EnforcementResult) -> list[TimeRule]:
+    def _broken_as_carried_out(
+        self, result: EnforcementResult, household: Sequence[date]
+    ) -> list[TimeRule]:
         planned = self._planned
         return broken_rules(
             self._start.time_rules,
             Enforcement(
                 at=result.started_at,
                 until=result.ended_at,
-                affected_born=self._affected_born(),
+                affected_born=self._affected_born(household),
                 minor_present=result.minors_present,
                 enters_home=planned.enters_home if planned else False,
                 court_order=planned.court_order if planned else False,
@@ -1018,13 +1023,15 @@ class CaseWorkflow:
     @workflow.update(name="complete_task")
     async def complete_task(self, request: CompleteTask) -> TaskResult:
         """A caseworker completed a task; answers once the case has moved on."""
+        if isinstance(request.completion, EnforcementResult):
+            self._result_household = tuple(request.household_born)
         await self._engine.complete(request)
         return TaskResult(task_id=request.task_id, case_id=self._case_id, stage=self._stage)
 
     @complete_task.validator
     def _validate_completion(self, request: CompleteTask) -> None:
         task = self._engine.task_to_complete(request.task_id)
-        errors = self._completion_errors(task, request.completion)
+        errors = self._completion_errors(task, request.completion, request.household_born)
         if errors:
             raise ApplicationError(
                 "; ".join(f"{error.field}: {error.reason}" for error in errors),
@@ -1395,7 +1402,11 @@ class CaseWorkflow:
         if self._engine.closing or self._engine.finished:
             refuse(ErrorType.CASE_CLOSED, "case_id", "the case is closed")
 
-    def _completion_errors(self, task: Task, completion: TaskCompletion) -> list[FieldError]:
+    def _completion_errors(
+        self, task: Task, completion: TaskCompletion, household: Sequence[date]
+    ) -> list[FieldError]:
+        """``household``: the dates of birth of the household beyond this case (the
+        service reads them for the decisions the time rules check)."""
         if completion.kind != task.kind.value:
             return [FieldError(field="kind", reason=f"this task is a {task.kind.value} task")]
         today = self._today()
@@ -1428,7 +1439,7 @@ class CaseWorkflow:
                     FieldError(field="planned_departure_on", reason="must not be in the past")
                 )
         if isinstance(completion, EnforcementResult):
-            errors.extend(self._result_errors(completion))
+            errors.extend(self._result_errors(completion, household))
         if (
             isinstance(completion, KiContact)
             and completion.partner_id is not None
@@ -1454,7 +1465,7 @@ class CaseWorkflow:
             if completion.new_deadline is not None and completion.new_deadline <= today:
                 errors.append(FieldError(field="new_deadline", reason="must be after today"))
             if completion.enforcement_at is not None:
-                errors.extend(self._enforcement_errors(completion))
+                errors.extend(self._enforcement_errors(completion, household))
         return errors
 
     def _route_errors(self, conversation: InformationConversation) -> list[FieldError]:
@@ -1480,7 +1491,9 @@ class CaseWorkflow:
         )
         return errors
 
-    def _enforcement_errors(self, decision: Escalation) -> list[FieldError]:
+    def _enforcement_errors(
+        self, decision: Escalation, household: Sequence[date]
+    ) -> list[FieldError]:
         """The time rules, for everyone the measure affects and for all of its duration; a
         notice rule without a known announcement asks for the day it was announced."""
         assert decision.enforcement_at is not None
@@ -1499,7 +1512,7 @@ class CaseWorkflow:
             Enforcement(
                 at=decision.enforcement_at,
                 until=decision.enforcement_until,
-                affected_born=self._affected_born(),
+                affected_born=self._affected_born(household),
                 enters_home=decision.enters_home,
                 court_order=decision.court_order,
                 tolerated_since=self._tolerated_since,
@@ -1516,7 +1529,9 @@ class CaseWorkflow:
             for rule in broken
         ]
 
-    def _result_errors(self, result: EnforcementResult) -> list[FieldError]:
+    def _result_errors(
+        self, result: EnforcementResult, household: Sequence[date]
+    ) -> list[FieldError]:
         """What happened cannot be refused; a broken time rule asks for why and who decided."""
         now = workflow.now()
         errors = [
@@ -1524,7 +1539,7 @@ class CaseWorkflow:
             for name in ("started_at", "ended_at")
             if getattr(result, name) > now
         ]
-        broken = self._broken_as_carried_out(result)
+        broken = self._broken_as_carried_out(result, household)
         names = "; ".join(f"{rule.title} ({rule.source})" for rule in broken)
         for name in ("breach_reason", "decided_by"):
             given = getattr(result, name) is not None
@@ -1534,11 +1549,11 @@ class CaseWorkflow:
                 errors.append(FieldError(field=name, reason="only when a time rule was broken"))
         return errors
 
-    def _affected_born(self) -> tuple[date, ...]:
-        """Everyone an enforcement in this case affects: the person and the household's
-        children."""
+    def _affected_born(self, household: Sequence[date]) -> tuple[date, ...]:
+        """Everyone an enforcement in this case affects: the person, the household's children,
+        and the household's other members with cases of their own and their children."""
         person = () if self._person_born is None else (self._person_born,)
-        return person + self._children
+        return person + self._children + tuple(household)
 
     # ------------------------------------------------------------------ helpers
 
