@@ -263,6 +263,23 @@ async def test_the_temporal_ui_shows_a_new_case_with_its_stage_and_town_from_its
     await no_upsert_in_history(handle)
 
 
+async def test_an_unaccompanied_minor_is_a_case_with_minors_from_its_start(
+    http: httpx.AsyncClient, dev_env: WorkflowEnvironment
+) -> None:
+    case_id = new_case_id()
+    event = opening(case_id)
+    sixteen = today().replace(year=today().year - 16, day=1)
+    event["person"]["date_of_birth"] = sixteen.isoformat()
+    event["household"] = {"children": []}
+    assert (await http.post(f"{V1}/status-events", json=event)).status_code == 202
+    handle = dev_env.client.get_workflow_handle(workflow_id(case_id))
+    shown = {
+        pair.key.name: pair.value for pair in (await handle.describe()).typed_search_attributes
+    }
+    assert shown["CaseHasMinors"] is True
+    await no_upsert_in_history(handle)
+
+
 async def test_a_case_without_a_deadline_shows_none_and_needs_no_upsert_either(
     http: httpx.AsyncClient, dev_env: WorkflowEnvironment
 ) -> None:

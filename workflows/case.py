@@ -128,7 +128,8 @@ def opening_search_attributes(event: StatusEvent, today: date) -> TypedSearchAtt
         sa.case_values(
             stage=FIRST_STAGE.value,
             town=event.person.address.town,
-            children_born=[child.date_of_birth for child in children],
+            # CaseHasMinors: an unaccompanied minor is a case with minors too.
+            people_born=[event.person.date_of_birth, *(c.date_of_birth for c in children)],
             today=today,
             overdue=False,
             deadline=event.departure_deadline,
@@ -191,6 +192,7 @@ CHECK_IN_AFTER_PLANNED_DEPARTURE = "check-in-after-planned-departure"
 REPRESENTATIVES_RECORDED = "representatives-recorded"
 CONTINUE_AS_NEW = "continue-as-new"
 ERASURE_CONFIRMED = "erasure-confirmed"
+MINOR_PERSON_SHOWN = "minor-person-shown"
 # A case started now has them all from its start (CaseStart.changes).
 CHANGES = (
     RECORD_WITHDRAWAL_AT_ONCE,
@@ -201,6 +203,7 @@ CHANGES = (
     REPRESENTATIVES_RECORDED,
     CONTINUE_AS_NEW,
     ERASURE_CONFIRMED,
+    MINOR_PERSON_SHOWN,
 )
 
 
@@ -1584,7 +1587,10 @@ class CaseWorkflow:
         wanted = sa.case_values(
             stage=self._stage.value,
             town=self._town,
-            children_born=self._children,
+            # Cases started before counted the household's children only.
+            people_born=self._affected_born(())
+            if self._has(MINOR_PERSON_SHOWN)
+            else self._children,
             today=self._today(),
             overdue=any(task.overdue for task in self._engine.tasks.values()),
             deadline=self._departure_deadline,

@@ -49,7 +49,7 @@ def case_values(
     *,
     stage: str,
     town: str,
-    children_born: Iterable[date],
+    people_born: Iterable[date],
     today: date,
     overdue: bool,
     deadline: date | None,
@@ -58,7 +58,7 @@ def case_values(
     return {
         CASE_STAGE.name: stage,
         CASE_TOWN.name: town,
-        CASE_HAS_MINORS.name: any(age_on(born, today) < 18 for born in children_born),
+        CASE_HAS_MINORS.name: any(age_on(born, today) < 18 for born in people_born),
         CASE_OVERDUE.name: overdue,
         CASE_DEPARTURE_DEADLINE.name: departure_moment(deadline),
     }

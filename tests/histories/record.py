@@ -93,6 +93,16 @@ async def departed_voluntarily(case: CaseDriver) -> None:
     await case.event("ausgereist")
 
 
+async def minor_departed(case: CaseDriver) -> None:
+    """An unaccompanied 16-year-old: a case with minors from its start, to a departure."""
+    today = await case.today()
+    await case.open(born=today.replace(year=today.year - 16, day=1))
+    await _referral(case)
+    await case.skip(15 * DAY)
+    await case.complete("follow_up", FollowUp(reached=True))
+    await case.event("ausgereist")
+
+
 async def checked_in_after_planned_departure(case: CaseDriver) -> None:
     """After CHECK_IN_AFTER_PLANNED_DEPARTURE: a return-support application tracked, and the
     check-in the morning after the planned departure, before the departure is reported."""
@@ -338,6 +348,8 @@ SCENARIOS: dict[str, Callable[[CaseDriver], Awaitable[None]]] = {
     "continued_as_new": continued_as_new,
     # After ERASURE_CONFIRMED: the partner's erasure confirmed by the KI after a withdrawal.
     "erasure_confirmed": erasure_confirmed,
+    # After MINOR_PERSON_SHOWN: the person's own age counts for CaseHasMinors.
+    "minor_departed": minor_departed,
 }
 
 
