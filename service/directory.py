@@ -12,10 +12,12 @@ page).
 from __future__ import annotations
 
 import asyncpg
+from pydantic import BaseModel
 
 from schemas.offers import Offer, OfferDraft
 from schemas.partners import Partner, PartnerDraft
 from service.errors import NameTaken, UnknownEntry
+from store import cases as case_store
 from store import offers as offer_store
 from store import partners as partner_store
 
@@ -23,6 +25,17 @@ _UNKNOWN_PARTNER = "unknown partner"
 _UNKNOWN_OFFER = "unknown offer"
 _PARTNER_TAKEN = "a partner with this name already exists in this town"
 _OFFER_TAKEN = "an offer with this name already exists in this town (or county-wide)"
+
+
+class PartnerChoice(BaseModel):
+    """The partners the KI may choose for a person: those who speak the person's language
+    first; ``none_speaks`` when the directory knows partners' languages in the town and none
+    of them is the person's (the KI must then say how they will understand each other)."""
+
+    partners: list[Partner]
+    language: str | None
+    speakers: int
+    none_speaks: bool
 
 
 class DirectoryService:
@@ -37,6 +50,21 @@ class DirectoryService:
         """Active partners, of one town or all."""
         async with self._pool.acquire() as con:
             return await partner_store.list_partners(con, town)
+
+    async def partners_for(self, town: str, case_id: str) -> PartnerChoice:
+        """The town's active partners for the person of ``case_id`` (the KI received the
+        person's language with the handover)."""
+        async with self._pool.acquire() as con:
+            partners = await partner_store.list_partners(con, town)
+            language = await case_store.person_language(con, case_id)
+        speaking = [p for p in partners if language in p.languages]
+        known = any(p.languages for p in partners)
+        return PartnerChoice(
+            partners=speaking + [p for p in partners if p not in speaking],
+            language=language,
+            speakers=len(speaking),
+            none_speaks=language is not None and known and not speaking,
+        )
 
     async def get_partner(self, partner_id: int) -> Partner:
         """Also a deactivated one: past disclosures name it."""

@@ -214,6 +214,11 @@ async def test_the_ki_sees_referrals_only_with_the_three_categories(site: Site) 
         form = await ki.get(f"/aufgaben/{ki_task}")
         partner_id = re.search(r'<option value="(\d+)"', form.text)
         assert partner_id
+        # Unna's partner speaks de, en, fr, sq: the page says none speaks Arabic.
+        assert (
+            "Kein Partner in Unna spricht laut Verzeichnis die Sprache der Person (Arabisch)"
+            in form.text
+        )
         done = await ki.post(
             f"/aufgaben/{ki_task}",
             data={"partner_id": partner_id.group(1), "contacted_on": today().isoformat()},
@@ -221,6 +226,25 @@ async def test_the_ki_sees_referrals_only_with_the_three_categories(site: Site) 
         assert done.status_code == 303, done.text
     assert [entry.what for entry in await site.accounts.access_log(without_consent)] == []
     assert [entry.role for entry in await site.accounts.access_log(referred)] == [Role.KI]
+
+
+async def test_the_ki_form_names_the_partners_who_speak_the_persons_language(site: Site) -> None:
+    referred = await site.open_case(language="sq")
+    abh = await site.person(Role.ABH)
+    async with abh:
+        task_id = await site.task_id(referred, "information_conversation")
+        assert (await complete_conversation(abh, task_id, today())).status_code == 303
+        consent = await site.task_id(referred, "referral_consent")
+        response = await abh.post(
+            f"/aufgaben/{consent}",
+            data={"interested": "ja", "consent_signed_on": today().isoformat()},
+        )
+        assert response.status_code == 303
+    ki = await site.person(Role.KI)
+    async with ki:
+        form = await ki.get(f"/aufgaben/{await site.task_id(referred, 'ki_contact')}")
+        assert "Die Sprache der Person (Albanisch) sprechen: Der Paritätische Unna" in form.text
+        assert "Kein Partner in Unna spricht" not in form.text
 
 
 async def test_operations_see_numbers_but_no_case(site: Site) -> None:

@@ -59,9 +59,9 @@ async def _task_page(
     status_code: int = 200,
 ) -> Response:
     """``unavailable``: the completion was not confirmed; repeat after this many seconds."""
-    partners = []
-    if task.kind == "ki_contact":
-        partners = await directory_of(request).list_partners(task.town)
+    choice = None
+    if task.kind == "ki_contact" and task.case_id is not None:
+        choice = await directory_of(request).partners_for(task.town, task.case_id)
     everyone = await accounts_of(request).list_accounts()
     names = {a.account_id: a.display_name for a in everyone}
     colleagues = [
@@ -93,7 +93,8 @@ async def _task_page(
         values=values or {},
         errors=errors or {},
         unavailable=unavailable,
-        partners=partners,
+        partners=choice.partners if choice else [],
+        partner_choice=choice,
         colleagues=colleagues,
         names=names,
         history=history,
