@@ -60,7 +60,7 @@ async def _task_page(
 ) -> Response:
     """``unavailable``: the completion was not confirmed; repeat after this many seconds."""
     choice = None
-    if task.kind == "ki_contact" and task.case_id is not None:
+    if task.kind == "ki_contact" and task.case_id is not None and task.town is not None:
         choice = await directory_of(request).partners_for(task.town, task.case_id)
     everyone = await accounts_of(request).list_accounts()
     names = {a.account_id: a.display_name for a in everyone}
