@@ -151,6 +151,9 @@ class KiContactResult(StrEnum):
     REACHED = "reached"  # the person takes up the support: a partner is chosen
     DECLINED = "declined"  # the person does not want it
     NOT_REACHED = "not_reached"
+    # The partner the person needs is not named on the signed consent (added to the directory
+    # later, or in the town the person moved to): the ABH offers a new consent.
+    NEW_CONSENT = "new_consent"
 
 
 class KiContact(_Completion):

@@ -346,6 +346,42 @@ async def test_the_consent_covers_the_partners_its_form_names(case: CaseDriver) 
     assert done.stage == "follow_up"
 
 
+async def test_a_partner_the_consent_does_not_name_takes_a_new_consent(case: CaseDriver) -> None:
+    await case.open()
+    today = await case.today()
+    await case.complete("information_conversation", conversation(today))
+    await case.complete(
+        "referral_consent", ReferralConsent(interested=True, consent_signed_on=today)
+    )
+    # A partner who joined the directory after the consent was signed.
+    added_later = await case.pool.fetchval(
+        "INSERT INTO partners (name, kind, town, contact, languages)"
+        " VALUES ('Später in Unna', 'ehrenamt', 'Unna', 'x', '{de,ar}') RETURNING partner_id"
+    )
+    asked = await case.complete(
+        "ki_contact", KiContact(result="new_consent", contacted_on=today)
+    )
+    assert asked.stage == "referral_offer"
+    assert await case.open_kinds() == ["referral_consent"]
+    forms = await case.pool.fetch(
+        "SELECT recipients FROM case_documents WHERE case_id = $1 AND kind = 'einwilligung'"
+        " ORDER BY created_at",
+        case.case_id,
+    )
+    assert len(forms) == 2 and added_later in forms[1]["recipients"]
+    await case.complete(
+        "referral_consent", ReferralConsent(interested=True, consent_signed_on=today)
+    )
+    done = await case.complete("ki_contact", KiContact(partner_id=added_later, contacted_on=today))
+    assert done.stage == "follow_up"
+    consents = await case.pool.fetch(
+        "SELECT covered_partners FROM consents WHERE case_id = $1 ORDER BY signed_on, consent_id",
+        case.case_id,
+    )
+    assert len(consents) == 2
+    assert [added_later in row["covered_partners"] for row in consents].count(True) == 1
+
+
 async def test_a_withdrawal_asks_the_ki_to_confirm_each_partners_erasure(
     case: CaseDriver,
 ) -> None:

@@ -118,6 +118,8 @@ KI_CONTACT_RESULTS = {
     "reached": "Erreicht: die Person nimmt die Begleitung an",
     "declined": "Erreicht: die Person lehnt ab",
     "not_reached": "Nicht erreicht",
+    "new_consent": "Neue Einwilligung nötig: der passende Partner ist in der unterschriebenen "
+    "Einwilligung nicht genannt",
 }
 
 ROUTE_REVIEW_OUTCOMES = {

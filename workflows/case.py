@@ -216,6 +216,9 @@ KI_RESULTS = {
     KiContactResult.DECLINED: "Die Person hat die Unterstützung abgelehnt (KI)",
     KiContactResult.NOT_REACHED: "Die Person war für das KI nicht erreichbar",
 }
+KI_NEW_CONSENT = (
+    "Neue Einwilligung nötig: der passende Partner ist in der Einwilligung nicht genannt (KI)"
+)
 # The check-in after a planned departure: the morning after, in office hours.
 CHECK_IN_TIME = time(9, 0)
 # Timeline words (German; the timeline shows them as they are).
@@ -513,6 +516,10 @@ class CaseWorkflow:
                 assert isinstance(contact, KiContact)
                 if contact.note_to_abh is not None:
                     await self._note("ki_note", f"Hinweis des KI: {contact.note_to_abh}")
+                if contact.result is KiContactResult.NEW_CONSENT:
+                    # The form of the new offer names the town's partners as they are now.
+                    await self._note("ki_contact", KI_NEW_CONSENT)
+                    return Stage.REFERRAL_OFFER
                 if contact.result is not KiContactResult.REACHED:
                     # Declined or not reached: no partner receives anything; the ABH follows up.
                     await self._note("ki_contact", KI_RESULTS[contact.result])
@@ -1452,7 +1459,8 @@ class CaseWorkflow:
             errors.append(
                 FieldError(
                     field="partner_id",
-                    reason="the signed consent does not name this partner: a new consent is needed",
+                    reason="the signed consent does not name this partner: a new consent is "
+                    "needed (result new_consent)",
                 )
             )
         if isinstance(completion, RepresentativeInquiry) and completion.facts_reported:
