@@ -358,9 +358,7 @@ async def test_a_partner_the_consent_does_not_name_takes_a_new_consent(case: Cas
         "INSERT INTO partners (name, kind, town, contact, languages)"
         " VALUES ('Später in Unna', 'ehrenamt', 'Unna', 'x', '{de,ar}') RETURNING partner_id"
     )
-    asked = await case.complete(
-        "ki_contact", KiContact(result="new_consent", contacted_on=today)
-    )
+    asked = await case.complete("ki_contact", KiContact(result="new_consent", contacted_on=today))
     assert asked.stage == "referral_offer"
     assert await case.open_kinds() == ["referral_consent"]
     forms = await case.pool.fetch(
