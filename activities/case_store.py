@@ -6,6 +6,7 @@ import asyncpg
 from temporalio import activity
 
 from schemas.case import Stage
+from schemas.erasure import erasure_unconfirmed
 from schemas.local_time import BERLIN
 from schemas.records import (
     ActivityName,
@@ -18,6 +19,7 @@ from schemas.records import (
     StageRecord,
     SupporterRecord,
     TaskClosure,
+    UnconfirmedErasure,
 )
 from schemas.retention import RetentionRules, default_retention_rules
 from schemas.tasks import ErasureConfirmation, Queue
@@ -103,6 +105,35 @@ class CaseStore:
             await tasks.insert_notice(con, notice)
             if notice.kind is NoticeKind.OVERDUE and notice.task_id is not None:
                 await tasks.mark_overdue(con, notice.task_id)
+
+    @activity.defn(name=ActivityName.REPORT_UNCONFIRMED_ERASURE)
+    async def report_unconfirmed_erasure(self, report: UnconfirmedErasure) -> None:
+        """After its case closed: an erasure confirmation still open at its due date turns
+        overdue and is reported to the data protection contact, as a running case does; once
+        (the overdue notice's key is the one the case would have used)."""
+        key = f"{report.task_id}:{NoticeKind.OVERDUE.value}"
+        async with self._pool.acquire() as con, con.transaction():
+            await cases.lock_case(con, report.case_id)
+            if not await tasks.open_erasure_confirmation(con, report.task_id):
+                return  # confirmed meanwhile
+            if await tasks.notice_sent(con, key):
+                return
+            entry = await timeline.append(
+                con,
+                report.case_id,
+                report.at,
+                "erasure_unconfirmed",
+                erasure_unconfirmed(report.recipient),
+            )
+            notice = Notice(
+                entry=entry,
+                key=key,
+                queue=Queue.KI,
+                kind=NoticeKind.OVERDUE,
+                task_id=report.task_id,
+            )
+            await tasks.insert_notice(con, notice)
+            await tasks.mark_overdue(con, report.task_id)
 
     @activity.defn(name=ActivityName.REGISTER_SUPPORTER)
     async def register_supporter(self, record: SupporterRecord) -> None:

@@ -32,6 +32,7 @@ from schemas.case_documents import AUTHORITY_CONTACT
 from schemas.retention import RetentionRules, default_retention_rules
 from workflows.arrival import ArrivalWorkflow
 from workflows.case import CaseWorkflow
+from workflows.erasure_watch import ErasureWatchWorkflow
 from workflows.retention import RetentionWorkflow
 
 
@@ -86,6 +87,7 @@ def build_activities(
         store.close_task,
         store.notify,
         store.record_incident,
+        store.report_unconfirmed_erasure,
         store.register_supporter,
         disclosures.record_consent,
         disclosures.hand_over,
@@ -136,7 +138,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[CaseWorkflow, ArrivalWorkflow, RetentionWorkflow],
+        workflows=[CaseWorkflow, ArrivalWorkflow, RetentionWorkflow, ErasureWatchWorkflow],
         activities=activities,
         # One rule for every activity: refused data fails for good, anything else is retried.
         interceptors=[FailureClassifier()],

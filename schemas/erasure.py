@@ -9,6 +9,11 @@ from pydantic import BaseModel
 from schemas.rows import Row
 
 
+def erasure_unconfirmed(recipient: str) -> str:
+    """The timeline's words for an erasure request not confirmed by its due date."""
+    return f"Löschung bei {recipient} nicht bestätigt: an den Datenschutz gemeldet"
+
+
 class ErasureResult(BaseModel):
     case_id: str
     erased_at: datetime

@@ -135,6 +135,30 @@ class IncidentRecord(BaseModel):
     decided_by: str
 
 
+class OpenErasure(BaseModel):
+    """An erasure confirmation still owed when its case closed."""
+
+    task_id: str
+    recipient: str
+    due_at: datetime
+
+
+class ErasureWatch(BaseModel):
+    """The input of the watch that outlives a closed case: its open erasure confirmations."""
+
+    case_id: str
+    erasures: list[OpenErasure] = Field(min_length=1)
+
+
+class UnconfirmedErasure(BaseModel):
+    """erasure.unconfirmed: an erasure still unconfirmed at its due date, its case closed."""
+
+    case_id: str
+    task_id: str
+    recipient: str
+    at: datetime
+
+
 class IncidentRow(Row):
     """An incident as stored; ``reason`` is erased with the case's personal data."""
 
@@ -176,6 +200,7 @@ class ActivityName(StrEnum):
     FINISH_ARRIVAL = "arrival.finish"
     DUE_ARRIVALS = "retention.due_arrivals"
     ERASE_ARRIVALS = "retention.erase_arrivals"
+    REPORT_UNCONFIRMED_ERASURE = "erasure.unconfirmed"
 
 
 KI_RECIPIENT = "ki"

@@ -21,7 +21,7 @@ import asyncio
 import hashlib
 import hmac
 from collections.abc import Awaitable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 import asyncpg
@@ -56,14 +56,18 @@ from schemas.case import (
 from schemas.errors import ErrorType, FieldError
 from schemas.events import IntakeResult, StatusEvent, event_digest, implausible_dates
 from schemas.local_time import BERLIN
+from schemas.records import TaskClosure
 from schemas.tasks import (
     CompleteTask,
     EnforcementResult,
+    ErasureConfirmation,
     Escalation,
     KiContact,
     Queue,
     TaskCompletion,
+    TaskKind,
     TaskResult,
+    TaskStatus,
     TaskTownRow,
     TaskView,
 )
@@ -493,11 +497,50 @@ class CaseService:
         except WorkflowUpdateFailedError as error:
             if repeat:  # a newer run of the arrival, which never had this task
                 return await self._completed(task)
-            raise _from_update_failure(error) from None
+            refusal = _from_update_failure(error)
+            if isinstance(completion, ErasureConfirmation) and isinstance(
+                refusal, CaseClosed | Conflict
+            ):  # owed from a run that ended (a case closing, or closed and come back)
+                return await self._confirm_after_close(task, completion)
+            raise refusal from None
         except RPCError as error:
             if repeat and error.status == RPCStatusCode.NOT_FOUND:  # the run has ended
                 return await self._completed(task)
+            if (
+                isinstance(completion, ErasureConfirmation)
+                and error.status == RPCStatusCode.NOT_FOUND
+            ):
+                return await self._confirm_after_close(task, completion)
             raise self._closed_or(error) from None
+
+    async def _confirm_after_close(
+        self, task: TaskTownRow, confirmation: ErasureConfirmation
+    ) -> TaskResult:
+        """An erasure confirmation the case still owed when its run ended (it outlives the
+        case: workflows/erasure_watch.py): written as the case's own step would have."""
+        case_id = _case_of(task)
+        async with self._pool.acquire() as con, con.transaction():
+            await case_store.lock_case(con, case_id)
+            if not await task_store.open_erasure_confirmation(con, task.task_id):
+                raise Conflict("the task is no longer open")
+            entry = await timeline_store.append(
+                con,
+                case_id,
+                datetime.now(UTC),
+                "task_completed",
+                TaskKind.ERASURE_CONFIRMATION.value,
+            )
+            await task_store.close_task(
+                con,
+                TaskClosure(
+                    entry=entry,
+                    task_id=task.task_id,
+                    status=TaskStatus.COMPLETED,
+                    completion=confirmation,
+                ),
+            )
+            await task_store.confirm_erasure(con, task.task_id, confirmation.confirmed_on)
+        return await self._completed(task)
 
     async def _completed(self, task: TaskTownRow) -> TaskResult:
         """The answer to a task completed with this very completion: where it stands now."""

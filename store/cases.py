@@ -187,6 +187,11 @@ async def update_case(con: Connection, record: StageRecord) -> None:
     )
 
 
+async def lock_case(con: Connection, case_id: str) -> None:
+    """Hold the case row until the transaction ends: writers outside its workflow queue."""
+    await con.execute("SELECT 1 FROM cases WHERE case_id = $1 FOR UPDATE", case_id)
+
+
 async def get_case(con: Connection, case_id: str) -> CaseRow | None:
     row = await con.fetchrow(
         "SELECT case_id, stage, residence_status, outcome, departure_deadline, town "

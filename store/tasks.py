@@ -38,6 +38,16 @@ async def confirm_erasure(con: Connection, task_id: str, confirmed_on: date) -> 
     )
 
 
+async def open_erasure_confirmation(con: Connection, task_id: str) -> bool:
+    """Whether the task is an erasure confirmation still open."""
+    found = await con.fetchval(
+        "SELECT true FROM tasks WHERE task_id = $1 AND kind = 'erasure_confirmation'"
+        " AND status = 'open'",
+        task_id,
+    )
+    return bool(found)
+
+
 async def close_task(con: Connection, closure: TaskClosure) -> None:
     completion = closure.completion.model_dump(mode="json") if closure.completion else None
     await con.execute(
@@ -88,6 +98,10 @@ async def open_tasks(
         limit,
     )
     return [OpenTaskRow.model_validate(dict(row)) for row in rows]
+
+
+async def notice_sent(con: Connection, key: str) -> bool:
+    return bool(await con.fetchval("SELECT true FROM notices WHERE key = $1", key))
 
 
 async def insert_notice(con: Connection, notice: Notice) -> None:

@@ -6,6 +6,8 @@ already means the step was done before, so the activity skips it (safe to retry)
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from schemas.case import TimelineRow
 from schemas.records import Entry
 from store.db import Connection
@@ -23,6 +25,16 @@ async def add_entry(con: Connection, entry: Entry) -> bool:
         entry.detail,
     )
     return bool(inserted)
+
+
+async def append(con: Connection, case_id: str, at: datetime, kind: str, detail: str) -> Entry:
+    """An entry after the case's last one, written outside its workflow (whose run has ended:
+    a duty that outlives it); the caller holds the case row (``store.cases.lock_case``)."""
+    entry = Entry(
+        case_id=case_id, seq=await last_seq(con, case_id) + 1, at=at, kind=kind, detail=detail
+    )
+    await add_entry(con, entry)
+    return entry
 
 
 async def last_seq(con: Connection, case_id: str) -> int:

@@ -31,6 +31,7 @@ from schemas.time_rules import default_time_rules
 from service.temporal import update_method
 from workflows.arrival import ArrivalWorkflow
 from workflows.case import CHANGES, CaseWorkflow, opening_search_attributes, workflow_id
+from workflows.erasure_watch import ErasureWatchWorkflow
 
 ROUTES = load_residence_routes()
 SETTLE_SECONDS = 20.0
@@ -259,7 +260,7 @@ async def worker_replacing(
     async with Worker(
         client,
         task_queue=task_queue,
-        workflows=[CaseWorkflow, ArrivalWorkflow],
+        workflows=[CaseWorkflow, ArrivalWorkflow, ErasureWatchWorkflow],
         activities=[*activities, *replacements.values()],
         interceptors=[FailureClassifier()],
     ):

@@ -15,6 +15,7 @@ from temporalio.worker import Replayer
 
 from workflows.arrival import ArrivalWorkflow
 from workflows.case import CaseWorkflow
+from workflows.erasure_watch import ErasureWatchWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -46,7 +47,8 @@ async def test_history_replays(path: Path) -> None:
     text = path.read_text("utf-8")
     history = WorkflowHistory.from_json(f"replay-{path.stem}", text)
     replayer = Replayer(
-        workflows=[CaseWorkflow, ArrivalWorkflow], data_converter=pydantic_data_converter
+        workflows=[CaseWorkflow, ArrivalWorkflow, ErasureWatchWorkflow],
+        data_converter=pydantic_data_converter,
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None

@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         StageRecord,
         SupporterRecord,
         TaskClosure,
+        UnconfirmedErasure,
         Withdrawal,
         WithdrawalReceipt,
     )
@@ -85,6 +86,11 @@ WITHDRAW_CONSENT = ActivityRef(ActivityName.WITHDRAW_CONSENT, Withdrawal, Withdr
 HAND_OVER = ActivityRef(ActivityName.HAND_OVER, Handover, HandoverReceipt)
 PRODUCE_DOCUMENT = ActivityRef(ActivityName.PRODUCE_DOCUMENT, DocumentRequest, CaseDocument)
 
+# A closed case's erasure confirmations still owed (workflows/erasure_watch.py)
+REPORT_UNCONFIRMED_ERASURE = ActivityRef(
+    ActivityName.REPORT_UNCONFIRMED_ERASURE, UnconfirmedErasure, NOTHING
+)
+
 # Neu zugewandert (workflows/arrival.py)
 RECORD_ARRIVAL = ActivityRef(ActivityName.RECORD_ARRIVAL, NewArrival, NOTHING)
 ISSUE_FLYER = ActivityRef(ActivityName.ISSUE_FLYER, FlyerRequest, IssuedFlyer)
@@ -116,6 +122,7 @@ ALL: tuple[ActivityRef[BaseModel, BaseModel | None], ...] = (
     WITHDRAW_CONSENT,
     HAND_OVER,
     PRODUCE_DOCUMENT,
+    REPORT_UNCONFIRMED_ERASURE,
     RECORD_ARRIVAL,
     ISSUE_FLYER,
     MAIL_FLYER,

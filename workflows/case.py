@@ -27,6 +27,7 @@ from typing import Any, NoReturn, TypeVar
 from temporalio import workflow
 from temporalio.common import TypedSearchAttributes
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
@@ -46,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from schemas.case_documents import CaseDocument, ConversationFacts, DocumentRequest
     from schemas.documents import DocumentKind, RouteDiscussed
+    from schemas.erasure import erasure_unconfirmed
     from schemas.errors import ErrorType, FieldError
     from schemas.events import IntakeResult, ResidenceStatus, StatusEvent, event_digest
     from schemas.local_time import BERLIN
@@ -54,12 +56,14 @@ with workflow.unsafe.imports_passed_through():
         CaseOpening,
         ConsentRecord,
         Entry,
+        ErasureWatch,
         EventRecord,
         Handover,
         IncidentRecord,
         NewTask,
         Notice,
         NoticeKind,
+        OpenErasure,
         StageRecord,
         SupporterRecord,
         TaskClosure,
@@ -101,6 +105,7 @@ with workflow.unsafe.imports_passed_through():
         Task,
         refuse,
     )
+    from workflows.erasure_watch import ErasureWatchWorkflow, watch_id
     from workflows.steps import failure_kind, run_step
     from workflows.time_rules import Enforcement, broken_rules
 
@@ -193,6 +198,7 @@ REPRESENTATIVES_RECORDED = "representatives-recorded"
 CONTINUE_AS_NEW = "continue-as-new"
 ERASURE_CONFIRMED = "erasure-confirmed"
 MINOR_PERSON_SHOWN = "minor-person-shown"
+ERASURE_OUTLIVES_CLOSE = "erasure-outlives-close"
 # A case started now has them all from its start (CaseStart.changes).
 CHANGES = (
     RECORD_WITHDRAWAL_AT_ONCE,
@@ -204,6 +210,7 @@ CHANGES = (
     CONTINUE_AS_NEW,
     ERASURE_CONFIRMED,
     MINOR_PERSON_SHOWN,
+    ERASURE_OUTLIVES_CLOSE,
 )
 
 
@@ -1163,7 +1170,7 @@ class CaseWorkflow:
             if not done:
                 await self._note(
                     "erasure_unconfirmed",
-                    f"Löschung bei {recipient} nicht bestätigt: an den Datenschutz gemeldet",
+                    erasure_unconfirmed(recipient),
                 )
 
         self._engine.beside(unconfirmed())
@@ -1264,13 +1271,39 @@ class CaseWorkflow:
         self._upsert_search_attributes()
 
     async def _close(self) -> None:
+        """Every task ends with the case, but for the erasure confirmations still owed: the
+        partners' erasure is due whatever became of the case, so their tasks stay open and a
+        watch that outlives the case reports each one unconfirmed at its due date."""
         engine = self._engine
         engine.closing = True
         await engine.side_tracks_ended()
         await engine.absorb(interrupting=False)
-        await engine.cancel_tasks(lambda task: True)
+        owed = [t for t in engine.tasks.values() if t.kind is TaskKind.ERASURE_CONFIRMATION]
+        if not (owed and self._has(ERASURE_OUTLIVES_CLOSE)):
+            owed = []
+        await engine.cancel_tasks(lambda task: task not in owed)
         await self._enter(Stage.CLOSED)
+        if owed:
+            await self._watch_after_close(owed)
         engine.finished = True
+
+    async def _watch_after_close(self, owed: list[Task]) -> None:
+        await workflow.start_child_workflow(
+            ErasureWatchWorkflow.run,
+            ErasureWatch(
+                case_id=self._case_id,
+                erasures=[
+                    OpenErasure(
+                        task_id=task.task_id,
+                        recipient=self._task_details.get(task.task_id, "?"),
+                        due_at=task.due_at,
+                    )
+                    for task in owed
+                ],
+            ),
+            id=watch_id(self._case_id, owed[0].task_id),
+            parent_close_policy=ParentClosePolicy.ABANDON,
+        )
 
     async def _hand_over(self, recipient: str, purpose: str) -> bool:
         """Pass the three categories on; False when the consent was withdrawn meanwhile."""

@@ -248,6 +248,15 @@ async def erasure_confirmed(case: CaseDriver) -> None:
     await case.event("weggezogen")
 
 
+async def erasure_outlives_close(case: CaseDriver) -> None:
+    """After ERASURE_OUTLIVES_CLOSE: the case closes while the partner's erasure is still to
+    be confirmed; its task stays open and a watch is started that outlives the case."""
+    await case.open()
+    await _referral(case)
+    await case.withdraw()
+    await case.event("ausgereist")
+
+
 async def suspended_then_route(case: CaseDriver) -> None:
     await case.open()
     await case.event("asylverfahren")
@@ -348,6 +357,8 @@ SCENARIOS: dict[str, Callable[[CaseDriver], Awaitable[None]]] = {
     "continued_as_new": continued_as_new,
     # After ERASURE_CONFIRMED: the partner's erasure confirmed by the KI after a withdrawal.
     "erasure_confirmed": erasure_confirmed,
+    # After ERASURE_OUTLIVES_CLOSE: an erasure confirmation left open at the close.
+    "erasure_outlives_close": erasure_outlives_close,
     # After MINOR_PERSON_SHOWN: the person's own age counts for CaseHasMinors.
     "minor_departed": minor_departed,
 }
