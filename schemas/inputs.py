@@ -128,6 +128,17 @@ HoldReason = Annotated[
 _T = TypeVar("_T")
 
 
+def belongs_to(value: _T, holds: bool | None, condition: str) -> _T:
+    """A field that belongs to a condition on another field: required when it holds, refused
+    when it does not (in a field validator, so the error names this field). ``holds`` None:
+    the other field is itself invalid, and no judgement is made."""
+    if holds is True and value is None:
+        raise ValueError(f"required when {condition}")
+    if holds is False and value is not None:
+        raise ValueError(f"only when {condition}")
+    return value
+
+
 def argument(adapter: TypeAdapter[_T]) -> Callable[[str], _T]:
     """An argparse ``type=`` checking a command-line value like any other input.
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from schemas.departure import ReturnProgramme, ReturnSupport
-from schemas.inputs import Line, RowId, Text
+from schemas.inputs import Line, RowId, Text, belongs_to
 from schemas.routes import Prerequisite, Route
 from schemas.rows import Row
 
@@ -182,11 +182,8 @@ class KiContact(_Completion):
     @classmethod
     def _partner_when_reached(cls, value: int | None, info: ValidationInfo) -> int | None:
         result = info.data.get("result")
-        if result is KiContactResult.REACHED and value is None:
-            raise ValueError("required when the person was reached")
-        if result is not None and result is not KiContactResult.REACHED and value is not None:
-            raise ValueError("only when the person was reached")
-        return value
+        reached = None if result is None else result is KiContactResult.REACHED
+        return belongs_to(value, reached, "the person was reached")
 
 
 class FollowUp(_Completion):
@@ -305,10 +302,8 @@ class Escalation(_Completion):
             # histories must still read: the workflow asks for it in every new decision.
             return value
         decision = info.data.get("decision")
-        if decision is needed_for and value is None:
-            raise ValueError(f"required when the decision is {needed_for.value}")
-        if decision is not None and decision is not needed_for and value is not None:
-            raise ValueError(f"only when the decision is {needed_for.value}")
+        holds = None if decision is None else decision is needed_for
+        belongs_to(value, holds, f"the decision is {needed_for.value}")
         if info.field_name == "enforcement_until" and value is not None:
             starts = info.data.get("enforcement_at")
             if isinstance(starts, datetime) and value <= starts:
@@ -330,12 +325,7 @@ class FlyerHandover(_Completion):
     @field_validator("handed_over_on")
     @classmethod
     def _date_when_handed_over(cls, value: date | None, info: ValidationInfo) -> date | None:
-        handed_over = info.data.get("handed_over")
-        if handed_over and value is None:
-            raise ValueError("required when the flyer was handed over")
-        if handed_over is False and value is not None:
-            raise ValueError("only when the flyer was handed over")
-        return value
+        return belongs_to(value, info.data.get("handed_over"), "the flyer was handed over")
 
 
 class StepFailureReview(_Completion):
@@ -412,11 +402,8 @@ class RouteReview(_Completion):
             "reason": RouteReviewOutcome.FAILED,
         }[str(info.field_name)]
         outcome = info.data.get("outcome")
-        if outcome is needed_for and value is None:
-            raise ValueError(f"required when the outcome is {needed_for.value}")
-        if outcome is not None and outcome is not needed_for and value is not None:
-            raise ValueError(f"only when the outcome is {needed_for.value}")
-        return value
+        holds = None if outcome is None else outcome is needed_for
+        return belongs_to(value, holds, f"the outcome is {needed_for.value}")
 
 
 class ErasureConfirmation(_Completion):

@@ -202,7 +202,10 @@ EXAMPLES: dict[type[BaseModel], list[dict[str, Any]]] = {
             "effective_date": "2026-11-20",
             "departure_deadline": "2027-01-15",
             "person": _PERSON,
-            "household": {"children": [{"date_of_birth": "2015-06-01"}]},
+            "household": {
+                "children": [{"date_of_birth": "2015-06-01"}],
+                "reference": "HH-2026-0007",
+            },
         },
     ],
     ConsentWithdrawal: [{"withdrawn_on": "2026-12-01", "received_by": "Frau Muster, ABH"}],
@@ -329,6 +332,7 @@ EXAMPLES: dict[type[BaseModel], list[dict[str, Any]]] = {
         {
             "task_id": "0f3c8c1e-8f5b-4c1e-9a3e-3f1f0b7a9d21",
             "completion": {"kind": "follow_up", "reached": False},
+            "household_born": ["2012-03-04"],
         }
     ],
 }
