@@ -200,6 +200,19 @@ DECLARATIONS: Mapping[str, Declaration] = declarations(
             special_categories=SpecialCategories.NONE,
         ),
     ),
+    (
+        ActivityName.REPORT_UNCONFIRMED_ERASURE,
+        Processing(
+            purpose="Nach Abschluss des Falls: eine unbestätigte Löschung beim Partner an den "
+            "Datenschutz melden",
+            legal_basis=(LegalBasis.WITHDRAWAL,),
+            categories_of_data=(DataCategory.CASE_REFERENCE, DataCategory.DISCLOSURE),
+            data_subjects=(DataSubject.PERSON,),
+            recipients=(Recipient.INTERNAL,),
+            retention=Retention.PROOF,
+            special_categories=SpecialCategories.NONE,
+        ),
+    ),
     # The scheduled erasure (activities/retention.py).
     (
         ActivityName.DUE_FOR_ERASURE,

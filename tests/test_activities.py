@@ -134,6 +134,7 @@ async def test_fresh_database_migrates_to_the_expected_tables(dsn: str) -> None:
         "cases",
         "persons",
         "household_children",
+        "household_links",
         "status_events",
         "timeline",
         "tasks",

@@ -77,6 +77,7 @@ async def test_the_abh_view_is_unchanged(http: httpx.AsyncClient, ki: httpx.Asyn
         "departure_deadline",
         "open_tasks",
         "timeline",
+        "household",
     }
     assert view["stage"] == "follow_up"
     kinds = {entry["kind"] for entry in view["timeline"]}
