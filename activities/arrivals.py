@@ -1,5 +1,5 @@
 """Activities of the arrival workflow (Neu zugewandert): record the arrival, mail the flyer,
-watch the outbox, open and close the ABH's hand-over task, finish.
+watch the outbox, open the ABH's hand-over task, remind of it, close it, finish.
 
 Each writes in one transaction and is safe to repeat with the ids the workflow chose. The
 flyer's PDF is read from the database here, inside the activity, and goes straight into the
@@ -20,6 +20,7 @@ from schemas.arrivals import (
     MAIL_QUEUED,
     MAIL_UNUSABLE,
     ArrivalFinish,
+    ArrivalNotice,
     Channel,
     DeliveryStatus,
     FlyerMail,
@@ -36,11 +37,11 @@ from schemas.file_names import flyer_file_name
 from schemas.flyers import IssuedFlyer
 from schemas.local_time import BERLIN
 from schemas.mail import MailAttachment, MailRequest
-from schemas.records import ActivityName
+from schemas.records import ActivityName, NoticeKind
 from schemas.retention import RetentionRules, default_retention_rules
 from schemas.tasks import TaskStatus
 from store import arrivals as store
-from store import outbox
+from store import outbox, tasks
 from store.flyers import flyer_pdf
 
 
@@ -184,6 +185,15 @@ class Arrivals:
                 task_id=task.task_id,
                 at=task.at,
             )
+
+    @activity.defn(name=ActivityName.ARRIVAL_NOTICE)
+    async def notice(self, notice: ArrivalNotice) -> None:
+        """A reminder or an overdue notice of the hand-over task to its team; overdue marks
+        the task overdue in the inbox. Once per key, however often it runs."""
+        async with self._pool.acquire() as con, con.transaction():
+            await store.insert_notice(con, notice)
+            if notice.kind is NoticeKind.OVERDUE:
+                await tasks.mark_overdue(con, notice.task_id)
 
     @activity.defn(name=ActivityName.CLOSE_HANDOVER_TASK)
     async def close_handover_task(self, closure: HandoverClosure) -> None:

@@ -236,8 +236,8 @@ DECLARATIONS: Mapping[str, Declaration] = declarations(
         ActivityName.ERASE_ARRIVALS,
         ERASURE.declare(
             "Löschung der Daten Neuzugewanderter nach Ablauf der Frist: Schlüssel "
-            "vernichten (Temporal-Verläufe unlesbar), Name, E-Mail-Adresse, E-Mails und "
-            "Aushändigungsvermerk löschen",
+            "vernichten (Temporal-Verläufe unlesbar), Name, E-Mail-Adresse, E-Mails, "
+            "Hinweise an das Team und Aushändigungsvermerk löschen",
             categories_of_data=(DataCategory.ARRIVAL,),
             data_subjects=(DataSubject.NEWLY_ARRIVED,),
         ),
@@ -301,6 +301,13 @@ DECLARATIONS: Mapping[str, Declaration] = declarations(
         ActivityName.CREATE_HANDOVER_TASK,
         ARRIVAL_INFORMATION.declare(
             "Aufgabe für die ABH: Faltblatt drucken und aushändigen (Posteingang)"
+        ),
+    ),
+    (
+        ActivityName.ARRIVAL_NOTICE,
+        ARRIVAL_INFORMATION.declare(
+            "Erinnerung an die Aushändigung und Hinweis, dass sie überfällig ist, an das Team "
+            "(Posteingang): nur Aufgabe, Art und Zeitpunkt"
         ),
     ),
     (

@@ -72,7 +72,7 @@ async def erase_arrivals(
 ) -> dict[str, int]:
     """Erase the personal data of every arrival of ``reference``, in one transaction.
 
-    Name and e-mail go, the arrival's mails and task completions go, its data key is
+    Name and e-mail go, the arrival's mails, notices and task completions go, its data key is
     shredded (every payload of ``arrival-<reference>`` in Temporal unreadable). Refused while
     an arrival of the reference is still running: its workflow needs the key. Returns the
     rows removed per table (nothing left to erase: all zero)."""

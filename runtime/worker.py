@@ -103,6 +103,7 @@ def build_activities(
         arrivals.mail_outcome,
         arrivals.mail_unsettled,
         arrivals.create_handover_task,
+        arrivals.notice,
         arrivals.close_handover_task,
         arrivals.finish,
     ]

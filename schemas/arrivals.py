@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.events import CaseId, EventId
 from schemas.flyers import IssuedFlyer
+from schemas.records import NoticeKind
 from schemas.rows import Row
 from schemas.tasks import FlyerHandover, Queue, TaskStatus
 
@@ -39,6 +40,12 @@ class ArrivalTimings(BaseModel):
     handover_due: timedelta = Field(
         default=timedelta(days=7),
         description="The ABH hands the printed flyer over within this time (then it is overdue).",
+    )
+    reminder_lead: timedelta = Field(
+        default=timedelta(days=2),
+        description="A reminder about the hand-over task goes to its team this long before it "
+        "is due; at the due date an overdue notice follows (arrivals whose task opened before "
+        "this change send neither).",
     )
     handover_lapse: timedelta = Field(
         default=timedelta(days=28),
@@ -190,6 +197,23 @@ class HandoverClosure(BaseModel):
     status: TaskStatus  # completed or cancelled (lapsed)
     completion: FlyerHandover | None = None
     at: datetime
+
+
+class ArrivalNotice(BaseModel):
+    """A reminder or an overdue notice about the hand-over task, to its team's inbox
+    (``notices``), sent once per :attr:`key`; overdue also marks the task overdue. No personal
+    data: which arrival and task, which team, what kind, when."""
+
+    arrival_id: str
+    task_id: str
+    queue: Queue
+    kind: Literal[NoticeKind.REMINDER, NoticeKind.OVERDUE]
+    at: datetime
+
+    @property
+    def key(self) -> str:
+        """As a case task's notice: one per task and kind."""
+        return f"{self.task_id}:{self.kind.value}"
 
 
 class ArrivalFinish(BaseModel):

@@ -196,6 +196,7 @@ class ActivityName(StrEnum):
     MAIL_OUTCOME = "arrival.mail_outcome"
     MAIL_UNSETTLED = "arrival.mail_unsettled"
     CREATE_HANDOVER_TASK = "arrival.create_task"
+    ARRIVAL_NOTICE = "arrival.notice"
     CLOSE_HANDOVER_TASK = "arrival.close_task"
     FINISH_ARRIVAL = "arrival.finish"
     DUE_ARRIVALS = "retention.due_arrivals"

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from schemas.arrivals import (
     ArrivalEventRow,
     ArrivalLockRow,
+    ArrivalNotice,
     ArrivalOutcome,
     ArrivalPersonRow,
     ArrivalRow,
@@ -27,7 +28,10 @@ from store.db import Connection
 # What an erasure of an arrival removes; the columns of ``arrivals`` set to NULL and the
 # tables whose rows go (by ``arrival_id``). ``tasks.completion`` is cleared as for a case.
 PERSONAL_COLUMNS = ("given_name", "family_name", "email")
-PERSONAL_TABLES = ("outbox",)  # its attachments go by ON DELETE CASCADE
+PERSONAL_TABLES = (
+    "outbox",  # its attachments go by ON DELETE CASCADE
+    "notices",  # no personal data, but about the person's arrival: gone as a case's go
+)
 
 
 async def insert_arrival(con: Connection, arrival: NewArrival) -> bool:
@@ -223,6 +227,20 @@ async def close_task(
     )
 
 
+async def insert_notice(con: Connection, notice: ArrivalNotice) -> None:
+    """A reminder or overdue notice of a hand-over task, once per key."""
+    await con.execute(
+        "INSERT INTO notices (key, arrival_id, queue, kind, task_id, created_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        notice.key,
+        notice.arrival_id,
+        notice.queue.value,
+        notice.kind.value,
+        notice.task_id,
+        notice.at,
+    )
+
+
 async def person_of_task(con: Connection, task_id: str) -> ArrivalPersonRow | None:
     """Whom the ABH hands the flyer to: the arrival of a hand-over task, with the name."""
     row = await con.fetchrow(
@@ -266,7 +284,8 @@ async def lock_reference(con: Connection, reference: str) -> list[ArrivalLockRow
 async def remove_personal_data(
     con: Connection, arrival_ids: list[str], at: datetime
 ) -> dict[str, int]:
-    """Name and e-mail go, the mails (with their attachments) go, task completions go."""
+    """Name and e-mail go, the mails (with their attachments) and the notices about the
+    hand-over task go, task completions go."""
     removed: dict[str, int] = {}
     for table in PERSONAL_TABLES:  # names from the constant above, never from input
         status = await con.execute(

@@ -12,7 +12,10 @@ flyer store (flyers.issue renders the town's flyer from the seeded directory). W
   the first runs, and after it only for a town whose flyer the reference has not had;
 - the intake refuses an arrival without a person or outside the county's ten towns (422);
 - the arrival's personal data is erased after its retention period, the Temporal history with
-  it (its key shredded), and is nowhere but in its place before.
+  it (its key shredded), and is nowhere but in its place before;
+- a hand-over task not done in time brings its team a reminder and, at the due date, an
+  overdue notice (the task shows overdue); one done before the reminder brings none; the
+  notices go with the arrival's erasure.
 """
 
 from __future__ import annotations
@@ -30,20 +33,22 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from activities.arrivals import flyer_mail
+from activities.arrivals import Arrivals, flyer_mail
 from mail.delivery import deliver_due
 from mail.transport import SmtpTransport
 from protection.codec import CaseCodec, erased_payload
 from protection.erasure import ErasureRefused, erase_arrivals
 from protection.keyring import KeyRing
 from schemas.accounts import Role
+from schemas.arrivals import ArrivalNotice, NewArrival
 from schemas.events import IntakeResult, StatusEvent
 from schemas.file_names import flyer_file_name
+from schemas.records import NoticeKind
 from schemas.retention import RetentionReport, RetentionRun
 from schemas.rows import Row
-from schemas.tasks import CompleteTask, FlyerHandover
+from schemas.tasks import CompleteTask, FlyerHandover, Queue
 from service.temporal import update_method
 from store import arrivals as arrival_store
 from store import flyers as flyer_store
@@ -163,6 +168,11 @@ async def test_an_unanswered_handover_task_lapses_after_four_weeks(
 
     result = await skipping.result()  # the server skips the four weeks
     assert result.outcome == "lapsed"
+    # Two days before the due date a reminder, at it an overdue notice (ArrivalTimings).
+    assert [n["kind"] for n in await notices_of(pool, skipping.reference)] == [
+        "reminder",
+        "overdue",
+    ]
     assert await pool.fetchval("SELECT status FROM tasks WHERE task_id = $1", task_id) == (
         "cancelled"
     )
@@ -852,3 +862,160 @@ async def test_an_address_the_outbox_refuses_goes_to_print_at_once(
     [delivery] = await deliveries(pool, reference)
     assert (delivery["channel"], delivery["status"]) == ("print", "open")
     assert await outbox_of(pool, reference) == []
+
+
+# ------------------------------------------------- reminders and overdue notices
+
+
+async def notices_of(pool: asyncpg.Pool, reference: str) -> list[asyncpg.Record]:
+    return await pool.fetch(
+        "SELECT n.* FROM notices n JOIN arrivals a USING (arrival_id) WHERE a.reference = $1"
+        " ORDER BY n.created_at",
+        reference,
+    )
+
+
+def short_handover(monkeypatch: pytest.MonkeyPatch, *, due: str, lead: str) -> None:
+    """Seconds-long hand-over timings for the service's arrivals (read when it is built)."""
+    monkeypatch.setenv("CASE_ARRIVAL_HANDOVER_DUE", due)
+    monkeypatch.setenv("CASE_ARRIVAL_REMINDER_LEAD", lead)
+    monkeypatch.setenv("CASE_ARRIVAL_HANDOVER_LAPSE", "PT5M")
+
+
+async def listed(backoffice: httpx.AsyncClient, task_id: str) -> dict[str, Any]:
+    response = await backoffice.get(f"{V1}/tasks", params={"queue": "abh"})
+    assert response.status_code == 200, response.text
+    [task] = [task for task in response.json() if task["task_id"] == task_id]
+    return dict(task)
+
+
+async def test_a_missed_handover_brings_a_reminder_then_an_overdue_notice_gone_with_erasure(
+    dev_env: WorkflowEnvironment, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    short_handover(monkeypatch, due="PT4S", lead="PT2S")
+    reference = new_reference()
+    async with serving(dev_env, pool) as app, logged_in(app, Role.ABH, token=True) as backoffice:
+        body = arrival(reference, email=None)
+        assert (await backoffice.post(f"{V1}/status-events", json=body)).status_code == 202
+        task_id = await wait_for(
+            "SELECT t.task_id::text FROM tasks t JOIN arrivals a USING (arrival_id)"
+            " WHERE a.reference = $1 AND t.status = 'open'",
+            reference,
+            pool=pool,
+        )
+        arrival_id = await pool.fetchval(
+            "SELECT arrival_id FROM arrivals WHERE reference = $1", reference
+        )
+        await wait_for(
+            "SELECT true FROM notices WHERE arrival_id = $1 AND kind = 'overdue'",
+            arrival_id,
+            pool=pool,
+            seconds=30,
+        )
+        reminder, overdue = await notices_of(pool, reference)
+        for notice, kind in ((reminder, "reminder"), (overdue, "overdue")):
+            assert (notice["kind"], notice["queue"], notice["key"]) == (
+                kind,
+                "abh",
+                f"{task_id}:{kind}",
+            )
+            assert notice["task_id"] == uuid.UUID(task_id) and notice["case_id"] is None
+        task = await pool.fetchrow("SELECT * FROM tasks WHERE task_id = $1", task_id)
+        assert task is not None and task["status"] == "open" and task["overdue"]
+        # The reminder came before the due date, the overdue notice at it.
+        assert reminder["created_at"] < task["due_at"] <= overdue["created_at"]
+        assert (await listed(backoffice, task_id))["overdue"] is True
+        inbox = await backoffice.get("/posteingang?ansicht=ueberfaellig")
+        assert inbox.status_code == 200 and f"Neuzugang {reference}" in inbox.text
+
+        # Overdue, it can still be done; the notices stay until the arrival's erasure.
+        done = await backoffice.post(
+            f"{V1}/tasks/{task_id}/complete",
+            json={"kind": "flyer_handover", "handed_over": True, "handed_over_on": str(today())},
+        )
+        assert done.status_code == 200, done.text
+        await wait_for(
+            "SELECT true FROM arrivals WHERE reference = $1 AND outcome = 'handed_over'",
+            reference,
+            pool=pool,
+        )
+        assert len(await notices_of(pool, reference)) == 2
+        removed = await erase_arrivals(pool, app.state.keys, reference, reason="manual")
+    assert removed["notices"] == 2
+    assert await notices_of(pool, reference) == []
+    assert await pool.fetchval("SELECT count(*) FROM tasks WHERE task_id = $1", task_id) == 1
+
+
+async def test_a_handover_done_before_the_reminder_brings_no_notice(
+    dev_env: WorkflowEnvironment, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    short_handover(monkeypatch, due="PT30S", lead="PT5S")  # the reminder would come after 25 s
+    reference = new_reference()
+    async with serving(dev_env, pool) as app, logged_in(app, Role.ABH, token=True) as backoffice:
+        body = arrival(reference, email=None)
+        assert (await backoffice.post(f"{V1}/status-events", json=body)).status_code == 202
+        task_id = await wait_for(
+            "SELECT t.task_id::text FROM tasks t JOIN arrivals a USING (arrival_id)"
+            " WHERE a.reference = $1 AND t.status = 'open'",
+            reference,
+            pool=pool,
+        )
+        assert (await listed(backoffice, task_id))["overdue"] is False
+        done = await backoffice.post(
+            f"{V1}/tasks/{task_id}/complete",
+            json={"kind": "flyer_handover", "handed_over": False},
+        )
+        assert done.status_code == 200, done.text
+        # Answered once the arrival finished: no timer is left to send anything later.
+        client: Client = app.state.cases._client  # the API's protected client
+        result = await client.get_workflow_handle_for(
+            ArrivalWorkflow.run, arrival_workflow_id(reference)
+        ).result()
+        assert result.outcome == "not_reachable"
+    assert await notices_of(pool, reference) == []
+    assert not await pool.fetchval("SELECT overdue FROM tasks WHERE task_id = $1", task_id)
+
+
+async def test_an_arrival_notice_is_written_once_and_belongs_to_the_arrival_alone(
+    pool: asyncpg.Pool,
+) -> None:
+    arrival_id, task_id = str(uuid.uuid4()), str(uuid.uuid4())
+    now = datetime.now(UTC)
+    async with pool.acquire() as con:
+        await arrival_store.insert_arrival(
+            con,
+            NewArrival(
+                arrival_id=arrival_id,
+                reference=new_reference(),
+                event_id=f"nz-{uuid.uuid4().hex}",
+                town="Unna",
+                language="uk",
+                effective_date=today(),
+                given_name="Olena",
+                family_name="Beispiel",
+                email=None,
+                received_at=now,
+            ),
+        )
+        await arrival_store.insert_task(con, task_id, arrival_id, now + DAY, now)
+    notices = Arrivals(pool)
+    for kind in (NoticeKind.REMINDER, NoticeKind.REMINDER, NoticeKind.OVERDUE, NoticeKind.OVERDUE):
+        notice = ArrivalNotice(
+            arrival_id=arrival_id, task_id=task_id, queue=Queue.ABH, kind=kind, at=now
+        )
+        await ActivityEnvironment().run(notices.notice, notice)
+    rows = await pool.fetch("SELECT key, case_id, arrival_id FROM notices ORDER BY key")
+    assert [(r["key"], r["case_id"], str(r["arrival_id"])) for r in rows] == [
+        (f"{task_id}:overdue", None, arrival_id),
+        (f"{task_id}:reminder", None, arrival_id),
+    ]
+    assert await pool.fetchval("SELECT overdue FROM tasks WHERE task_id = $1", task_id)
+    # A notice is a case's or an arrival's, never neither.
+    with pytest.raises(asyncpg.CheckViolationError):
+        await pool.execute(
+            "INSERT INTO notices (key, queue, kind, created_at) VALUES ('x', 'abh', 'reminder',"
+            " now())"
+        )
+    # An arrival row deleted takes its notices with it (its erasure deletes them itself).
+    await pool.execute("DELETE FROM arrivals WHERE arrival_id = $1", arrival_id)
+    assert await pool.fetchval("SELECT count(*) FROM notices") == 0

@@ -39,6 +39,7 @@ def test_every_representative_case_has_a_history() -> None:
         "erasure_confirmed",  # after a withdrawal, the partner's erasure confirmed by the KI
         "arrival_mail_unsettled_then_handed_over",  # Neu zugewandert
         "arrival_lapsed",
+        "arrival_reminded_then_overdue_then_handed_over",  # the hand-over task's notices
     }
 
 

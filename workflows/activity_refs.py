@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.arrivals import (
         ArrivalErasureOutcome,
         ArrivalFinish,
+        ArrivalNotice,
         DueArrivals,
         EraseArrivalRequest,
         FlyerMail,
@@ -98,6 +99,7 @@ MAIL_FLYER = ActivityRef(ActivityName.MAIL_FLYER, FlyerMail, MailedFlyer)
 MAIL_OUTCOME = ActivityRef(ActivityName.MAIL_OUTCOME, MailWatch, MailOutcome)
 MAIL_UNSETTLED = ActivityRef(ActivityName.MAIL_UNSETTLED, MailUnsettled, NOTHING)
 CREATE_HANDOVER_TASK = ActivityRef(ActivityName.CREATE_HANDOVER_TASK, HandoverTask, NOTHING)
+ARRIVAL_NOTICE = ActivityRef(ActivityName.ARRIVAL_NOTICE, ArrivalNotice, NOTHING)
 CLOSE_HANDOVER_TASK = ActivityRef(ActivityName.CLOSE_HANDOVER_TASK, HandoverClosure, NOTHING)
 FINISH_ARRIVAL = ActivityRef(ActivityName.FINISH_ARRIVAL, ArrivalFinish, NOTHING)
 
@@ -129,6 +131,7 @@ ALL: tuple[ActivityRef[BaseModel, BaseModel | None], ...] = (
     MAIL_OUTCOME,
     MAIL_UNSETTLED,
     CREATE_HANDOVER_TASK,
+    ARRIVAL_NOTICE,
     CLOSE_HANDOVER_TASK,
     FINISH_ARRIVAL,
     DUE_FOR_ERASURE,

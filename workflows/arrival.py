@@ -8,6 +8,7 @@ language (DOMAIN.md, "The process", step 1). One workflow per reported arrival, 
         e-mail known: queue the mail with the flyer ──▶ watch the outbox ──▶ sent: done
                                                               │ failed / no outcome in time
         no e-mail ──────────────────────────────────────────▶ ABH task "Faltblatt aushändigen"
+                    reminder before its due date, overdue notice at it (ARRIVAL_NOTICES)
                                           handed over on … / not reachable / lapsed: done
 
 The event arrives as the update ``arrival_event`` (update-with-start from the intake), so a
@@ -31,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.arrivals import (
         MAIL_UNUSABLE,
         ArrivalFinish,
+        ArrivalNotice,
         ArrivalOutcome,
         ArrivalResult,
         ArrivalStage,
@@ -67,6 +69,12 @@ Out = TypeVar("Out", bound=BaseModel | None)
 WORKFLOW_ID_PREFIX = "arrival-"
 
 
+# Patch ids (workflow.patched): histories recorded before a change replay the old way.
+# The hand-over task gets a reminder and an overdue notice; asked where the task opens, so an
+# arrival whose task was open before keeps none, and one that never needs a task asks nothing.
+ARRIVAL_NOTICES = "arrival-notices"
+
+
 def arrival_workflow_id(reference: str) -> str:
     return f"{WORKFLOW_ID_PREFIX}{reference}"
 
@@ -90,7 +98,7 @@ class ArrivalWorkflow:
         self._recorded = False
         self._refused = False
         self._stage = ArrivalStage.INFORMATION
-        # No notices: the inbox shows the hand-over task overdue by its due date.
+        # No notices until the hand-over task opens (ARRIVAL_NOTICES, in _by_hand).
         self._engine: Engine[None] = Engine(self, reminder_lead=None)
         self._handover: _Handover | None = None
 
@@ -212,8 +220,11 @@ class ArrivalWorkflow:
         return ArrivalOutcome.EMAILED if outcome.status is DeliveryStatus.SENT else None
 
     async def _by_hand(self, arrival_id: str, flyer: IssuedFlyer) -> ArrivalOutcome:
-        """The ABH prints the flyer and hands it over; overdue, the task stays open a while."""
+        """The ABH prints the flyer and hands it over: a reminder before the due date, an
+        overdue notice at it; overdue, the task stays open a while."""
         timings = self._start.timings
+        if workflow.patched(ARRIVAL_NOTICES):
+            self._engine.reminder_lead = timings.reminder_lead
         self._handover = _Handover(arrival_id, flyer)
         task = await self._engine.open_task(
             TaskKind.FLYER_HANDOVER, self._start.handover_queue, timings.handover_due, side=False
@@ -248,7 +259,22 @@ class ArrivalWorkflow:
         return True  # a step that fails for good fails the arrival
 
     async def notice(self, task: Task, kind: NoticeKind) -> None:
-        raise AssertionError("an arrival sends no notices")
+        handover = self._handover
+        assert handover is not None
+        assert kind is NoticeKind.REMINDER or kind is NoticeKind.OVERDUE
+        notice = ArrivalNotice(
+            arrival_id=handover.arrival_id,
+            task_id=task.task_id,
+            queue=task.queue,
+            kind=kind,
+            at=workflow.now(),
+        )
+        try:
+            await self._act(acts.ARRIVAL_NOTICE, notice)
+        except ActivityError:
+            # Logged and counted by _act. A notice given up does not end the arrival: its
+            # task stays open, and the inbox shows it overdue by its due date all the same.
+            pass
 
     async def close_row(self, task: Task, status: TaskStatus) -> None:
         handover = self._handover
@@ -266,7 +292,7 @@ class ArrivalWorkflow:
         )
 
     def overdue_changed(self) -> None:
-        pass  # nothing published: the inbox reads overdue from the due date
+        pass  # nothing published: the notice marks the task overdue in the inbox
 
     # ------------------------------------------------------------------ updates
 

@@ -97,7 +97,9 @@ class Engine(Generic[Item]):
 
     ``take`` takes in one inbox item (the workflow's only writer), returning an interruption
     of the waiting stage or None. ``reminder_lead`` None: no notices at all (no reminder, no
-    overdue notice); such a workflow waits only for the moments its stages decide on.
+    overdue notice); such a workflow waits only for the moments its stages decide on. It is
+    read when a task's wait begins, so a workflow may set it until then (a change decided by
+    ``workflow.patched`` where the task opens).
     """
 
     def __init__(
@@ -108,7 +110,7 @@ class Engine(Generic[Item]):
         take: Callable[[Item], Awaitable[Interruption | None]] | None = None,
     ) -> None:
         self._rows = rows
-        self._reminder_lead = reminder_lead
+        self.reminder_lead = reminder_lead
         self._take = take
         self.tasks: dict[str, Task] = {}
         self._settled: set[str] = set()
@@ -206,10 +208,11 @@ class Engine(Generic[Item]):
         def done() -> bool:
             return task.completion is not None
 
-        notices = self._reminder_lead is not None
+        lead = self.reminder_lead
+        notices = lead is not None
         finished = False
-        if self._reminder_lead is not None:
-            reminder_at = task.due_at - self._reminder_lead
+        if lead is not None:
+            reminder_at = task.due_at - lead
             if reminder_at > workflow.now():
                 finished = await self.wait(done, lambda: reminder_at, absorb=absorb)
                 if not finished:

@@ -384,9 +384,29 @@ async def arrival_lapsed(arrival: ArrivalDriver) -> None:
     await arrival.task_id()
 
 
+async def arrival_reminded_then_overdue_then_handed_over(arrival: ArrivalDriver) -> None:
+    """After ARRIVAL_NOTICES: no e-mail; the ABH gets the reminder two days before the task is
+    due and the overdue notice at the due date, and hands the flyer over three days late."""
+    await arrival.start(email=None)
+    task_id = await arrival.task_id()
+    await arrival.env.sleep(10 * DAY)
+    assert arrival.handle is not None
+    await arrival.handle.execute_update(
+        update_method(ArrivalWorkflow.complete_task),
+        CompleteTask(
+            task_id=task_id,
+            completion=FlyerHandover(handed_over=True, handed_over_on=today()),
+        ),
+    )
+
+
 ARRIVAL_SCENARIOS: dict[str, Callable[[ArrivalDriver], Awaitable[None]]] = {
     "arrival_mail_unsettled_then_handed_over": arrival_mail_unsettled_then_handed_over,
     "arrival_lapsed": arrival_lapsed,
+    # After ARRIVAL_NOTICES: the hand-over task's reminder and overdue notice.
+    "arrival_reminded_then_overdue_then_handed_over": (
+        arrival_reminded_then_overdue_then_handed_over
+    ),
 }
 
 
