@@ -27,6 +27,7 @@ from schemas.accounts import Account, Role
 from schemas.audit import AuditAction, AuditDraft
 from schemas.case import CaseView, KiCaseView, TimelineEntry
 from schemas.case_documents import CaseDocument
+from schemas.case_list import CaseListItem, CaseListPage, CaseQuery, encode_cursor
 from schemas.file_names import PdfFile, pdf_file_name
 from schemas.gdpr import (
     AccessReport,
@@ -40,6 +41,7 @@ from service.errors import Forbidden, NotFound
 from store import accounts as account_store
 from store import arrivals as arrival_store
 from store import audit
+from store import case_list as case_list_store
 from store import documents as document_store
 from store import inbox as inbox_store
 from store import keys as key_store
@@ -108,6 +110,28 @@ class AccessService:
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+
+    async def list_cases(self, account: Account, query: CaseQuery) -> CaseListPage:
+        """The cases the account's role may see that match ``query``, one page: the ABH every
+        case, the KI those disclosed to it on a consent that stands (with the names it
+        received). Listing opens no case: opening one from the list is logged as ever."""
+        if account.role not in (Role.ABH, Role.KI):
+            raise Forbidden("your role may not list cases")
+        async with self._pool.acquire() as con:
+            rows, more = await case_list_store.find_cases(
+                con,
+                query,
+                team=account.role.value,
+                ki=account.role is Role.KI,
+                now=datetime.now(UTC),
+            )
+        return CaseListPage(
+            items=[CaseListItem.model_validate(row.model_dump()) for row in rows],
+            has_more=more,
+            next_cursor=encode_cursor(case_list_store.cursor_after(query, rows[-1]))
+            if more
+            else None,
+        )
 
     async def case(self, account: Account, case_id: str, purpose: str) -> CaseView | KiCaseView:
         """What the account's role sees of the case: the ABH the case view, the KI exactly

@@ -192,13 +192,11 @@ async def ki_case(con: Connection, case_id: str) -> KiCaseView | None:
 async def ki_referral(con: Connection, case_id: str) -> KiReferralRow | None:
     """What the KI holds of a case: the three categories, on a disclosure to the KI under a
     consent that is not withdrawn, and not erased. This is also the rule of whether the KI may
-    read the case at all (``service.access``): one statement for both."""
+    read the case at all (``service.access``) and which cases its list shows: one statement,
+    the view ``ki_readable`` (migration 023)."""
     row = await con.fetchrow(
-        "SELECT r.personal_data, r.contact_data, r.residence_status, r.received_at "
-        "FROM ki_referrals r JOIN consents c USING (consent_id) "
-        "JOIN disclosures d ON d.consent_id = r.consent_id AND d.recipient = 'ki' "
-        "WHERE r.case_id = $1 AND c.withdrawn_on IS NULL AND r.erased_at IS NULL "
-        "ORDER BY r.received_at DESC LIMIT 1",
+        "SELECT personal_data, contact_data, residence_status, received_at "
+        "FROM ki_readable WHERE case_id = $1",
         case_id,
     )
     return None if row is None else KiReferralRow.model_validate(dict(row))

@@ -125,6 +125,7 @@ async def test_fresh_database_migrates_to_the_expected_tables(dsn: str) -> None:
             row["table_name"]
             for row in await connection.fetch(
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+                " AND table_type = 'BASE TABLE'"
             )
         }
     finally:

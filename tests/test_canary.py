@@ -112,6 +112,7 @@ async def table_hits(
         row["table_name"]
         for row in await pool.fetch(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+            " AND table_type = 'BASE TABLE'"
         )
     ]
     for table in tables:

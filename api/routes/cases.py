@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from api.deps import (
     Access,
@@ -25,9 +26,22 @@ from schemas.case import (
     SupporterReport,
 )
 from schemas.case_documents import CaseDocument
+from schemas.case_list import CaseListPage, CaseQuery
 from schemas.gdpr import AccessReport
 
 router = APIRouter(prefix="/cases", tags=["cases"])
+
+
+@router.get("", summary="Find cases: search, filter, sort, page")
+async def list_cases(
+    reader: CaseReader, access: Access, query: Annotated[CaseQuery, Query()]
+) -> CaseListPage:
+    """The case list of the caller's role, one page at a time (``limit``, then ``cursor``
+    from ``next_cursor`` while ``has_more``): the ABH every case, the KI those disclosed to it
+    on a consent that stands. ``q`` finds a part of the reference or the name, any case, with
+    or without accents. Opening a case from the list is logged as every opening is.
+    """
+    return await access.list_cases(reader, query)
 
 
 @router.get("/{case_id}", responses=NOT_FOUND, summary="Show a case")
