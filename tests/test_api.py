@@ -30,6 +30,7 @@ from runtime.worker import build_worker
 from schemas.accounts import Role
 from schemas.local_time import BERLIN
 from service.accounts import AccountService
+from tests.casekit import HELD
 from web import labels
 from workflows.case import workflow_id
 
@@ -156,11 +157,13 @@ async def the_task(http: httpx.AsyncClient, case_id: str, queue: str, kind: str)
 
 
 def conversation(held_on: date | None = None) -> dict[str, Any]:
+    """A conversation in a case opened by :func:`open_case` (its departure deadline ahead)."""
     return {
         "kind": "information_conversation",
         "held_on": (held_on or today()).isoformat(),
         "routes_discussed": ["§25b AufenthG"],
         "perspective": "none_evident",
+        **HELD,
     }
 
 

@@ -10,6 +10,7 @@ import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -25,7 +26,7 @@ from schemas.records import Entry
 from schemas.routes import Route
 from schemas.tasks import InformationConversation, ReferralConsent
 from store import documents
-from tests.casekit import ROUTES, CaseDriver, running_worker
+from tests.casekit import HELD, ROUTES, CaseDriver, running_worker
 from tests.test_documents import pdf_text
 
 TIMINGS = ProcessTimings()
@@ -51,7 +52,7 @@ async def pdf(case: CaseDriver, document_id: UUID) -> bytes:
     return found.pdf
 
 
-def lacking_livelihood(held_on: date) -> InformationConversation:
+def lacking_livelihood(held_on: date, **held: Any) -> InformationConversation:
     return InformationConversation.model_validate(
         {
             "held_on": held_on,
@@ -61,6 +62,8 @@ def lacking_livelihood(held_on: date) -> InformationConversation:
                 {"route": "§25b AufenthG", "prerequisite": "livelihood"},
                 {"route": "§25b AufenthG", "prerequisite": "years_of_residence"},
             ],
+            **HELD,
+            **held,
         }
     )
 
@@ -118,7 +121,9 @@ async def test_the_conversation_hands_out_the_record_and_the_letter_in_arabic_an
 
 async def test_without_a_future_departure_deadline_no_letter_is_made(case: CaseDriver) -> None:
     await case.open(status="geduldet", no_deadline=True)
-    await case.complete("information_conversation", lacking_livelihood(await case.today()))
+    await case.complete(
+        "information_conversation", lacking_livelihood(await case.today(), departure_letter=None)
+    )
     assert set(await listed(case)) == {"gespraechsprotokoll", "einwilligung"}
     assert "document_skipped" in await case.timeline_kinds()
 

@@ -17,6 +17,7 @@ import httpx
 from schemas.accounts import Role
 from schemas.case import ConsentWithdrawal
 from schemas.tasks import TaskKind
+from tests.casekit import HELD_FORM
 from tests.sitekit import PASSWORD, Site, today
 from tests.test_documents import pdf_text
 from web import forms, labels
@@ -30,7 +31,9 @@ def field_block(html: str, name: str) -> str:
     return found[0]
 
 
-async def complete_conversation(abh: httpx.AsyncClient, task_id: str, held_on: date) -> Any:
+async def complete_conversation(
+    abh: httpx.AsyncClient, task_id: str, held_on: date, **held: Any
+) -> Any:
     return await abh.post(
         f"/aufgaben/{task_id}",
         data={
@@ -39,6 +42,8 @@ async def complete_conversation(abh: httpx.AsyncClient, task_id: str, held_on: d
             "perspective": "none_evident",
             "route_pursued": "",
             "missing_prerequisites": ["§25b AufenthG|livelihood", "§60d AufenthG|employment"],
+            **HELD_FORM,
+            **held,
         },
     )
 
