@@ -465,6 +465,11 @@ def _interpreter(body: dict[str, Any]) -> None:
     body["interpreter"] = parts
 
 
+def field_of(name: str) -> str:
+    """The field of the model an input of the form is (a part of)."""
+    return _PARTS[name][0] if name in _PARTS else name
+
+
 def input_of(field: str, part: object = None) -> str:
     """The form input at which a refusal of ``field`` (or of its ``part``) is shown."""
     inputs = [name for name, (whole, _) in _PARTS.items() if whole == field]
