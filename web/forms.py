@@ -456,13 +456,19 @@ def parse(kind: str, form: FormData) -> dict[str, Any]:
 
 def _interpreter(body: dict[str, Any]) -> None:
     """Mode and language as the model's ``interpreter``; without a language of its own the
-    interpreter's is the conversation's. No mode and no language: no interpreter."""
+    interpreter's is the conversation's. No mode and no language: no interpreter.
+
+    A mode without any language is left out: the record is refused for its missing
+    conversation language (the workflow says so at that field), and the form shows the mode
+    again as it was entered.
+    """
     parts = {part: body.pop(name) for name, (_, part) in _PARTS.items() if name in body}
     if not parts:
         return
     if "language" not in parts and "language" in body:
         parts["language"] = body["language"]
-    body["interpreter"] = parts
+    if set(parts) != {"mode"}:
+        body["interpreter"] = parts
 
 
 def field_of(name: str) -> str:
