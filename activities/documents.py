@@ -129,6 +129,9 @@ class CaseDocuments:
                 routes=facts.routes,
                 consequences=CONSEQUENCES,
                 offers=offers,
+                language=facts.language,
+                interpreter=facts.interpreter,
+                participants=facts.participants,
             ), None
         if request.kind is DocumentKind.AUSREISEINFORMATION:
             assert request.departure_deadline is not None

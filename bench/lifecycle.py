@@ -44,6 +44,7 @@ from bench.common import (
 )
 from bench.trivial import Baseline, Shape, shape_of, trivial_worker
 from schemas.case import CaseResult, Outcome
+from schemas.conversation import CopyDelivery, Interpreter, InterpreterMode, Participant
 from schemas.events import StatusEvent
 from schemas.tasks import (
     InformationConversation,
@@ -143,7 +144,14 @@ class CaseLifecycle:
                 TaskKind.INFORMATION_CONVERSATION,
                 Queue.ABH,
                 InformationConversation(
-                    held_on=day, routes_discussed=["§25b AufenthG"], perspective="none_evident"
+                    held_on=day,
+                    routes_discussed=["§25b AufenthG"],
+                    perspective="none_evident",
+                    language="ar",
+                    interpreter=Interpreter(language="ar", mode=InterpreterMode.PRESENT),
+                    participants=[Participant.PERSON],
+                    record_copy=CopyDelivery.HANDED_OVER,
+                    departure_letter=CopyDelivery.HANDED_OVER,
                 ),
             ),
             (

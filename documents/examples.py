@@ -17,6 +17,7 @@ import pypdfium2
 
 from documents.render import render
 from documents.texts import LANGUAGES
+from schemas.conversation import Interpreter, InterpreterMode, Participant
 from schemas.documents import (
     ConsentContext,
     Consequence,
@@ -103,6 +104,9 @@ def _sample_conversation() -> ConversationRecordContext:
         routes=routes,
         consequences=list(Consequence),
         offers=SAMPLE_OFFERS[:2],
+        language="ar",
+        interpreter=Interpreter(language="ar", mode=InterpreterMode.PRESENT),
+        participants=[Participant.PERSON, Participant.SUPPORTER],
     )
 
 

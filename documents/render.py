@@ -31,6 +31,7 @@ from documents.texts import (
     load_template,
 )
 from documents.typeset import Role, Row, Style, typeset, warm_up
+from schemas.conversation import Participant
 from schemas.documents import (
     ConsentContext,
     ConversationRecordContext,
@@ -107,6 +108,7 @@ def _conversation(rows: _Rows, ctx: ConversationRecordContext) -> None:
     rows.add("text", "file_reference", ref=ctx.file_reference)
     rows.add("text", "intro", date=_date(ctx.conversation_date))
     rows.add("small", "rule_version", version=ctx.rule_version)
+    _held(rows, ctx)
     rows.add("heading", "routes_heading")
     if not ctx.routes:
         rows.add("text", "no_routes")
@@ -132,6 +134,45 @@ def _conversation(rows: _Rows, ctx: ConversationRecordContext) -> None:
         rows.add("heading", "offers_heading")
         _offer_rows(rows, ctx.offers)
     rows.add("notice", "closing")
+
+
+def _language_name(t: Template, code: str) -> str:
+    """A language in the column's language; a code the texts do not name is printed as such."""
+    name = t.texts.get(f"language.{code}")
+    if name is not None:
+        return name
+    return f"\u2066{code}\u2069" if t.language in RTL_LANGUAGES else code
+
+
+def _held(rows: _Rows, ctx: ConversationRecordContext) -> None:
+    """In which language, with which interpreter (and how) and with whom the conversation was
+    held; a record made before that was asked has no language and leaves it out."""
+    if ctx.language is None:
+        return
+    language, interpreter = ctx.language, ctx.interpreter
+    rows.add("heading", "held_heading")
+    rows.each("text", lambda t: t.text("held_language", language=_language_name(t, language)))
+    if interpreter is None:
+        rows.add("text", "no_interpreter")
+    else:
+        rows.each(
+            "text",
+            lambda t: t.text(
+                f"interpreter.{interpreter.mode.value}",
+                language=_language_name(t, interpreter.language),
+            ),
+        )
+    # In the order of the roles, whatever the order they were ticked in: the same people
+    # give the same text (and content hash).
+    present = [role for role in Participant if role in ctx.participants]
+    if present:
+
+        def line(t: Template) -> str:
+            separator = "؛ " if t.language in RTL_LANGUAGES else "; "
+            names = separator.join(t.text(f"participant.{role.value}") for role in present)
+            return f"{t.text('participants')} {names}"
+
+        rows.each("text", line)
 
 
 def _departure(rows: _Rows, ctx: DepartureLetterContext) -> None:

@@ -15,7 +15,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from schemas.conversation import Interpreter, Participant
 from schemas.documents import DocumentKind, RouteDiscussed
+from schemas.inputs import LanguageCode
 from schemas.records import Entry
 
 # Printed on the departure letter and the consent form; CASE_AUTHORITY_CONTACT replaces it.
@@ -31,6 +33,10 @@ class ConversationFacts(BaseModel):
     routes: list[RouteDiscussed] = Field(min_length=1)
     # The rule versions explained (``RouteVersion.version_id``), as printed on the record.
     rule_versions: list[str] = Field(default_factory=list)
+    # How it was held (schemas/conversation.py); none in requests made before it was asked.
+    language: LanguageCode | None = None
+    interpreter: Interpreter | None = None
+    participants: list[Participant] = Field(default_factory=list)
 
 
 class DocumentRequest(BaseModel):

@@ -15,10 +15,11 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from schemas.conversation import Interpreter, Participant
+from schemas.inputs import LanguageCode
 from schemas.routes import Prerequisite, Route
 
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
 
 
 class DocumentKind(StrEnum):
@@ -79,6 +80,11 @@ class ConversationRecordContext(BaseModel):
     routes: list[RouteDiscussed]
     consequences: list[Consequence]
     offers: list[SupportOffer] = Field(default_factory=list)
+    # How the conversation was held; without a language (a record made before it was asked)
+    # the copy leaves that part out.
+    language: LanguageCode | None = None
+    interpreter: Interpreter | None = None
+    participants: list[Participant] = Field(default_factory=list)
 
 
 class DepartureLetterContext(BaseModel):

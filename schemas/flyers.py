@@ -14,7 +14,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas.documents import DocumentFlag, LanguageCode, Line
+from schemas.documents import DocumentFlag, Line
+from schemas.inputs import LanguageCode
 
 
 class FlyerRequest(BaseModel):

@@ -42,6 +42,9 @@ INT4_MAX = 2**31 - 1
 RowId = Annotated[int, Field(ge=1, le=INT4_MAX)]
 """The id of a row in an int4 identity column (partners, offers, accounts)."""
 
+LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
+"""An ISO 639 language code: 639-1 (ar, fa, tr), or 639-3 where there is none (ckb, Sorani)."""
+
 # C0, DEL, C1 and the surrogate range; newline and tab are let through only in multi-line text.
 _SINGLE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _MULTI_LINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")

@@ -14,8 +14,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from schemas.documents import LanguageCode, OfferCategory
-from schemas.inputs import OneLine, Text
+from schemas.documents import OfferCategory
+from schemas.inputs import LanguageCode, OneLine, Text
 
 # Every town of Kreis Unna, in alphabetical order; a flyer exists for each.
 COUNTY_TOWNS: tuple[str, ...] = (

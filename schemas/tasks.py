@@ -13,8 +13,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from schemas.conversation import ABH_LANGUAGE, CopyDelivery, Interpreter, Participant
 from schemas.departure import ReturnProgramme, ReturnSupport
-from schemas.inputs import Line, RowId, Text, belongs_to
+from schemas.inputs import LanguageCode, Line, RowId, Text, belongs_to
 from schemas.routes import Prerequisite, Route
 from schemas.rows import Row
 
@@ -125,6 +126,61 @@ class InformationConversation(_Completion):
         if len(set(value)) != len(value):
             raise ValueError("each prerequisite once")
         return value
+
+    # How the conversation was held (schemas/conversation.py). Conversations recorded before
+    # it was asked for have none of it, and their cases' histories must still read: the
+    # workflow's validator asks for language, participants and record_copy (and
+    # departure_letter when a letter is issued) in every new record.
+    language: LanguageCode | None = Field(
+        default=None,
+        description="The conversation language, ISO 639 (e.g. ar, fa, ku, tr; de for German); "
+        "required. Printed in the person's copy of the record.",
+    )
+    interpreter: Interpreter | None = Field(
+        default=None,
+        description="The interpreter, if one took part: in the conversation language (never "
+        "German), present, by phone or by video. No name.",
+    )
+
+    @field_validator("interpreter")
+    @classmethod
+    def _interpreter_of_the_language(
+        cls, value: Interpreter | None, info: ValidationInfo
+    ) -> Interpreter | None:
+        if value is None:
+            return value
+        if value.language == ABH_LANGUAGE:
+            raise ValueError("no interpreter for a conversation in German")
+        language = info.data.get("language")
+        if language is not None and value.language != language:
+            raise ValueError("must be in the conversation language")
+        return value
+
+    participants: list[Participant] = Field(
+        default_factory=list,
+        max_length=len(Participant),
+        description="Who took part besides the ABH, by role (never names); the person always. "
+        "Required.",
+    )
+
+    @field_validator("participants")
+    @classmethod
+    def _participants(cls, value: list[Participant]) -> list[Participant]:
+        if len(set(value)) != len(value):
+            raise ValueError("each participant once")
+        if value and Participant.PERSON not in value:
+            raise ValueError("the conversation is held with the person")
+        return value
+
+    record_copy: CopyDelivery | None = Field(
+        default=None,
+        description="How the person's copy of the record reached them; required.",
+    )
+    departure_letter: CopyDelivery | None = Field(
+        default=None,
+        description="How the departure letter (Ausreiseinformationsschreiben) reached the "
+        "person; required when one is issued (a departure deadline ahead), else empty.",
+    )
 
 
 class ReferralConsent(_Completion):

@@ -293,6 +293,11 @@ async def seed(base: str, callers: dict[str, Caller]) -> list[str]:
             "held_on": today().isoformat(),
             "routes_discussed": ["§25b AufenthG"],
             "perspective": "none_evident",
+            "language": "ar",
+            "interpreter": {"language": "ar", "mode": "present"},
+            "participants": ["person"],
+            "record_copy": "handed_over",
+            "departure_letter": "handed_over",
         }
         consent = {
             "kind": "referral_consent",

@@ -63,6 +63,14 @@ from workflows.search_attributes import ALL  # noqa: E402
 
 V1 = "/api/v1"
 ORIGIN = "http://probe"
+# How the conversation was held, as every new record says it (schemas/conversation.py).
+HELD: dict[str, Any] = {
+    "language": "ar",
+    "interpreter": {"language": "ar", "mode": "present"},
+    "participants": ["person"],
+    "record_copy": "handed_over",
+    "departure_letter": "handed_over",
+}
 
 
 def say(message: str) -> None:
@@ -264,6 +272,7 @@ async def probe_task(limit: float) -> None:
             "held_on": datetime.now(BERLIN).date().isoformat(),
             "routes_discussed": ["§25b AufenthG"],
             "perspective": "none_evident",
+            **HELD,
         }
         response, seconds = await timed(
             http.post(f"{V1}/tasks/{task_id}/complete", json=body), limit
@@ -288,6 +297,7 @@ async def probe_healthy(limit: float) -> None:
                 "held_on": datetime.now(BERLIN).date().isoformat(),
                 "routes_discussed": ["§25b AufenthG"],
                 "perspective": "none_evident",
+                **HELD,
             }
             response, seconds = await timed(
                 http.post(f"{V1}/tasks/{tasks[0]['task_id']}/complete", json=body), limit

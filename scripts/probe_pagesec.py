@@ -135,6 +135,10 @@ async def case_for_the_ki(base: str, token: str, abh: httpx.AsyncClient) -> str:
                 "held_on": today().isoformat(),
                 "routes_discussed": ["§25b AufenthG"],
                 "perspective": "none_evident",
+                "language": "ar",
+                "participants": ["person"],
+                "record_copy": "handed_over",
+                "departure_letter": "handed_over",
             },
         ),
         (

@@ -46,6 +46,26 @@ PERSON: dict[str, Any] = {
     "address": {"street": "Bahnhofstraße 1", "postal_code": "59423", "town": "Unna"},
 }
 
+# How a conversation was held, as every new record says it (schemas/conversation.py): in the
+# person's language with an interpreter present, the person there, both documents handed over.
+# Without a departure deadline ahead no letter is issued: then NO_LETTER.
+HELD: dict[str, Any] = {
+    "language": "ar",
+    "interpreter": {"language": "ar", "mode": "present"},
+    "participants": ["person"],
+    "record_copy": "handed_over",
+    "departure_letter": "handed_over",
+}
+NO_LETTER: dict[str, Any] = {**HELD, "departure_letter": None}
+# The same as the task form sends it (web/forms.py: the interpreter's language left empty).
+HELD_FORM: dict[str, Any] = {
+    "language": "ar",
+    "interpreter_mode": "present",
+    "participants": ["person"],
+    "record_copy": "handed_over",
+    "departure_letter": "handed_over",
+}
+
 
 class CaseDriver:
     def __init__(

@@ -30,6 +30,7 @@ from runtime.worker import build_worker
 from schemas.accounts import Role
 from schemas.local_time import BERLIN
 from service.accounts import AccountService
+from tests.casekit import HELD
 from web import labels
 from workflows.case import workflow_id
 
@@ -156,11 +157,13 @@ async def the_task(http: httpx.AsyncClient, case_id: str, queue: str, kind: str)
 
 
 def conversation(held_on: date | None = None) -> dict[str, Any]:
+    """A conversation in a case opened by :func:`open_case` (its departure deadline ahead)."""
     return {
         "kind": "information_conversation",
         "held_on": (held_on or today()).isoformat(),
         "routes_discussed": ["§25b AufenthG"],
         "perspective": "none_evident",
+        **HELD,
     }
 
 
@@ -597,6 +600,94 @@ async def test_a_conversation_in_the_future_is_refused(http: httpx.AsyncClient) 
     assert response.json()["detail"][0]["msg"] == "must not be in the future"
 
 
+async def test_a_conversation_record_says_how_it_was_held(
+    http: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    """Language, interpreter, who took part, how the copy and the letter reached the person:
+    asked of every new record, each refusal naming its field."""
+    case_id = await open_case(http)
+    task_id = await the_task(http, case_id, "abh", "information_conversation")
+
+    def without(*names: str) -> dict[str, Any]:
+        return {k: v for k, v in conversation().items() if k not in names}
+
+    # Required by the workflow (the model has defaults, for records made before it was asked).
+    response = await complete(http, task_id, without("language"))
+    assert locs(response) == [["body", "language"]]
+    assert response.json()["detail"][0]["msg"] == "required"
+    everything = await complete(http, task_id, without(*HELD))
+    assert locs(everything) == [
+        ["body", n] for n in ("language", "participants", "record_copy")
+    ] + [["body", "departure_letter"]]
+    # The case has a departure deadline ahead: the letter comes with the record.
+    letter = await complete(http, task_id, without("departure_letter"))
+    assert locs(letter) == [["body", "departure_letter"]]
+    assert letter.json()["detail"][0]["msg"].startswith("required: a departure letter is issued")
+
+    # Cross-field rules of the model, each at its field.
+    cases: list[tuple[str, str, dict[str, Any]]] = [
+        (
+            "interpreter",
+            "must be in the conversation language",
+            {"interpreter": {"language": "fa", "mode": "by_phone"}},
+        ),
+        (
+            "interpreter",
+            "no interpreter for a conversation in German",
+            {"language": "de", "interpreter": {"language": "de", "mode": "present"}},
+        ),
+        (
+            "participants",
+            "the conversation is held with the person",
+            {"participants": ["representative"]},
+        ),
+        (
+            "participants",
+            "each participant once",
+            {"participants": ["person", "supporter", "supporter"]},
+        ),
+    ]
+    for field, reason, change in cases:
+        [error] = (await complete(http, task_id, {**conversation(), **change})).json()["detail"]
+        assert error["loc"] == ["body", field], (reason, error)
+        assert error["msg"] == f"Value error, {reason}"
+        assert not labels.reason(field, error["msg"]).startswith(("Value", "must", "no ", "the "))
+    # Roles only: a name is no participant.
+    unknown = {**conversation(), "participants": ["person", "Frau Müller"]}
+    assert locs(await complete(http, task_id, unknown)) == [["body", "participants", 1]]
+    assert locs(await complete(http, task_id, {**conversation(), "language": "Arabisch"})) == [
+        ["body", "language"]
+    ]
+
+    # German, without an interpreter, a supporter beside the person; the letter refused.
+    held = {
+        **conversation(),
+        "language": "de",
+        "interpreter": None,
+        "participants": ["supporter", "person"],
+        "record_copy": "handed_over",
+        "departure_letter": "refused",
+    }
+    assert (await complete(http, task_id, held)).status_code == 200
+    stored = await pool.fetchval("SELECT completion FROM tasks WHERE task_id = $1", task_id)
+    assert {k: stored[k] for k in HELD} == {k: held[k] for k in HELD}
+
+
+async def test_without_a_departure_deadline_ahead_no_letter_is_recorded(
+    http: httpx.AsyncClient,
+) -> None:
+    case_id = new_case_id()
+    opened = {**opening(case_id), "status": "geduldet"}
+    opened.pop("departure_deadline")
+    assert (await http.post(f"{V1}/status-events", json=opened)).status_code == 202
+    task_id = await the_task(http, case_id, "abh", "information_conversation")
+    response = await complete(http, task_id, conversation())
+    assert locs(response) == [["body", "departure_letter"]]
+    assert response.json()["detail"][0]["msg"].startswith("only when a departure letter")
+    no_letter = {**conversation(), "departure_letter": None}
+    assert (await complete(http, task_id, no_letter)).status_code == 200
+
+
 async def test_a_route_not_discussed_is_refused_by_the_model(http: httpx.AsyncClient) -> None:
     case_id = await open_case(http)
     task_id = await the_task(http, case_id, "abh", "information_conversation")
@@ -711,6 +802,7 @@ async def test_the_abh_records_a_failed_route_and_the_referral_offer_follows(
         "routes_discussed": ["§60d AufenthG"],
         "perspective": "route_possible",
         "route_pursued": "§60d AufenthG",
+        **HELD,
     }
     task_id = await the_task(http, case_id, "abh", "information_conversation")
     assert (await complete(http, task_id, route)).json()["stage"] == "route_pursued"

@@ -29,6 +29,7 @@ from schemas.case import Stage
 from schemas.routes import Route
 from schemas.tasks import InformationConversation, Perspective, ReferralConsent
 from tests.browserkit import AXE_JS, DATE_KEYS, ROOT, serving_on_loopback, watch_csp
+from tests.casekit import HELD
 from tests.sitekit import PASSWORD, Site, today
 from web import labels
 
@@ -185,10 +186,22 @@ async def test_abh_completes_conversation_and_consent_with_the_keyboard(
     await expect(error).to_have_text("Das Datum darf nicht in der Zukunft liegen.")
     await expect(page.locator("#held_on")).to_have_attribute("aria-invalid", "true")
     await expect(page.locator("#routes_discussed-1")).to_be_checked()
+    # How it was held is asked of every record: the language first.
+    language = "Bitte die Gesprächssprache angeben."
+    await expect(page.locator("#fehler-language")).to_have_text(language)
+    await expect(page.locator("#language")).to_have_attribute("aria-invalid", "true")
     await assert_accessible(page, "the form with a refusal")
 
     await page.locator("#held_on").fill(today().isoformat())
-    await page.locator("#held_on").press("Enter")  # Enter in a field submits the form
+    await tab_to(page, "#language")
+    await page.locator("#language").select_option("ar")
+    await tab_to(page, "#interpreter_mode")
+    await page.locator("#interpreter_mode").select_option("by_phone")
+    for first in ("#participants-1", "#record_copy-1", "#departure_letter-1"):
+        await tab_to(page, first)
+        await page.keyboard.press("Space")
+    await tab_to(page, "button:text('Erledigt – speichern')")
+    await page.keyboard.press("Enter")
     await expect(page.get_by_role("status")).to_have_text(labels.MESSAGES["erledigt"])
     await expect(page).to_have_url(re.compile(rf"/faelle/{case_id}\?meldung=erledigt$"))
     await expect(page.locator("main")).to_contain_text("Testvorname Testnachname")
@@ -212,7 +225,10 @@ async def test_ki_sees_the_referral_and_picks_a_partner(site: Site, page: Page) 
     await site.cases.complete_task(
         conversation,
         InformationConversation(
-            held_on=today(), routes_discussed=[Route.P25B], perspective=Perspective.NONE_EVIDENT
+            held_on=today(),
+            routes_discussed=[Route.P25B],
+            perspective=Perspective.NONE_EVIDENT,
+            **HELD,
         ),
     )
     consent = await site.task_id(case_id, "referral_consent")
@@ -364,7 +380,10 @@ async def test_every_page_works_under_the_csp(site: Site, page: Page) -> None:
     await site.cases.complete_task(
         conversation,
         InformationConversation(
-            held_on=today(), routes_discussed=[Route.P25B], perspective=Perspective.NONE_EVIDENT
+            held_on=today(),
+            routes_discussed=[Route.P25B],
+            perspective=Perspective.NONE_EVIDENT,
+            **HELD,
         ),
     )
     consent = await site.task_id(case_id, "referral_consent")

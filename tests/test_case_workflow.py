@@ -34,7 +34,7 @@ from schemas.tasks import (
 )
 from service.temporal import update_method
 from store import erasure
-from tests.casekit import CaseDriver, running_worker
+from tests.casekit import HELD, NO_LETTER, CaseDriver, running_worker
 from workflows.case import CaseWorkflow
 
 TIMINGS = ProcessTimings()
@@ -52,16 +52,27 @@ async def case(time_env: WorkflowEnvironment, pool: asyncpg.Pool) -> AsyncIterat
         await driver.terminate()
 
 
-def conversation(held_on: date, *, route: bool = False) -> InformationConversation:
+def conversation(
+    held_on: date, *, route: bool = False, letter: bool = True
+) -> InformationConversation:
+    held = HELD if letter else NO_LETTER
     if route:
-        return InformationConversation(
-            held_on=held_on,
-            routes_discussed=["§25b AufenthG", "§60d AufenthG"],
-            perspective="route_possible",
-            route_pursued="§60d AufenthG",
+        return InformationConversation.model_validate(
+            {
+                "held_on": held_on,
+                "routes_discussed": ["§25b AufenthG", "§60d AufenthG"],
+                "perspective": "route_possible",
+                "route_pursued": "§60d AufenthG",
+                **held,
+            }
         )
-    return InformationConversation(
-        held_on=held_on, routes_discussed=["§25b AufenthG"], perspective="none_evident"
+    return InformationConversation.model_validate(
+        {
+            "held_on": held_on,
+            "routes_discussed": ["§25b AufenthG"],
+            "perspective": "none_evident",
+            **held,
+        }
     )
 
 

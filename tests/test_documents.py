@@ -42,6 +42,7 @@ from documents.examples import (
 )
 from documents.texts import TEXTS_DIR, load_template
 from documents.typeset import RowTooHigh
+from schemas.conversation import Interpreter, InterpreterMode, Participant
 from schemas.documents import (
     DocumentContext,
     DocumentFlag,
@@ -50,13 +51,19 @@ from schemas.documents import (
     RenderedDocument,
     TranslationReview,
 )
+from web import labels
 
 CONSENT = SAMPLE_CONSENT
 LETTER = SAMPLE_LETTER
 CONTEXTS: dict[DocumentKind, DocumentContext] = SAMPLES
 # Texts that must appear in every column of each kind (placeholders filled as rendered).
 CHECKED_KEYS: dict[DocumentKind, tuple[str, ...]] = {
-    DocumentKind.GESPRAECHSPROTOKOLL: ("title", "routes_heading", "consequence.deportation_costs"),
+    DocumentKind.GESPRAECHSPROTOKOLL: (
+        "title",
+        "held_heading",
+        "routes_heading",
+        "consequence.deportation_costs",
+    ),
     DocumentKind.AUSREISEINFORMATION: ("title", "instructions_heading", "warn.entry_ban"),
     DocumentKind.EINWILLIGUNG: ("title", "data.status", "sign_person", "withdraw_heading"),
     DocumentKind.FLYER: ("intro", "category.return_counselling", "label_hours"),
@@ -230,6 +237,52 @@ def test_missing_language_gives_german_and_english_with_a_visible_flag() -> None
     assert "Dieses Dokument liegt in Ihrer Sprache noch nicht vor" in text
     assert "This document is not yet available in your language" in text
     assert "Departure information letter" in text
+
+
+def test_the_record_says_how_the_conversation_was_held() -> None:
+    """Language, interpreter and who took part, in both columns; a record made before that
+    was asked (no language) leaves the part out."""
+    record = render(DocumentKind.GESPRAECHSPROTOKOLL, "ar", SAMPLE_CONVERSATION)
+    text = pdf_text(record)
+    assert "So wurde das Gespräch geführt" in text and "Gesprächssprache: Arabisch" in text
+    assert (
+        "Eine Dolmetscherin oder ein Dolmetscher für Arabisch war beim Gespräch anwesend." in text
+    )
+    assert "Außer der Ausländerbehörde haben teilgenommen: Sie selbst; eine Person, die" in text
+    assert "لغة المحادثة: العربية" in text and "حاضراً في المحادثة" in text
+    # The roles in their order, whatever order they were ticked in: the same text.
+    ticked = SAMPLE_CONVERSATION.model_copy(
+        update={"participants": [Participant.SUPPORTER, Participant.PERSON]}
+    )
+    assert render(DocumentKind.GESPRAECHSPROTOKOLL, "ar", ticked).text == record.text
+
+    # By phone, in a language the texts have no name for: its code; none when in German.
+    somali = SAMPLE_CONVERSATION.model_copy(
+        update={
+            "language": "so",
+            "interpreter": Interpreter(language="so", mode=InterpreterMode.BY_PHONE),
+        }
+    )
+    text = pdf_text(render(DocumentKind.GESPRAECHSPROTOKOLL, "de", somali))
+    assert "Gesprächssprache: so " in text and "für so war telefonisch zugeschaltet" in text
+    german = SAMPLE_CONVERSATION.model_copy(update={"language": "de", "interpreter": None})
+    text = pdf_text(render(DocumentKind.GESPRAECHSPROTOKOLL, "en", german))
+    assert "Gesprächssprache: Deutsch" in text and "Language of the conversation: German" in text
+    assert "The conversation was held without an interpreter." in text
+
+    before = SAMPLE_CONVERSATION.model_copy(
+        update={"language": None, "interpreter": None, "participants": []}
+    )
+    text = pdf_text(render(DocumentKind.GESPRAECHSPROTOKOLL, "ar", before))
+    assert "So wurde das Gespräch geführt" not in text and "Gesprächssprache" not in text
+
+
+def test_every_language_the_form_offers_is_named_in_every_record() -> None:
+    for language in LANGUAGES:
+        template = load_template(DocumentKind.GESPRAECHSPROTOKOLL, language)
+        assert template is not None
+        named = {key.removeprefix("language.") for key in template.texts if "language." in key}
+        assert named == set(labels.CONVERSATION_LANGUAGES), language
 
 
 def copy_texts(tmp_path: Path) -> Path:

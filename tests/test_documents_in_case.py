@@ -10,6 +10,7 @@ import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -25,7 +26,7 @@ from schemas.records import Entry
 from schemas.routes import Route
 from schemas.tasks import InformationConversation, ReferralConsent
 from store import documents
-from tests.casekit import ROUTES, CaseDriver, running_worker
+from tests.casekit import HELD, ROUTES, CaseDriver, running_worker
 from tests.test_documents import pdf_text
 
 TIMINGS = ProcessTimings()
@@ -51,7 +52,7 @@ async def pdf(case: CaseDriver, document_id: UUID) -> bytes:
     return found.pdf
 
 
-def lacking_livelihood(held_on: date) -> InformationConversation:
+def lacking_livelihood(held_on: date, **held: Any) -> InformationConversation:
     return InformationConversation.model_validate(
         {
             "held_on": held_on,
@@ -61,6 +62,8 @@ def lacking_livelihood(held_on: date) -> InformationConversation:
                 {"route": "§25b AufenthG", "prerequisite": "livelihood"},
                 {"route": "§25b AufenthG", "prerequisite": "years_of_residence"},
             ],
+            **HELD,
+            **held,
         }
     )
 
@@ -91,6 +94,10 @@ async def test_the_conversation_hands_out_the_record_and_the_letter_in_arabic_an
     version = ROUTES.of(Route.P25B, today)
     assert version is not None and version.version_id in text
     assert case.case_id in text  # the file reference, never the name, heads the record
+    # How the conversation was held, as recorded: language, interpreter, who took part.
+    assert "Gesprächssprache: Arabisch" in text and "لغة المحادثة: العربية" in text
+    assert "Dolmetscher für Arabisch war beim Gespräch anwesend." in text
+    assert "Außer der Ausländerbehörde haben teilgenommen: Sie selbst" in text
 
     letter_text = pdf_text(await pdf(case, docs["ausreiseinformation"].document_id))
     deadline = (await case.case_row())["departure_deadline"]
@@ -118,9 +125,35 @@ async def test_the_conversation_hands_out_the_record_and_the_letter_in_arabic_an
 
 async def test_without_a_future_departure_deadline_no_letter_is_made(case: CaseDriver) -> None:
     await case.open(status="geduldet", no_deadline=True)
-    await case.complete("information_conversation", lacking_livelihood(await case.today()))
+    await case.complete(
+        "information_conversation", lacking_livelihood(await case.today(), departure_letter=None)
+    )
     assert set(await listed(case)) == {"gespraechsprotokoll", "einwilligung"}
     assert "document_skipped" in await case.timeline_kinds()
+
+
+async def test_the_record_prints_the_interpreter_as_recorded(case: CaseDriver) -> None:
+    """By video, in Farsi, with the representative: the person's copy says so (German beside
+    Arabic, the person's language); how the copy reached them stays in the record."""
+    await case.open()
+    held = {
+        "language": "fa",
+        "interpreter": {"language": "fa", "mode": "by_video"},
+        "participants": ["representative", "person"],
+        "record_copy": "sent",
+    }
+    await case.complete("information_conversation", lacking_livelihood(await case.today(), **held))
+    text = pdf_text(await pdf(case, (await listed(case))["gespraechsprotokoll"].document_id))
+    assert "Gesprächssprache: Farsi/Dari" in text and "لغة المحادثة: الفارسية/الدارية" in text
+    # (The line breaks after "Farsi/": the reader of the marks keeps the break as a space.)
+    assert "Dolmetscher für Farsi/ Dari war per Video zugeschaltet." in text
+    assert "teilgenommen: Sie selbst; Ihre bevollmächtigte Vertretung" in text
+    assert "zugesandt" not in text and "sent" not in text
+    completion = await case.pool.fetchval(
+        "SELECT completion FROM tasks WHERE case_id = $1 AND kind = 'information_conversation'",
+        case.case_id,
+    )
+    assert completion["record_copy"] == "sent" and completion["departure_letter"] == "handed_over"
 
 
 def changed_texts(root: Path) -> Path:

@@ -14,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from schemas.process import ProcessTimings
 from schemas.tasks import CompleteTask, InformationConversation, ReferralConsent
 from service.temporal import update_method
-from tests.casekit import CaseDriver, running_worker
+from tests.casekit import HELD, CaseDriver, running_worker
 from workflows.case import CaseWorkflow
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +46,10 @@ async def test_worker_killed_after_handover_commit_discloses_once(
         await case.complete(
             "information_conversation",
             InformationConversation(
-                held_on=today, routes_discussed=["§25b AufenthG"], perspective="none_evident"
+                held_on=today,
+                routes_discussed=["§25b AufenthG"],
+                perspective="none_evident",
+                **HELD,
             ),
         )
         assert case.handle is not None

@@ -250,6 +250,11 @@ EXAMPLES: dict[type[BaseModel], list[dict[str, Any]]] = {
             "perspective": "route_possible",
             "route_pursued": "§25b AufenthG",
             "missing_prerequisites": [{"route": "§25b AufenthG", "prerequisite": "livelihood"}],
+            "language": "ar",
+            "interpreter": {"language": "ar", "mode": "by_phone"},
+            "participants": ["person", "representative"],
+            "record_copy": "handed_over",
+            "departure_letter": "refused",
         }
     ],
     ReferralConsent: [

@@ -32,6 +32,7 @@ from scripts.service_process import alive, free_port, gone_within
 from service.temporal import connect
 from store.db import open_pool
 from store.migrate import apply_migrations
+from tests.casekit import HELD_FORM
 from tests.test_api import V1, conversation, http_client, login_session, new_case_id, opening
 
 DEADLINE = timedelta(seconds=3)
@@ -280,6 +281,7 @@ async def test_the_task_form_keeps_what_was_entered_when_the_completion_is_not_c
             "routes_discussed": ["§25b AufenthG"],
             "perspective": "none_evident",
             "route_pursued": "",
+            **HELD_FORM,
         }
         page, seconds = await timed(http.post(f"/aufgaben/{task_id}", data=form))
         assert_unavailable(page)

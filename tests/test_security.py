@@ -21,6 +21,7 @@ from runtime.main import _api_server
 from schemas.accounts import Role
 from schemas.routes import Route
 from schemas.tasks import InformationConversation, Perspective
+from tests.casekit import HELD
 from tests.sitekit import Site, today
 
 UI_ORIGIN = "http://127.0.0.1:8233"  # the embedded Temporal UI, a default codec origin
@@ -98,7 +99,10 @@ async def test_a_document_of_the_case_is_not_stored_either(site: Site) -> None:
     await site.cases.complete_task(
         conversation,
         InformationConversation(
-            held_on=today(), routes_discussed=[Route.P25B], perspective=Perspective.NONE_EVIDENT
+            held_on=today(),
+            routes_discussed=[Route.P25B],
+            perspective=Perspective.NONE_EVIDENT,
+            **HELD,
         ),
     )
     abh = await site.person(Role.ABH)

@@ -17,6 +17,7 @@ import httpx
 from schemas.accounts import Role
 from schemas.case import ConsentWithdrawal
 from schemas.tasks import TaskKind
+from tests.casekit import HELD_FORM
 from tests.sitekit import PASSWORD, Site, today
 from tests.test_documents import pdf_text
 from web import forms, labels
@@ -30,7 +31,9 @@ def field_block(html: str, name: str) -> str:
     return found[0]
 
 
-async def complete_conversation(abh: httpx.AsyncClient, task_id: str, held_on: date) -> Any:
+async def complete_conversation(
+    abh: httpx.AsyncClient, task_id: str, held_on: date, **held: Any
+) -> Any:
     return await abh.post(
         f"/aufgaben/{task_id}",
         data={
@@ -39,6 +42,8 @@ async def complete_conversation(abh: httpx.AsyncClient, task_id: str, held_on: d
             "perspective": "none_evident",
             "route_pursued": "",
             "missing_prerequisites": ["§25b AufenthG|livelihood", "§60d AufenthG|employment"],
+            **HELD_FORM,
+            **held,
         },
     )
 
@@ -176,6 +181,72 @@ async def test_the_abh_completes_conversation_and_consent_through_the_forms(site
 
     logged = await site.accounts.access_log(case_id)
     assert len(logged) == 5 and {entry.role for entry in logged} == {Role.ABH}
+
+
+async def test_the_conversation_form_asks_how_it_was_held(site: Site) -> None:
+    """Language, interpreter, who took part and how the copy and the letter reached the
+    person: refused at the field in German until given, stored with the completion and
+    printed in the person's copy."""
+    case_id = await site.open_case()
+    abh = await site.person(Role.ABH)
+    async with abh:
+        task_id = await site.task_id(case_id, "information_conversation")
+        form = await abh.get(f"/aufgaben/{task_id}")
+        for shown in (
+            "Gesprächssprache",
+            "Dolmetscher/in: Sprache",
+            "telefonisch zugeschaltet",
+            "per Video zugeschaltet",
+            "Teilnehmende (außer der ABH)",
+            "Ausfertigung des Protokolls für die Person",
+            "Annahme verweigert",
+            "Ausreiseinformationsschreiben mit Belehrungen",
+        ):
+            assert shown in form.text, shown
+        assert "Frau" not in field_block(form.text, "participants")  # roles, no names
+
+        refused = await complete_conversation(abh, task_id, today(), language="")
+        assert refused.status_code == 422
+        language = field_block(refused.text, "language")
+        assert "Bitte die Gesprächssprache angeben." in language
+        assert 'aria-invalid="true"' in language
+        assert 'href="#language"' in refused.text  # the summary leads to the field
+        assert "checked" in field_block(refused.text, "participants")  # kept as entered
+
+        other = await complete_conversation(abh, task_id, today(), interpreter_language="fa")
+        assert other.status_code == 422
+        interpreter = field_block(other.text, "interpreter_language")
+        assert "Die Dolmetschung muss in der Gesprächssprache sein." in interpreter
+        nobody = await complete_conversation(abh, task_id, today(), participants=["supporter"])
+        assert "„Die Person selbst“ ankreuzen" in field_block(nobody.text, "participants")
+        assert 'href="#participants-1"' in nobody.text
+        unsaid = await complete_conversation(abh, task_id, today(), departure_letter="")
+        assert "Mit dem Protokoll wird ein Ausreiseinformationsschreiben erstellt" in field_block(
+            unsaid.text, "departure_letter"
+        )
+
+        done = await complete_conversation(
+            abh,
+            task_id,
+            today(),
+            interpreter_mode="by_phone",
+            participants=["person", "family_member"],
+            record_copy="refused",
+        )
+        assert done.status_code == 303, done.text
+        case = await abh.get(f"/faelle/{case_id}")
+        listed = case.text.split("<caption>Schriftstücke")[1].split("</table>")[0]
+        record = await abh.get(
+            re.findall(r'href="(/faelle/[^"]+/schriftstuecke/[^"]+)"', listed)[0]
+        )
+        text = pdf_text(record.content)
+        assert "Gesprächssprache: Arabisch" in text
+        assert "für Arabisch war telefonisch zugeschaltet." in text
+        assert "Sie selbst; Angehörige Ihrer Familie" in text
+    stored = await site.pool.fetchval("SELECT completion FROM tasks WHERE task_id = $1", task_id)
+    assert stored["interpreter"] == {"language": "ar", "mode": "by_phone"}
+    assert stored["participants"] == ["person", "family_member"]
+    assert (stored["record_copy"], stored["departure_letter"]) == ("refused", "handed_over")
 
 
 async def test_the_ki_sees_referrals_only_with_the_three_categories(site: Site) -> None:
@@ -538,10 +609,32 @@ def test_every_task_kind_has_a_form_with_exactly_the_model_fields() -> None:
     models = {model.model_fields["kind"].default: model for model in get_args(union)}
     assert set(forms.FORMS) == set(models) == {kind.value for kind in TaskKind}
     for kind, specs in forms.FORMS.items():
-        assert [spec.name for spec in specs] == [
-            n for n in models[kind].model_fields if n != "kind"
-        ]
+        # An input that is a part of a field (the interpreter's mode and language) counts once.
+        fields = dict.fromkeys(forms.field_of(spec.name) for spec in specs)
+        assert list(fields) == [n for n in models[kind].model_fields if n != "kind"]
         assert kind in labels.TASK_KINDS
+
+
+def test_the_interpreter_is_read_from_its_mode_and_language() -> None:
+    from starlette.datastructures import FormData
+
+    def interpreter(**inputs: str) -> object:
+        form = FormData([("language", "ar"), *inputs.items()])
+        return forms.parse("information_conversation", form).get("interpreter")
+
+    assert interpreter() is None  # none chosen: without an interpreter
+    assert interpreter(interpreter_mode="") is None
+    assert interpreter(interpreter_mode="by_video") == {"mode": "by_video", "language": "ar"}
+    assert interpreter(interpreter_language="fa") == {"language": "fa"}  # the mode is missing
+    both = interpreter(interpreter_mode="present", interpreter_language="ku")
+    assert both == {"mode": "present", "language": "ku"}
+    body = {"kind": "information_conversation", "interpreter": {"language": "fa"}}
+    _, errors = forms.validate(body)
+    assert errors["interpreter_mode"] == [
+        "Bitte angeben, wie gedolmetscht wurde, oder die Sprache leer lassen."
+    ]
+    assert forms.input_of("interpreter") == "interpreter_language"
+    assert forms.field_of("interpreter_mode") == "interpreter"
 
 
 def test_an_enforcement_time_is_read_in_berlin_and_broken_rules_are_named() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from starlette.datastructures import FormData
 
+from schemas.conversation import CopyDelivery, InterpreterMode, Participant
 from schemas.departure import ReturnProgramme, ReturnSupport
 from schemas.local_time import BERLIN
 from schemas.residence_routes import ResidenceRoutes
@@ -31,6 +32,15 @@ from web import labels
 COMPLETION: TypeAdapter[TaskCompletion] = TypeAdapter(TaskCompletion)
 
 _ROUTES = [(route.value, route.value) for route in Route]
+_LANGUAGES = list(labels.CONVERSATION_LANGUAGES.items())
+_DELIVERIES = [(d.value, labels.COPY_DELIVERIES[d.value]) for d in CopyDelivery]
+
+# Inputs that are parts of one field of the model: input -> (field, part). A refusal of the
+# whole field is shown at its first input.
+_PARTS = {
+    "interpreter_mode": ("interpreter", "mode"),
+    "interpreter_language": ("interpreter", "language"),
+}
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,58 @@ FORMS: dict[str, list[Field]] = {
             "checkboxes",
             "Nur zu besprochenen Regelungen. Die Person erhält das Protokoll in ihrer Sprache: "
             "Erfülltes und Fehlendes je Regelung.",
+        ),
+        Field(
+            "language",
+            "Gesprächssprache",
+            "select",
+            "Die Sprache, in der mit der Person gesprochen wurde, mit Dolmetschung deren "
+            "Sprache. Sie steht im Protokoll der Person.",
+            [("", "– bitte wählen –"), *_LANGUAGES],
+            required=True,
+        ),
+        Field(
+            "interpreter_mode",
+            "Dolmetscher/in",
+            "select",
+            "Ohne Namen: nur ob und wie gedolmetscht wurde.",
+            [
+                ("", "– ohne Dolmetscher/in –"),
+                *((m.value, labels.INTERPRETER_MODES[m.value]) for m in InterpreterMode),
+            ],
+        ),
+        Field(
+            "interpreter_language",
+            "Dolmetscher/in: Sprache",
+            "select",
+            "Leer lassen heißt: in der Gesprächssprache. Gedolmetscht wird in die "
+            "Gesprächssprache, nie ins Deutsche.",
+            [("", "– wie Gesprächssprache –"), *(pair for pair in _LANGUAGES if pair[0] != "de")],
+        ),
+        Field(
+            "participants",
+            "Teilnehmende (außer der ABH)",
+            "checkboxes",
+            "Nur Rollen, keine Namen; die Person selbst immer. Die Dolmetscherin oder der "
+            "Dolmetscher wird oben erfasst.",
+            [(r.value, labels.PARTICIPANTS[r.value]) for r in Participant],
+            required=True,
+        ),
+        Field(
+            "record_copy",
+            "Ausfertigung des Protokolls für die Person",
+            "radio",
+            "Die Ausfertigung steht nach dem Speichern beim Fall zum Drucken bereit.",
+            _DELIVERIES,
+            required=True,
+        ),
+        Field(
+            "departure_letter",
+            "Ausreiseinformationsschreiben mit Belehrungen",
+            "radio",
+            "Nur wenn eines erstellt wird: bei einer Ausreisefrist in der Zukunft. Es steht "
+            "nach dem Speichern beim Fall zum Drucken bereit.",
+            _DELIVERIES,
         ),
     ],
     "referral_consent": [
@@ -387,7 +449,41 @@ def parse(kind: str, form: FormData) -> dict[str, Any]:
             body[spec.name] = _local_time(value)
         else:
             body[spec.name] = value
+    if kind == "information_conversation":
+        _interpreter(body)
     return body
+
+
+def _interpreter(body: dict[str, Any]) -> None:
+    """Mode and language as the model's ``interpreter``; without a language of its own the
+    interpreter's is the conversation's. No mode and no language: no interpreter.
+
+    A mode without any language is left out: the record is refused for its missing
+    conversation language (the workflow says so at that field), and the form shows the mode
+    again as it was entered.
+    """
+    parts = {part: body.pop(name) for name, (_, part) in _PARTS.items() if name in body}
+    if not parts:
+        return
+    if "language" not in parts and "language" in body:
+        parts["language"] = body["language"]
+    if set(parts) != {"mode"}:
+        body["interpreter"] = parts
+
+
+def field_of(name: str) -> str:
+    """The field of the model an input of the form is (a part of)."""
+    return _PARTS[name][0] if name in _PARTS else name
+
+
+def input_of(field: str, part: object = None) -> str:
+    """The form input at which a refusal of ``field`` (or of its ``part``) is shown."""
+    inputs = [name for name, (whole, _) in _PARTS.items() if whole == field]
+    for name in inputs:
+        if _PARTS[name][1] == part:
+            return name
+    # A refusal of the whole interpreter is about its language (the mode is a choice).
+    return "interpreter_language" if field == "interpreter" else field
 
 
 def _local_time(value: str) -> str:
@@ -409,6 +505,6 @@ def validate(body: dict[str, Any]) -> tuple[TaskCompletion | None, dict[str, lis
         errors: dict[str, list[str]] = {}
         for detail in error.errors():
             loc = [part for part in detail["loc"] if part != body["kind"]]
-            name = str(loc[0]) if loc else "kind"
+            name = input_of(str(loc[0]), loc[1] if len(loc) > 1 else None) if loc else "kind"
             errors.setdefault(name, []).append(labels.reason(name, detail["msg"], detail["type"]))
         return None, errors

@@ -151,6 +151,40 @@ LANGUAGE_NAMES = {
     "sq": "Albanisch",
 }
 
+# The languages a conversation is held in, as the form offers them: the flyer's and the next
+# ones of DOMAIN.md (the API takes any ISO 639 code). The person's copy names each of them in
+# its own words (documents/texts/gespraechsprotokoll, keys language.<code>).
+CONVERSATION_LANGUAGES = {
+    **LANGUAGE_NAMES,
+    "ps": "Paschtu",
+    "ckb": "Kurdisch (Sorani)",
+    "sr": "Serbisch",
+    "ka": "Georgisch",
+    "ti": "Tigrinya",
+}
+
+INTERPRETER_MODES = {
+    "present": "anwesend",
+    "by_phone": "telefonisch zugeschaltet",
+    "by_video": "per Video zugeschaltet",
+}
+
+# Who took part besides the ABH, by role (schemas/conversation.py: never names).
+PARTICIPANTS = {
+    "person": "Die Person selbst",
+    "representative": "Bevollmächtigte*r",
+    "supporter": "Unterstützer*in (z. B. Ehrenamt)",
+    "family_member": "Familienangehörige",
+    "counsellor": "Beratungsstelle (z. B. eines Wohlfahrtsverbands)",
+    "ki_staff": "Kommunales Integrationszentrum (KI)",
+}
+
+COPY_DELIVERIES = {
+    "handed_over": "ausgehändigt",
+    "sent": "zugesandt",
+    "refused": "Annahme verweigert",
+}
+
 ASSIGNMENT_ACTIONS = {"claim": "übernommen", "release": "freigegeben", "hand_over": "übergeben"}
 
 TIMELINE_KINDS = {
@@ -265,6 +299,30 @@ _REASONS = {
     "no such partner in the directory": "Diesen Partner gibt es im Verzeichnis nicht.",
     "required when the flyer was handed over": "Bitte das Datum der Aushändigung angeben.",
     "only when the flyer was handed over": "Nur angeben, wenn es ausgehändigt wurde.",
+    "must be in the conversation language": "Die Dolmetschung muss in der Gesprächssprache sein.",
+    "no interpreter for a conversation in German": (
+        "Für ein Gespräch auf Deutsch wird keine Dolmetschung erfasst."
+    ),
+    "each participant once": "Jede Rolle nur einmal.",
+    "the conversation is held with the person": (
+        "Das Gespräch wird mit der Person selbst geführt: Bitte „Die Person selbst“ ankreuzen."
+    ),
+    "required: a departure letter is issued with the record": (
+        "Bitte angeben: Mit dem Protokoll wird ein Ausreiseinformationsschreiben erstellt "
+        "(die Ausreisefrist liegt in der Zukunft)."
+    ),
+    "only when a departure letter is issued (a departure deadline ahead)": (
+        "Nur angeben, wenn ein Ausreiseinformationsschreiben erstellt wird: Der Fall hat "
+        "keine Ausreisefrist in der Zukunft."
+    ),
+}
+
+# "required" from the workflow's validator: what is missing, by field.
+_REQUIRED = {
+    "language": "Bitte die Gesprächssprache angeben.",
+    "participants": "Bitte angeben, wer teilgenommen hat (mindestens die Person selbst).",
+    "record_copy": "Bitte angeben, wie die Person ihre Ausfertigung erhalten hat.",
+    "interpreter_mode": "Bitte angeben, wie gedolmetscht wurde, oder die Sprache leer lassen.",
 }
 
 _BY_TYPE = {
@@ -290,6 +348,8 @@ _BY_TYPE = {
 
 def reason(field: str, text: str, error_type: str = "value_error") -> str:
     """A refusal in German; the workflow's time rules are named as they are (German already)."""
+    if error_type == "missing" and field in _REQUIRED:
+        return _REQUIRED[field]
     if error_type in _BY_TYPE:
         return _BY_TYPE[error_type]
     text = text.removeprefix("Value error, ")
@@ -299,6 +359,8 @@ def reason(field: str, text: str, error_type: str = "value_error") -> str:
         return describe_de(forbidden.group(1))
     if text in _REASONS:
         return _REASONS[text]
+    if text == "required":
+        return _REQUIRED.get(field, "Bitte ausfüllen.")
     outcome = re.fullmatch(r"(required|only) when the outcome is (\w+)", text)
     if outcome:
         word = ROUTE_REVIEW_OUTCOMES.get(outcome.group(2), outcome.group(2))

@@ -412,17 +412,27 @@ class CaseWorkflow:
             if version is not None:
                 versions.append(version.version_id)
         facts = ConversationFacts(
-            held_on=conversation.held_on, routes=discussed, rule_versions=versions
+            held_on=conversation.held_on,
+            routes=discussed,
+            rule_versions=versions,
+            language=conversation.language,
+            interpreter=conversation.interpreter,
+            participants=conversation.participants,
         )
         await self._document(DocumentKind.GESPRAECHSPROTOKOLL, conversation=facts)
         deadline = self._departure_deadline
-        if deadline is not None and deadline > self._today():
+        if deadline is not None and self._letter_due():
             await self._document(DocumentKind.AUSREISEINFORMATION, departure_deadline=deadline)
         else:
             await self._note(
                 "document_skipped",
                 "Ausreiseinformationsschreiben nicht erstellt: keine künftige Ausreisefrist",
             )
+
+    def _letter_due(self) -> bool:
+        """The departure letter comes with the record when the departure deadline is ahead."""
+        deadline = self._departure_deadline
+        return deadline is not None and deadline > self._today()
 
     async def _document(self, kind: DocumentKind, **facts: Any) -> CaseDocument | StepFailed:
         return await self._act(
@@ -1476,6 +1486,7 @@ class CaseWorkflow:
                     FieldError(field="held_on", reason="must not be before the case was opened")
                 )
             errors.extend(self._route_errors(completion))
+            errors.extend(self._held_errors(completion))
         if isinstance(completion, FollowUp) and completion.planned_departure_on:
             if completion.planned_departure_on < today:
                 errors.append(
@@ -1533,6 +1544,32 @@ class CaseWorkflow:
             for item in conversation.missing_prerequisites
             if item.route in in_force and item.prerequisite not in in_force[item.route].codes()
         )
+        return errors
+
+    def _held_errors(self, conversation: InformationConversation) -> list[FieldError]:
+        """How the conversation was held, asked of every new record (the model has defaults
+        only so that conversations recorded before still read): the language, who took part,
+        how the copy reached the person, and the departure letter exactly when one is issued
+        with the record."""
+        errors = [
+            FieldError(field=name, reason="required")
+            for name in ("language", "participants", "record_copy")
+            if not getattr(conversation, name)
+        ]
+        if self._letter_due() and conversation.departure_letter is None:
+            errors.append(
+                FieldError(
+                    field="departure_letter",
+                    reason="required: a departure letter is issued with the record",
+                )
+            )
+        if not self._letter_due() and conversation.departure_letter is not None:
+            errors.append(
+                FieldError(
+                    field="departure_letter",
+                    reason="only when a departure letter is issued (a departure deadline ahead)",
+                )
+            )
         return errors
 
     def _enforcement_errors(

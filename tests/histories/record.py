@@ -53,7 +53,7 @@ from service.temporal import ensure_search_attributes, update_method
 from store.db import open_pool
 from store.migrate import apply_migrations
 from tests.arrivalkit import ArrivalDriver, today
-from tests.casekit import CaseDriver, running_worker, worker_replacing
+from tests.casekit import HELD, CaseDriver, running_worker, worker_replacing
 from tests.conftest import SERVER_STARTUP, with_database
 from workflows.arrival import ArrivalWorkflow
 from workflows.case import CaseWorkflow
@@ -69,6 +69,7 @@ def _conversation(held_on: object, route: bool = False) -> InformationConversati
             "routes_discussed": ["§25b AufenthG", "§60c AufenthG"],
             "perspective": "route_possible" if route else "none_evident",
             "route_pursued": "§60c AufenthG" if route else None,
+            **HELD,
         }
     )
 

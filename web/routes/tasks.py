@@ -140,7 +140,8 @@ async def complete_task(request: Request, task_id: str) -> Response:
             return page
         except Invalid as refused:
             for error in refused.fields:
-                errors.setdefault(error.field, []).append(labels.reason(error.field, error.reason))
+                name = forms.input_of(error.field)
+                errors.setdefault(name, []).append(labels.reason(name, error.reason))
             if not errors:
                 errors["kind"] = [refused.message]
         except Refused as refused:
