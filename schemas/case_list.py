@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from schemas.case import Outcome, Stage
-from schemas.inputs import OneLine
+from schemas.inputs import OneLine, RowId
 from schemas.offers import official_town
 from schemas.rows import Row
 
@@ -58,7 +58,7 @@ class CaseQuery(BaseModel):
     overdue: bool | None = Field(
         default=None, description="true: cases with an overdue open task; false: without."
     )
-    assigned_to: int | None = Field(
+    assigned_to: RowId | None = Field(
         default=None, description="Cases with an open task assigned to this account."
     )
     deadline_before: date | None = Field(
