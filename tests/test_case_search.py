@@ -4,6 +4,7 @@ The ABH finds every case, the KI only cases disclosed to it on a consent that st
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -163,3 +164,30 @@ async def test_the_ki_finds_only_cases_disclosed_to_it(
         assert await found(ki) == []
         async with logged_in(app, Role.OPS) as ops:
             assert (await ops.get(f"{V1}/cases")).status_code == 403
+
+
+async def test_the_case_list_page_finds_sorts_and_pages(
+    dev_env: WorkflowEnvironment, pool: asyncpg.Pool
+) -> None:
+    async with serving(dev_env, pool) as app, logged_in(app, Role.ABH, token=True) as abh:
+        for family in ("Becker", "Müller", "Adler"):
+            await open_person(abh, "Test", family)
+        page = await abh.get("/faelle", params={"q": "MUELLER"})
+        assert page.status_code == 200
+        assert "Müller, Test" in page.text and "Becker" not in page.text
+        assert "<caption>1 Fall</caption>" in page.text
+
+        by_name = await abh.get("/faelle", params={"sort": "name", "limit": "2"})
+        text = by_name.text
+        assert text.index("Adler") < text.index("Becker") and "Müller, Test" not in text
+        assert 'aria-sort="ascending"' in text
+        more = re.search(r'<a href="(/faelle\?[^"]*cursor=[^"]+)">Weitere Fälle</a>', text)
+        assert more, text
+        second = await abh.get(more.group(1).replace("&amp;", "&"))
+        assert "Müller, Test" in second.text and "Adler" not in second.text
+        assert "Zum Anfang der Liste" in second.text
+
+        refused = await abh.get("/faelle", params={"born_on": "31.02.2020"})
+        assert refused.status_code == 422
+        assert "Bitte prüfen Sie Ihre Suche" in refused.text
+        assert "Testnachname" not in refused.text

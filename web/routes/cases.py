@@ -3,14 +3,19 @@ documents as PDF. Every opening is written to the access log."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from pydantic import ValidationError
 
 from schemas.accounts import Account, Role
-from schemas.case import KiCaseView
+from schemas.case import KiCaseView, Stage
+from schemas.case_list import CaseQuery, CaseSort
+from schemas.offers import COUNTY_TOWNS
 from service.errors import NotFound
+from web import labels
 from web.common import CASE_ID, PageRefused, access_of, logged_in, render
 
 router = APIRouter(include_in_schema=False)
@@ -82,3 +87,84 @@ async def _ki_case_page(request: Request, account: Account, case_id: str) -> Res
         ) from None
     assert isinstance(view, KiCaseView)  # what the KI's role sees
     return render(request, "ki_case.html", account, case_id=case_id, view=view)
+
+
+# The list's columns: how each is sorted (schemas.case_list.CaseSort) and its German heading.
+CASE_LIST_COLUMNS: tuple[tuple[str, CaseSort | None], ...] = (
+    ("Fall", CaseSort.CASE_ID),
+    ("Name", CaseSort.NAME),
+    ("Geburtsdatum", None),
+    ("Ort", CaseSort.TOWN),
+    ("Phase", CaseSort.STAGE),
+    ("Ausreisefrist", CaseSort.DEPARTURE_DEADLINE),
+    ("Nächste Fälligkeit", CaseSort.NEXT_DUE),
+    ("Eröffnet", CaseSort.OPENED),
+)
+_FILTERS = ("q", "born_on", "town", "stage", "deadline_before", "sort", "limit")
+_CHECKBOXES = ("open_only", "overdue", "mine", "descending")
+
+
+@router.get("/faelle")
+async def case_list(request: Request) -> Response:
+    """Find a case and the case list: search, filters, sortable columns, a page at a time."""
+    account = await logged_in(request, Role.ABH, Role.KI)
+    params = request.query_params
+    values = {name: params.get(name, "").strip() for name in (*_FILTERS, "cursor")}
+    checked = {name for name in _CHECKBOXES if params.get(name) == "on"}
+    data: dict[str, object] = {name: value for name, value in values.items() if value}
+    data["open_only"] = "open_only" in checked
+    data["descending"] = "descending" in checked
+    if "overdue" in checked:
+        data["overdue"] = True
+    if "mine" in checked:
+        data["assigned_to"] = account.account_id
+    errors: dict[str, list[str]] = {}
+    page = None
+    try:
+        query = CaseQuery.model_validate(data)
+    except ValidationError as error:
+        for detail in error.errors():
+            name = str(detail["loc"][0])
+            errors.setdefault(name, []).append(labels.reason(name, detail["msg"], detail["type"]))
+    else:
+        page = await access_of(request).list_cases(account, query)
+    # The links of the page keep its search and filters (the cursor is the page's own).
+    kept = [(name, value) for name, value in values.items() if value and name != "cursor"]
+    kept += [(name, "on") for name in sorted(checked)]
+    return render(
+        request,
+        "case_list.html",
+        account,
+        status_code=422 if errors else 200,
+        page=page,
+        values=values,
+        checked=checked,
+        errors=errors,
+        next_href=_href(kept, cursor=page.next_cursor) if page and page.next_cursor else None,
+        first_href=_href(kept) if values["cursor"] else None,
+        columns=_sortable(kept, values["sort"] or CaseSort.NEXT_DUE.value, "descending" in checked),
+        towns=COUNTY_TOWNS,
+        stages=[stage for stage in Stage if stage is not Stage.OPENING],
+    )
+
+
+def _href(params: list[tuple[str, str]], **more: str) -> str:
+    return "/faelle?" + urlencode([*params, *more.items()])
+
+
+def _sortable(
+    kept: list[tuple[str, str]], sorted_by: str, descending: bool
+) -> list[tuple[str, str | None, str | None]]:
+    """Each column's heading, the link that sorts by it (the same column again: the other
+    way round), and its aria-sort state."""
+    others = [(name, value) for name, value in kept if name not in ("sort", "descending")]
+    columns: list[tuple[str, str | None, str | None]] = []
+    for heading, sort in CASE_LIST_COLUMNS:
+        if sort is None:
+            columns.append((heading, None, None))
+            continue
+        current = sort.value == sorted_by
+        flip = [("descending", "on")] if current and not descending else []
+        state = ("descending" if descending else "ascending") if current else None
+        columns.append((heading, _href([*others, ("sort", sort.value), *flip]), state))
+    return columns
