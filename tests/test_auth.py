@@ -94,6 +94,7 @@ ENDPOINTS = [
         frozenset({"abh", "ki"}),
         json={"name": "Jemand", "contact": "0170 000000", "is_representative": False},
     ),
+    Endpoint("GET", "/cases", frozenset({"abh", "ki"})),
     Endpoint("GET", "/tasks", frozenset({"abh", "ki"})),
     Endpoint(
         "POST",
