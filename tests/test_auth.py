@@ -165,6 +165,7 @@ async def test_every_route_is_in_the_role_table(app: FastAPI) -> None:
         ("DELETE", f"{V1}/partners/{{partner_id}}"),
         ("POST", f"{V1}/status-events"),
         ("GET", f"{V1}/tasks"),
+        ("GET", f"{V1}/cases"),
         ("GET", f"{V1}/partners"),
         ("POST", f"{V1}/partners"),
         ("GET", f"{V1}/admin/access-log"),
