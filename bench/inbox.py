@@ -126,19 +126,16 @@ async def run(tasks: int, requests: int, seed_value: int) -> None:
                 headers={"cookie": f"{SESSION_COOKIE}={session}"},
             )
             async with http:
+                searches = [rng.choice(families)[:5] for _ in range(requests)]
                 plans: list[tuple[str, list[str], str]] = [
-                    ("group view /posteingang?ansicht=gruppe", ["/posteingang?ansicht=gruppe"], "html"),
-                    ("my view /posteingang?ansicht=meine", ["/posteingang?ansicht=meine"], "html"),
+                    ("group view", ["/posteingang?ansicht=gruppe"], "html"),
+                    ("my view", ["/posteingang?ansicht=meine"], "html"),
                     ("case list /faelle", ["/faelle"], "html"),
-                    ("case list /faelle sorted by name", ["/faelle?sort=name"], "html"),
-                    ("name search /faelle?q=…", [
-                        f"/faelle?q={rng.choice(families)[:5]}" for _ in range(requests)
-                    ], "html"),
-                    ("API /api/v1/cases?q=…", [
-                        f"/api/v1/cases?q={rng.choice(families)[:5]}" for _ in range(requests)
-                    ], "json-items"),
-                    ("API /api/v1/tasks?queue=abh", ["/api/v1/tasks?queue=abh"], "json-list"),
-                ]  # fmt: skip
+                    ("case list by name", ["/faelle?sort=name"], "html"),
+                    ("name search /faelle?q=", [f"/faelle?q={q}" for q in searches], "html"),
+                    ("API /cases?q=", [f"/api/v1/cases?q={q}" for q in searches], "json-items"),
+                    ("API /tasks?queue=abh", ["/api/v1/tasks?queue=abh"], "json-list"),
+                ]
                 results = []
                 for label, urls, rows_of in plans:
                     pattern = (urls * requests)[:requests] if len(urls) == 1 else urls

@@ -3,9 +3,6 @@ for both, with filters, sort and keyset pagination (a cursor, never an offset)."
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
@@ -22,6 +19,7 @@ from pydantic import (
 from schemas.case import Outcome, Stage
 from schemas.inputs import OneLine, RowId
 from schemas.offers import official_town
+from schemas.paging import CURSOR_MAX, decode_cursor
 from schemas.rows import Row
 
 MAX_PAGE = 200
@@ -68,7 +66,7 @@ class CaseQuery(BaseModel):
     descending: bool = False
     limit: int = Field(default=50, ge=1, le=MAX_PAGE)
     cursor: str | None = Field(
-        default=None, max_length=400, description="From the previous page's next_cursor."
+        default=None, max_length=CURSOR_MAX, description="From the previous page's next_cursor."
     )
 
     @field_validator("q", "town")
@@ -85,7 +83,7 @@ class CaseQuery(BaseModel):
     @classmethod
     def _readable_cursor(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None:
-            cursor = decode_cursor(value)
+            cursor = decode_cursor(value, Cursor)
             if (cursor.sort, cursor.descending) != (
                 info.data.get("sort"),
                 info.data.get("descending"),
@@ -101,18 +99,6 @@ class Cursor(BaseModel):
     descending: bool
     key: str
     case_id: str
-
-
-def encode_cursor(cursor: Cursor) -> str:
-    return base64.urlsafe_b64encode(cursor.model_dump_json().encode()).decode().rstrip("=")
-
-
-def decode_cursor(value: str) -> Cursor:
-    try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-        return Cursor.model_validate(json.loads(raw))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as error:
-        raise ValueError("not a cursor of this list") from error
 
 
 class CaseListRow(Row):

@@ -27,7 +27,7 @@ from schemas.accounts import Account, Role
 from schemas.audit import AuditAction, AuditDraft
 from schemas.case import CaseView, KiCaseView, TimelineEntry
 from schemas.case_documents import CaseDocument
-from schemas.case_list import CaseListItem, CaseListPage, CaseQuery, encode_cursor
+from schemas.case_list import CaseListItem, CaseListPage, CaseQuery
 from schemas.file_names import PdfFile, pdf_file_name
 from schemas.gdpr import (
     AccessReport,
@@ -36,6 +36,7 @@ from schemas.gdpr import (
     PersonData,
     SupporterData,
 )
+from schemas.paging import encode_cursor
 from service.cases import read_case_view
 from service.errors import Forbidden, NotFound
 from store import accounts as account_store

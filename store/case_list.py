@@ -12,7 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from schemas.case_list import CaseListRow, CaseQuery, CaseSort, Cursor, decode_cursor
+from schemas.case_list import CaseListRow, CaseQuery, CaseSort, Cursor
+from schemas.paging import decode_cursor
 from store.db import Connection
 
 # Where the person's name and date of birth come from, per reader.
@@ -88,7 +89,7 @@ async def find_cases(
     order = "DESC" if query.descending else "ASC"
     after = ""
     if query.cursor is not None:  # of this sort (CaseQuery checked it)
-        cursor = decode_cursor(query.cursor)
+        cursor = decode_cursor(query.cursor, Cursor)
         comparison = "<" if query.descending else ">"
         after = (
             f"WHERE (s.sort_key, s.case_id) {comparison} "
