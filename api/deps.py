@@ -22,6 +22,7 @@ from service.cases import CaseService
 from service.codec import CodecService
 from service.directory import DirectoryService
 from service.flyers import FlyerService
+from service.inbox import InboxService
 from service.records import RecordsService
 from service.retention import RetentionService
 
@@ -57,6 +58,14 @@ def _codec(request: Request) -> CodecService:
     service: CodecService = request.app.state.codec
     return service
 
+
+def _inbox(request: Request) -> InboxService:
+    service: InboxService = request.app.state.inbox
+    return service
+
+
+Inbox = Annotated[InboxService, Depends(_inbox)]
+"""The teams' task lists (the API's and the pages' one query)."""
 
 Codec = Annotated[CodecService, Depends(_codec)]
 """The Temporal UI's codec (decoding is logged per case)."""

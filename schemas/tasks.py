@@ -516,6 +516,13 @@ class TaskView(BaseModel):
     )
 
 
+class TaskCursor(BaseModel):
+    """Where a page of tasks ended: lists of tasks are ordered by due date, then id."""
+
+    due_at: datetime
+    task_id: str
+
+
 class TaskResult(BaseModel):
     """Answer to a completed task: the stage the case (or the arrival) moved on to."""
 

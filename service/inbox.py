@@ -8,6 +8,7 @@ work the ``abh`` queue, the KI's staff the ``ki`` queue. Refusals are members of
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 
@@ -18,7 +19,8 @@ from schemas.accounts import Account, Role
 from schemas.case_documents import CaseDocument
 from schemas.inputs import describe_de, forbidden_character
 from schemas.local_time import BERLIN
-from schemas.tasks import Queue, TaskKind
+from schemas.paging import decode_cursor, encode_cursor
+from schemas.tasks import InboxViewRow, Queue, TaskCursor, TaskKind, TaskView
 from service.errors import Conflict, Forbidden, Invalid, NotFound
 from store import documents as document_store
 from store import inbox as store
@@ -48,6 +50,14 @@ class InboxPage(BaseModel):
     view: View
     tasks: list[InboxTask]
     counts: dict[View, int]
+    next_cursor: str | None = None  # more tasks in this view: the next page starts there
+
+
+class TaskPage(BaseModel):
+    """A page of a team's open tasks (the API's list)."""
+
+    tasks: list[TaskView]
+    next_cursor: str | None
 
 
 class TaskDetail(BaseModel):
@@ -116,6 +126,27 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+# A page of the inbox: a screenful a caseworker reads, and cheap to render.
+PAGE_SIZE = 50
+
+
+def _after(cursor: str | None) -> TaskCursor | None:
+    if cursor is None:
+        return None
+    try:
+        return decode_cursor(cursor, TaskCursor)
+    except ValueError:
+        raise Invalid.field("cursor", "not a cursor of this list") from None
+
+
+def _next(rows: Sequence[InboxViewRow], limit: int) -> str | None:
+    """The cursor after the page's last row, when the query found one more."""
+    if len(rows) <= limit:
+        return None
+    last = rows[limit - 1]
+    return encode_cursor(TaskCursor(due_at=last.due_at, task_id=last.task_id))
+
+
 class InboxService:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -127,19 +158,55 @@ class InboxService:
             raise Forbidden("Ihre Rolle hat keinen Posteingang.")
         return queue
 
-    async def page(self, account: Account, view: View) -> InboxPage:
+    async def page(
+        self, account: Account, view: View, *, cursor: str | None = None, limit: int = PAGE_SIZE
+    ) -> InboxPage:
+        """One page of a view of the account's inbox, with every view's count. ``cursor``: a
+        page's ``next_cursor`` (one that does not read as such is refused, ``Invalid``)."""
         queue = self._queue(account)
         now = _now()
         end = week_end(now)
+        after = _after(cursor)
         async with self._pool.acquire() as con:
             rows = await store.view_tasks(
-                con, view.value, queue.value, account.account_id, now, end
+                con,
+                view.value,
+                queue.value,
+                account.account_id,
+                now,
+                end,
+                limit=limit + 1,
+                after=after,
             )
             counts = await store.view_counts(con, queue.value, account.account_id, now, end)
         return InboxPage(
             view=view,
-            tasks=[InboxTask.model_validate(row.model_dump()) for row in rows],
+            tasks=[InboxTask.model_validate(row.model_dump()) for row in rows[:limit]],
             counts={View(name): count for name, count in counts.items()},
+            next_cursor=_next(rows, limit),
+        )
+
+    async def open_tasks(
+        self, account: Account, *, case_id: str | None, limit: int, cursor: str | None
+    ) -> TaskPage:
+        """The open tasks of the account's team, of one case or all, earliest due first."""
+        queue = self._queue(account)
+        now = _now()
+        async with self._pool.acquire() as con:
+            rows = await store.view_tasks(
+                con,
+                None,
+                queue.value,
+                account.account_id,
+                now,
+                week_end(now),
+                limit=limit + 1,
+                after=_after(cursor),
+                case_id=case_id,
+            )
+        return TaskPage(
+            tasks=[TaskView.model_validate(row.model_dump()) for row in rows[:limit]],
+            next_cursor=_next(rows, limit),
         )
 
     async def task(self, account: Account, task_id: str) -> TaskDetail:

@@ -25,6 +25,7 @@ from schemas.tasks import (
     InboxViewRow,
     QueueCountRow,
     StepFailureCountRow,
+    TaskCursor,
     TaskStatus,
 )
 from store.db import Connection
@@ -101,16 +102,34 @@ async def assignments(con: Connection, task_id: str) -> list[AssignmentRow]:
 
 
 async def view_tasks(
-    con: Connection, view: str, queue: str, account_id: int, now: datetime, week_end: datetime
+    con: Connection,
+    view: str | None,
+    queue: str,
+    account_id: int,
+    now: datetime,
+    week_end: datetime,
+    *,
+    limit: int,
+    after: TaskCursor | None = None,
+    case_id: str | None = None,
 ) -> list[InboxViewRow]:
-    condition = VIEWS[view]
+    """Open tasks of ``queue``, in one of the inbox's views (None: all of them), of one case
+    or all, earliest due first, at most ``limit`` after ``after``: the one list of tasks of the
+    pages and the API."""
+    conditions = ["t.status = 'open'", "t.queue = p.queue"]
+    if view is not None:
+        conditions.append(VIEWS[view])
+    args: list[Any] = [queue, account_id, now, week_end, limit]
+    if case_id is not None:
+        args.append(case_id)
+        conditions.append(f"t.case_id = ${len(args)}")
+    if after is not None:
+        args += [after.due_at, after.task_id]
+        conditions.append(f"(t.due_at, t.task_id) > (${len(args) - 1}, ${len(args)}::uuid)")
     rows = await con.fetch(
         f"{_PARAMS}SELECT {_TASK_COLUMNS}{_ARRIVAL_COLUMNS} FROM p, tasks t {_ARRIVAL_JOIN}"
-        f"WHERE t.status = 'open' AND {condition} ORDER BY t.due_at, t.task_id LIMIT 500",
-        queue,
-        account_id,
-        now,
-        week_end,
+        f"WHERE {' AND '.join(conditions)} ORDER BY t.due_at, t.task_id LIMIT $5",
+        *args,
     )
     return [InboxViewRow.model_validate(dict(row)) for row in rows]
 

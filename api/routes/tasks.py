@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException, Query, status
+from fastapi import APIRouter, Body, HTTPException, Query, Request, Response, status
 
-from api.deps import Cases, TaskIdPath, TaskWorker
+from api.deps import Cases, Inbox, TaskIdPath, TaskWorker
 from api.errors import CONFLICT, NOT_FOUND, UNAVAILABLE
 from schemas.accounts import Account
 from schemas.events import CaseId
+from schemas.paging import CURSOR_MAX
 from schemas.tasks import Queue, TaskCompletion, TaskResult, TaskView
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
+
+TASK_PAGE_MAX = 500
 
 
 def own_queue(account: Account) -> Queue:
@@ -22,16 +25,30 @@ def own_queue(account: Account) -> Queue:
 
 @router.get("", summary="List open tasks")
 async def list_tasks(
-    cases: Cases,
+    request: Request,
+    response: Response,
+    inbox: Inbox,
     worker: TaskWorker,
     queue: Annotated[Queue | None, Query(description="Whose inbox: abh or ki.")] = None,
     case_id: Annotated[CaseId | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=TASK_PAGE_MAX, description="Tasks per page.")] = 100,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=CURSOR_MAX, description="Where the previous page ended (its Link)."),
+    ] = None,
 ) -> list[TaskView]:
-    """Open tasks of the caller's own inbox, earliest due first; another queue is a 403."""
+    """Open tasks of the caller's own inbox, earliest due first, a page at a time; another
+    queue is a 403. When more follow, the ``Link`` header names the next page
+    (``rel="next"``, RFC 8288) and ``X-Has-More`` is ``true``."""
     mine = own_queue(worker)
     if queue is not None and queue != mine:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this is not your role's inbox")
-    return await cases.open_tasks(mine, case_id)
+    page = await inbox.open_tasks(worker, case_id=case_id, limit=limit, cursor=cursor)
+    response.headers["X-Has-More"] = "true" if page.next_cursor else "false"
+    if page.next_cursor is not None:
+        following = request.url.include_query_params(cursor=page.next_cursor)
+        response.headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
+    return page.tasks
 
 
 @router.post(

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from schemas.accounts import Role
-from service.errors import Refused
+from service.errors import Invalid, Refused
 from service.inbox import View
 from web.common import (
     PageRefused,
@@ -27,13 +27,19 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/posteingang")
-async def inbox_page(request: Request, ansicht: str = View.MINE.value) -> Response:
+async def inbox_page(
+    request: Request, ansicht: str = View.MINE.value, weiter: str | None = None
+) -> Response:
+    """A view of the inbox, a page at a time (``weiter``: where the previous page ended)."""
     account = await logged_in(request, Role.ABH, Role.KI)
     try:
         view = View(ansicht)
     except ValueError:
         view = View.MINE
-    page = await inbox_of(request).page(account, view)
+    try:
+        page = await inbox_of(request).page(account, view, cursor=weiter)
+    except Invalid:
+        raise PageRefused(404, "Diese Seite des Posteingangs gibt es nicht.") from None
     names = {a.account_id: a.display_name for a in await accounts_of(request).list_accounts()}
     return render(request, "inbox.html", account, page=page, names=names)
 
