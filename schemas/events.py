@@ -214,6 +214,12 @@ def years_after(day: date, years: int) -> date:
     return day.replace(year=year)
 
 
+def age_on(born: date, day: date) -> int:
+    """Completed years on ``day``; someone born on 29 February ages on 1 March in other years."""
+    had_birthday = (day.month, day.day) >= (born.month, born.day)
+    return day.year - born.year - (0 if had_birthday else 1)
+
+
 def implausible_dates(
     event: StatusEvent, today: date, *, person_born: date | None = None
 ) -> list[FieldError]:

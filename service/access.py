@@ -21,13 +21,21 @@ from datetime import UTC, date, datetime
 from uuid import UUID
 
 import asyncpg
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from schemas.accounts import Account, Role
 from schemas.audit import AuditAction, AuditDraft
-from schemas.case import CaseView, KiCaseView, TimelineEntry
+from schemas.case import (
+    CaseView,
+    HouseholdMember,
+    KiCaseView,
+    KiContactData,
+    KiPersonalData,
+    TimelineEntry,
+)
 from schemas.case_documents import CaseDocument
 from schemas.case_list import CaseListItem, CaseListPage, CaseQuery
+from schemas.events import age_on, years_after
 from schemas.file_names import PdfFile, pdf_file_name
 from schemas.gdpr import (
     AccessReport,
@@ -36,6 +44,7 @@ from schemas.gdpr import (
     PersonData,
     SupporterData,
 )
+from schemas.local_time import BERLIN
 from schemas.paging import encode_cursor
 from service.cases import read_case_view
 from service.errors import Forbidden, NotFound
@@ -80,6 +89,27 @@ class Retention(BaseModel):
     legal_hold_reason: str | None
 
 
+class ChildAge(BaseModel):
+    """A minor of the household beside a task: the ages the time rules ask about."""
+
+    born: date
+    age: int
+    turns_14_on: date | None = Field(description="Within the next year only.")
+    turns_18_on: date | None = Field(description="Within the next year only.")
+
+
+def _child(born: date, today: date) -> ChildAge:
+    soon = years_after(today, 1)
+
+    def turns(years: int) -> date | None:
+        day = years_after(born, years)
+        return day if today < day <= soon else None
+
+    return ChildAge(
+        born=born, age=age_on(born, today), turns_14_on=turns(14), turns_18_on=turns(18)
+    )
+
+
 class CaseFile(BaseModel):
     """The ABH's case page: the case, the person, supporters, tasks, disclosures, documents."""
 
@@ -92,6 +122,7 @@ class CaseFile(BaseModel):
     disclosures: list[DisclosureRecord]
     erasure_requests: list[ErasureRequestData]
     documents: list[CaseDocument]
+    children: list[ChildAge] = Field(default_factory=list)
 
 
 class ArrivalPerson(BaseModel):
@@ -104,6 +135,24 @@ class ArrivalPerson(BaseModel):
     given_name: str
     family_name: str
     received_at: datetime
+
+
+class TaskContext(BaseModel):
+    """What a task's page shows beside the form: who the person is, the household's minors,
+    the deadline, the stage and the last entries of the timeline (the KI: only what it
+    received, and no timeline)."""
+
+    person: PersonData | None
+    stage: str | None
+    residence_status: str | None
+    departure_deadline: date | None
+    children: list[ChildAge]
+    household: list[HouseholdMember]
+    recent: list[TimelineEntry]
+
+
+# Beside a task, the last entries of the timeline: enough to see what happened lately.
+RECENT_ENTRIES = 5
 
 
 class AccessService:
@@ -133,6 +182,43 @@ class AccessService:
             if more
             else None,
         )
+
+    async def task_context(self, account: Account, case_id: str, purpose: str) -> TaskContext:
+        """The person and the case beside one of the case's tasks; the opening is logged."""
+        today = datetime.now(BERLIN).date()
+        async with self._pool.acquire() as con, con.transaction():
+            if account.role is Role.KI:
+                referral = await inbox_store.ki_referral(con, case_id)
+                if referral is None:
+                    raise NotFound(_UNKNOWN_CASE)
+                received = KiPersonalData.model_validate(referral.personal_data)
+                contact = KiContactData.model_validate(referral.contact_data)
+                context = TaskContext(
+                    person=PersonData(**received.model_dump(), **contact.model_dump()),
+                    stage=None,
+                    residence_status=referral.residence_status,
+                    departure_deadline=None,
+                    children=[],
+                    household=[],
+                    recent=[],
+                )
+            else:
+                _require_abh(account)
+                view = await read_case_view(con, case_id)
+                if view is None:
+                    raise NotFound(_UNKNOWN_CASE)
+                born = await record_store.children_born_on(con, case_id)
+                context = TaskContext(
+                    person=await record_store.person(con, case_id),
+                    stage=view.stage.value,
+                    residence_status=view.residence_status.value,
+                    departure_deadline=view.departure_deadline,
+                    children=[_child(day, today) for day in born if age_on(day, today) < 18],
+                    household=view.household,
+                    recent=view.timeline[-RECENT_ENTRIES:][::-1],
+                )
+            await _log(con, account, case_id, purpose)
+        return context
 
     async def case(self, account: Account, case_id: str, purpose: str) -> CaseView | KiCaseView:
         """What the account's role sees of the case: the ABH the case view, the KI exactly
@@ -169,6 +255,10 @@ class AccessService:
                 disclosures=await record_store.disclosures_of_case(con, case_id),
                 erasure_requests=await record_store.erasure_requests(con, case_id),
                 documents=await document_store.documents_of_case(con, case_id),
+                children=[
+                    _child(day, datetime.now(BERLIN).date())
+                    for day in await record_store.children_born_on(con, case_id)
+                ],
             )
             await _log(con, account, case_id, purpose)
         return found

@@ -70,7 +70,8 @@ class Site:
         client.cookies = response.cookies
         return client
 
-    async def open_case(self, language: str = "ar") -> str:
+    async def open_case(self, language: str = "ar", children: tuple[str, ...] = ()) -> str:
+        """``children``: the household's, by date of birth (ISO)."""
         case_id = f"WEB-{uuid.uuid4().hex[:12]}"
         event = StatusEvent.model_validate(
             {
@@ -92,6 +93,7 @@ class Site:
                         "town": "Unna",
                     },
                 },
+                "household": {"children": [{"date_of_birth": born} for born in children]},
             }
         )
         await self.cases.submit_event(event)

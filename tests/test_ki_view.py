@@ -60,7 +60,11 @@ async def test_the_ki_api_view_is_its_case_page(
         for key, value in category.items():
             if value is None:
                 continue
-            shown = value if key != "date_of_birth" else "01.04.1990"
+            shown = {
+                "date_of_birth": "01.04.1990",
+                "nationality": labels.COUNTRY_NAMES.get(str(value), str(value)),
+                "language": labels.CONVERSATION_LANGUAGES.get(str(value), str(value)),
+            }.get(key, value)
             assert shown in page, key
     for task in tasks:
         assert labels.label(labels.TASK_KINDS, task["kind"]) in page

@@ -10,9 +10,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from schemas.events import age_on
 from schemas.local_time import BERLIN
 from schemas.time_rules import TimeRule, default_time_rules
-from workflows.time_rules import Enforcement, age_on, broken_rules, earliest_after_notice
+from workflows.time_rules import Enforcement, broken_rules, earliest_after_notice
 
 RULES = default_time_rules()
 ANNOUNCED = date(2027, 1, 4)

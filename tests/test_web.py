@@ -16,6 +16,7 @@ import httpx
 
 from schemas.accounts import Role
 from schemas.case import ConsentWithdrawal
+from schemas.events import years_after
 from schemas.tasks import TaskKind
 from tests.casekit import HELD_FORM
 from tests.sitekit import PASSWORD, Site, today
@@ -180,7 +181,10 @@ async def test_the_abh_completes_conversation_and_consent_through_the_forms(site
         assert "widerrufen am" in case.text
 
     logged = await site.accounts.access_log(case_id)
-    assert len(logged) == 5 and {entry.role for entry in logged} == {Role.ABH}
+    assert {entry.role for entry in logged} == {Role.ABH}
+    # Case pages and documents five times; each task page too (it shows who the person is).
+    whats = [entry.what for entry in logged]
+    assert len(whats) - whats.count("Aufgabe") == 5 and "Aufgabe" in whats
 
 
 async def test_the_conversation_form_asks_how_it_was_held(site: Site) -> None:
@@ -296,7 +300,11 @@ async def test_the_ki_sees_referrals_only_with_the_three_categories(site: Site) 
         )
         assert done.status_code == 303, done.text
     assert [entry.what for entry in await site.accounts.access_log(without_consent)] == []
-    assert [entry.role for entry in await site.accounts.access_log(referred)] == [Role.KI]
+    opened = await site.accounts.access_log(referred)
+    assert [(entry.role, entry.what) for entry in opened] == [
+        (Role.KI, "Fallseite KI"),
+        (Role.KI, "Aufgabe"),
+    ]
 
 
 async def test_the_ki_form_names_the_partners_who_speak_the_persons_language(site: Site) -> None:
@@ -316,6 +324,25 @@ async def test_the_ki_form_names_the_partners_who_speak_the_persons_language(sit
         form = await ki.get(f"/aufgaben/{await site.task_id(referred, 'ki_contact')}")
         assert "Die Sprache der Person (Albanisch) sprechen: Der Paritätische Unna" in form.text
         assert "Kein Partner in Unna spricht" not in form.text
+
+
+async def test_a_task_page_says_who_the_person_is_and_what_happened_lately(site: Site) -> None:
+    day = today()
+    eight = day.replace(year=day.year - 8, day=1)
+    adult_on = day + timedelta(days=40)
+    seventeen = years_after(adult_on, -18)  # 18 in forty days
+    case_id = await site.open_case(children=(eight.isoformat(), seventeen.isoformat()))
+    abh = await site.person(Role.ABH)
+    async with abh:
+        page = await abh.get(f"/aufgaben/{await site.task_id(case_id, 'information_conversation')}")
+        context = page.text.split('id="kontext"')[1].split("</section>")[0]
+        for shown in ("Testvorname Testnachname", "Irak", "Arabisch", "Unna", "ausreisepflichtig"):
+            assert shown in context, shown
+        assert f"{(day + timedelta(days=90)):%d.%m.%Y}" in context  # the departure deadline
+        assert f"geboren {eight:%d.%m.%Y}, heute 8 Jahre" in context
+        assert f"heute 17 Jahre; wird 18 am {adult_on:%d.%m.%Y}" in context
+        assert "Fall eröffnet" in context and "Aufgabe angelegt – Informationsgespräch" in context
+    assert [entry.what for entry in await site.accounts.access_log(case_id)] == ["Aufgabe"]
 
 
 async def test_operations_see_numbers_but_no_case(site: Site) -> None:

@@ -92,7 +92,8 @@ def _german_date(value: date | str | None) -> str:
 
 templates.env.filters["zeit"] = _berlin_time
 templates.env.filters["datum"] = _german_date
-templates.env.filters["sprache"] = lambda code: labels.label(labels.LANGUAGE_NAMES, code)
+templates.env.filters["sprache"] = lambda code: labels.label(labels.CONVERSATION_LANGUAGES, code)
+templates.env.filters["land"] = lambda code: labels.label(labels.COUNTRY_NAMES, code)
 templates.env.globals.update(
     labels=labels, label=labels.label, VIEW_TITLES=VIEW_TITLES, Role=Role, View=View
 )

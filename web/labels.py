@@ -163,6 +163,26 @@ CONVERSATION_LANGUAGES = {
     "ti": "Tigrinya",
 }
 
+# Nationalities as the intake sends them (ISO 3166-1 alpha-3), by their German names: the
+# countries people in the county's caseload mostly come from, and the codes for statelessness
+# (ICAO 9303). Any other code is shown as it came.
+COUNTRY_NAMES = {
+    "AFG": "Afghanistan", "AGO": "Angola", "ALB": "Albanien", "ARM": "Armenien",
+    "AZE": "Aserbaidschan", "BGD": "Bangladesch", "BIH": "Bosnien und Herzegowina",
+    "BLR": "Belarus", "CHN": "China", "CIV": "Côte d’Ivoire", "CMR": "Kamerun",
+    "COD": "Demokratische Republik Kongo", "COL": "Kolumbien", "DZA": "Algerien",
+    "EGY": "Ägypten", "ERI": "Eritrea", "ETH": "Äthiopien", "GEO": "Georgien", "GHA": "Ghana",
+    "GIN": "Guinea", "GMB": "Gambia", "IND": "Indien", "IRN": "Iran", "IRQ": "Irak",
+    "KAZ": "Kasachstan", "KEN": "Kenia", "KGZ": "Kirgisistan", "LBN": "Libanon",
+    "LBY": "Libyen", "MAR": "Marokko", "MDA": "Moldau", "MKD": "Nordmazedonien", "MLI": "Mali",
+    "MNE": "Montenegro", "NGA": "Nigeria", "PAK": "Pakistan", "PSE": "Palästinensische Gebiete",
+    "RUS": "Russland", "SDN": "Sudan", "SEN": "Senegal", "SLE": "Sierra Leone",
+    "SOM": "Somalia", "SRB": "Serbien", "SYR": "Syrien", "TJK": "Tadschikistan",
+    "TUN": "Tunesien", "TUR": "Türkei", "UKR": "Ukraine", "UZB": "Usbekistan",
+    "VEN": "Venezuela", "VNM": "Vietnam", "XKX": "Kosovo", "YEM": "Jemen",
+    "XXA": "staatenlos", "XXB": "Flüchtling (Konvention von 1951)", "XXX": "ungeklärt",
+}  # fmt: skip
+
 INTERPRETER_MODES = {
     "present": "anwesend",
     "by_phone": "telefonisch zugeschaltet",
@@ -209,6 +229,12 @@ TIMELINE_KINDS = {
     "return_support": "Rückkehrförderung",
     "deadline_extended": "Ausreisefrist verlängert",
     "erasure_unconfirmed": "Löschung nicht bestätigt",
+    "escalation": "Entscheidung der ABH nötig",
+    "ki_contact": "Kontakt durch das KI",
+    "ki_note": "Hinweis des KI",
+    "representative": "Bevollmächtigte*r",
+    "fact_reported": "Tatsache mitgeteilt",
+    "step_failed": "Schritt nicht ausgeführt",
 }
 
 DOCUMENT_KINDS = {

@@ -19,8 +19,8 @@ from temporalio.common import (
     TypedSearchAttributes,
 )
 
+from schemas.events import age_on
 from schemas.local_time import BERLIN
-from workflows.time_rules import age_on
 
 CASE_STAGE = SearchAttributeKey.for_keyword("CaseStage")
 CASE_TOWN = SearchAttributeKey.for_keyword("CaseTown")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from schemas.events import age_on
 from schemas.time_rules import TimeRule
 
 ADULT_AGE = 18
@@ -32,12 +33,6 @@ class Enforcement:
     court_order: bool = False
     tolerated_since: date | None = None
     announced_on: date | None = None
-
-
-def age_on(born: date, day: date) -> int:
-    """Completed years on ``day``; someone born on 29 February ages on 1 March in other years."""
-    had_birthday = (day.month, day.day) >= (born.month, born.day)
-    return day.year - born.year - (0 if had_birthday else 1)
 
 
 def months_after(day: date, months: int) -> date:

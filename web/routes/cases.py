@@ -48,6 +48,7 @@ async def case_page(request: Request, case_id: str) -> Response:
         disclosures=found.disclosures,
         erasure_requests=found.erasure_requests,
         documents=found.documents,
+        children=found.children,
     )
 
 

@@ -73,6 +73,10 @@ async def _task_page(
     consent_form = None
     if task.kind == "referral_consent" and task.case_id is not None:
         consent_form = await inbox_of(request).consent_form(task.case_id)
+    context = None
+    if task.case_id is not None:
+        # Who the person is: personal data, so the opening is logged.
+        context = await access_of(request).task_context(account, task.case_id, "Aufgabe")
     arrival = None
     if task.arrival_reference is not None:
         # Whom to hand the flyer to: the name is personal data, so the opening is logged.
@@ -100,6 +104,7 @@ async def _task_page(
         history=history,
         overdue=task.overdue or task.due_at < now(),
         arrival=arrival,
+        context=context,
         consent_form=consent_form,
     )
 
