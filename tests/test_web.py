@@ -345,6 +345,111 @@ async def test_a_task_page_says_who_the_person_is_and_what_happened_lately(site:
     assert [entry.what for entry in await site.accounts.access_log(case_id)] == ["Aufgabe"]
 
 
+async def test_the_case_page_does_what_the_api_does(site: Site) -> None:
+    case_id = await site.open_case()
+    abh = await site.person(Role.ABH)
+    async with abh:
+        page = await abh.get(f"/faelle/{case_id}")
+        assert "Ausreisefrist verlängern" in page.text
+        assert "Bleiberechtsweg gescheitert" not in page.text  # no route is pursued
+        assert "Widerruf der Einwilligung" not in page.text  # nothing was consented to
+
+        # A deadline in the past is refused at its field, in German, the input kept.
+        url = f"/faelle/{case_id}/aktionen/ausreisefrist"
+        past = (today() - timedelta(days=1)).isoformat()
+        refused = await abh.post(url, data={"new_deadline": past, "reason": "Pass beantragt"})
+        assert refused.status_code == 422
+        form = refused.text.split('action="' + url + '"')[1].split("</form>")[0]
+        assert 'aria-invalid="true"' in form and "Pass beantragt" in form
+        assert '<details class="action" open>' in refused.text
+        missing = await abh.post(url, data={"new_deadline": past})
+        assert missing.status_code == 422
+
+        later = today() + timedelta(days=200)
+        done = await abh.post(url, data={"new_deadline": later.isoformat(), "reason": "Pass"})
+        assert done.status_code == 303, done.text
+        assert done.headers["location"] == f"/faelle/{case_id}?meldung=frist_verlaengert"
+        shown = await abh.get(done.headers["location"])
+        assert f"{later:%d.%m.%Y}" in shown.text and "Ausreisefrist verlängert" in shown.text
+
+        reported = await abh.post(
+            f"/faelle/{case_id}/aktionen/unterstuetzer",
+            data={"name": "Helga Helferin", "contact": "0170 1234567", "is_representative": "on"},
+        )
+        assert reported.status_code == 303, reported.text
+        page = await abh.get(f"/faelle/{case_id}")
+        assert "Helga Helferin" in page.text and "bevollmächtigt" in page.text
+
+        unknown = await abh.post(f"/faelle/{case_id}/aktionen/loeschen", data={})
+        assert unknown.status_code == 404
+    ki = await site.person(Role.KI)
+    async with ki:
+        refused = await ki.post(
+            f"/faelle/{case_id}/aktionen/ausreisefrist",
+            data={"new_deadline": later.isoformat(), "reason": "x"},
+        )
+        assert refused.status_code == 403
+
+
+async def test_the_ki_reports_a_supporter_and_the_abh_records_a_withdrawal_on_the_page(
+    site: Site,
+) -> None:
+    case_id = await site.open_case()
+    abh = await site.person(Role.ABH)
+    async with abh:
+        task_id = await site.task_id(case_id, "information_conversation")
+        assert (await complete_conversation(abh, task_id, today())).status_code == 303
+        consent = await site.task_id(case_id, "referral_consent")
+        signed = await abh.post(
+            f"/aufgaben/{consent}",
+            data={"interested": "ja", "consent_signed_on": today().isoformat()},
+        )
+        assert signed.status_code == 303
+    ki = await site.person(Role.KI)
+    async with ki:
+        page = await ki.get(f"/faelle/{case_id}")
+        assert "Unterstützer*in oder Bevollmächtigte*n melden" in page.text
+        assert "Ausreisefrist verlängern" not in page.text
+        empty = await ki.post(f"/faelle/{case_id}/aktionen/unterstuetzer", data={"name": "X"})
+        assert empty.status_code == 422 and '<details class="action" open>' in empty.text
+        done = await ki.post(
+            f"/faelle/{case_id}/aktionen/unterstuetzer",
+            data={"name": "Verein Brücke", "contact": "0170 7654321"},
+        )
+        assert done.status_code == 303, done.text
+    async with await site.person(Role.ABH) as abh:
+        page = await abh.get(f"/faelle/{case_id}")
+        assert "Verein Brücke" in page.text
+        assert "Widerruf der Einwilligung erfassen" in page.text
+        withdrawn = await abh.post(
+            f"/faelle/{case_id}/aktionen/widerruf", data={"withdrawn_on": today().isoformat()}
+        )
+        assert withdrawn.status_code == 303, withdrawn.text
+        page = await abh.get(withdrawn.headers["location"])
+        assert "widerrufen am" in page.text
+        assert "Widerruf der Einwilligung erfassen" not in page.text
+
+
+async def test_an_admin_sets_and_lifts_a_legal_hold_on_the_page(site: Site) -> None:
+    case_id = await site.open_case()
+    admin = await site.person(Role.ADMIN)
+    async with admin:
+        page = await admin.get("/admin/zugriffe", params={"case_id": case_id})
+        assert "Löschsperre" in page.text
+        held = await admin.post(
+            "/admin/zugriffe/sperre", data={"case_id": case_id, "reason": "Klage anhängig"}
+        )
+        assert held.status_code == 303
+        assert await site.pool.fetchval("SELECT legal_hold FROM cases WHERE case_id = $1", case_id)
+        lifted = await admin.post("/admin/zugriffe/sperre", data={"case_id": case_id})
+        assert lifted.status_code == 303
+        assert not await site.pool.fetchval(
+            "SELECT legal_hold FROM cases WHERE case_id = $1", case_id
+        )
+        unknown = await admin.post("/admin/zugriffe/sperre", data={"case_id": "GIBT-ES-NICHT"})
+        assert unknown.status_code == 404
+
+
 async def test_operations_see_numbers_but_no_case(site: Site) -> None:
     case_id = await site.open_case()
     ops = await site.person(Role.OPS)

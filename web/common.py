@@ -28,6 +28,7 @@ from service.directory import DirectoryService
 from service.errors import Refused
 from service.flyers import FlyerService
 from service.inbox import InboxService, View
+from service.retention import RetentionService
 from web import labels
 
 HERE = Path(__file__).parent
@@ -126,6 +127,11 @@ def inbox_of(request: Request) -> InboxService:
 
 def access_of(request: Request) -> AccessService:
     service: AccessService = request.app.state.access
+    return service
+
+
+def retention_of(request: Request) -> RetentionService:
+    service: RetentionService = request.app.state.retention
     return service
 
 

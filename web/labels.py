@@ -205,6 +205,19 @@ COPY_DELIVERIES = {
     "refused": "Annahme verweigert",
 }
 
+# The fields of the case page's forms (web.routes.cases.ACTIONS).
+ACTION_FIELDS = {
+    "new_deadline": "Neue Ausreisefrist",
+    "reason": "Grund",
+    "failed_on": "Gescheitert am",
+    "name": "Name",
+    "organisation": "Organisation (falls vorhanden)",
+    "contact": "Erreichbar unter (Telefon oder E-Mail)",
+    "is_representative": "Bevollmächtigt (Vollmacht liegt vor oder wird nachgereicht)",
+    "withdrawn_on": "Widerrufen am",
+    "received_by": "Entgegengenommen von (falls nicht Sie)",
+}
+
 ASSIGNMENT_ACTIONS = {"claim": "übernommen", "release": "freigegeben", "hand_over": "übergeben"}
 
 TIMELINE_KINDS = {
@@ -258,6 +271,16 @@ DOCUMENT_FLAGS = {
 # Success messages after a redirect, by code (the URL carries the code, never a text).
 MESSAGES = {
     "erledigt": "Die Aufgabe wurde erledigt. Der Fall ist weitergegangen.",
+    "frist_verlaengert": "Die Ausreisefrist wurde verlängert; alle Fristen des Falls richten "
+    "sich nach ihr.",
+    "weg_gescheitert": "Festgehalten: Der Bleiberechtsweg ist gescheitert. Der Fall geht mit "
+    "dem Vermittlungsangebot weiter.",
+    "unterstuetzer_gemeldet": "Die Meldung ist aufgenommen; die ABH ist informiert.",
+    "sperre_gesetzt": "Die Löschsperre ist gesetzt: Der Fall wird nicht gelöscht, bis sie "
+    "aufgehoben ist.",
+    "sperre_aufgehoben": "Die Löschsperre ist aufgehoben.",
+    "widerruf_erfasst": "Der Widerruf ist erfasst: Nichts wird mehr übermittelt, alle Empfänger "
+    "werden um Löschung ersucht.",
     "ausgehaendigt": "Die Aufgabe wurde erledigt: Die Aushändigung ist festgehalten.",
     "uebernommen": "Sie haben die Aufgabe übernommen.",
     "freigegeben": "Die Aufgabe ist wieder für die Gruppe offen.",

@@ -13,10 +13,10 @@ from pydantic import TypeAdapter, ValidationError
 
 from schemas.accounts import Account, Role
 from schemas.documents import OfferCategory
-from schemas.inputs import RowId
+from schemas.inputs import RowId, forbidden_character
 from schemas.offers import COUNTY_TOWNS, Offer, OfferDraft
 from schemas.partners import DEFAULT_ADDRESS, DEFAULT_HOURS, Partner, PartnerDraft, PartnerKind
-from service.errors import AccountError, NameTaken, UnknownEntry
+from service.errors import AccountError, NameTaken, NotFound, UnknownEntry
 from service.flyers import FLYER_LANGUAGES
 from service.texts import template_overview
 from web import labels
@@ -30,6 +30,7 @@ from web.common import (
     redirect,
     render,
     residence_routes_of,
+    retention_of,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -326,3 +327,23 @@ async def access_log(request: Request, case_id: str = "") -> Response:
     if case_id and CASE_ID.fullmatch(case_id):
         entries = await accounts_of(request).access_log(case_id)
     return render(request, "admin_access.html", account, case_id=case_id, entries=entries)
+
+
+@router.post("/admin/zugriffe/sperre")
+async def legal_hold(request: Request) -> Response:
+    """Stop the erasure of a case (a reason given) or allow it again (none): the API's
+    legal hold, on the admin's page of the case's accesses."""
+    account = await logged_in(request, Role.ADMIN)
+    form = await request.form()
+    case_id = str(form.get("case_id", "")).strip()
+    reason = str(form.get("reason", "")).strip() or None
+    if not CASE_ID.fullmatch(case_id):
+        raise PageRefused(404, "Diesen Fall gibt es nicht.")
+    if reason is not None and (len(reason) > 500 or forbidden_character(reason) is not None):
+        raise PageRefused(422, "Bitte einen kurzen Grund in einer Zeile angeben.")
+    try:
+        await retention_of(request).set_legal_hold(case_id, reason, by=account)
+    except NotFound:
+        raise PageRefused(404, "Diesen Fall gibt es nicht.") from None
+    code = "sperre_gesetzt" if reason else "sperre_aufgehoben"
+    return redirect(f"/admin/zugriffe?case_id={case_id}&meldung={code}")

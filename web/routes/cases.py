@@ -3,20 +3,28 @@ documents as PDF. Every opening is written to the access log."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from dataclasses import dataclass
+from urllib.parse import quote, urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from schemas.accounts import Account, Role
-from schemas.case import KiCaseView, Stage
+from schemas.case import (
+    ConsentWithdrawal,
+    DeadlineExtension,
+    KiCaseView,
+    RouteFailure,
+    Stage,
+    SupporterReport,
+)
 from schemas.case_list import CaseQuery, CaseSort
 from schemas.offers import COUNTY_TOWNS
-from service.errors import NotFound
+from service.errors import CaseClosed, Conflict, Invalid, NotFound
 from web import labels
-from web.common import CASE_ID, PageRefused, access_of, logged_in, render
+from web.common import CASE_ID, PageRefused, access_of, cases_of, logged_in, redirect, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -30,6 +38,20 @@ async def case_page(request: Request, case_id: str) -> Response:
         raise PageRefused(404, "Diesen Fall gibt es nicht.")
     if account.role is Role.KI:
         return await _ki_case_page(request, account, case_id)
+    return await _abh_case_page(request, account, case_id)
+
+
+async def _abh_case_page(
+    request: Request,
+    account: Account,
+    case_id: str,
+    *,
+    action: str | None = None,
+    values: dict[str, str] | None = None,
+    errors: dict[str, list[str]] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """``action``: the form of the page that was sent and refused, with its values and errors."""
     try:
         found = await access_of(request).case_file(account, case_id, "Fallseite")
     except NotFound:
@@ -38,6 +60,11 @@ async def case_page(request: Request, case_id: str) -> Response:
         request,
         "case.html",
         account,
+        status_code=status_code,
+        action=action,
+        values=values or {},
+        errors=errors or {},
+        actions=ACTIONS,
         case=found.case,
         person=found.person,
         supporters=found.supporters,
@@ -77,7 +104,116 @@ async def case_document(request: Request, case_id: str, document_id: str) -> Res
     )
 
 
-async def _ki_case_page(request: Request, account: Account, case_id: str) -> Response:
+@dataclass(frozen=True)
+class CaseAction:
+    """A form of the case page: what it records, who may send it, and the German words for
+    a refusal of its kind (a refusal with fields is shown at them)."""
+
+    title: str
+    model: type[BaseModel]
+    roles: frozenset[Role]
+    done: str  # the message code after it (labels.MESSAGES)
+    refused: str  # a Conflict: why the case cannot take it now
+
+
+ACTIONS: dict[str, CaseAction] = {
+    "ausreisefrist": CaseAction(
+        "Ausreisefrist verlängern (§ 59 Abs. 1 AufenthG)",
+        DeadlineExtension,
+        frozenset({Role.ABH}),
+        "frist_verlaengert",
+        "Die Ausreisefrist kann jetzt nicht verlängert werden: Während eine Abschiebung "
+        "geplant ist, entscheidet die ABH in ihrer Aufgabe.",
+    ),
+    "bleiberechtsweg": CaseAction(
+        "Bleiberechtsweg gescheitert",
+        RouteFailure,
+        frozenset({Role.ABH}),
+        "weg_gescheitert",
+        "In diesem Fall wird gerade kein Bleiberechtsweg verfolgt.",
+    ),
+    "unterstuetzer": CaseAction(
+        "Unterstützer*in oder Bevollmächtigte*n melden",
+        SupporterReport,
+        frozenset({Role.ABH, Role.KI}),
+        "unterstuetzer_gemeldet",
+        "Die Meldung konnte nicht aufgenommen werden.",
+    ),
+    "widerruf": CaseAction(
+        "Widerruf der Einwilligung erfassen (Art. 7 Abs. 3 DSGVO)",
+        ConsentWithdrawal,
+        frozenset({Role.ABH}),
+        "widerruf_erfasst",
+        "Es gibt keine unterschriebene Einwilligung, die widerrufen werden könnte (oder sie "
+        "ist schon widerrufen).",
+    ),
+}
+
+
+@router.post("/faelle/{case_id}/aktionen/{name}")
+async def case_action(request: Request, case_id: str, name: str) -> Response:
+    """One of the case page's forms: what the API lets the role do to a case, on the page."""
+    account = await logged_in(request, Role.ABH, Role.KI)
+    action = ACTIONS.get(name)
+    if action is None or not CASE_ID.fullmatch(case_id):
+        raise PageRefused(404, "Diese Seite gibt es nicht.")
+    if account.role not in action.roles:
+        raise PageRefused(403, "Ihre Rolle darf das in diesem Fall nicht.")
+    form = await request.form()
+    fields = action.model.model_fields
+    values = {field: str(form.get(field, "")).strip() for field in fields}
+    data: dict[str, object] = {key: value for key, value in values.items() if value}
+    if "is_representative" in fields:
+        data["is_representative"] = form.get("is_representative") == "on"
+    errors: dict[str, list[str]] = {}
+    try:
+        entry = action.model.model_validate(data)
+    except ValidationError as error:
+        for detail in error.errors():
+            field = str(detail["loc"][0])
+            errors.setdefault(field, []).append(labels.reason(field, detail["msg"], detail["type"]))
+    else:
+        try:
+            await _carry_out(request, account, case_id, entry)
+        except NotFound:
+            raise PageRefused(404, "Diesen Fall gibt es nicht.") from None
+        except Invalid as refused:
+            for fault in refused.fields:
+                errors.setdefault(fault.field, []).append(labels.reason(fault.field, fault.reason))
+        except CaseClosed:
+            errors["form"] = ["Der Fall ist abgeschlossen."]
+        except Conflict:
+            errors["form"] = [action.refused]
+        else:
+            return redirect(f"/faelle/{quote(case_id)}?meldung={action.done}")
+    page = _ki_case_page if account.role is Role.KI else _abh_case_page
+    return await page(
+        request, account, case_id, action=name, values=values, errors=errors, status_code=422
+    )
+
+
+async def _carry_out(request: Request, account: Account, case_id: str, entry: BaseModel) -> None:
+    cases = cases_of(request)
+    if isinstance(entry, DeadlineExtension):
+        await cases.extend_deadline(case_id, entry)
+    elif isinstance(entry, RouteFailure):
+        await cases.record_route_failure(case_id, entry)
+    elif isinstance(entry, SupporterReport):
+        await cases.register_supporter(case_id, entry, account)
+    elif isinstance(entry, ConsentWithdrawal):
+        await cases.withdraw_consent(case_id, entry)
+
+
+async def _ki_case_page(
+    request: Request,
+    account: Account,
+    case_id: str,
+    *,
+    action: str | None = None,
+    values: dict[str, str] | None = None,
+    errors: dict[str, list[str]] | None = None,
+    status_code: int = 200,
+) -> Response:
     # The same view as the KI's GET /api/v1/cases/{case_id}: what the page shows, the API does.
     try:
         view = await access_of(request).case(account, case_id, "Fallseite KI")
@@ -87,7 +223,18 @@ async def _ki_case_page(request: Request, account: Account, case_id: str) -> Res
             404, "Diesen Fall gibt es nicht oder er wurde dem KI nicht übermittelt."
         ) from None
     assert isinstance(view, KiCaseView)  # what the KI's role sees
-    return render(request, "ki_case.html", account, case_id=case_id, view=view)
+    return render(
+        request,
+        "ki_case.html",
+        account,
+        status_code=status_code,
+        case_id=case_id,
+        view=view,
+        actions={"unterstuetzer": ACTIONS["unterstuetzer"]},
+        action=action,
+        values=values or {},
+        errors=errors or {},
+    )
 
 
 # The list's columns: how each is sorted (schemas.case_list.CaseSort) and its German heading.
