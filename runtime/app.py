@@ -39,7 +39,7 @@ __all__ = ["API_PREFIX", "compose", "create_app"]
 def compose(client: Client, pool: asyncpg.Pool, settings: Settings) -> Services:
     """Every service of the API and the pages, on ``client`` (protected) and ``pool``."""
     keys = keyring_of(client)
-    access = AccessService(pool)
+    access = AccessService(pool, settings.timings())
     return Services(
         cases=CaseService(client, pool, settings),
         accounts=AccountService(pool, settings),

@@ -516,6 +516,13 @@ class TaskView(BaseModel):
     )
 
 
+class CheckInRow(Row):
+    status: str
+    reached: bool | None
+    due_at: datetime
+    closed_at: datetime | None
+
+
 class TaskCursor(BaseModel):
     """Where a page of tasks ended: lists of tasks are ordered by due date, then id."""
 

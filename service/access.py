@@ -46,6 +46,8 @@ from schemas.gdpr import (
 )
 from schemas.local_time import BERLIN
 from schemas.paging import encode_cursor
+from schemas.process import ProcessTimings
+from schemas.tasks import CheckInRow
 from service.cases import read_case_view
 from service.errors import Forbidden, NotFound
 from store import accounts as account_store
@@ -137,6 +139,32 @@ class ArrivalPerson(BaseModel):
     received_at: datetime
 
 
+class CheckIns(BaseModel):
+    """Where the follow-up stands: check-ins missed in a row (of how many before the ABH
+    decides) and when the next one is due."""
+
+    missed: int
+    of: int
+    next_due: datetime | None
+
+
+def check_ins_of(rows: list[CheckInRow], timings: ProcessTimings) -> CheckIns | None:
+    """From the case's check-ins, the latest first (a lapsed one counts as not reached)."""
+    if not rows:
+        return None
+    missed = 0
+    for row in rows:
+        if row.status == "open":
+            continue
+        if row.reached:
+            break
+        missed += 1
+    opened = next((row.due_at for row in rows if row.status == "open"), None)
+    last = rows[0].closed_at
+    following = opened or (last + timings.follow_up_interval if last else None)
+    return CheckIns(missed=missed, of=timings.unreachable_after, next_due=following)
+
+
 class TaskContext(BaseModel):
     """What a task's page shows beside the form: who the person is, the household's minors,
     the deadline, the stage and the last entries of the timeline (the KI: only what it
@@ -149,6 +177,7 @@ class TaskContext(BaseModel):
     children: list[ChildAge]
     household: list[HouseholdMember]
     recent: list[TimelineEntry]
+    check_ins: CheckIns | None = None
 
 
 # Beside a task, the last entries of the timeline: enough to see what happened lately.
@@ -158,8 +187,9 @@ RECENT_ENTRIES = 5
 class AccessService:
     """Every opening of a case's data by a person, checked and logged in one call."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, timings: ProcessTimings | None = None) -> None:
         self._pool = pool
+        self._timings = timings or ProcessTimings()
 
     async def list_cases(self, account: Account, query: CaseQuery) -> CaseListPage:
         """The cases the account's role may see that match ``query``, one page: the ABH every
@@ -216,6 +246,9 @@ class AccessService:
                     children=[_child(day, today) for day in born if age_on(day, today) < 18],
                     household=view.household,
                     recent=view.timeline[-RECENT_ENTRIES:][::-1],
+                    check_ins=check_ins_of(
+                        await inbox_store.check_ins(con, case_id), self._timings
+                    ),
                 )
             await _log(con, account, case_id, purpose)
         return context

@@ -256,6 +256,17 @@ class InboxService:
             raise Invalid("Übergabe nur an aktive Kolleg*innen der eigenen Gruppe.")
         await self._change(task_id, account, "hand_over", to.account_id, comment)
 
+    async def deputise(self, task_id: str, account: Account, reason: str) -> None:
+        """A colleague of the same group takes the task of an absent one, saying why."""
+        reason = reason.strip()
+        if character := forbidden_character(reason):
+            raise Invalid(f"Grund: {describe_de(character)}")
+        if not reason:
+            raise Invalid("Bitte den Grund der Vertretung angeben.")
+        if len(reason) > COMMENT_MAX:
+            raise Invalid(f"Der Grund darf höchstens {COMMENT_MAX} Zeichen haben.")
+        await self._change(task_id, account, "deputy", account.account_id, reason)
+
     async def _change(
         self,
         task_id: str,
@@ -276,6 +287,8 @@ class InboxService:
                 raise Conflict("Die Aufgabe hat bereits jemand anderes übernommen.")
             if action in ("release", "hand_over") and current not in (None, account.account_id):
                 raise Conflict("Die Aufgabe ist einer anderen Person zugewiesen.")
+            if action == "deputy" and current in (None, account.account_id):
+                raise Conflict("Vertretung nur für eine Aufgabe, die jemand anderem gehört.")
             if action == "release" and current is None:
                 raise Conflict("Die Aufgabe ist niemandem zugewiesen.")
             if current == new_assignee:

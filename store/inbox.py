@@ -20,6 +20,7 @@ from schemas.retention import RetentionRow
 from schemas.tasks import (
     AssignmentRow,
     CaseTaskRow,
+    CheckInRow,
     InboxTaskRow,
     InboxTaskTownRow,
     InboxViewRow,
@@ -219,6 +220,18 @@ async def ki_referral(con: Connection, case_id: str) -> KiReferralRow | None:
         case_id,
     )
     return None if row is None else KiReferralRow.model_validate(dict(row))
+
+
+async def check_ins(con: Connection, case_id: str) -> list[CheckInRow]:
+    """The case's check-ins (follow_up tasks), the latest first, with whether each reached
+    the person (None: open, or not answered)."""
+    rows = await con.fetch(
+        "SELECT status, (completion->>'reached')::boolean AS reached, due_at, closed_at"
+        " FROM tasks WHERE case_id = $1 AND kind = 'follow_up'"
+        " ORDER BY created_at DESC, due_at DESC LIMIT 20",
+        case_id,
+    )
+    return [CheckInRow.model_validate(dict(row)) for row in rows]
 
 
 # -------------------------------------------------------------- operations

@@ -15,9 +15,17 @@ from store.db import Connection
 
 
 async def insert_task(con: Connection, task: NewTask) -> None:
-    await con.execute(
-        "INSERT INTO tasks (task_id, case_id, kind, queue, status, due_at, created_at, detail) "
-        "VALUES ($1, $2, $3, $4, 'open', $5, $6, $7) ON CONFLICT DO NOTHING",
+    """The task's row, assigned to whoever completed the case's last task of the same team
+    (the one it was handed over to, if so), while their account is active: a case stays with
+    its caseworker. The assignment is kept in ``task_assignments`` as 'inherit'."""
+    inherited = await con.fetchval(
+        "INSERT INTO tasks (task_id, case_id, kind, queue, status, due_at, created_at, detail,"
+        " assigned_to) "
+        "SELECT $1, $2, $3, $4, 'open', $5, $6, $7, ("
+        "  SELECT t.assigned_to FROM tasks t JOIN accounts a ON a.account_id = t.assigned_to"
+        "  WHERE t.case_id = $2 AND t.queue = $4 AND t.status = 'completed' AND a.active"
+        "  ORDER BY t.closed_at DESC LIMIT 1) "
+        "ON CONFLICT DO NOTHING RETURNING assigned_to",
         task.task_id,
         task.entry.case_id,
         task.kind.value,
@@ -26,6 +34,14 @@ async def insert_task(con: Connection, task: NewTask) -> None:
         task.entry.at,
         task.detail,
     )
+    if inherited is not None:
+        await con.execute(
+            "INSERT INTO task_assignments (task_id, action, by_account, to_account, at)"
+            " VALUES ($1, 'inherit', $2, $2, $3)",
+            task.task_id,
+            inherited,
+            task.entry.at,
+        )
 
 
 async def confirm_erasure(con: Connection, task_id: str, confirmed_on: date) -> None:

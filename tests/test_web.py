@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -17,6 +17,7 @@ import httpx
 from schemas.accounts import Role
 from schemas.case import ConsentWithdrawal
 from schemas.events import years_after
+from schemas.local_time import BERLIN
 from schemas.tasks import TaskKind
 from tests.casekit import HELD_FORM
 from tests.sitekit import PASSWORD, Site, today
@@ -450,6 +451,68 @@ async def test_an_admin_sets_and_lifts_a_legal_hold_on_the_page(site: Site) -> N
         assert unknown.status_code == 404
 
 
+async def test_a_case_stays_with_its_caseworker_and_a_deputy_can_take_over(site: Site) -> None:
+    case_id = await site.open_case()
+    first = await site.task_id(case_id, "information_conversation")
+    colleague = f"abh-vertretung-{uuid.uuid4().hex[:6]}"
+    abh = await site.person(Role.ABH)
+    deputy = await site.person(Role.ABH, colleague)
+    async with abh, deputy:
+        assert (await abh.post(f"/aufgaben/{first}/uebernehmen")).status_code == 303
+        assert (await complete_conversation(abh, first, today())).status_code == 303
+        # The case's next task is already the same caseworker's.
+        consent = await site.task_id(case_id, "referral_consent")
+        mine = await abh.get("/posteingang?ansicht=meine")
+        assert consent in mine.text
+        page = await abh.get(f"/aufgaben/{consent}")
+        assert "zugewiesen: bearbeitet die vorige Aufgabe des Falls" in page.text
+
+        # The colleague takes it over as deputy, saying why.
+        offered = await deputy.get(f"/aufgaben/{consent}")
+        assert "Als Vertretung übernehmen" in offered.text
+        no_reason = await deputy.post(f"/aufgaben/{consent}/vertreten", data={"grund": " "})
+        assert no_reason.status_code == 422
+        taken = await deputy.post(f"/aufgaben/{consent}/vertreten", data={"grund": "Urlaub"})
+        assert taken.status_code == 303
+        assert taken.headers["location"] == f"/aufgaben/{consent}?meldung=vertreten"
+        page = await deputy.get(f"/aufgaben/{consent}")
+        assert "als Vertretung übernommen" in page.text and "„Urlaub“" in page.text
+        assert "Als Vertretung übernehmen" not in page.text  # it is the deputy's now
+    owner = await site.pool.fetchval(
+        "SELECT a.username FROM tasks t JOIN accounts a ON a.account_id = t.assigned_to"
+        " WHERE t.task_id = $1::uuid",
+        consent,
+    )
+    assert owner == colleague
+
+
+async def test_a_check_in_says_how_many_were_missed_and_when_the_next_is_due(
+    site: Site,
+) -> None:
+    case_id = await site.open_case()
+    now = datetime.now(UTC)
+    missed, following = uuid.uuid4(), uuid.uuid4()
+    await site.pool.execute(
+        "INSERT INTO tasks (task_id, case_id, kind, queue, status, due_at, created_at,"
+        " closed_at, completion) VALUES ($1, $2, 'follow_up', 'abh', 'completed', $3, $4, $3,"
+        ' \'{"kind": "follow_up", "reached": false}\'),'
+        " ($5, $2, 'follow_up', 'abh', 'open', $6, $3, NULL, NULL)",
+        missed,
+        case_id,
+        now - timedelta(days=1),
+        now - timedelta(days=8),
+        following,
+        now + timedelta(days=6),
+    )
+    async with await site.person(Role.ABH) as abh:
+        page = await abh.get(f"/aufgaben/{following}")
+        assert page.status_code == 200
+        due = (now + timedelta(days=6)).astimezone(BERLIN)
+        expected = f"nicht erreicht (1 von 2); nächster Kontakt fällig am {due:%d.%m.%Y}"
+        context = page.text.split('id="kontext"')[1].split("</section>")[0]
+        assert expected in " ".join(context.split()), context
+
+
 async def test_operations_see_numbers_but_no_case(site: Site) -> None:
     case_id = await site.open_case()
     ops = await site.person(Role.OPS)
@@ -478,9 +541,12 @@ async def test_claim_release_and_hand_over_are_all_kept(site: Site) -> None:
         back = {"zurueck": "/posteingang?ansicht=meine"}
         claimed = await abh.post(f"/aufgaben/{task_id}/uebernehmen", data=back)
         assert claimed.status_code == 303
-        assert claimed.headers["location"] == "/posteingang?ansicht=meine&meldung=uebernommen"
-        mine = await abh.get(claimed.headers["location"])
-        assert case_id in mine.text and labels.MESSAGES["uebernommen"] in mine.text
+        # Claiming a task opens it.
+        assert claimed.headers["location"] == f"/aufgaben/{task_id}?meldung=uebernommen"
+        opened = await abh.get(claimed.headers["location"])
+        assert labels.MESSAGES["uebernommen"] in opened.text
+        mine = await abh.get("/posteingang?ansicht=meine")
+        assert case_id in mine.text
         assert re.search(r"Meine Aufgaben <span class=\"count\">\(1\)</span>", mine.text)
 
         # Someone else's task cannot be taken or released.

@@ -218,7 +218,13 @@ ACTION_FIELDS = {
     "received_by": "Entgegengenommen von (falls nicht Sie)",
 }
 
-ASSIGNMENT_ACTIONS = {"claim": "übernommen", "release": "freigegeben", "hand_over": "übergeben"}
+ASSIGNMENT_ACTIONS = {
+    "claim": "übernommen",
+    "release": "freigegeben",
+    "hand_over": "übergeben",
+    "inherit": "zugewiesen",
+    "deputy": "als Vertretung übernommen",
+}
 
 TIMELINE_KINDS = {
     "opened": "Fall eröffnet",
@@ -283,6 +289,7 @@ MESSAGES = {
     "werden um Löschung ersucht.",
     "ausgehaendigt": "Die Aufgabe wurde erledigt: Die Aushändigung ist festgehalten.",
     "uebernommen": "Sie haben die Aufgabe übernommen.",
+    "vertreten": "Sie haben die Aufgabe als Vertretung übernommen.",
     "freigegeben": "Die Aufgabe ist wieder für die Gruppe offen.",
     "uebergeben": "Die Aufgabe wurde übergeben.",
     "konto": "Das Konto wurde angelegt.",

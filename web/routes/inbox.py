@@ -54,10 +54,21 @@ def _with_message(url: str, code: str) -> str:
 
 @router.post("/aufgaben/{task_id}/uebernehmen")
 async def claim(request: Request, task_id: str) -> Response:
+    """Claiming a task opens it: the caseworker goes on with it."""
     account = await logged_in(request, Role.ABH, Role.KI)
+    task = parse_task_id(task_id)
+    await _assignment(inbox_of(request).claim(task, account))
+    return redirect(f"/aufgaben/{task}?meldung=uebernommen")
+
+
+@router.post("/aufgaben/{task_id}/vertreten")
+async def deputise(request: Request, task_id: str) -> Response:
+    """A colleague takes an absent one's task (with the reason), and goes on with it."""
+    account = await logged_in(request, Role.ABH, Role.KI)
+    task = parse_task_id(task_id)
     form = await request.form()
-    await _assignment(inbox_of(request).claim(parse_task_id(task_id), account))
-    return redirect(_with_message(_back(form, "/posteingang"), "uebernommen"))
+    await _assignment(inbox_of(request).deputise(task, account, str(form.get("grund", ""))))
+    return redirect(f"/aufgaben/{task}?meldung=vertreten")
 
 
 @router.post("/aufgaben/{task_id}/freigeben")
