@@ -16,23 +16,27 @@
   report and the codec's answers carry personal data or are cut to one login, and neither a
   browser's cache nor a proxy may keep them. The stylesheet may be cached.
 
-``/docs`` (Swagger UI) loads its script and stylesheet from a CDN, starts with one inline
-script and injects inline styles: it gets a policy of its own that allows exactly that script
-(by its hash), that CDN, inline styles and data: images, on that path only. It shows the
-OpenAPI document, never a case.
+``/docs`` (Swagger UI) loads its script and stylesheet from this app (``/docs-assets/``,
+the files of the PyPI package ``fastapi-offline``: the page works without the internet),
+starts with one inline script and injects inline styles: it gets a policy of its own that
+allows exactly that script (by its hash), inline styles and data: images, on that path only.
+It shows the OpenAPI document, never a case.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.resources
 import re
 from collections.abc import Mapping
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import MutableHeaders
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CACHEABLE_PREFIX = "/static/"
@@ -42,9 +46,12 @@ _RESTRICTIONS = "object-src 'none'; base-uri 'none'; form-action 'self'; frame-a
 POLICY = f"default-src 'self'; {_RESTRICTIONS}"
 """The pages' policy: this origin only, no inline script or style anywhere."""
 
-SWAGGER_CDN = "https://cdn.jsdelivr.net"
-_SWAGGER_FAVICON = "https://fastapi.tiangolo.com"
+DOCS_ASSETS = "/docs-assets"
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+
+
+# Swagger UI's files, shipped by fastapi-offline (its static folder; nothing else of it is used).
+_ASSETS = Path(str(importlib.resources.files("fastapi_offline") / "static"))
 
 
 def _script_hash(script: str) -> str:
@@ -56,10 +63,14 @@ def swagger_ui(app: FastAPI, path: str = "/docs") -> str:
     """Serve Swagger UI at ``path`` (the app is made with ``docs_url=None``); returns the
     policy for that path: its inline script by hash, the CDN, inline styles, data: images."""
     assert app.openapi_url is not None
+    app.mount(DOCS_ASSETS, StaticFiles(directory=_ASSETS), name="docs-assets")
     page = get_swagger_ui_html(
         openapi_url=app.openapi_url,
         title=f"{app.title} - Swagger UI",
         oauth2_redirect_url=None,  # no OAuth here; its redirect page would be inline script
+        swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+        swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+        swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
     )
     body = bytes(page.body)
     scripts = _INLINE_SCRIPT.findall(body.decode("utf-8"))
@@ -70,9 +81,8 @@ def swagger_ui(app: FastAPI, path: str = "/docs") -> str:
     app.add_route(path, docs, include_in_schema=False)
     allowed = " ".join(_script_hash(script) for script in scripts)
     return (
-        f"default-src 'self'; script-src {allowed} {SWAGGER_CDN}; "
-        f"style-src 'unsafe-inline' {SWAGGER_CDN}; img-src 'self' data: {_SWAGGER_FAVICON}; "
-        f"{_RESTRICTIONS}"
+        f"default-src 'self'; script-src 'self' {allowed}; "
+        f"style-src 'self' 'unsafe-inline'; img-src 'self' data:; {_RESTRICTIONS}"
     )
 
 

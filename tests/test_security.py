@@ -15,7 +15,7 @@ import re
 import httpx
 from fastapi import FastAPI
 
-from api.security import HSTS, POLICY, SWAGGER_CDN
+from api.security import DOCS_ASSETS, HSTS, POLICY
 from config.settings import Settings
 from runtime.main import _api_server
 from schemas.accounts import Role
@@ -134,16 +134,23 @@ async def test_the_stylesheet_may_be_cached(site: Site) -> None:
     assert css.headers.get("etag") or css.headers.get("last-modified")
 
 
-async def test_swagger_ui_gets_exactly_its_own_script_and_cdn(site: Site) -> None:
+async def test_swagger_ui_gets_exactly_its_own_script_and_its_files_from_here(
+    site: Site,
+) -> None:
     async with site.client() as anonymous:
         docs = await anonymous.get("/docs")
         redoc = await anonymous.get("/redoc")
+        script = await anonymous.get(f"{DOCS_ASSETS}/swagger-ui-bundle.js")
+        css = await anonymous.get(f"{DOCS_ASSETS}/swagger-ui.css")
+    assert script.status_code == 200 and "SwaggerUIBundle" in script.text
+    assert css.status_code == 200
+    assert "https://" not in "".join(re.findall(r'(?:src|href)="([^"]+)"', docs.text))
     assert docs.status_code == 200 and "SwaggerUIBundle" in docs.text
     [inline] = re.findall(r"<script>(.*?)</script>", docs.text, re.DOTALL)
     digest = base64.b64encode(hashlib.sha256(inline.encode()).digest()).decode()
     policy = docs.headers["content-security-policy"]
     directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
-    assert directives["script-src"] == f"'sha256-{digest}' {SWAGGER_CDN}"
+    assert directives["script-src"] == f"'self' 'sha256-{digest}'"
     assert "unsafe-inline" not in directives["script-src"]
     assert directives["frame-ancestors"] == "'none'"
     assert_defended(docs, "/docs", policy=policy)
