@@ -23,6 +23,7 @@ from service.codec import CodecService
 from service.directory import DirectoryService
 from service.flyers import FlyerService
 from service.inbox import InboxService
+from service.notes import NoteService
 from service.records import RecordsService
 from service.retention import RetentionService
 
@@ -66,6 +67,15 @@ def _inbox(request: Request) -> InboxService:
 
 Inbox = Annotated[InboxService, Depends(_inbox)]
 """The teams' task lists (the API's and the pages' one query)."""
+
+
+def _notes(request: Request) -> NoteService:
+    service: NoteService = request.app.state.notes
+    return service
+
+
+Notes = Annotated[NoteService, Depends(_notes)]
+"""Notes on a case (the ABH)."""
 
 Codec = Annotated[CodecService, Depends(_codec)]
 """The Temporal UI's codec (decoding is logged per case)."""

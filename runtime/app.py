@@ -28,6 +28,7 @@ from service.container import Services
 from service.directory import DirectoryService
 from service.flyers import FlyerService
 from service.inbox import InboxService
+from service.notes import NoteService
 from service.records import RecordsService
 from service.retention import RetentionService
 from service.temporal import connect, for_requests
@@ -46,6 +47,7 @@ def compose(client: Client, pool: asyncpg.Pool, settings: Settings) -> Services:
         access=access,
         directory=DirectoryService(pool),
         inbox=InboxService(pool),
+        notes=NoteService(pool),
         records=RecordsService(pool),
         flyers=FlyerService(pool),
         codec=CodecService(keys, access),

@@ -55,6 +55,7 @@ class AuditAction(StrEnum):
     LEGAL_HOLD_LIFTED = "legal_hold_lifted"
     CASE_ERASED = "case_erased"  # key shredded, personal rows removed
     ARRIVAL_ERASED = "arrival_erased"  # an arrival's key shredded, name and e-mail removed
+    NOTE_ADDED = "note_added"  # a note on a case (its id; the text stays in case_notes)
 
 
 DetailValue: TypeAlias = str | int | bool | list[str | int] | None

@@ -45,6 +45,7 @@ from schemas.gdpr import (
     SupporterData,
 )
 from schemas.local_time import BERLIN
+from schemas.notes import Note
 from schemas.paging import encode_cursor
 from schemas.process import ProcessTimings
 from schemas.tasks import CheckInRow
@@ -57,6 +58,7 @@ from store import case_list as case_list_store
 from store import documents as document_store
 from store import inbox as inbox_store
 from store import keys as key_store
+from store import notes as note_store
 from store import records as record_store
 from store import timeline as timeline_store
 from store.db import Connection
@@ -125,6 +127,7 @@ class CaseFile(BaseModel):
     erasure_requests: list[ErasureRequestData]
     documents: list[CaseDocument]
     children: list[ChildAge] = Field(default_factory=list)
+    notes: list[Note] = Field(default_factory=list)
 
 
 class ArrivalPerson(BaseModel):
@@ -267,6 +270,11 @@ class AccessService:
             await _log(con, account, case_id, purpose)
         return view
 
+    async def log_opening(self, account: Account, case_id: str, purpose: str) -> None:
+        """An opening of the case's data that another service read (its notes, say)."""
+        async with self._pool.acquire() as con, con.transaction():
+            await _log(con, account, case_id, purpose)
+
     async def case_file(self, account: Account, case_id: str, purpose: str) -> CaseFile:
         """The ABH's case page (the ABH only)."""
         _require_abh(account)
@@ -288,6 +296,10 @@ class AccessService:
                 disclosures=await record_store.disclosures_of_case(con, case_id),
                 erasure_requests=await record_store.erasure_requests(con, case_id),
                 documents=await document_store.documents_of_case(con, case_id),
+                notes=[
+                    Note.model_validate(row.model_dump())
+                    for row in await note_store.notes_of_case(con, case_id)
+                ],
                 children=[
                     _child(day, datetime.now(BERLIN).date())
                     for day in await record_store.children_born_on(con, case_id)

@@ -14,6 +14,7 @@ from service.codec import CodecService
 from service.directory import DirectoryService
 from service.flyers import FlyerService
 from service.inbox import InboxService
+from service.notes import NoteService
 from service.records import RecordsService
 from service.retention import RetentionService
 
@@ -27,6 +28,7 @@ class Services:
     access: AccessService
     directory: DirectoryService
     inbox: InboxService
+    notes: NoteService
     records: RecordsService
     flyers: FlyerService
     codec: CodecService

@@ -22,6 +22,7 @@ PERSONAL_TABLES = (
     "notices",
     "outbox",  # its attachments go by ON DELETE CASCADE
     "case_documents",
+    "case_notes",
 )
 # Tables with personal data in some columns only; the other columns are records that stay.
 # An arrival's (Neu zugewandert) personal data is erased by ``store.arrivals``: these columns,

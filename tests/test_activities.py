@@ -136,6 +136,7 @@ async def test_fresh_database_migrates_to_the_expected_tables(dsn: str) -> None:
         "persons",
         "household_children",
         "household_links",
+        "case_notes",
         "status_events",
         "timeline",
         "tasks",

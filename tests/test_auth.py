@@ -95,6 +95,8 @@ ENDPOINTS = [
         json={"name": "Jemand", "contact": "0170 000000", "is_representative": False},
     ),
     Endpoint("GET", "/cases", frozenset({"abh", "ki"})),
+    Endpoint("GET", f"/cases/{_UNKNOWN_CASE}/notes", frozenset({"abh"})),
+    Endpoint("POST", f"/cases/{_UNKNOWN_CASE}/notes", frozenset({"abh"}), json={"text": "x"}),
     Endpoint("GET", "/tasks", frozenset({"abh", "ki"})),
     Endpoint(
         "POST",
@@ -156,6 +158,8 @@ async def test_every_route_is_in_the_role_table(app: FastAPI) -> None:
     templates = {
         ("GET", f"{V1}/cases/{{case_id}}"),
         ("POST", f"{V1}/cases/{{case_id}}/consent-withdrawal"),
+        ("POST", f"{V1}/cases/{{case_id}}/notes"),
+        ("GET", f"{V1}/cases/{{case_id}}/notes"),
         ("POST", f"{V1}/cases/{{case_id}}/supporters"),
         ("POST", f"{V1}/cases/{{case_id}}/route-failure"),
         ("POST", f"{V1}/cases/{{case_id}}/departure-deadline"),

@@ -67,6 +67,7 @@ from schemas.inputs import (
     Text,
     forbidden_character,
 )
+from schemas.notes import NoteDraft
 from schemas.offers import OfferDraft
 from schemas.partners import PartnerDraft
 from schemas.tasks import (
@@ -333,6 +334,7 @@ EXAMPLES: dict[type[BaseModel], list[dict[str, Any]]] = {
     StepFailureReview: [
         {"kind": "step_failed", "checked_on": "2026-11-30", "action": "In der Akte ergänzt"}
     ],
+    NoteDraft: [{"text": "Termin bei der Botschaft am 12.01.\nPass beantragt."}],
     CompleteTask: [
         {
             "task_id": "0f3c8c1e-8f5b-4c1e-9a3e-3f1f0b7a9d21",

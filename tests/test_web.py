@@ -19,6 +19,7 @@ from schemas.case import ConsentWithdrawal
 from schemas.events import years_after
 from schemas.local_time import BERLIN
 from schemas.tasks import TaskKind
+from store import erasure
 from tests.casekit import HELD_FORM
 from tests.sitekit import PASSWORD, Site, today
 from tests.test_documents import pdf_text
@@ -894,3 +895,35 @@ async def test_overdue_and_due_this_week_views_with_counts(site: Site) -> None:
         assert soon in week.text and late not in week.text
         assert re.search(r"Diese Woche fällig <span class=\"count\">\(1\)</span>", week.text)
         assert 'aria-current="page">Diese Woche fällig' in week.text
+
+
+async def test_notes_are_written_on_the_page_and_the_api_and_erased_with_the_case(
+    site: Site,
+) -> None:
+    case_id = await site.open_case()
+    async with await site.person(Role.ABH) as abh:
+        empty = await abh.post(f"/faelle/{case_id}/aktionen/notiz", data={"text": "  "})
+        assert empty.status_code == 422
+        written = await abh.post(
+            f"/faelle/{case_id}/aktionen/notiz",
+            data={"text": "Termin bei der Botschaft am 12.01.\nPass beantragt."},
+        )
+        assert written.status_code == 303, written.text
+        page = await abh.get(f"/faelle/{case_id}")
+        assert "Termin bei der Botschaft am 12.01.\nPass beantragt." in page.text
+        api = await abh.post(f"/api/v1/cases/{case_id}/notes", json={"text": "Per API"})
+        assert api.status_code == 201, api.text
+        listed = (await abh.get(f"/api/v1/cases/{case_id}/notes")).json()
+        assert [note["text"] for note in listed] == [
+            "Per API",
+            "Termin bei der Botschaft am 12.01.\nPass beantragt.",
+        ]
+        too_long = await abh.post(f"/api/v1/cases/{case_id}/notes", json={"text": "x" * 2001})
+        assert too_long.status_code == 422
+        unknown = await abh.post("/api/v1/cases/GIBT-ES-NICHT/notes", json={"text": "x"})
+        assert unknown.status_code == 404
+    async with await site.person(Role.KI) as ki:
+        assert (await ki.get(f"/api/v1/cases/{case_id}/notes")).status_code == 403
+    async with site.pool.acquire() as con:
+        removed = await erasure.remove_personal_rows(con, case_id)
+    assert removed["case_notes"] == 2

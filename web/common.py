@@ -28,6 +28,7 @@ from service.directory import DirectoryService
 from service.errors import Refused
 from service.flyers import FlyerService
 from service.inbox import InboxService, View
+from service.notes import NoteService
 from service.retention import RetentionService
 from web import labels
 
@@ -127,6 +128,11 @@ def inbox_of(request: Request) -> InboxService:
 
 def access_of(request: Request) -> AccessService:
     service: AccessService = request.app.state.access
+    return service
+
+
+def notes_of(request: Request) -> NoteService:
+    service: NoteService = request.app.state.notes
     return service
 
 

@@ -216,6 +216,7 @@ ACTION_FIELDS = {
     "is_representative": "Bevollmächtigt (Vollmacht liegt vor oder wird nachgereicht)",
     "withdrawn_on": "Widerrufen am",
     "received_by": "Entgegengenommen von (falls nicht Sie)",
+    "text": "Notiz",
 }
 
 ASSIGNMENT_ACTIONS = {
@@ -282,6 +283,7 @@ MESSAGES = {
     "weg_gescheitert": "Festgehalten: Der Bleiberechtsweg ist gescheitert. Der Fall geht mit "
     "dem Vermittlungsangebot weiter.",
     "unterstuetzer_gemeldet": "Die Meldung ist aufgenommen; die ABH ist informiert.",
+    "notiz_gespeichert": "Die Notiz ist gespeichert.",
     "sperre_gesetzt": "Die Löschsperre ist gesetzt: Der Fall wird nicht gelöscht, bis sie "
     "aufgehoben ist.",
     "sperre_aufgehoben": "Die Löschsperre ist aufgehoben.",

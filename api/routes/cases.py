@@ -13,6 +13,7 @@ from api.deps import (
     CaseReader,
     Cases,
     Caseworker,
+    Notes,
     ReportReader,
 )
 from api.errors import CONFLICT, NOT_FOUND, UNAVAILABLE
@@ -28,6 +29,7 @@ from schemas.case import (
 from schemas.case_documents import CaseDocument
 from schemas.case_list import CaseListPage, CaseQuery
 from schemas.gdpr import AccessReport
+from schemas.notes import Note, NoteDraft
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
@@ -108,6 +110,30 @@ async def get_document(
             "cache-control": "no-store",
         },
     )
+
+
+@router.post(
+    "/{case_id}/notes",
+    status_code=201,
+    responses=NOT_FOUND,
+    summary="Write a note on a case",
+)
+async def add_note(
+    case_id: CaseIdPath, draft: NoteDraft, notes: Notes, caseworker: Caseworker
+) -> Note:
+    """A note of the ABH on the case (up to 2,000 characters; only what the case needs). Kept
+    with its author and time, erased with the case's personal data."""
+    return await notes.add(caseworker, case_id, draft)
+
+
+@router.get("/{case_id}/notes", responses=NOT_FOUND, summary="The notes on a case")
+async def list_notes(
+    case_id: CaseIdPath, notes: Notes, access: Access, caseworker: Caseworker
+) -> list[Note]:
+    """The latest first. Reading them is an opening of the case: it is logged."""
+    found = await notes.notes(caseworker, case_id)
+    await access.log_opening(caseworker, case_id, "api: notes")
+    return found
 
 
 @router.post(

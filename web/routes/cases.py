@@ -21,10 +21,20 @@ from schemas.case import (
     SupporterReport,
 )
 from schemas.case_list import CaseQuery, CaseSort
+from schemas.notes import NoteDraft
 from schemas.offers import COUNTY_TOWNS
 from service.errors import CaseClosed, Conflict, Invalid, NotFound
 from web import labels
-from web.common import CASE_ID, PageRefused, access_of, cases_of, logged_in, redirect, render
+from web.common import (
+    CASE_ID,
+    PageRefused,
+    access_of,
+    cases_of,
+    logged_in,
+    notes_of,
+    redirect,
+    render,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -76,6 +86,7 @@ async def _abh_case_page(
         erasure_requests=found.erasure_requests,
         documents=found.documents,
         children=found.children,
+        notes=found.notes,
     )
 
 
@@ -117,6 +128,13 @@ class CaseAction:
 
 
 ACTIONS: dict[str, CaseAction] = {
+    "notiz": CaseAction(
+        "Notiz hinzufügen",
+        NoteDraft,
+        frozenset({Role.ABH}),
+        "notiz_gespeichert",
+        "Die Notiz konnte nicht gespeichert werden.",
+    ),
     "ausreisefrist": CaseAction(
         "Ausreisefrist verlängern (§ 59 Abs. 1 AufenthG)",
         DeadlineExtension,
@@ -202,6 +220,8 @@ async def _carry_out(request: Request, account: Account, case_id: str, entry: Ba
         await cases.register_supporter(case_id, entry, account)
     elif isinstance(entry, ConsentWithdrawal):
         await cases.withdraw_consent(case_id, entry)
+    elif isinstance(entry, NoteDraft):
+        await notes_of(request).add(account, case_id, entry)
 
 
 async def _ki_case_page(
