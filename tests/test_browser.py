@@ -206,6 +206,21 @@ async def test_abh_completes_conversation_and_consent_with_the_keyboard(
     await expect(page).to_have_url(re.compile(rf"/faelle/{case_id}\?meldung=erledigt$"))
     await expect(page.locator("main")).to_contain_text("Testvorname Testnachname")
     await assert_accessible(page, "the case page")
+    # A form of the case page, by keyboard: refused, it opens again with its error.
+    await tab_to(page, "summary:text('Ausreisefrist verlängern')")
+    await page.keyboard.press("Enter")
+    await tab_to(page, "button:text('Ausreisefrist verlängern: speichern')")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("details.action[open] .error").first).to_be_visible()
+    await assert_accessible(page, "the case page with a refused form")
+
+    # Finding the case again: the case list, searched by keyboard.
+    await page.goto("/faelle")
+    await tab_to(page, "#q")
+    await page.keyboard.type("testnach")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("link", name=case_id)).to_be_visible()
+    await assert_accessible(page, "the case list")
 
     # The consent: interested, signed today.
     consent_id = await site.task_id(case_id, "referral_consent")
