@@ -159,7 +159,7 @@ class Notices:
             return DigestReport(day=on)
         now = _now()
         digests: dict[str, _Digest] = {}
-        without_address = listed = 0
+        without_address = listed = queued = 0
         async with self._pool.acquire() as con, con.transaction():
             removed = await store.delete_old_digests(con, now - self._delivery.digest_keep)
             for task in await store.open_tasks(con, round.at):
@@ -187,7 +187,8 @@ class Notices:
                     at=round.at,
                     delivery=self._delivery,
                 )
-                outbox_id, _ = await outbox.enqueue(con, mail, now)
+                outbox_id, created = await outbox.enqueue(con, mail, now)
+                queued += created
                 for notice in digest.notices:
                     await store.settle(con, notice.key, "digest", sent_at=now, outbox_id=outbox_id)
                 listed += len(digest.notices)
@@ -198,7 +199,7 @@ class Notices:
             )
         return DigestReport(
             day=on,
-            digests=len(digests),
+            digests=queued,
             notices=listed,
             without_address=without_address,
             removed=removed,

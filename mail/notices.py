@@ -121,8 +121,8 @@ def headline(notice: PendingNoticeRow) -> tuple[str, str]:
     if notice.kind == NoticeKind.SUPPORTER_REPORTED:
         return (
             f"Unterstützer*in gemeldet – {ref}",
-            f"Im {ref} ist eine Unterstützerin oder ein Unterstützer gemeldet worden. Bitte "
-            "die Angaben im Fall ansehen.",
+            f"Im {ref} ist eine Unterstützer*in gemeldet worden. Bitte die Angaben im Fall "
+            "ansehen.",
         )
     return f"Hinweis – {ref}", f"Ein Hinweis zum {ref}."
 

@@ -92,7 +92,7 @@ class DigestReport(BaseModel):
     """Counts only: what one digest round did."""
 
     day: date
-    digests: int = 0  # mails queued (one per recipient with something to say)
+    digests: int = 0  # mails queued (one per recipient with something to say, once a day)
     notices: int = 0  # notices listed in a digest (digest-only mode), settled by it
     without_address: int = 0  # open tasks nobody with an address would hear of
     removed: int = 0  # digest mails older than digest_keep, deleted from the outbox
