@@ -131,3 +131,14 @@ async def counts(con: Connection, addressed_queues: list[str]) -> dict[str, int]
     found.setdefault("waiting", 0)
     found["without_address"] = await count_without_address(con, addressed_queues)
     return found
+
+
+async def waiting(con: Connection, before: datetime) -> tuple[int, int]:
+    """Notices without a mail yet: all of them, and those written before ``before``."""
+    row = await con.fetchrow(
+        "SELECT count(*) AS waiting, count(*) FILTER (WHERE created_at < $1) AS long"
+        " FROM notices WHERE outcome IS NULL",
+        before,
+    )
+    assert row is not None
+    return int(row["waiting"]), int(row["long"])

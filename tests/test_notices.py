@@ -28,6 +28,7 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.notices import Notices
 from commands import accounts as accounts_cli
+from commands import notices as notices_cli
 from config.settings import Settings
 from mail.delivery import deliver_due
 from schemas.accounts import Role
@@ -379,6 +380,22 @@ async def test_a_notice_nobody_has_an_address_for_waits_and_is_counted(
     assert [row["recipient"] for row in await outbox_rows(pool)] == [ABH_TEAM]
 
 
+async def test_the_notices_cli_prints_the_counts(pool: asyncpg.Pool, dsn: str) -> None:
+    case_id = await seed_case(pool)
+    await seed_notice(pool, case_id, await seed_task(pool, case_id))
+    await seed_notice(pool, case_id, await seed_task(pool, case_id, queue="ki"), queue="ki")
+    settings = Settings().model_copy(
+        update={"database_url": dsn, "notice_queue_addresses": {Queue.KI: KI_TEAM}}
+    )
+    out = io.StringIO()
+    assert await notices_cli.run(["status"], settings=settings, out=out) == 0
+    assert out.getvalue().splitlines() == [
+        "mode: both; team addresses: ki",
+        "waiting: 2",
+        "without_address: 1",
+    ]
+
+
 async def test_a_notice_whose_task_is_done_or_overtaken_goes_to_nobody(
     pool: asyncpg.Pool,
 ) -> None:
@@ -711,3 +728,20 @@ async def test_admins_set_the_notice_address_on_the_accounts_page(site: Site) ->
         unknown = await admin.post("/admin/konten/2147483647/email", data={"email": ""})
         assert unknown.status_code == 404
     assert await site.accounts.emails() == {worker.account_id: "a.dresse@kreis-unna.example"}
+
+
+async def test_the_operations_page_counts_the_notices_still_waiting(site: Site) -> None:
+    case_id = await seed_case(site.pool)
+    task_id = await seed_task(site.pool, case_id)
+    old = await seed_notice(site.pool, case_id, task_id)
+    await site.pool.execute(
+        "UPDATE notices SET created_at = now() - interval '2 days' WHERE key = $1", old
+    )
+    await seed_notice(site.pool, case_id, task_id, kind="reminder")
+    ops = await site.person(Role.OPS)
+    async with ops:
+        page = await ops.get("/betrieb")
+    assert page.status_code == 200
+    assert "<caption>Benachrichtigungen per E-Mail, noch nicht versandt</caption>" in page.text
+    assert "<tr><td>2</td><td>1</td></tr>" in page.text
+    assert "<title>Betrieb – " in page.text and "Kanar" not in page.text
