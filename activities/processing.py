@@ -51,6 +51,10 @@ class LegalBasis(StrEnum):
         "Art. 5 Abs. 1 lit. e und Art. 17 Abs. 1 lit. a DSGVO, § 86a AufenthG "
         "(Speicherbegrenzung, Löschung nach Ablauf der Aufbewahrungsfrist)"
     )
+    STAFF = (
+        "Art. 6 Abs. 1 lit. e, Art. 88 DSGVO i. V. m. § 18 DSG NRW (dienstliche "
+        "E-Mail-Adressen der Beschäftigten für die Benachrichtigung über ihre Aufgaben)"
+    )
     INTEGRATION_INFORMATION = (
         "Art. 6 Abs. 1 lit. e DSGVO i. V. m. dem Teilhabe- und Integrationsgesetz NRW "
         "(Information Neuzugewanderter über Integrations- und Beratungsangebote)"
@@ -75,6 +79,7 @@ class DataCategory(StrEnum):
         "Neuzugang: Aktenzeichen, Name, E-Mail-Adresse (falls bekannt), Wohnort, Sprache, "
         "versandtes Faltblatt (Version) und Weg (E-Mail oder Aushändigung)"
     )
+    STAFF_ADDRESS = "Dienstliche E-Mail-Adresse der Beschäftigten oder des Teams"
 
 
 class DataSubject(StrEnum):
@@ -82,6 +87,7 @@ class DataSubject(StrEnum):
     CHILDREN = "Minderjährige Kinder im Haushalt"
     SUPPORTERS = "Unterstützer*innen und Bevollmächtigte der Person"
     NEWLY_ARRIVED = "Neu zugewanderte Personen (unabhängig vom Aufenthaltsstatus)"
+    STAFF = "Beschäftigte von ABH und KI (Empfänger*innen der Benachrichtigungen)"
 
 
 class Recipient(StrEnum):
@@ -95,6 +101,11 @@ class Recipient(StrEnum):
     MAIL_RECIPIENTS = (
         "Die Adressat*innen der E-Mail (Person, Bevollmächtigte, KI oder Partner), über den "
         "SMTP-Server des Kreises"
+    )
+    STAFF = (
+        "Die zuständigen Beschäftigten von ABH und KI (zugewiesene Person oder Teampostfach) "
+        "per E-Mail über den SMTP-Server des Kreises: nur Aktenzeichen, Art und Fälligkeit "
+        "der Aufgabe und ein Link auf die Seite hinter der Anmeldung"
     )
 
 
@@ -122,6 +133,11 @@ class Retention(StrEnum):
         "bis drei Monate nach Versand oder Aushändigung des Faltblatts (Regel „arrival“ in "
         "schemas/retention.py, vom DSB zu bestätigen); danach bleiben nur Aktenzeichen, Ort, "
         "Sprache, Daten und die Faltblattversion"
+    )
+    NOTICE_MAIL = (
+        "Einzelmails wie der Postausgang (Inhalt bis zum Versand, Zustellnachweis so lange wie "
+        "Fallakte oder Neuzugang); Tagesübersichten 30 Tage, dann gelöscht; die dienstliche "
+        "Adresse so lange wie das Konto"
     )
 
 

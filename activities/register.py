@@ -81,6 +81,21 @@ ARRIVAL_INFORMATION = Preset(
     special_categories=SpecialCategories.NONE,
 )
 
+# Notices by e-mail to the staff (activities/notices.py): references and tasks, no personal data
+# of the person beyond the reference.
+NOTICE_MAIL = Preset(
+    legal_basis=(LegalBasis.ABH_TASK, LegalBasis.STAFF),
+    categories_of_data=(
+        DataCategory.CASE_REFERENCE,
+        DataCategory.PROCESS,
+        DataCategory.STAFF_ADDRESS,
+    ),
+    data_subjects=(DataSubject.PERSON, DataSubject.NEWLY_ARRIVED, DataSubject.STAFF),
+    recipients=(Recipient.STAFF,),
+    retention=Retention.NOTICE_MAIL,
+    special_categories=SpecialCategories.NONE,
+)
+
 DECLARATIONS: Mapping[str, Declaration] = declarations(
     # The case file (activities/case_store.py).
     (
@@ -321,6 +336,22 @@ DECLARATIONS: Mapping[str, Declaration] = declarations(
         ActivityName.FINISH_ARRIVAL,
         ARRIVAL_INFORMATION.declare(
             "Abschluss der Information festhalten und die Löschfrist setzen"
+        ),
+    ),
+    # Notices by e-mail (activities/notices.py).
+    (
+        ActivityName.DISPATCH_NOTICES,
+        NOTICE_MAIL.declare(
+            "Erinnerungen, überfällige Aufgaben, gemeldete Unterstützer*innen und neue "
+            "Vermittlungen an das KI per E-Mail an die zugewiesene Person oder das Team "
+            "(Postausgang)"
+        ),
+    ),
+    (
+        ActivityName.MAIL_DIGESTS,
+        NOTICE_MAIL.declare(
+            "Tägliche Übersicht der offenen und überfälligen Aufgaben je Person oder Team per "
+            "E-Mail (Postausgang)"
         ),
     ),
 )

@@ -6,12 +6,17 @@
     python -m commands.accounts tokens
     python -m commands.accounts revoke-token --name backoffice
     python -m commands.accounts list
+    python -m commands.accounts email --username U --email name@kreis-unna.de
+    python -m commands.accounts email --username U --clear
 
 It talks to the database directly (this is how the first admin comes to exist): the one in
 ``DATABASE_URL``, else the embedded PostgreSQL under ``CASE_DATA_DIR`` (attached to when the
 service runs, started for the command otherwise). Migrations are applied first. Passwords are
 read with getpass (asked twice) or, with ``--password-stdin``, from the first line of stdin;
 they never appear on the command line. A token is printed once and stored only as a hash.
+
+``email`` sets (or, with ``--clear``, removes) the address an account's notices go to
+(reminders, overdue tasks, new KI referrals, the daily digest; docs/benachrichtigungen.md).
 
 A token is revoked by the name it was made with (all active tokens of that name): the next
 request with it is refused, so a leaked token is closed without restarting anything.
@@ -56,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = commands.add_parser("revoke-token", help="revoke the active API tokens of a name")
     revoke.add_argument("--name", required=True)
     commands.add_parser("list", help="list the accounts")
+    email = commands.add_parser("email", help="set the address an account's notices go to")
+    email.add_argument("--username", required=True)
+    address = email.add_mutually_exclusive_group(required=True)
+    address.add_argument("--email", help="a work address, e.g. name@kreis-unna.de")
+    address.add_argument("--clear", action="store_true", help="no notice mails to this account")
     return parser
 
 
@@ -102,12 +112,23 @@ async def execute(
             if count == 0:
                 raise AccountError(f"no active API token named {args.name!r}")
             print(f"revoked {count} API token(s) named {args.name}", file=out)
+        elif args.command == "email":
+            found = [a for a in await service.list_accounts() if a.username == args.username]
+            if not found:
+                raise AccountError(f"no account named {args.username!r}")
+            await service.set_email(found[0].account_id, None if args.clear else args.email)
+            state = "removed" if args.clear else "set"
+            print(f"notice address of {args.username} {state}", file=out)
         else:
+            emails = await service.emails()
             for account in await service.list_accounts():
                 state = "" if account.active else "  (inactive)"
+                address = (
+                    f"  <{emails[account.account_id]}>" if account.account_id in emails else ""
+                )
                 print(
                     f"{account.account_id:>4}  {account.role.value:<5}  {account.username}  "
-                    f"{account.display_name}{state}",
+                    f"{account.display_name}{address}{state}",
                     file=out,
                 )
     except AccountError as error:

@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.arrivals import ArrivalTimings
 from schemas.case_documents import AUTHORITY_CONTACT
+from schemas.mail import MailAddress
+from schemas.notices import NoticeDelivery, NoticeMode
 from schemas.offers import COUNTY_TOWNS, official_town
 from schemas.process import ProcessTimings
 from schemas.residence_routes import ResidenceRoutes, load_residence_routes
@@ -166,6 +168,27 @@ class Settings(BaseSettings):
     mail_from: str = Field(default="ausreise-faelle@localhost", validation_alias="CASE_MAIL_FROM")
     mail_poll_seconds: float = Field(default=5.0, gt=0, validation_alias="CASE_MAIL_POLL_SECONDS")
     mail_max_attempts: int = Field(default=30, ge=1, validation_alias="CASE_MAIL_MAX_ATTEMPTS")
+    # Notices by e-mail (issue 14; activities/notices.py, docs/benachrichtigungen.md): one mail
+    # per reminder, overdue notice, supporter reported and new KI referral, to the assignee's
+    # address or the team's, and a daily digest per recipient at CASE_NOTICE_DIGEST_HOUR
+    # (Europe/Berlin). CASE_NOTICE_MAILS: both, single, digest or off.
+    notice_mails: NoticeMode = Field(default=NoticeMode.BOTH, validation_alias="CASE_NOTICE_MAILS")
+    # CASE_NOTICE_QUEUE_ADDRESSES='{"abh": "abh-team@kreis-unna.de", "ki": "ki@kreis-unna.de"}'
+    notice_queue_addresses: dict[Queue, MailAddress] = Field(
+        default_factory=dict, validation_alias="CASE_NOTICE_QUEUE_ADDRESSES"
+    )
+    # The address the staff open the pages at (the mails' links); default: this API.
+    public_url: str | None = Field(
+        default=None, pattern=r"^https?://[^\s/]+[^\s]*$", validation_alias="CASE_PUBLIC_URL"
+    )
+    notice_digest_hour: int = Field(
+        default=7, ge=0, le=23, validation_alias="CASE_NOTICE_DIGEST_HOUR"
+    )
+    notice_interval: timedelta = Field(
+        default=timedelta(minutes=5),
+        ge=timedelta(minutes=1),
+        validation_alias="CASE_NOTICE_INTERVAL",
+    )
 
     @property
     def mailbox_dir(self) -> Path:
@@ -177,6 +200,16 @@ class Settings(BaseSettings):
         if self.smtp_port is not None:
             return self.smtp_port
         return 465 if self.smtp_tls else 587 if self.smtp_starttls else 25
+
+    def notice_delivery(self) -> NoticeDelivery:
+        """How notices are mailed: the CASE_NOTICE_* variables and CASE_PUBLIC_URL."""
+        return NoticeDelivery(
+            mode=self.notice_mails,
+            queue_addresses=self.notice_queue_addresses,
+            public_url=self.public_url or f"http://{self.api_host}:{self.api_port}",
+            digest_hour=self.notice_digest_hour,
+            interval=self.notice_interval,
+        )
 
     def timings(self) -> ProcessTimings:
         return TimingSettings().timings()

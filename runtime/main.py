@@ -43,6 +43,7 @@ from runtime.embedded import (
     temporal_dev_server,
 )
 from runtime.worker import build_worker
+from service.notices import ensure_schedules as ensure_notice_schedules
 from service.retention import ensure_schedule
 from service.temporal import connect, ensure_search_attributes
 from store.db import open_pool
@@ -284,6 +285,7 @@ async def _start_and_serve(settings: Settings, role: Role) -> None:
         if role.runs_worker:
             worker = build_worker(client, pool, settings)
             await ensure_schedule(client, settings.task_queue)
+            await ensure_notice_schedules(client, settings.task_queue, settings.notice_delivery())
             mail = MailDelivery(
                 pool,
                 transport_from_settings(settings),

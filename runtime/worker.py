@@ -1,4 +1,4 @@
-"""The worker: runs case, arrival and retention workflows and their activities on one queue.
+"""The worker: case, arrival, retention and notice workflows and their activities on one queue.
 
 ``build_worker`` wires the activities (their dependencies injected here);
 ``python -m worker`` (the top-level entry point) runs only a worker against TEMPORAL_ADDRESS and
@@ -23,16 +23,19 @@ from activities.disclosures import Disclosures
 from activities.documents import CaseDocuments
 from activities.failures import FailureClassifier
 from activities.flyers import Flyers
+from activities.notices import Notices
 from activities.retention import Retention
 from config.settings import Settings
 from protection import open_keyring, protect
 from protection.codec import keyring_of
 from protection.keyring import KeyRing
 from schemas.case_documents import AUTHORITY_CONTACT
+from schemas.notices import NoticeDelivery
 from schemas.retention import RetentionRules, default_retention_rules
 from workflows.arrival import ArrivalWorkflow
 from workflows.case import CaseWorkflow
 from workflows.erasure_watch import ErasureWatchWorkflow
+from workflows.notices import NoticeWorkflow
 from workflows.retention import RetentionWorkflow
 
 
@@ -67,6 +70,7 @@ def build_activities(
     before_handover: Callable[[], Awaitable[None]] | None = None,
     authority_contact: str = AUTHORITY_CONTACT,
     texts_dir: Path | None = None,
+    notices: NoticeDelivery | None = None,
 ) -> list[Callable[..., Any]]:
     """The activities the worker registers; the record of processing activities (Art. 30) is
     generated from this very list, so it covers exactly what runs."""
@@ -79,6 +83,7 @@ def build_activities(
     documents = CaseDocuments(pool, authority_contact, texts_dir)
     flyers = Flyers(pool)
     arrivals = Arrivals(pool, rules)
+    notice_mails = Notices(pool, notices)
     return [
         store.open_case,
         store.record_event,
@@ -106,6 +111,8 @@ def build_activities(
         arrivals.notice,
         arrivals.close_handover_task,
         arrivals.finish,
+        notice_mails.dispatch,
+        notice_mails.digest,
     ]
 
 
@@ -135,11 +142,18 @@ def build_worker(
         before_handover=before_handover,
         authority_contact=settings.authority_contact,
         texts_dir=settings.document_texts_dir,
+        notices=settings.notice_delivery(),
     )
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[CaseWorkflow, ArrivalWorkflow, RetentionWorkflow, ErasureWatchWorkflow],
+        workflows=[
+            CaseWorkflow,
+            ArrivalWorkflow,
+            RetentionWorkflow,
+            ErasureWatchWorkflow,
+            NoticeWorkflow,
+        ],
         activities=activities,
         # One rule for every activity: refused data fails for good, anything else is retried.
         interceptors=[FailureClassifier()],

@@ -47,6 +47,7 @@ class AuditAction(StrEnum):
     ACCOUNT_ACTIVATED = "account_activated"
     ACCOUNT_DEACTIVATED = "account_deactivated"
     PASSWORD_CHANGED = "password_changed"
+    ACCOUNT_EMAIL_CHANGED = "account_email_changed"  # the notice address; detail: no address
     TOKEN_CREATED = "token_created"
     TOKEN_REVOKED = "token_revoked"
     DISCLOSURE = "disclosure"  # personal data passed on, on a consent

@@ -7,6 +7,7 @@ The arrival's ``arrival.mail_flyer`` activity builds it and writes it to the ``o
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,6 +16,7 @@ from schemas.rows import Row
 
 # One address, no display name: enough to send to and nothing a header could be injected with.
 ADDRESS_PATTERN = r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$"
+MailAddress = Annotated[str, Field(max_length=254, pattern=ADDRESS_PATTERN)]
 
 
 class MailAttachment(BaseModel):

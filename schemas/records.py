@@ -69,6 +69,9 @@ class NoticeKind(StrEnum):
     REMINDER = "reminder"
     OVERDUE = "overdue"
     SUPPORTER_REPORTED = "supporter_reported"
+    # A new ki_contact task for the KI: written by the notice dispatcher
+    # (activities/notices.py), never by a workflow.
+    KI_REFERRAL = "ki_referral"
 
 
 class Notice(BaseModel):
@@ -202,6 +205,8 @@ class ActivityName(StrEnum):
     DUE_ARRIVALS = "retention.due_arrivals"
     ERASE_ARRIVALS = "retention.erase_arrivals"
     REPORT_UNCONFIRMED_ERASURE = "erasure.unconfirmed"
+    DISPATCH_NOTICES = "notices.dispatch"
+    MAIL_DIGESTS = "notices.digest"
 
 
 KI_RECIPIENT = "ki"

@@ -40,6 +40,24 @@ class TaskKind(StrEnum):
     ERASURE_CONFIRMATION = "erasure_confirmation"  # a recipient erased, after a withdrawal
 
 
+# The German names of the task kinds, as the pages and the notice mails say them (web/labels.py
+# uses this very mapping; tests/test_notices.py checks that every kind has one).
+TASK_KIND_LABELS: dict[str, str] = {
+    "information_conversation": "Informationsgespräch",
+    "referral_consent": "Vermittlungsangebot und Einwilligung",
+    "ki_contact": "Kontakt zu Partner vor Ort (KI)",
+    "follow_up": "Nachhalten (Check-in)",
+    "representative": "Bevollmächtigte*n erfassen",
+    "representative_inquiry": "Bevollmächtigte*n nach Tatsachen fragen",
+    "escalation": "Entscheidung der ABH",
+    "flyer_handover": "Faltblatt aushändigen (Neuzugang)",
+    "step_failed": "Fehler bei der Verarbeitung",
+    "enforcement_result": "Ergebnis der Abschiebung erfassen",
+    "route_review": "Bleiberechtsweg prüfen (Ausreisefrist abgelaufen)",
+    "erasure_confirmation": "Löschung beim Partner bestätigen (Widerruf)",
+}
+
+
 class TaskStatus(StrEnum):
     OPEN = "open"
     COMPLETED = "completed"

@@ -42,12 +42,14 @@ from typing import TypeVar
 import asyncpg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from pydantic import TypeAdapter, ValidationError
 
 from config.settings import Settings
 from schemas.accounts import AccessLogEntry, Account, ApiToken, Role
 from schemas.audit import SYSTEM_ROLE, AuditAction, AuditDraft, DetailValue
 from schemas.inputs import describe_de, forbidden_character
-from service.errors import AccountError, LoginRefused
+from schemas.mail import MailAddress
+from service.errors import AccountError, LoginRefused, NotFound
 from store import accounts as store
 from store import audit
 from store.db import Connection
@@ -60,6 +62,23 @@ def _check_text(field: str, value: str) -> None:
     character = forbidden_character(value)
     if character is not None:
         raise AccountError(f"{field}: {describe_de(character)}")
+
+
+_NOTICE_ADDRESS: TypeAdapter[str] = TypeAdapter(MailAddress)
+
+
+def _notice_address(email: str | None) -> str | None:
+    """An account's notice address as entered: trimmed, one plain address, or None."""
+    address = (email or "").strip()
+    if not address:
+        return None
+    _check_text("E-Mail-Adresse", address)
+    try:
+        return _NOTICE_ADDRESS.validate_python(address)
+    except ValidationError:
+        raise AccountError(
+            "Bitte eine E-Mail-Adresse wie name@kreis-unna.de angeben (ohne Namen davor)."
+        ) from None
 
 
 def _digest(token: str) -> bytes:
@@ -246,6 +265,27 @@ class AccountService:
                 raise AccountError("Unbekanntes Konto.")
             await store.delete_sessions_of(con, account_id)
             await self._audit(con, by, AuditAction.PASSWORD_CHANGED, {"account_id": account_id})
+
+    async def set_email(
+        self, account_id: int, email: str | None, *, by: Account | None = None
+    ) -> None:
+        """The address notices go to (``activities/notices.py``); empty or None removes it.
+        The audit entry names the account, not the address."""
+        address = _notice_address(email)
+        async with self._pool.acquire() as con, con.transaction():
+            if not await store.set_email(con, account_id, address):
+                raise NotFound("Unbekanntes Konto.")
+            await self._audit(
+                con,
+                by,
+                AuditAction.ACCOUNT_EMAIL_CHANGED,
+                {"account_id": account_id, "email_set": address is not None},
+            )
+
+    async def emails(self) -> dict[int, str]:
+        """The notice addresses by account id (for the admins' account list)."""
+        async with self._pool.acquire() as con:
+            return await store.emails(con)
 
     @staticmethod
     def _check_password(password: str) -> None:

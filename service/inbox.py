@@ -24,8 +24,11 @@ from schemas.tasks import InboxViewRow, Queue, TaskCursor, TaskKind, TaskView
 from service.errors import Conflict, Forbidden, Invalid, NotFound
 from store import documents as document_store
 from store import inbox as store
+from store import notices as notice_store
 
 COMMENT_MAX = 500
+# A notice waits minutes for its mail, a day at most in digest-only mode: longer is a fault.
+NOTICE_PATIENCE = timedelta(days=1)
 
 
 class View(StrEnum):
@@ -99,6 +102,10 @@ class Overview(BaseModel):
     stages: list[StageCount]
     queues: list[QueueCount]
     failures: list[StepFailures]
+    # Notices without a mail yet, and those waiting longer than a day (no address, or the
+    # dispatcher not running: activities/notices.py).
+    notices_waiting: int = 0
+    notices_waiting_long: int = 0
 
 
 class Assignment(BaseModel):
@@ -231,10 +238,13 @@ class InboxService:
             stages = await store.cases_per_stage(con)
             queues = await store.open_tasks_per_queue(con, _now())
             failures = await store.open_step_failures(con)
+            waiting, waiting_long = await notice_store.waiting(con, _now() - NOTICE_PATIENCE)
         return Overview(
             stages=[StageCount.model_validate(row.model_dump()) for row in stages],
             queues=[QueueCount.model_validate(row.model_dump()) for row in queues],
             failures=[StepFailures.model_validate(row.model_dump()) for row in failures],
+            notices_waiting=waiting,
+            notices_waiting_long=waiting_long,
         )
 
     async def claim(self, task_id: str, account: Account) -> None:

@@ -73,6 +73,20 @@ async def set_password_hash(con: Connection, account_id: int, password_hash: str
     return bool(done)
 
 
+async def set_email(con: Connection, account_id: int, email: str | None) -> bool:
+    """The account's address for notice mails (None: none)."""
+    done = await con.fetchval(
+        "UPDATE accounts SET email = $2 WHERE account_id = $1 RETURNING true", account_id, email
+    )
+    return bool(done)
+
+
+async def emails(con: Connection) -> dict[int, str]:
+    """Every account's notice address, by account id (accounts without one are left out)."""
+    rows = await con.fetch("SELECT account_id, email FROM accounts WHERE email IS NOT NULL")
+    return {row["account_id"]: row["email"] for row in rows}
+
+
 # ----------------------------------------------------------- login failures
 
 # Advisory lock classes (the two-key form) of a login's username and of its client address.

@@ -10,22 +10,11 @@ import re
 
 from schemas.accounts import Role
 from schemas.inputs import describe_de
+from schemas.tasks import TASK_KIND_LABELS
 from service.texts import prerequisite
 
-TASK_KINDS = {
-    "information_conversation": "Informationsgespräch",
-    "referral_consent": "Vermittlungsangebot und Einwilligung",
-    "ki_contact": "Kontakt zu Partner vor Ort (KI)",
-    "follow_up": "Nachhalten (Check-in)",
-    "representative": "Bevollmächtigte*n erfassen",
-    "representative_inquiry": "Bevollmächtigte*n nach Tatsachen fragen",
-    "escalation": "Entscheidung der ABH",
-    "flyer_handover": "Faltblatt aushändigen (Neuzugang)",
-    "step_failed": "Fehler bei der Verarbeitung",
-    "enforcement_result": "Ergebnis der Abschiebung erfassen",
-    "route_review": "Bleiberechtsweg prüfen (Ausreisefrist abgelaufen)",
-    "erasure_confirmation": "Löschung beim Partner bestätigen (Widerruf)",
-}
+# Shared with the notice mails (mail/notices.py), which may not import the pages.
+TASK_KINDS = TASK_KIND_LABELS
 
 # The steps of a case (activity names) as a step_failed task names them.
 STEPS = {

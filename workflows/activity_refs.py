@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from schemas.case_documents import CaseDocument, DocumentRequest
     from schemas.flyers import FlyerRequest, IssuedFlyer
+    from schemas.notices import DigestReport, DispatchReport, NoticeRound
     from schemas.records import (
         ActivityName,
         CaseOpening,
@@ -111,6 +112,10 @@ ERASE_ARRIVALS = ActivityRef(
     ActivityName.ERASE_ARRIVALS, EraseArrivalRequest, ArrivalErasureOutcome
 )
 
+# Notices by e-mail (workflows/notices.py)
+DISPATCH_NOTICES = ActivityRef(ActivityName.DISPATCH_NOTICES, NoticeRound, DispatchReport)
+MAIL_DIGESTS = ActivityRef(ActivityName.MAIL_DIGESTS, NoticeRound, DigestReport)
+
 ALL: tuple[ActivityRef[BaseModel, BaseModel | None], ...] = (
     OPEN_CASE,
     RECORD_EVENT,
@@ -138,4 +143,6 @@ ALL: tuple[ActivityRef[BaseModel, BaseModel | None], ...] = (
     ERASE_CASE,
     DUE_ARRIVALS,
     ERASE_ARRIVALS,
+    DISPATCH_NOTICES,
+    MAIL_DIGESTS,
 )

@@ -50,14 +50,21 @@ def _entry_id(raw: object) -> int:
 
 
 async def _accounts_page(
-    request: Request, account: Account, *, error: str | None = None, values: Any = None
+    request: Request,
+    account: Account,
+    *,
+    error: str | None = None,
+    values: Any = None,
+    email_error: tuple[int, str] | None = None,
 ) -> Response:
     return render(
         request,
         "admin_accounts.html",
         account,
-        status_code=422 if error else 200,
+        status_code=422 if error or email_error else 200,
         accounts=await accounts_of(request).list_accounts(),
+        emails=await accounts_of(request).emails(),
+        email_error=email_error,
         error=error,
         values=values or {},
     )
@@ -101,6 +108,21 @@ async def set_active(request: Request, account_id: str) -> Response:
         await accounts_of(request).set_active(wanted, form.get("aktiv") == "ja", by=admin)
     except AccountError as refused:
         raise PageRefused(404, refused.message) from None
+    return redirect("/admin/konten?meldung=konto_geaendert")
+
+
+@router.post("/admin/konten/{account_id}/email")
+async def set_email(request: Request, account_id: str) -> Response:
+    """The address the account's notices go to (empty: none)."""
+    admin = await logged_in(request, Role.ADMIN)
+    form = await request.form()
+    wanted = _entry_id(account_id)
+    try:
+        await accounts_of(request).set_email(wanted, str(form.get("email", "")), by=admin)
+    except NotFound as refused:
+        raise PageRefused(404, refused.message) from None
+    except AccountError as refused:
+        return await _accounts_page(request, admin, email_error=(wanted, refused.message))
     return redirect("/admin/konten?meldung=konto_geaendert")
 
 

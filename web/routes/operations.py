@@ -22,4 +22,6 @@ async def operations(request: Request) -> Response:
         stages=overview.stages,
         queues=overview.queues,
         failures=overview.failures,
+        notices_waiting=overview.notices_waiting,
+        notices_waiting_long=overview.notices_waiting_long,
     )
