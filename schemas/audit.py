@@ -46,7 +46,8 @@ class AuditAction(StrEnum):
     ACCOUNT_CREATED = "account_created"
     ACCOUNT_ACTIVATED = "account_activated"
     ACCOUNT_DEACTIVATED = "account_deactivated"
-    PASSWORD_CHANGED = "password_changed"
+    PASSWORD_CHANGED = "password_changed"  # by the person (or set by the CLI, an admin)
+    PASSWORD_RESET = "password_reset"  # one-time password by an admin: must change at login
     TOKEN_CREATED = "token_created"
     TOKEN_REVOKED = "token_revoked"
     DISCLOSURE = "disclosure"  # personal data passed on, on a consent

@@ -49,8 +49,15 @@ def _entry_id(raw: object) -> int:
 
 
 async def _accounts_page(
-    request: Request, account: Account, *, error: str | None = None, values: Any = None
+    request: Request,
+    account: Account,
+    *,
+    error: str | None = None,
+    values: Any = None,
+    reset: tuple[Account, str] | None = None,
 ) -> Response:
+    """``reset``: an account just reset and its one-time password, shown on this answer only
+    (it is not stored; the answer, like every page, is ``Cache-Control: no-store``)."""
     return render(
         request,
         "admin_accounts.html",
@@ -59,6 +66,7 @@ async def _accounts_page(
         accounts=await accounts_of(request).list_accounts(),
         error=error,
         values=values or {},
+        reset=reset,
     )
 
 
@@ -101,6 +109,19 @@ async def set_active(request: Request, account_id: str) -> Response:
     except AccountError as refused:
         raise PageRefused(404, refused.message) from None
     return redirect("/admin/konten?meldung=konto_geaendert")
+
+
+@router.post("/admin/konten/{account_id}/passwort")
+async def reset_password(request: Request, account_id: str) -> Response:
+    """A one-time password for the account, shown once; its sessions end, and at its next
+    login the person must set a password of their own."""
+    admin = await logged_in(request, Role.ADMIN)
+    wanted = _entry_id(account_id)
+    try:
+        reset = await accounts_of(request).reset_password(wanted, by=admin)
+    except AccountError as refused:
+        raise PageRefused(409 if wanted == admin.account_id else 404, refused.message) from None
+    return await _accounts_page(request, admin, reset=reset)
 
 
 async def _partners_page(
