@@ -303,8 +303,11 @@ class AccountService:
         problems: list[FieldError] = []
         if not current:
             problems.append(FieldError(field="current_password", reason=_NO_CURRENT))
+        odd = forbidden_character(new)
         if len(new) < MIN_PASSWORD_LENGTH:
             problems.append(FieldError(field="new_password", reason=_TOO_SHORT))
+        elif odd is not None:
+            problems.append(FieldError(field="new_password", reason=describe_de(odd)))
         elif new == current:
             problems.append(FieldError(field="new_password", reason=_SAME_AS_BEFORE))
         if repeated != new:
@@ -375,8 +378,11 @@ class AccountService:
 
     @staticmethod
     def _check_password(password: str) -> None:
+        """At least 12 characters, none a control character (no keyboard types one, and a
+        lone surrogate could not even be hashed)."""
         if len(password) < MIN_PASSWORD_LENGTH:
             raise AccountError(_TOO_SHORT)
+        _check_text("Passwort", password)
 
     # ----------------------------------------------------------- API tokens
 
