@@ -22,6 +22,7 @@ from config.settings import Settings
 from schemas.accounts import Account, Role
 from service.accounts import AccountService, one_time_password
 from service.errors import AccountError, LoginRefused
+from starter import cli
 from store.audit import entries
 from tests.sitekit import PASSWORD, Site
 from tests.test_web import field_block
@@ -477,3 +478,24 @@ async def test_odd_bytes_in_the_password_form_are_an_answer_not_a_500(site: Site
             if new in ("%00" * 12, "%1B" * 12):
                 assert response.status_code == 422
                 assert "Steuerzeichen" in field_block(response.text, "new_password")
+
+
+async def test_the_starter_login_after_a_reset_says_to_change_it_in_the_browser(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session_file = tmp_path / "sitzung.json"
+    monkeypatch.setenv("CASE_CLI_SESSION_FILE", str(session_file))
+    person = await site.accounts.create_account("c.li", "C. Li", Role.ADMIN, PASSWORD)
+    _, one_time = await site.accounts.reset_password(person.account_id)
+    out = io.StringIO()
+    code = await cli.run(
+        ["--api", "http://test", "login", "--username", "c.li", "--password-stdin"],
+        transport=httpx.ASGITransport(app=site.app),
+        out=out,
+        stdin=io.StringIO(one_time + "\n"),
+    )
+    assert code == 1
+    assert "the password was reset and must be changed first" in out.getvalue()
+    assert "http://test/login" in out.getvalue()
+    assert not session_file.exists()
+    assert await site.pool.fetchval("SELECT count(*) FROM sessions") == 0  # closed again
