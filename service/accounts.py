@@ -390,10 +390,10 @@ class AccountService:
         """A new token, returned once. Its name is used once: a name any token has had, a
         revoked one too, is refused (the listing, ``revoke_api_tokens`` and the audit log
         then always mean one token by it)."""
+        _check_text("Name", name)  # before stripping: str.strip() takes U+0085 as a space
         name = name.strip()
         if not name:
             raise AccountError("Name: Bitte einen Namen angeben, z. B. backoffice.")
-        _check_text("Name", name)
         token = secrets.token_hex(32)
         async with self._pool.acquire() as con, con.transaction():
             token_id = await store.insert_api_token(con, name, _digest(token))
@@ -410,8 +410,10 @@ class AccountService:
         return token
 
     async def revoke_api_tokens(self, name: str, *, by: Account | None = None) -> int:
-        """Revoke every active token of ``name`` (at once: the next request is refused)."""
+        """Revoke the token of ``name`` if it is active (at once: the next request is refused);
+        how many were revoked. Names are used once (migration 024): at most one."""
         _check_text("Name", name)
+        name = name.strip()
         async with self._pool.acquire() as con, con.transaction():
             revoked = await store.revoke_api_tokens(con, name)
             if revoked:
