@@ -499,3 +499,21 @@ async def test_the_starter_login_after_a_reset_says_to_change_it_in_the_browser(
     assert "http://test/login" in out.getvalue()
     assert not session_file.exists()
     assert await site.pool.fetchval("SELECT count(*) FROM sessions") == 0  # closed again
+
+
+async def test_a_reset_admin_session_opens_not_even_the_status_intake(site: Site) -> None:
+    admin = await site.accounts.create_account("i.ntake", "I. Ntake", Role.ADMIN, PASSWORD)
+    marked, _ = await site.accounts.reset_password(admin.account_id)
+    session = await site.accounts.open_session(marked)
+    async with site.client() as http:
+        response = await http.post(
+            "/api/v1/status-events",
+            json={"event_id": "x-1", "case_id": "X-1", "status": "ausgereist",
+                  "effective_date": "2026-01-05"},
+            headers={"cookie": f"sitzung={session}"},
+        )  # fmt: skip
+    assert response.status_code == 403
+    assert response.json() == {
+        "detail": "password change required: the password was reset; "
+        "set a new one at /konto/passwort"
+    }
