@@ -5,7 +5,9 @@
   loopback development run turns it off). The cookie holds a random token; the database
   keeps only its sha256 (:mod:`service.accounts`).
 - Routes state the roles they allow with ``require_roles(...)``; no session is a 401, a
-  session with another role a 403. Both are JSON ``{"detail": "..."}``.
+  session with another role a 403. Both are JSON ``{"detail": "..."}``. A session of an
+  account whose password an admin reset is a 403 everywhere until the person has set a new
+  password (the web page :data:`PASSWORD_PAGE`).
 - Back-office systems send ``Authorization: Bearer <token>``; such tokens open only the
   status intake (:data:`IntakeCaller`), nothing else.
 - :class:`SameOriginMiddleware` refuses every state-changing request that carries the session
@@ -48,11 +50,25 @@ def _not_logged_in() -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, "login required")
 
 
+PASSWORD_PAGE = "/konto/passwort"
+
+
+def _password_change_required() -> HTTPException:
+    return HTTPException(
+        status.HTTP_403_FORBIDDEN,
+        f"password change required: the password was reset; set a new one at {PASSWORD_PAGE}",
+    )
+
+
 async def require_account(
     account: Annotated[Account | None, Depends(optional_account)],
 ) -> Account:
+    """The logged-in account. A session of an account whose password was reset opens nothing
+    of the API (403) until the person has set a new one on the password page."""
     if account is None:
         raise _not_logged_in()
+    if account.must_change_password:
+        raise _password_change_required()
     return account
 
 
@@ -98,6 +114,8 @@ async def _intake_caller(request: Request) -> Account | None:
             "an API token or an admin login is required",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    if account.must_change_password:
+        raise _password_change_required()
     if account.role is not Role.ADMIN:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "your role may not do this")
     return account

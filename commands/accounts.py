@@ -2,6 +2,7 @@
 
     python -m commands.accounts create --username U --display-name "Name" --role admin
     python -m commands.accounts create ... --password-stdin < file
+    python -m commands.accounts reset-password --username U
     python -m commands.accounts token --name backoffice
     python -m commands.accounts tokens
     python -m commands.accounts revoke-token --name backoffice
@@ -13,7 +14,15 @@ It talks to the database directly (this is how the first admin comes to exist): 
 ``DATABASE_URL``, else the embedded PostgreSQL under ``CASE_DATA_DIR`` (attached to when the
 service runs, started for the command otherwise). Migrations are applied first. Passwords are
 read with getpass (asked twice) or, with ``--password-stdin``, from the first line of stdin;
-they never appear on the command line. A token is printed once and stored only as a hash.
+they never appear on the command line. Without a terminal on stdin (a pipe, cron, CI) and
+without ``--password-stdin`` the command does not ask: it says to use ``--password-stdin`` and
+exits 1, before it touches the database. A token is printed once and stored only as a hash.
+
+``reset-password`` gives an account a one-time password, printed once: the account's sessions
+end, and at its next login the person must set a password of their own (how an admin who
+forgot theirs gets back in).
+
+A token name is used once: a name any token has had, a revoked one too, is refused.
 
 ``email`` sets (or, with ``--clear``, removes) the address an account's notices go to
 (reminders, overdue tasks, new KI referrals, the daily digest; docs/benachrichtigungen.md).
@@ -21,8 +30,8 @@ they never appear on the command line. A token is printed once and stored only a
 A token is revoked by the name it was made with (all active tokens of that name): the next
 request with it is refused, so a leaked token is closed without restarting anything.
 
-Exit codes: 0 done, 1 refused (taken username, short password, no such token), 2 the database
-is unusable.
+Exit codes: 0 done, 1 refused (taken username or token name, short password, no such token
+or account, no terminal to ask on), 2 the database is unusable.
 """
 
 from __future__ import annotations
@@ -55,8 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--password-stdin", action="store_true", help="read the password from stdin"
     )
+    reset = commands.add_parser(
+        "reset-password",
+        help="give an account a one-time password (printed once); it must be changed at login",
+    )
+    reset.add_argument("--username", required=True)
     token = commands.add_parser("token", help="create an API token for status intake")
-    token.add_argument("--name", required=True, help="which system uses it, e.g. backoffice")
+    token.add_argument(
+        "--name", required=True, help="which system uses it, e.g. backoffice (used once)"
+    )
     commands.add_parser("tokens", help="list the API tokens (names and dates, no secrets)")
     revoke = commands.add_parser("revoke-token", help="revoke the active API tokens of a name")
     revoke.add_argument("--name", required=True)
@@ -69,11 +85,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+NO_TERMINAL = (
+    "no terminal to ask for the password on: pipe it in with --password-stdin, e.g.\n"
+    "  printf '%s\\n' \"$PASSWORT\" | python -m commands.accounts create ... --password-stdin"
+)
+
+
+def asks_for_password(args: argparse.Namespace) -> bool:
+    return args.command == "create" and not args.password_stdin
+
+
 def read_password(from_stdin: bool, stdin: TextIO) -> str:
     if from_stdin:
         return stdin.readline().rstrip("\r\n")
-    first = getpass.getpass("Passwort: ")
-    if getpass.getpass("Passwort wiederholen: ") != first:
+    try:
+        first = getpass.getpass("Passwort: ")
+        again = getpass.getpass("Passwort wiederholen: ")
+    except EOFError:  # Ctrl-D at the prompt
+        raise AccountError("Kein Passwort eingegeben.") from None
+    if again != first:
         raise AccountError("Die Passwörter stimmen nicht überein.")
     return first
 
@@ -91,6 +121,15 @@ async def execute(
                 f"account {account.account_id} created: {account.username} ({account.role})",
                 file=out,
             )
+        elif args.command == "reset-password":
+            account = await service.account_named(args.username)
+            account, one_time = await service.reset_password(account.account_id)
+            print(
+                f"one-time password of {account.username} (shown only now; all its sessions "
+                "ended; it must be changed at the next login):",
+                file=sys.stderr,
+            )
+            print(one_time, file=out)
         elif args.command == "token":
             token = await service.create_api_token(args.name)
             print(f"API token for {args.name} (shown only now):", file=sys.stderr)
@@ -145,10 +184,16 @@ async def run(
     stdin: TextIO | None = None,
 ) -> int:
     args = build_parser().parse_args(argv)
+    stdin = stdin or sys.stdin
+    if asks_for_password(args) and not stdin.isatty():
+        # getpass would fall back to reading stdin with a warning, and end in a traceback
+        # at its end; nothing has been done yet, not even the database opened.
+        print(f"refused: {NO_TERMINAL}", file=sys.stderr)
+        return EXIT_REFUSED
     settings = settings or Settings()
     async with command_pool(settings) as pool:
         service = AccountService(pool, settings, system_actor="accounts_cli")
-        return await execute(service, args, out or sys.stdout, stdin or sys.stdin)
+        return await execute(service, args, out or sys.stdout, stdin)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

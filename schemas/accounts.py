@@ -23,6 +23,9 @@ class Account(BaseModel):
     display_name: str
     role: Role
     active: bool
+    # Set by an admin's reset: until the person sets a password of their own, their session
+    # opens only the password page (web) and nothing of the API.
+    must_change_password: bool = False
 
 
 class AccessLogEntry(BaseModel):

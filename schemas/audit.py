@@ -48,6 +48,7 @@ class AuditAction(StrEnum):
     ACCOUNT_DEACTIVATED = "account_deactivated"
     PASSWORD_CHANGED = "password_changed"
     ACCOUNT_EMAIL_CHANGED = "account_email_changed"  # the notice address; detail: no address
+    PASSWORD_RESET = "password_reset"  # one-time password by an admin: must change at login
     TOKEN_CREATED = "token_created"
     TOKEN_REVOKED = "token_revoked"
     DISCLOSURE = "disclosure"  # personal data passed on, on a consent

@@ -47,6 +47,7 @@ from pydantic import TypeAdapter, ValidationError
 from config.settings import Settings
 from schemas.accounts import AccessLogEntry, Account, ApiToken, Role
 from schemas.audit import SYSTEM_ROLE, AuditAction, AuditDraft, DetailValue
+from schemas.errors import FieldError
 from schemas.inputs import describe_de, forbidden_character
 from schemas.mail import MailAddress
 from service.errors import AccountError, LoginRefused, NotFound
@@ -55,6 +56,26 @@ from store import audit
 from store.db import Connection
 
 MIN_PASSWORD_LENGTH = 12
+
+# The fields of a password change, as the page names its inputs.
+PASSWORD_FIELDS = ("current_password", "new_password", "new_password_repeated")
+_TOO_SHORT = f"Das Passwort muss mindestens {MIN_PASSWORD_LENGTH} Zeichen lang sein."
+_NO_CURRENT = "Bitte Ihr bisheriges Passwort eingeben."
+_WRONG_CURRENT = "Das bisherige Passwort ist falsch."
+_SAME_AS_BEFORE = "Das neue Passwort muss sich vom bisherigen unterscheiden."
+_NOT_REPEATED = "Die Wiederholung stimmt nicht mit dem neuen Passwort überein."
+_CHANGED_MEANWHILE = (
+    "Das Passwort wurde eben an anderer Stelle geändert. Bitte das jetzt gültige eingeben."
+)
+# One-time passwords: no characters that read alike (0/o, 1/l/i), in groups of four to read
+# out or type: 16 of 31 characters, about 79 bits.
+_ONE_TIME_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+def one_time_password() -> str:
+    """Like ``k7mq-x3vd-9rtb-hw4p``: random, and readable over the phone."""
+    groups = ("".join(secrets.choice(_ONE_TIME_ALPHABET) for _ in range(4)) for _ in range(4))
+    return "-".join(groups)
 
 
 def _check_text(field: str, value: str) -> None:
@@ -79,6 +100,11 @@ def _notice_address(email: str | None) -> str | None:
         raise AccountError(
             "Bitte eine E-Mail-Adresse wie name@kreis-unna.de angeben (ohne Namen davor)."
         ) from None
+
+
+def _refused(field: str, reason: str) -> AccountError:
+    """A German refusal naming the one field at fault (the page puts it there)."""
+    return AccountError(reason, [FieldError(field=field, reason=reason)])
 
 
 def _digest(token: str) -> bytes:
@@ -121,6 +147,12 @@ class AccountService:
     # ---------------------------------------------------------------- login
 
     async def authenticate(self, username: str, password: str, *, client: str) -> Account:
+        account, _ = await self._verified(username, password, client=client)
+        return account
+
+    async def _verified(self, username: str, password: str, *, client: str) -> tuple[Account, str]:
+        """The account of a right password and its stored hash, through the throttle: a wrong
+        password counts as a failed login of ``username`` from ``client``."""
         attempt_id = await self._admit(username, client)
         async with self._pool.acquire() as con:
             found = await store.account_with_hash(con, username)
@@ -137,7 +169,7 @@ class AccountService:
                 await store.set_password_hash(con, account.account_id, rehashed)
             # The username's failures, and this attempt with them, no longer count.
             await store.forget_failures(con, username, self._settings.login_failure_window)
-        return account
+        return account, rehashed or stored
 
     async def _admit(self, username: str, client: str) -> int:
         """Let an attempt check its password (its pending row's id), or refuse it.
@@ -287,28 +319,142 @@ class AccountService:
         async with self._pool.acquire() as con:
             return await store.emails(con)
 
+
+    async def change_own_password(
+        self,
+        account: Account,
+        current: str,
+        new: str,
+        repeated: str,
+        *,
+        client: str,
+        keep_session: str,
+    ) -> int:
+        """A person sets a new password of their own, on their current one (after a reset: the
+        one-time password). The account's other sessions end, the one asking
+        (``keep_session``, its token) goes on; a reset's mark is cleared. Returns how many
+        sessions ended.
+
+        Refused, naming the field (:data:`PASSWORD_FIELDS`): the new password too short, not
+        the same twice, or the current one again; then the current one wrong. Only that
+        last check looks at the current password, and it counts like a failed login of the
+        account's username from ``client``: after too many the login throttle refuses
+        (:class:`LoginRefused` ``throttled``), here and at the login page alike.
+        """
+        problems: list[FieldError] = []
+        if not current:
+            problems.append(FieldError(field="current_password", reason=_NO_CURRENT))
+        odd = forbidden_character(new)
+        if len(new) < MIN_PASSWORD_LENGTH:
+            problems.append(FieldError(field="new_password", reason=_TOO_SHORT))
+        elif odd is not None:
+            problems.append(FieldError(field="new_password", reason=describe_de(odd)))
+        elif new == current:
+            problems.append(FieldError(field="new_password", reason=_SAME_AS_BEFORE))
+        if repeated != new:
+            problems.append(FieldError(field="new_password_repeated", reason=_NOT_REPEATED))
+        if problems:
+            raise AccountError(" ".join(problem.reason for problem in problems), problems)
+        try:
+            verified, stored = await self._verified(account.username, current, client=client)
+        except LoginRefused as refused:
+            if refused.reason == "throttled":
+                raise
+            raise _refused("current_password", _WRONG_CURRENT) from None
+        password_hash = await self._hash(new)
+        async with self._pool.acquire() as con, con.transaction():
+            changed = await store.replace_password_hash(
+                con, verified.account_id, stored, password_hash
+            )
+            if not changed:  # another change (or a reset) came between the check and now
+                raise _refused("current_password", _CHANGED_MEANWHILE)
+            ended = await store.delete_sessions_of(
+                con, verified.account_id, keep=_digest(keep_session)
+            )
+            await self._audit(
+                con,
+                verified,
+                AuditAction.PASSWORD_CHANGED,
+                {"account_id": verified.account_id, "sessions_ended": ended},
+            )
+        return ended
+
+    async def reset_password(
+        self, account_id: int, *, by: Account | None = None
+    ) -> tuple[Account, str]:
+        """A one-time password for the account, made here and returned once (only its hash is
+        stored): the account's sessions end, and at its next login the person must set a
+        password of their own before anything else opens. API tokens are not affected: they
+        belong to back-office systems, not to an account.
+
+        An admin cannot reset their own password: they change it, knowing the current one.
+        """
+        if by is not None and by.account_id == account_id:
+            raise AccountError(
+                "Ihr eigenes Passwort setzen Sie nicht zurück, Sie ändern es: "
+                "unter „Passwort ändern“."
+            )
+        one_time = one_time_password()
+        password_hash = await self._hash(one_time)
+        async with self._pool.acquire() as con, con.transaction():
+            account = await store.reset_password_hash(con, account_id, password_hash)
+            if account is None:
+                raise AccountError("Unbekanntes Konto.")
+            ended = await store.delete_sessions_of(con, account_id)
+            await self._audit(
+                con,
+                by,
+                AuditAction.PASSWORD_RESET,
+                {"account_id": account_id, "sessions_ended": ended},
+            )
+        return account, one_time
+
+    async def account_named(self, username: str) -> Account:
+        _check_text("Benutzername", username)
+        async with self._pool.acquire() as con:
+            account = await store.account_by_username(con, username)
+        if account is None:
+            raise AccountError(f"Ein Konto {username!r} gibt es nicht.")
+        return account
+
     @staticmethod
     def _check_password(password: str) -> None:
+        """At least 12 characters, none a control character (no keyboard types one, and a
+        lone surrogate could not even be hashed)."""
         if len(password) < MIN_PASSWORD_LENGTH:
-            raise AccountError(
-                f"Das Passwort muss mindestens {MIN_PASSWORD_LENGTH} Zeichen lang sein."
-            )
+            raise AccountError(_TOO_SHORT)
+        _check_text("Passwort", password)
 
     # ----------------------------------------------------------- API tokens
 
     async def create_api_token(self, name: str, *, by: Account | None = None) -> str:
-        _check_text("Name", name)
+        """A new token, returned once. Its name is used once: a name any token has had, a
+        revoked one too, is refused (the listing, ``revoke_api_tokens`` and the audit log
+        then always mean one token by it)."""
+        _check_text("Name", name)  # before stripping: str.strip() takes U+0085 as a space
+        name = name.strip()
+        if not name:
+            raise AccountError("Name: Bitte einen Namen angeben, z. B. backoffice.")
         token = secrets.token_hex(32)
         async with self._pool.acquire() as con, con.transaction():
             token_id = await store.insert_api_token(con, name, _digest(token))
-            await self._audit(
-                con, by, AuditAction.TOKEN_CREATED, {"token_id": token_id, "name": name}
+            if token_id is not None:
+                await self._audit(
+                    con, by, AuditAction.TOKEN_CREATED, {"token_id": token_id, "name": name}
+                )
+        if token_id is None:
+            raise AccountError(
+                f"Name: Ein API-Token namens {name!r} gab es schon (auch ein widerrufenes "
+                "behält seinen Namen). Bitte einen neuen Namen wählen, z. B. "
+                f"{name}-2."
             )
         return token
 
     async def revoke_api_tokens(self, name: str, *, by: Account | None = None) -> int:
-        """Revoke every active token of ``name`` (at once: the next request is refused)."""
+        """Revoke the token of ``name`` if it is active (at once: the next request is refused);
+        how many were revoked. Names are used once (migration 024): at most one."""
         _check_text("Name", name)
+        name = name.strip()
         async with self._pool.acquire() as con, con.transaction():
             revoked = await store.revoke_api_tokens(con, name)
             if revoked:

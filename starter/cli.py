@@ -60,6 +60,7 @@ from starter.csv_format import (
 )
 
 SESSION_COOKIE = "sitzung"  # api.auth.SESSION_COOKIE; the CLI does not import the server
+PASSWORD_PAGE = "/konto/passwort"  # api.auth.PASSWORD_PAGE: where a reset login is sent
 DEFAULT_API = "http://127.0.0.1:8000"
 API_PREFIX = "/api/v1"
 # Completing the intake of an event waits for the case workflow to take it in.
@@ -243,12 +244,35 @@ async def login(http: httpx.AsyncClient, args: argparse.Namespace) -> int:
     out: TextIO = args.out
     if args.password_stdin:
         password = args.stdin.readline().rstrip("\r\n")
+    elif not args.stdin.isatty():
+        print(
+            "refused: no terminal to ask for the password on: pipe it in with "
+            "--password-stdin, e.g.\n"
+            "  printf '%s\\n' \"$PASSWORT\" | python -m starter login --username NAME "
+            "--password-stdin",
+            file=out,
+        )
+        return EXIT_REFUSED
     else:
-        password = getpass.getpass("Passwort: ")
+        try:
+            password = getpass.getpass("Passwort: ")
+        except EOFError:  # Ctrl-D at the prompt
+            print("refused: no password entered", file=out)
+            return EXIT_REFUSED
     response = await http.post(
         "/login", data={"username": args.username, "password": password, "next": "/"}
     )
     token = response.cookies.get(SESSION_COOKIE)
+    if token and response.headers.get("location", "").startswith(PASSWORD_PAGE):
+        # The password was reset: the session opens nothing until the person sets a new one,
+        # which is done in the browser. It is closed rather than kept.
+        await http.post("/logout", headers={"cookie": f"{SESSION_COOKIE}={token}"})
+        print(
+            "refused: the password was reset and must be changed first: log in at "
+            f"{args.api.rstrip('/')}/login in a browser and set a new one",
+            file=out,
+        )
+        return EXIT_REFUSED
     if response.status_code != httpx.codes.SEE_OTHER or not token:
         reason = {429: "too many failed logins; wait 15 minutes"}.get(
             response.status_code, "wrong username or password"

@@ -14,7 +14,7 @@ import asyncpg
 from schemas.accounts import AccessLogEntry, Account, ApiToken, Role
 from store.db import Connection
 
-_ACCOUNT_COLUMNS = "account_id, username, display_name, role, active"
+_ACCOUNT_COLUMNS = "account_id, username, display_name, role, active, must_change_password"
 
 
 def _account(row: asyncpg.Record) -> Account:
@@ -24,6 +24,7 @@ def _account(row: asyncpg.Record) -> Account:
         display_name=row["display_name"],
         role=Role(row["role"]),
         active=row["active"],
+        must_change_password=row["must_change_password"],
     )
 
 
@@ -52,6 +53,13 @@ async def account_with_hash(con: Connection, username: str) -> tuple[Account, st
     return None if row is None else (_account(row), row["password_hash"])
 
 
+async def account_by_username(con: Connection, username: str) -> Account | None:
+    row = await con.fetchrow(
+        f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE username = $1", username
+    )
+    return None if row is None else _account(row)
+
+
 async def list_accounts(con: Connection) -> list[Account]:
     rows = await con.fetch(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts ORDER BY username")
     return [_account(row) for row in rows]
@@ -77,6 +85,19 @@ async def set_email(con: Connection, account_id: int, email: str | None) -> bool
     """The account's address for notice mails (None: none)."""
     done = await con.fetchval(
         "UPDATE accounts SET email = $2 WHERE account_id = $1 RETURNING true", account_id, email
+
+
+async def replace_password_hash(
+    con: Connection, account_id: int, old_hash: str, new_hash: str
+) -> bool:
+    """The account's own new password, in place of the one just verified (``old_hash``);
+    clears the mark of a reset. False when the password was changed meanwhile."""
+    done = await con.fetchval(
+        "UPDATE accounts SET password_hash = $3, must_change_password = false "
+        "WHERE account_id = $1 AND password_hash = $2 RETURNING true",
+        account_id,
+        old_hash,
+        new_hash,
     )
     return bool(done)
 
@@ -85,6 +106,19 @@ async def emails(con: Connection) -> dict[int, str]:
     """Every account's notice address, by account id (accounts without one are left out)."""
     rows = await con.fetch("SELECT account_id, email FROM accounts WHERE email IS NOT NULL")
     return {row["account_id"]: row["email"] for row in rows}
+
+
+async def reset_password_hash(
+    con: Connection, account_id: int, password_hash: str
+) -> Account | None:
+    """A one-time password set by an admin: the account must change it at its next login."""
+    row = await con.fetchrow(
+        "UPDATE accounts SET password_hash = $2, must_change_password = true "
+        f"WHERE account_id = $1 RETURNING {_ACCOUNT_COLUMNS}",
+        account_id,
+        password_hash,
+    )
+    return None if row is None else _account(row)
 
 
 # ----------------------------------------------------------- login failures
@@ -200,7 +234,8 @@ async def touch_session(con: Connection, token_hash: bytes, idle: timedelta) -> 
         "UPDATE sessions s SET last_seen = now() FROM accounts a "
         "WHERE s.token_hash = $1 AND a.account_id = s.account_id AND a.active "
         "AND s.expires_at > now() AND s.last_seen + $2::interval > now() "
-        "RETURNING a.account_id, a.username, a.display_name, a.role, a.active",
+        "RETURNING a.account_id, a.username, a.display_name, a.role, a.active, "
+        "a.must_change_password",
         token_hash,
         idle,
     )
@@ -211,16 +246,25 @@ async def delete_session(con: Connection, token_hash: bytes) -> None:
     await con.execute("DELETE FROM sessions WHERE token_hash = $1", token_hash)
 
 
-async def delete_sessions_of(con: Connection, account_id: int) -> None:
-    await con.execute("DELETE FROM sessions WHERE account_id = $1", account_id)
+async def delete_sessions_of(con: Connection, account_id: int, *, keep: bytes | None = None) -> int:
+    """End the account's sessions, all but ``keep`` (a session's hash); how many ended."""
+    ended: int = await con.fetchval(
+        "WITH ended AS (DELETE FROM sessions WHERE account_id = $1"
+        " AND token_hash IS DISTINCT FROM $2 RETURNING 1) SELECT count(*) FROM ended",
+        account_id,
+        keep,
+    )
+    return ended
 
 
 # --------------------------------------------------------------- API tokens
 
 
-async def insert_api_token(con: Connection, name: str, token_hash: bytes) -> int:
-    token_id: int = await con.fetchval(
-        "INSERT INTO api_tokens (name, token_hash) VALUES ($1, $2) RETURNING token_id",
+async def insert_api_token(con: Connection, name: str, token_hash: bytes) -> int | None:
+    """The new token's id; None when a token (active or revoked) has the name already."""
+    token_id: int | None = await con.fetchval(
+        "INSERT INTO api_tokens (name, token_hash) VALUES ($1, $2)"
+        " ON CONFLICT (name) DO NOTHING RETURNING token_id",
         name,
         token_hash,
     )

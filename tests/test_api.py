@@ -135,7 +135,11 @@ async def logged_in(
     app: FastAPI, role: Role | str, *, token: bool = False
 ) -> AsyncIterator[httpx.AsyncClient]:
     session = await login_session(app, role)
-    api_token = await account_service(app).create_api_token("test") if token else None
+    api_token = (
+        await account_service(app).create_api_token(f"test-{uuid.uuid4().hex[:8]}")
+        if token
+        else None
+    )
     async with http_client(app, session=session, token=api_token) as client:
         yield client
 

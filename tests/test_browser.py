@@ -376,6 +376,57 @@ async def test_the_admin_keeps_the_offer_directory_and_fetches_a_flyer(
     await assert_accessible(page, "the texts and their review status")
 
 
+async def test_a_person_changes_their_password_with_the_keyboard(site: Site, page: Page) -> None:
+    username = await new_person(site, Role.KI)
+    await log_in(page, username)
+    await tab_to(page, "nav a[href='/konto/passwort']")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Passwort ändern")
+    await assert_accessible(page, "the password page")
+
+    new = "ein neuer Satz als Passwort"
+    await type_into(page, "#current_password", PASSWORD)
+    await type_into(page, "#new_password", new)
+    await type_into(page, "#new_password_repeated", new + "!")
+    await page.keyboard.press("Enter")
+    await page.wait_for_load_state()
+    await expect(page.get_by_role("alert")).to_contain_text("Bitte prüfen Sie Ihre Angaben")
+    repeated = page.locator("#new_password_repeated")
+    await expect(page.locator("#fehler-new_password_repeated")).to_contain_text("Wiederholung")
+    await expect(repeated).to_have_attribute("aria-invalid", "true")
+    await expect(repeated).to_have_attribute(
+        "aria-describedby", "hilfe-new_password_repeated fehler-new_password_repeated"
+    )
+    await expect(page.locator("#current_password")).to_have_value("")  # nothing sent back
+    await assert_accessible(page, "the password page with a refusal")
+
+    await type_into(page, "#current_password", PASSWORD)
+    await type_into(page, "#new_password", new)
+    await type_into(page, "#new_password_repeated", new)
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("status")).to_have_text(labels.MESSAGES["passwort"])
+    await tab_to(page, "button:text('Abmelden')")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Anmelden")).to_be_visible()
+
+    # An admin resets it: the next login leads to the password page and nowhere else.
+    account = next(a for a in await site.accounts.list_accounts() if a.username == username)
+    _, one_time = await site.accounts.reset_password(account.account_id)
+    await log_in(page, username, password=one_time, path="/posteingang")
+    await expect(page).to_have_url(re.compile(r"/konto/passwort\?next=/posteingang$"))
+    await expect(page.get_by_role("status")).to_contain_text("zurückgesetzt")
+    await assert_accessible(page, "the password page after a reset")
+    await page.goto("/faelle")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Passwort ändern")
+    await type_into(page, "#current_password", one_time)
+    await type_into(page, "#new_password", new + " zwei")
+    await type_into(page, "#new_password_repeated", new + " zwei")
+    await page.keyboard.press("Enter")
+    # On to the page last asked for.
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Fälle")
+    await expect(page.get_by_role("status")).to_have_text(labels.MESSAGES["passwort"])
+
+
 # --------------------------------------------------------- content security policy
 
 
@@ -422,6 +473,7 @@ async def test_every_page_works_under_the_csp(site: Site, page: Page) -> None:
         await styled_under_the_policy(page, path)
     await styled_under_the_policy(page, f"/admin/zugriffe?case_id={case_id}")
     await styled_under_the_policy(page, "/betrieb")
+    await styled_under_the_policy(page, "/konto/passwort")
     await styled_under_the_policy(page, "/posteingang", status=403)
 
 

@@ -10,13 +10,14 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from uuid import UUID
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from api.auth import SESSION_COOKIE, optional_account
+from api.auth import PASSWORD_PAGE, SESSION_COOKIE, optional_account
 from api.errors import status_of
 from schemas.accounts import Account, Role
 from schemas.local_time import BERLIN
@@ -52,6 +53,15 @@ class LoginRequired(Exception):
         super().__init__(next_path)
         self.next_path = next_path
         self.expired = expired
+
+
+class PasswordChangeRequired(Exception):
+    """The session's password was reset by an admin: every page but the password page sends
+    the person there, and from there on to ``next_path``."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
 
 
 class PageRefused(Exception):
@@ -153,10 +163,25 @@ def local_path(path: str | None, default: str = "/") -> str:
     return path
 
 
-async def logged_in(request: Request, *roles: Role) -> Account:
+def password_page(next_path: str = "/") -> str:
+    """The password page, going on to ``next_path`` (a path of this site) once it is done."""
+    target = local_path(next_path)
+    if target in ("/", PASSWORD_PAGE):
+        return PASSWORD_PAGE
+    return f"{PASSWORD_PAGE}?next={quote(target, safe='/')}"
+
+
+async def logged_in(
+    request: Request, *roles: Role, before_password_change: bool = False
+) -> Account:
+    """The logged-in account, of one of ``roles`` (any, without). An account whose password
+    was reset reaches only the pages that say ``before_password_change`` (the password page);
+    every other one sends it to the password page."""
     account = await optional_account(request)
     if account is None:
         raise LoginRequired(request.url.path, expired=bool(request.cookies.get(SESSION_COOKIE)))
+    if account.must_change_password and not before_password_change:
+        raise PasswordChangeRequired(request.url.path)
     if roles and account.role not in roles:
         raise PageRefused(403, "Für diese Seite hat Ihre Rolle keine Berechtigung.")
     return account

@@ -285,6 +285,8 @@ MESSAGES = {
     "uebergeben": "Die Aufgabe wurde übergeben.",
     "konto": "Das Konto wurde angelegt.",
     "konto_geaendert": "Das Konto wurde geändert.",
+    "passwort": "Ihr neues Passwort gilt ab sofort. Wo Sie sonst mit diesem Konto angemeldet "
+    "waren, sind Sie jetzt abgemeldet.",
     "partner": "Der Eintrag im Partnerverzeichnis wurde gespeichert.",
     "partner_entfernt": "Der Eintrag wurde aus dem Partnerverzeichnis entfernt.",
     "angebot": "Der Eintrag im Angebotsverzeichnis wurde gespeichert. Die Flyer der "

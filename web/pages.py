@@ -20,7 +20,16 @@ from fastapi.staticfiles import StaticFiles
 
 from api.auth import clear_session_cookie, optional_account
 from service.availability import ServiceUnavailable
-from web.common import HERE, LoginRequired, PageRefused, local_path, redirect, render
+from web.common import (
+    HERE,
+    LoginRequired,
+    PageRefused,
+    PasswordChangeRequired,
+    local_path,
+    password_page,
+    redirect,
+    render,
+)
 from web.routes import admin, cases, inbox, login, operations, tasks
 
 AREAS = (login, inbox, tasks, cases, operations, admin)
@@ -38,6 +47,11 @@ async def _login_required(request: Request, exc: Exception) -> Response:
     response = redirect(url + "&grund=abgelaufen")
     clear_session_cookie(response)
     return response
+
+
+async def _password_change_required(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PasswordChangeRequired)
+    return redirect(password_page(exc.next_path))
 
 
 async def unavailable_page(request: Request, exc: ServiceUnavailable) -> Response:
@@ -69,4 +83,5 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_exception_handler(LoginRequired, _login_required)
+    app.add_exception_handler(PasswordChangeRequired, _password_change_required)
     app.add_exception_handler(PageRefused, _refused)

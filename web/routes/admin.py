@@ -56,7 +56,10 @@ async def _accounts_page(
     error: str | None = None,
     values: Any = None,
     email_error: tuple[int, str] | None = None,
+    reset: tuple[Account, str] | None = None,
 ) -> Response:
+    """``reset``: an account just reset and its one-time password, shown on this answer only
+    (it is not stored; the answer, like every page, is ``Cache-Control: no-store``)."""
     return render(
         request,
         "admin_accounts.html",
@@ -67,6 +70,7 @@ async def _accounts_page(
         email_error=email_error,
         error=error,
         values=values or {},
+        reset=reset,
     )
 
 
@@ -124,6 +128,19 @@ async def set_email(request: Request, account_id: str) -> Response:
     except AccountError as refused:
         return await _accounts_page(request, admin, email_error=(wanted, refused.message))
     return redirect("/admin/konten?meldung=konto_geaendert")
+
+
+@router.post("/admin/konten/{account_id}/passwort")
+async def reset_password(request: Request, account_id: str) -> Response:
+    """A one-time password for the account, shown once; its sessions end, and at its next
+    login the person must set a password of their own."""
+    admin = await logged_in(request, Role.ADMIN)
+    wanted = _entry_id(account_id)
+    try:
+        reset = await accounts_of(request).reset_password(wanted, by=admin)
+    except AccountError as refused:
+        raise PageRefused(409 if wanted == admin.account_id else 404, refused.message) from None
+    return await _accounts_page(request, admin, reset=reset)
 
 
 async def _partners_page(
