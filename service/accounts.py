@@ -319,7 +319,6 @@ class AccountService:
         async with self._pool.acquire() as con:
             return await store.emails(con)
 
-
     async def change_own_password(
         self,
         account: Account,

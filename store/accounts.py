@@ -85,6 +85,8 @@ async def set_email(con: Connection, account_id: int, email: str | None) -> bool
     """The account's address for notice mails (None: none)."""
     done = await con.fetchval(
         "UPDATE accounts SET email = $2 WHERE account_id = $1 RETURNING true", account_id, email
+    )
+    return bool(done)
 
 
 async def replace_password_hash(
