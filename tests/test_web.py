@@ -309,18 +309,24 @@ async def test_the_ki_sees_referrals_only_with_the_three_categories(site: Site) 
     ]
 
 
-async def test_the_ki_form_names_the_partners_who_speak_the_persons_language(site: Site) -> None:
-    referred = await site.open_case(language="sq")
-    abh = await site.person(Role.ABH)
-    async with abh:
-        task_id = await site.task_id(referred, "information_conversation")
+async def referred_on_the_pages(site: Site, language: str = "ar") -> str:
+    """A new case, its conversation and a signed consent entered by the ABH on the pages:
+    the KI's contact task is open."""
+    case_id = await site.open_case(language=language)
+    async with await site.person(Role.ABH) as abh:
+        task_id = await site.task_id(case_id, "information_conversation")
         assert (await complete_conversation(abh, task_id, today())).status_code == 303
-        consent = await site.task_id(referred, "referral_consent")
-        response = await abh.post(
+        consent = await site.task_id(case_id, "referral_consent")
+        signed = await abh.post(
             f"/aufgaben/{consent}",
             data={"interested": "ja", "consent_signed_on": today().isoformat()},
         )
-        assert response.status_code == 303
+        assert signed.status_code == 303
+    return case_id
+
+
+async def test_the_ki_form_names_the_partners_who_speak_the_persons_language(site: Site) -> None:
+    referred = await referred_on_the_pages(site, language="sq")
     ki = await site.person(Role.KI)
     async with ki:
         form = await ki.get(f"/aufgaben/{await site.task_id(referred, 'ki_contact')}")
@@ -396,17 +402,7 @@ async def test_the_case_page_does_what_the_api_does(site: Site) -> None:
 async def test_the_ki_reports_a_supporter_and_the_abh_records_a_withdrawal_on_the_page(
     site: Site,
 ) -> None:
-    case_id = await site.open_case()
-    abh = await site.person(Role.ABH)
-    async with abh:
-        task_id = await site.task_id(case_id, "information_conversation")
-        assert (await complete_conversation(abh, task_id, today())).status_code == 303
-        consent = await site.task_id(case_id, "referral_consent")
-        signed = await abh.post(
-            f"/aufgaben/{consent}",
-            data={"interested": "ja", "consent_signed_on": today().isoformat()},
-        )
-        assert signed.status_code == 303
+    case_id = await referred_on_the_pages(site)
     ki = await site.person(Role.KI)
     async with ki:
         page = await ki.get(f"/faelle/{case_id}")
