@@ -45,6 +45,11 @@ async def withdrawn_then_departed(abh: httpx.AsyncClient, ki: httpx.AsyncClient)
     return case_id
 
 
+def confirmation() -> dict[str, str]:
+    """The KI's confirmation that the partner erased what it received."""
+    return {"kind": "erasure_confirmation", "confirmed_on": str(today()), "how": "per E-Mail"}
+
+
 async def timeline_details(pool: asyncpg.Pool, case_id: str) -> list[str]:
     rows = await pool.fetch("SELECT detail FROM timeline WHERE case_id = $1 ORDER BY seq", case_id)
     return [row["detail"] for row in rows]
@@ -85,7 +90,7 @@ async def test_an_erasure_unconfirmed_after_the_close_is_reported_and_can_be_con
         )
         assert overdue == 1
 
-        body = {"kind": "erasure_confirmation", "confirmed_on": str(today()), "how": "per E-Mail"}
+        body = confirmation()
         done = await complete(ki, task, body)
         assert done.status_code == 200, done.text
         assert done.json()["stage"] == "closed"
@@ -112,7 +117,7 @@ async def test_an_erasure_confirmed_after_the_close_before_its_due_date_is_not_r
     ):
         case_id = await withdrawn_then_departed(abh, ki)
         task = await task_of(ki, case_id, "ki", "erasure_confirmation")
-        body = {"kind": "erasure_confirmation", "confirmed_on": str(today()), "how": "per E-Mail"}
+        body = confirmation()
         assert (await complete(ki, task, body)).status_code == 200
         await asyncio.sleep(DUE_SECONDS + 2)  # past the due date the watch was waiting for
         details = await timeline_details(pool, case_id)

@@ -55,13 +55,9 @@ async def _abh_case_page(
     request: Request,
     account: Account,
     case_id: str,
-    *,
-    action: str | None = None,
-    values: dict[str, str] | None = None,
-    errors: dict[str, list[str]] | None = None,
-    status_code: int = 200,
+    refused: RefusedForm | None = None,
 ) -> Response:
-    """``action``: the form of the page that was sent and refused, with its values and errors."""
+    """``refused``: the form of the page that was sent and refused (answered 422)."""
     try:
         found = await access_of(request).case_file(account, case_id, "Fallseite")
     except NotFound:
@@ -70,11 +66,8 @@ async def _abh_case_page(
         request,
         "case.html",
         account,
-        status_code=status_code,
-        action=action,
-        values=values or {},
-        errors=errors or {},
-        actions=ACTIONS,
+        status_code=422 if refused else 200,
+        **_form_context(refused),
         case=found.case,
         person=found.person,
         supporters=found.supporters,
@@ -113,6 +106,28 @@ async def case_document(request: Request, case_id: str, document_id: str) -> Res
             "Content-Disposition": f'inline; filename="{found.file_name}"',
         },
     )
+
+
+@dataclass(frozen=True)
+class RefusedForm:
+    """A form of a case page that was sent and refused: its name, what was entered, and the
+    German refusals per field (``form``: of the form as a whole)."""
+
+    action: str
+    values: dict[str, str]
+    errors: dict[str, list[str]]
+
+
+def _form_context(
+    refused: RefusedForm | None, actions: dict[str, CaseAction] | None = None
+) -> dict[str, object]:
+    """What a case page's template needs of its forms: which it offers, and the refused one."""
+    return {
+        "actions": ACTIONS if actions is None else actions,
+        "action": refused.action if refused else None,
+        "values": refused.values if refused else {},
+        "errors": refused.errors if refused else {},
+    }
 
 
 @dataclass(frozen=True)
@@ -205,9 +220,7 @@ async def case_action(request: Request, case_id: str, name: str) -> Response:
         else:
             return redirect(f"/faelle/{quote(case_id)}?meldung={action.done}")
     page = _ki_case_page if account.role is Role.KI else _abh_case_page
-    return await page(
-        request, account, case_id, action=name, values=values, errors=errors, status_code=422
-    )
+    return await page(request, account, case_id, RefusedForm(name, values, errors))
 
 
 async def _carry_out(request: Request, account: Account, case_id: str, entry: BaseModel) -> None:
@@ -228,11 +241,7 @@ async def _ki_case_page(
     request: Request,
     account: Account,
     case_id: str,
-    *,
-    action: str | None = None,
-    values: dict[str, str] | None = None,
-    errors: dict[str, list[str]] | None = None,
-    status_code: int = 200,
+    refused: RefusedForm | None = None,
 ) -> Response:
     # The same view as the KI's GET /api/v1/cases/{case_id}: what the page shows, the API does.
     try:
@@ -247,13 +256,10 @@ async def _ki_case_page(
         request,
         "ki_case.html",
         account,
-        status_code=status_code,
         case_id=case_id,
         view=view,
-        actions={"unterstuetzer": ACTIONS["unterstuetzer"]},
-        action=action,
-        values=values or {},
-        errors=errors or {},
+        status_code=422 if refused else 200,
+        **_form_context(refused, {"unterstuetzer": ACTIONS["unterstuetzer"]}),
     )
 
 
