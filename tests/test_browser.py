@@ -11,13 +11,9 @@ a task form and the case page, at desktop width and at 320 px, for WCAG 2.1 AA v
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import AsyncIterator
-from datetime import date, timedelta
-from typing import Any
+from datetime import timedelta
 
-import pytest
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from playwright.async_api import Browser, Page, expect
@@ -28,114 +24,20 @@ from schemas.accounts import Role
 from schemas.case import Stage
 from schemas.routes import Route
 from schemas.tasks import InformationConversation, Perspective, ReferralConsent
-from tests.browserkit import AXE_JS, DATE_KEYS, ROOT, serving_on_loopback, watch_csp
+from tests.browserkit import (
+    assert_accessible,
+    log_in,
+    new_person,
+    screenshot,
+    serving_on_loopback,
+    tab_to,
+    type_date,
+    type_into,
+    watch_csp,
+)
 from tests.casekit import HELD
 from tests.sitekit import PASSWORD, Site, today
 from web import labels
-
-WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
-AXE_SOURCE = AXE_JS.read_text("utf-8") if AXE_JS.exists() else ""
-
-
-@pytest.fixture
-async def base_url(site: Site) -> AsyncIterator[str]:
-    """The site on a real loopback port (the lifespan already runs in the ``site`` fixture)."""
-    async with serving_on_loopback(site.app) as url:
-        yield url
-
-
-@pytest.fixture
-async def page(browser: Browser, base_url: str) -> AsyncIterator[Page]:
-    """A page of a fresh context; every test fails on any Content-Security-Policy violation
-    (an inline script or style, anything from elsewhere), whatever page it walked."""
-    context = await browser.new_context(base_url=base_url, locale="de-DE")
-    context.set_default_timeout(20_000)
-    violations = await watch_csp(context)
-    new_page = await context.new_page()
-    yield new_page
-    await context.close()
-    assert not violations, "CSP violations: " + "; ".join(violations)
-
-
-# ---------------------------------------------------------------- helpers
-
-
-async def new_person(site: Site, role: Role) -> str:
-    username = f"{role.value}-{os.urandom(4).hex()}"
-    await site.accounts.create_account(username, f"Erika {role.value.upper()}", role, PASSWORD)
-    return username
-
-
-async def tab_to(page: Page, selector: str, limit: int = 80) -> None:
-    """Move the focus with the Tab key alone until it rests on ``selector``.
-
-    Fails when the element cannot be reached that way, or when the focused element shows no
-    visible focus indicator (WCAG 2.4.7).
-    """
-    target = page.locator(selector)
-    for _ in range(limit):
-        await page.keyboard.press("Tab")
-        if await target.evaluate("element => element === document.activeElement"):
-            outline = await target.evaluate("element => getComputedStyle(element).outlineStyle")
-            assert outline != "none", f"{selector} has no visible focus"
-            return
-    raise AssertionError(f"{selector} cannot be reached with the Tab key")
-
-
-async def type_into(page: Page, selector: str, text: str) -> None:
-    await tab_to(page, selector)
-    await page.keyboard.type(text)
-
-
-async def type_date(page: Page, selector: str, day: date) -> None:
-    """Type a date into a date input with the keyboard, in the field order of the browser's
-    date input (it follows the browser build's locale, not the page's; see ``browser``)."""
-    await tab_to(page, selector)
-    await page.keyboard.type(day.strftime(DATE_KEYS["order"]))
-    assert await page.locator(selector).input_value() == day.isoformat()
-
-
-async def log_in(page: Page, username: str, password: str = PASSWORD, path: str = "/") -> None:
-    """The login form, with the keyboard: Tab to the fields, type, Enter."""
-    await page.goto(path)
-    await expect(page.get_by_role("heading", name="Anmelden")).to_be_visible()
-    await type_into(page, "#username", username)
-    await type_into(page, "#password", password)
-    await page.keyboard.press("Enter")
-    await page.wait_for_load_state()
-
-
-async def assert_accessible(page: Page, what: str) -> None:
-    """axe-core finds no serious or critical violation, at full width and at 320 px."""
-    for width in (1280, 320):
-        await page.set_viewport_size({"width": width, "height": 800})
-        # Evaluated through DevTools, not as a <script> tag, which the page's CSP refuses.
-        await page.evaluate(AXE_SOURCE)
-        result: dict[str, Any] = await page.evaluate(
-            "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_AA
-        )
-        bad = [v for v in result["violations"] if v["impact"] in {"serious", "critical"}]
-        assert not bad, f"{what} at {width} px: " + "; ".join(
-            f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
-            for v in bad
-        )
-        assert any(p["id"] == "color-contrast" for p in result["passes"]), "contrast not checked"
-        # WCAG 1.4.10: no sideways scrolling of the page (wide tables scroll inside themselves).
-        overflow = await page.evaluate(
-            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
-        assert overflow <= 0, f"{what} scrolls sideways by {overflow} px at {width} px"
-    await page.set_viewport_size({"width": 1280, "height": 800})
-
-
-async def screenshot(page: Page, name: str, width: int) -> None:
-    folder = os.environ.get("CASE_SCREENSHOTS")
-    if not folder:
-        return
-    await page.set_viewport_size({"width": width, "height": 800})
-    await page.screenshot(path=str(ROOT / folder / name), full_page=True)
-    await page.set_viewport_size({"width": 1280, "height": 800})
-
 
 # ------------------------------------------------------------------ tests
 
