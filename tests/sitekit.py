@@ -70,7 +70,15 @@ class Site:
         client.cookies = response.cookies
         return client
 
-    async def open_case(self, language: str = "ar", children: tuple[str, ...] = ()) -> str:
+    async def open_case(
+        self,
+        language: str = "ar",
+        children: tuple[str, ...] = (),
+        *,
+        family_name: str = "Testnachname",
+        given_name: str = "Testvorname",
+        town: str = "Unna",
+    ) -> str:
         """``children``: the household's, by date of birth (ISO)."""
         case_id = f"WEB-{uuid.uuid4().hex[:12]}"
         event = StatusEvent.model_validate(
@@ -81,8 +89,8 @@ class Site:
                 "effective_date": today().isoformat(),
                 "departure_deadline": (today() + timedelta(days=90)).isoformat(),
                 "person": {
-                    "given_name": "Testvorname",
-                    "family_name": "Testnachname",
+                    "given_name": given_name,
+                    "family_name": family_name,
                     "date_of_birth": "1990-04-01",
                     "nationality": "IRQ",
                     "language": language,
@@ -90,7 +98,7 @@ class Site:
                     "address": {
                         "street": "Bahnhofstraße 1",
                         "postal_code": "59423",
-                        "town": "Unna",
+                        "town": town,
                     },
                 },
                 "household": {"children": [{"date_of_birth": born} for born in children]},

@@ -68,6 +68,14 @@ async def test_without_login_every_page_redirects_to_the_login(site: Site) -> No
         assert 'name="next" value="/posteingang"' in page.text
         # Only paths of this site are followed after the login.
         assert 'value="/"' in (await anonymous.get("/login?next=//evil.example")).text
+        # A link with a query (a search, say) comes back with it after the login.
+        searched = await anonymous.get("/faelle?q=m%C3%BCller&town=Unna")
+        assert (
+            searched.headers["location"]
+            == "/login?next=/faelle%3Fq%3Dm%25C3%25BCller%26town%3DUnna"
+        )
+        login = await anonymous.get(searched.headers["location"])
+        assert 'name="next" value="/faelle?q=m%C3%BCller&amp;town=Unna"' in login.text
 
 
 async def test_a_wrong_password_is_refused_in_german(site: Site) -> None:

@@ -171,6 +171,15 @@ def password_page(next_path: str = "/") -> str:
     return f"{PASSWORD_PAGE}?next={quote(target, safe='/')}"
 
 
+def _coming_back(request: Request) -> str:
+    """Where the login leads back to: a page asked for with its query (a search, a case on
+    the admin's access page), so a link followed without a session still shows what it names;
+    a form sent without one comes back to its page, not to a repeated POST."""
+    if request.method == "GET" and request.url.query:
+        return f"{request.url.path}?{request.url.query}"
+    return request.url.path
+
+
 async def logged_in(
     request: Request, *roles: Role, before_password_change: bool = False
 ) -> Account:
@@ -179,9 +188,11 @@ async def logged_in(
     every other one sends it to the password page."""
     account = await optional_account(request)
     if account is None:
-        raise LoginRequired(request.url.path, expired=bool(request.cookies.get(SESSION_COOKIE)))
+        raise LoginRequired(
+            _coming_back(request), expired=bool(request.cookies.get(SESSION_COOKIE))
+        )
     if account.must_change_password and not before_password_change:
-        raise PasswordChangeRequired(request.url.path)
+        raise PasswordChangeRequired(_coming_back(request))
     if roles and account.role not in roles:
         raise PageRefused(403, "Für diese Seite hat Ihre Rolle keine Berechtigung.")
     return account
