@@ -95,9 +95,10 @@ async def read_upload(
         if len(files) > 1:
             raise Invalid.field(file_field, "given more than once")
         sent = files[0] if files else None
-        if isinstance(sent, str):
+        if isinstance(sent, str) and sent:
             raise Invalid.field(file_field, "must be a file")
-        # A page's file input left empty sends a part without a name and without content.
+        # A page's file input left empty sends a part without a name and without content
+        # (or, from some clients, an empty text part).
         if isinstance(sent, UploadFile) and (sent.filename or sent.size):
             data = await sent.read(max_bytes + 1)
             if len(data) > max_bytes:

@@ -24,10 +24,13 @@ from config.settings import Settings
 from protection.erasure import erase_case
 from protection.keyring import case_scope
 from protection.sealed import SealBroken, unseal
+from schemas.accounts import Role
 from schemas.attachments import DEFAULT_MAX_BYTES
 from service.attachments import AttachmentService
+from tests.sitekit import Site
 from tests.test_api import V1, event, open_case, to_follow_up, today
 from tests.test_retention import wait_until
+from tests.test_web import field_block, referred_on_the_pages
 
 MiB = 1024 * 1024
 
@@ -333,3 +336,91 @@ def test_the_limit_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CASE_ATTACHMENT_MAX_BYTES", "0")
     with pytest.raises(ValueError, match="CASE_ATTACHMENT_MAX_BYTES"):
         Settings()
+
+
+# ----------------------------------------------------------------------------- pages
+
+
+def _attachment_form(html: str, case_id: str) -> str:
+    return html.split(f'action="/faelle/{case_id}/anlagen"')[1].split("</form>")[0]
+
+
+async def test_the_case_pages_list_take_and_refuse_attachments_in_german(site: Site) -> None:
+    case_id = await site.open_case()
+    async with await site.person(Role.ABH) as abh:
+        page = await abh.get(f"/faelle/{case_id}")
+        assert '<h2 id="anlagen">Anlagen</h2>' in page.text and "Noch keine Anlagen." in page.text
+        assert 'enctype="multipart/form-data"' in page.text
+        url = f"/faelle/{case_id}/anlagen"
+
+        # A PNG renamed .pdf: the page again (422), the reason at the file, the input kept.
+        renamed = await abh.post(
+            url,
+            data={"kind": "border_crossing", "description": "Ausreise über Düsseldorf"},
+            files={"file": ("bescheinigung.pdf", png(), "application/pdf")},
+        )
+        assert renamed.status_code == 422
+        form = _attachment_form(renamed.text, case_id)
+        file_field = field_block(form, "file")
+        assert 'aria-invalid="true"' in file_field
+        assert "Die Datei ist nach ihrem Inhalt PNG, der angegebene Dateityp sagt" in file_field
+        assert '<option value="border_crossing" selected>' in form
+        assert 'value="Ausreise über Düsseldorf"' in form
+        assert '<details class="action" open>' in renamed.text
+        # Nothing chosen: both fields say so, in German (a browser sends the empty file part).
+        empty = await abh.post(
+            url, data={"kind": "", "description": ""}, files={"file": ("", b"", "")}
+        )
+        assert empty.status_code == 422
+        form = _attachment_form(empty.text, case_id)
+        assert "Bitte eine Datei auswählen (PDF, JPEG oder PNG)." in field_block(form, "file")
+        assert "Bitte ausfüllen." in field_block(form, "kind")
+        big = await abh.post(
+            url, data={"kind": "other"}, files={"file": ("gross.png", png(DEFAULT_MAX_BYTES + 1))}
+        )
+        assert big.status_code == 422
+        assert "Die Datei ist zu groß: höchstens 10 MiB." in big.text
+
+        content = pdf("Grenzuebertritt")
+        done = await abh.post(
+            url,
+            data={"kind": "border_crossing", "description": "Ausreise über Düsseldorf"},
+            files={"file": ("bescheinigung.pdf", content, "application/pdf")},
+        )
+        assert done.status_code == 303, done.text
+        assert done.headers["location"] == f"/faelle/{case_id}?meldung=anlage_gespeichert"
+        shown = (await abh.get(done.headers["location"])).text
+        assert "Die Anlage ist gespeichert (verschlüsselt)." in shown
+        assert "Grenzübertrittsbescheinigung" in shown and "Ausreise über Düsseldorf" in shown
+        link = shown.split(f'href="/faelle/{case_id}/anlagen/')[1].split('"')[0]
+        got = await abh.get(f"/faelle/{case_id}/anlagen/{link}")
+        assert got.status_code == 200 and got.content == content
+        assert got.headers["content-type"] == "application/pdf"
+        assert got.headers["content-disposition"].startswith(
+            'attachment; filename="Grenzuebertrittsbescheinigung-'
+        )
+        assert got.headers["x-content-type-options"] == "nosniff"
+        for wrong in (str(uuid.uuid4()), "kein-uuid"):
+            missing = await abh.get(f"/faelle/{case_id}/anlagen/{wrong}")
+            assert missing.status_code == 404 and "Diese Anlage gibt es nicht." in missing.text
+    logged = await site.pool.fetchval(
+        "SELECT count(*) FROM access_log WHERE case_id = $1 AND what = 'Anlage'", case_id
+    )
+    assert logged == 1
+
+    # The KI: not this case (no disclosure); on a referred one, its own only.
+    async with await site.person(Role.KI) as ki:
+        refused = await ki.post(url, data={"kind": "other"}, files={"file": ("a.pdf", pdf("k"))})
+        assert refused.status_code == 404
+        assert (await ki.get(f"/faelle/{case_id}/anlagen/{link}")).status_code == 404
+        referred = await referred_on_the_pages(site)
+        page = await ki.get(f"/faelle/{referred}")
+        assert "Sie sehen hier nur die Anlagen, die das KI hochgeladen hat." in page.text
+        taken = await ki.post(
+            f"/faelle/{referred}/anlagen",
+            data={"kind": "other"},
+            files={"file": ("foto.jpg", jpeg(), "image/jpeg")},
+        )
+        assert taken.status_code == 303, taken.text
+        page = await ki.get(taken.headers["location"])
+        assert "JPEG-Bild" in page.text and "(KI)" in page.text
