@@ -12,6 +12,7 @@ large), ``body`` (not multipart, malformed) or a form field of ``fields`` (given
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -29,6 +30,7 @@ FORM_ROOM = 16 * 1024
 _FIELD_BYTES = 4 * 1024
 NOT_MULTIPART = "must be multipart/form-data"
 MALFORMED = "not a well-formed multipart/form-data body"
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
 
 
 class _TooLarge(Exception):
@@ -71,7 +73,10 @@ async def read_upload(
 
     try:
         form = await Request(request.scope, bounded).form(
-            max_files=1, max_fields=len(fields) + 2, max_part_size=_FIELD_BYTES
+            # One more than taken of each, so that "given more than once" can name the field.
+            max_files=2,
+            max_fields=2 * len(fields) + 2,
+            max_part_size=_FIELD_BYTES,
         )
     except _TooLarge:
         raise Invalid.field(file_field, too_large(max_bytes)) from None
@@ -80,7 +85,10 @@ async def read_upload(
     try:
         for name in form:
             if name not in fields and name != file_field:
-                raise Invalid.field(name, "not a field of this form")
+                # Named as sent when it looks like a field's name; the refusal is logged.
+                raise Invalid.field(
+                    name if _FIELD_NAME.fullmatch(name) else "body", "not a field of this form"
+                )
         texts: dict[str, str] = {}
         for name in fields:
             values = form.getlist(name)

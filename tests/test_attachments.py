@@ -19,7 +19,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from api.uploads import FORM_ROOM
+from api.uploads import FORM_ROOM, MALFORMED
 from config.settings import Settings
 from protection.erasure import erase_case
 from protection.keyring import case_scope
@@ -424,3 +424,30 @@ async def test_the_case_pages_list_take_and_refuse_attachments_in_german(site: S
         assert taken.status_code == 303, taken.text
         page = await ki.get(taken.headers["location"])
         assert "JPEG-Bild" in page.text and "(KI)" in page.text
+
+
+async def test_a_form_with_more_or_other_fields_is_refused_naming_them(
+    http: httpx.AsyncClient,
+) -> None:
+    case_id = await open_case(http)
+    url = f"{V1}/cases/{case_id}/attachments"
+    two = await http.post(
+        url,
+        data={"kind": "other"},
+        files=[
+            ("file", ("a.pdf", pdf("a"), "application/pdf")),
+            ("file", ("b.pdf", pdf("b"), "application/pdf")),
+        ],
+    )
+    assert refused_at(two, "file") == "given more than once"
+    extra = await http.post(
+        url, data={"kind": "other", "title": "x"}, files={"file": ("a.pdf", pdf("a"))}
+    )
+    assert refused_at(extra, "title") == "not a field of this form"
+    text_file = await http.post(url, files={"kind": (None, "other"), "file": (None, "kein")})
+    assert refused_at(text_file, "file") == "must be a file"
+    broken = await http.post(
+        url, content=b"--x\r\nnonsense", headers={"content-type": "multipart/form-data"}
+    )
+    assert refused_at(broken, "body") == MALFORMED
+    assert (await http.get(f"{V1}/cases/{case_id}/attachments")).json() == []

@@ -56,6 +56,7 @@ from commands import audit as audit_cli
 from commands import retention as retention_cli
 from config.settings import Settings
 from schemas.accounts import Role
+from schemas.attachments import AttachmentDraft
 from schemas.case import ConsentWithdrawal, DeadlineExtension, RouteFailure, SupporterReport
 from schemas.events import StatusEvent
 from schemas.inputs import (
@@ -67,7 +68,6 @@ from schemas.inputs import (
     Text,
     forbidden_character,
 )
-from schemas.attachments import AttachmentDraft
 from schemas.notes import NoteDraft
 from schemas.offers import OfferDraft
 from schemas.partners import PartnerDraft
