@@ -14,6 +14,7 @@ from pydantic import AfterValidator, Field, SecretStr, TypeAdapter
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.arrivals import ArrivalTimings
+from schemas.attachments import DEFAULT_MAX_BYTES
 from schemas.case_documents import AUTHORITY_CONTACT
 from schemas.mail import MailAddress
 from schemas.notices import NoticeDelivery, NoticeMode
@@ -183,6 +184,15 @@ class Settings(BaseSettings):
     )
     notice_digest_hour: int = Field(
         default=7, ge=0, le=23, validation_alias="CASE_NOTICE_DIGEST_HOUR"
+    )
+    # Attachments on a case (service/attachments.py, docs/anlagen.md): the largest file taken,
+    # in bytes (10 MiB). A larger upload is refused before its body is read; at most 100 MiB,
+    # as each file is held in memory once while it is sealed.
+    attachment_max_bytes: int = Field(
+        default=DEFAULT_MAX_BYTES,
+        ge=1024,
+        le=100 * 1024 * 1024,
+        validation_alias="CASE_ATTACHMENT_MAX_BYTES",
     )
     notice_interval: timedelta = Field(
         default=timedelta(minutes=5),

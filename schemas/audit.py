@@ -58,6 +58,7 @@ class AuditAction(StrEnum):
     CASE_ERASED = "case_erased"  # key shredded, personal rows removed
     ARRIVAL_ERASED = "arrival_erased"  # an arrival's key shredded, name and e-mail removed
     NOTE_ADDED = "note_added"  # a note on a case (its id; the text stays in case_notes)
+    ATTACHMENT_ADDED = "attachment_added"  # its id, kind, type and size; never name or content
 
 
 DetailValue: TypeAlias = str | int | bool | list[str | int] | None
