@@ -5,8 +5,14 @@ its start and the provider's answer (:class:`SsoFlow`), and whom the provider vo
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from schemas.inputs import Line
+
+# What secrets.token_urlsafe makes: the only characters a flow's random values have.
+_Random = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class SsoFlow(BaseModel):
@@ -16,10 +22,10 @@ class SsoFlow(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    state: str = Field(min_length=32, max_length=128)
-    nonce: str = Field(min_length=32, max_length=128)
-    code_verifier: str = Field(min_length=43, max_length=128)
-    next_path: str = Field(max_length=2000)
+    state: _Random = Field(min_length=32, max_length=128)
+    nonce: _Random = Field(min_length=32, max_length=128)
+    code_verifier: _Random = Field(min_length=43, max_length=128)  # RFC 7636 §4.1
+    next_path: Line = Field(max_length=2000)  # a path of this site (web.common.local_path)
     started_at: datetime
 
 
