@@ -59,6 +59,9 @@ class AuditAction(StrEnum):
     ARRIVAL_ERASED = "arrival_erased"  # an arrival's key shredded, name and e-mail removed
     NOTE_ADDED = "note_added"  # a note on a case (its id; the text stays in case_notes)
     ATTACHMENT_ADDED = "attachment_added"  # its id, kind, type and size; never name or content
+    LOGIN = "login"  # a session opened: by password or single sign-on (detail: method)
+    ACCOUNT_ROLE_CHANGED = "account_role_changed"  # single sign-on: the groups gave another
+    LOGIN_REFUSED = "login_refused"  # single sign-on of a known account refused (no role)
 
 
 DetailValue: TypeAlias = str | int | bool | list[str | int] | None

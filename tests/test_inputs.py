@@ -71,6 +71,7 @@ from schemas.inputs import (
 from schemas.notes import NoteDraft
 from schemas.offers import OfferDraft
 from schemas.partners import PartnerDraft
+from schemas.sso import SsoFlow
 from schemas.tasks import (
     CompleteTask,
     EnforcementResult,
@@ -163,6 +164,7 @@ PAGES_AND_CLIS: set[type[BaseModel]] = {
     OfferDraft,  # web/routes/admin.py (admin/angebote), starter offers add|update
     StatusEvent,  # starter event|events, starter/csv_format.py
     AttachmentDraft,  # the multipart fields beside the file (api/routes/attachments.py, page)
+    SsoFlow,  # web/routes/login.py: the single sign-on's flow, read back from a cookie
 }
 
 INPUT_MODELS = sorted(api_bodies() | update_arguments() | PAGES_AND_CLIS, key=lambda m: m.__name__)
@@ -338,6 +340,15 @@ EXAMPLES: dict[type[BaseModel], list[dict[str, Any]]] = {
     ],
     NoteDraft: [{"text": "Termin bei der Botschaft am 12.01.\nPass beantragt."}],
     AttachmentDraft: [{"kind": "border_crossing", "description": "Ausreise über Düsseldorf"}],
+    SsoFlow: [
+        {
+            "state": "s" * 43,
+            "nonce": "n-_" * 15,
+            "code_verifier": "V" * 86,
+            "next_path": "/faelle?seite=2",
+            "started_at": "2026-01-05T09:30:00Z",
+        }
+    ],
     CompleteTask: [
         {
             "task_id": "0f3c8c1e-8f5b-4c1e-9a3e-3f1f0b7a9d21",
