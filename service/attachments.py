@@ -25,8 +25,9 @@ from uuid import UUID
 
 import asyncpg
 
+from config.logging import get_logger
 from protection.keyring import KeyRing, case_scope
-from protection.sealed import seal, unseal
+from protection.sealed import SealBroken, seal, unseal
 from schemas.accounts import Account, Role
 from schemas.attachments import (
     MEDIA_NAMES,
@@ -42,7 +43,7 @@ from schemas.attachments import (
 )
 from schemas.audit import AuditAction, AuditDraft, DetailValue
 from service.access import log_access
-from service.errors import Conflict, Forbidden, Invalid, NotFound
+from service.errors import Conflict, Damaged, Forbidden, Invalid, NotFound
 from store import attachments as store
 from store import audit
 from store import inbox as inbox_store
@@ -68,6 +69,9 @@ _ALIASES: dict[str, MediaType] = {
     "image/x-png": "image/png",
 }
 _UNDECLARED = frozenset({"", "application/octet-stream"})
+
+
+log = get_logger(__name__)
 
 
 def too_large(max_bytes: int) -> str:
@@ -222,7 +226,13 @@ class AttachmentService:
             row = await store.sealed_attachment(con, case_id, attachment_id, seen)
         if row is None:
             raise NotFound("unknown attachment")
-        plain = await unseal(self._keys, row.key_id, row.sealed, _context(case_id, attachment_id))
+        try:
+            plain = await unseal(
+                self._keys, row.key_id, row.sealed, _context(case_id, attachment_id)
+            )
+        except SealBroken:
+            log.error("attachment seal broken", case_id=case_id, attachment_id=str(attachment_id))
+            raise Damaged("the attachment's stored data fail their integrity check") from None
         if plain is None:  # the case's key was shredded: erased
             raise NotFound("unknown attachment")
         media = content_type_of(plain)

@@ -61,6 +61,11 @@ class Conflict(Refused):
     """Not possible in the current state (a task done already, a consent withdrawn, ...)."""
 
 
+class Damaged(Conflict):
+    """Stored data that fail their integrity check (an attachment's seal broken: its bytes
+    changed or moved under another case). Repeating does not help; operations must look."""
+
+
 class CaseClosed(Conflict):
     """The case's workflow has ended: nothing more happens to it."""
 

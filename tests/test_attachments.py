@@ -144,6 +144,10 @@ async def test_an_attachment_is_kept_sealed_and_downloaded_as_it_was(
         await unseal(
             app.state.keys, row["key_id"], row["sealed"], f"case-attachment|{case_id}|{moved}"
         )
+    # Listed under the copy's id, the moved bytes do not open: a refusal that says so, no 500.
+    broken = await http.get(f"{V1}/cases/{case_id}/attachments/{moved}")
+    assert broken.status_code == 409, broken.text
+    assert "integrity" in broken.text
     unknown = await http.get(f"{V1}/cases/{case_id}/attachments/{uuid.uuid4()}")
     assert unknown.status_code == 404
     assert service.max_bytes == DEFAULT_MAX_BYTES == 10 * MiB

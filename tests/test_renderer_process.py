@@ -95,7 +95,14 @@ async def test_ctrl_c_stops_the_renderer_without_a_traceback() -> None:
     line = await asyncio.wait_for(running.stdout.readline(), timeout=60)
     [renderer] = [int(pid) for pid in line.split()]
     os.killpg(running.pid, signal.SIGINT)
-    assert await asyncio.wait_for(running.wait(), timeout=30) == 130
+    try:
+        code = await asyncio.wait_for(running.wait(), timeout=30)
+    except TimeoutError:
+        def masks(pid: int | str) -> str:
+            lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+            return " ".join(x for x in lines if x.startswith(("SigBlk", "SigIgn", "SigCgt")))
+        raise AssertionError(f"hung: child {masks(running.pid)}; pytest {masks('self')}")
+    assert code == 130
     stderr = (await running.stderr.read()).decode()
     assert "Traceback" not in stderr, stderr
     status = Path(f"/proc/{renderer}/status")

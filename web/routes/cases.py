@@ -25,7 +25,7 @@ from schemas.case import (
 from schemas.case_list import CaseQuery, CaseSort
 from schemas.notes import NoteDraft
 from schemas.offers import COUNTY_TOWNS
-from service.errors import CaseClosed, Conflict, Invalid, NotFound
+from service.errors import CaseClosed, Conflict, Damaged, Invalid, NotFound
 from web import labels
 from web.common import (
     CASE_ID,
@@ -313,6 +313,12 @@ async def attachment_file(request: Request, case_id: str, attachment_id: str) ->
         found = await attachments_of(request).file(account, case_id, wanted, "Anlage")
     except NotFound:
         raise PageRefused(404, _NO_ATTACHMENT) from None
+    except Damaged:
+        raise PageRefused(
+            409,
+            "Diese Anlage lässt sich nicht öffnen: Ihre gespeicherten Daten sind beschädigt. "
+            "Bitte melden Sie das dem Betrieb; laden Sie das Papier bei Bedarf erneut hoch.",
+        ) from None
     return Response(
         found.data,
         media_type=found.content_type,
