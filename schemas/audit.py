@@ -58,6 +58,10 @@ class AuditAction(StrEnum):
     CASE_ERASED = "case_erased"  # key shredded, personal rows removed
     ARRIVAL_ERASED = "arrival_erased"  # an arrival's key shredded, name and e-mail removed
     NOTE_ADDED = "note_added"  # a note on a case (its id; the text stays in case_notes)
+    ACCOUNT_TEAM_LEAD_CHANGED = "account_team_lead_changed"  # detail: the account, on or off
+    TASK_REASSIGNED = "task_reassigned"  # by a team lead: the task, from whom, to whom (ids)
+    DEPARTURE_RECORDED = "departure_recorded"  # by the ABH on its page or API: event id, kind
+    CASE_REOPENED = "case_reopened"  # by the ABH: a new obligation for a closed case
 
 
 DetailValue: TypeAlias = str | int | bool | list[str | int] | None

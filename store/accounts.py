@@ -14,7 +14,9 @@ import asyncpg
 from schemas.accounts import AccessLogEntry, Account, ApiToken, Role
 from store.db import Connection
 
-_ACCOUNT_COLUMNS = "account_id, username, display_name, role, active, must_change_password"
+_ACCOUNT_COLUMNS = (
+    "account_id, username, display_name, role, active, must_change_password, team_lead"
+)
 
 
 def _account(row: asyncpg.Record) -> Account:
@@ -25,6 +27,7 @@ def _account(row: asyncpg.Record) -> Account:
         role=Role(row["role"]),
         active=row["active"],
         must_change_password=row["must_change_password"],
+        team_lead=row["team_lead"],
     )
 
 
@@ -60,6 +63,13 @@ async def account_by_username(con: Connection, username: str) -> Account | None:
     return None if row is None else _account(row)
 
 
+async def account_by_id(con: Connection, account_id: int) -> Account | None:
+    row = await con.fetchrow(
+        f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE account_id = $1", account_id
+    )
+    return None if row is None else _account(row)
+
+
 async def list_accounts(con: Connection) -> list[Account]:
     rows = await con.fetch(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts ORDER BY username")
     return [_account(row) for row in rows]
@@ -68,6 +78,14 @@ async def list_accounts(con: Connection) -> list[Account]:
 async def set_active(con: Connection, account_id: int, active: bool) -> bool:
     done = await con.fetchval(
         "UPDATE accounts SET active = $2 WHERE account_id = $1 RETURNING true", account_id, active
+    )
+    return bool(done)
+
+
+async def set_team_lead(con: Connection, account_id: int, lead: bool) -> bool:
+    """Whether the account leads its team (ABH and KI accounts only: migration 030)."""
+    done = await con.fetchval(
+        "UPDATE accounts SET team_lead = $2 WHERE account_id = $1 RETURNING true", account_id, lead
     )
     return bool(done)
 
@@ -237,7 +255,7 @@ async def touch_session(con: Connection, token_hash: bytes, idle: timedelta) -> 
         "WHERE s.token_hash = $1 AND a.account_id = s.account_id AND a.active "
         "AND s.expires_at > now() AND s.last_seen + $2::interval > now() "
         "RETURNING a.account_id, a.username, a.display_name, a.role, a.active, "
-        "a.must_change_password",
+        "a.must_change_password, a.team_lead",
         token_hash,
         idle,
     )

@@ -214,6 +214,7 @@ ASSIGNMENT_ACTIONS = {
     "hand_over": "übergeben",
     "inherit": "zugewiesen",
     "deputy": "als Vertretung übernommen",
+    "reassign": "neu zugewiesen (Teamleitung)",
 }
 
 TIMELINE_KINDS = {
@@ -283,6 +284,8 @@ MESSAGES = {
     "vertreten": "Sie haben die Aufgabe als Vertretung übernommen.",
     "freigegeben": "Die Aufgabe ist wieder für die Gruppe offen.",
     "uebergeben": "Die Aufgabe wurde übergeben.",
+    "zugewiesen_alle": "Die ausgewählten Aufgaben sind zugewiesen.",
+    "freigegeben_alle": "Die ausgewählten Aufgaben sind wieder für die Gruppe offen.",
     "konto": "Das Konto wurde angelegt.",
     "konto_geaendert": "Das Konto wurde geändert.",
     "passwort": "Ihr neues Passwort gilt ab sofort. Wo Sie sonst mit diesem Konto angemeldet "
