@@ -97,6 +97,18 @@ RETURN_PROGRAMMES = {
     "other": "Anderes Programm (Land, Kreis, Verband)",
 }
 
+DEPARTURE_KINDS = {
+    "return_programme": "Freiwillig, mit Rückkehrförderung",
+    "self_organised": "Freiwillig, selbst organisiert",
+    "enforced": "Abgeschoben",
+    "transfer": "Überstellt in den zuständigen Staat (Dublin III)",
+}
+
+PROOF_KINDS = {
+    "grenzuebertrittsbescheinigung": "Grenzübertrittsbescheinigung",
+    "other": "Anderer Nachweis (bitte beschreiben)",
+}
+
 RETURN_SUPPORT = {
     "applied": "Beantragt",
     "approved": "Bewilligt",
@@ -206,6 +218,15 @@ ACTION_FIELDS = {
     "withdrawn_on": "Widerrufen am",
     "received_by": "Entgegengenommen von (falls nicht Sie)",
     "text": "Notiz",
+    "kind": "Wie hat die Person das Land verlassen?",
+    "programme": "Programm der Rückkehrförderung",
+    "proof": "Nachweis",
+    "crossed_on": "Ausgereist am",
+    "place": "Ort des Grenzübertritts",
+    "description": "Welcher Nachweis?",
+    "status": "Neuer Aufenthaltsstatus",
+    "effective_date": "Wirksam seit",
+    "departure_deadline": "Ausreisefrist",
 }
 
 ASSIGNMENT_ACTIONS = {
@@ -274,6 +295,8 @@ MESSAGES = {
     "dem Vermittlungsangebot weiter.",
     "unterstuetzer_gemeldet": "Die Meldung ist aufgenommen; die ABH ist informiert.",
     "notiz_gespeichert": "Die Notiz ist gespeichert.",
+    "ausreise_erfasst": "Die Ausreise ist erfasst.",
+    "wieder_eroeffnet": "Der Fall ist wieder eröffnet; die neue Ausreisepflicht ist erfasst.",
     "sperre_gesetzt": "Die Löschsperre ist gesetzt: Der Fall wird nicht gelöscht, bis sie "
     "aufgehoben ist.",
     "sperre_aufgehoben": "Die Löschsperre ist aufgehoben.",
@@ -325,6 +348,12 @@ _REASONS = {
     "must be after started_at": "Das Ende muss nach dem Beginn liegen.",
     "only when a time rule was broken": "Nur angeben, wenn gegen eine Zeitregel verstoßen wurde.",
     "required with return_programme": "Bitte den Stand der Förderung angeben.",
+    "required with the Grenzübertrittsbescheinigung": (
+        "Bitte den Ort des Grenzübertritts angeben (steht auf der Grenzübertrittsbescheinigung)."
+    ),
+    "required with another proof": "Bitte beschreiben, welcher Nachweis vorliegt.",
+    "must not be before effective_date": "Die Frist darf nicht vor dem Wirksamwerden liegen.",
+    "must not be more than 1 year ahead": "Das Datum darf höchstens ein Jahr in der Zukunft liegen.",
     "required when the person was reached": "Bitte angeben, wenn die Person erreicht wurde.",
     "required when facts were reported": "Bitte angeben, wenn Tatsachen mitgeteilt wurden.",
     "only when facts were reported": "Nur angeben, wenn Tatsachen mitgeteilt wurden.",
@@ -369,12 +398,25 @@ _REASONS = {
     ),
 }
 
+# Where one reason means something else at another field: the departure's programme.
+_BY_FIELD = {
+    ("programme", "required with return_programme"): (
+        "Bitte das Programm der Rückkehrförderung angeben."
+    ),
+    ("programme", "only with return_programme"): (
+        "Nur bei einer Ausreise mit Rückkehrförderung angeben."
+    ),
+}
+
 # "required" from the workflow's validator: what is missing, by field.
 _REQUIRED = {
     "language": "Bitte die Gesprächssprache angeben.",
     "participants": "Bitte angeben, wer teilgenommen hat (mindestens die Person selbst).",
     "record_copy": "Bitte angeben, wie die Person ihre Ausfertigung erhalten hat.",
     "interpreter_mode": "Bitte angeben, wie gedolmetscht wurde, oder die Sprache leer lassen.",
+    "kind": "Bitte angeben, wie die Person das Land verlassen hat.",
+    "proof": "Bitte den Nachweis der Ausreise wählen.",
+    "status": "Bitte den neuen Aufenthaltsstatus wählen.",
 }
 
 _BY_TYPE = {
@@ -409,6 +451,8 @@ def reason(field: str, text: str, error_type: str = "value_error") -> str:
     forbidden = re.fullmatch(r"must not contain (U\+[0-9A-F]{4,6}) \(.+\)", text)
     if forbidden:
         return describe_de(forbidden.group(1))
+    if (field, text) in _BY_FIELD:
+        return _BY_FIELD[(field, text)]
     if text in _REASONS:
         return _REASONS[text]
     if text == "required":
