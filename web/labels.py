@@ -353,7 +353,9 @@ _REASONS = {
     ),
     "required with another proof": "Bitte beschreiben, welcher Nachweis vorliegt.",
     "must not be before effective_date": "Die Frist darf nicht vor dem Wirksamwerden liegen.",
-    "must not be more than 1 year ahead": "Das Datum darf höchstens ein Jahr in der Zukunft liegen.",
+    "must not be more than 1 year ahead": (
+        "Das Datum darf höchstens ein Jahr in der Zukunft liegen."
+    ),
     "required when the person was reached": "Bitte angeben, wenn die Person erreicht wurde.",
     "required when facts were reported": "Bitte angeben, wenn Tatsachen mitgeteilt wurden.",
     "only when facts were reported": "Nur angeben, wenn Tatsachen mitgeteilt wurden.",
