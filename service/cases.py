@@ -30,6 +30,7 @@ from temporalio.client import (
     Client,
     RPCTimeoutOrCancelledError,
     WithStartWorkflowOperation,
+    WorkflowFailureError,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -723,7 +724,13 @@ class CaseService:
                 children=[Child(date_of_birth=born) for born in children], reference=reference
             ),
         )
-        intake = await self._submit_as(event, _REOPENING_FIELDS)
+        try:
+            intake = await self._submit_as(event, _REOPENING_FIELDS)
+        except CaseClosed:
+            # The case row says closed while its run is still ending (for a moment after the
+            # close is recorded): once it has ended, the event reopens the case.
+            await self._run_ended(case_id)
+            intake = await self._submit_as(event, _REOPENING_FIELDS)
         if not intake.duplicate:
             await self._audit(
                 caseworker,
@@ -732,6 +739,14 @@ class CaseService:
                 {"event_id": event.event_id, "status": reopening.status.value},
             )
         return intake
+
+    async def _run_ended(self, case_id: str) -> None:
+        """Wait (within the deadline) for the case's current run to end, however it ends."""
+        handle = self._client.get_workflow_handle_for(CaseWorkflow.run, workflow_id(case_id))
+        try:
+            await self._timely(handle.result())
+        except WorkflowFailureError:
+            pass
 
     async def _require_open_file(self, case_id: str) -> None:
         """The case exists and its file is not erased (its key, which derives the event ids
