@@ -14,33 +14,31 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from schemas.accounts import Role
-from tests.sitekit import PASSWORD, Site, today
-from tests.test_browser import (  # noqa: F401 (base_url and page are the fixtures)
+from tests.browserkit import (
     assert_accessible,
-    base_url,
     log_in,
     new_person,
-    page,
     tab_to,
     type_date,
     type_into,
 )
+from tests.sitekit import PASSWORD, Site, today
 from web import labels
 from workflows.case import workflow_id
 
 
-async def pick(tab: Page, selector: str, value: str, limit: int = 8) -> None:
+async def pick(page: Page, selector: str, value: str, limit: int = 8) -> None:
     """Tab to a select and choose an option with the arrow keys."""
-    await tab_to(tab, selector)
-    select = tab.locator(selector)
+    await tab_to(page, selector)
+    select = page.locator(selector)
     for _ in range(limit):
         if await select.input_value() == value:
             return
-        await tab.keyboard.press("ArrowDown")
+        await page.keyboard.press("ArrowDown")
     assert await select.input_value() == value, f"{value} not reached in {selector}"
 
 
-async def test_a_team_lead_reassigns_tasks_with_the_keyboard(site: Site, page: Page) -> None:  # noqa: F811
+async def test_a_team_lead_reassigns_tasks_with_the_keyboard(site: Site, page: Page) -> None:
     first, second = await site.open_case(), await site.open_case()
     tasks = [await site.task_id(case_id, "information_conversation") for case_id in (first, second)]
     lead = await new_person(site, Role.ABH)
@@ -89,7 +87,7 @@ async def run_ended(env: WorkflowEnvironment, case_id: str) -> None:
 
 async def test_the_departure_and_the_reopening_forms_with_the_keyboard(
     site: Site,
-    page: Page,  # noqa: F811
+    page: Page,
     dev_env: WorkflowEnvironment,
 ) -> None:
     case_id = await site.open_case()
