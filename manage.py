@@ -33,11 +33,15 @@ PYPROJECT = ROOT / "pyproject.toml"
 STAMP = VENV / ".pyproject.sha256"
 
 # The browser tests (tests/test_browser.py) drive Debian's Chromium and inject axe-core, a
-# pinned release from the npm registry; both are fetched here, once, by the test command.
+# pinned release from the npm registry; the single sign-on tests (tests/test_sso.py) run a
+# real OpenID provider, oidc-provider (pinned too), with the machine's Node.js. All are
+# fetched here, once, by the test command.
 CHROMIUM = Path("/usr/bin/chromium")
 AXE_CORE = "axe-core@4.14.1"
+OIDC_PROVIDER = "oidc-provider@9.13.3"
 NPM_DIR = ROOT / ".data" / "npm"
 AXE_JS = NPM_DIR / "node_modules" / "axe-core" / "axe.min.js"
+OIDC_PROVIDER_JS = NPM_DIR / "node_modules" / "oidc-provider" / "lib" / "index.js"
 
 USAGE = """usage: python3 manage.py COMMAND [ARGS...]
 
@@ -129,19 +133,25 @@ def _install_chromium() -> None:
 
 
 def ensure_browser_tools() -> None:
-    """Debian's Chromium and axe-core for the browser tests; each fetched only when missing."""
+    """Debian's Chromium, axe-core and oidc-provider for the browser and single sign-on
+    tests; each fetched only when missing."""
     if not CHROMIUM.exists():
         _install_chromium()
-    if AXE_JS.exists():
+    if AXE_JS.exists() and OIDC_PROVIDER_JS.exists():
         return
     if shutil.which("npm") is None:
-        print("manage.py: npm is missing; the accessibility tests will fail", file=sys.stderr)
+        print(
+            "manage.py: npm is missing; the accessibility and single sign-on tests will fail",
+            file=sys.stderr,
+        )
         return
-    print(f"manage.py: installing {AXE_CORE} from the npm registry", file=sys.stderr)
+    # Both in one install: npm removes what a --no-save install of another package left.
+    packages = [AXE_CORE, OIDC_PROVIDER]
+    print(f"manage.py: installing {' '.join(packages)} from the npm registry", file=sys.stderr)
     NPM_DIR.mkdir(parents=True, exist_ok=True)
     npm = ["npm", "install", "--prefix", str(NPM_DIR), "--no-save", "--no-audit", "--no-fund"]
-    if not _run_quietly([*npm, AXE_CORE]):
-        print(f"manage.py: npm could not install {AXE_CORE} (output above)", file=sys.stderr)
+    if not _run_quietly([*npm, *packages]):
+        print(f"manage.py: npm could not install {packages} (output above)", file=sys.stderr)
 
 
 def _exec(argv: "list[str]") -> None:

@@ -20,6 +20,7 @@ from api import errors, wire
 from api.auth import SameOriginMiddleware
 from api.routes import (
     admin,
+    attachments,
     cases,
     codec,
     flyers,
@@ -76,7 +77,7 @@ def build_app(
     )
     docs_policy = swagger_ui(app)
     api = APIRouter(prefix=API_PREFIX, responses=errors.REFUSED)
-    for module in (intake, cases, tasks, partners, offers, flyers, admin, retention):
+    for module in (intake, cases, attachments, tasks, partners, offers, flyers, admin, retention):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(codec.router)

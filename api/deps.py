@@ -18,6 +18,7 @@ from schemas.events import CaseId
 from schemas.inputs import RowId
 from service.access import REPORT_READERS, AccessService
 from service.accounts import AccountService
+from service.attachments import AttachmentService
 from service.cases import CaseService
 from service.codec import CodecService
 from service.directory import DirectoryService
@@ -76,6 +77,15 @@ def _notes(request: Request) -> NoteService:
 
 Notes = Annotated[NoteService, Depends(_notes)]
 """Notes on a case (the ABH)."""
+
+
+def _attachments(request: Request) -> AttachmentService:
+    service: AttachmentService = request.app.state.attachments
+    return service
+
+
+Attachments = Annotated[AttachmentService, Depends(_attachments)]
+"""Attachments on a case (the ABH; the KI its own, on a case disclosed to it)."""
 
 Codec = Annotated[CodecService, Depends(_codec)]
 """The Temporal UI's codec (decoding is logged per case)."""

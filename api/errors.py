@@ -100,7 +100,10 @@ REFUSED: dict[int | str, dict[str, Any]] = {
 
 
 def _location(request: Request, field: str) -> list[str | int]:
-    """Where a refused field came from: a path or query parameter, else the body."""
+    """Where a refused field came from: a path or query parameter, else the body (``body``
+    itself: the body as a whole, as FastAPI names a body that is no JSON)."""
+    if field == "body":
+        return ["body"]
     parts: list[str | int] = [int(p) if p.isdigit() else p for p in field.split(".")]
     head = parts[0]
     if head in request.path_params:

@@ -9,11 +9,14 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, SecretStr, TypeAdapter
+from pydantic import AfterValidator, Field, SecretStr, TypeAdapter, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.accounts import Role
 from schemas.arrivals import ArrivalTimings
+from schemas.attachments import DEFAULT_MAX_BYTES
 from schemas.case_documents import AUTHORITY_CONTACT
 from schemas.mail import MailAddress
 from schemas.notices import NoticeDelivery, NoticeMode
@@ -146,6 +149,32 @@ class Settings(BaseSettings):
     trusted_proxies: tuple[str, ...] = Field(default=(), validation_alias="CASE_TRUSTED_PROXIES")
     # Secure cookies need https; runtime.main turns this off for its plain-http loopback run.
     cookie_secure: bool = Field(default=True, validation_alias="CASE_COOKIE_SECURE")
+    # Single sign-on with the county's OpenID Connect provider (service/sso.py; docs/accounts.md
+    # "Single Sign-On (OpenID Connect)"). Off unless the issuer is set. The secret inline or,
+    # better, in a file (a mounted secret); neither: a public client (PKCE alone).
+    oidc_issuer: str | None = Field(default=None, validation_alias="CASE_OIDC_ISSUER")
+    oidc_client_id: str | None = Field(default=None, validation_alias="CASE_OIDC_CLIENT_ID")
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, validation_alias="CASE_OIDC_CLIENT_SECRET"
+    )
+    oidc_client_secret_file: Path | None = Field(
+        default=None, validation_alias="CASE_OIDC_CLIENT_SECRET_FILE"
+    )
+    oidc_scopes: str = Field(default="openid profile", validation_alias="CASE_OIDC_SCOPES")
+    # The claim holding the person's groups (a dotted path reaches into an object, like
+    # Keycloak's realm_access.roles), and which group gives which role:
+    # CASE_OIDC_ROLE_GROUPS='{"GG-Fallsteuerung-ABH": "abh", "GG-Fallsteuerung-Admin": "admin"}'
+    oidc_groups_claim: str = Field(
+        default="groups", min_length=1, validation_alias="CASE_OIDC_GROUPS_CLAIM"
+    )
+    oidc_role_groups: dict[str, Role] = Field(
+        default_factory=dict, validation_alias="CASE_OIDC_ROLE_GROUPS"
+    )
+    oidc_username_claim: str = Field(
+        default="preferred_username", min_length=1, validation_alias="CASE_OIDC_USERNAME_CLAIM"
+    )
+    # A CA bundle (PEM) for the provider's TLS certificate, when the county's own CA signed it.
+    oidc_ca_file: Path | None = Field(default=None, validation_alias="CASE_OIDC_CA_FILE")
     # Payload encryption (protection/): the master key ring, inline JSON or a file; neither
     # set means <data_dir>/keys/master-keys.json, generated on first start.
     master_keys: SecretStr | None = Field(default=None, validation_alias="CASE_MASTER_KEYS")
@@ -184,11 +213,45 @@ class Settings(BaseSettings):
     notice_digest_hour: int = Field(
         default=7, ge=0, le=23, validation_alias="CASE_NOTICE_DIGEST_HOUR"
     )
+    # Attachments on a case (service/attachments.py, docs/anlagen.md): the largest file taken,
+    # in bytes (10 MiB). A larger upload is refused before its body is read; at most 100 MiB,
+    # as each file is held in memory once while it is sealed.
+    attachment_max_bytes: int = Field(
+        default=DEFAULT_MAX_BYTES,
+        ge=1024,
+        le=100 * 1024 * 1024,
+        validation_alias="CASE_ATTACHMENT_MAX_BYTES",
+    )
     notice_interval: timedelta = Field(
         default=timedelta(minutes=5),
         ge=timedelta(minutes=1),
         validation_alias="CASE_NOTICE_INTERVAL",
     )
+
+    @model_validator(mode="after")
+    def _single_sign_on(self) -> Settings:
+        if self.oidc_issuer is None:
+            return self
+        issuer = urlsplit(self.oidc_issuer)
+        loopback = issuer.hostname in {"127.0.0.1", "localhost", "::1"}
+        if not (issuer.scheme == "https" or (issuer.scheme == "http" and loopback)):
+            raise ValueError("CASE_OIDC_ISSUER must be an https URL (http only on loopback)")
+        if not self.oidc_client_id:
+            raise ValueError("CASE_OIDC_ISSUER is set: CASE_OIDC_CLIENT_ID is needed too")
+        if self.oidc_client_secret is not None and self.oidc_client_secret_file is not None:
+            raise ValueError(
+                "set CASE_OIDC_CLIENT_SECRET or CASE_OIDC_CLIENT_SECRET_FILE, not both"
+            )
+        return self
+
+    def oidc_secret(self) -> str | None:
+        """The client secret: inline, or the file's first line; None for a public client."""
+        if self.oidc_client_secret is not None:
+            return self.oidc_client_secret.get_secret_value()
+        if self.oidc_client_secret_file is not None:
+            lines = self.oidc_client_secret_file.read_text("utf-8").splitlines()
+            return lines[0].strip() if lines else ""
+        return None
 
     @property
     def mailbox_dir(self) -> Path:

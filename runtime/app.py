@@ -22,6 +22,7 @@ from protection import protect
 from protection.codec import keyring_of
 from service.access import AccessService
 from service.accounts import AccountService
+from service.attachments import AttachmentService
 from service.cases import CaseService
 from service.codec import CodecService
 from service.container import Services
@@ -48,6 +49,7 @@ def compose(client: Client, pool: asyncpg.Pool, settings: Settings) -> Services:
         directory=DirectoryService(pool),
         inbox=InboxService(pool),
         notes=NoteService(pool),
+        attachments=AttachmentService(pool, keys, settings.attachment_max_bytes),
         records=RecordsService(pool),
         flyers=FlyerService(pool),
         codec=CodecService(keys, access),

@@ -58,6 +58,10 @@ class AuditAction(StrEnum):
     CASE_ERASED = "case_erased"  # key shredded, personal rows removed
     ARRIVAL_ERASED = "arrival_erased"  # an arrival's key shredded, name and e-mail removed
     NOTE_ADDED = "note_added"  # a note on a case (its id; the text stays in case_notes)
+    ATTACHMENT_ADDED = "attachment_added"  # its id, kind, type and size; never name or content
+    LOGIN = "login"  # a session opened: by password or single sign-on (detail: method)
+    ACCOUNT_ROLE_CHANGED = "account_role_changed"  # single sign-on: the groups gave another
+    LOGIN_REFUSED = "login_refused"  # single sign-on of a known account refused (no role)
     ACCOUNT_TEAM_LEAD_CHANGED = "account_team_lead_changed"  # detail: the account, on or off
     TASK_REASSIGNED = "task_reassigned"  # by a team lead: the task, from whom, to whom (ids)
     DEPARTURE_RECORDED = "departure_recorded"  # by the ABH on its page or API: event id, kind

@@ -146,6 +146,18 @@ class ErasureRequestData(BaseModel):
     confirmed_on: date | None = None  # the KI confirmed the recipient erased the data
 
 
+class AttachmentData(BaseModel):
+    """An attachment of the case (the file itself: ``GET .../attachments/{attachment_id}``)."""
+
+    attachment_id: str
+    kind: str
+    description: str | None
+    content_type: str
+    size_bytes: int
+    uploader_role: str
+    uploaded_at: BerlinTime
+
+
 class AccessReport(BaseModel):
     """``GET /api/v1/cases/{case_id}/access-report`` (GDPR Art. 15): everything the case store
     holds about the person of one case, to whom what was passed on, and who opened the case.
@@ -172,3 +184,6 @@ class AccessReport(BaseModel):
     disclosures: list[DisclosureRecord]
     erasure_requests: list[ErasureRequestData]
     access_log: list[AccessLogEntry] = Field(description="Who opened the case when.")
+    attachments: list[AttachmentData] = Field(
+        default_factory=list, description="Papers attached to the case (PDF, JPEG, PNG)."
+    )

@@ -39,6 +39,7 @@ from schemas.events import age_on, years_after
 from schemas.file_names import PdfFile, pdf_file_name
 from schemas.gdpr import (
     AccessReport,
+    AttachmentData,
     DisclosureRecord,
     ErasureRequestData,
     PersonData,
@@ -53,6 +54,7 @@ from service.cases import read_case_view
 from service.errors import Forbidden, NotFound
 from store import accounts as account_store
 from store import arrivals as arrival_store
+from store import attachments as attachment_store
 from store import audit
 from store import case_list as case_list_store
 from store import documents as document_store
@@ -364,6 +366,12 @@ class AccessService:
                 disclosures=await record_store.disclosures_of_case(con, case_id),
                 erasure_requests=await record_store.erasure_requests(con, case_id),
                 access_log=await account_store.access_log(con, case_id),
+                attachments=[
+                    AttachmentData.model_validate(
+                        {**row.model_dump(), "attachment_id": str(row.attachment_id)}
+                    )
+                    for row in await attachment_store.attachments_of_case(con, case_id)
+                ],
             )
 
     async def arrival_person(
@@ -388,6 +396,12 @@ class AccessService:
 def _require_abh(account: Account) -> None:
     if account.role is not Role.ABH:
         raise Forbidden("your role may not do this")
+
+
+async def log_access(con: Connection, account: Account, case_id: str, what: str) -> None:
+    """The access-log row and its audit entry, for a service that reads a case's data of its
+    own (attachments) in ``con``'s transaction: last in it, as here."""
+    await _log(con, account, case_id, what)
 
 
 async def _log(con: Connection, account: Account, case_id: str, what: str) -> None:

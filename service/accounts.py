@@ -26,7 +26,14 @@ one process, the worker share; the pool's size bounds the memory a burst can tak
 Every change to accounts and tokens is appended to the audit log
 (``store.audit``) in the same transaction as the change itself, so an entry exists exactly when
 the change was committed. ``by`` names the admin who did it; without it (the accounts CLI on
-the server) the entry names the service's ``system_actor``.
+the server) the entry names the service's ``system_actor``. A session opened by a login (the
+password or a single sign-on) is an entry ``login`` of the person.
+
+Single sign-on (:mod:`service.sso`, when ``CASE_OIDC_ISSUER`` is set): :meth:`sso_login` finds
+the account of the provider's ``sub`` or makes it (no local password), sets its role from the
+groups at every login, and refuses a deactivated account. Such an account has no password
+here: the local login fails for it like a wrong password, and neither the person nor an admin
+can set one. Those entries name ``sso`` as the actor.
 """
 
 from __future__ import annotations
@@ -34,10 +41,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
-from typing import TypeVar
+from typing import Literal, NoReturn, TypeVar
 
 import asyncpg
 from argon2 import PasswordHasher
@@ -46,11 +53,13 @@ from pydantic import TypeAdapter, ValidationError
 
 from config.settings import Settings
 from schemas.accounts import AccessLogEntry, Account, ApiToken, Role
-from schemas.audit import SYSTEM_ROLE, AuditAction, AuditDraft, DetailValue
+from schemas.audit import SYSTEM_ROLE, AuditAction, AuditDraft, DetailValue, by_system
 from schemas.errors import FieldError
 from schemas.inputs import describe_de, forbidden_character
 from schemas.mail import MailAddress
-from service.errors import AccountError, LoginRefused, NotFound
+from schemas.sso import SsoFlow, SsoIdentity
+from service.errors import AccountError, LoginRefused, NotFound, SsoRefused
+from service.sso import SingleSignOn
 from store import accounts as store
 from store import audit
 from store.db import Connection
@@ -67,6 +76,12 @@ _NOT_REPEATED = "Die Wiederholung stimmt nicht mit dem neuen Passwort überein."
 _CHANGED_MEANWHILE = (
     "Das Passwort wurde eben an anderer Stelle geändert. Bitte das jetzt gültige eingeben."
 )
+NO_LOCAL_PASSWORD = (
+    "Dieses Konto meldet sich mit dem Kreis-Konto an und hat hier kein Passwort. Das Passwort "
+    "des Kreis-Kontos ändern Sie beim Kreis, nicht hier."
+)
+SSO_ACTOR = "sso"  # the audit log's actor of what a single sign-on changes
+LoginMethod = Literal["password", "sso"]
 # One-time passwords: no characters that read alike (0/o, 1/l/i), in groups of four to read
 # out or type: 16 of 31 characters, about 79 bits.
 _ONE_TIME_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
@@ -143,6 +158,8 @@ class AccountService:
         # Made in the hashing pool: constructing the service (in the app's lifespan) must not
         # hold the event loop for a hash.
         self._dummy_hash: Future[str] = _HASHING.submit(self._hasher.hash, secrets.token_hex(16))
+        # Single sign-on: None unless CASE_OIDC_ISSUER is set.
+        self.sso = SingleSignOn(self._settings) if self._settings.oidc_issuer else None
 
     # ---------------------------------------------------------------- login
 
@@ -156,7 +173,9 @@ class AccountService:
         attempt_id = await self._admit(username, client)
         async with self._pool.acquire() as con:
             found = await store.account_with_hash(con, username)
-        account, stored = found if found else (None, await asyncio.wrap_future(self._dummy_hash))
+        account, stored = found if found else (None, None)
+        if stored is None:  # no such account, or one of single sign-on: equally long, refused
+            account, stored = None, await asyncio.wrap_future(self._dummy_hash)
         if not await self._verify(stored, password) or account is None or not account.active:
             async with self._pool.acquire() as con:
                 await store.settle_as_failure(con, attempt_id, username, client)
@@ -215,13 +234,119 @@ class AccountService:
 
     # ------------------------------------------------------------- sessions
 
-    async def open_session(self, account: Account) -> str:
+    async def open_session(self, account: Account, *, login: LoginMethod | None = None) -> str:
+        """A new session of ``account``, its token returned once. ``login``: opened by a
+        login of the person (the audit log's ``login`` entry, in the same transaction)."""
         token = secrets.token_hex(32)
-        async with self._pool.acquire() as con:
+        async with self._pool.acquire() as con, con.transaction():
             await store.insert_session(
                 con, _digest(token), account.account_id, self._settings.session_lifetime
             )
+            if login is not None:
+                detail: dict[str, DetailValue] = {
+                    "account_id": account.account_id,
+                    "method": login,
+                }
+                await audit.append(con, AuditDraft.by(account, AuditAction.LOGIN, detail=detail))
         return token
+
+    # ------------------------------------------------------- single sign-on
+
+    def _single_sign_on(self) -> SingleSignOn:
+        if self.sso is None:
+            raise SsoRefused("not_configured")
+        return self.sso
+
+    async def sso_begin(self, redirect_uri: str, next_path: str) -> tuple[str, SsoFlow]:
+        """Where to send the browser to log in at the provider, and the flow to keep there."""
+        return await self._single_sign_on().begin(redirect_uri, next_path)
+
+    async def sso_login(
+        self, flow: SsoFlow | None, answer: Mapping[str, str], redirect_uri: str
+    ) -> Account:
+        """The account of the person the provider's ``answer`` vouches for: found by the
+        provider's ``sub`` or made now, its role and display name as the provider says now.
+
+        Refused (:class:`SsoRefused`): a bad answer (:meth:`SingleSignOn.identify`), groups
+        of no role or of several, a deactivated account, a username of another account. A
+        known account whose groups no longer give a role loses its sessions at once.
+        """
+        sso = self._single_sign_on()
+        identity = await sso.identify(flow, answer, redirect_uri)
+        try:
+            role = sso.role_of(identity)
+        except SsoRefused as refused:
+            await self._end_sessions_of_refused(identity, refused)
+            raise
+        async with self._pool.acquire() as con, con.transaction():
+            account = await store.account_by_subject(con, identity.issuer, identity.subject)
+            if account is None:
+                account = await store.insert_sso_account(
+                    con,
+                    identity.issuer,
+                    identity.subject,
+                    identity.username,
+                    identity.display_name,
+                    role,
+                )
+                if account is not None:
+                    await audit.append(
+                        con,
+                        by_system(
+                            SSO_ACTOR,
+                            AuditAction.ACCOUNT_CREATED,
+                            detail={
+                                "account_id": account.account_id,
+                                "username": account.username,
+                                "role": role.value,
+                                "sso": True,
+                            },
+                        ),
+                    )
+                    return account
+                # Taken: by another account, or by this very person's first login a moment
+                # ago (in another tab); then it is theirs.
+                account = await store.account_by_subject(con, identity.issuer, identity.subject)
+                if account is None:
+                    raise SsoRefused("username_taken", "the username is another account's")
+            if not account.active:
+                raise SsoRefused("deactivated", "the account is deactivated")
+            before = await store.update_sso_account(
+                con, account.account_id, identity.display_name, role
+            )
+            if before is not None and before.role is not role:
+                await audit.append(
+                    con,
+                    by_system(
+                        SSO_ACTOR,
+                        AuditAction.ACCOUNT_ROLE_CHANGED,
+                        detail={
+                            "account_id": account.account_id,
+                            "from": before.role.value,
+                            "to": role.value,
+                        },
+                    ),
+                )
+        return account.model_copy(update={"role": role, "display_name": identity.display_name})
+
+    async def _end_sessions_of_refused(self, identity: SsoIdentity, refused: SsoRefused) -> None:
+        async with self._pool.acquire() as con, con.transaction():
+            account = await store.account_by_subject(con, identity.issuer, identity.subject)
+            if account is None:
+                return
+            ended = await store.delete_sessions_of(con, account.account_id)
+            await audit.append(
+                con,
+                by_system(
+                    SSO_ACTOR,
+                    AuditAction.LOGIN_REFUSED,
+                    detail={
+                        "account_id": account.account_id,
+                        "reason": refused.reason,
+                        "sessions_ended": ended,
+                    },
+                ),
+            )
 
     async def session_account(self, token: str) -> Account | None:
         if not token:
@@ -294,7 +419,7 @@ class AccountService:
         password_hash = await self._hash(password)
         async with self._pool.acquire() as con, con.transaction():
             if not await store.set_password_hash(con, account_id, password_hash):
-                raise AccountError("Unbekanntes Konto.")
+                await self._refuse_unknown_or_sso(con, account_id)
             await store.delete_sessions_of(con, account_id)
             await self._audit(con, by, AuditAction.PASSWORD_CHANGED, {"account_id": account_id})
 
@@ -365,6 +490,8 @@ class AccountService:
         account's username from ``client``: after too many the login throttle refuses
         (:class:`LoginRefused` ``throttled``), here and at the login page alike.
         """
+        if account.sso:
+            raise _refused("current_password", NO_LOCAL_PASSWORD)
         problems: list[FieldError] = []
         if not current:
             problems.append(FieldError(field="current_password", reason=_NO_CURRENT))
@@ -423,7 +550,7 @@ class AccountService:
         async with self._pool.acquire() as con, con.transaction():
             account = await store.reset_password_hash(con, account_id, password_hash)
             if account is None:
-                raise AccountError("Unbekanntes Konto.")
+                await self._refuse_unknown_or_sso(con, account_id)
             ended = await store.delete_sessions_of(con, account_id)
             await self._audit(
                 con,
@@ -440,6 +567,14 @@ class AccountService:
         if account is None:
             raise AccountError(f"Ein Konto {username!r} gibt es nicht.")
         return account
+
+    @staticmethod
+    async def _refuse_unknown_or_sso(con: Connection, account_id: int) -> NoReturn:
+        """Why a password could not be set: no such account, or one of single sign-on."""
+        account = await store.account_by_id(con, account_id)
+        if account is not None and account.sso:
+            raise AccountError(NO_LOCAL_PASSWORD)
+        raise AccountError("Unbekanntes Konto.")
 
     @staticmethod
     def _check_password(password: str) -> None:

@@ -9,6 +9,7 @@ from protection.keyring import KeyRing
 from schemas.residence_routes import ResidenceRoutes
 from service.access import AccessService
 from service.accounts import AccountService
+from service.attachments import AttachmentService
 from service.cases import CaseService
 from service.codec import CodecService
 from service.directory import DirectoryService
@@ -29,6 +30,7 @@ class Services:
     directory: DirectoryService
     inbox: InboxService
     notes: NoteService
+    attachments: AttachmentService
     records: RecordsService
     flyers: FlyerService
     codec: CodecService

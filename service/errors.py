@@ -13,7 +13,8 @@
     │   │   └── NameTaken       (directory) the town has an entry of this name already
     │   ├── Invalid             the input is wrong; ``fields`` name where (FieldError)
     │   │   └── AccountError    (accounts) an account cannot be made or changed so
-    │   └── LoginRefused        a wrong password, or too many of them (``reason``)
+    │   ├── LoginRefused        a wrong password, or too many of them (``reason``)
+    │   └── (Forbidden) SsoRefused  a single sign-on not accepted (``reason``)
     └── ServiceUnavailable      ... because a server is unreachable or no outcome came in time:
                                 the same request repeated later is carried out at most once
 
@@ -109,9 +110,53 @@ class LoginRefused(Refused):
         self.reason: Literal["invalid", "throttled"] = reason
 
 
+SsoReason = Literal[
+    "not_configured",
+    "aborted",
+    "state",
+    "token",
+    "no_role",
+    "several_roles",
+    "deactivated",
+    "username",
+    "username_taken",
+]
+_SSO_MESSAGES: dict[str, str] = {
+    "not_configured": "Die Anmeldung mit dem Kreis-Konto ist hier nicht eingerichtet.",
+    "aborted": "Die Anmeldung mit dem Kreis-Konto wurde abgebrochen oder vom Anmeldedienst "
+    "des Kreises abgelehnt.",
+    "state": "Diese Anmeldung gehört nicht zu diesem Browser oder ist abgelaufen (nach "
+    "10 Minuten). Bitte melden Sie sich noch einmal an.",
+    "token": "Der Anmeldedienst des Kreises hat keine gültige Bestätigung geschickt. Bitte "
+    "melden Sie sich noch einmal an; geschieht das wieder, wenden Sie sich an die IT.",
+    "no_role": "Ihr Kreis-Konto ist für die Ausreise-Fallsteuerung freigeschaltet, aber "
+    "keiner Rolle zugeordnet (ABH, KI, Betrieb oder Administration). Bitte wenden Sie sich "
+    "an die Administration, damit Ihr Kreis-Konto in die passende Gruppe aufgenommen wird.",
+    "several_roles": "Ihr Kreis-Konto ist mehreren Rollen zugleich zugeordnet; ein Konto hat "
+    "hier genau eine. Bitte wenden Sie sich an die Administration, damit Ihr Kreis-Konto "
+    "nur in einer der Gruppen bleibt.",
+    "deactivated": "Ihr Konto ist deaktiviert. Bitte wenden Sie sich an die Administration.",
+    "username": "Der Anmeldedienst des Kreises hat keinen brauchbaren Benutzernamen "
+    "geschickt. Bitte wenden Sie sich an die IT.",
+    "username_taken": "Ihr Benutzername gehört hier schon zu einem anderen Konto (mit "
+    "Passwort). Bitte wenden Sie sich an die Administration.",
+}
+
+
+class SsoRefused(Forbidden):
+    """A single sign-on that is not accepted; ``message`` is the German text for the login
+    page, ``reason`` what went wrong (the page chooses its status by it)."""
+
+    def __init__(self, reason: SsoReason, detail: str = "") -> None:
+        super().__init__(_SSO_MESSAGES[reason])
+        self.reason: SsoReason = reason
+        self.detail = detail  # for the log: never shown, never personal data
+
+
 class Backend(StrEnum):
     DATABASE = "database"
     TEMPORAL = "temporal"
+    IDENTITY_PROVIDER = "identity_provider"  # the county's OpenID Connect provider
 
 
 class ServiceUnavailable(ServiceError):

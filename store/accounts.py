@@ -15,7 +15,8 @@ from schemas.accounts import AccessLogEntry, Account, ApiToken, Role
 from store.db import Connection
 
 _ACCOUNT_COLUMNS = (
-    "account_id, username, display_name, role, active, must_change_password, team_lead"
+    "account_id, username, display_name, role, active, must_change_password, team_lead, "
+    "oidc_subject IS NOT NULL AS sso"
 )
 
 
@@ -27,6 +28,7 @@ def _account(row: asyncpg.Record) -> Account:
         role=Role(row["role"]),
         active=row["active"],
         must_change_password=row["must_change_password"],
+        sso=row["sso"],
         team_lead=row["team_lead"],
     )
 
@@ -49,23 +51,72 @@ async def insert_account(
     return None if row is None else _account(row)
 
 
-async def account_with_hash(con: Connection, username: str) -> tuple[Account, str] | None:
+async def account_with_hash(con: Connection, username: str) -> tuple[Account, str | None] | None:
+    """The account and its password hash (None: a single sign-on account, no local password)."""
     row = await con.fetchrow(
         f"SELECT {_ACCOUNT_COLUMNS}, password_hash FROM accounts WHERE username = $1", username
     )
     return None if row is None else (_account(row), row["password_hash"])
 
 
-async def account_by_username(con: Connection, username: str) -> Account | None:
+async def account_by_id(con: Connection, account_id: int) -> Account | None:
     row = await con.fetchrow(
-        f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE username = $1", username
+        f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE account_id = $1", account_id
     )
     return None if row is None else _account(row)
 
 
-async def account_by_id(con: Connection, account_id: int) -> Account | None:
+async def account_by_subject(con: Connection, issuer: str, subject: str) -> Account | None:
+    """The account a single sign-on made for the provider's ``sub``."""
     row = await con.fetchrow(
-        f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE account_id = $1", account_id
+        f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE oidc_issuer = $1 AND oidc_subject = $2",
+        issuer,
+        subject,
+    )
+    return None if row is None else _account(row)
+
+
+async def insert_sso_account(
+    con: Connection, issuer: str, subject: str, username: str, display_name: str, role: Role
+) -> Account | None:
+    """A new account without a local password; None when the username is taken."""
+    row = await con.fetchrow(
+        "INSERT INTO accounts (username, display_name, role, oidc_issuer, oidc_subject) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO NOTHING "
+        f"RETURNING {_ACCOUNT_COLUMNS}",
+        username,
+        display_name,
+        role.value,
+        issuer,
+        subject,
+    )
+    return None if row is None else _account(row)
+
+
+async def update_sso_account(
+    con: Connection, account_id: int, display_name: str, role: Role
+) -> Account | None:
+    """The role and display name of a single sign-on account as the provider says now;
+    the account as it was before (locked until the transaction ends), None if unknown. An
+    account whose role changes no longer leads a team (an admin makes it lead the new one)."""
+    row = await con.fetchrow(
+        f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE account_id = $1 FOR UPDATE", account_id
+    )
+    if row is None:
+        return None
+    await con.execute(
+        "UPDATE accounts SET display_name = $2, role = $3,"
+        " team_lead = team_lead AND role = $3 WHERE account_id = $1",
+        account_id,
+        display_name,
+        role.value,
+    )
+    return _account(row)
+
+
+async def account_by_username(con: Connection, username: str) -> Account | None:
+    row = await con.fetchrow(
+        f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE username = $1", username
     )
     return None if row is None else _account(row)
 
@@ -92,7 +143,8 @@ async def set_team_lead(con: Connection, account_id: int, lead: bool) -> bool:
 
 async def set_password_hash(con: Connection, account_id: int, password_hash: str) -> bool:
     done = await con.fetchval(
-        "UPDATE accounts SET password_hash = $2 WHERE account_id = $1 RETURNING true",
+        "UPDATE accounts SET password_hash = $2 "
+        "WHERE account_id = $1 AND oidc_subject IS NULL RETURNING true",
         account_id,
         password_hash,
     )
@@ -134,7 +186,7 @@ async def reset_password_hash(
     """A one-time password set by an admin: the account must change it at its next login."""
     row = await con.fetchrow(
         "UPDATE accounts SET password_hash = $2, must_change_password = true "
-        f"WHERE account_id = $1 RETURNING {_ACCOUNT_COLUMNS}",
+        f"WHERE account_id = $1 AND oidc_subject IS NULL RETURNING {_ACCOUNT_COLUMNS}",
         account_id,
         password_hash,
     )
@@ -255,7 +307,7 @@ async def touch_session(con: Connection, token_hash: bytes, idle: timedelta) -> 
         "WHERE s.token_hash = $1 AND a.account_id = s.account_id AND a.active "
         "AND s.expires_at > now() AND s.last_seen + $2::interval > now() "
         "RETURNING a.account_id, a.username, a.display_name, a.role, a.active, "
-        "a.must_change_password, a.team_lead",
+        "a.must_change_password, a.team_lead, a.oidc_subject IS NOT NULL AS sso",
         token_hash,
         idle,
     )

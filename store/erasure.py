@@ -23,6 +23,7 @@ PERSONAL_TABLES = (
     "outbox",  # its attachments go by ON DELETE CASCADE
     "case_documents",
     "case_notes",
+    "case_attachments",  # sealed with the case's key, shredded beside: unreadable in backups
 )
 # Tables with personal data in some columns only; the other columns are records that stay.
 # An arrival's (Neu zugewandert) personal data is erased by ``store.arrivals``: these columns,

@@ -60,33 +60,40 @@ def _quote(identifier: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_server_dsn() -> Iterator[str]:
-    """DSN of a server we may create databases on: ``TEST_DATABASE_URL`` or an embedded one."""
+def pg_server_dsn(worker_id: str) -> Iterator[str]:
+    """DSN of a server we may create databases on: ``TEST_DATABASE_URL`` or an embedded one.
+
+    Under pytest-xdist each worker process runs a server of its own (``gw0``, ``gw1``, … as
+    folders), as it runs Temporal servers of its own: the workers share nothing but the disk.
+    """
     external = os.environ.get("TEST_DATABASE_URL")
     if external:
         yield external
         return
-    with embedded_postgres(TEST_PG_DIR) as dsn:
+    folder = TEST_PG_DIR if worker_id == "master" else TEST_PG_DIR / worker_id
+    with embedded_postgres(folder) as dsn:
         yield dsn
 
 
 @pytest.fixture(scope="session")
-async def pg_template(pg_server_dsn: str) -> str:
-    """Name of a database migrated to the current schema, rebuilt every session.
+async def pg_template(pg_server_dsn: str, worker_id: str) -> str:
+    """Name of a database migrated to the current schema, rebuilt every session (one per
+    xdist worker, should the workers share an external server).
 
     Rebuilding (not reusing) means an edited migration file is always picked up.
     """
+    template = TEMPLATE_DB if worker_id == "master" else f"{TEMPLATE_DB}_{worker_id}"
     admin = await asyncpg.connect(pg_server_dsn)
     try:
         await admin.execute("SELECT pg_advisory_lock($1)", TEMPLATE_LOCK)
-        await admin.execute(f"DROP DATABASE IF EXISTS {_quote(TEMPLATE_DB)} WITH (FORCE)")
-        await admin.execute(f"CREATE DATABASE {_quote(TEMPLATE_DB)}")
-        async with open_pool(with_database(pg_server_dsn, TEMPLATE_DB)) as pool:
+        await admin.execute(f"DROP DATABASE IF EXISTS {_quote(template)} WITH (FORCE)")
+        await admin.execute(f"CREATE DATABASE {_quote(template)}")
+        async with open_pool(with_database(pg_server_dsn, template)) as pool:
             await apply_migrations(pool)
         # The pool is closed here: CREATE DATABASE ... TEMPLATE needs the template unused.
     finally:
         await admin.close()  # releases the lock
-    return TEMPLATE_DB
+    return template
 
 
 @pytest.fixture

@@ -137,6 +137,7 @@ async def test_fresh_database_migrates_to_the_expected_tables(dsn: str) -> None:
         "household_children",
         "household_links",
         "case_notes",
+        "case_attachments",  # 028_case_attachments
         "status_events",
         "timeline",
         "tasks",

@@ -968,6 +968,8 @@ async def test_the_openapi_document_lists_every_route(http: httpx.AsyncClient) -
         f"{V1}/cases/{{case_id}}",
         f"{V1}/cases/{{case_id}}/consent-withdrawal",
         f"{V1}/cases/{{case_id}}/notes",
+        f"{V1}/cases/{{case_id}}/attachments",
+        f"{V1}/cases/{{case_id}}/attachments/{{attachment_id}}",
         f"{V1}/cases/{{case_id}}/route-failure",
         f"{V1}/cases/{{case_id}}/departure-deadline",
         f"{V1}/cases/{{case_id}}/supporters",

@@ -356,7 +356,11 @@ async def test_the_case_page_and_account_administration_in_the_web_are_chained(
         for entry in await all_entries(site.pool)
         if entry.actor == "w.admin"
     ]
+    admin_id = next(
+        a.account_id for a in await site.accounts.list_accounts() if a.username == "w.admin"
+    )
     assert by_admin == [
+        ("login", {"account_id": admin_id, "method": "password"}),  # the form's login
         ("account_created", {"account_id": new_id, "username": "w.neu", "role": "ki"}),
         ("account_deactivated", {"account_id": new_id}),
     ]

@@ -114,6 +114,11 @@ ENDPOINTS = [
     Endpoint("GET", "/cases", frozenset({"abh", "ki"})),
     Endpoint("GET", f"/cases/{_UNKNOWN_CASE}/notes", frozenset({"abh"})),
     Endpoint("POST", f"/cases/{_UNKNOWN_CASE}/notes", frozenset({"abh"}), json={"text": "x"}),
+    Endpoint("GET", f"/cases/{_UNKNOWN_CASE}/attachments", frozenset({"abh", "ki"})),
+    Endpoint("POST", f"/cases/{_UNKNOWN_CASE}/attachments", frozenset({"abh", "ki"})),
+    Endpoint(
+        "GET", f"/cases/{_UNKNOWN_CASE}/attachments/{_UNKNOWN_TASK}", frozenset({"abh", "ki"})
+    ),
     Endpoint("GET", "/tasks", frozenset({"abh", "ki"})),
     Endpoint(
         "POST",
@@ -182,6 +187,9 @@ async def test_every_route_is_in_the_role_table(app: FastAPI) -> None:
         ("POST", f"{V1}/cases/{{case_id}}/consent-withdrawal"),
         ("POST", f"{V1}/cases/{{case_id}}/notes"),
         ("GET", f"{V1}/cases/{{case_id}}/notes"),
+        ("GET", f"{V1}/cases/{{case_id}}/attachments"),
+        ("POST", f"{V1}/cases/{{case_id}}/attachments"),
+        ("GET", f"{V1}/cases/{{case_id}}/attachments/{{attachment_id}}"),
         ("POST", f"{V1}/cases/{{case_id}}/supporters"),
         ("POST", f"{V1}/cases/{{case_id}}/route-failure"),
         ("POST", f"{V1}/cases/{{case_id}}/departure-deadline"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
@@ -37,6 +38,7 @@ from tests.browserkit import (
 )
 from tests.casekit import HELD
 from tests.sitekit import PASSWORD, Site, today
+from tests.test_attachments import pdf, png
 from web import labels
 
 # ------------------------------------------------------------------ tests
@@ -427,3 +429,59 @@ async def test_swagger_ui_runs_under_its_own_policy_without_the_internet(
     await context.close()
     assert not violations, violations
     assert not elsewhere, elsewhere
+
+
+async def test_abh_attaches_a_paper_with_the_keyboard(
+    site: Site, page: Page, tmp_path: Path
+) -> None:
+    case_id = await site.open_case()
+    username = await new_person(site, Role.ABH)
+    renamed = tmp_path / "bescheinigung.pdf"
+    renamed.write_bytes(png())  # a PNG under a PDF's name
+    scan = tmp_path / "bescheinigung-scan.pdf"
+    scan.write_bytes(pdf("Grenzuebertritt"))
+    await log_in(page, username, path=f"/faelle/{case_id}")
+    await expect(page.get_by_role("heading", name="Anlagen")).to_be_visible()
+
+    async def choose(file: Path) -> None:
+        """The file input by keyboard: Tab to it, Space opens the chooser."""
+        await tab_to(page, "#anlage-file")
+        async with page.expect_file_chooser() as chooser:
+            await page.keyboard.press("Space")
+        await (await chooser.value).set_files(file)
+
+    await tab_to(page, "summary:text('Anlage hinzufügen')")
+    await page.keyboard.press("Enter")
+    await tab_to(page, "#anlage-kind")
+    await page.keyboard.type("Grenz")  # a select picks the option its text starts with
+    await expect(page.locator("#anlage-kind")).to_have_value("border_crossing")
+    await type_into(page, "#anlage-description", "Ausreise über Düsseldorf")
+    await choose(renamed)
+    await tab_to(page, "button:text('Anlage hochladen')")
+    await page.keyboard.press("Enter")
+    await page.wait_for_load_state()
+    error = page.locator("#anlage-file-fehler")
+    await expect(error).to_contain_text("Die Datei ist nach ihrem Inhalt PNG")
+    await expect(page.locator("#anlage-file")).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("#anlage-kind")).to_have_value("border_crossing")
+    await expect(page.locator("#anlage-description")).to_have_value("Ausreise über Düsseldorf")
+    await assert_accessible(page, "the case page with a refused attachment")
+
+    await choose(scan)
+    await tab_to(page, "button:text('Anlage hochladen')")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("status")).to_have_text(labels.MESSAGES["anlage_gespeichert"])
+    row = page.get_by_role("row").filter(has_text="Ausreise über Düsseldorf")
+    await expect(row).to_contain_text("Grenzübertrittsbescheinigung")
+    await expect(row).to_contain_text("PDF")
+    await assert_accessible(page, "the case page with an attachment")
+    # The download, by keyboard too: the file as it was, under a name of what it is.
+    link = row.get_by_role("link")
+    await tab_to(page, f"a[href='{await link.get_attribute('href')}']")
+    async with page.expect_download() as downloading:
+        await page.keyboard.press("Enter")
+    download = await downloading.value
+    assert download.suggested_filename.startswith(f"Grenzuebertrittsbescheinigung-{case_id}-")
+    saved = tmp_path / "heruntergeladen.pdf"
+    await download.save_as(saved)
+    assert saved.read_bytes() == scan.read_bytes()

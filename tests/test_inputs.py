@@ -56,6 +56,7 @@ from commands import audit as audit_cli
 from commands import retention as retention_cli
 from config.settings import Settings
 from schemas.accounts import Role
+from schemas.attachments import AttachmentDraft
 from schemas.case import (
     ConsentWithdrawal,
     DeadlineExtension,
@@ -78,6 +79,7 @@ from schemas.notes import NoteDraft
 from schemas.offers import OfferDraft
 from schemas.partners import PartnerDraft
 from schemas.reassignment import TaskReassignment
+from schemas.sso import SsoFlow
 from schemas.tasks import (
     CompleteTask,
     EnforcementResult,
@@ -169,6 +171,8 @@ PAGES_AND_CLIS: set[type[BaseModel]] = {
     PartnerDraft,  # web/routes/admin.py (admin/partner), starter partners add|update
     OfferDraft,  # web/routes/admin.py (admin/angebote), starter offers add|update
     StatusEvent,  # starter event|events, starter/csv_format.py
+    AttachmentDraft,  # the multipart fields beside the file (api/routes/attachments.py, page)
+    SsoFlow,  # web/routes/login.py: the single sign-on's flow, read back from a cookie
 }
 
 INPUT_MODELS = sorted(api_bodies() | update_arguments() | PAGES_AND_CLIS, key=lambda m: m.__name__)
@@ -363,6 +367,16 @@ EXAMPLES: dict[type[BaseModel], list[dict[str, Any]]] = {
         {"kind": "step_failed", "checked_on": "2026-11-30", "action": "In der Akte ergänzt"}
     ],
     NoteDraft: [{"text": "Termin bei der Botschaft am 12.01.\nPass beantragt."}],
+    AttachmentDraft: [{"kind": "border_crossing", "description": "Ausreise über Düsseldorf"}],
+    SsoFlow: [
+        {
+            "state": "s" * 43,
+            "nonce": "n-_" * 15,
+            "code_verifier": "V" * 86,
+            "next_path": "/faelle?seite=2",
+            "started_at": "2026-01-05T09:30:00Z",
+        }
+    ],
     CompleteTask: [
         {
             "task_id": "0f3c8c1e-8f5b-4c1e-9a3e-3f1f0b7a9d21",

@@ -24,6 +24,7 @@ from schemas.local_time import BERLIN
 from schemas.residence_routes import ResidenceRoutes
 from service.access import AccessService
 from service.accounts import AccountService
+from service.attachments import AttachmentService
 from service.cases import CaseService
 from service.directory import DirectoryService
 from service.errors import Refused
@@ -144,6 +145,11 @@ def access_of(request: Request) -> AccessService:
 
 def notes_of(request: Request) -> NoteService:
     service: NoteService = request.app.state.notes
+    return service
+
+
+def attachments_of(request: Request) -> AttachmentService:
+    service: AttachmentService = request.app.state.attachments
     return service
 
 

@@ -66,6 +66,14 @@ OUTCOMES = {
 
 TASK_STATUSES = {"open": "offen", "completed": "erledigt", "cancelled": "entfallen"}
 
+ATTACHMENT_KINDS = {
+    "consent": "Einwilligung (unterschrieben)",
+    "border_crossing": "Grenzübertrittsbescheinigung",
+    "other": "Sonstiges",
+}
+ATTACHMENT_FIELDS = {"kind": "Art", "description": "Beschreibung", "file": "Datei"}
+MEDIA_LABELS = {"application/pdf": "PDF", "image/jpeg": "JPEG-Bild", "image/png": "PNG-Bild"}
+
 ROLES = {
     Role.ABH: "Ausländerbehörde (ABH)",
     Role.KI: "Kommunales Integrationszentrum (KI)",
@@ -297,6 +305,7 @@ MESSAGES = {
     "notiz_gespeichert": "Die Notiz ist gespeichert.",
     "ausreise_erfasst": "Die Ausreise ist erfasst.",
     "wieder_eroeffnet": "Der Fall ist wieder eröffnet; die neue Ausreisepflicht ist erfasst.",
+    "anlage_gespeichert": "Die Anlage ist gespeichert (verschlüsselt).",
     "sperre_gesetzt": "Die Löschsperre ist gesetzt: Der Fall wird nicht gelöscht, bis sie "
     "aufgehoben ist.",
     "sperre_aufgehoben": "Die Löschsperre ist aufgehoben.",
@@ -382,6 +391,18 @@ _REASONS = {
     "no such partner in the directory": "Diesen Partner gibt es im Verzeichnis nicht.",
     "required when the flyer was handed over": "Bitte das Datum der Aushändigung angeben.",
     "only when the flyer was handed over": "Nur angeben, wenn es ausgehändigt wurde.",
+    "the file is empty": "Die Datei ist leer.",
+    "given more than once": "Bitte nur einmal angeben.",
+    "must be a file": "Bitte eine Datei auswählen (PDF, JPEG oder PNG).",
+    "must be text, not a file": "Hier bitte Text angeben, keine Datei.",
+    "not a field of this form": "Dieses Feld gehört nicht zum Formular.",
+    "must be a PDF, JPEG or PNG file (judged by its content)": (
+        "Nur PDF, JPEG oder PNG: Nach ihrem Inhalt ist die Datei nichts davon."
+    ),
+    "must be multipart/form-data": "Das Formular kam nicht vollständig an. Bitte erneut senden.",
+    "not a well-formed multipart/form-data body": (
+        "Das Formular kam nicht vollständig an. Bitte erneut senden."
+    ),
     "must be in the conversation language": "Die Dolmetschung muss in der Gesprächssprache sein.",
     "no interpreter for a conversation in German": (
         "Für ein Gespräch auf Deutsch wird keine Dolmetschung erfasst."
@@ -416,9 +437,7 @@ _REQUIRED = {
     "participants": "Bitte angeben, wer teilgenommen hat (mindestens die Person selbst).",
     "record_copy": "Bitte angeben, wie die Person ihre Ausfertigung erhalten hat.",
     "interpreter_mode": "Bitte angeben, wie gedolmetscht wurde, oder die Sprache leer lassen.",
-    "kind": "Bitte angeben, wie die Person das Land verlassen hat.",
-    "proof": "Bitte den Nachweis der Ausreise wählen.",
-    "status": "Bitte den neuen Aufenthaltsstatus wählen.",
+    "file": "Bitte eine Datei auswählen (PDF, JPEG oder PNG).",
 }
 
 _BY_TYPE = {
@@ -440,6 +459,16 @@ _BY_TYPE = {
     "string_too_long": "Der Text ist zu lang.",
     "string_pattern_mismatch": "Das Format stimmt nicht.",
 }
+
+
+def mebibytes(size: int) -> str:
+    """A size as the pages say it: ``10 MiB``, ``2,5 MiB``, ``300 KiB``."""
+    if size >= 1024 * 1024:
+        value, unit = size / (1024 * 1024), "MiB"
+    else:
+        value, unit = max(size / 1024, 0.1), "KiB"
+    text = f"{value:.1f}".removesuffix(".0").replace(".", ",")
+    return f"{text} {unit}"
 
 
 def reason(field: str, text: str, error_type: str = "value_error") -> str:
@@ -471,6 +500,18 @@ def reason(field: str, text: str, error_type: str = "value_error") -> str:
         if decision.group(1) == "required":
             return f"Bitte angeben bei der Entscheidung „{word}“."
         return f"Nur bei der Entscheidung „{word}“ angeben."
+    mismatch = re.fullmatch(
+        r"the content is (PDF|JPEG|PNG), the (declared content type|file name's ending) says "
+        "otherwise",
+        text,
+    )
+    if mismatch:
+        media, claim = mismatch.groups()
+        said = "der angegebene Dateityp" if claim.startswith("declared") else "die Dateiendung"
+        return f"Die Datei ist nach ihrem Inhalt {media}, {said} sagt etwas anderes."
+    limit = re.fullmatch(r"larger than the limit of (\d+) bytes", text)
+    if limit:
+        return f"Die Datei ist zu groß: höchstens {mebibytes(int(limit.group(1)))}."
     if text.startswith("unknown town: "):
         return "Diesen Ort gibt es im Kreis Unna nicht."
     elsewhere = re.fullmatch(r"the partner works in (.+), not in the person's town", text)

@@ -14,7 +14,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
+from api.uploads import read_upload
 from schemas.accounts import Account, Role
+from schemas.attachments import AttachmentDraft
 from schemas.case import (
     ConsentWithdrawal,
     DeadlineExtension,
@@ -35,6 +37,7 @@ from web.common import (
     CASE_ID,
     PageRefused,
     access_of,
+    attachments_of,
     cases_of,
     logged_in,
     notes_of,
@@ -66,6 +69,8 @@ async def _abh_case_page(
     """``refused``: the form of the page that was sent and refused (answered 422)."""
     try:
         found = await access_of(request).case_file(account, case_id, "Fallseite")
+        # Part of the page whose opening was just logged.
+        attachments = await attachments_of(request).attachments(account, case_id, None)
     except NotFound:
         raise PageRefused(404, "Diesen Fall gibt es nicht.") from None
     return render(
@@ -86,6 +91,8 @@ async def _abh_case_page(
         documents=found.documents,
         children=found.children,
         notes=found.notes,
+        attachments=attachments,
+        attachment_max_bytes=attachments_of(request).max_bytes,
     )
 
 
@@ -150,6 +157,8 @@ class CaseAction:
     choices: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
     hints: dict[str, str] = dataclasses.field(default_factory=dict)  # help beside a field
     note: str | None = None  # said at the top of the form
+    # What a missing field of this form says (a field name other forms use too: "kind").
+    missing: dict[str, str] = dataclasses.field(default_factory=dict)
     closed: bool = False  # offered on a closed case (the others: on an open one)
 
 
@@ -199,6 +208,10 @@ ACTIONS: dict[str, CaseAction] = {
             "programme": _words(ReturnProgramme, labels.RETURN_PROGRAMMES),
             "proof": _words(ProofKind, labels.PROOF_KINDS),
         },
+        missing={
+            "kind": "Bitte angeben, wie die Person das Land verlassen hat.",
+            "proof": "Bitte den Nachweis der Ausreise wählen.",
+        },
         hints={
             "programme": "Nur bei einer Ausreise mit Rückkehrförderung.",
             "crossed_on": "Der Tag des Grenzübertritts; nicht in der Zukunft.",
@@ -222,6 +235,7 @@ ACTIONS: dict[str, CaseAction] = {
                 labels.RESIDENCE_STATUSES,
             )
         },
+        missing={"status": "Bitte den neuen Aufenthaltsstatus wählen."},
         hints={
             "effective_date": "Der Tag, an dem die neue Entscheidung wirksam wurde.",
             "departure_deadline": "Die Ausreisefrist der neuen Entscheidung (bei einer "
@@ -263,7 +277,10 @@ async def case_action(request: Request, case_id: str, name: str) -> Response:
     except ValidationError as error:
         for detail in error.errors():
             field = str(detail["loc"][0])
-            errors.setdefault(field, []).append(labels.reason(field, detail["msg"], detail["type"]))
+            text = labels.reason(field, detail["msg"], detail["type"])
+            if detail["type"] == "missing":
+                text = action.missing.get(field, text)
+            errors.setdefault(field, []).append(text)
     else:
         try:
             await _carry_out(request, account, case_id, entry)
@@ -300,6 +317,86 @@ async def _carry_out(request: Request, account: Account, case_id: str, entry: Ba
         await cases.reopen(account, case_id, entry)
 
 
+_NO_ATTACHMENT = "Diese Anlage gibt es nicht."
+ATTACHMENT_FORM = "anlage"  # the name of the attachment form in RefusedForm
+
+
+@router.post("/faelle/{case_id}/anlagen")
+async def add_attachment(request: Request, case_id: str) -> Response:
+    """The case page's upload form (multipart): refused like the page's other forms, with
+    the page again (422) and the reasons at the fields."""
+    account = await logged_in(request, Role.ABH, Role.KI)
+    if not CASE_ID.fullmatch(case_id):
+        raise PageRefused(404, "Diesen Fall gibt es nicht.")
+    service = attachments_of(request)
+    values: dict[str, str] = {}
+    errors: dict[str, list[str]] = {}
+    try:
+        form = await read_upload(request, service.max_bytes, ("kind", "description"))
+    except Invalid as refused:
+        _add_refusals(errors, refused)
+    else:
+        values = form.fields
+        draft: AttachmentDraft | None = None
+        try:
+            draft = AttachmentDraft.model_validate({k: v for k, v in values.items() if v})
+        except ValidationError as error:
+            for detail in error.errors():
+                field = str(detail["loc"][0])
+                errors.setdefault(field, []).append(
+                    labels.reason(field, detail["msg"], detail["type"])
+                )
+        if form.upload is None:
+            errors.setdefault("file", []).append(labels.reason("file", "required"))
+        if draft is not None and form.upload is not None:
+            try:
+                await service.add(account, case_id, draft, form.upload)
+            except NotFound:
+                raise PageRefused(404, "Diesen Fall gibt es nicht.") from None
+            except Invalid as refused:
+                _add_refusals(errors, refused)
+            except Conflict:
+                errors["form"] = [
+                    "Die Daten dieses Falls sind gelöscht: Es kommen keine Anlagen mehr hinzu."
+                ]
+            else:
+                return redirect(f"/faelle/{quote(case_id)}?meldung=anlage_gespeichert")
+    page = _ki_case_page if account.role is Role.KI else _abh_case_page
+    return await page(request, account, case_id, RefusedForm(ATTACHMENT_FORM, values, errors))
+
+
+def _add_refusals(errors: dict[str, list[str]], refused: Invalid) -> None:
+    """A service's refusal at its fields; one about the whole body is the form's."""
+    for fault in refused.fields:
+        field = "form" if fault.field == "body" else fault.field
+        errors.setdefault(field, []).append(labels.reason(fault.field, fault.reason))
+
+
+@router.get("/faelle/{case_id}/anlagen/{attachment_id}")
+async def attachment_file(request: Request, case_id: str, attachment_id: str) -> Response:
+    """An attachment's file, to save (never shown inline); every download is logged."""
+    account = await logged_in(request, Role.ABH, Role.KI)
+    try:
+        if not CASE_ID.fullmatch(case_id):
+            raise ValueError(case_id)
+        wanted = UUID(attachment_id)
+    except ValueError:
+        raise PageRefused(404, _NO_ATTACHMENT) from None
+    try:
+        found = await attachments_of(request).file(account, case_id, wanted, "Anlage")
+    except NotFound:
+        raise PageRefused(404, _NO_ATTACHMENT) from None
+    return Response(
+        found.data,
+        media_type=found.content_type,
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Disposition": f'attachment; filename="{found.file_name}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
 async def _ki_case_page(
     request: Request,
     account: Account,
@@ -315,12 +412,20 @@ async def _ki_case_page(
             404, "Diesen Fall gibt es nicht oder er wurde dem KI nicht übermittelt."
         ) from None
     assert isinstance(view, KiCaseView)  # what the KI's role sees
+    try:
+        attachments = await attachments_of(request).attachments(account, case_id, None)
+    except NotFound:  # the consent was withdrawn in between
+        raise PageRefused(
+            404, "Diesen Fall gibt es nicht oder er wurde dem KI nicht übermittelt."
+        ) from None
     return render(
         request,
         "ki_case.html",
         account,
         case_id=case_id,
         view=view,
+        attachments=attachments,
+        attachment_max_bytes=attachments_of(request).max_bytes,
         status_code=422 if refused else 200,
         **_form_context(refused, {"unterstuetzer": ACTIONS["unterstuetzer"]}),
     )
