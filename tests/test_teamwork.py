@@ -26,6 +26,7 @@ from schemas.reassignment import TaskReassignment
 from service.accounts import AccountService
 from service.errors import AccountError, Conflict, Forbidden, Invalid
 from service.inbox import InboxService
+from store import accounts as account_store
 from store import cases as case_store
 from tests.sitekit import PASSWORD, Site
 from tests.test_api import V1, account_service, http_client
@@ -400,3 +401,14 @@ async def test_the_admin_sets_the_team_lead_on_the_accounts_page(site: Site) -> 
     )
     async with await site.person(Role.ABH) as abh_client:
         assert (await abh_client.get("/admin/konten")).status_code == 403
+
+
+async def test_a_single_sign_on_that_changes_the_role_ends_the_lead(pool: asyncpg.Pool) -> None:
+    accounts = AccountService(pool)
+    kept = await new_account(accounts, Role.ABH, lead=True)
+    moved = await new_account(accounts, Role.ABH, lead=True)
+    async with pool.acquire() as con, con.transaction():
+        await account_store.update_sso_account(con, kept.account_id, "Gleiche Rolle", Role.ABH)
+        await account_store.update_sso_account(con, moved.account_id, "Jetzt Betrieb", Role.OPS)
+    leads = {a.account_id: a.team_lead for a in await accounts.list_accounts()}
+    assert leads[kept.account_id] and not leads[moved.account_id]
