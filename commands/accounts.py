@@ -9,6 +9,8 @@
     python -m commands.accounts list
     python -m commands.accounts email --username U --email name@kreis-unna.de
     python -m commands.accounts email --username U --clear
+    python -m commands.accounts team-lead --username U
+    python -m commands.accounts team-lead --username U --off
 
 It talks to the database directly (this is how the first admin comes to exist): the one in
 ``DATABASE_URL``, else the embedded PostgreSQL under ``CASE_DATA_DIR`` (attached to when the
@@ -27,11 +29,16 @@ A token name is used once: a name any token has had, a revoked one too, is refus
 ``email`` sets (or, with ``--clear``, removes) the address an account's notices go to
 (reminders, overdue tasks, new KI referrals, the daily digest; docs/benachrichtigungen.md).
 
+``team-lead`` makes an ABH or KI account its team's lead (``--off``: no longer): a lead
+reassigns the team's open tasks in bulk (the inbox, ``POST /api/v1/tasks/assign``). The
+account keeps its role; ``list`` marks leads with ``lead``.
+
 A token is revoked by the name it was made with (all active tokens of that name): the next
 request with it is refused, so a leaked token is closed without restarting anything.
 
 Exit codes: 0 done, 1 refused (taken username or token name, short password, no such token
-or account, no terminal to ask on), 2 the database is unusable.
+or account, a team lead of another role than abh or ki, no terminal to ask on), 2 the
+database is unusable.
 """
 
 from __future__ import annotations
@@ -46,7 +53,7 @@ from config.settings import Settings
 from runtime.commands import command_pool, run_command
 from schemas.accounts import Role
 from service.accounts import AccountService
-from service.errors import AccountError
+from service.errors import AccountError, NotFound
 
 EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
 
@@ -82,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     address = email.add_mutually_exclusive_group(required=True)
     address.add_argument("--email", help="a work address, e.g. name@kreis-unna.de")
     address.add_argument("--clear", action="store_true", help="no notice mails to this account")
+    lead = commands.add_parser(
+        "team-lead", help="let an abh or ki account reassign its team's tasks in bulk"
+    )
+    lead.add_argument("--username", required=True)
+    lead.add_argument("--off", action="store_true", help="the account no longer leads its team")
     return parser
 
 
@@ -158,10 +170,16 @@ async def execute(
             await service.set_email(found[0].account_id, None if args.clear else args.email)
             state = "removed" if args.clear else "set"
             print(f"notice address of {args.username} {state}", file=out)
+        elif args.command == "team-lead":
+            account = await service.account_named(args.username)
+            await service.set_team_lead(account.account_id, not args.off)
+            state = "no longer leads" if args.off else "leads"
+            print(f"{account.username} {state} the {account.role.value} team", file=out)
         else:
             emails = await service.emails()
             for account in await service.list_accounts():
-                state = "" if account.active else "  (inactive)"
+                state = "  lead" if account.team_lead else ""
+                state += "" if account.active else "  (inactive)"
                 address = (
                     f"  <{emails[account.account_id]}>" if account.account_id in emails else ""
                 )
@@ -170,7 +188,7 @@ async def execute(
                     f"{account.display_name}{address}{state}",
                     file=out,
                 )
-    except AccountError as error:
+    except (AccountError, NotFound) as error:
         print(f"refused: {error}", file=sys.stderr)
         return EXIT_REFUSED
     return EXIT_OK

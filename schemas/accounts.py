@@ -29,6 +29,9 @@ class Account(BaseModel):
     # Made by a single sign-on (service.sso): no local password; role and display name come
     # from the county's identity provider at every login.
     sso: bool = False
+    # Set by an admin on an ABH or KI account: the team lead reassigns the team's tasks in
+    # bulk (service.inbox.InboxService.reassign). The role stays the account's one role.
+    team_lead: bool = False
 
 
 class AccessLogEntry(BaseModel):

@@ -62,6 +62,10 @@ class AuditAction(StrEnum):
     LOGIN = "login"  # a session opened: by password or single sign-on (detail: method)
     ACCOUNT_ROLE_CHANGED = "account_role_changed"  # single sign-on: the groups gave another
     LOGIN_REFUSED = "login_refused"  # single sign-on of a known account refused (no role)
+    ACCOUNT_TEAM_LEAD_CHANGED = "account_team_lead_changed"  # detail: the account, on or off
+    TASK_REASSIGNED = "task_reassigned"  # by a team lead: the task, from whom, to whom (ids)
+    DEPARTURE_RECORDED = "departure_recorded"  # by the ABH on its page or API: event id, kind
+    CASE_REOPENED = "case_reopened"  # by the ABH: a new obligation for a closed case
 
 
 DetailValue: TypeAlias = str | int | bool | list[str | int] | None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
@@ -140,6 +141,20 @@ class DeadlineExtension(BaseModel):
 
     new_deadline: date
     reason: Text = Field(description="Why, e.g. 'Reisedokumente beantragt, Termin Botschaft'.")
+
+
+class Reopening(BaseModel):
+    """A closed case comes back with a new obligation to leave (the case page's "Fall wieder
+    eröffnen", ``POST /api/v1/cases/{case_id}/reopen``): delivered as the status event it
+    stands for, with the person and the household as the case file has them (never sent)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal[ResidenceStatus.AUSREISEPFLICHTIG, ResidenceStatus.GEDULDET]
+    effective_date: date = Field(description="The day the new decision took effect.")
+    departure_deadline: date | None = Field(
+        default=None, description="Ausreisefrist of the new decision (with a Duldung often none)."
+    )
 
 
 class SupporterReport(BaseModel):

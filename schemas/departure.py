@@ -49,6 +49,26 @@ class ProofKind(StrEnum):
     OTHER = "other"  # e.g. a confirmation of the embassy, a boarding pass stamped at the border
 
 
+def _place_of(proof: object, place: str | None) -> str | None:
+    if proof is ProofKind.GRENZUEBERTRITTSBESCHEINIGUNG and place is None:
+        raise ValueError("required with the Grenzübertrittsbescheinigung")
+    return place
+
+
+def _description_of(proof: object, description: str | None) -> str | None:
+    if proof is ProofKind.OTHER and description is None:
+        raise ValueError("required with another proof")
+    return description
+
+
+def _programme_of(kind: object, programme: ReturnProgramme | None) -> ReturnProgramme | None:
+    if kind is DepartureKind.RETURN_PROGRAMME and programme is None:
+        raise ValueError("required with return_programme")
+    if kind is not None and kind is not DepartureKind.RETURN_PROGRAMME and programme is not None:
+        raise ValueError("only with return_programme")
+    return programme
+
+
 class DepartureProof(BaseModel):
     """What shows that the person left: the Grenzübertrittsbescheinigung (the day and the
     place of the border crossing) or another proof, described."""
@@ -71,16 +91,12 @@ class DepartureProof(BaseModel):
     @field_validator("place")
     @classmethod
     def _place_of_the_certificate(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if info.data.get("kind") is ProofKind.GRENZUEBERTRITTSBESCHEINIGUNG and value is None:
-            raise ValueError("required with the Grenzübertrittsbescheinigung")
-        return value
+        return _place_of(info.data.get("kind"), value)
 
     @field_validator("description")
     @classmethod
     def _what_other_proof(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if info.data.get("kind") is ProofKind.OTHER and value is None:
-            raise ValueError("required with another proof")
-        return value
+        return _description_of(info.data.get("kind"), value)
 
 
 class Departure(BaseModel):
@@ -101,12 +117,7 @@ class Departure(BaseModel):
     def _programme_of_return_support(
         cls, value: ReturnProgramme | None, info: ValidationInfo
     ) -> ReturnProgramme | None:
-        kind = info.data.get("kind")
-        if kind is DepartureKind.RETURN_PROGRAMME and value is None:
-            raise ValueError("required with return_programme")
-        if kind is not None and kind is not DepartureKind.RETURN_PROGRAMME and value is not None:
-            raise ValueError("only with return_programme")
-        return value
+        return _programme_of(info.data.get("kind"), value)
 
     def describe(self) -> str:
         """The departure in German, for the timeline: kind, programme, proof."""
@@ -134,3 +145,63 @@ class Departure(BaseModel):
             where = f", {self.proof.place}" if self.proof.place else ""
             text += f"; {what} vom {day}{where}"
         return text
+
+
+class DepartureRecord(BaseModel):
+    """The ABH records that the person left, with the proof (the case page's "Ausreise
+    erfassen", ``POST /api/v1/cases/{case_id}/departure``): one level, as the form has it.
+    It goes the way of a back-office status event ``ausgereist`` with this :class:`Departure`
+    (the day it took effect: the crossing); the fields say what the event's ``departure``
+    says, and are refused as there."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: DepartureKind
+    programme: ReturnProgramme | None = Field(
+        default=None,
+        validate_default=True,
+        description="The return-support programme; required with return_programme.",
+    )
+    proof: ProofKind = Field(
+        description="The Grenzübertrittsbescheinigung, or another proof (described)."
+    )
+    crossed_on: date = Field(description="The day the person left the country.")
+    place: Line | None = Field(
+        default=None,
+        validate_default=True,
+        description="Where (border crossing, airport); required with the "
+        "Grenzübertrittsbescheinigung.",
+    )
+    description: Line | None = Field(
+        default=None, validate_default=True, description="What the proof is; required with other."
+    )
+
+    @field_validator("programme")
+    @classmethod
+    def _programme_of_return_support(
+        cls, value: ReturnProgramme | None, info: ValidationInfo
+    ) -> ReturnProgramme | None:
+        return _programme_of(info.data.get("kind"), value)
+
+    @field_validator("place")
+    @classmethod
+    def _place_of_the_certificate(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _place_of(info.data.get("proof"), value)
+
+    @field_validator("description")
+    @classmethod
+    def _what_other_proof(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _description_of(info.data.get("proof"), value)
+
+    def departure(self) -> Departure:
+        """The departure as a status event carries it."""
+        return Departure(
+            kind=self.kind,
+            programme=self.programme,
+            proof=DepartureProof(
+                kind=self.proof,
+                crossed_on=self.crossed_on,
+                place=self.place,
+                description=self.description,
+            ),
+        )

@@ -439,6 +439,31 @@ class AccountService:
                 {"account_id": account_id, "email_set": address is not None},
             )
 
+    async def set_team_lead(
+        self, account_id: int, lead: bool, *, by: Account | None = None
+    ) -> Account:
+        """Make an ABH or KI account its team's lead (or no longer): a lead reassigns the
+        team's tasks in bulk. The account keeps its role; another role cannot lead a team."""
+        async with self._pool.acquire() as con, con.transaction():
+            account = await store.account_by_id(con, account_id)
+            if account is None:
+                raise NotFound("Unbekanntes Konto.")
+            if lead and account.role not in (Role.ABH, Role.KI):
+                raise AccountError(
+                    "Teamleitung gibt es nur für Konten der ABH oder des KI, nicht für "
+                    f"{account.username} (Rolle {account.role.value})."
+                )
+            if account.team_lead == lead:
+                return account
+            await store.set_team_lead(con, account_id, lead)
+            await self._audit(
+                con,
+                by,
+                AuditAction.ACCOUNT_TEAM_LEAD_CHANGED,
+                {"account_id": account_id, "team_lead": lead},
+            )
+        return account.model_copy(update={"team_lead": lead})
+
     async def emails(self) -> dict[int, str]:
         """The notice addresses by account id (for the admins' account list)."""
         async with self._pool.acquire() as con:

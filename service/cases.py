@@ -30,6 +30,7 @@ from temporalio.client import (
     Client,
     RPCTimeoutOrCancelledError,
     WithStartWorkflowOperation,
+    WorkflowFailureError,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -42,6 +43,7 @@ from protection.codec import is_protected, keyring_of
 from protection.keyring import arrival_scope, case_scope
 from schemas.accounts import Account, Role
 from schemas.arrivals import ArrivalStage, ArrivalStart
+from schemas.audit import AuditAction, AuditDraft, DetailValue
 from schemas.case import (
     CaseStart,
     CaseUpdateResult,
@@ -49,12 +51,25 @@ from schemas.case import (
     ConsentWithdrawal,
     DeadlineExtension,
     HouseholdMember,
+    Reopening,
     RouteFailure,
+    Stage,
     SupporterReport,
     TimelineEntry,
 )
+from schemas.departure import DepartureRecord
 from schemas.errors import ErrorType, FieldError
-from schemas.events import IntakeResult, StatusEvent, event_digest, implausible_dates
+from schemas.events import (
+    Address,
+    Child,
+    Household,
+    IntakeResult,
+    Person,
+    ResidenceStatus,
+    StatusEvent,
+    event_digest,
+    implausible_dates,
+)
 from schemas.local_time import BERLIN
 from schemas.records import TaskClosure
 from schemas.tasks import (
@@ -84,9 +99,11 @@ from service.errors import (
 )
 from service.temporal import update_method
 from store import arrivals as arrival_store
+from store import audit
 from store import cases as case_store
 from store import inbox as inbox_store
 from store import partners as partner_store
+from store import records as records_store
 from store import tasks as task_store
 from store import timeline as timeline_store
 from store.db import Connection
@@ -111,6 +128,21 @@ _TEMPORAL_UNAVAILABLE = frozenset(
     {RPCStatusCode.UNAVAILABLE, RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.DEADLINE_EXCEEDED}
 )
 _COMPLETION = TypeAdapter[TaskCompletion](TaskCompletion)
+# The fields of the status event the ABH's own records stand for, as their models name them.
+_DEPARTURE_FIELDS = {
+    "effective_date": "crossed_on",
+    "departure.kind": "kind",
+    "departure.programme": "programme",
+    "departure.proof.kind": "proof",
+    "departure.proof.crossed_on": "crossed_on",
+    "departure.proof.place": "place",
+    "departure.proof.description": "description",
+}
+_REOPENING_FIELDS = {
+    "status": "status",
+    "effective_date": "effective_date",
+    "departure_deadline": "departure_deadline",
+}
 _T = TypeVar("_T")
 _Arg = TypeVar("_Arg", bound=BaseModel)
 
@@ -614,6 +646,142 @@ class CaseService:
         return await self._case_update(
             case_id, update_method(CaseWorkflow.register_supporter), report, "register_supporter"
         )
+
+    async def record_departure(
+        self, caseworker: Account, case_id: str, record: DepartureRecord
+    ) -> IntakeResult:
+        """The ABH records that the person left, with the proof: the status event
+        ``ausgereist`` with this departure, as the back office would send it (the outcome
+        follows from its kind, an open enforcement result waits for its record), and an
+        audit entry naming the caseworker.
+
+        The event's id is derived from the case and what was entered (keyed with the case's
+        data key): the same record sent twice (a double submit, a retry after a 503) is one
+        event, answered ``duplicate`` the second time. Refused: a crossing in the future
+        (``crossed_on``), a closed case (:class:`CaseClosed`)."""
+        await self._require_open_file(case_id)
+        if record.crossed_on > datetime.now(BERLIN).date():
+            raise Invalid.field("crossed_on", "must not be in the future")
+        digest = await self._digest(case_scope(case_id), record)
+        event = StatusEvent(
+            event_id=f"abh-departure-{digest}",
+            case_id=case_id,
+            status=ResidenceStatus.AUSGEREIST,
+            effective_date=record.crossed_on,
+            departure=record.departure(),
+        )
+        intake = await self._submit_as(event, _DEPARTURE_FIELDS)
+        if not intake.duplicate:
+            await self._audit(
+                caseworker,
+                AuditAction.DEPARTURE_RECORDED,
+                case_id,
+                {"event_id": event.event_id, "kind": record.kind.value},
+            )
+        return intake
+
+    async def reopen(self, caseworker: Account, case_id: str, reopening: Reopening) -> IntakeResult:
+        """A closed case comes back with a new obligation to leave: the status event it
+        stands for, with the person and the household as the case file has them (so a new
+        run knows the children the time rules protect), the way of a back-office event
+        (docs/process.md, "A closed case comes back"), and an audit entry naming the
+        caseworker. The event's id is derived as for :meth:`record_departure`: sent twice,
+        it is one event.
+
+        Refused: a case that is not closed, or erased (:class:`Conflict`); dates that cannot
+        be (``effective_date``, ``departure_deadline``, :class:`Invalid`)."""
+        await self._require_open_file(case_id)
+        digest = await self._digest(case_scope(case_id), reopening)
+        async with self._pool.acquire() as con:
+            case = await case_store.get_case(con, case_id)
+            person = await records_store.person(con, case_id)
+            children = await records_store.children_born_on(con, case_id)
+            reference = await records_store.household_reference(con, case_id)
+            repeated = await case_store.recorded_event(con, f"abh-reopen-{digest}") is not None
+        if case is None or person is None:
+            raise Conflict("the case is erased; open it under a new case id")
+        if case.stage != Stage.CLOSED.value and not repeated:
+            raise Conflict("only a closed case can be reopened")
+        event = StatusEvent(
+            event_id=f"abh-reopen-{digest}",
+            case_id=case_id,
+            status=reopening.status,
+            effective_date=reopening.effective_date,
+            departure_deadline=reopening.departure_deadline,
+            person=Person(
+                given_name=person.given_name,
+                family_name=person.family_name,
+                date_of_birth=person.date_of_birth,
+                nationality=person.nationality,
+                language=person.language,
+                phone=person.phone,
+                email=person.email,
+                address=Address(
+                    street=person.street, postal_code=person.postal_code, town=person.town
+                ),
+            ),
+            household=Household(
+                children=[Child(date_of_birth=born) for born in children], reference=reference
+            ),
+        )
+        try:
+            intake = await self._submit_as(event, _REOPENING_FIELDS)
+        except CaseClosed:
+            # The case row says closed while its run is still ending (for a moment after the
+            # close is recorded): once it has ended, the event reopens the case.
+            await self._run_ended(case_id)
+            intake = await self._submit_as(event, _REOPENING_FIELDS)
+        if not intake.duplicate:
+            await self._audit(
+                caseworker,
+                AuditAction.CASE_REOPENED,
+                case_id,
+                {"event_id": event.event_id, "status": reopening.status.value},
+            )
+        return intake
+
+    async def _run_ended(self, case_id: str) -> None:
+        """Wait (within the deadline) for the case's current run to end, however it ends."""
+        handle = self._client.get_workflow_handle_for(CaseWorkflow.run, workflow_id(case_id))
+        try:
+            await self._timely(handle.result())
+        except WorkflowFailureError:
+            pass
+
+    async def _require_open_file(self, case_id: str) -> None:
+        """The case exists and its file is not erased (its key, which derives the event ids
+        of the ABH's own events, is shredded then)."""
+        async with self._pool.acquire() as con:
+            if await case_store.get_case(con, case_id) is None:
+                raise NotFound("unknown case")
+            if await case_store.is_erased(con, case_id):
+                raise CaseClosed("the case is closed and erased")
+
+    async def _submit_as(self, event: StatusEvent, fields: dict[str, str]) -> IntakeResult:
+        """``event`` through the intake; a refused field is named as the caller's model
+        names it (``fields``: the event's field → the model's), any other refusal of the
+        event's data (the person's town no longer served, say) is a conflict of the case."""
+        try:
+            return await self.submit_event(event)
+        except Invalid as refused:
+            named = [
+                FieldError(field=fields[fault.field], reason=fault.reason)
+                for fault in refused.fields
+                if fault.field in fields
+            ]
+            if not named:
+                raise Conflict(f"the case cannot take this event: {refused.message}") from None
+            raise Invalid("; ".join(f"{f.field}: {f.reason}" for f in named), named) from None
+
+    async def _audit(
+        self,
+        account: Account,
+        action: AuditAction,
+        case_id: str,
+        detail: dict[str, DetailValue],
+    ) -> None:
+        async with self._pool.acquire() as con, con.transaction():
+            await audit.append(con, AuditDraft.by(account, action, case_id=case_id, detail=detail))
 
     async def _case_update(
         self,

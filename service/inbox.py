@@ -1,4 +1,5 @@
-"""The web inbox (Posteingang): claim, release, hand over, and the four views with counts.
+"""The web inbox (Posteingang): claim, release, hand over, a team lead's reassignment in bulk,
+and the views with counts.
 
 Every change of assignment is kept in ``task_assignments`` (who, what, to whom, when, with
 the comment of a hand-over). A task belongs to a group by its queue: the ABH's caseworkers
@@ -11,17 +12,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
+from uuid import UUID
 
 import asyncpg
 from pydantic import BaseModel
 
 from schemas.accounts import Account, Role
+from schemas.audit import AuditAction, AuditDraft
 from schemas.case_documents import CaseDocument
+from schemas.errors import FieldError
 from schemas.inputs import describe_de, forbidden_character
 from schemas.local_time import BERLIN
 from schemas.paging import decode_cursor, encode_cursor
+from schemas.reassignment import ReassignmentResult, TaskReassignment
 from schemas.tasks import InboxViewRow, Queue, TaskCursor, TaskKind, TaskView
 from service.errors import Conflict, Forbidden, Invalid, NotFound
+from store import accounts as account_store
+from store import audit
 from store import documents as document_store
 from store import inbox as store
 from store import notices as notice_store
@@ -36,6 +43,11 @@ class View(StrEnum):
     GROUP = "gruppe"
     OVERDUE = "ueberfaellig"
     THIS_WEEK = "woche"
+    TEAM = "alle"  # every open task of the team: the team lead's view
+
+    def open_to(self, account: Account) -> bool:
+        """Whether the account's inbox offers the view (the team's whole list: leads)."""
+        return self is not View.TEAM or account.team_lead
 
 
 class InboxTask(BaseModel):
@@ -276,6 +288,90 @@ class InboxService:
         if len(reason) > COMMENT_MAX:
             raise Invalid(f"Der Grund darf höchstens {COMMENT_MAX} Zeichen haben.")
         await self._change(task_id, account, "deputy", account.account_id, reason)
+
+    async def reassign(self, lead: Account, request: TaskReassignment) -> ReassignmentResult:
+        """A team lead gives open tasks of the team to a colleague of the same role, or back
+        to the team's queue (``assignee`` None), in one transaction: all of them or none.
+
+        Refused, nothing changed: a caller who leads no team (:class:`Forbidden`); an
+        unknown task (``task_ids.N``) or an assignee who is no active colleague of the
+        lead's role (``assignee``), :class:`Invalid`; a task in another team's queue
+        (:class:`Forbidden`); a task no longer open (:class:`Conflict`). Each change is a
+        'reassign' row of ``task_assignments`` and an audit entry (task, from, to: ids);
+        a task already with the assignee stays as it is (``unchanged``).
+        """
+        queue = queue_of(lead.role)
+        if queue is None or not lead.team_lead:
+            raise Forbidden("only a team lead reassigns tasks in bulk")
+        wanted = list(dict.fromkeys(request.task_ids))  # each once, in the order given
+        async with self._pool.acquire() as con, con.transaction():
+            if request.assignee is not None:
+                to = await account_store.account_by_id(con, request.assignee)
+                if to is None or not to.active or to.role is not lead.role:
+                    raise Invalid.field(
+                        "assignee", f"not an active account of the {lead.role.value} team"
+                    )
+            found = {UUID(task.task_id): task for task in await store.lock_tasks(con, wanted)}
+            unknown = [
+                FieldError(field=f"task_ids.{position}", reason="unknown task")
+                for position, task_id in enumerate(request.task_ids)
+                if task_id not in found
+            ]
+            if unknown:
+                raise Invalid("; ".join(f"{e.field}: {e.reason}" for e in unknown), unknown)
+            tasks = [found[task_id] for task_id in wanted]
+            foreign = [task.task_id for task in tasks if task.queue != queue.value]
+            if foreign:
+                raise Forbidden(
+                    f"not in the {queue.value} team's inbox: task " + ", ".join(foreign)
+                )
+            closed = [task.task_id for task in tasks if task.status != "open"]
+            if closed:
+                raise Conflict("no longer open: task " + ", ".join(closed))
+            changes = [
+                (task.task_id, task.assigned_to)
+                for task in tasks
+                if task.assigned_to != request.assignee
+            ]
+            if changes:
+                await store.reassign_tasks(
+                    con,
+                    changes,
+                    by_account=lead.account_id,
+                    to_account=request.assignee,
+                    comment=request.comment,
+                    at=_now(),
+                )
+            # Last in the transaction: the audit log's append lock is held until commit.
+            for task in tasks:
+                if task.assigned_to == request.assignee:
+                    continue
+                await audit.append(
+                    con,
+                    AuditDraft.by(
+                        lead,
+                        AuditAction.TASK_REASSIGNED,
+                        case_id=task.case_id,
+                        detail={
+                            "task_id": task.task_id,
+                            "from_account": task.assigned_to,
+                            "to_account": request.assignee,
+                        },
+                    ),
+                )
+        moved = {task_id for task_id, _ in changes}
+        return ReassignmentResult(
+            assignee=request.assignee,
+            reassigned=[task.task_id for task in tasks if task.task_id in moved],
+            unchanged=[task.task_id for task in tasks if task.task_id not in moved],
+        )
+
+    async def colleagues(self, account: Account) -> list[Account]:
+        """The active accounts of the account's role, by name: whom a task can go to."""
+        async with self._pool.acquire() as con:
+            everyone = await account_store.list_accounts(con)
+        mates = [a for a in everyone if a.active and a.role is account.role]
+        return sorted(mates, key=lambda a: (a.display_name.casefold(), a.account_id))
 
     async def _change(
         self,

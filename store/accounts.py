@@ -15,7 +15,7 @@ from schemas.accounts import AccessLogEntry, Account, ApiToken, Role
 from store.db import Connection
 
 _ACCOUNT_COLUMNS = (
-    "account_id, username, display_name, role, active, must_change_password, "
+    "account_id, username, display_name, role, active, must_change_password, team_lead, "
     "oidc_subject IS NOT NULL AS sso"
 )
 
@@ -29,6 +29,7 @@ def _account(row: asyncpg.Record) -> Account:
         active=row["active"],
         must_change_password=row["must_change_password"],
         sso=row["sso"],
+        team_lead=row["team_lead"],
     )
 
 
@@ -96,14 +97,16 @@ async def update_sso_account(
     con: Connection, account_id: int, display_name: str, role: Role
 ) -> Account | None:
     """The role and display name of a single sign-on account as the provider says now;
-    the account as it was before (locked until the transaction ends), None if unknown."""
+    the account as it was before (locked until the transaction ends), None if unknown. An
+    account whose role changes no longer leads a team (an admin makes it lead the new one)."""
     row = await con.fetchrow(
         f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE account_id = $1 FOR UPDATE", account_id
     )
     if row is None:
         return None
     await con.execute(
-        "UPDATE accounts SET display_name = $2, role = $3 WHERE account_id = $1",
+        "UPDATE accounts SET display_name = $2, role = $3,"
+        " team_lead = team_lead AND role = $3 WHERE account_id = $1",
         account_id,
         display_name,
         role.value,
@@ -126,6 +129,14 @@ async def list_accounts(con: Connection) -> list[Account]:
 async def set_active(con: Connection, account_id: int, active: bool) -> bool:
     done = await con.fetchval(
         "UPDATE accounts SET active = $2 WHERE account_id = $1 RETURNING true", account_id, active
+    )
+    return bool(done)
+
+
+async def set_team_lead(con: Connection, account_id: int, lead: bool) -> bool:
+    """Whether the account leads its team (ABH and KI accounts only: migration 030)."""
+    done = await con.fetchval(
+        "UPDATE accounts SET team_lead = $2 WHERE account_id = $1 RETURNING true", account_id, lead
     )
     return bool(done)
 
@@ -296,7 +307,7 @@ async def touch_session(con: Connection, token_hash: bytes, idle: timedelta) -> 
         "WHERE s.token_hash = $1 AND a.account_id = s.account_id AND a.active "
         "AND s.expires_at > now() AND s.last_seen + $2::interval > now() "
         "RETURNING a.account_id, a.username, a.display_name, a.role, a.active, "
-        "a.must_change_password, a.oidc_subject IS NOT NULL AS sso",
+        "a.must_change_password, a.team_lead, a.oidc_subject IS NOT NULL AS sso",
         token_hash,
         idle,
     )

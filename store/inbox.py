@@ -5,8 +5,10 @@ One function per query; writers take a connection (the caller owns the transacti
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from schemas.case import (
     KiCaseView,
@@ -39,12 +41,14 @@ _TASK_COLUMNS = (
 _ARRIVAL_JOIN = "LEFT JOIN arrivals a ON a.arrival_id = t.arrival_id "
 _ARRIVAL_COLUMNS = ", a.reference AS arrival_reference"
 
-# The four inbox views, over the parameters ``p`` (queue, account, now, end of this week).
+# The inbox views, over the parameters ``p`` (queue, account, now, end of this week).
 VIEWS: dict[str, str] = {
     "meine": "t.assigned_to = p.me",
     "gruppe": "t.queue = p.queue AND t.assigned_to IS NULL",
     "ueberfaellig": "t.queue = p.queue AND (t.overdue OR t.due_at < p.now)",
     "woche": "t.queue = p.queue AND NOT t.overdue AND t.due_at >= p.now AND t.due_at < p.week_end",
+    # Every open task of the team, whoever holds it: the team lead's view (reassignment).
+    "alle": "t.queue = p.queue",
 }
 _PARAMS = (
     "WITH p AS (SELECT $1::text AS queue, $2::integer AS me, $3::timestamptz AS now, "
@@ -87,6 +91,39 @@ async def insert_assignment(
         to_account,
         comment,
         at,
+    )
+
+
+async def lock_tasks(con: Connection, task_ids: Sequence[UUID]) -> list[InboxTaskRow]:
+    """The tasks of ``task_ids`` that exist, held until the transaction ends; locked in id
+    order, so two reassignments of overlapping tasks never wait for each other in a cycle."""
+    rows = await con.fetch(
+        f"SELECT {_TASK_COLUMNS} FROM tasks t WHERE t.task_id = ANY($1::uuid[])"
+        " ORDER BY t.task_id FOR UPDATE",
+        list(task_ids),
+    )
+    return [InboxTaskRow.model_validate(dict(row)) for row in rows]
+
+
+async def reassign_tasks(
+    con: Connection,
+    changes: Sequence[tuple[str, int | None]],
+    *,
+    by_account: int,
+    to_account: int | None,
+    comment: str | None,
+    at: datetime,
+) -> None:
+    """``changes``: each task and whom it was assigned to; all go to ``to_account``, each
+    change kept in ``task_assignments`` as 'reassign'."""
+    task_ids = [task_id for task_id, _ in changes]
+    await con.execute(
+        "UPDATE tasks SET assigned_to = $2 WHERE task_id = ANY($1::uuid[])", task_ids, to_account
+    )
+    await con.executemany(
+        "INSERT INTO task_assignments (task_id, action, by_account, from_account, to_account, "
+        "comment, at) VALUES ($1, 'reassign', $2, $3, $4, $5, $6)",
+        [(task_id, by_account, before, to_account, comment, at) for task_id, before in changes],
     )
 
 

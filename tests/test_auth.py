@@ -94,6 +94,23 @@ ENDPOINTS = [
         frozenset({"abh", "ki"}),
         json={"name": "Jemand", "contact": "0170 000000", "is_representative": False},
     ),
+    Endpoint(
+        "POST",
+        f"/cases/{_UNKNOWN_CASE}/departure",
+        frozenset({"abh"}),
+        json={
+            "kind": "self_organised",
+            "proof": "other",
+            "crossed_on": "2026-01-05",
+            "description": "Bestätigung der Botschaft",
+        },
+    ),
+    Endpoint(
+        "POST",
+        f"/cases/{_UNKNOWN_CASE}/reopen",
+        frozenset({"abh"}),
+        json={"status": "ausreisepflichtig", "effective_date": "2026-01-05"},
+    ),
     Endpoint("GET", "/cases", frozenset({"abh", "ki"})),
     Endpoint("GET", f"/cases/{_UNKNOWN_CASE}/notes", frozenset({"abh"})),
     Endpoint("POST", f"/cases/{_UNKNOWN_CASE}/notes", frozenset({"abh"}), json={"text": "x"}),
@@ -108,6 +125,11 @@ ENDPOINTS = [
         f"/tasks/{_UNKNOWN_TASK}/complete",
         frozenset({"abh", "ki"}),
         json={"kind": "follow_up", "reached": True},
+    ),
+    # Team leads only (an ABH or KI account with the flag): none of the callers here is one;
+    # tests/test_teamwork.py calls it as a lead.
+    Endpoint(
+        "POST", "/tasks/assign", frozenset(), json={"task_ids": [_UNKNOWN_TASK], "assignee": None}
     ),
     Endpoint("GET", "/partners", frozenset({"abh", "ki", "admin"})),
     Endpoint("GET", "/partners/999999", frozenset({"abh", "ki", "admin"})),
@@ -172,6 +194,9 @@ async def test_every_route_is_in_the_role_table(app: FastAPI) -> None:
         ("POST", f"{V1}/cases/{{case_id}}/route-failure"),
         ("POST", f"{V1}/cases/{{case_id}}/departure-deadline"),
         ("POST", f"{V1}/tasks/{{task_id}}/complete"),
+        ("POST", f"{V1}/tasks/assign"),
+        ("POST", f"{V1}/cases/{{case_id}}/departure"),
+        ("POST", f"{V1}/cases/{{case_id}}/reopen"),
         ("GET", f"{V1}/partners/{{partner_id}}"),
         ("PUT", f"{V1}/partners/{{partner_id}}"),
         ("DELETE", f"{V1}/partners/{{partner_id}}"),

@@ -57,7 +57,14 @@ from commands import retention as retention_cli
 from config.settings import Settings
 from schemas.accounts import Role
 from schemas.attachments import AttachmentDraft
-from schemas.case import ConsentWithdrawal, DeadlineExtension, RouteFailure, SupporterReport
+from schemas.case import (
+    ConsentWithdrawal,
+    DeadlineExtension,
+    Reopening,
+    RouteFailure,
+    SupporterReport,
+)
+from schemas.departure import DepartureRecord
 from schemas.events import StatusEvent
 from schemas.inputs import (
     INT4_MAX,
@@ -71,6 +78,7 @@ from schemas.inputs import (
 from schemas.notes import NoteDraft
 from schemas.offers import OfferDraft
 from schemas.partners import PartnerDraft
+from schemas.reassignment import TaskReassignment
 from schemas.sso import SsoFlow
 from schemas.tasks import (
     CompleteTask,
@@ -216,6 +224,26 @@ EXAMPLES: dict[type[BaseModel], list[dict[str, Any]]] = {
     ConsentWithdrawal: [{"withdrawn_on": "2026-12-01", "received_by": "Frau Muster, ABH"}],
     RouteFailure: [{"failed_on": "2026-12-01", "reason": "Antrag nach §25b abgelehnt"}],
     DeadlineExtension: [{"new_deadline": "2027-03-01", "reason": "Reisepass beantragt"}],
+    DepartureRecord: [
+        {
+            "kind": "return_programme",
+            "programme": "reag_garp",
+            "proof": "other",
+            "crossed_on": "2026-12-01",
+            "place": "Flughafen Düsseldorf",
+            "description": "Bestätigung der IOM",
+        }
+    ],
+    Reopening: [
+        {"status": "geduldet", "effective_date": "2026-12-01", "departure_deadline": "2027-01-15"}
+    ],
+    TaskReassignment: [
+        {
+            "task_ids": ["0f3c8c1e-8f5b-4c1e-9a3e-3f1f0b7a9d21"],
+            "assignee": 7,
+            "comment": "Urlaubsvertretung\nbis 12.01.",
+        }
+    ],
     SupporterReport: [
         {
             "name": "Ehrenamt",

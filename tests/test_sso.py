@@ -42,9 +42,15 @@ from service.accounts import AccountService
 from service.errors import AccountError, ServiceUnavailable, SsoRefused
 from service.sso import SingleSignOn, code_challenge
 from store import audit
-from tests.browserkit import ROOT, serving_on_loopback, watch_csp
+from tests.browserkit import (
+    ROOT,
+    assert_accessible,
+    serving_on_loopback,
+    tab_to,
+    type_into,
+    watch_csp,
+)
 from tests.sitekit import PASSWORD
-from tests.test_browser import assert_accessible, tab_to, type_into
 from web.routes.login import SSO_ANSWER, SSO_FLOW_COOKIE, SSO_START
 
 NODE = shutil.which("node")

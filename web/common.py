@@ -43,6 +43,7 @@ VIEW_TITLES = {
     View.GROUP: "Offen in meiner Gruppe",
     View.OVERDUE: "Überfällig",
     View.THIS_WEEK: "Diese Woche fällig",
+    View.TEAM: "Alle offenen der Gruppe",
 }
 
 

@@ -105,6 +105,18 @@ RETURN_PROGRAMMES = {
     "other": "Anderes Programm (Land, Kreis, Verband)",
 }
 
+DEPARTURE_KINDS = {
+    "return_programme": "Freiwillig, mit Rückkehrförderung",
+    "self_organised": "Freiwillig, selbst organisiert",
+    "enforced": "Abgeschoben",
+    "transfer": "Überstellt in den zuständigen Staat (Dublin III)",
+}
+
+PROOF_KINDS = {
+    "grenzuebertrittsbescheinigung": "Grenzübertrittsbescheinigung",
+    "other": "Anderer Nachweis (bitte beschreiben)",
+}
+
 RETURN_SUPPORT = {
     "applied": "Beantragt",
     "approved": "Bewilligt",
@@ -214,6 +226,15 @@ ACTION_FIELDS = {
     "withdrawn_on": "Widerrufen am",
     "received_by": "Entgegengenommen von (falls nicht Sie)",
     "text": "Notiz",
+    "kind": "Wie hat die Person das Land verlassen?",
+    "programme": "Programm der Rückkehrförderung",
+    "proof": "Nachweis",
+    "crossed_on": "Ausgereist am",
+    "place": "Ort des Grenzübertritts",
+    "description": "Welcher Nachweis?",
+    "status": "Neuer Aufenthaltsstatus",
+    "effective_date": "Wirksam seit",
+    "departure_deadline": "Ausreisefrist",
 }
 
 ASSIGNMENT_ACTIONS = {
@@ -222,6 +243,7 @@ ASSIGNMENT_ACTIONS = {
     "hand_over": "übergeben",
     "inherit": "zugewiesen",
     "deputy": "als Vertretung übernommen",
+    "reassign": "neu zugewiesen (Teamleitung)",
 }
 
 TIMELINE_KINDS = {
@@ -281,6 +303,8 @@ MESSAGES = {
     "dem Vermittlungsangebot weiter.",
     "unterstuetzer_gemeldet": "Die Meldung ist aufgenommen; die ABH ist informiert.",
     "notiz_gespeichert": "Die Notiz ist gespeichert.",
+    "ausreise_erfasst": "Die Ausreise ist erfasst.",
+    "wieder_eroeffnet": "Der Fall ist wieder eröffnet; die neue Ausreisepflicht ist erfasst.",
     "anlage_gespeichert": "Die Anlage ist gespeichert (verschlüsselt).",
     "sperre_gesetzt": "Die Löschsperre ist gesetzt: Der Fall wird nicht gelöscht, bis sie "
     "aufgehoben ist.",
@@ -292,6 +316,8 @@ MESSAGES = {
     "vertreten": "Sie haben die Aufgabe als Vertretung übernommen.",
     "freigegeben": "Die Aufgabe ist wieder für die Gruppe offen.",
     "uebergeben": "Die Aufgabe wurde übergeben.",
+    "zugewiesen_alle": "Die ausgewählten Aufgaben sind zugewiesen.",
+    "freigegeben_alle": "Die ausgewählten Aufgaben sind wieder für die Gruppe offen.",
     "konto": "Das Konto wurde angelegt.",
     "konto_geaendert": "Das Konto wurde geändert.",
     "passwort": "Ihr neues Passwort gilt ab sofort. Wo Sie sonst mit diesem Konto angemeldet "
@@ -331,6 +357,14 @@ _REASONS = {
     "must be after started_at": "Das Ende muss nach dem Beginn liegen.",
     "only when a time rule was broken": "Nur angeben, wenn gegen eine Zeitregel verstoßen wurde.",
     "required with return_programme": "Bitte den Stand der Förderung angeben.",
+    "required with the Grenzübertrittsbescheinigung": (
+        "Bitte den Ort des Grenzübertritts angeben (steht auf der Grenzübertrittsbescheinigung)."
+    ),
+    "required with another proof": "Bitte beschreiben, welcher Nachweis vorliegt.",
+    "must not be before effective_date": "Die Frist darf nicht vor dem Wirksamwerden liegen.",
+    "must not be more than 1 year ahead": (
+        "Das Datum darf höchstens ein Jahr in der Zukunft liegen."
+    ),
     "required when the person was reached": "Bitte angeben, wenn die Person erreicht wurde.",
     "required when facts were reported": "Bitte angeben, wenn Tatsachen mitgeteilt wurden.",
     "only when facts were reported": "Nur angeben, wenn Tatsachen mitgeteilt wurden.",
@@ -387,6 +421,16 @@ _REASONS = {
     ),
 }
 
+# Where one reason means something else at another field: the departure's programme.
+_BY_FIELD = {
+    ("programme", "required with return_programme"): (
+        "Bitte das Programm der Rückkehrförderung angeben."
+    ),
+    ("programme", "only with return_programme"): (
+        "Nur bei einer Ausreise mit Rückkehrförderung angeben."
+    ),
+}
+
 # "required" from the workflow's validator: what is missing, by field.
 _REQUIRED = {
     "language": "Bitte die Gesprächssprache angeben.",
@@ -438,6 +482,8 @@ def reason(field: str, text: str, error_type: str = "value_error") -> str:
     forbidden = re.fullmatch(r"must not contain (U\+[0-9A-F]{4,6}) \(.+\)", text)
     if forbidden:
         return describe_de(forbidden.group(1))
+    if (field, text) in _BY_FIELD:
+        return _BY_FIELD[(field, text)]
     if text in _REASONS:
         return _REASONS[text]
     if text == "required":

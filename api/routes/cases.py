@@ -23,11 +23,14 @@ from schemas.case import (
     ConsentWithdrawal,
     DeadlineExtension,
     KiCaseView,
+    Reopening,
     RouteFailure,
     SupporterReport,
 )
 from schemas.case_documents import CaseDocument
 from schemas.case_list import CaseListPage, CaseQuery
+from schemas.departure import DepartureRecord
+from schemas.events import IntakeResult
 from schemas.gdpr import AccessReport
 from schemas.notes import Note, NoteDraft
 
@@ -180,6 +183,44 @@ async def extend_deadline(
     422 when the new deadline is not after today and after the current one; 409 when closed.
     """
     return await cases.extend_deadline(case_id, extension)
+
+
+@router.post(
+    "/{case_id}/departure",
+    responses={**NOT_FOUND, **CONFLICT, **UNAVAILABLE},
+    summary="Record that the person left, with the proof",
+)
+async def record_departure(
+    case_id: CaseIdPath, record: DepartureRecord, cases: Cases, caseworker: Caseworker
+) -> IntakeResult:
+    """How the person left (``kind``; with return support its ``programme``) and the proof:
+    the Grenzübertrittsbescheinigung with the day and the place of the crossing, or another
+    proof described. It is the back office's status event ``ausgereist`` with this
+    departure, recorded by the caseworker (audit log): the outcome follows from the kind,
+    and an enforcement whose result is still to be recorded waits for it.
+
+    The same record sent again is one event (``duplicate``: true). 422 naming the field
+    (a crossing in the future, a programme or place missing); 409 when the case is closed.
+    """
+    return await cases.record_departure(caseworker, case_id, record)
+
+
+@router.post(
+    "/{case_id}/reopen",
+    responses={**NOT_FOUND, **CONFLICT, **UNAVAILABLE},
+    summary="Reopen a closed case with a new obligation to leave",
+)
+async def reopen_case(
+    case_id: CaseIdPath, reopening: Reopening, cases: Cases, caseworker: Caseworker
+) -> IntakeResult:
+    """A new obligation to leave (``ausreisepflichtig`` or ``geduldet``) for a closed case:
+    the same case goes on in a new run, with the person and the household as its file has
+    them (never sent here), recorded by the caseworker (audit log).
+
+    The same request sent again is one event (``duplicate``: true). 409 when the case is
+    not closed, or erased (open it under a new case id then); 422 naming the field.
+    """
+    return await cases.reopen(caseworker, case_id, reopening)
 
 
 @router.post(

@@ -1,4 +1,5 @@
-"""``/api/v1/tasks``: the ABH's and the KI's inboxes, and completing a task."""
+"""``/api/v1/tasks``: the ABH's and the KI's inboxes, completing a task, and a team lead's
+reassignment in bulk."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from api.errors import CONFLICT, NOT_FOUND, UNAVAILABLE
 from schemas.accounts import Account
 from schemas.events import CaseId
 from schemas.paging import CURSOR_MAX
+from schemas.reassignment import ReassignmentResult, TaskReassignment
 from schemas.tasks import Queue, TaskCompletion, TaskResult, TaskView
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
@@ -70,3 +72,20 @@ async def complete_task(
     in time; the same completion sent again is carried out once and answers as the first would.
     """
     return await cases.complete_task(str(task_id), completion, queue=own_queue(worker))
+
+
+@router.post("/assign", responses=CONFLICT, summary="Reassign tasks in bulk (team leads)")
+async def reassign_tasks(
+    reassignment: TaskReassignment, inbox: Inbox, worker: TaskWorker
+) -> ReassignmentResult:
+    """A team lead gives open tasks of the team to a colleague of the same role
+    (``assignee``, an account id), or back to the team's queue (``assignee`` null), all in
+    one transaction: refused, nothing changes. Each change is in the task's assignment
+    history and in the audit log.
+
+    403: the caller leads no team (an admin makes an account a team lead), or a task is in
+    the other role's inbox. 422 naming the field: an unknown task (``task_ids``, with its
+    position) or an assignee who is no active account of the caller's role. 409: a task is
+    no longer open.
+    """
+    return await inbox.reassign(worker, reassignment)

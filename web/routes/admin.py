@@ -130,6 +130,21 @@ async def set_email(request: Request, account_id: str) -> Response:
     return redirect("/admin/konten?meldung=konto_geaendert")
 
 
+@router.post("/admin/konten/{account_id}/teamleitung")
+async def set_team_lead(request: Request, account_id: str) -> Response:
+    """An ABH or KI account leads its team (``teamleitung=ja``) or no longer (``nein``)."""
+    admin = await logged_in(request, Role.ADMIN)
+    form = await request.form()
+    wanted = _entry_id(account_id)
+    try:
+        await accounts_of(request).set_team_lead(wanted, form.get("teamleitung") == "ja", by=admin)
+    except NotFound as refused:
+        raise PageRefused(404, refused.message) from None
+    except AccountError as refused:
+        raise PageRefused(409, refused.message) from None
+    return redirect("/admin/konten?meldung=konto_geaendert")
+
+
 @router.post("/admin/konten/{account_id}/passwort")
 async def reset_password(request: Request, account_id: str) -> Response:
     """A one-time password for the account, shown once; its sessions end, and at its next

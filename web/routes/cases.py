@@ -3,7 +3,10 @@ documents as PDF. Every opening is written to the access log."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 from urllib.parse import quote, urlencode
 from uuid import UUID
 
@@ -18,11 +21,14 @@ from schemas.case import (
     ConsentWithdrawal,
     DeadlineExtension,
     KiCaseView,
+    Reopening,
     RouteFailure,
     Stage,
     SupporterReport,
 )
 from schemas.case_list import CaseQuery, CaseSort
+from schemas.departure import DepartureKind, DepartureRecord, ProofKind, ReturnProgramme
+from schemas.events import ResidenceStatus
 from schemas.notes import NoteDraft
 from schemas.offers import COUNTY_TOWNS
 from service.errors import CaseClosed, Conflict, Damaged, Invalid, NotFound
@@ -147,6 +153,18 @@ class CaseAction:
     roles: frozenset[Role]
     done: str  # the message code after it (labels.MESSAGES)
     refused: str  # a Conflict: why the case cannot take it now
+    # A field chosen from a list: its values and their German words (a select).
+    choices: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+    hints: dict[str, str] = dataclasses.field(default_factory=dict)  # help beside a field
+    note: str | None = None  # said at the top of the form
+    # What a missing field of this form says (a field name other forms use too: "kind").
+    missing: dict[str, str] = dataclasses.field(default_factory=dict)
+    closed: bool = False  # offered on a closed case (the others: on an open one)
+
+
+def _words(values: Iterable[StrEnum], words: dict[str, str]) -> dict[str, str]:
+    """The German words of an enum's values, in its order."""
+    return {value.value: words.get(value.value, value.value) for value in values}
 
 
 ACTIONS: dict[str, CaseAction] = {
@@ -178,6 +196,54 @@ ACTIONS: dict[str, CaseAction] = {
         frozenset({Role.ABH, Role.KI}),
         "unterstuetzer_gemeldet",
         "Die Meldung konnte nicht aufgenommen werden.",
+    ),
+    "ausreise": CaseAction(
+        "Ausreise erfassen",
+        DepartureRecord,
+        frozenset({Role.ABH}),
+        "ausreise_erfasst",
+        "Die Ausreise kann in diesem Fall nicht erfasst werden.",
+        choices={
+            "kind": _words(DepartureKind, labels.DEPARTURE_KINDS),
+            "programme": _words(ReturnProgramme, labels.RETURN_PROGRAMMES),
+            "proof": _words(ProofKind, labels.PROOF_KINDS),
+        },
+        missing={
+            "kind": "Bitte angeben, wie die Person das Land verlassen hat.",
+            "proof": "Bitte den Nachweis der Ausreise wählen.",
+        },
+        hints={
+            "programme": "Nur bei einer Ausreise mit Rückkehrförderung.",
+            "crossed_on": "Der Tag des Grenzübertritts; nicht in der Zukunft.",
+            "place": "Bei der Grenzübertrittsbescheinigung: Grenzübergang oder Flughafen.",
+            "description": "Bei einem anderen Nachweis, z. B. Bestätigung der Botschaft.",
+        },
+        note="Wie bei einer Meldung „ausgereist“ aus dem Fachverfahren: Der Fall schließt "
+        "(freiwillig ausgereist, oder abgeschoben bzw. überstellt); ist das Ergebnis einer "
+        "Abschiebung noch offen, wartet er auf dessen Erfassung.",
+    ),
+    "wiedereroeffnung": CaseAction(
+        "Fall wieder eröffnen",
+        Reopening,
+        frozenset({Role.ABH}),
+        "wieder_eroeffnet",
+        "Nur ein abgeschlossener, nicht gelöschter Fall kann wieder eröffnet werden (ein "
+        "gelöschter Fall wird unter einem neuen Aktenzeichen eröffnet).",
+        choices={
+            "status": _words(
+                (ResidenceStatus.AUSREISEPFLICHTIG, ResidenceStatus.GEDULDET),
+                labels.RESIDENCE_STATUSES,
+            )
+        },
+        missing={"status": "Bitte den neuen Aufenthaltsstatus wählen."},
+        hints={
+            "effective_date": "Der Tag, an dem die neue Entscheidung wirksam wurde.",
+            "departure_deadline": "Die Ausreisefrist der neuen Entscheidung (bei einer "
+            "Duldung oft keine); nicht vor dem Wirksamwerden.",
+        },
+        note="Eine neue Ausreisepflicht: Der Fall geht unter demselben Aktenzeichen weiter, "
+        "mit der Person und dem Haushalt, wie die Fallakte sie führt.",
+        closed=True,
     ),
     "widerruf": CaseAction(
         "Widerruf der Einwilligung erfassen (Art. 7 Abs. 3 DSGVO)",
@@ -211,7 +277,10 @@ async def case_action(request: Request, case_id: str, name: str) -> Response:
     except ValidationError as error:
         for detail in error.errors():
             field = str(detail["loc"][0])
-            errors.setdefault(field, []).append(labels.reason(field, detail["msg"], detail["type"]))
+            text = labels.reason(field, detail["msg"], detail["type"])
+            if detail["type"] == "missing":
+                text = action.missing.get(field, text)
+            errors.setdefault(field, []).append(text)
     else:
         try:
             await _carry_out(request, account, case_id, entry)
@@ -242,6 +311,10 @@ async def _carry_out(request: Request, account: Account, case_id: str, entry: Ba
         await cases.withdraw_consent(case_id, entry)
     elif isinstance(entry, NoteDraft):
         await notes_of(request).add(account, case_id, entry)
+    elif isinstance(entry, DepartureRecord):
+        await cases.record_departure(account, case_id, entry)
+    elif isinstance(entry, Reopening):
+        await cases.reopen(account, case_id, entry)
 
 
 _NO_ATTACHMENT = "Diese Anlage gibt es nicht."
