@@ -15,6 +15,7 @@ from service.errors import (
     AccountError,
     CaseClosed,
     Conflict,
+    Damaged,
     EventIdReused,
     Forbidden,
     Invalid,
@@ -24,6 +25,7 @@ from service.errors import (
     Refused,
     ServiceError,
     ServiceUnavailable,
+    SsoRefused,
     UnknownEntry,
 )
 from web.common import refusal
@@ -40,12 +42,13 @@ def _refusals() -> list[type[Refused]]:
 def test_every_refusal_has_its_status_and_the_tree_has_no_http_numbers() -> None:
     assert {kind.__name__ for kind in _refusals()} >= {
         "NotFound", "Forbidden", "Conflict", "Invalid", "CaseClosed", "NameTaken",
-        "UnknownEntry", "AccountError", "LoginRefused", "Refused",
+        "UnknownEntry", "AccountError", "LoginRefused", "Refused", "SsoRefused", "Damaged",
     }  # fmt: skip
     for kind in _refusals():
         if kind is Refused:
             continue
-        error = kind("invalid") if kind is LoginRefused else kind("x")
+        samples: dict[type[Refused], str] = {LoginRefused: "invalid", SsoRefused: "no_role"}
+        error = kind(samples.get(kind, "x"))
         assert status_of(error) in {401, 403, 404, 409, 422}
     source = Path(tree.__file__).read_text(encoding="utf-8")
     assert not re.search(r"\b(4\d\d|5\d\d)\b", source)
@@ -62,6 +65,8 @@ def test_every_refusal_has_its_status_and_the_tree_has_no_http_numbers() -> None
         (Forbidden("your role may not do this"), 403),
         (Conflict("the task is already completed"), 409),
         (CaseClosed("the case is closed"), 409),
+        (Damaged("the attachment's stored data fail their integrity check"), 409),
+        (SsoRefused("no_role"), 403),
         (EventIdReused("ABH-1-e1"), 409),
         (NameTaken("a partner with this name already exists in this town"), 409),
         (Invalid.field("town", "unknown"), 422),

@@ -63,7 +63,10 @@ async def test_the_renderer_ends_when_its_worker_is_killed() -> None:
 
 # Render once, print the renderer's pid, then wait for Ctrl-C as `manage.py run` does.
 CTRL_C = """
-import asyncio, sys
+import asyncio, signal, sys
+# As a terminal starts it: the test's own process may ignore SIGINT (an xdist worker does),
+# and an ignored SIGINT is inherited through exec, so Python would install no handler.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from documents import render_off_loop
 from documents.examples import SAMPLE_FLYER
 from schemas.documents import DocumentKind
@@ -98,10 +101,12 @@ async def test_ctrl_c_stops_the_renderer_without_a_traceback() -> None:
     try:
         code = await asyncio.wait_for(running.wait(), timeout=30)
     except TimeoutError:
+
         def masks(pid: int | str) -> str:
             lines = Path(f"/proc/{pid}/status").read_text().splitlines()
             return " ".join(x for x in lines if x.startswith(("SigBlk", "SigIgn", "SigCgt")))
-        raise AssertionError(f"hung: child {masks(running.pid)}; pytest {masks('self')}")
+
+        raise AssertionError(f"hung: child {masks(running.pid)}; pytest {masks('self')}") from None
     assert code == 130
     stderr = (await running.stderr.read()).decode()
     assert "Traceback" not in stderr, stderr
