@@ -568,6 +568,8 @@ async def test_local_logins_and_the_throttle_work_beside_single_sign_on(
         assert page.status_code == 200
         assert "meldet sich mit dem Kreis-Konto an und hat hier kein Passwort" in page.text
         assert 'name="new_password"' not in page.text
+        # ... and the navigation offers no password change to such an account.
+        assert 'href="/konto/passwort"' not in (await http.get("/faelle")).text
         posted = await http.post(
             "/konto/passwort",
             data={
