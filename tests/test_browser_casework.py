@@ -26,6 +26,13 @@ from tests.sitekit import Site, today
 from tests.test_web import referred_on_the_pages
 
 
+async def send(page: Page, button: str) -> None:
+    """Tab to the form's button, Enter, and wait for the page that answers."""
+    await tab_to(page, button)
+    await page.keyboard.press("Enter")
+    await page.wait_for_load_state()
+
+
 async def open_details(page: Page, summary: str) -> None:
     """A form of the case page is a disclosure: Tab to its summary, Enter opens it."""
     await tab_to(page, f"summary:text-is('{summary}')")
@@ -58,9 +65,7 @@ async def test_a_caseworker_finds_a_case_by_a_part_of_the_name_and_opens_it(
     await page.locator("#q").fill("")
     await tab_to(page, "#town")
     await page.locator("#town").select_option("Kamen")
-    await tab_to(page, "button:text('Suchen')")
-    await page.keyboard.press("Enter")
-    await page.wait_for_load_state()
+    await send(page, "button:text('Suchen')")
     await expect(rows).to_have_count(2)
     await tab_to(page, "th a:has-text('Name')")
     await page.keyboard.press("Enter")
@@ -122,9 +127,7 @@ async def test_notes_and_a_deadline_extension_on_the_case_page_with_the_keyboard
     await log_in(page, username, path=f"/faelle/{case_id}")
     await open_details(page, "Notiz hinzufügen")
     await type_into(page, "#notiz-text", "Termin bei der Botschaft am Montag.")
-    await tab_to(page, "button:text('Notiz hinzufügen: speichern')")
-    await page.keyboard.press("Enter")
-    await page.wait_for_load_state()
+    await send(page, "button:text('Notiz hinzufügen: speichern')")
     await expect(page.get_by_role("status")).to_contain_text("Die Notiz ist gespeichert.")
     notes = page.locator("h2:text('Notizen') + *")
     await expect(notes).to_contain_text("Termin bei der Botschaft am Montag.")
@@ -134,9 +137,7 @@ async def test_notes_and_a_deadline_extension_on_the_case_page_with_the_keyboard
     await open_details(page, "Ausreisefrist verlängern (§ 59 Abs. 1 AufenthG)")
     await type_date(page, "#ausreisefrist-new_deadline", today() - timedelta(days=1))
     await type_into(page, "#ausreisefrist-reason", "Reisedokumente beantragt")
-    await tab_to(page, "button:text('Ausreisefrist verlängern: speichern')")
-    await page.keyboard.press("Enter")
-    await page.wait_for_load_state()
+    await send(page, "button:text('Ausreisefrist verlängern: speichern')")
     field = page.locator("#ausreisefrist-new_deadline")
     await expect(field).to_have_attribute("aria-invalid", "true")
     await expect(page.locator("#ausreisefrist-new_deadline-fehler")).not_to_be_empty()
@@ -145,9 +146,7 @@ async def test_notes_and_a_deadline_extension_on_the_case_page_with_the_keyboard
 
     later = today() + timedelta(days=200)
     await type_date(page, "#ausreisefrist-new_deadline", later)
-    await tab_to(page, "button:text('Ausreisefrist verlängern: speichern')")
-    await page.keyboard.press("Enter")
-    await page.wait_for_load_state()
+    await send(page, "button:text('Ausreisefrist verlängern: speichern')")
     await expect(page.locator("main")).to_contain_text("Die Ausreisefrist wurde verlängert")
     await expect(page.locator("dl").first).to_contain_text(f"{later:%d.%m.%Y}")
     await screenshot(page, "fall-aktionen.png", 1100)
@@ -163,9 +162,7 @@ async def test_a_consent_is_withdrawn_on_the_page_as_easily_as_it_was_given(
     await log_in(page, username, path=f"/faelle/{case_id}")
     await open_details(page, "Widerruf der Einwilligung erfassen (Art. 7 Abs. 3 DSGVO)")
     await type_date(page, "#widerruf-withdrawn_on", today())
-    await tab_to(page, "button:text('Widerruf der Einwilligung erfassen: speichern')")
-    await page.keyboard.press("Enter")
-    await page.wait_for_load_state()
+    await send(page, "button:text('Widerruf der Einwilligung erfassen: speichern')")
     await expect(page.locator("main")).to_contain_text("Der Widerruf ist erfasst")
     await expect(page.locator("main")).to_contain_text("widerrufen am")
     await expect(page.locator("summary", has_text="Widerruf der Einwilligung")).to_have_count(0)
@@ -179,16 +176,12 @@ async def test_the_ki_reports_a_supporter_with_the_keyboard(site: Site, page: Pa
     await log_in(page, username, path=f"/faelle/{case_id}")
     await open_details(page, "Unterstützer*in oder Bevollmächtigte*n melden")
     await type_into(page, "#unterstuetzer-name", "Verein Brücke")
-    await tab_to(page, "button:text('Unterstützer*in oder Bevollmächtigte*n melden: speichern')")
-    await page.keyboard.press("Enter")
-    await page.wait_for_load_state()
+    await send(page, "button:text('Unterstützer*in oder Bevollmächtigte*n melden: speichern')")
     await expect(page.locator("#unterstuetzer-contact")).to_have_attribute("aria-invalid", "true")
     await expect(page.locator("#unterstuetzer-name")).to_have_value("Verein Brücke")
     await assert_accessible(page, "the KI's case page with a refused report")
     await type_into(page, "#unterstuetzer-contact", "0170 7654321")
-    await tab_to(page, "button:text('Unterstützer*in oder Bevollmächtigte*n melden: speichern')")
-    await page.keyboard.press("Enter")
-    await page.wait_for_load_state()
+    await send(page, "button:text('Unterstützer*in oder Bevollmächtigte*n melden: speichern')")
     await expect(page.locator("main")).to_contain_text("Die Meldung ist aufgenommen")
 
 
@@ -200,17 +193,13 @@ async def test_an_admin_sets_and_lifts_a_legal_hold_with_the_keyboard(
 
     await log_in(page, username, path=f"/admin/zugriffe?case_id={case_id}")
     await type_into(page, "#reason", "Klageverfahren VG Gelsenkirchen")
-    await tab_to(page, "button:text('Sperre setzen oder aufheben')")
-    await page.keyboard.press("Enter")
-    await page.wait_for_load_state()
+    await send(page, "button:text('Sperre setzen oder aufheben')")
     await expect(page.locator("main")).to_contain_text("Die Löschsperre ist gesetzt")
     held = await site.pool.fetchval("SELECT legal_hold FROM cases WHERE case_id = $1", case_id)
     assert held
     await assert_accessible(page, "the admin's access page with a hold")
 
-    await tab_to(page, "button:text('Sperre setzen oder aufheben')")
-    await page.keyboard.press("Enter")
-    await page.wait_for_load_state()
+    await send(page, "button:text('Sperre setzen oder aufheben')")
     await expect(page.locator("main")).to_contain_text("Die Löschsperre ist aufgehoben")
     held = await site.pool.fetchval("SELECT legal_hold FROM cases WHERE case_id = $1", case_id)
     assert not held
