@@ -597,6 +597,16 @@ class InboxViewRow(InboxTaskRow):
     arrival_reference: str | None
 
 
+class InboxViewPersonRow(InboxViewRow):
+    """A row of the inbox page: whom the task is about, as far as the reading team may know
+    (the KI knows no departure deadline; an arrival has none either)."""
+
+    given_name: str | None
+    family_name: str | None
+    town: str | None
+    departure_deadline: date | None
+
+
 class InboxTaskTownRow(InboxViewRow):
     """A task as its form shows it, with the person's town (as in :class:`TaskTownRow`)."""
 

@@ -10,7 +10,7 @@ work the ``abh`` queue, the KI's staff the ``ki`` queue. Refusals are members of
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from uuid import UUID
 
@@ -59,6 +59,11 @@ class InboxTask(BaseModel):
     due_at: datetime
     overdue: bool
     assigned_to: int | None
+    # Whom it is about, as the team may know it (None: not known to this team, or erased).
+    given_name: str | None = None
+    family_name: str | None = None
+    town: str | None = None
+    departure_deadline: date | None = None
 
 
 class InboxPage(BaseModel):
@@ -187,7 +192,7 @@ class InboxService:
         end = week_end(now)
         after = _after(cursor)
         async with self._pool.acquire() as con:
-            rows = await store.view_tasks(
+            rows = await store.view_tasks_with_person(
                 con,
                 view.value,
                 queue.value,

@@ -25,6 +25,7 @@ from schemas.tasks import (
     CheckInRow,
     InboxTaskRow,
     InboxTaskTownRow,
+    InboxViewPersonRow,
     InboxViewRow,
     QueueCountRow,
     StepFailureCountRow,
@@ -49,6 +50,23 @@ VIEWS: dict[str, str] = {
     "woche": "t.queue = p.queue AND NOT t.overdue AND t.due_at >= p.now AND t.due_at < p.week_end",
     # Every open task of the team, whoever holds it: the team lead's view (reassignment).
     "alle": "t.queue = p.queue",
+}
+# Who the task is about, for the inbox's rows: the ABH reads the case file, the KI only what it
+# received on a consent that stands (``ki_readable``, no departure deadline), an arrival's task
+# its arrival. Listing opens no case (as the case list): opening the task is logged.
+_PERSON_JOIN = {
+    "abh": "LEFT JOIN cases c ON c.case_id = t.case_id "
+    "LEFT JOIN persons pe ON pe.case_id = t.case_id ",
+    "ki": "LEFT JOIN cases c ON c.case_id = t.case_id "
+    "LEFT JOIN ki_readable k ON k.case_id = t.case_id ",
+}
+_PERSON_COLUMNS = {
+    "abh": ", coalesce(pe.given_name, a.given_name) AS given_name, "
+    "coalesce(pe.family_name, a.family_name) AS family_name, "
+    "coalesce(c.town, a.town) AS town, c.departure_deadline",
+    "ki": ", coalesce(k.personal_data->>'given_name', a.given_name) AS given_name, "
+    "coalesce(k.personal_data->>'family_name', a.family_name) AS family_name, "
+    "coalesce(c.town, a.town) AS town, NULL::date AS departure_deadline",
 }
 _PARAMS = (
     "WITH p AS (SELECT $1::text AS queue, $2::integer AS me, $3::timestamptz AS now, "
@@ -154,6 +172,43 @@ async def view_tasks(
     """Open tasks of ``queue``, in one of the inbox's views (None: all of them), of one case
     or all, earliest due first, at most ``limit`` after ``after``: the one list of tasks of the
     pages and the API."""
+    query, args = _view_query(view, queue, account_id, now, week_end, limit, after, case_id)
+    rows = await con.fetch(query.format(columns="", join=""), *args)
+    return [InboxViewRow.model_validate(dict(row)) for row in rows]
+
+
+async def view_tasks_with_person(
+    con: Connection,
+    view: str,
+    queue: str,
+    account_id: int,
+    now: datetime,
+    week_end: datetime,
+    *,
+    limit: int,
+    after: TaskCursor | None = None,
+) -> list[InboxViewPersonRow]:
+    """The rows of :func:`view_tasks` with whom each task is about (name, town, departure
+    deadline) as the reading team may see it: the inbox page's rows."""
+    query, args = _view_query(view, queue, account_id, now, week_end, limit, after, None)
+    team = "ki" if queue == "ki" else "abh"
+    rows = await con.fetch(
+        query.format(columns=_PERSON_COLUMNS[team], join=_PERSON_JOIN[team]), *args
+    )
+    return [InboxViewPersonRow.model_validate(dict(row)) for row in rows]
+
+
+def _view_query(
+    view: str | None,
+    queue: str,
+    account_id: int,
+    now: datetime,
+    week_end: datetime,
+    limit: int,
+    after: TaskCursor | None,
+    case_id: str | None,
+) -> tuple[str, list[Any]]:
+    """The one statement of both, with ``{columns}`` and ``{join}`` left to fill in."""
     conditions = ["t.status = 'open'", "t.queue = p.queue"]
     if view is not None:
         conditions.append(VIEWS[view])
@@ -164,12 +219,12 @@ async def view_tasks(
     if after is not None:
         args += [after.due_at, after.task_id]
         conditions.append(f"(t.due_at, t.task_id) > (${len(args) - 1}, ${len(args)}::uuid)")
-    rows = await con.fetch(
-        f"{_PARAMS}SELECT {_TASK_COLUMNS}{_ARRIVAL_COLUMNS} FROM p, tasks t {_ARRIVAL_JOIN}"
-        f"WHERE {' AND '.join(conditions)} ORDER BY t.due_at, t.task_id LIMIT $5",
-        *args,
+    query = (
+        f"{_PARAMS}SELECT {_TASK_COLUMNS}{_ARRIVAL_COLUMNS}{{columns}} FROM p, tasks t "
+        f"{_ARRIVAL_JOIN}{{join}}"
+        f"WHERE {' AND '.join(conditions)} ORDER BY t.due_at, t.task_id LIMIT $5"
     )
-    return [InboxViewRow.model_validate(dict(row)) for row in rows]
+    return query, args
 
 
 async def view_counts(

@@ -58,7 +58,8 @@ async def test_abh_completes_conversation_and_consent_with_the_keyboard(
     await expect(page.get_by_role("heading", name="Offen in meiner Gruppe: 2")).to_be_visible()
     row = page.get_by_role("row").filter(has_text=case_id)
     await expect(row).to_contain_text("Informationsgespräch")
-    await expect(page.locator("main")).not_to_contain_text("Testnachname")
+    await expect(row.get_by_role("cell", name="Testnachname, Testvorname")).to_be_visible()
+    await expect(row).to_contain_text("Unna")
     await assert_accessible(page, "the inbox")
     # At 320 px each task is a block of its own, and still a table row for screen readers.
     await page.set_viewport_size({"width": 320, "height": 800})

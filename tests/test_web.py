@@ -111,7 +111,11 @@ async def test_the_abh_completes_conversation_and_consent_through_the_forms(site
         assert inbox.status_code == 200
         assert case_id in inbox.text and "Informationsgespräch" in inbox.text
         assert re.search(r"Offen in meiner Gruppe <span class=\"count\">\(\d+\)</span>", inbox.text)
-        assert "Testnachname" not in inbox.text  # the inbox shows ids, never names
+        # Each row says whom it is about: name, town, departure deadline; nothing more.
+        row = inbox_row(inbox.text, case_id)
+        assert "Testnachname, Testvorname" in row and "Unna" in row
+        assert f"{today() + timedelta(days=90):%d.%m.%Y}" in row
+        assert "Bahnhofstraße" not in inbox.text and "1990" not in inbox.text
 
         task_id = await site.task_id(case_id, "information_conversation")
         form = await abh.get(f"/aufgaben/{task_id}")
@@ -282,6 +286,10 @@ async def test_the_ki_sees_referrals_only_with_the_three_categories(site: Site) 
         inbox = await ki.get("/posteingang?ansicht=gruppe")
         assert referred in inbox.text and "Kontakt zu Partner vor Ort (KI)" in inbox.text
         assert without_consent not in inbox.text
+        # The name as the KI received it, the town; the departure deadline is not the KI's.
+        row = inbox_row(inbox.text, referred)
+        assert "Testnachname, Testvorname" in row and "Unna" in row
+        assert f"{today() + timedelta(days=90):%d.%m.%Y}" not in row
 
         case = await ki.get(f"/faelle/{referred}")
         assert case.status_code == 200
@@ -315,6 +323,13 @@ async def test_the_ki_sees_referrals_only_with_the_three_categories(site: Site) 
         (Role.KI, "Fallseite KI"),
         (Role.KI, "Aufgabe"),
     ]
+
+
+def inbox_row(page: str, case_id: str) -> str:
+    """The inbox table's row of ``case_id``."""
+    rows = [row for row in page.split("<tr>") if f">{case_id}</a>" in row]
+    assert len(rows) == 1, rows
+    return rows[0].split("</tr>")[0]
 
 
 async def referred_on_the_pages(site: Site, language: str = "ar") -> str:
