@@ -158,6 +158,15 @@ class AttachmentData(BaseModel):
     uploaded_at: BerlinTime
 
 
+class NoteData(BaseModel):
+    """A caseworker's note on the case; the author by role (the person asks what is held
+    about them, not which colleague wrote it)."""
+
+    written_at: BerlinTime
+    author_role: str | None
+    text: str
+
+
 class AccessReport(BaseModel):
     """``GET /api/v1/cases/{case_id}/access-report`` (GDPR Art. 15): everything the case store
     holds about the person of one case, to whom what was passed on, and who opened the case.
@@ -186,4 +195,7 @@ class AccessReport(BaseModel):
     access_log: list[AccessLogEntry] = Field(description="Who opened the case when.")
     attachments: list[AttachmentData] = Field(
         default_factory=list, description="Papers attached to the case (PDF, JPEG, PNG)."
+    )
+    notes: list[NoteData] = Field(
+        default_factory=list, description="Caseworkers' notes on the case, the oldest first."
     )

@@ -372,6 +372,7 @@ class AccessService:
                     )
                     for row in await attachment_store.attachments_of_case(con, case_id)
                 ],
+                notes=await note_store.notes_for_report(con, case_id),
             )
 
     async def arrival_person(

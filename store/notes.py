@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from schemas.gdpr import NoteData
 from schemas.notes import NoteRow
 from store.db import Connection
 
@@ -31,3 +32,14 @@ async def notes_of_case(con: Connection, case_id: str) -> list[NoteRow]:
         case_id,
     )
     return [NoteRow.model_validate(dict(row)) for row in rows]
+
+
+async def notes_for_report(con: Connection, case_id: str) -> list[NoteData]:
+    """The case's notes for the access report (Art. 15), the oldest first, authors by role."""
+    rows = await con.fetch(
+        "SELECT n.written_at, a.role AS author_role, n.text FROM case_notes n"
+        " LEFT JOIN accounts a ON a.account_id = n.author_id"
+        " WHERE n.case_id = $1 ORDER BY n.note_id",
+        case_id,
+    )
+    return [NoteData.model_validate(dict(row)) for row in rows]

@@ -281,6 +281,8 @@ async def test_the_access_report_of_a_real_case(
     reported = await http.post(f"{V1}/cases/{case_id}/supporters", json=supporter)
     assert reported.status_code == 200, reported.text
     assert (await http.get(f"{V1}/cases/{case_id}")).status_code == 200  # an earlier opening
+    noted = await http.post(f"{V1}/cases/{case_id}/notes", json={"text": "Pass beantragt."})
+    assert noted.status_code == 201, noted.text
 
     # The KI may read the case (it was disclosed to it), but not the report; nor operations.
     assert (await ki.get(f"{V1}/cases/{case_id}")).status_code == 200
@@ -312,6 +314,8 @@ async def test_the_access_report_of_a_real_case(
     assert kinds["information_conversation"]["completion"]["routes_discussed"] == ["§25b AufenthG"]
     assert "representative" in kinds  # the supporter's follow-up task for the ABH
     assert report["timeline"]
+    [note] = report["notes"]
+    assert note["text"] == "Pass beantragt." and note["author_role"] == "abh"
 
     # What was passed on, to whom, on which consent, and the erasure that followed.
     recipients = [d["recipient"] for d in report["disclosures"]]
