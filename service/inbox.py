@@ -24,7 +24,7 @@ from schemas.errors import FieldError
 from schemas.inputs import describe_de, forbidden_character
 from schemas.local_time import BERLIN
 from schemas.paging import decode_cursor, encode_cursor
-from schemas.reassignment import ReassignmentResult, TaskReassignment
+from schemas.reassignment import ReassignmentResult, TaskAssignment, TaskReassignment
 from schemas.tasks import InboxViewRow, Queue, TaskCursor, TaskKind, TaskView
 from service.errors import Conflict, Forbidden, Invalid, NotFound
 from store import accounts as account_store
@@ -264,13 +264,17 @@ class InboxService:
             notices_waiting_long=waiting_long,
         )
 
-    async def claim(self, task_id: str, account: Account) -> None:
-        await self._change(task_id, account, "claim", account.account_id, None)
+    async def claim(self, task_id: str, account: Account) -> TaskAssignment:
+        return await self._change(task_id, account, "claim", account.account_id, None)
 
-    async def release(self, task_id: str, account: Account) -> None:
-        await self._change(task_id, account, "release", None, None)
+    async def release(self, task_id: str, account: Account) -> TaskAssignment:
+        return await self._change(task_id, account, "release", None, None)
 
-    async def hand_over(self, task_id: str, account: Account, to: Account, comment: str) -> None:
+    async def hand_over(
+        self, task_id: str, account: Account, to_account: int, comment: str
+    ) -> TaskAssignment:
+        """The task to an active colleague of the same role (``to_account``), with a comment
+        (the API's :class:`HandOver` has checked it already; the page's form not)."""
         # A textarea sends CR LF; the comment is kept with plain newlines.
         comment = comment.replace("\r\n", "\n").strip()
         if character := forbidden_character(comment, multiline=True):
@@ -279,11 +283,16 @@ class InboxService:
             raise Invalid("Bitte einen Kommentar zur Übergabe angeben.")
         if len(comment) > COMMENT_MAX:
             raise Invalid(f"Der Kommentar darf höchstens {COMMENT_MAX} Zeichen haben.")
-        if not to.active or to.role is not account.role:
-            raise Invalid("Übergabe nur an aktive Kolleg*innen der eigenen Gruppe.")
-        await self._change(task_id, account, "hand_over", to.account_id, comment)
+        async with self._pool.acquire() as con:
+            to = await account_store.account_by_id(con, to_account)
+        if to is None or not to.active or to.role is not account.role:
+            raise Invalid(
+                "Übergabe nur an aktive Kolleg*innen der eigenen Gruppe.",
+                [FieldError(field="assignee", reason="not an active account of your team")],
+            )
+        return await self._change(task_id, account, "hand_over", to.account_id, comment)
 
-    async def deputise(self, task_id: str, account: Account, reason: str) -> None:
+    async def deputise(self, task_id: str, account: Account, reason: str) -> TaskAssignment:
         """A colleague of the same group takes the task of an absent one, saying why."""
         reason = reason.strip()
         if character := forbidden_character(reason):
@@ -292,7 +301,7 @@ class InboxService:
             raise Invalid("Bitte den Grund der Vertretung angeben.")
         if len(reason) > COMMENT_MAX:
             raise Invalid(f"Der Grund darf höchstens {COMMENT_MAX} Zeichen haben.")
-        await self._change(task_id, account, "deputy", account.account_id, reason)
+        return await self._change(task_id, account, "deputy", account.account_id, reason)
 
     async def reassign(self, lead: Account, request: TaskReassignment) -> ReassignmentResult:
         """A team lead gives open tasks of the team to a colleague of the same role, or back
@@ -385,7 +394,7 @@ class InboxService:
         action: str,
         new_assignee: int | None,
         comment: str | None,
-    ) -> None:
+    ) -> TaskAssignment:
         queue = self._queue(account)
         async with self._pool.acquire() as con, con.transaction():
             task = await store.lock_task(con, task_id)
@@ -403,7 +412,7 @@ class InboxService:
             if action == "release" and current is None:
                 raise Conflict("Die Aufgabe ist niemandem zugewiesen.")
             if current == new_assignee:
-                return
+                return TaskAssignment(task_id=task_id, assigned_to=current)
             await store.set_assignee(con, task_id, new_assignee)
             await store.insert_assignment(
                 con,
@@ -415,6 +424,7 @@ class InboxService:
                 comment=comment,
                 at=_now(),
             )
+        return TaskAssignment(task_id=task_id, assigned_to=new_assignee)
 
     async def history(self, task_id: str) -> list[Assignment]:
         async with self._pool.acquire() as con:

@@ -126,6 +126,17 @@ ENDPOINTS = [
         frozenset({"abh", "ki"}),
         json={"kind": "follow_up", "reached": True},
     ),
+    Endpoint("POST", f"/tasks/{_UNKNOWN_TASK}/claim", frozenset({"abh", "ki"})),
+    Endpoint("POST", f"/tasks/{_UNKNOWN_TASK}/release", frozenset({"abh", "ki"})),
+    Endpoint(
+        "POST",
+        f"/tasks/{_UNKNOWN_TASK}/hand-over",
+        frozenset({"abh", "ki"}),
+        json={"assignee": 999999, "comment": "Rollentest"},
+    ),
+    Endpoint(
+        "POST", f"/tasks/{_UNKNOWN_TASK}/deputy", frozenset({"abh", "ki"}), json={"reason": "x"}
+    ),
     # Team leads only (an ABH or KI account with the flag): none of the callers here is one;
     # tests/test_teamwork.py calls it as a lead.
     Endpoint(
@@ -195,6 +206,10 @@ async def test_every_route_is_in_the_role_table(app: FastAPI) -> None:
         ("POST", f"{V1}/cases/{{case_id}}/departure-deadline"),
         ("POST", f"{V1}/tasks/{{task_id}}/complete"),
         ("POST", f"{V1}/tasks/assign"),
+        ("POST", f"{V1}/tasks/{{task_id}}/claim"),
+        ("POST", f"{V1}/tasks/{{task_id}}/release"),
+        ("POST", f"{V1}/tasks/{{task_id}}/hand-over"),
+        ("POST", f"{V1}/tasks/{{task_id}}/deputy"),
         ("POST", f"{V1}/cases/{{case_id}}/departure"),
         ("POST", f"{V1}/cases/{{case_id}}/reopen"),
         ("GET", f"{V1}/partners/{{partner_id}}"),

@@ -78,7 +78,7 @@ from schemas.inputs import (
 from schemas.notes import NoteDraft
 from schemas.offers import OfferDraft
 from schemas.partners import PartnerDraft
-from schemas.reassignment import TaskReassignment
+from schemas.reassignment import Deputising, HandOver, TaskReassignment
 from schemas.sso import SsoFlow
 from schemas.tasks import (
     CompleteTask,
@@ -244,6 +244,8 @@ EXAMPLES: dict[type[BaseModel], list[dict[str, Any]]] = {
             "comment": "Urlaubsvertretung\nbis 12.01.",
         }
     ],
+    HandOver: [{"assignee": 7, "comment": "Urlaub ab morgen,\nbitte übernehmen."}],
+    Deputising: [{"reason": "Vertretung während der Krankheit"}],
     SupporterReport: [
         {
             "name": "Ehrenamt",

@@ -316,6 +316,55 @@ async def test_the_api_reassigns_for_a_lead_and_names_what_it_refuses(
     assert len(await audit_of(pool, "task_reassigned")) == 3
 
 
+async def test_the_api_claims_releases_hands_over_and_deputises_as_the_task_page_does(
+    app: FastAPI, pool: asyncpg.Pool
+) -> None:
+    accounts = account_service(app)
+    anna = await new_account(accounts, Role.ABH)
+    ben = await new_account(accounts, Role.ABH)
+    ki = await new_account(accounts, Role.KI)
+    task = await new_task(pool, await new_case(pool))
+    url = f"{V1}/tasks/{task}"
+    async with (
+        await session_of(app, anna) as a,
+        await session_of(app, ben) as b,
+        await session_of(app, ki) as k,
+    ):
+        assert (await k.post(f"{url}/claim")).status_code == 404  # not the KI's inbox
+        claimed = await a.post(f"{url}/claim")
+        assert claimed.status_code == 200, claimed.text
+        assert claimed.json() == {"task_id": task, "assigned_to": anna.account_id}
+        taken = await b.post(f"{url}/claim")
+        assert taken.status_code == 409  # Anna holds it: Ben deputises, saying why
+        assert (await b.post(f"{url}/deputy", json={"reason": "  "})).status_code == 422
+        deputy = await b.post(f"{url}/deputy", json={"reason": "Anna ist krank"})
+        assert deputy.json() == {"task_id": task, "assigned_to": ben.account_id}
+        wrong = await b.post(f"{url}/hand-over", json={"assignee": ki.account_id, "comment": "x"})
+        assert wrong.status_code == 422
+        assert [e["loc"] for e in wrong.json()["detail"]] == [["body", "assignee"]]
+        no_comment = await b.post(f"{url}/hand-over", json={"assignee": anna.account_id})
+        assert no_comment.status_code == 422
+        back = await b.post(
+            f"{url}/hand-over", json={"assignee": anna.account_id, "comment": "Zurück an dich"}
+        )
+        assert back.json() == {"task_id": task, "assigned_to": anna.account_id}
+        assert (await b.post(f"{url}/release")).status_code == 409  # Anna's, not Ben's
+        released = await a.post(f"{url}/release")
+        assert released.json() == {"task_id": task, "assigned_to": None}
+        assert (await a.post(f"{url}/release")).status_code == 409  # nobody holds it
+    history = await pool.fetch(
+        "SELECT action, by_account, to_account, comment FROM task_assignments"
+        " WHERE task_id = $1::uuid ORDER BY assignment_id",
+        task,
+    )
+    assert [tuple(row) for row in history] == [
+        ("claim", anna.account_id, anna.account_id, None),
+        ("deputy", ben.account_id, ben.account_id, "Anna ist krank"),
+        ("hand_over", ben.account_id, anna.account_id, "Zurück an dich"),
+        ("release", anna.account_id, None, None),
+    ]
+
+
 # ------------------------------------------------------------------ pages
 
 

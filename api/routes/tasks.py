@@ -1,4 +1,5 @@
-"""``/api/v1/tasks``: the ABH's and the KI's inboxes, completing a task, and a team lead's
+"""``/api/v1/tasks``: the ABH's and the KI's inboxes, completing a task, who works on a task
+(claim, release, hand-over, deputising: what the task page offers) and a team lead's
 reassignment in bulk."""
 
 from __future__ import annotations
@@ -12,7 +13,13 @@ from api.errors import CONFLICT, NOT_FOUND, UNAVAILABLE
 from schemas.accounts import Account
 from schemas.events import CaseId
 from schemas.paging import CURSOR_MAX
-from schemas.reassignment import ReassignmentResult, TaskReassignment
+from schemas.reassignment import (
+    Deputising,
+    HandOver,
+    ReassignmentResult,
+    TaskAssignment,
+    TaskReassignment,
+)
 from schemas.tasks import Queue, TaskCompletion, TaskResult, TaskView
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
@@ -89,3 +96,47 @@ async def reassign_tasks(
     no longer open.
     """
     return await inbox.reassign(worker, reassignment)
+
+
+_ASSIGNMENT_ERRORS = {**NOT_FOUND, **CONFLICT}
+
+
+@router.post("/{task_id}/claim", responses=_ASSIGNMENT_ERRORS, summary="Claim a task")
+async def claim_task(task_id: TaskIdPath, inbox: Inbox, worker: TaskWorker) -> TaskAssignment:
+    """Take an unclaimed task of one's team (claiming one's own again changes nothing).
+
+    404: no task of the caller's inbox. 409: closed, or someone else holds it (a deputy
+    takes it with ``/deputy``)."""
+    return await inbox.claim(str(task_id), worker)
+
+
+@router.post("/{task_id}/release", responses=_ASSIGNMENT_ERRORS, summary="Release a task")
+async def release_task(task_id: TaskIdPath, inbox: Inbox, worker: TaskWorker) -> TaskAssignment:
+    """Give one's own task back to the team's queue.
+
+    404: no task of the caller's inbox. 409: closed, held by someone else, or by nobody."""
+    return await inbox.release(str(task_id), worker)
+
+
+@router.post("/{task_id}/hand-over", responses=_ASSIGNMENT_ERRORS, summary="Hand a task over")
+async def hand_over_task(
+    task_id: TaskIdPath, hand_over: HandOver, inbox: Inbox, worker: TaskWorker
+) -> TaskAssignment:
+    """Give one's own task (or an unclaimed one) to a colleague of the same role, with a
+    comment kept in the task's assignment history.
+
+    404: no task of the caller's inbox. 409: closed, or held by someone else. 422 naming the
+    field: ``assignee`` is no active account of the caller's role, or the comment is empty
+    or too long."""
+    return await inbox.hand_over(str(task_id), worker, hand_over.assignee, hand_over.comment)
+
+
+@router.post("/{task_id}/deputy", responses=_ASSIGNMENT_ERRORS, summary="Deputise for a colleague")
+async def deputise_task(
+    task_id: TaskIdPath, deputising: Deputising, inbox: Inbox, worker: TaskWorker
+) -> TaskAssignment:
+    """Take a task a colleague holds, while they are absent, saying why (kept in the task's
+    assignment history).
+
+    404: no task of the caller's inbox. 409: closed, unclaimed (claim it) or one's own."""
+    return await inbox.deputise(str(task_id), worker, deputising.reason)

@@ -182,13 +182,10 @@ async def hand_over(request: Request, task_id: str) -> Response:
     account = await logged_in(request, Role.ABH, Role.KI)
     form = await request.form()
     task_id = parse_task_id(task_id)
-    colleagues = {a.account_id: a for a in await accounts_of(request).list_accounts()}
     try:
-        to = colleagues.get(int(str(form.get("an", ""))))
+        to = int(str(form.get("an", "")))
     except ValueError:
-        to = None
-    if to is None:
-        raise PageRefused(422, "Bitte eine Kollegin oder einen Kollegen auswählen.")
+        raise PageRefused(422, "Bitte eine Kollegin oder einen Kollegen auswählen.") from None
     comment = str(form.get("kommentar", ""))
     await _assignment(inbox_of(request).hand_over(task_id, account, to, comment))
     return redirect(_with_message(_back(form, "/posteingang"), "uebergeben"))
