@@ -126,6 +126,7 @@ CaseReader = Annotated[Account, require_roles(Role.ABH, Role.KI)]
 TaskWorker = Annotated[Account, require_roles(Role.ABH, Role.KI)]
 PartnerReader = Annotated[Account, require_roles(Role.ABH, Role.KI, Role.ADMIN)]
 Admin = Annotated[Account, require_roles(Role.ADMIN)]
+Operator = Annotated[Account, require_roles(Role.OPS, Role.ADMIN)]
 ReportReader = Annotated[Account, require_roles(*REPORT_READERS)]
 
 CaseIdPath = Annotated[CaseId, Path()]

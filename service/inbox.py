@@ -19,10 +19,18 @@ from pydantic import BaseModel
 
 from schemas.accounts import Account, Role
 from schemas.audit import AuditAction, AuditDraft
+from schemas.case import Stage
 from schemas.case_documents import CaseDocument
 from schemas.errors import FieldError
 from schemas.inputs import describe_de, forbidden_character
 from schemas.local_time import BERLIN
+from schemas.operations import (
+    ARRIVAL_STAGE,
+    BusinessFigures,
+    OldestOpenTask,
+    OutboxBacklog,
+    TaskFigure,
+)
 from schemas.paging import decode_cursor, encode_cursor
 from schemas.reassignment import ReassignmentResult, TaskAssignment, TaskReassignment
 from schemas.tasks import InboxViewRow, Queue, TaskCursor, TaskKind, TaskView
@@ -32,6 +40,7 @@ from store import audit
 from store import documents as document_store
 from store import inbox as store
 from store import notices as notice_store
+from store import outbox as outbox_store
 
 COMMENT_MAX = 500
 # A notice waits minutes for its mail, a day at most in digest-only mode: longer is a fault.
@@ -262,6 +271,51 @@ class InboxService:
             failures=[StepFailures.model_validate(row.model_dump()) for row in failures],
             notices_waiting=waiting,
             notices_waiting_long=waiting_long,
+        )
+
+    async def figures(self) -> BusinessFigures:
+        """Open and overdue tasks per queue and stage (every combination, zeros included),
+        the oldest open task of each queue and the outbox's backlog: numbers only."""
+        now = _now()
+        async with self._pool.acquire() as con:
+            counted = await store.open_tasks_per_queue_and_stage(con, now)
+            oldest = {row.queue: row for row in await store.oldest_open_tasks(con)}
+            outbox = await outbox_store.backlog(con, now)
+        found = {(row.queue, row.stage): row for row in counted}
+        stages = [stage.value for stage in Stage if stage is not Stage.CLOSED] + [ARRIVAL_STAGE]
+        # A closed case has no open task, unless something is wrong: then it is shown.
+        stages += sorted({stage for _, stage in found} - set(stages))
+
+        def hours(since: datetime | None) -> float | None:
+            return None if since is None else round((now - since).total_seconds() / 3600, 1)
+
+        return BusinessFigures(
+            measured_at=now,
+            tasks=[
+                TaskFigure(
+                    queue=queue,
+                    stage=stage,
+                    open=row.open if (row := found.get((queue.value, stage))) else 0,
+                    overdue=row.overdue if row else 0,
+                )
+                for queue in Queue
+                for stage in stages
+            ],
+            oldest_open=[
+                OldestOpenTask(
+                    queue=queue,
+                    created_at=first.created_at if (first := oldest.get(queue.value)) else None,
+                    age_hours=hours(first.created_at if first else None),
+                )
+                for queue in Queue
+            ],
+            outbox=OutboxBacklog(
+                queued=outbox.queued,
+                queued_due=outbox.queued_due,
+                failed=outbox.failed,
+                oldest_queued_at=outbox.oldest_queued_at,
+                oldest_queued_age_hours=hours(outbox.oldest_queued_at),
+            ),
         )
 
     async def claim(self, task_id: str, account: Account) -> TaskAssignment:

@@ -18,6 +18,7 @@ from schemas.case import (
     KiTask,
     StageCountRow,
 )
+from schemas.operations import OldestTaskRow, TaskFigureRow
 from schemas.retention import RetentionRow
 from schemas.tasks import (
     AssignmentRow,
@@ -345,6 +346,28 @@ async def open_tasks_per_queue(con: Connection, now: datetime) -> list[QueueCoun
         now,
     )
     return [QueueCountRow.model_validate(dict(row)) for row in rows]
+
+
+async def open_tasks_per_queue_and_stage(con: Connection, now: datetime) -> list[TaskFigureRow]:
+    """Open and overdue tasks per queue and the stage of their case (an arrival's task:
+    'arrival'); only the combinations that have tasks (the service adds the zeros)."""
+    rows = await con.fetch(
+        "SELECT t.queue, coalesce(c.stage, 'arrival') AS stage, count(*) AS open,"
+        " count(*) FILTER (WHERE t.overdue OR t.due_at < $1) AS overdue"
+        " FROM tasks t LEFT JOIN cases c ON c.case_id = t.case_id"
+        " WHERE t.status = 'open' GROUP BY 1, 2",
+        now,
+    )
+    return [TaskFigureRow.model_validate(dict(row)) for row in rows]
+
+
+async def oldest_open_tasks(con: Connection) -> list[OldestTaskRow]:
+    """Per queue, the open task created first (the index ``tasks_open`` has the queue)."""
+    rows = await con.fetch(
+        "SELECT DISTINCT ON (queue) queue, created_at, due_at FROM tasks"
+        " WHERE status = 'open' ORDER BY queue, created_at"
+    )
+    return [OldestTaskRow.model_validate(dict(row)) for row in rows]
 
 
 async def open_step_failures(con: Connection) -> list[StepFailureCountRow]:

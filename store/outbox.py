@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from schemas.mail import MailAttachment, MailRequest, MailRow
+from schemas.operations import OutboxBacklogRow
 from store.db import Connection
 
 
@@ -187,3 +188,17 @@ async def mail_row(con: Connection, outbox_id: int) -> MailRow | None:
         outbox_id,
     )
     return None if row is None else MailRow.model_validate(dict(row))
+
+
+async def backlog(con: Connection, now: datetime) -> OutboxBacklogRow:
+    """What the outbox holds unsent: queued (and of those due now), failed, the oldest queued."""
+    row = await con.fetchrow(
+        "SELECT count(*) FILTER (WHERE status = 'queued') AS queued,"
+        " count(*) FILTER (WHERE status = 'queued' AND next_attempt_at <= $1) AS queued_due,"
+        " count(*) FILTER (WHERE status = 'failed') AS failed,"
+        " min(created_at) FILTER (WHERE status = 'queued') AS oldest_queued_at"
+        " FROM outbox WHERE status <> 'sent'",
+        now,
+    )
+    assert row is not None
+    return OutboxBacklogRow.model_validate(dict(row))

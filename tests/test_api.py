@@ -978,6 +978,7 @@ async def test_the_openapi_document_lists_every_route(http: httpx.AsyncClient) -
         f"{V1}/tasks",
         f"{V1}/tasks/assign",
         f"{V1}/tasks/{{task_id}}/complete",
+        f"{V1}/operations/figures",
         f"{V1}/tasks/{{task_id}}/claim",
         f"{V1}/tasks/{{task_id}}/release",
         f"{V1}/tasks/{{task_id}}/hand-over",

@@ -171,6 +171,7 @@ ENDPOINTS = [
         params={"from": "2026-01-01", "to": "2026-01-31"},
     ),
     Endpoint("GET", f"/cases/{_UNKNOWN_CASE}/access-report", frozenset({"abh", "admin"})),
+    Endpoint("GET", "/operations/figures", frozenset({"ops", "admin"})),
     Endpoint("GET", f"/cases/{_UNKNOWN_CASE}/documents", frozenset({"abh"})),
     Endpoint("GET", f"/cases/{_UNKNOWN_CASE}/documents/{_UNKNOWN_TASK}", frozenset({"abh"})),
 ]
@@ -206,6 +207,7 @@ async def test_every_route_is_in_the_role_table(app: FastAPI) -> None:
         ("POST", f"{V1}/cases/{{case_id}}/departure-deadline"),
         ("POST", f"{V1}/tasks/{{task_id}}/complete"),
         ("POST", f"{V1}/tasks/assign"),
+        ("GET", f"{V1}/operations/figures"),
         ("POST", f"{V1}/tasks/{{task_id}}/claim"),
         ("POST", f"{V1}/tasks/{{task_id}}/release"),
         ("POST", f"{V1}/tasks/{{task_id}}/hand-over"),

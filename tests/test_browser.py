@@ -379,6 +379,8 @@ async def test_every_page_works_under_the_csp(site: Site, page: Page) -> None:
         await styled_under_the_policy(page, path)
     await styled_under_the_policy(page, f"/admin/zugriffe?case_id={case_id}")
     await styled_under_the_policy(page, "/betrieb")
+    await assert_accessible(page, "the operations page")
+    await page.set_viewport_size({"width": 1280, "height": 800})
     await styled_under_the_policy(page, "/konto/passwort")
     await styled_under_the_policy(page, "/posteingang", status=403)
 

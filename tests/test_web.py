@@ -548,6 +548,66 @@ async def test_operations_see_numbers_but_no_case(site: Site) -> None:
     assert await site.accounts.access_log(case_id) == []
 
 
+async def test_operations_see_tasks_per_queue_and_stage_the_oldest_and_the_outbox(
+    site: Site,
+) -> None:
+    case_id = await site.open_case()
+    stage = await site.pool.fetchval("SELECT stage FROM cases WHERE case_id = $1", case_id)
+    async with await site.person(Role.OPS) as ops:
+        before = (await ops.get("/api/v1/operations/figures")).json()
+        # Every queue and stage is a row, zeros included (closed cases have no open tasks).
+        rows = {(row["queue"], row["stage"]) for row in before["tasks"]}
+        assert ("ki", "escalation") in rows and ("abh", "arrival") in rows
+        assert len(rows) == len(before["tasks"]) == 2 * 10
+        long_ago = datetime(2001, 1, 1, tzinfo=UTC)
+        for queue, due, created in (
+            ("ki", datetime.now(UTC) - timedelta(hours=1), long_ago),
+            ("abh", datetime.now(UTC) + timedelta(days=3), datetime.now(UTC)),
+        ):
+            await site.pool.execute(
+                "INSERT INTO tasks (task_id, case_id, kind, queue, status, due_at, created_at)"
+                " VALUES ($1, $2, 'follow_up', $3, 'open', $4, $5)",
+                uuid.uuid4(),
+                case_id,
+                queue,
+                due,
+                created,
+            )
+        for status in ("queued", "failed"):
+            await site.pool.execute(
+                "INSERT INTO outbox (idempotency_key, recipient, status, next_attempt_at,"
+                " created_at) VALUES ($1, 'team@example.org', $2, now(), $3)",
+                f"figures-{uuid.uuid4()}",
+                status,
+                long_ago,
+            )
+        after = (await ops.get("/api/v1/operations/figures")).json()
+        page = await ops.get("/betrieb")
+    assert page.status_code == 200
+
+    def count(figures: dict[str, Any], queue: str) -> tuple[int, int]:
+        [row] = [r for r in figures["tasks"] if (r["queue"], r["stage"]) == (queue, stage)]
+        return row["open"], row["overdue"]
+
+    ki_open, ki_overdue = count(before, "ki")
+    assert count(after, "ki") == (ki_open + 1, ki_overdue + 1)
+    abh_open, abh_overdue = count(before, "abh")
+    assert count(after, "abh") == (abh_open + 1, abh_overdue)
+    oldest = {row["queue"]: row for row in after["oldest_open"]}
+    assert oldest["ki"]["created_at"].startswith("2001-01-01")
+    assert oldest["ki"]["age_hours"] > 24 * 365 * 20
+    outbox = after["outbox"]
+    assert outbox["queued"] == before["outbox"]["queued"] + 1
+    assert outbox["failed"] == before["outbox"]["failed"] + 1
+    assert outbox["oldest_queued_at"].startswith("2001-01-01")
+    # The page says the same in German, with no case and no person on it.
+    assert "Offene Aufgaben je Gruppe und Phase des Falls" in page.text
+    assert "Neu zugewandert (ohne Fall)" in page.text and "E-Mail-Ausgang" in page.text
+    assert "Tagen" in page.text and case_id not in page.text and "Testnachname" not in page.text
+    async with await site.person(Role.ABH) as abh:
+        assert (await abh.get("/api/v1/operations/figures")).status_code == 403
+
+
 # ------------------------------------------------------------ assignment
 
 

@@ -104,7 +104,17 @@ def _german_date(value: date | str | None) -> str:
     return value.strftime("%d.%m.%Y")
 
 
+def _hours(value: float | None) -> str:
+    """A duration in hours as a caseworker reads it: hours under two days, else days."""
+    if value is None:
+        return "–"
+    if value < 48:
+        return f"{value:.1f} Stunden".replace(".", ",")
+    return f"{value / 24:.1f} Tagen".replace(".", ",")
+
+
 templates.env.filters["zeit"] = _berlin_time
+templates.env.filters["stunden"] = _hours
 templates.env.filters["datum"] = _german_date
 templates.env.filters["sprache"] = lambda code: labels.label(labels.CONVERSATION_LANGUAGES, code)
 templates.env.filters["land"] = lambda code: labels.label(labels.COUNTRY_NAMES, code)

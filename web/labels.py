@@ -43,6 +43,8 @@ STAGES = {
     "enforcement_planned": "Vollstreckung geplant",
     "suspended": "Ausgesetzt (Asylverfahren)",
     "closed": "Abgeschlossen",
+    # Not a stage of a case: an arrival's task (Neu zugewandert) in the operations figures.
+    "arrival": "Neu zugewandert (ohne Fall)",
 }
 
 RESIDENCE_STATUSES = {

@@ -1,4 +1,5 @@
-"""The operations page: cases per stage, open tasks per queue, open step failures."""
+"""The operations page: cases per stage, open tasks per queue and stage, the oldest open task,
+open step failures, the notices and mails not yet sent."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ router = APIRouter(include_in_schema=False)
 async def operations(request: Request) -> Response:
     account = await logged_in(request, Role.OPS, Role.ADMIN)
     overview = await inbox_of(request).overview()
+    figures = await inbox_of(request).figures()
     return render(
         request,
         "operations.html",
@@ -24,4 +26,5 @@ async def operations(request: Request) -> Response:
         failures=overview.failures,
         notices_waiting=overview.notices_waiting,
         notices_waiting_long=overview.notices_waiting_long,
+        figures=figures,
     )
