@@ -26,11 +26,13 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from config.settings import Settings
 from protection import protect
+from protection.master import KeyRingData
 from runtime.embedded import HOST, embedded_postgres, temporal_dev_server
 from runtime.worker import build_worker
 from schemas.events import StatusEvent
@@ -124,6 +126,8 @@ async def bench_environment(label: str = "bench") -> AsyncIterator[BenchEnv]:
                     "task_queue": f"{label}-cases-{uuid.uuid4().hex[:8]}",
                     "database_url": dsn,
                     "temporal_address": address,
+                    # The servers are this run's own: so is the ring (one process holds it).
+                    "master_keys": base.master_keys or SecretStr(KeyRingData.generate().to_json()),
                 }
             )
             # Every payload encrypted, as in production; the trivial baseline's worker copies

@@ -4,6 +4,7 @@
     python -m commands.keys rotate-master   # new current master key, every data key rewrapped
     python -m commands.keys rewrap          # rewrap under the current key (after an env change)
     python -m commands.keys retire-master --key-id m-…   # once it wraps nothing any more
+    python -m commands.keys new-ring --out /run/secrets/master-keys.json   # for a deployment
 
 Rotation needs no downtime: running processes still hold the old master key, and one that
 meets a data key wrapped by a key it does not know reloads the ring file. With the ring in
@@ -18,12 +19,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
 from config.settings import Settings
 from protection import open_keyring
 from protection.keyring import KeyRing
-from protection.master import MasterKeyError
+from protection.master import KeyRingData, MasterKeyError, write_ring_file
 from runtime.commands import command_pool, run_command
 from schemas.inputs import line_argument
 
@@ -41,7 +43,23 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("rewrap", help="rewrap every data key under the current master key")
     retire = commands.add_parser("retire-master", help="remove a master key no longer in use")
     retire.add_argument("--key-id", required=True, type=line_argument)
+    new_ring = commands.add_parser(
+        "new-ring",
+        help="write a new master key ring file (mode 0600) for a deployment; no database",
+    )
+    new_ring.add_argument("--out", required=True, type=Path, help="the file; must not exist")
     return parser
+
+
+def write_new_ring(path: Path, out: TextIO) -> int:
+    """A ring for every process of a deployment to share (``CASE_MASTER_KEY_FILE``)."""
+    if path.exists():
+        print(f"refused: {path} exists; a ring is never overwritten", file=out)
+        return EXIT_REFUSED
+    write_ring_file(path, KeyRingData.generate())
+    print(f"master key ring written to {path}; give every process CASE_MASTER_KEY_FILE={path}"
+          " and back it up apart from the database", file=out)  # fmt: skip
+    return EXIT_OK
 
 
 async def execute(keys: KeyRing, args: argparse.Namespace, out: TextIO) -> int:
@@ -82,6 +100,8 @@ async def run(
     out: TextIO | None = None,
 ) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "new-ring":
+        return write_new_ring(args.out, out or sys.stdout)
     settings = settings or Settings()
     async with command_pool(settings) as pool:
         try:

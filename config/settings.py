@@ -175,8 +175,12 @@ class Settings(BaseSettings):
     )
     # A CA bundle (PEM) for the provider's TLS certificate, when the county's own CA signed it.
     oidc_ca_file: Path | None = Field(default=None, validation_alias="CASE_OIDC_CA_FILE")
+    # Every process migrates the schema at its start (under a lock: one does, the others
+    # wait). false: only `--role migrate` does, and the others refuse a schema behind.
+    migrate_on_start: bool = Field(default=True, validation_alias="CASE_MIGRATE_ON_START")
     # Payload encryption (protection/): the master key ring, inline JSON or a file; neither
-    # set means <data_dir>/keys/master-keys.json, generated on first start.
+    # set means <data_dir>/keys/master-keys.json, generated on first start (embedded servers
+    # only: with DATABASE_URL or TEMPORAL_ADDRESS set, a process without a ring refuses).
     master_keys: SecretStr | None = Field(default=None, validation_alias="CASE_MASTER_KEYS")
     master_key_file: Path | None = Field(default=None, validation_alias="CASE_MASTER_KEY_FILE")
     key_cache_seconds: float = Field(default=300.0, ge=0, validation_alias="CASE_KEY_CACHE_SECONDS")

@@ -25,6 +25,7 @@ import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from enum import StrEnum
 
+import asyncpg
 import uvicorn
 from fastapi import FastAPI
 from temporalio.worker import Worker
@@ -33,7 +34,8 @@ from config.logging import configure_logging, get_logger
 from config.settings import Settings
 from mail.delivery import DeliveryPolicy, MailDelivery
 from mail.transport import transport_from_settings
-from protection import protect
+from protection import protect, require_configured_ring
+from protection.master import MasterKeyError
 from runtime.app import create_app
 from runtime.embedded import (
     DataFolderInUse,
@@ -47,17 +49,19 @@ from service.notices import ensure_schedules as ensure_notice_schedules
 from service.retention import ensure_schedule
 from service.temporal import connect, ensure_search_attributes
 from store.db import open_pool
-from store.migrate import apply_migrations
+from store.migrate import MigrationChanged, apply_migrations, migration_state
 
 log = get_logger("runtime.main")
 
 
 class Role(StrEnum):
-    """What this process serves. ``all`` is the development default: one process, both."""
+    """What this process serves. ``all`` is the development default: one process, both.
+    ``migrate`` brings the database schema up to date and ends (a deployment's own step)."""
 
     ALL = "all"
     WORKER = "worker"
     API = "api"
+    MIGRATE = "migrate"
 
     @property
     def runs_worker(self) -> bool:
@@ -250,8 +254,33 @@ async def run(settings: Settings | None = None, role: Role | str = Role.ALL) -> 
             loop.remove_signal_handler(sig)
 
 
+class SchemaNotCurrent(Exception):
+    """``CASE_MIGRATE_ON_START=false`` and the schema is behind (or a file changed)."""
+
+
+async def _migrate(pool: asyncpg.Pool, settings: Settings, role: Role) -> None:
+    """Migrate (every role, unless ``CASE_MIGRATE_ON_START=false``: then only ``migrate``,
+    and the others refuse to start on a schema that is not current)."""
+    if role is Role.MIGRATE or settings.migrate_on_start:
+        applied = await apply_migrations(pool)
+        log.info("schema current", applied=len(applied), last=applied[-1] if applied else None)
+        return
+    state = await migration_state(pool)
+    if not state.current:
+        raise SchemaNotCurrent(
+            f"{len(state.pending)} migrations pending, {len(state.changed)} changed: run "
+            "`python -m runtime.main --role migrate` first (CASE_MIGRATE_ON_START=false)"
+        )
+
+
 async def _start_and_serve(settings: Settings, role: Role) -> None:
+    if role is not Role.MIGRATE:
+        require_configured_ring(settings)  # before anything starts
     async with contextlib.AsyncExitStack() as stack:
+        if role is Role.MIGRATE and settings.database_url is not None:
+            async with open_pool(settings.database_url) as pool:
+                await _migrate(pool, settings, role)
+            return
         if settings.database_url is None or settings.temporal_address is None:
             # Before any server starts: a second service on this folder must touch nothing.
             stack.enter_context(data_folder_lock(settings.data_dir))
@@ -259,6 +288,10 @@ async def _start_and_serve(settings: Settings, role: Role) -> None:
         if dsn is None:
             dsn = stack.enter_context(embedded_postgres(settings.data_dir))
             log.info("embedded PostgreSQL started", data_dir=str(settings.data_dir))
+        if role is Role.MIGRATE:
+            async with open_pool(dsn) as pool:
+                await _migrate(pool, settings, role)
+            return
         address = settings.temporal_address
         if address is None:
             address = await stack.enter_async_context(
@@ -274,7 +307,7 @@ async def _start_and_serve(settings: Settings, role: Role) -> None:
             log.info("Temporal dev server started", address=address)
 
         pool = await stack.enter_async_context(open_pool(dsn))
-        await apply_migrations(pool)
+        await _migrate(pool, settings, role)
         client = await connect(address, settings.temporal_namespace)
         await ensure_search_attributes(client, settings.temporal_namespace)
         # One key ring for worker and API: every payload leaves this process encrypted.
@@ -337,6 +370,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(1)
     except EmbeddedServerError as err:
         log.error("could not start an embedded server", error=str(err))
+        sys.exit(1)
+    except MasterKeyError as err:
+        log.error("no usable master key ring", error=str(err))
+        sys.exit(1)
+    except MigrationChanged as err:
+        log.error("migrations refused", error=str(err))
+        sys.exit(1)
+    except SchemaNotCurrent as err:
+        log.error("schema not current", error=str(err))
         sys.exit(1)
     except StoppedWhileStarting as stopped:  # what had started was stopped again
         log.info("stopped while starting", signal=stopped.signum)
