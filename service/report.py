@@ -29,6 +29,7 @@ from xml.sax.saxutils import escape
 import asyncpg
 from pydantic import JsonValue
 
+from documents.report import committee_pdf
 from schemas.accounts import Account
 from schemas.audit import AuditAction, AuditDraft, DetailValue, by_system
 from schemas.errors import FieldError
@@ -376,7 +377,7 @@ def german_date(day: date) -> str:
     return day.strftime("%d.%m.%Y")
 
 
-def _title(report: CommitteeReport) -> str:
+def report_title(report: CommitteeReport) -> str:
     where = report.town or COUNTY
     return (
         f"Bericht für die Ausschüsse – {where} – "
@@ -402,6 +403,11 @@ def _about(report: CommitteeReport) -> list[tuple[str, str]]:
     ]
 
 
+def report_pdf(report: CommitteeReport) -> bytes:
+    """The German PDF (documents/report.py): the table and bar charts."""
+    return committee_pdf(report, report_title(report), LEGEND, _about(report))
+
+
 def _csv_cell(text: str) -> str:
     if text[:1] in ("=", "+", "-", "@"):
         text = "'" + text
@@ -412,7 +418,7 @@ def _csv_cell(text: str) -> str:
 
 def report_csv(report: CommitteeReport) -> bytes:
     """CSV as German Excel opens it: UTF-8 with BOM, ``;`` between cells, CRLF."""
-    lines = [[_title(report)], *([k, v] for k, v in _about(report)), [LEGEND], []]
+    lines = [[report_title(report)], *([k, v] for k, v in _about(report)), [LEGEND], []]
     lines.append(["Kennzahl", *report.columns])
     for line in report.lines:
         lines.append(["  " * line.level + line.label, *line.shown])
@@ -438,7 +444,7 @@ def _column(index: int) -> str:
 def report_xlsx(report: CommitteeReport) -> bytes:
     """A workbook of one sheet (Office Open XML, written here: numbers as numbers, the
     suppressed cells as text); the same report gives the same bytes."""
-    rows: list[list[str | int]] = [[_title(report)]]
+    rows: list[list[str | int]] = [[report_title(report)]]
     rows += [[key, value] for key, value in _about(report)]
     rows += [[LEGEND], [], ["Kennzahl", *report.columns]]
     for line in report.lines:
