@@ -42,7 +42,7 @@ def committee_pdf(
                 "bars": [
                     {"label": column, "value": value or 0, "shown": shown}
                     for column, value, shown in zip(
-                        report.columns[:-1], conversations.values, conversations.shown
+                        report.columns[:-1], conversations.values, conversations.shown, strict=True
                     )
                 ],
             }

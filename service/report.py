@@ -449,7 +449,8 @@ def report_xlsx(report: CommitteeReport) -> bytes:
     rows += [[LEGEND], [], ["Kennzahl", *report.columns]]
     for line in report.lines:
         cells: list[str | int] = [
-            text if value is None else value for text, value in zip(line.shown, line.values)
+            text if value is None else value
+            for text, value in zip(line.shown, line.values, strict=True)
         ]
         rows.append(["  " * line.level + line.label, *cells])
     sheet_rows = "".join(
