@@ -27,6 +27,7 @@ from api.routes import (
     intake,
     offers,
     partners,
+    reports,
     retention,
     tasks,
 )
@@ -77,7 +78,18 @@ def build_app(
     )
     docs_policy = swagger_ui(app)
     api = APIRouter(prefix=API_PREFIX, responses=errors.REFUSED)
-    for module in (intake, cases, attachments, tasks, partners, offers, flyers, admin, retention):
+    for module in (
+        intake,
+        cases,
+        attachments,
+        tasks,
+        partners,
+        offers,
+        flyers,
+        admin,
+        retention,
+        reports,
+    ):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(codec.router)

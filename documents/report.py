@@ -42,7 +42,10 @@ def committee_pdf(
                 "bars": [
                     {"label": column, "value": value or 0, "shown": shown}
                     for column, value, shown in zip(
-                        report.columns[:-1], conversations.values, conversations.shown, strict=True
+                        report.columns[:-1],
+                        conversations.values[:-1],
+                        conversations.shown[:-1],
+                        strict=True,
                     )
                 ],
             }

@@ -12,8 +12,10 @@ from typing import Any
 
 import asyncpg
 import pypdf
+from fastapi import FastAPI
 
 from commands import report as report_cli
+from config.settings import Settings
 from schemas.offers import COUNTY
 from schemas.report import CommitteeReport
 from service.report import (
@@ -27,8 +29,8 @@ from service.report import (
     suppress,
 )
 from service.rules_in_force import rules_in_force
-from config.settings import Settings
 from store import erasure
+from tests.test_api import V1, logged_in
 
 DAY = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 CANARY = {
@@ -253,3 +255,27 @@ async def test_made_again_gives_the_same_figures_and_a_tampered_report_is_found(
     tampered = await _service(pool).verify(report.report_id)
     assert not tampered.ok
     assert tampered.problems == ["the stored table differs from the figures counted again"]
+
+
+async def test_the_api_gives_the_report_in_every_format_and_names_a_reversed_period(
+    pool: asyncpg.Pool, app: FastAPI
+) -> None:
+    await _known_cases(pool)
+    async with logged_in(app, "reporting") as http:
+        period = {"from": "2026-03-01", "to": "2026-03-31"}
+        answer = await http.get(f"{V1}/reports/committee", params=period)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["columns"][-1] == COUNTY
+        for output, media in (
+            ("csv", "text/csv"),
+            ("xlsx", "application/vnd"),
+            ("pdf", "application/pdf"),
+        ):
+            got = await http.get(f"{V1}/reports/committee", params={**period, "format": output})
+            assert got.status_code == 200 and got.headers["content-type"].startswith(media)
+        reversed_period = await http.get(
+            f"{V1}/reports/committee", params={"from": "2026-03-31", "to": "2026-03-01"}
+        )
+        assert reversed_period.status_code == 422
+        assert "to" in reversed_period.text
+        assert (await http.get(f"{V1}/cases/REP-x")).status_code == 403
