@@ -279,3 +279,22 @@ async def test_the_api_gives_the_report_in_every_format_and_names_a_reversed_per
         assert reversed_period.status_code == 422
         assert "to" in reversed_period.text
         assert (await http.get(f"{V1}/cases/REP-x")).status_code == 403
+
+
+async def test_the_page_makes_a_report_and_offers_its_files(
+    pool: asyncpg.Pool, app: FastAPI
+) -> None:
+    await _known_cases(pool)
+    async with logged_in(app, "reporting") as page:
+        form = {"von": "2026-03-01", "bis": "2026-03-31", "stadt": "Unna"}
+        made = await page.post("/admin/bericht", data=form)
+        assert made.status_code == 303, made.text
+        shown = await page.get(made.headers["location"])
+        assert shown.status_code == 200
+        assert "Bericht für die Ausschüsse" in shown.text and "Neue Fälle" in shown.text
+        assert CANARY["family_name"] not in shown.text
+        pdf = await page.get(made.headers["location"] + "/datei", params={"format": "pdf"})
+        assert pdf.headers["content-type"] == "application/pdf"
+        refused = await page.post("/admin/bericht", data={**form, "bis": "2026-02-01"})
+        assert refused.status_code == 422 and "endet vor" in refused.text
+        assert (await page.get("/posteingang")).status_code in (403, 404)
