@@ -28,6 +28,7 @@ from api.routes import (
     offers,
     operations,
     partners,
+    reports,
     retention,
     tasks,
 )
@@ -89,6 +90,7 @@ def build_app(
         admin,
         retention,
         operations,
+        reports,
     ):
         api.include_router(module.router)
     app.include_router(api)

@@ -26,6 +26,7 @@ from service.flyers import FlyerService
 from service.inbox import InboxService
 from service.notes import NoteService
 from service.records import RecordsService
+from service.report import ReportService
 from service.retention import RetentionService
 
 
@@ -118,6 +119,14 @@ def _records(request: Request) -> RecordsService:
 
 
 Records = Annotated[RecordsService, Depends(_records)]
+
+
+def _reports(request: Request) -> ReportService:
+    service: ReportService = request.app.state.reports
+    return service
+
+
+Reports = Annotated[ReportService, Depends(_reports)]
 """The disclosure register and access reports (GDPR Art. 15, 30)."""
 
 # Who may call a route: the logged-in account, when its role is one of these (else 401/403).
@@ -128,6 +137,7 @@ PartnerReader = Annotated[Account, require_roles(Role.ABH, Role.KI, Role.ADMIN)]
 Admin = Annotated[Account, require_roles(Role.ADMIN)]
 Operator = Annotated[Account, require_roles(Role.OPS, Role.ADMIN)]
 ReportReader = Annotated[Account, require_roles(*REPORT_READERS)]
+ReportWriter = Annotated[Account, require_roles(Role.ADMIN, Role.REPORTING)]  # the committees'
 
 CaseIdPath = Annotated[CaseId, Path()]
 TaskIdPath = Annotated[UUID, Path(description="The task id as listed by GET /api/v1/tasks.")]

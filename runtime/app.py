@@ -31,7 +31,9 @@ from service.flyers import FlyerService
 from service.inbox import InboxService
 from service.notes import NoteService
 from service.records import RecordsService
+from service.report import ReportService
 from service.retention import RetentionService
+from service.rules_in_force import rules_in_force
 from service.temporal import connect, for_requests
 from store.db import open_pool
 
@@ -51,6 +53,7 @@ def compose(client: Client, pool: asyncpg.Pool, settings: Settings) -> Services:
         notes=NoteService(pool),
         attachments=AttachmentService(pool, keys, settings.attachment_max_bytes),
         records=RecordsService(pool),
+        reports=ReportService(pool, rules_in_force(settings)),
         flyers=FlyerService(pool),
         codec=CodecService(keys, access),
         retention=RetentionService(pool),

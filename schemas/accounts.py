@@ -15,6 +15,7 @@ class Role(StrEnum):
     KI = "ki"  # integration centre: only cases with a disclosure on an unwithdrawn consent
     OPS = "ops"  # operations: workflow health (Temporal UI), no personal data
     ADMIN = "admin"  # accounts, partner directory, settings, access log
+    REPORTING = "reporting"  # the committee report (Berichterstattung), nothing of the cases
 
 
 class Account(BaseModel):

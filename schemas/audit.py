@@ -66,6 +66,7 @@ class AuditAction(StrEnum):
     TASK_REASSIGNED = "task_reassigned"  # by a team lead: the task, from whom, to whom (ids)
     DEPARTURE_RECORDED = "departure_recorded"  # by the ABH on its page or API: event id, kind
     CASE_REOPENED = "case_reopened"  # by the ABH: a new obligation for a closed case
+    COMMITTEE_REPORT = "committee_report"  # a report made: its id, period, facts, digests
 
 
 DetailValue: TypeAlias = str | int | bool | list[str | int] | None

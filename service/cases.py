@@ -77,6 +77,7 @@ from schemas.tasks import (
     EnforcementResult,
     ErasureConfirmation,
     Escalation,
+    EscalationDecision,
     KiContact,
     Queue,
     TaskCompletion,
@@ -104,6 +105,7 @@ from store import cases as case_store
 from store import inbox as inbox_store
 from store import partners as partner_store
 from store import records as records_store
+from store import report as report_store
 from store import tasks as task_store
 from store import timeline as timeline_store
 from store.db import Connection
@@ -530,6 +532,8 @@ class CaseService:
             if repeat:  # a newer run of the arrival, which never had this task
                 return await self._completed(task)
             refusal = _from_update_failure(error)
+            if isinstance(completion, Escalation) and isinstance(refusal, Invalid):
+                await self._count_time_rule_refusal(task, completion, refusal, update_id)
             if isinstance(completion, ErasureConfirmation) and isinstance(
                 refusal, CaseClosed | Conflict
             ):  # owed from a run that ended (a case closing, or closed and come back)
@@ -544,6 +548,25 @@ class CaseService:
             ):
                 return await self._confirm_after_close(task, completion)
             raise self._closed_or(error) from None
+
+    async def _count_time_rule_refusal(
+        self, task: TaskTownRow, decision: Escalation, refusal: Invalid, update_id: str
+    ) -> None:
+        """An enforcement the time rules refused never reaches the case file: the county's
+        report counts it here (an anonymous fact: the rules, never the decision's data)."""
+        rules = {f"{r.title} ({r.source})": r.rule_id for r in self._start_defaults.time_rules}
+        broken = sorted({rules[f.reason] for f in refusal.fields if f.reason in rules})
+        if decision.decision is not EscalationDecision.ENFORCEMENT or not broken:
+            return
+        async with self._pool.acquire() as con:
+            await report_store.record_fact(
+                con,
+                f"refusal:{update_id}",
+                _case_of(task),
+                "time_rule_refusal",
+                datetime.now(BERLIN).date(),
+                {"rules": list(broken)},
+            )
 
     async def _confirm_after_close(
         self, task: TaskTownRow, confirmation: ErasureConfirmation

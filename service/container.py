@@ -17,6 +17,7 @@ from service.flyers import FlyerService
 from service.inbox import InboxService
 from service.notes import NoteService
 from service.records import RecordsService
+from service.report import ReportService
 from service.retention import RetentionService
 
 
@@ -32,6 +33,7 @@ class Services:
     notes: NoteService
     attachments: AttachmentService
     records: RecordsService
+    reports: ReportService
     flyers: FlyerService
     codec: CodecService
     retention: RetentionService

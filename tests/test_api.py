@@ -990,6 +990,7 @@ async def test_the_openapi_document_lists_every_route(http: httpx.AsyncClient) -
         "/codec/decode",  # the Temporal UI's codec (tests/test_protection.py)
         "/codec/encode",
         f"{V1}/admin/disclosures",
+        f"{V1}/reports/committee",
         f"{V1}/cases/{{case_id}}/access-report",
         f"{V1}/cases/{{case_id}}/documents",
         f"{V1}/cases/{{case_id}}/documents/{{document_id}}",

@@ -38,7 +38,7 @@ from tests.test_api import (
     today,
 )
 
-CALLERS = ("anonymous", "token", "abh", "ki", "ops", "admin")
+CALLERS = ("anonymous", "token", "abh", "ki", "ops", "admin", "reporting")
 
 
 @dataclass(frozen=True)
@@ -172,6 +172,13 @@ ENDPOINTS = [
     ),
     Endpoint("GET", f"/cases/{_UNKNOWN_CASE}/access-report", frozenset({"abh", "admin"})),
     Endpoint("GET", "/operations/figures", frozenset({"ops", "admin"})),
+    # A reversed period (422): nothing is made or logged.
+    Endpoint(
+        "GET",
+        "/reports/committee",
+        frozenset({"admin", "reporting"}),
+        params={"from": "2026-01-31", "to": "2026-01-01"},
+    ),
     Endpoint("GET", f"/cases/{_UNKNOWN_CASE}/documents", frozenset({"abh"})),
     Endpoint("GET", f"/cases/{_UNKNOWN_CASE}/documents/{_UNKNOWN_TASK}", frozenset({"abh"})),
 ]
@@ -226,6 +233,7 @@ async def test_every_route_is_in_the_role_table(app: FastAPI) -> None:
         ("PUT", f"{V1}/admin/cases/{{case_id}}/legal-hold"),
         ("DELETE", f"{V1}/admin/cases/{{case_id}}/legal-hold"),
         ("GET", f"{V1}/admin/disclosures"),
+        ("GET", f"{V1}/reports/committee"),
         ("GET", f"{V1}/cases/{{case_id}}/access-report"),
         ("GET", f"{V1}/cases/{{case_id}}/documents"),
         ("GET", f"{V1}/cases/{{case_id}}/documents/{{document_id}}"),

@@ -81,6 +81,7 @@ ROLES = {
     Role.KI: "Kommunales Integrationszentrum (KI)",
     Role.OPS: "Betrieb",
     Role.ADMIN: "Administration",
+    Role.REPORTING: "Berichterstattung",
 }
 
 PERSPECTIVES = {

@@ -308,6 +308,8 @@ async def home(request: Request, meldung: str = "") -> Response:
         start = "/posteingang"
     elif account.role is Role.OPS:
         start = "/betrieb"
+    elif account.role is Role.REPORTING:
+        start = "/admin/bericht"
     else:
         start = "/admin/konten"
     # A message for the start page (after a password change) goes on with it.

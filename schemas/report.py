@@ -1,0 +1,105 @@
+"""The county's report to its committees (Bericht für die Ausschüsse): its figures as
+counted, as published (small numbers suppressed) and as stored for a later check."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from schemas.rows import Row
+
+
+class ReportFormat(StrEnum):
+    JSON = "json"
+    CSV = "csv"
+    XLSX = "xlsx"
+    PDF = "pdf"
+
+
+class Figure(BaseModel):
+    """One line of the report: its key, German label, indentation; ``parts`` of a total."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    label: str
+    level: int = 0
+
+
+class RuleSet(BaseModel):
+    """The rules in force when a report is made, as a label and a content digest."""
+
+    label: str
+    digest: str
+
+
+class ReportRequest(BaseModel):
+    """A report's period (days in Europe/Berlin, both inclusive) and its town (None: county)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    period_from: date
+    period_to: date
+    town: str | None = None
+
+
+class ReportLine(BaseModel):
+    """A line as published: one shown value per column ("12", "0", "< 5", "x")."""
+
+    key: str
+    label: str
+    level: int
+    shown: list[str]
+    values: list[int | None] = Field(description="The number, or null where it is suppressed.")
+
+
+class CommitteeReport(BaseModel):
+    """``GET /api/v1/reports/committee``: the report as published and what it rests on."""
+
+    report_id: str
+    period_from: date
+    period_to: date
+    town: str | None
+    generated_at: datetime
+    rules: RuleSet
+    audit_head_seq: int | None = Field(description="The audit log's last entry when made.")
+    audit_head_hash: str | None = Field(description="Its entry_hash, hex.")
+    audit_seq: int = Field(description="The report's own entry in the audit log.")
+    facts_up_to: int = Field(description="The last anonymous fact the figures include.")
+    figures_digest: str = Field(description="sha256 of the raw figures (canonical JSON).")
+    columns: list[str]
+    lines: list[ReportLine]
+
+
+class ReportVerification(BaseModel):
+    """``python -m commands.report verify``: whether a stored report still holds."""
+
+    report_id: str
+    ok: bool
+    problems: list[str]
+
+
+class FactCountRow(Row):
+    town: str
+    kind: str
+    attributes: dict[str, JsonValue]
+    facts: int
+
+
+class StoredReportRow(Row):
+    report_id: str
+    period_from: date
+    period_to: date
+    town: str | None
+    generated_at: datetime
+    generated_by: str
+    facts_up_to: int
+    rules_label: str
+    rules_digest: str
+    figures_digest: str
+    published: dict[str, JsonValue]
+    audit_seq: int
+    audit_head_seq: int | None
+    audit_head_hash: bytes | None
