@@ -7,17 +7,7 @@ from __future__ import annotations
 import json
 
 from documents.typeset import _COMPILING, _string, compiler
-from schemas.report import CommitteeReport
-
-_OUTCOMES = (
-    "voluntary_support",
-    "voluntary_plain",
-    "enforced",
-    "permit",
-    "moved",
-    "closed_by_abh",
-    "never_opened",
-)
+from schemas.report import OUTCOME_LINES, CommitteeReport
 
 
 def committee_pdf(
@@ -31,7 +21,7 @@ def committee_pdf(
             "value": lines[key].values[last] or 0,
             "shown": lines[key].shown[last],
         }
-        for key in _OUTCOMES
+        for key in OUTCOME_LINES
     ]
     charts = [{"title": f"Abschlüsse – {report.columns[last]}", "bars": outcome_bars}]
     if len(report.columns) > 1:

@@ -10,6 +10,17 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from schemas.rows import Row
 
+OUTCOME_LINES = (
+    "voluntary_support",
+    "voluntary_plain",
+    "enforced",
+    "permit",
+    "moved",
+    "closed_by_abh",
+    "never_opened",
+)
+"""The report's lines of how cases closed, in their order (the table and the PDF's chart)."""
+
 
 class ReportFormat(StrEnum):
     JSON = "json"

@@ -36,6 +36,7 @@ from schemas.errors import FieldError
 from schemas.local_time import BERLIN
 from schemas.offers import COUNTY, COUNTY_TOWNS, known_town
 from schemas.report import (
+    OUTCOME_LINES,
     CommitteeReport,
     FactCountRow,
     Figure,
@@ -248,15 +249,7 @@ PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     (
         "closed",
-        (
-            "voluntary_support",
-            "voluntary_plain",
-            "enforced",
-            "permit",
-            "moved",
-            "closed_by_abh",
-            "never_opened",
-        ),
+        OUTCOME_LINES,
     ),
     (
         "enforcements",
