@@ -32,6 +32,7 @@ from service.inbox import InboxService
 from service.notes import NoteService
 from service.records import RecordsService
 from service.retention import RetentionService
+from service.rules import RuleService
 from service.temporal import connect, for_requests
 from store.db import open_pool
 
@@ -42,8 +43,10 @@ def compose(client: Client, pool: asyncpg.Pool, settings: Settings) -> Services:
     """Every service of the API and the pages, on ``client`` (protected) and ``pool``."""
     keys = keyring_of(client)
     access = AccessService(pool, settings.timings())
+    rules = RuleService(pool, settings)
     return Services(
-        cases=CaseService(client, pool, settings),
+        cases=CaseService(client, pool, settings, rules),
+        rules=rules,
         accounts=AccountService(pool, settings),
         access=access,
         directory=DirectoryService(pool),

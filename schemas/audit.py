@@ -66,6 +66,9 @@ class AuditAction(StrEnum):
     TASK_REASSIGNED = "task_reassigned"  # by a team lead: the task, from whom, to whom (ids)
     DEPARTURE_RECORDED = "departure_recorded"  # by the ABH on its page or API: event id, kind
     CASE_REOPENED = "case_reopened"  # by the ABH: a new obligation for a closed case
+    RULES_PROPOSED = "rules_proposed"  # a rule-set version proposed: version, day, digest
+    RULES_ADOPTED = "rules_adopted"  # adopted by a second admin, with the simulation's numbers
+    RULES_WITHDRAWN = "rules_withdrawn"  # a proposal withdrawn: its version
 
 
 DetailValue: TypeAlias = str | int | bool | list[str | int] | None

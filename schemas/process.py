@@ -12,6 +12,10 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Not rules of the practice concept but the machinery's: the configuration's, never a rule
+# set's (a case reads them from its start only).
+TECHNICAL_TIMINGS = ("activity_timeout", "step_retry_limit", "intake_grace", "history_bound")
+
 
 class ProcessTimings(BaseModel):
     """How long each step of the practice concept may take."""

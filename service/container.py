@@ -18,6 +18,7 @@ from service.inbox import InboxService
 from service.notes import NoteService
 from service.records import RecordsService
 from service.retention import RetentionService
+from service.rules import RuleService
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Services:
     """Each field becomes the attribute of ``app.state`` of its name."""
 
     cases: CaseService
+    rules: RuleService  # rule-set versions, four eyes, the simulation (/admin/regeln)
     accounts: AccountService
     access: AccessService
     directory: DirectoryService
