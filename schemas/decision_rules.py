@@ -13,6 +13,7 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.inputs import INT4_MAX
 from schemas.process import ProcessTimings
 from schemas.residence_routes import ResidenceRoutes
 from schemas.time_rules import TimeRule
@@ -58,6 +59,6 @@ class DecisionRules(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=INT4_MAX)
     time_rules: tuple[TimeRule, ...] = ()
     residence_routes: ResidenceRoutes | None = None

@@ -165,6 +165,7 @@ async def test_fresh_database_migrates_to_the_expected_tables(dsn: str) -> None:
         "arrivals",  # 011_arrivals
         "arrival_deliveries",
         "enforcement_incidents",  # 015_enforcement_incidents
+        "rule_sets",  # 032_rule_sets
     }
 
 
