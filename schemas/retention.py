@@ -34,14 +34,14 @@ class RetentionRule(BaseModel):
     keep_months: int = Field(default=0, ge=0, le=11)
     source: Line = Field(min_length=1, description="The legal source of the period.")
 
-    @field_validator("outcome", mode="plain")
+    @field_validator("outcome", mode="before")
     @classmethod
-    def _outcome(cls, value: object) -> Outcome | Literal["arrival"]:
+    def _outcome(cls, value: object) -> object:
         """An outcome or ``arrival``; refused at the field (not at a member of the union)."""
-        if value == ARRIVAL:
-            return ARRIVAL
-        if isinstance(value, str) and value in {outcome.value for outcome in Outcome}:
-            return Outcome(value)
+        if value == ARRIVAL or (
+            isinstance(value, str) and value in {outcome.value for outcome in Outcome}
+        ):
+            return value
         raise ValueError("an outcome of a case, or 'arrival'")
 
     def erase_after(self, closed_on: date) -> date:
