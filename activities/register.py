@@ -273,6 +273,14 @@ DECLARATIONS: Mapping[str, Declaration] = declarations(
             special_categories=SpecialCategories.INDIRECT,
         ),
     ),
+    # The rule set in force (activities/rules.py).
+    (
+        ActivityName.RULES_IN_FORCE,
+        NoPersonalData(
+            reason="liest nur das geltende Regelwerk (Fristen, Zeitregeln, "
+            "Bleiberechtsregelungen) zu einem Tag, ohne Bezug zu einer Person"
+        ),
+    ),
     # The flyers (activities/flyers.py).
     (
         ActivityName.ISSUE_FLYER,

@@ -26,7 +26,7 @@ from runtime.commands import command_pool, run_command
 from schemas.report import CommitteeReport, ReportFormat
 from service.errors import Invalid, Refused
 from service.report import ReportService, check_request, report_csv, report_pdf, report_xlsx
-from service.rules_in_force import rules_in_force
+from service.rules import RuleService
 
 EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
 ACTOR = "report_cli"
@@ -94,7 +94,7 @@ async def run(
     args = build_parser().parse_args(argv)
     settings = settings or Settings()
     async with command_pool(settings) as pool:
-        service = ReportService(pool, rules_in_force(settings))
+        service = ReportService(pool, RuleService(pool, settings))
         return await execute(service, args, out or sys.stdout.buffer)
 
 

@@ -33,7 +33,7 @@ from service.notes import NoteService
 from service.records import RecordsService
 from service.report import ReportService
 from service.retention import RetentionService
-from service.rules_in_force import rules_in_force
+from service.rules import RuleService
 from service.temporal import connect, for_requests
 from store.db import open_pool
 
@@ -44,8 +44,10 @@ def compose(client: Client, pool: asyncpg.Pool, settings: Settings) -> Services:
     """Every service of the API and the pages, on ``client`` (protected) and ``pool``."""
     keys = keyring_of(client)
     access = AccessService(pool, settings.timings())
+    rules = RuleService(pool, settings)
     return Services(
-        cases=CaseService(client, pool, settings),
+        cases=CaseService(client, pool, settings, rules),
+        rules=rules,
         accounts=AccountService(pool, settings),
         access=access,
         directory=DirectoryService(pool),
@@ -53,7 +55,7 @@ def compose(client: Client, pool: asyncpg.Pool, settings: Settings) -> Services:
         notes=NoteService(pool),
         attachments=AttachmentService(pool, keys, settings.attachment_max_bytes),
         records=RecordsService(pool),
-        reports=ReportService(pool, rules_in_force(settings)),
+        reports=ReportService(pool, rules),
         flyers=FlyerService(pool),
         codec=CodecService(keys, access),
         retention=RetentionService(pool),

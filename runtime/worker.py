@@ -25,6 +25,7 @@ from activities.failures import FailureClassifier
 from activities.flyers import Flyers
 from activities.notices import Notices
 from activities.retention import Retention
+from activities.rules import Rules
 from config.settings import Settings
 from protection import open_keyring, protect
 from protection.codec import keyring_of
@@ -84,6 +85,7 @@ def build_activities(
     flyers = Flyers(pool)
     arrivals = Arrivals(pool, rules)
     notice_mails = Notices(pool, notices)
+    rule_sets = Rules(pool)
     return [
         store.open_case,
         store.record_event,
@@ -102,6 +104,7 @@ def build_activities(
         retention.due_arrivals,
         retention.erase_arrivals,
         documents.produce,
+        rule_sets.in_force,
         flyers.issue,
         arrivals.record_arrival,
         arrivals.mail_flyer,

@@ -67,6 +67,9 @@ class AuditAction(StrEnum):
     DEPARTURE_RECORDED = "departure_recorded"  # by the ABH on its page or API: event id, kind
     CASE_REOPENED = "case_reopened"  # by the ABH: a new obligation for a closed case
     COMMITTEE_REPORT = "committee_report"  # a report made: its id, period, facts, digests
+    RULES_PROPOSED = "rules_proposed"  # a rule-set version proposed: version, day, digest
+    RULES_ADOPTED = "rules_adopted"  # adopted by a second admin, with the simulation's numbers
+    RULES_WITHDRAWN = "rules_withdrawn"  # a proposal withdrawn: its version
 
 
 DetailValue: TypeAlias = str | int | bool | list[str | int] | None

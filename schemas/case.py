@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from schemas.decision_rules import SEEDED_VERSION
 from schemas.events import ResidenceStatus
 from schemas.inputs import Text
 from schemas.process import ProcessTimings
@@ -51,6 +52,9 @@ class CaseStart(BaseModel):
     time_rules: tuple[TimeRule, ...] = ()
     # None for cases started before the routes were data: their conversations are not checked.
     residence_routes: ResidenceRoutes | None = None
+    # The rule-set version the values above are (schemas/rule_sets.py): cases started before
+    # rule sets were data carry the configured set, which became version 1.
+    rule_version: int = Field(default=SEEDED_VERSION, ge=1)
     # The workflow changes (patch ids) in force when the case started: they apply without
     # asking ``workflow.patched``, which records a marker and an upsert of the
     # TemporalChangeVersion search attribute in every case that asks. Empty for cases started

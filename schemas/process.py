@@ -12,6 +12,10 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Not rules of the practice concept but the machinery's: the configuration's, never a rule
+# set's (a case reads them from its start only).
+TECHNICAL_TIMINGS = ("activity_timeout", "step_retry_limit", "intake_grace", "history_bound")
+
 
 class ProcessTimings(BaseModel):
     """How long each step of the practice concept may take."""
@@ -41,6 +45,7 @@ class ProcessTimings(BaseModel):
     unreachable_after: int = Field(
         default=2,
         ge=1,
+        le=100,
         description="Escalate after this many check-ins in a row that did not reach the person.",
     )
     escalation_due: timedelta = Field(
@@ -88,6 +93,7 @@ class ProcessTimings(BaseModel):
     history_bound: int = Field(
         default=1000,
         ge=100,
+        le=1_000_000,
         description="A case whose run has this many history events goes on in a new run "
         "(continue-as-new) at its next quiet moment, its state carried over: a follow-up "
         "with a check-in every 14 days grows about 700 events a year (1,386 in two years, "

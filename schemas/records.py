@@ -56,6 +56,8 @@ class NewTask(BaseModel):
     queue: Queue
     due_at: datetime
     detail: str | None = None  # step_failed: the failed step's activity name; never personal
+    # The rule-set version its due date was computed with (None: the case's frozen start).
+    rule_version: int | None = None
 
 
 class TaskClosure(BaseModel):
@@ -63,6 +65,8 @@ class TaskClosure(BaseModel):
     task_id: str
     status: TaskStatus
     completion: TaskCompletion | None = None
+    # The rule-set version the completion was checked against (None: not checked by one).
+    rule_version: int | None = None
 
 
 class NoticeKind(StrEnum):
@@ -207,6 +211,7 @@ class ActivityName(StrEnum):
     REPORT_UNCONFIRMED_ERASURE = "erasure.unconfirmed"
     DISPATCH_NOTICES = "notices.dispatch"
     MAIL_DIGESTS = "notices.digest"
+    RULES_IN_FORCE = "rules.in_force"
 
 
 KI_RECIPIENT = "ki"

@@ -39,11 +39,21 @@ class Figure(BaseModel):
     level: int = 0
 
 
-class RuleSet(BaseModel):
-    """The rules in force when a report is made, as a label and a content digest."""
+class RuleVersion(BaseModel):
+    """One rule-set version in force on a day of a report's period."""
+
+    version: int
+    adopted_from: date
+    content_digest: str
+
+
+class PeriodRules(BaseModel):
+    """The rule-set versions in force in a report's period: a label a committee reads and a
+    digest over the versions' content digests (the same versions: the same digest)."""
 
     label: str
     digest: str
+    versions: list[RuleVersion] = Field(default_factory=list)
 
 
 class ReportRequest(BaseModel):
@@ -74,7 +84,7 @@ class CommitteeReport(BaseModel):
     period_to: date
     town: str | None
     generated_at: datetime
-    rules: RuleSet
+    rules: PeriodRules
     audit_head_seq: int | None = Field(description="The audit log's last entry when made.")
     audit_head_hash: str | None = Field(description="Its entry_hash, hex.")
     audit_seq: int = Field(description="The report's own entry in the audit log.")

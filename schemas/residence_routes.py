@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
+from schemas.inputs import Line
 from schemas.routes import Prerequisite, Route
 
 DEFAULT_FILE = Path(__file__).parent / "data" / "residence_routes.json"
@@ -31,22 +32,22 @@ class RoutePrerequisite(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     code: Prerequisite
-    text: str = Field(min_length=1)
+    text: Line = Field(min_length=1)
 
 
 class RouteVersion(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     route: Route
-    title: str = Field(min_length=1)
+    title: Line = Field(min_length=1)
     valid_from: date
     valid_to: date | None = Field(description="Inclusive; None: in force until replaced.")
     prerequisites: tuple[RoutePrerequisite, ...] = Field(min_length=1)
-    source: str = Field(min_length=1, description="The legal source of this version.")
-    reviewed_by: str | None = Field(
+    source: Line = Field(min_length=1, description="The legal source of this version.")
+    reviewed_by: Line | None = Field(
         default=None, description="Who at the ABH checked this version against the law."
     )
-    open_question: str | None = Field(
+    open_question: Line | None = Field(
         default=None,
         description=(
             "What the ABH's legal review still has to answer about this version (German);"

@@ -16,9 +16,10 @@ import calendar
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.case import Outcome
+from schemas.inputs import Line
 from schemas.rows import Row
 
 ARRIVAL: Literal["arrival"] = "arrival"
@@ -31,7 +32,17 @@ class RetentionRule(BaseModel):
     outcome: Outcome | Literal["arrival"]
     keep_years: int = Field(ge=0, le=30)
     keep_months: int = Field(default=0, ge=0, le=11)
-    source: str = Field(min_length=1, description="The legal source of the period.")
+    source: Line = Field(min_length=1, description="The legal source of the period.")
+
+    @field_validator("outcome", mode="before")
+    @classmethod
+    def _outcome(cls, value: object) -> object:
+        """An outcome or ``arrival``; refused at the field (not at a member of the union)."""
+        if value == ARRIVAL or (
+            isinstance(value, str) and value in {outcome.value for outcome in Outcome}
+        ):
+            return value
+        raise ValueError("an outcome of a case, or 'arrival'")
 
     def erase_after(self, closed_on: date) -> date:
         """``closed_on`` plus the period; the 29th of February becomes the 28th when needed."""

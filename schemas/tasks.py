@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from schemas.conversation import ABH_LANGUAGE, CopyDelivery, Interpreter, Participant
+from schemas.decision_rules import DecisionRules
 from schemas.departure import ReturnProgramme, ReturnSupport
 from schemas.inputs import LanguageCode, Line, RowId, Text, belongs_to
 from schemas.routes import Prerequisite, Route
@@ -514,6 +515,10 @@ class CompleteTask(BaseModel):
     # The workflow cannot read the other members' files: the service adds, for a decision
     # the time rules check, the dates of birth the household has beyond this case.
     household_born: list[date] = Field(default_factory=list, max_length=200)
+    # For a decision the rules check (an enforcement, its result, a conversation): the
+    # rule-set version in force, which the form showed, and the part the check reads. None:
+    # sent before rule sets were data; the case checks against its own.
+    rules: DecisionRules | None = None
 
 
 class TaskView(BaseModel):

@@ -15,19 +15,23 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
+from schemas.inputs import Line
+
 _DURATION: TypeAdapter[timedelta] = TypeAdapter(timedelta)
 
 
 class TimeRule(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    rule_id: str
-    title: str = Field(description="German, shown to caseworkers.")
-    source: str
+    rule_id: Line
+    title: Line = Field(description="German, shown to caseworkers.")
+    source: Line
     valid_from: date | None = None
     valid_to: date | None = None
     child_younger_than: int | None = Field(
         default=None,
+        ge=0,
+        le=120,
         description=(
             "Applies when anyone the measure affects (the person, a child of the household)"
             " is younger than this."
@@ -45,14 +49,15 @@ class TimeRule(BaseModel):
     notice_months: int | None = Field(
         default=None,
         ge=1,
+        le=120,
         description=(
             "Calendar months between the announcement to the person and the measure"
             " (§§ 187, 188 BGB: the period ends on the same day number of the later month,"
             " or its last day; the measure may start the day after)."
         ),
     )
-    timezone: str = "Europe/Berlin"
-    open_question: str | None = Field(
+    timezone: Line = "Europe/Berlin"
+    open_question: Line | None = Field(
         default=None,
         description="What the ABH's legal review still has to confirm (German); none: reviewed.",
     )

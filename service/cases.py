@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
@@ -71,6 +71,7 @@ from schemas.events import (
     implausible_dates,
 )
 from schemas.local_time import BERLIN
+from schemas.process import TECHNICAL_TIMINGS
 from schemas.records import TaskClosure
 from schemas.tasks import (
     CompleteTask,
@@ -87,6 +88,7 @@ from schemas.tasks import (
     TaskTownRow,
     TaskView,
 )
+from schemas.time_rules import TimeRule
 from service.errors import (
     Backend,
     CaseClosed,
@@ -96,8 +98,10 @@ from service.errors import (
     Invalid,
     NotFound,
     Refused,
+    RulesChanged,
     ServiceUnavailable,
 )
+from service.rules import RuleService
 from service.temporal import update_method
 from store import arrivals as arrival_store
 from store import audit
@@ -191,20 +195,35 @@ def _case_of(task: TaskTownRow) -> str:
 
 
 class CaseService:
-    def __init__(self, client: Client, pool: asyncpg.Pool, settings: Settings) -> None:
+    def __init__(
+        self,
+        client: Client,
+        pool: asyncpg.Pool,
+        settings: Settings,
+        rules: RuleService | None = None,
+    ) -> None:
         self._client = client
         self._pool = pool
         self._settings = settings
         self._deadline = settings.update_timeout.total_seconds()
-        # Read once: a case keeps the timings and rules it started with.
-        self._start_defaults = CaseStart(
-            case_id="-",
-            timings=settings.timings(),
-            time_rules=settings.time_rules(),
-            residence_routes=settings.residence_routes(),
+        self._rules = rules or RuleService(pool, settings)
+        self._technical = settings.timings()
+        self._arrival_timings = settings.arrival_timings()
+
+    async def _case_start(self, case_id: str) -> CaseStart:
+        """A new case's start: the rule set in force today, which the case asks again at each
+        decision (a later version then reaches it); the technical timings (activity timeout,
+        retries, history bound) are the configuration's, not a rule."""
+        rules = await self._rules.in_force()
+        technical = {name: getattr(self._technical, name) for name in TECHNICAL_TIMINGS}
+        return CaseStart(
+            case_id=case_id,
+            timings=rules.content.timings.model_copy(update=technical),
+            time_rules=rules.content.time_rules,
+            residence_routes=rules.content.residence_routes,
+            rule_version=rules.version,
             changes=CHANGES,
         )
-        self._arrival_timings = settings.arrival_timings()
 
     # ------------------------------------------------------------ deadlines
 
@@ -310,7 +329,7 @@ class CaseService:
             # A closed case stays closed; a run that never opened leaves the id free.
             return await self._start_with(
                 event,
-                self._start_defaults.model_copy(update={"case_id": event.case_id}),
+                await self._case_start(event.case_id),
                 WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
                 update_id,
             )
@@ -392,8 +411,8 @@ class CaseService:
         update_id = await self._event_update_id(event)
         return await self._start_with(
             event,
-            self._start_defaults.model_copy(
-                update={"case_id": event.case_id, "reopened_after_seq": after_seq}
+            (await self._case_start(event.case_id)).model_copy(
+                update={"reopened_after_seq": after_seq}
             ),
             WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             update_id,
@@ -479,9 +498,18 @@ class CaseService:
     # ---------------------------------------------------------------- tasks
 
     async def complete_task(
-        self, task_id: str, completion: TaskCompletion, *, queue: Queue | None = None
+        self,
+        task_id: str,
+        completion: TaskCompletion,
+        *,
+        queue: Queue | None = None,
+        rule_version: int | None = None,
     ) -> TaskResult:
         """``queue``: the caller's inbox; a task in another one is refused (403).
+
+        ``rule_version``: the rule-set version the form showed (its routes); another one in
+        force now is :class:`RulesChanged`. A decision the rules check goes to the case with
+        the version in force and what the check reads of it, so form, check and record agree.
 
         The same completion sent again (a retry after a 503, or a second click) attaches to
         the update of the first: it answers when the case has moved on, as the first does.
@@ -517,7 +545,12 @@ class CaseService:
         # The task and what was entered: the same completion twice is one update; another
         # one of the same task is an update of its own, which the workflow refuses (409).
         update_id = f"task-{task_id}-{await self._digest(scope, completion)}"
-        request = CompleteTask(task_id=task_id, completion=completion, household_born=household)
+        rules = None if reference is not None else await self._rules.for_decision(completion)
+        if rules is not None and rule_version is not None and rules.version != rule_version:
+            raise RulesChanged.between(rule_version, rules.version)
+        request = CompleteTask(
+            task_id=task_id, completion=completion, household_born=household, rules=rules
+        )
         if reference is not None:
             update = self._client.get_workflow_handle_for(
                 ArrivalWorkflow.run, arrival_workflow_id(reference)
@@ -532,8 +565,14 @@ class CaseService:
             if repeat:  # a newer run of the arrival, which never had this task
                 return await self._completed(task)
             refusal = _from_update_failure(error)
-            if isinstance(completion, Escalation) and isinstance(refusal, Invalid):
-                await self._count_time_rule_refusal(task, completion, refusal, update_id)
+            if (
+                isinstance(completion, Escalation)
+                and isinstance(refusal, Invalid)
+                and rules is not None
+            ):
+                await self._count_time_rule_refusal(
+                    task, completion, refusal, update_id, rules.time_rules
+                )
             if isinstance(completion, ErasureConfirmation) and isinstance(
                 refusal, CaseClosed | Conflict
             ):  # owed from a run that ended (a case closing, or closed and come back)
@@ -550,11 +589,17 @@ class CaseService:
             raise self._closed_or(error) from None
 
     async def _count_time_rule_refusal(
-        self, task: TaskTownRow, decision: Escalation, refusal: Invalid, update_id: str
+        self,
+        task: TaskTownRow,
+        decision: Escalation,
+        refusal: Invalid,
+        update_id: str,
+        time_rules: Sequence[TimeRule],
     ) -> None:
         """An enforcement the time rules refused never reaches the case file: the county's
-        report counts it here (an anonymous fact: the rules, never the decision's data)."""
-        rules = {f"{r.title} ({r.source})": r.rule_id for r in self._start_defaults.time_rules}
+        report counts it here (an anonymous fact: the rules, never the decision's data).
+        ``time_rules``: those the case checked the decision against (the version in force)."""
+        rules = {f"{r.title} ({r.source})": r.rule_id for r in time_rules}
         broken = sorted({rules[f.reason] for f in refusal.fields if f.reason in rules})
         if decision.decision is not EscalationDecision.ENFORCEMENT or not broken:
             return

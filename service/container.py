@@ -19,6 +19,7 @@ from service.notes import NoteService
 from service.records import RecordsService
 from service.report import ReportService
 from service.retention import RetentionService
+from service.rules import RuleService
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Services:
     """Each field becomes the attribute of ``app.state`` of its name."""
 
     cases: CaseService
+    rules: RuleService  # rule-set versions, four eyes, the simulation (/admin/regeln)
     accounts: AccountService
     access: AccessService
     directory: DirectoryService

@@ -10,7 +10,8 @@
     │   ├── Conflict            not possible in the current state
     │   │   ├── CaseClosed      the case's workflow has ended
     │   │   ├── EventIdReused   (intake) the event id came before with other content
-    │   │   └── NameTaken       (directory) the town has an entry of this name already
+    │   │   ├── NameTaken       (directory) the town has an entry of this name already
+    │   │   └── RulesChanged    (rules) another rule-set version is in force than the form showed
     │   ├── Invalid             the input is wrong; ``fields`` name where (FieldError)
     │   │   └── AccountError    (accounts) an account cannot be made or changed so
     │   ├── LoginRefused        a wrong password, or too many of them (``reason``)
@@ -81,6 +82,19 @@ class EventIdReused(Conflict):
 
 class NameTaken(Conflict):
     """Another entry of the town (for offers: or county-wide) has this name."""
+
+
+class RulesChanged(Conflict):
+    """The form showed one rule-set version and another is in force now: the person looks at
+    the form again (the routes it offers may have changed) and sends it anew."""
+
+    @classmethod
+    def between(cls, shown: int, in_force: int) -> RulesChanged:
+        return cls(
+            f"Das Regelwerk hat sich geändert: das Formular zeigte Version {shown}, jetzt gilt"
+            f" Version {in_force}. Bitte prüfen Sie die Angaben und senden Sie das Formular"
+            " erneut."
+        )
 
 
 class Invalid(Refused):

@@ -43,10 +43,10 @@ from schemas.report import (
     ReportLine,
     ReportRequest,
     ReportVerification,
-    RuleSet,
     StoredReportRow,
 )
 from service.errors import Invalid, NotFound
+from service.rules import RuleService
 from store import audit as audit_store
 from store import report as store
 
@@ -516,7 +516,7 @@ def check_request(first: date, last: date, town: str | None) -> ReportRequest:
 
 
 class ReportService:
-    def __init__(self, pool: asyncpg.Pool, rules: RuleSet) -> None:
+    def __init__(self, pool: asyncpg.Pool, rules: RuleService) -> None:
         self._pool = pool
         self._rules = rules
 
@@ -534,6 +534,7 @@ class ReportService:
         """Count, suppress, store and log one report (every generation is an audit entry);
         ``by``: the account, or the name of a program (the CLI)."""
         up_to, columns, values = await self._figures(request, None)
+        rules = await self._rules.in_force_during(request.period_from, request.period_to)
         digest = figures_digest(columns, values)
         shown_columns, lines = publish(columns, values, request.town)
         report_id = str(uuid.uuid4())
@@ -544,7 +545,7 @@ class ReportService:
             "town": request.town,
             "facts_up_to": up_to,
             "figures_digest": digest,
-            "rules_digest": self._rules.digest,
+            "rules_digest": rules.digest,
         }
         draft = (
             by_system(by, AuditAction.COMMITTEE_REPORT, detail=detail)
@@ -561,7 +562,7 @@ class ReportService:
                 period_to=request.period_to,
                 town=request.town,
                 generated_at=entry.at,
-                rules=self._rules,
+                rules=rules,
                 audit_head_seq=head[0] if head else None,
                 audit_head_hash=head[1].hex() if head else None,
                 audit_seq=seq,
@@ -580,8 +581,8 @@ class ReportService:
                     generated_at=entry.at,
                     generated_by=draft.actor,
                     facts_up_to=up_to,
-                    rules_label=self._rules.label,
-                    rules_digest=self._rules.digest,
+                    rules_label=rules.label,
+                    rules_digest=rules.digest,
                     figures_digest=digest,
                     published=report.model_dump(mode="json"),
                     audit_seq=seq,
@@ -623,6 +624,13 @@ class ReportService:
             problems.append("the stored table names another digest")
         if not chain.ok:
             problems.append(f"the audit chain is broken at entry {chain.broken_seq}")
+        for named in published.rules.versions:
+            try:
+                version = await self._rules.version(named.version)
+            except NotFound:
+                version = None
+            if version is None or version.content_digest != named.content_digest:
+                problems.append(f"rule-set version {named.version} says otherwise now")
         entry = entries[0] if entries and entries[0].seq == row.audit_seq else None
         if entry is None or entry.action != AuditAction.COMMITTEE_REPORT.value:
             problems.append("the report's audit entry is missing")

@@ -20,8 +20,8 @@ async def insert_task(con: Connection, task: NewTask) -> None:
     its caseworker. The assignment is kept in ``task_assignments`` as 'inherit'."""
     inherited = await con.fetchval(
         "INSERT INTO tasks (task_id, case_id, kind, queue, status, due_at, created_at, detail,"
-        " assigned_to) "
-        "SELECT $1, $2, $3, $4, 'open', $5, $6, $7, ("
+        " due_rule_version, assigned_to) "
+        "SELECT $1, $2, $3, $4, 'open', $5, $6, $7, $8, ("
         "  SELECT t.assigned_to FROM tasks t JOIN accounts a ON a.account_id = t.assigned_to"
         "  WHERE t.case_id = $2 AND t.queue = $4 AND t.status = 'completed' AND a.active"
         "  ORDER BY t.closed_at DESC LIMIT 1) "
@@ -33,6 +33,7 @@ async def insert_task(con: Connection, task: NewTask) -> None:
         task.due_at,
         task.entry.at,
         task.detail,
+        task.rule_version,
     )
     if inherited is not None:
         await con.execute(
@@ -67,12 +68,13 @@ async def open_erasure_confirmation(con: Connection, task_id: str) -> bool:
 async def close_task(con: Connection, closure: TaskClosure) -> None:
     completion = closure.completion.model_dump(mode="json") if closure.completion else None
     await con.execute(
-        "UPDATE tasks SET status = $2, closed_at = $3, completion = $4 "
-        "WHERE task_id = $1 AND status = 'open'",
+        "UPDATE tasks SET status = $2, closed_at = $3, completion = $4, decided_rule_version = $5"
+        " WHERE task_id = $1 AND status = 'open'",
         closure.task_id,
         closure.status.value,
         closure.entry.at,
         completion,
+        closure.rule_version,
     )
 
 

@@ -167,6 +167,7 @@ async def test_fresh_database_migrates_to_the_expected_tables(dsn: str) -> None:
         "enforcement_incidents",  # 015_enforcement_incidents
         "report_facts",  # 031_committee_report: anonymous, no personal data (kept at erasure)
         "committee_reports",
+        "rule_sets",  # 032_rule_sets
     }
 
 

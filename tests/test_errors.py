@@ -23,6 +23,7 @@ from service.errors import (
     NameTaken,
     NotFound,
     Refused,
+    RulesChanged,
     ServiceError,
     ServiceUnavailable,
     SsoRefused,
@@ -43,6 +44,7 @@ def test_every_refusal_has_its_status_and_the_tree_has_no_http_numbers() -> None
     assert {kind.__name__ for kind in _refusals()} >= {
         "NotFound", "Forbidden", "Conflict", "Invalid", "CaseClosed", "NameTaken",
         "UnknownEntry", "AccountError", "LoginRefused", "Refused", "SsoRefused", "Damaged",
+        "RulesChanged",
     }  # fmt: skip
     for kind in _refusals():
         if kind is Refused:
@@ -68,6 +70,7 @@ def test_every_refusal_has_its_status_and_the_tree_has_no_http_numbers() -> None
         (Damaged("the attachment's stored data fail their integrity check"), 409),
         (SsoRefused("no_role"), 403),
         (EventIdReused("ABH-1-e1"), 409),
+        (RulesChanged.between(2, 3), 409),
         (NameTaken("a partner with this name already exists in this town"), 409),
         (Invalid.field("town", "unknown"), 422),
         (AccountError("Unbekanntes Konto."), 422),

@@ -78,7 +78,9 @@ from schemas.inputs import (
 from schemas.notes import NoteDraft
 from schemas.offers import OfferDraft
 from schemas.partners import PartnerDraft
+from schemas.process import ProcessTimings
 from schemas.reassignment import Deputising, HandOver, TaskReassignment
+from schemas.rule_sets import RuleSetProposal
 from schemas.sso import SsoFlow
 from schemas.tasks import (
     CompleteTask,
@@ -173,6 +175,7 @@ PAGES_AND_CLIS: set[type[BaseModel]] = {
     StatusEvent,  # starter event|events, starter/csv_format.py
     AttachmentDraft,  # the multipart fields beside the file (api/routes/attachments.py, page)
     SsoFlow,  # web/routes/login.py: the single sign-on's flow, read back from a cookie
+    RuleSetProposal,  # web/routes/admin.py (admin/regeln, a JSON file), commands.rules propose
 }
 
 INPUT_MODELS = sorted(api_bodies() | update_arguments() | PAGES_AND_CLIS, key=lambda m: m.__name__)
@@ -186,6 +189,39 @@ _PERSON: dict[str, Any] = {
     "phone": "+49 2303 555",
     "email": "amina@example.org",
     "address": {"street": "Bahnhofstr. 1", "postal_code": "59423", "town": "Unna"},
+}
+
+# A time rule and a route version with every field (rule sets: CompleteTask.rules, proposals).
+_TIME_RULE: dict[str, Any] = {
+    "rule_id": "beispiel-regel",
+    "title": "Keine Abschiebung zur Nachtzeit",
+    "source": "Erlass (Beispiel)",
+    "valid_from": "2024-01-01",
+    "valid_to": "2030-12-31",
+    "child_younger_than": 14,
+    "home_entry_only": True,
+    "lifted_by_court_order": True,
+    "tolerated_at_least": "P365D",
+    "night_from": "21:00:00",
+    "night_until": "06:00:00",
+    "notice_months": 1,
+    "timezone": "Europe/Berlin",
+    "open_question": "Gilt sie auch bei Gefahr im Verzug?",
+}
+_ROUTES: dict[str, Any] = {
+    "versions": [
+        {
+            "route": "§25b AufenthG",
+            "title": "Nachhaltige Integration",
+            "valid_from": "2024-01-01",
+            "valid_to": "2026-12-31",
+            "prerequisites": [{"code": "passport", "text": "Pass oder Passersatz"}],
+            "source": "§25b AufenthG",
+            "reviewed_by": "Rechtsamt",
+            "open_question": "Keine",
+        }
+    ],
+    "review_by": "2027-07-01",
 }
 
 # Valid examples, together filling every field of their model (the coverage test checks it),
@@ -384,6 +420,27 @@ EXAMPLES: dict[type[BaseModel], list[dict[str, Any]]] = {
             "task_id": "0f3c8c1e-8f5b-4c1e-9a3e-3f1f0b7a9d21",
             "completion": {"kind": "follow_up", "reached": False},
             "household_born": ["2012-03-04"],
+            "rules": {"version": 2, "time_rules": [_TIME_RULE], "residence_routes": _ROUTES},
+        }
+    ],
+    RuleSetProposal: [
+        {
+            "adopted_from": "2027-01-01",
+            "content": {
+                "timings": json.loads(ProcessTimings().model_dump_json()),
+                "time_rules": [_TIME_RULE],
+                "residence_routes": _ROUTES,
+                "retention": {
+                    "rules": [
+                        {
+                            "outcome": "departed_voluntarily",
+                            "keep_years": 10,
+                            "keep_months": 6,
+                            "source": "§ 86a AufenthG",
+                        }
+                    ]
+                },
+            },
         }
     ],
 }

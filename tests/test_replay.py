@@ -36,6 +36,8 @@ def test_every_representative_case_has_a_history() -> None:
         "checked_in_after_planned_departure",  # return support, the check-in after the date
         "representatives_recorded",  # every representative, facts, no task for a supporter
         "continued_as_new",  # a long follow-up's first run, ending in continue-as-new
+        "rules_adopted_while_waiting",  # a rule set adopted mid-case reaches its decisions
+        "rules_reach_a_case_started_before",  # the same through workflow.patched("rule-sets")
         "erasure_confirmed",  # after a withdrawal, the partner's erasure confirmed by the KI
         "arrival_mail_unsettled_then_handed_over",  # Neu zugewandert
         "arrival_lapsed",

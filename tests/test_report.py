@@ -28,7 +28,7 @@ from service.report import (
     report_xlsx,
     suppress,
 )
-from service.rules_in_force import rules_in_force
+from service.rules import RuleService
 from store import erasure
 from store.db import Connection
 from tests.test_api import V1, logged_in
@@ -159,7 +159,7 @@ async def _known_cases(pool: asyncpg.Pool) -> list[str]:
 
 
 def _service(pool: asyncpg.Pool) -> ReportService:
-    return ReportService(pool, rules_in_force(Settings()))
+    return ReportService(pool, RuleService(pool, Settings()))
 
 
 def _table(report: CommitteeReport) -> dict[str, list[str]]:

@@ -32,6 +32,7 @@ from service.flyers import FlyerService
 from service.inbox import InboxService, View
 from service.notes import NoteService
 from service.retention import RetentionService
+from service.rules import RuleService
 from web import labels
 
 HERE = Path(__file__).parent
@@ -126,6 +127,11 @@ templates.env.globals.update(
 def residence_routes_of(request: Request) -> ResidenceRoutes:
     routes: ResidenceRoutes = request.app.state.residence_routes  # read once per app
     return routes
+
+
+def rules_of(request: Request) -> RuleService:
+    service: RuleService = request.app.state.rules
+    return service
 
 
 def accounts_of(request: Request) -> AccountService:

@@ -388,6 +388,11 @@ FORMS: dict[str, list[Field]] = {
 }
 
 
+# Where the task page shows that the rule set changed since the form was shown: at the routes,
+# which are what a new version changes in a form.
+RULES_FIELD = "routes_discussed"
+
+
 def fields_for(kind: str, routes: ResidenceRoutes, day: date) -> list[Field]:
     """The form of ``kind``; the conversation offers only routes in force on ``day``, so a
     caseworker is not invited to tick one that could not have been explained."""

@@ -330,6 +330,50 @@ MESSAGES = {
     "angebot": "Der Eintrag im Angebotsverzeichnis wurde gespeichert. Die Flyer der "
     "betroffenen Orte erhalten beim nächsten Abruf eine neue Version.",
     "angebot_entfernt": "Der Eintrag wurde aus dem Angebotsverzeichnis entfernt.",
+    "regeln_vorgeschlagen": "Die neue Version des Regelwerks ist vorgeschlagen. Annehmen muss "
+    "sie eine andere Administratorin oder ein anderer Administrator.",
+    "regeln_angenommen": "Die Version des Regelwerks ist angenommen; sie gilt ab dem genannten "
+    "Tag für jede Entscheidung der laufenden Fälle.",
+    "regeln_zurueckgezogen": "Der Vorschlag ist zurückgezogen.",
+}
+
+# The durations of a rule set as its page names them (schemas/process.py), in days.
+RULE_DURATIONS = {
+    "conversation_due": "Informationsgespräch fällig nach",
+    "consent_deadline": "Einwilligung: Angebot verfällt nach",
+    "ki_contact_due": "KI: Kontakt zum Partner innerhalb",
+    "follow_up_interval": "Begleitung: Abstand der Check-ins",
+    "follow_up_due": "Begleitung: Check-in fällig nach",
+    "escalation_due": "Eskalation: Entscheidung der ABH innerhalb",
+    "enforcement_grace": "Nach geplanter Abschiebung: Ergebnis fällig nach",
+    "representative_due": "Bevollmächtigte*r: erfassen innerhalb",
+    "representative_inquiry_interval": "Bevollmächtigte*r: Nachfrage alle",
+    "erasure_confirmation_due": "Löschbestätigung nach Widerruf innerhalb",
+    "step_failure_due": "Fehler bei der Verarbeitung: prüfen innerhalb",
+    "reminder_lead": "Erinnerung vor Fälligkeit",
+}
+RULE_SET_STATES = {
+    "proposed": "vorgeschlagen",
+    "adopted": "angenommen",
+    "withdrawn": "zurückgezogen",
+}
+# The simulation's numbers, as the page and the audit entry name them.
+SIMULATION = {
+    "running_cases": "Laufende Fälle",
+    "enforcements_planned": "Geplante Abschiebungen",
+    "enforcements_breaking": "… davon gegen eine Zeitregel des Vorschlags",
+    "enforcements_newly_breaking": "… davon erst nach dem Vorschlag",
+    "decisions_open": "Offene Eskalationsentscheidungen",
+    "decisions_under_changed_rule": "… davon betroffen von einer neuen oder geänderten Zeitregel",
+    "due_dates_open": "Offene Aufgaben mit Frist",
+    "due_dates_moved": "… deren Frist nach dem Vorschlag anders läge",
+    "due_dates_earlier": "… früher",
+    "due_dates_later": "… später",
+    "due_shift_median_days": "Verschiebung im Median (Tage)",
+    "due_shift_max_days": "Größte Verschiebung (Tage)",
+    "conversations_open": "Offene Informationsgespräche",
+    "routes_changed": "Geänderte Bleiberechtsregelungen am Stichtag",
+    "conversations_with_other_routes": "… Gespräche, die andere Regelungen erklären würden",
 }
 
 RECIPIENTS = {

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         NewArrival,
     )
     from schemas.case_documents import CaseDocument, DocumentRequest
+    from schemas.decision_rules import RulesInForce, RulesQuery
     from schemas.flyers import FlyerRequest, IssuedFlyer
     from schemas.notices import DigestReport, DispatchReport, NoticeRound
     from schemas.records import (
@@ -87,6 +88,7 @@ RECORD_CONSENT = ActivityRef(ActivityName.RECORD_CONSENT, ConsentRecord, NOTHING
 WITHDRAW_CONSENT = ActivityRef(ActivityName.WITHDRAW_CONSENT, Withdrawal, WithdrawalReceipt)
 HAND_OVER = ActivityRef(ActivityName.HAND_OVER, Handover, HandoverReceipt)
 PRODUCE_DOCUMENT = ActivityRef(ActivityName.PRODUCE_DOCUMENT, DocumentRequest, CaseDocument)
+RULES_IN_FORCE = ActivityRef(ActivityName.RULES_IN_FORCE, RulesQuery, RulesInForce)
 
 # A closed case's erasure confirmations still owed (workflows/erasure_watch.py)
 REPORT_UNCONFIRMED_ERASURE = ActivityRef(
@@ -129,6 +131,7 @@ ALL: tuple[ActivityRef[BaseModel, BaseModel | None], ...] = (
     WITHDRAW_CONSENT,
     HAND_OVER,
     PRODUCE_DOCUMENT,
+    RULES_IN_FORCE,
     REPORT_UNCONFIRMED_ERASURE,
     RECORD_ARRIVAL,
     ISSUE_FLYER,

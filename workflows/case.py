@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         SupporterReport,
     )
     from schemas.case_documents import CaseDocument, ConversationFacts, DocumentRequest
+    from schemas.decision_rules import CaseRules, DecisionRules, RulesQuery
     from schemas.documents import DocumentKind, RouteDiscussed
     from schemas.erasure import erasure_unconfirmed
     from schemas.errors import ErrorType, FieldError
@@ -71,6 +72,7 @@ with workflow.unsafe.imports_passed_through():
         WithdrawalReceipt,
         partner_recipient,
     )
+    from schemas.residence_routes import ResidenceRoutes
     from schemas.tasks import (
         CompleteTask,
         EnforcementOutcome,
@@ -199,6 +201,8 @@ CONTINUE_AS_NEW = "continue-as-new"
 ERASURE_CONFIRMED = "erasure-confirmed"
 MINOR_PERSON_SHOWN = "minor-person-shown"
 ERASURE_OUTLIVES_CLOSE = "erasure-outlives-close"
+# The rule set in force is asked at each decision (issue 15): adopted rules reach the case.
+RULE_SETS = "rule-sets"
 # A case started now has them all from its start (CaseStart.changes).
 CHANGES = (
     RECORD_WITHDRAWAL_AT_ONCE,
@@ -211,6 +215,7 @@ CHANGES = (
     ERASURE_CONFIRMED,
     MINOR_PERSON_SHOWN,
     ERASURE_OUTLIVES_CLOSE,
+    RULE_SETS,
 )
 
 
@@ -309,6 +314,16 @@ class CaseWorkflow:
         self._misses = 0
         self._resume_check_at: datetime | None = None
         self._task_details: dict[str, str] = {}  # what a side task is about (its row's detail)
+        # The rules of the case's last decision: its start's, until it asks (RULE_SETS).
+        self._rules = CaseRules(
+            version=start.rule_version,
+            timings=start.timings,
+            time_rules=start.time_rules,
+            residence_routes=start.residence_routes,
+        )
+        self._rules_asked = False
+        # What the last completion of a kind was checked against (the service's rules).
+        self._checked: dict[TaskKind, DecisionRules] = {}
         if start.carried is not None:
             self._take_over(start.carried)
 
@@ -380,7 +395,7 @@ class CaseWorkflow:
         match await self._engine.human_task(
             TaskKind.INFORMATION_CONVERSATION,
             Queue.ABH,
-            self._start.timings.conversation_due,
+            (await self._rules_now()).timings.conversation_due,
             patience=self._departure_moment,
         ):
             case PatienceEnded():  # the Ausreisefrist ended with no conversation: ABH decides
@@ -399,7 +414,7 @@ class CaseWorkflow:
         Met and missing prerequisites per route come from the rule version in force on the day
         of the conversation; the letter needs a departure deadline still ahead.
         """
-        routes = self._start.residence_routes
+        routes = self._checked_with(TaskKind.INFORMATION_CONVERSATION).residence_routes
         discussed, versions = [], []
         for route in conversation.routes_discussed:
             version = routes.of(route, conversation.held_on) if routes else None
@@ -460,8 +475,9 @@ class CaseWorkflow:
         until: Callable[[], datetime | None] = self._departure_moment
         while True:
             await self._engine.wait(_never, until)
+            rules = await self._rules_now()
             done = await self._engine.human_task(
-                TaskKind.ROUTE_REVIEW, Queue.ABH, self._start.timings.escalation_due
+                TaskKind.ROUTE_REVIEW, Queue.ABH, rules.timings.escalation_due
             )
             review = done.completion
             assert isinstance(review, RouteReview)
@@ -486,7 +502,7 @@ class CaseWorkflow:
         match await self._engine.human_task(
             TaskKind.REFERRAL_CONSENT,
             Queue.ABH,
-            self._start.timings.consent_deadline,
+            (await self._rules_now()).timings.consent_deadline,
             lapse=True,
         ):
             case Done(ReferralConsent(interested=True) as consent):
@@ -524,7 +540,7 @@ class CaseWorkflow:
         match await self._engine.human_task(
             TaskKind.KI_CONTACT,
             Queue.KI,
-            self._start.timings.ki_contact_due,
+            (await self._rules_now()).timings.ki_contact_due,
             patience=self._departure_moment,
         ):
             case PatienceEnded():  # overdue until the Ausreisefrist ended: the ABH decides
@@ -552,10 +568,10 @@ class CaseWorkflow:
 
     async def _follow_up(self) -> Next:
         """Begleitung der freiwilligen Ausreise: check-ins until departure or the deadline."""
-        timings = self._start.timings
         misses, self._misses = self._misses, 0
         resume_at, self._resume_check_at = self._resume_check_at, None
         while True:
+            timings = (await self._rules_now()).timings
             next_check = resume_at or self._next_check_in(
                 workflow.now() + timings.follow_up_interval
             )
@@ -594,8 +610,18 @@ class CaseWorkflow:
         if not self._has(CONTINUE_AS_NEW):
             return
         carried = self._carried(misses).model_copy(update={"next_check_at": check_at})
+        rules = self._rules  # the next run starts with the rules of this one's last decision
         workflow.continue_as_new(
-            self._start.model_copy(update={"carried": carried, "reopened_after_seq": None})
+            self._start.model_copy(
+                update={
+                    "carried": carried,
+                    "reopened_after_seq": None,
+                    "timings": rules.timings,
+                    "time_rules": rules.time_rules,
+                    "residence_routes": rules.residence_routes,
+                    "rule_version": rules.version,
+                }
+            )
         )
 
     def _carried(self, misses: int) -> CarriedCase:
@@ -717,7 +743,7 @@ class CaseWorkflow:
         """
         await self._note("escalation", reason)
         done = await self._engine.human_task(
-            TaskKind.ESCALATION, Queue.ABH, self._start.timings.escalation_due
+            TaskKind.ESCALATION, Queue.ABH, (await self._rules_now()).timings.escalation_due
         )
         decided = done.completion
         assert isinstance(decided, Escalation)
@@ -751,7 +777,7 @@ class CaseWorkflow:
         """
         assert self._enforcement_at is not None
         planned = self._enforcement_at
-        grace = self._start.timings.enforcement_grace
+        grace = (await self._rules_now()).timings.enforcement_grace
         if self._result_task is None and not self._has(RECORD_ENFORCEMENT_RESULT):
             await self._engine.wait(_never, lambda: planned + grace)
             # No departure reported by then (a report would have interrupted): the ABH again.
@@ -781,7 +807,8 @@ class CaseWorkflow:
     async def _document_breaches(self, result: EnforcementResult) -> None:
         """Zeitregel verletzt: the rules the measure broke as it was carried out, the reason
         and who decided, recorded as an incident (the validator asked for both)."""
-        broken = self._broken_as_carried_out(result, self._result_household)
+        checked = self._checked_with(TaskKind.ENFORCEMENT_RESULT)
+        broken = self._broken_as_carried_out(result, self._result_household, checked.time_rules)
         if not broken:
             return
         assert result.breach_reason is not None and result.decided_by is not None
@@ -801,11 +828,14 @@ class CaseWorkflow:
         )
 
     def _broken_as_carried_out(
-        self, result: EnforcementResult, household: Sequence[date]
+        self,
+        result: EnforcementResult,
+        household: Sequence[date],
+        time_rules: tuple[TimeRule, ...],
     ) -> list[TimeRule]:
         planned = self._planned
         return broken_rules(
-            self._start.time_rules,
+            time_rules,
             Enforcement(
                 at=result.started_at,
                 until=result.ended_at,
@@ -892,9 +922,9 @@ class CaseWorkflow:
     async def _inquiries(self, first_at: datetime | None = None) -> None:
         """Ask the representative regularly for facts: from ``first_at`` (a new run goes on
         with the one before's schedule), or one interval from now."""
-        timings = self._start.timings
         next_inquiry = first_at
         while True:
+            timings = self._rules.timings  # a side track: the rules of the last decision
             next_inquiry = next_inquiry or workflow.now() + timings.representative_inquiry_interval
             self._next_inquiry_at = next_inquiry
             await self._engine.wait(_never, lambda at=next_inquiry: at, absorb=False)  # type: ignore[misc]
@@ -1052,13 +1082,18 @@ class CaseWorkflow:
         """A caseworker completed a task; answers once the case has moved on."""
         if isinstance(request.completion, EnforcementResult):
             self._result_household = tuple(request.household_born)
+        if request.rules is not None and self._has(RULE_SETS):
+            # The decision goes on with what its validator checked it against.
+            self._checked[TaskKind(request.completion.kind)] = request.rules
         await self._engine.complete(request)
         return TaskResult(task_id=request.task_id, case_id=self._case_id, stage=self._stage)
 
     @complete_task.validator
     def _validate_completion(self, request: CompleteTask) -> None:
         task = self._engine.task_to_complete(request.task_id)
-        errors = self._completion_errors(task, request.completion, request.household_born)
+        errors = self._completion_errors(
+            task, request.completion, request.household_born, self._rules_of(request)
+        )
         if errors:
             raise ApplicationError(
                 "; ".join(f"{error.field}: {error.reason}" for error in errors),
@@ -1162,7 +1197,7 @@ class CaseWorkflow:
         task = await self._engine.open_task(
             TaskKind.ERASURE_CONFIRMATION,
             Queue.KI,
-            self._start.timings.erasure_confirmation_due,
+            self._rules.timings.erasure_confirmation_due,
             side=True,
             detail=recipient,
         )
@@ -1209,7 +1244,7 @@ class CaseWorkflow:
             recording = await self._engine.open_task(
                 TaskKind.REPRESENTATIVE,
                 Queue.ABH,
-                self._start.timings.representative_due,
+                self._rules.timings.representative_due,
                 side=True,
             )
             self._engine.beside(self._representative(recording))
@@ -1222,7 +1257,7 @@ class CaseWorkflow:
             return
         # The task is opened here, so the ABH sees it when the report is answered.
         recording = await self._engine.open_task(
-            TaskKind.REPRESENTATIVE, Queue.ABH, self._start.timings.representative_due, side=True
+            TaskKind.REPRESENTATIVE, Queue.ABH, self._rules.timings.representative_due, side=True
         )
         if self._representative_track:
             self._engine.beside(self._record_representative(recording))
@@ -1351,6 +1386,7 @@ class CaseWorkflow:
     # ---------------------------------------- the rows of its tasks (engine.TaskRows)
 
     async def open_row(self, task: Task, detail: str | None) -> bool:
+        self._checked.pop(task.kind, None)  # a new task of the kind: checked anew
         created = await self._act(
             acts.CREATE_TASK,
             NewTask(
@@ -1360,6 +1396,7 @@ class CaseWorkflow:
                 queue=task.queue,
                 due_at=task.due_at,
                 detail=detail,
+                rule_version=self._rules.version if self._rules_asked else None,
             ),
         )
         return created is not FAILED
@@ -1377,6 +1414,7 @@ class CaseWorkflow:
         )
 
     async def close_row(self, task: Task, status: TaskStatus) -> None:
+        checked = self._checked.get(task.kind) if task.completion is not None else None
         await self._act(
             acts.CLOSE_TASK,
             TaskClosure(
@@ -1384,6 +1422,7 @@ class CaseWorkflow:
                 task_id=task.task_id,
                 status=status,
                 completion=task.completion,
+                rule_version=checked.version if checked else None,
             ),
         )
 
@@ -1436,7 +1475,7 @@ class CaseWorkflow:
             review = await self._engine.open_task(
                 TaskKind.STEP_FAILED,
                 Queue.ABH,
-                self._start.timings.step_failure_due,
+                self._rules.timings.step_failure_due,
                 side=True,
                 detail=step,
             )
@@ -1456,10 +1495,15 @@ class CaseWorkflow:
             refuse(ErrorType.CASE_CLOSED, "case_id", "the case is closed")
 
     def _completion_errors(
-        self, task: Task, completion: TaskCompletion, household: Sequence[date]
+        self,
+        task: Task,
+        completion: TaskCompletion,
+        household: Sequence[date],
+        rules: DecisionRules,
     ) -> list[FieldError]:
         """``household``: the dates of birth of the household beyond this case (the
-        service reads them for the decisions the time rules check)."""
+        service reads them for the decisions the time rules check); ``rules``: what the
+        decision is checked against (:meth:`_rules_of`)."""
         if completion.kind != task.kind.value:
             return [FieldError(field="kind", reason=f"this task is a {task.kind.value} task")]
         today = self._today()
@@ -1485,7 +1529,7 @@ class CaseWorkflow:
                 errors.append(
                     FieldError(field="held_on", reason="must not be before the case was opened")
                 )
-            errors.extend(self._route_errors(completion))
+            errors.extend(self._route_errors(completion, rules.residence_routes))
             errors.extend(self._held_errors(completion))
         if isinstance(completion, FollowUp) and completion.planned_departure_on:
             if completion.planned_departure_on < today:
@@ -1493,7 +1537,7 @@ class CaseWorkflow:
                     FieldError(field="planned_departure_on", reason="must not be in the past")
                 )
         if isinstance(completion, EnforcementResult):
-            errors.extend(self._result_errors(completion, household))
+            errors.extend(self._result_errors(completion, household, rules.time_rules))
         if (
             isinstance(completion, KiContact)
             and completion.partner_id is not None
@@ -1520,13 +1564,14 @@ class CaseWorkflow:
             if completion.new_deadline is not None and completion.new_deadline <= today:
                 errors.append(FieldError(field="new_deadline", reason="must be after today"))
             if completion.enforcement_at is not None:
-                errors.extend(self._enforcement_errors(completion, household))
+                errors.extend(self._enforcement_errors(completion, household, rules.time_rules))
         return errors
 
-    def _route_errors(self, conversation: InformationConversation) -> list[FieldError]:
+    def _route_errors(
+        self, conversation: InformationConversation, routes: ResidenceRoutes | None
+    ) -> list[FieldError]:
         """Only Bleiberechtsregelungen in force on the day of the conversation can have been
         explained (§104c, say, is no longer granted since 31 Dec 2025)."""
-        routes = self._start.residence_routes
         if routes is None:
             return []
         day = conversation.held_on.isoformat()
@@ -1573,7 +1618,7 @@ class CaseWorkflow:
         return errors
 
     def _enforcement_errors(
-        self, decision: Escalation, household: Sequence[date]
+        self, decision: Escalation, household: Sequence[date], time_rules: tuple[TimeRule, ...]
     ) -> list[FieldError]:
         """The time rules, for everyone the measure affects and for all of its duration; a
         notice rule without a known announcement asks for the day it was announced."""
@@ -1589,7 +1634,7 @@ class CaseWorkflow:
                 )
             ]
         broken = broken_rules(
-            self._start.time_rules,
+            time_rules,
             Enforcement(
                 at=decision.enforcement_at,
                 until=decision.enforcement_until,
@@ -1611,7 +1656,7 @@ class CaseWorkflow:
         ]
 
     def _result_errors(
-        self, result: EnforcementResult, household: Sequence[date]
+        self, result: EnforcementResult, household: Sequence[date], time_rules: tuple[TimeRule, ...]
     ) -> list[FieldError]:
         """What happened cannot be refused; a broken time rule asks for why and who decided."""
         now = workflow.now()
@@ -1620,7 +1665,7 @@ class CaseWorkflow:
             for name in ("started_at", "ended_at")
             if getattr(result, name) > now
         ]
-        broken = self._broken_as_carried_out(result, household)
+        broken = self._broken_as_carried_out(result, household, time_rules)
         names = "; ".join(f"{rule.title} ({rule.source})" for rule in broken)
         for name in ("breach_reason", "decided_by"):
             given = getattr(result, name) is not None
@@ -1642,6 +1687,38 @@ class CaseWorkflow:
         self._seq += 1
         return Entry(
             case_id=self._case_id, seq=self._seq, at=workflow.now(), kind=kind, detail=detail
+        )
+
+    async def _rules_now(self) -> CaseRules:
+        """The rule set in force now, for a decision (a due date, a check, a route explained):
+        the case's own until another version is adopted and in force. Asked at each decision
+        of the stages only; side tracks go on with the rules of the last decision."""
+        if not self._has(RULE_SETS):
+            return self._rules
+        self._rules_asked = True
+        found = await self._act(
+            acts.RULES_IN_FORCE, RulesQuery(on=self._today(), known_version=self._rules.version)
+        )
+        if not isinstance(found, StepFailed) and found.rules is not None:
+            self._rules = found.rules
+        return self._rules
+
+    def _rules_of(self, request: CompleteTask) -> DecisionRules:
+        """What a completion is checked against: the version in force that the service sent
+        with it (the one its form showed), else the case's own."""
+        if request.rules is not None:
+            return request.rules
+        return self._own_rules()
+
+    def _checked_with(self, kind: TaskKind) -> DecisionRules:
+        """What the last completion of ``kind`` was checked against (:meth:`complete_task`)."""
+        return self._checked.get(kind) or self._own_rules()
+
+    def _own_rules(self) -> DecisionRules:
+        return DecisionRules(
+            version=self._rules.version,
+            time_rules=self._rules.time_rules,
+            residence_routes=self._rules.residence_routes,
         )
 
     def _has(self, change: str) -> bool:

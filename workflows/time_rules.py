@@ -85,6 +85,12 @@ def _applies(rule: TimeRule, enforcement: Enforcement, day: date) -> bool:
     )
 
 
+def applies(rule: TimeRule, enforcement: Enforcement, day: date) -> bool:
+    """Whether ``rule`` applies to those ``enforcement`` affects on ``day`` (not whether the
+    measure breaks it): what a simulation can say before the ABH has decided."""
+    return _applies(rule, enforcement, day)
+
+
 def broken_rules(rules: tuple[TimeRule, ...], enforcement: Enforcement) -> list[TimeRule]:
     """Every rule that applies to those affected on that day and forbids this measure.
 

@@ -24,13 +24,16 @@ from temporalio import activity
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from config.settings import Settings
 from runtime.embedded import embedded_postgres, venv_binary
+from schemas.accounts import Role
 from schemas.case import RouteFailure
 from schemas.departure import ReturnProgramme, ReturnSupport
 from schemas.local_time import BERLIN
 from schemas.process import ProcessTimings
 from schemas.records import ActivityName, SupporterRecord
 from schemas.routes import Prerequisite, Route
+from schemas.rule_sets import RuleSetProposal
 from schemas.tasks import (
     CompleteTask,
     EnforcementOutcome,
@@ -49,6 +52,9 @@ from schemas.tasks import (
     RouteReviewOutcome,
     StepFailureReview,
 )
+from schemas.time_rules import TimeRule
+from service.accounts import AccountService
+from service.rules import RuleService, berlin_today
 from service.temporal import ensure_search_attributes, update_method
 from store.db import open_pool
 from store.migrate import apply_migrations
@@ -56,9 +62,10 @@ from tests.arrivalkit import ArrivalDriver, today
 from tests.casekit import HELD, CaseDriver, running_worker, worker_replacing
 from tests.conftest import SERVER_STARTUP, with_database
 from workflows.arrival import ArrivalWorkflow
-from workflows.case import CaseWorkflow
+from workflows.case import CHANGES, RULE_SETS, CaseWorkflow
 
 HERE = Path(__file__).resolve().parent
+RECORD_PASSWORD = "ein-langes-aufzeichnungspasswort"
 DAY = timedelta(days=1)
 
 
@@ -187,6 +194,82 @@ async def enforcement_result_recorded(case: CaseDriver) -> None:
             decided_by="Einsatzleitung",
         ),
     )
+
+
+async def _rules_adopted_while_waiting(case: CaseDriver, changes: tuple[str, ...]) -> None:
+    """Version 1 in force at the start; while the case waits for its escalation decision a
+    version 2 (a longer grace after the enforcement, an evening rule) is adopted by a second
+    admin. The decision comes with version 2 (as the service sends it), the case asks for the
+    rules at its next decision and goes on with them."""
+    settings = Settings()
+    rules = RuleService(case.pool, settings)
+    await rules.in_force()
+    accounts = AccountService(case.pool, settings)
+    suffix = uuid.uuid4().hex[:6]
+    first = await accounts.create_account(f"a-{suffix}", "A", Role.ADMIN, RECORD_PASSWORD)
+    second = await accounts.create_account(f"b-{suffix}", "B", Role.ADMIN, RECORD_PASSWORD)
+    today = await case.today()
+    await case.open(
+        children=(today - timedelta(days=9 * 365),), deadline=today + 20 * DAY, changes=changes
+    )
+    await case.skip(21 * DAY)
+    content = (await rules.in_force()).content
+    evening = TimeRule(
+        rule_id="beispiel-abendruhe",
+        title="Keine Abschiebung mit Kindern unter 16 zwischen 18:00 und 08:00",
+        source="Beispielerlass (Aufzeichnung)",
+        child_younger_than=16,
+        night_from=time(18, 0),
+        night_until=time(8, 0),
+    )
+    timings = content.timings.model_copy(update={"enforcement_grace": 5 * DAY})
+    proposed = await rules.propose(
+        RuleSetProposal(
+            adopted_from=berlin_today(),
+            content=content.model_copy(
+                update={"timings": timings, "time_rules": (*content.time_rules, evening)}
+            ),
+        ),
+        by=first,
+    )
+    await rules.adopt(proposed.version, by=second)
+    at = datetime.combine(await case.today() + 10 * DAY, time(9, 0), BERLIN)
+    decision = Escalation(
+        decision="enforcement", enforcement_at=at, enforcement_until=at + timedelta(hours=2)
+    )
+    assert case.handle is not None
+    await case.handle.execute_update(
+        update_method(CaseWorkflow.complete_task),
+        CompleteTask(
+            task_id=await case.task_id("escalation"),
+            completion=decision,
+            rules=await rules.for_decision(decision),
+        ),
+    )
+    await case.skip(at + timedelta(hours=3) - await case.now())
+    result = EnforcementResult(
+        result=EnforcementOutcome.CARRIED_OUT,
+        started_at=at,
+        ended_at=at + timedelta(hours=2),
+        minors_present=True,
+    )
+    await case.handle.execute_update(
+        update_method(CaseWorkflow.complete_task),
+        CompleteTask(
+            task_id=await case.task_id("enforcement_result"),
+            completion=result,
+            rules=await rules.for_decision(result),
+        ),
+    )
+
+
+async def rules_adopted_while_waiting(case: CaseDriver) -> None:
+    await _rules_adopted_while_waiting(case, CHANGES)
+
+
+async def rules_reach_a_case_started_before(case: CaseDriver) -> None:
+    """The same for a case started before RULE_SETS: it asks workflow.patched."""
+    await _rules_adopted_while_waiting(case, tuple(c for c in CHANGES if c != RULE_SETS))
 
 
 async def supporter_and_withdrawal(case: CaseDriver) -> None:
@@ -362,6 +445,9 @@ SCENARIOS: dict[str, Callable[[CaseDriver], Awaitable[None]]] = {
     "erasure_outlives_close": erasure_outlives_close,
     # After MINOR_PERSON_SHOWN: the person's own age counts for CaseHasMinors.
     "minor_departed": minor_departed,
+    # After RULE_SETS: a version adopted while the case waits reaches its next decisions.
+    "rules_adopted_while_waiting": rules_adopted_while_waiting,
+    "rules_reach_a_case_started_before": rules_reach_a_case_started_before,
 }
 
 

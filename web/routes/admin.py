@@ -3,11 +3,13 @@ documents are made of, and the access log."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Awaitable, Callable
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import TypeAdapter, ValidationError
 
@@ -16,7 +18,16 @@ from schemas.documents import OfferCategory
 from schemas.inputs import RowId, forbidden_character
 from schemas.offers import COUNTY_TOWNS, Offer, OfferDraft
 from schemas.partners import DEFAULT_ADDRESS, DEFAULT_HOURS, Partner, PartnerDraft, PartnerKind
-from service.errors import AccountError, NameTaken, NotFound, UnknownEntry
+from schemas.rule_sets import RuleSetContent, RuleSetProposal, RuleSetState
+from service.errors import (
+    AccountError,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NameTaken,
+    NotFound,
+    UnknownEntry,
+)
 from service.flyers import FLYER_LANGUAGES
 from service.texts import template_overview
 from web import labels
@@ -29,8 +40,8 @@ from web.common import (
     logged_in,
     redirect,
     render,
-    residence_routes_of,
     retention_of,
+    rules_of,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -363,13 +374,14 @@ async def texts_page(request: Request) -> Response:
     """Which texts the documents are made of, and which are reviewed by a person: drafted
     translations are printed as such, and the Bleiberechtsregelungen await legal review."""
     account = await logged_in(request, Role.ADMIN)
+    routes = (await rules_of(request).in_force()).content.residence_routes
     return render(
         request,
         "admin_texts.html",
         account,
         templates=template_overview(),
-        routes=residence_routes_of(request).versions,
-        review_by=residence_routes_of(request).review_by,
+        routes=routes.versions,
+        review_by=routes.review_by,
     )
 
 
@@ -401,3 +413,144 @@ async def legal_hold(request: Request) -> Response:
         raise PageRefused(404, "Diesen Fall gibt es nicht.") from None
     code = "sperre_gesetzt" if reason else "sperre_aufgehoben"
     return redirect(f"/admin/zugriffe?case_id={case_id}&meldung={code}")
+
+
+# ------------------------------------------------------------------ the rule set
+
+
+async def _rules_page(
+    request: Request,
+    account: Account,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+    values: dict[str, str] | None = None,
+) -> Response:
+    """Every version, the one in force, and each open proposal with its simulation over the
+    running cases, shown before its adopt button."""
+    service = rules_of(request)
+    versions = await service.versions()
+    in_force = await service.in_force()
+    simulations = {
+        version.version: await service.simulate(version.version)
+        for version in versions
+        if version.state is RuleSetState.PROPOSED
+    }
+    names = {a.account_id: a.display_name for a in await accounts_of(request).list_accounts()}
+    timings = in_force.content.timings
+    durations = {
+        name: f"{getattr(timings, name).total_seconds() / 86400:g}"
+        for name in labels.RULE_DURATIONS
+    }
+    return render(
+        request,
+        "admin_rules.html",
+        account,
+        status_code=status_code,
+        versions=versions,
+        in_force=in_force,
+        simulations=simulations,
+        names=names,
+        durations=durations,
+        unreachable_after=timings.unreachable_after,
+        values=values or {},
+        error=error,
+    )
+
+
+@router.get("/admin/regeln")
+async def rules_page(request: Request) -> Response:
+    account = await logged_in(request, Role.ADMIN)
+    return await _rules_page(request, account)
+
+
+def _proposal_from(
+    raw: bytes, form_day: str, base: RuleSetContent, form: dict[str, str]
+) -> RuleSetProposal:
+    """A proposal from an uploaded JSON file (a whole proposal, or a set without its day), or
+    from the form's durations over the version in force. Raises ValueError in German."""
+    day = form_day.strip()
+    if raw.strip():
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            raise ValueError("Die Datei ist kein JSON.") from None
+        if isinstance(data, dict) and "content" not in data:
+            data = {"content": data}
+        if isinstance(data, dict) and "adopted_from" not in data:
+            data["adopted_from"] = day
+        try:
+            return RuleSetProposal.model_validate(data)
+        except ValidationError as invalid:
+            first = invalid.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise ValueError(f"Die Datei passt nicht: {where}: {first['msg']}") from None
+    try:
+        adopted_from = date.fromisoformat(day)
+    except ValueError:
+        raise ValueError("Bitte den Tag des Inkrafttretens angeben.") from None
+    changes: dict[str, object] = {}
+    for name, title in labels.RULE_DURATIONS.items():
+        try:
+            days = float(form.get(name, "").replace(",", "."))
+        except ValueError:
+            raise ValueError(f"{title}: bitte eine Zahl von Tagen angeben.") from None
+        if not 0 < days <= 3650:
+            raise ValueError(f"{title}: mehr als 0 und höchstens 3650 Tage.")
+        changes[name] = timedelta(days=days)
+    unreachable = form.get("unreachable_after", "")
+    if not unreachable.isdigit() or not 1 <= int(unreachable) <= 20:
+        raise ValueError("Nicht erreichbar: bitte eine Zahl von 1 bis 20 angeben.")
+    changes["unreachable_after"] = int(unreachable)
+    return RuleSetProposal(
+        adopted_from=adopted_from,
+        content=base.model_copy(update={"timings": base.timings.model_copy(update=changes)}),
+    )
+
+
+@router.post("/admin/regeln")
+async def propose_rules(request: Request) -> Response:
+    account = await logged_in(request, Role.ADMIN)
+    form = await request.form()
+    upload = form.get("datei")
+    raw = await upload.read() if isinstance(upload, UploadFile) else b""
+    values = {key: str(value) for key, value in form.items() if isinstance(value, str)}
+    in_force = await rules_of(request).in_force()
+    try:
+        proposal = _proposal_from(raw, values.get("adopted_from", ""), in_force.content, values)
+        await rules_of(request).propose(proposal, by=account)
+    except ValueError as wrong:
+        return await _rules_page(request, account, error=str(wrong), values=values, status_code=422)
+    except Invalid as refused:
+        message = "; ".join(field.reason for field in refused.fields) or refused.message
+        return await _rules_page(request, account, error=message, values=values, status_code=422)
+    return redirect("/admin/regeln?meldung=regeln_vorgeschlagen")
+
+
+@router.post("/admin/regeln/{version}/annehmen")
+async def adopt_rules(request: Request, version: str) -> Response:
+    """Four eyes: who proposed it cannot adopt it (403, said on the page)."""
+    account = await logged_in(request, Role.ADMIN)
+    try:
+        await rules_of(request).adopt(_entry_id(version), by=account)
+    except (Forbidden, Conflict, Invalid) as refused:
+        message = (
+            "; ".join(field.reason for field in refused.fields)
+            if isinstance(refused, Invalid)
+            else refused.message
+        )
+        status = 403 if isinstance(refused, Forbidden) else 409
+        return await _rules_page(request, account, error=message, status_code=status)
+    except NotFound as refused:
+        raise PageRefused(404, refused.message) from None
+    return redirect("/admin/regeln?meldung=regeln_angenommen")
+
+
+@router.post("/admin/regeln/{version}/zurueckziehen")
+async def withdraw_rules(request: Request, version: str) -> Response:
+    account = await logged_in(request, Role.ADMIN)
+    try:
+        await rules_of(request).withdraw(_entry_id(version), by=account)
+    except Conflict as refused:
+        return await _rules_page(request, account, error=refused.message, status_code=409)
+    return redirect("/admin/regeln?meldung=regeln_zurueckgezogen")

@@ -11,7 +11,14 @@ from fastapi.responses import Response
 
 from schemas.accounts import Account, Role
 from schemas.local_time import BERLIN
-from service.errors import CaseClosed, Invalid, NotFound, Refused, ServiceUnavailable
+from service.errors import (
+    CaseClosed,
+    Invalid,
+    NotFound,
+    Refused,
+    RulesChanged,
+    ServiceUnavailable,
+)
 from service.inbox import TaskDetail
 from web import forms, labels
 from web.common import (
@@ -28,7 +35,7 @@ from web.common import (
     redirect,
     refusal,
     render,
-    residence_routes_of,
+    rules_of,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -83,15 +90,19 @@ async def _task_page(
         arrival = await access_of(request).arrival_person(
             account, task.task_id, task.arrival_reference, "Aufgabe Faltblatt"
         )
+    # The routes of the rule-set version in force; the form sends its number back, so the
+    # case checks the conversation against the very version it showed.
+    rules = await rules_of(request).in_force()
     return render(
         request,
         "task.html",
         account,
         status_code=status_code,
         task=task,
+        rule_version=rules.version,
         fields=forms.fields_for(
             task.kind,
-            residence_routes_of(request),
+            rules.content.residence_routes,
             now().astimezone(BERLIN).date(),
         ),
         values=values or {},
@@ -128,13 +139,22 @@ async def complete_task(request: Request, task_id: str) -> Response:
         for spec in forms.FORMS[kind]
     }
     completion, errors = forms.validate(body)
+    shown = str(form.get("rule_version", ""))
+    # Only the conversation's form shows what a version says (its routes).
+    rule_version = (
+        int(shown)
+        if kind == "information_conversation" and shown.isdigit() and len(shown) < 9
+        else None
+    )
     # A completed task still takes the very completion it was completed with (the form sent
     # again after a 503): the case service answers that as the first time.
     if task.status == "cancelled" or (task.status != "open" and completion is None):
         raise PageRefused(409, "Die Aufgabe ist bereits abgeschlossen.")
     if completion is not None:
         try:
-            await cases_of(request).complete_task(task.task_id, completion)
+            await cases_of(request).complete_task(
+                task.task_id, completion, rule_version=rule_version
+            )
         except ServiceUnavailable:
             # The form again with what was entered, so nothing has to be typed twice.
             seconds = request.app.state.settings.retry_after_seconds
@@ -143,6 +163,12 @@ async def complete_task(request: Request, task_id: str) -> Response:
             )
             page.headers["Retry-After"] = str(seconds)
             return page
+        except RulesChanged as refused:
+            # The form again, with the routes of the version in force now.
+            errors[forms.RULES_FIELD] = [refused.message]
+            return await _task_page(
+                request, account, task, values=values, errors=errors, status_code=409
+            )
         except Invalid as refused:
             for error in refused.fields:
                 name = forms.input_of(error.field)
