@@ -41,7 +41,7 @@ from schemas.records import ActivityName, NoticeKind
 from schemas.retention import RetentionRules, default_retention_rules
 from schemas.tasks import TaskStatus
 from store import arrivals as store
-from store import outbox, tasks
+from store import outbox, rule_sets, tasks
 from store.flyers import flyer_pdf
 
 
@@ -212,6 +212,7 @@ class Arrivals:
     async def finish(self, finish: ArrivalFinish) -> None:
         """The erasure date is fixed when the arrival finishes (rule "arrival")."""
         finished_on = finish.at.astimezone(BERLIN).date()
-        erase_after = self._retention.for_arrival().erase_after(finished_on)
         async with self._pool.acquire() as con:
+            rules = await rule_sets.retention_in_force(con, finished_on) or self._retention
+            erase_after = rules.for_arrival().erase_after(finished_on)
             await store.finish(con, finish.arrival_id, finish.outcome, finish.at, erase_after)

@@ -23,7 +23,7 @@ from schemas.records import (
 )
 from schemas.retention import RetentionRules, default_retention_rules
 from schemas.tasks import ErasureConfirmation, Queue
-from store import cases, erasure, incidents, tasks, timeline
+from store import cases, erasure, incidents, rule_sets, tasks, timeline
 
 
 class CaseStore:
@@ -67,7 +67,9 @@ class CaseStore:
                 if record.stage is Stage.CLOSED and record.outcome is not None:
                     # The erasure date is fixed when the case closes (schemas/retention.py).
                     closed_on = record.entry.at.astimezone(BERLIN).date()
-                    rule = self._retention.for_outcome(record.outcome)
+                    # The rules of the version in force that day; the configured ones before.
+                    rules = await rule_sets.retention_in_force(con, closed_on) or self._retention
+                    rule = rules.for_outcome(record.outcome)
                     await erasure.set_erase_after(
                         con, record.entry.case_id, rule.erase_after(closed_on)
                     )

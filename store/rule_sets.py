@@ -12,6 +12,7 @@ from datetime import date, datetime
 import asyncpg
 
 from schemas.case import Outcome
+from schemas.retention import RetentionRules
 from schemas.rule_sets import OpenDecisionRow, PlannedEnforcementRow, RuleSetRow
 from store.db import Connection
 
@@ -61,6 +62,18 @@ async def in_force_during(con: Connection, first: date, last: date) -> list[Rule
         last,
     )
     return [_row(row) for row in rows]
+
+
+async def retention_in_force(con: Connection, day: date) -> RetentionRules | None:
+    """The retention rules of the version in force on ``day``; None before rule sets."""
+    content = await con.fetchval(
+        "SELECT content->'retention' FROM rule_sets WHERE state = 'adopted' AND adopted_from <= $1"
+        " ORDER BY adopted_from DESC, version DESC LIMIT 1",
+        day,
+    )
+    if content is None:
+        return None
+    return RetentionRules.model_validate(content)
 
 
 async def version_in_force(con: Connection, day: date) -> int | None:

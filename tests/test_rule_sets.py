@@ -7,17 +7,23 @@ decision is checked against the new rule, and records the version it used.
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import AsyncIterator
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 
 import asyncpg
 import pytest
+from fastapi import FastAPI
 from temporalio.testing import WorkflowEnvironment
 
+from commands import rules as rules_cli
 from config.settings import Settings
 from protection import protect
 from schemas.accounts import Account, Role
 from schemas.audit import AuditAction
+from schemas.case import Outcome
 from schemas.local_time import BERLIN
 from schemas.report import ReportRequest
 from schemas.rule_sets import RuleSetContent, RuleSetProposal
@@ -28,7 +34,9 @@ from service.errors import Forbidden, Invalid, RulesChanged
 from service.report import ReportService
 from service.rules import RuleService, berlin_today
 from tests.casekit import CaseDriver, running_worker
+from tests.test_api import logged_in
 from tests.test_case_workflow import TIMINGS, conversation, escalated, planned
+from web import labels
 
 PASSWORD = "ein-langes-testpasswort"
 DAY = timedelta(days=1)
@@ -264,3 +272,107 @@ async def test_a_report_names_the_versions_in_force_in_its_period(pool: asyncpg.
     await pool.execute("UPDATE rule_sets SET content_digest = 'verfaelscht' WHERE version = 2")
     checked = await reports.verify(both.report_id)
     assert checked.problems == ["rule-set version 2 says otherwise now"]
+
+
+async def test_a_case_closing_gets_its_erasure_date_from_the_version_in_force(
+    time_env: WorkflowEnvironment, pool: asyncpg.Pool, worker: str
+) -> None:
+    rules = RuleService(pool, Settings())
+    first, second = await admins(pool)
+    current = (await rules.in_force()).content
+    shorter = tuple(
+        rule.model_copy(update={"keep_years": 5})
+        if rule.outcome is Outcome.DEPARTED_VOLUNTARILY
+        else rule
+        for rule in current.retention.rules
+    )
+    retention = current.retention.model_copy(update={"rules": shorter})
+    await rules.propose(proposal(current, retention=retention), by=first)
+    await rules.adopt(2, by=second)
+    case = CaseDriver(time_env, pool, worker, TIMINGS)
+    try:
+        await case.open()
+        await case.event("ausgereist")
+        row = await case.case_row()
+        closed_on = await case.today()
+        assert row["outcome"] == "departed_voluntarily"
+        assert row["erase_after"] == closed_on.replace(year=closed_on.year + 5)
+    finally:
+        await case.terminate()
+
+
+async def test_the_page_proposes_and_a_second_admin_adopts_after_the_simulation(
+    pool: asyncpg.Pool, app: FastAPI
+) -> None:
+    tomorrow = berlin_today() + DAY
+    async with logged_in(app, "admin") as first, logged_in(app, "admin") as second:
+        page = await first.get("/admin/regeln")
+        assert page.status_code == 200 and "Es gilt <strong>Version 1</strong>" in page.text
+        form = {"adopted_from": tomorrow.isoformat(), "conversation_due": "21"}
+        form |= {name: "14" for name in labels.RULE_DURATIONS if name != "conversation_due"}
+        form["unreachable_after"] = "3"
+        refused = await first.post("/admin/regeln", data={**form, "conversation_due": "null"})
+        assert refused.status_code == 422 and "bitte eine Zahl von Tagen angeben" in refused.text
+        broken = await first.post(
+            "/admin/regeln", data=form, files={"datei": ("r.json", b"{kein json", "text/json")}
+        )
+        assert broken.status_code == 422 and "Die Datei ist kein JSON." in broken.text
+        made = await first.post("/admin/regeln", data=form)
+        assert made.status_code == 303, made.text
+
+        own = await first.get("/admin/regeln")
+        assert "Sie haben diese Version vorgeschlagen" in own.text
+        assert "/admin/regeln/2/annehmen" not in own.text
+        assert (await first.post("/admin/regeln/2/annehmen")).status_code == 403
+        offered = await second.get("/admin/regeln")
+        assert "Simulation über die laufenden Fälle, verglichen mit Version 1" in offered.text
+        assert 'action="/admin/regeln/2/annehmen"' in offered.text
+        adopted = await second.post("/admin/regeln/2/annehmen")
+        assert adopted.status_code == 303
+        shown = await second.get(adopted.headers["location"])
+        assert "Vorschlag: Version 2" not in shown.text
+    rules = RuleService(pool, Settings())
+    assert (await rules.in_force(tomorrow)).content.timings.conversation_due == 21 * DAY
+    assert (await rules.in_force()).version == 1  # from tomorrow, not today
+
+
+async def test_the_command_proposes_from_a_shown_version_and_keeps_four_eyes(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    rules, accounts = RuleService(pool, Settings()), AccountService(pool, Settings())
+    await admins(pool)
+
+    async def command(*argv: str) -> tuple[int, str]:
+        out = io.StringIO()
+        code = await rules_cli.execute(
+            rules, accounts, rules_cli.build_parser().parse_args(argv), out
+        )
+        return code, out.getvalue()
+
+    code, shown = await command("show")
+    assert code == 0
+    data = json.loads(shown)
+    data["content"]["timings"]["conversation_due"] = "P21D"
+    file = tmp_path / "regelwerk.json"
+    file.write_text(json.dumps(data), "utf-8")
+    assert await command(
+        "propose",
+        "--file",
+        str(file),
+        "--by",
+        "r.egel",
+        "--adopted-from",
+        berlin_today().isoformat(),
+    ) == (0, f"version 2 proposed, from {berlin_today()}\n")
+    assert (await command("adopt", "2", "--by", "r.egel"))[0] == 1
+    assert (await command("simulate", "2"))[1].startswith("compared_with: 1\n")
+    assert (await command("adopt", "2", "--by", "z.weit"))[0] == 0
+    code, listed = await command("list")
+    assert (
+        listed.splitlines()[0].startswith("   2  adopted") and "in force" in listed.splitlines()[0]
+    )
+    file.write_text("{kein json", "utf-8")
+    assert (await command("propose", "--file", str(file), "--by", "r.egel"))[0] == 1
+    assert (await command("propose", "--file", str(tmp_path / "fehlt.json"), "--by", "r.egel"))[
+        0
+    ] == 1

@@ -9,9 +9,10 @@ from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from typing import Any, TypeVar
 
-from fastapi import APIRouter, Request, UploadFile
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import TypeAdapter, ValidationError
+from starlette.datastructures import UploadFile
 
 from schemas.accounts import Account, Role
 from schemas.documents import OfferCategory
@@ -508,15 +509,20 @@ def _proposal_from(
     )
 
 
+RULE_FILE_MAX_BYTES = 1_000_000
+
+
 @router.post("/admin/regeln")
 async def propose_rules(request: Request) -> Response:
     account = await logged_in(request, Role.ADMIN)
-    form = await request.form()
-    upload = form.get("datei")
-    raw = await upload.read() if isinstance(upload, UploadFile) else b""
-    values = {key: str(value) for key, value in form.items() if isinstance(value, str)}
+    async with request.form(max_files=1, max_fields=50) as form:
+        upload = form.get("datei")
+        raw = await upload.read(RULE_FILE_MAX_BYTES + 1) if isinstance(upload, UploadFile) else b""
+        values = {key: str(value) for key, value in form.items() if isinstance(value, str)}
     in_force = await rules_of(request).in_force()
     try:
+        if len(raw) > RULE_FILE_MAX_BYTES:
+            raise ValueError("Die Datei ist größer als 1 MB; ein Regelwerk ist viel kleiner.")
         proposal = _proposal_from(raw, values.get("adopted_from", ""), in_force.content, values)
         await rules_of(request).propose(proposal, by=account)
     except ValueError as wrong:
