@@ -12,6 +12,8 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.inputs import INT4_MAX
+
 # Not rules of the practice concept but the machinery's: the configuration's, never a rule
 # set's (a case reads them from its start only).
 TECHNICAL_TIMINGS = ("activity_timeout", "step_retry_limit", "intake_grace", "history_bound")
@@ -45,7 +47,7 @@ class ProcessTimings(BaseModel):
     unreachable_after: int = Field(
         default=2,
         ge=1,
-        le=100,
+        le=INT4_MAX,  # a rule set bounds it closer (schemas/rule_sets.py)
         description="Escalate after this many check-ins in a row that did not reach the person.",
     )
     escalation_due: timedelta = Field(

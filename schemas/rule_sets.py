@@ -15,7 +15,7 @@ import hashlib
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from schemas.decision_rules import CaseRules
 from schemas.process import ProcessTimings
@@ -23,6 +23,8 @@ from schemas.residence_routes import ResidenceRoutes
 from schemas.retention import RetentionRules
 from schemas.rows import Row
 from schemas.time_rules import TimeRule
+
+MAX_UNREACHABLE = 100
 
 
 class RuleSetState(StrEnum):
@@ -40,6 +42,15 @@ class RuleSetContent(BaseModel):
     time_rules: tuple[TimeRule, ...]
     residence_routes: ResidenceRoutes
     retention: RetentionRules
+
+    @field_validator("timings")
+    @classmethod
+    def _bounded(cls, timings: ProcessTimings) -> ProcessTimings:
+        # Bounded here, not in ProcessTimings: that one travels in running cases' histories,
+        # and a bound added there would stop a case that carries a larger value.
+        if timings.unreachable_after > MAX_UNREACHABLE:
+            raise ValueError(f"unreachable_after: at most {MAX_UNREACHABLE}")
+        return timings
 
     def digest(self) -> str:
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]

@@ -371,6 +371,9 @@ async def test_the_command_proposes_from_a_shown_version_and_keeps_four_eyes(
     assert (
         listed.splitlines()[0].startswith("   2  adopted") and "in force" in listed.splitlines()[0]
     )
+    data["content"]["timings"]["unreachable_after"] = 1000
+    file.write_text(json.dumps(data), "utf-8")
+    assert (await command("propose", "--file", str(file), "--by", "r.egel"))[0] == 1
     file.write_text("{kein json", "utf-8")
     assert (await command("propose", "--file", str(file), "--by", "r.egel"))[0] == 1
     assert (await command("propose", "--file", str(tmp_path / "fehlt.json"), "--by", "r.egel"))[
