@@ -248,6 +248,7 @@ class CpuMeter:
     """
 
     def __init__(self, data_dir: Path) -> None:
+        self.folder = data_dir
         self._marker = os.fsencode(str(data_dir.resolve()))
         self._me = os.getpid()
 

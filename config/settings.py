@@ -110,6 +110,12 @@ class Settings(BaseSettings):
         max_length=300,
         validation_alias="CASE_AUTHORITY_CONTACT",
     )
+    # How many case runs the worker keeps in memory (Temporal's sticky cache). A case not in
+    # it is replayed from its history when it next acts: memory against replay CPU. Sizing and
+    # the measured memory per cached case: docs/operations.md, "Sizing" (bench.capacity).
+    worker_cached_workflows: int = Field(
+        default=1000, ge=0, le=100_000, validation_alias="CASE_WORKER_CACHED_WORKFLOWS"
+    )
     # Deadlines (issue 10). Every Temporal update the API sends (intake, task completion,
     # consent withdrawal, supporter) waits this long at most for its outcome; then it answers
     # 503 with Retry-After, and the same request repeated attaches to the same update, so it

@@ -162,4 +162,5 @@ def build_worker(
         interceptors=[FailureClassifier()],
         # More workflow-task pollers measurably help short workflows on a 2-core machine.
         max_concurrent_workflow_task_polls=8,
+        max_cached_workflows=settings.worker_cached_workflows,
     )
