@@ -37,6 +37,7 @@ from temporalio.client import Client, WorkflowHandle
 from bench.common import (
     ROOT,
     BenchEnv,
+    DatabaseWrites,
     bench_environment,
     cpu_rows,
     opening_event,
@@ -215,6 +216,7 @@ async def bench(cases: int, concurrency: int, caches: Sequence[int], sample: int
             try:
                 await asyncio.sleep(5)
                 if index == 0:
+                    writes_before = await DatabaseWrites.read(env.pool)
                     cpu_before = env.cpu.snapshot()
                     worker_cpu_before = worker.cpu_seconds()
                     began = time.perf_counter()
@@ -226,12 +228,14 @@ async def bench(cases: int, concurrency: int, caches: Sequence[int], sample: int
                         name: env.cpu.snapshot()[name] - cpu_before.get(name, 0.0)
                         for name in cpu_before
                     }
+                    writes = await DatabaseWrites.read(env.pool) - writes_before
                     rss, peak = worker.memory_mb()
                     rows += [
                         ("opening: wall time", f"{wall:.0f} s ({cases / wall:.1f} cases/s)"),
                         ("opening: 503s retried", retries),
                         ("opening: worker CPU per case", f"{worker_cpu / cases * 1000:.1f} ms"),
                         *cpu_rows("opening", spent, cases, wall),
+                        ("opening: case store writes", writes.per_run(cases)),
                         (f"worker RSS after opening (cache {cache})", f"{rss:.0f} MB"),
                     ]
                 say(f"querying every case once (cache {cache})")

@@ -27,12 +27,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+import asyncpg
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 
 from bench.common import (
     BenchEnv,
     CpuMeter,
+    DatabaseWrites,
     bench_environment,
     cpu_rows,
     ms,
@@ -85,6 +87,7 @@ class Phase:
     errors: list[str] = field(default_factory=list)
     cpu: dict[str, float] = field(default_factory=dict)
     block_rates: list[float] = field(default_factory=list)  # lifecycles/s of each block
+    writes: DatabaseWrites = field(default_factory=lambda: DatabaseWrites(0, 0, 0))
 
     def per_second(self) -> float:
         return len(self.samples) / self.wall if self.wall else 0.0
@@ -92,7 +95,9 @@ class Phase:
     def all_of(self, what: Callable[[Sample], list[float]]) -> list[float]:
         return [value for sample in self.samples for value in what(sample)]
 
-    async def run(self, ids: Sequence[str], concurrency: int, meter: CpuMeter) -> None:
+    async def run(
+        self, ids: Sequence[str], concurrency: int, meter: CpuMeter, pool: asyncpg.Pool
+    ) -> None:
         """Run ``one`` for every id, at most ``concurrency`` at a time; errors are counted."""
         gate = asyncio.Semaphore(concurrency)
 
@@ -103,6 +108,7 @@ class Phase:
                 except Exception as error:
                     self.errors.append(f"{item}: {type(error).__name__}: {error}")
 
+        writes_before = await DatabaseWrites.read(pool)
         before = meter.snapshot()
         began = time.perf_counter()
         done_before = len(self.samples)
@@ -112,6 +118,7 @@ class Phase:
         self.block_rates.append((len(self.samples) - done_before) / took if took else 0.0)
         for name, spent in meter.snapshot().items():
             self.cpu[name] = self.cpu.get(name, 0.0) + spent - before.get(name, 0.0)
+        self.writes += await DatabaseWrites.read(pool) - writes_before
 
 
 def blocks(ids: Sequence[str], rounds: int) -> list[list[str]]:
@@ -373,9 +380,9 @@ async def bench(
             )
             trivial = _trivial_lifecycle(env, baseline, trivial_queue)
             warm = [f"W{run}-{i:04d}" for i in range(1, warmup)]
-            await Phase("warm-up", lifecycle).run(warm, concurrency, env.cpu)
+            await Phase("warm-up", lifecycle).run(warm, concurrency, env.cpu, env.pool)
             await Phase("warm-up", trivial).run(
-                [f"trivial-{w}" for w in warm], concurrency, env.cpu
+                [f"trivial-{w}" for w in warm], concurrency, env.cpu, env.pool
             )
 
             # Blocks in the order ABBA (ABBAAB...): the server's database grows during the run,
@@ -392,7 +399,7 @@ async def bench(
                         f"round {index + 1}/{len(pairs)}: {len(block)} {phase.name}, "
                         f"{concurrency} at a time"
                     )
-                    await phase.run(block, concurrency, env.cpu)
+                    await phase.run(block, concurrency, env.cpu, env.pool)
 
         closed = await env.pool.fetchval(
             "SELECT count(*) FROM cases WHERE case_id LIKE $1 "
@@ -450,6 +457,8 @@ async def bench(
         ),
         ("errors (cases / trivial)", f"{len(case_phase.errors)} / {len(trivial_phase.errors)}"),
         ("closed departed_voluntarily in PostgreSQL", f"{closed} of {cases}"),
+        ("cases: case store writes", case_phase.writes.per_run(cases)),
+        ("trivial: case store writes", trivial_phase.writes.per_run(cases)),
     ]
     print_table("Lifecycle benchmark", rows)
     print_table(
