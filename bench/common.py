@@ -328,3 +328,14 @@ class DatabaseWrites:
             f"{self.commits / runs:.0f} commits, {self.rows / runs:.0f} rows,"
             f" {self.wal_bytes / runs / 1024:.0f} KB WAL per run"
         )
+
+
+async def store_size(pool: asyncpg.Pool) -> tuple[int, int]:
+    """(rows, bytes) of every table of the case store, indexes and TOAST included."""
+    await pool.execute("ANALYZE")
+    rows = await pool.fetch(
+        "SELECT greatest(c.reltuples, 0)::bigint AS rows, pg_total_relation_size(c.oid) AS bytes"
+        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.relkind = 'r' AND n.nspname = 'public'"
+    )
+    return sum(r["rows"] for r in rows), sum(r["bytes"] for r in rows)

@@ -42,6 +42,7 @@ from bench.common import (
     percentile,
     print_table,
     say,
+    store_size,
     today,
 )
 from bench.trivial import Baseline, Shape, shape_of, trivial_worker
@@ -392,6 +393,7 @@ async def bench(
             case_phase = Phase("cases", lifecycle)
             trivial_phase = Phase("trivial", trivial)
             pairs = list(zip(blocks(case_ids, rounds), blocks(trivial_ids, rounds), strict=True))
+            store_before = await store_size(env.pool)
             for index, (case_block, trivial_block) in enumerate(pairs):
                 order = [(case_phase, case_block), (trivial_phase, trivial_block)]
                 for phase, block in order if index % 2 == 0 else order[::-1]:
@@ -401,6 +403,7 @@ async def bench(
                     )
                     await phase.run(block, concurrency, env.cpu, env.pool)
 
+        store_after = await store_size(env.pool)
         closed = await env.pool.fetchval(
             "SELECT count(*) FROM cases WHERE case_id LIKE $1 "
             "AND stage = 'closed' AND outcome = 'departed_voluntarily'",
@@ -458,6 +461,11 @@ async def bench(
         ("errors (cases / trivial)", f"{len(case_phase.errors)} / {len(trivial_phase.errors)}"),
         ("closed departed_voluntarily in PostgreSQL", f"{closed} of {cases}"),
         ("cases: case store writes", case_phase.writes.per_run(cases)),
+        (
+            "cases: case store per closed case",
+            f"{(store_after[0] - store_before[0]) / cases:.0f} rows,"
+            f" {(store_after[1] - store_before[1]) / cases / 1024:.1f} KB",
+        ),
         ("trivial: case store writes", trivial_phase.writes.per_run(cases)),
     ]
     print_table("Lifecycle benchmark", rows)
