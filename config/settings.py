@@ -118,12 +118,13 @@ class Settings(BaseSettings):
     worker_cached_workflows: int = Field(
         default=250, ge=0, le=100_000, validation_alias="CASE_WORKER_CACHED_WORKFLOWS"
     )
-    # How many workflow tasks one worker runs at once. They share one interpreter lock, so more
-    # than a few only queue inside Python, and the SDK counts that queueing against its 2 s
-    # deadlock limit: 50 cases replayed at once (every case queried after a restart, 10,000
-    # open) failed with DeadlockError when the SDK's default (500) let all of them in.
+    # How many workflow tasks one worker holds at once (its pollers' reservations included). They
+    # share one interpreter lock, so more only queue inside Python, and the SDK counts that
+    # queueing against its 2 s deadlock limit: 50 cases replayed at once (every case queried
+    # after a restart, 10,000 open) failed with DeadlockError under the SDK's default of 500.
+    # 20: the 8 pollers and 12 tasks of ~50-100 ms CPU each stay well inside 2 s on one core.
     worker_workflow_slots: int = Field(
-        default=10, ge=1, le=500, validation_alias="CASE_WORKER_WORKFLOW_SLOTS"
+        default=20, ge=1, le=500, validation_alias="CASE_WORKER_WORKFLOW_SLOTS"
     )
     # Deadlines (issue 10). Every Temporal update the API sends (intake, task completion,
     # consent withdrawal, supporter) waits this long at most for its outcome; then it answers
