@@ -8,7 +8,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,3 +143,72 @@ def test_the_image_installs_the_runtime_lock_with_hashes() -> None:
     assert "pip install --no-deps --no-build-isolation ." in dockerfile
     ci = (ROOT / ".ci" / "run").read_text("utf-8")
     assert "python3 manage.py test" in ci and "pip install" not in ci
+
+
+# Run in a fresh interpreter: every module the image runs, imported with an import hook that
+# refuses any distribution requirements.lock does not hold (the standard library and the
+# project itself belong to no distribution of the lock's kind and pass).
+_IMPORT_EVERYTHING = """
+import importlib, importlib.abc, importlib.metadata, json, pkgutil, re, sys
+
+allowed, packages, skip = (json.loads(arg) for arg in sys.argv[1:4])
+owners = importlib.metadata.packages_distributions()
+
+def canonical(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+class OnlyTheLock(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        dists = {canonical(d) for d in owners.get(name.partition(".")[0], [])}
+        if dists and not dists & set(allowed):
+            raise ImportError(f"{name} is from {sorted(dists)}, which requirements.lock lacks")
+        return None
+
+sys.meta_path.insert(0, OnlyTheLock())
+names = ["worker"]
+for package in packages:
+    names.append(package)
+    module = importlib.import_module(package)
+    names += [info.name for info in pkgutil.walk_packages(module.__path__, package + ".")]
+refused = []
+for name in names:
+    # An entry point runs when imported; the skipped ones are the developers' own.
+    if name.endswith(".__main__") or name in skip:
+        continue
+    try:
+        importlib.import_module(name)
+    except ImportError as error:
+        refused.append(f"{name}: {error}")
+print("\\n".join(refused), file=sys.stderr)
+sys.exit(1 if refused else 0)
+"""
+
+# Modules of the developers, never run by the image (each with the tool it needs).
+DEVELOPER_MODULES = {
+    "documents.examples": "the example PNGs of docs/ (pypdfium2, pillow)",
+}
+
+
+def test_every_module_the_image_runs_imports_with_the_runtime_lock_alone() -> None:
+    """The embedded servers and the test tools are in .venv but not in the image: a module
+    of the service that imports one of them at the top would start here and fail there."""
+    allowed = [*read_lock("requirements.lock"), PROJECT]
+    # What the image runs: every layer but the benchmarks (they start embedded servers).
+    packages = [
+        name.rstrip("*")
+        for name in PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]
+        if name.rstrip("*") != "bench"
+    ]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _IMPORT_EVERYTHING,
+            *(json.dumps(arg) for arg in (allowed, packages, list(DEVELOPER_MODULES))),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
