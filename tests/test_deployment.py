@@ -228,6 +228,24 @@ def test_the_image_runs_as_a_user_of_its_own_with_a_writable_data_folder() -> No
     assert SERVICES["api"]["build"] == SERVICES["worker"]["build"] == "."
 
 
+def test_the_scripts_the_containers_run_are_valid_shell() -> None:
+    """/bin/sh in the images (Alpine's busybox, Debian's dash for postgres): POSIX sh only."""
+    scripts = sorted((ROOT / "deploy").rglob("*.sh"))
+    assert len(scripts) == 3
+    for script in scripts:
+        assert script.read_text("utf-8").startswith("#!/bin/sh\n"), script
+        subprocess.run(["sh", "-n", str(script)], check=True)
+    mounted = {
+        volume.split(":")[0].removeprefix("./")
+        for service in SERVICES.values()
+        for volume in service.get("volumes", [])
+        if volume.startswith("./")
+    }
+    assert {str(script.relative_to(ROOT)) for script in scripts} <= mounted
+    for path in mounted:
+        assert (ROOT / path).is_file(), path
+
+
 # --- secrets from files ---------------------------------------------------------------------
 
 
