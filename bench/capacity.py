@@ -1,6 +1,6 @@
 """Open cases in bulk and measure what each costs, with the worker in a process of its own.
 
-``python -m bench.capacity [--cases 10000] [--concurrency 50] [--caches 1000,250]``
+``python -m bench.capacity [--cases 10000] [--concurrency 50] [--caches 250,1000]``
 
 The figures the sizing in docs/operations.md ("Sizing") is computed from:
 
@@ -32,16 +32,18 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
 
 from bench.common import (
     ROOT,
     BenchEnv,
+    DatabaseWrites,
     bench_environment,
     cpu_rows,
     opening_event,
     print_table,
     say,
+    store_size,
 )
 from config.settings import Settings
 from schemas.case import Stage
@@ -146,36 +148,35 @@ async def _until_quiet(env: BenchEnv, prefix: str, cases: int) -> None:
         await asyncio.sleep(2)
 
 
-async def _query_all(client: Client, ids: Sequence[str], concurrency: int) -> float:
-    """Ask every case its stage once: each is loaded into the worker's cache."""
+async def _query_all(client: Client, ids: Sequence[str], concurrency: int) -> tuple[float, int]:
+    """Ask every case its stage once: each is loaded into the worker's cache.
+
+    (seconds, queries that failed): a failure is counted, not raised, so the table still says
+    what the rest measured; any failure fails the benchmark.
+    """
     began = time.perf_counter()
     queue: asyncio.Queue[str] = asyncio.Queue()
     for case_id in ids:
         queue.put_nowait(case_id)
+    failed = 0
 
     async def asker() -> None:
+        nonlocal failed
         while not queue.empty():
             handle: WorkflowHandle[CaseWorkflow, object] = client.get_workflow_handle_for(
                 CaseWorkflow.run, workflow_id(queue.get_nowait())
             )
-            stage = await handle.query(CaseWorkflow.stage)
+            try:
+                stage = await handle.query(CaseWorkflow.stage)
+            except WorkflowQueryFailedError:
+                failed += 1
+                continue
             assert stage == Stage.INFORMATION_CONVERSATION.value, stage
 
     async with asyncio.TaskGroup() as group:
         for _ in range(concurrency):
             group.create_task(asker())
-    return time.perf_counter() - began
-
-
-async def _store_bytes(env: BenchEnv) -> tuple[int, int]:
-    """(rows, bytes) of every table of the case store."""
-    await env.pool.execute("ANALYZE")
-    rows = await env.pool.fetch(
-        "SELECT greatest(c.reltuples, 0)::bigint AS rows, pg_total_relation_size(c.oid) AS bytes"
-        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE c.relkind = 'r' AND n.nspname = 'public'"
-    )
-    return sum(r["rows"] for r in rows), sum(r["bytes"] for r in rows)
+    return time.perf_counter() - began, failed
 
 
 async def _history_sizes(client: Client, ids: Sequence[str]) -> tuple[float, float]:
@@ -206,15 +207,17 @@ async def bench(cases: int, concurrency: int, caches: Sequence[int], sample: int
         service = CaseService(env.client, env.pool, settings)
         folder = env.cpu.folder / "worker"
         rows: list[tuple[str, object]] = [("cases open", cases)]
-        store_before = await _store_bytes(env)
+        store_before = await store_size(env.pool)
         temporal_before = _temporal_disk_bytes(env) or 0
         per_cache: list[tuple[int, float, float]] = []
+        failures = 0
         for index, cache in enumerate(caches):
             say(f"worker with a cache of {cache} case runs")
             worker = WorkerProcess(settings, cache, folder)
             try:
                 await asyncio.sleep(5)
                 if index == 0:
+                    writes_before = await DatabaseWrites.read(env.pool)
                     cpu_before = env.cpu.snapshot()
                     worker_cpu_before = worker.cpu_seconds()
                     began = time.perf_counter()
@@ -226,28 +229,31 @@ async def bench(cases: int, concurrency: int, caches: Sequence[int], sample: int
                         name: env.cpu.snapshot()[name] - cpu_before.get(name, 0.0)
                         for name in cpu_before
                     }
+                    writes = await DatabaseWrites.read(env.pool) - writes_before
                     rss, peak = worker.memory_mb()
                     rows += [
                         ("opening: wall time", f"{wall:.0f} s ({cases / wall:.1f} cases/s)"),
                         ("opening: 503s retried", retries),
                         ("opening: worker CPU per case", f"{worker_cpu / cases * 1000:.1f} ms"),
                         *cpu_rows("opening", spent, cases, wall),
+                        ("opening: case store writes", writes.per_run(cases)),
                         (f"worker RSS after opening (cache {cache})", f"{rss:.0f} MB"),
                     ]
                 say(f"querying every case once (cache {cache})")
-                queried = await _query_all(env.client, ids, concurrency)
+                queried, failed = await _query_all(env.client, ids, concurrency)
+                failures += failed
                 rss, peak = worker.memory_mb()
                 per_cache.append((cache, rss, peak))
                 rows.append(
                     (
                         f"worker RSS, every case queried (cache {cache})",
                         f"{rss:.0f} MB, peak {peak:.0f} MB ({queried:.0f} s,"
-                        f" {cases / queried:.0f} queries/s)",
+                        f" {cases / queried:.0f} queries/s, {failed} failed)",
                     )
                 )
             finally:
                 worker.stop()
-        store_after = await _store_bytes(env)
+        store_after = await store_size(env.pool)
         temporal_after = _temporal_disk_bytes(env) or 0
         events, size = await _history_sizes(env.client, ids[:sample])
 
@@ -273,9 +279,17 @@ async def bench(cases: int, concurrency: int, caches: Sequence[int], sample: int
                 )
             )
     print_table(f"Capacity: {cases} open cases", rows)
-    worst = max(peak for _, _, peak in per_cache)
-    print(f"\nworker peak RSS {worst:.0f} MB (target < {TARGET_RSS_MB} MB)")
-    return 0 if worst < TARGET_RSS_MB else 1
+    # The target is the service's own cache size; larger ones are measured for the slope.
+    default = Settings.model_fields["worker_cached_workflows"].default
+    peaks = [peak for cache, _, peak in per_cache if cache <= default] or [
+        peak for _, _, peak in per_cache
+    ]
+    worst = max(peaks)
+    print(
+        f"\nworker peak RSS with a cache of at most {default}: {worst:.0f} MB"
+        f" (target < {TARGET_RSS_MB} MB); queries failed: {failures}"
+    )
+    return 0 if worst < TARGET_RSS_MB and failures == 0 else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -284,8 +298,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument(
         "--caches",
-        default="1000,250",
-        help="cache sizes to measure, the first also opens the cases (default: 1000,250)",
+        default="250,1000",
+        help="cache sizes to measure, the first also opens the cases (default: 250,1000)",
     )
     parser.add_argument("--sample", type=int, default=20, help="histories read for their size")
     args = parser.parse_args(argv)

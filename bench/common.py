@@ -10,6 +10,7 @@ throw-away folder ``.data/bench-<uuid>``, removed afterwards. With ``DATABASE_UR
 
 from __future__ import annotations
 
+import asyncio
 import compileall
 import contextlib
 import math
@@ -282,3 +283,59 @@ def cpu_rows(
         (f"{label}: {name}", f"{cpu / runs * 1000:.0f} ms CPU per run, {cpu / wall:.2f} cores")
         for name, cpu in spent.items()
     ]
+
+
+@dataclass(frozen=True)
+class DatabaseWrites:
+    """What the case store wrote: commits, rows and WAL bytes, from PostgreSQL's own counters.
+
+    These are what the sizing (docs/operations.md) turns into IOPS: every commit flushes the
+    WAL once (group commit may merge a few), and the WAL's bytes are what reaches the disk.
+    Commits and rows count this database only; the WAL is the whole server's, which is the
+    benchmark's own when it started its own (with ``DATABASE_URL`` set, others' writes count).
+    """
+
+    commits: int
+    rows: int
+    wal_bytes: int
+
+    @classmethod
+    async def read(cls, pool: asyncpg.Pool) -> DatabaseWrites:
+        async with pool.acquire() as connection:
+            # The cumulative statistics are flushed by each backend at most once a second.
+            await asyncio.sleep(1.1)
+            await connection.execute("SELECT pg_stat_clear_snapshot()")
+            row = await connection.fetchrow(
+                "SELECT xact_commit, tup_inserted + tup_updated + tup_deleted AS rows,"
+                " pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint AS wal"
+                " FROM pg_stat_database WHERE datname = current_database()"
+            )
+        assert row is not None
+        return cls(int(row["xact_commit"]), int(row["rows"]), int(row["wal"]))
+
+    def __sub__(self, other: DatabaseWrites) -> DatabaseWrites:
+        return DatabaseWrites(
+            self.commits - other.commits, self.rows - other.rows, self.wal_bytes - other.wal_bytes
+        )
+
+    def __add__(self, other: DatabaseWrites) -> DatabaseWrites:
+        return DatabaseWrites(
+            self.commits + other.commits, self.rows + other.rows, self.wal_bytes + other.wal_bytes
+        )
+
+    def per_run(self, runs: int) -> str:
+        return (
+            f"{self.commits / runs:.0f} commits, {self.rows / runs:.0f} rows,"
+            f" {self.wal_bytes / runs / 1024:.0f} KB WAL per run"
+        )
+
+
+async def store_size(pool: asyncpg.Pool) -> tuple[int, int]:
+    """(rows, bytes) of every table of the case store, indexes and TOAST included."""
+    await pool.execute("ANALYZE")
+    rows = await pool.fetch(
+        "SELECT greatest(c.reltuples, 0)::bigint AS rows, pg_total_relation_size(c.oid) AS bytes"
+        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.relkind = 'r' AND n.nspname = 'public'"
+    )
+    return sum(r["rows"] for r in rows), sum(r["bytes"] for r in rows)

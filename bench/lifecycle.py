@@ -27,12 +27,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+import asyncpg
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 
 from bench.common import (
     BenchEnv,
     CpuMeter,
+    DatabaseWrites,
     bench_environment,
     cpu_rows,
     ms,
@@ -40,6 +42,7 @@ from bench.common import (
     percentile,
     print_table,
     say,
+    store_size,
     today,
 )
 from bench.trivial import Baseline, Shape, shape_of, trivial_worker
@@ -85,6 +88,7 @@ class Phase:
     errors: list[str] = field(default_factory=list)
     cpu: dict[str, float] = field(default_factory=dict)
     block_rates: list[float] = field(default_factory=list)  # lifecycles/s of each block
+    writes: DatabaseWrites = field(default_factory=lambda: DatabaseWrites(0, 0, 0))
 
     def per_second(self) -> float:
         return len(self.samples) / self.wall if self.wall else 0.0
@@ -92,7 +96,9 @@ class Phase:
     def all_of(self, what: Callable[[Sample], list[float]]) -> list[float]:
         return [value for sample in self.samples for value in what(sample)]
 
-    async def run(self, ids: Sequence[str], concurrency: int, meter: CpuMeter) -> None:
+    async def run(
+        self, ids: Sequence[str], concurrency: int, meter: CpuMeter, pool: asyncpg.Pool
+    ) -> None:
         """Run ``one`` for every id, at most ``concurrency`` at a time; errors are counted."""
         gate = asyncio.Semaphore(concurrency)
 
@@ -103,6 +109,7 @@ class Phase:
                 except Exception as error:
                     self.errors.append(f"{item}: {type(error).__name__}: {error}")
 
+        writes_before = await DatabaseWrites.read(pool)
         before = meter.snapshot()
         began = time.perf_counter()
         done_before = len(self.samples)
@@ -112,6 +119,7 @@ class Phase:
         self.block_rates.append((len(self.samples) - done_before) / took if took else 0.0)
         for name, spent in meter.snapshot().items():
             self.cpu[name] = self.cpu.get(name, 0.0) + spent - before.get(name, 0.0)
+        self.writes += await DatabaseWrites.read(pool) - writes_before
 
 
 def blocks(ids: Sequence[str], rounds: int) -> list[list[str]]:
@@ -373,9 +381,9 @@ async def bench(
             )
             trivial = _trivial_lifecycle(env, baseline, trivial_queue)
             warm = [f"W{run}-{i:04d}" for i in range(1, warmup)]
-            await Phase("warm-up", lifecycle).run(warm, concurrency, env.cpu)
+            await Phase("warm-up", lifecycle).run(warm, concurrency, env.cpu, env.pool)
             await Phase("warm-up", trivial).run(
-                [f"trivial-{w}" for w in warm], concurrency, env.cpu
+                [f"trivial-{w}" for w in warm], concurrency, env.cpu, env.pool
             )
 
             # Blocks in the order ABBA (ABBAAB...): the server's database grows during the run,
@@ -385,6 +393,7 @@ async def bench(
             case_phase = Phase("cases", lifecycle)
             trivial_phase = Phase("trivial", trivial)
             pairs = list(zip(blocks(case_ids, rounds), blocks(trivial_ids, rounds), strict=True))
+            store_before = await store_size(env.pool)
             for index, (case_block, trivial_block) in enumerate(pairs):
                 order = [(case_phase, case_block), (trivial_phase, trivial_block)]
                 for phase, block in order if index % 2 == 0 else order[::-1]:
@@ -392,8 +401,9 @@ async def bench(
                         f"round {index + 1}/{len(pairs)}: {len(block)} {phase.name}, "
                         f"{concurrency} at a time"
                     )
-                    await phase.run(block, concurrency, env.cpu)
+                    await phase.run(block, concurrency, env.cpu, env.pool)
 
+        store_after = await store_size(env.pool)
         closed = await env.pool.fetchval(
             "SELECT count(*) FROM cases WHERE case_id LIKE $1 "
             "AND stage = 'closed' AND outcome = 'departed_voluntarily'",
@@ -450,6 +460,13 @@ async def bench(
         ),
         ("errors (cases / trivial)", f"{len(case_phase.errors)} / {len(trivial_phase.errors)}"),
         ("closed departed_voluntarily in PostgreSQL", f"{closed} of {cases}"),
+        ("cases: case store writes", case_phase.writes.per_run(cases)),
+        (
+            "cases: case store per closed case",
+            f"{(store_after[0] - store_before[0]) / cases:.0f} rows,"
+            f" {(store_after[1] - store_before[1]) / cases / 1024:.1f} KB",
+        ),
+        ("trivial: case store writes", trivial_phase.writes.per_run(cases)),
     ]
     print_table("Lifecycle benchmark", rows)
     print_table(

@@ -64,6 +64,7 @@ class Shape:
     timers: int = 0
     workflow_tasks: int = 0
     events: int = 0
+    history_bytes: int = 0  # the history as the server sends it (protobuf)
 
     @property
     def activities(self) -> int:
@@ -82,13 +83,16 @@ class Shape:
         return (
             f"{self.activities} activities ({per_segment} after each update), "
             f"{self.updates} updates, {self.timers} timers, {self.upserts} SA upserts, "
-            f"{self.workflow_tasks} workflow tasks, {self.events} events"
+            f"{self.workflow_tasks} workflow tasks, {self.events} events,"
+            f" {self.history_bytes / 1024:.0f} KB"
         )
 
 
 def shape_of(history: WorkflowHistory) -> Shape:
     """Count and order what a completed run did: the baseline is built from this."""
-    shape = Shape(events=len(history.events))
+    shape = Shape(
+        events=len(history.events), history_bytes=sum(e.ByteSize() for e in history.events)
+    )
     timer_pending = False
     for event in history.events:
         kind = event.event_type

@@ -157,9 +157,18 @@ class Settings(BaseSettings):
     )
     # How many case runs the worker keeps in memory (Temporal's sticky cache). A case not in
     # it is replayed from its history when it next acts: memory against replay CPU. Sizing and
-    # the measured memory per cached case: docs/operations.md, "Sizing" (bench.capacity).
+    # the measured memory per cached case: docs/operations.md, "Sizing" (bench.capacity). 250:
+    # with the SDK's 1000, 10,000 open cases took the worker past 900 MB; a case's lifecycle
+    # acts in bursts of minutes, and 250 holds every case a busy county works at once.
     worker_cached_workflows: int = Field(
-        default=1000, ge=0, le=100_000, validation_alias="CASE_WORKER_CACHED_WORKFLOWS"
+        default=250, ge=0, le=100_000, validation_alias="CASE_WORKER_CACHED_WORKFLOWS"
+    )
+    # How many workflow tasks one worker runs at once. They share one interpreter lock, so more
+    # than a few only queue inside Python, and the SDK counts that queueing against its 2 s
+    # deadlock limit: 50 cases replayed at once (every case queried after a restart, 10,000
+    # open) failed with DeadlockError when the SDK's default (500) let all of them in.
+    worker_workflow_slots: int = Field(
+        default=10, ge=1, le=500, validation_alias="CASE_WORKER_WORKFLOW_SLOTS"
     )
     # Deadlines (issue 10). Every Temporal update the API sends (intake, task completion,
     # consent withdrawal, supporter) waits this long at most for its outcome; then it answers

@@ -163,4 +163,5 @@ def build_worker(
         # More workflow-task pollers measurably help short workflows on a 2-core machine.
         max_concurrent_workflow_task_polls=8,
         max_cached_workflows=settings.worker_cached_workflows,
+        max_concurrent_workflow_tasks=settings.worker_workflow_slots,
     )
