@@ -2,13 +2,17 @@
 """The one entry point for people and CI: ``python3 manage.py run|test|check``.
 
 It needs nothing but the standard library, so a fresh clone works with a bare ``python3``. Each
-command first makes sure ``.venv`` exists and holds the project as described by the current
-``pyproject.toml``; it reinstalls only when that file changed (a sha256 stamp inside ``.venv``),
-so the usual start costs no network round trip.
+command first makes sure ``.venv`` exists and holds exactly ``requirements-dev.lock`` (every
+file checked against its sha256: ``pip install --require-hashes``; what the lock no longer
+names is removed) and the project itself on top (``--no-deps``). It reinstalls only when the
+lock or ``pyproject.toml`` changed (sha256 stamps inside ``.venv``), so the usual start costs no
+network round trip. ``scripts/lock`` regenerates the locks (docs/deployment.md).
 """
 
 import hashlib
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,6 +35,12 @@ VENV_BIN = VENV / "bin"
 VENV_PYTHON = VENV_BIN / "python"
 PYPROJECT = ROOT / "pyproject.toml"
 STAMP = VENV / ".pyproject.sha256"
+# Runtime, the embedded servers and the tools (the image installs requirements.lock instead).
+LOCK = ROOT / "requirements-dev.lock"
+LOCK_STAMP = VENV / ".lock.sha256"
+PROJECT = "kreis-unna-ausreise"
+# What the venv itself brings and the lock does not pin.
+_KEEP = {"pip", PROJECT}
 
 # The browser tests (tests/test_browser.py) drive Debian's Chromium and inject axe-core, a
 # pinned release from the npm registry; the single sign-on tests (tests/test_sso.py) run a
@@ -52,8 +62,18 @@ commands:
 """
 
 
-def _pyproject_digest() -> str:
-    return hashlib.sha256(PYPROJECT.read_bytes()).hexdigest()
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _locked_names() -> "set[str]":
+    """The distributions ``requirements-dev.lock`` pins (``name==version`` lines)."""
+    pins = re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==", LOCK.read_text(), flags=re.MULTILINE)
+    return {_normalize(name) for name in pins}
 
 
 def _venv_works() -> bool:
@@ -70,32 +90,55 @@ def _venv_works() -> bool:
     return probe.returncode == 0
 
 
-def _pip(*args: str) -> None:
+def _pip(*args: str, quiet: bool = True) -> "subprocess.CompletedProcess[str]":
     env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1")
-    subprocess.run(
-        [str(VENV_PYTHON), "-m", "pip", "--quiet", *args],
+    return subprocess.run(
+        [str(VENV_PYTHON), "-m", "pip", *(["--quiet"] if quiet else []), *args],
         cwd=ROOT,
         env=env,
         stdin=subprocess.DEVNULL,
+        stdout=None if quiet else subprocess.PIPE,
+        text=True,
         check=True,
     )
 
 
+def _sync_lock() -> None:
+    """Install the lock (hashes required: a changed or unpinned file is refused), then
+    remove what it does not name, so the venv is the lock and not a pile of old installs."""
+    _pip("install", "--require-hashes", "--requirement", str(LOCK))
+    listed = _pip("list", "--format=json", quiet=False).stdout
+    installed = {_normalize(dist["name"]) for dist in json.loads(listed)}
+    extra = sorted(installed - _locked_names() - _KEEP)
+    if extra:
+        _pip("uninstall", "--yes", *extra)
+
+
 def ensure_venv() -> None:
-    """Create ``.venv`` if needed and install the project when ``pyproject.toml`` changed."""
+    """Create ``.venv`` if needed; install the lock when it changed and the project (without
+    its dependencies: the lock has them) when ``pyproject.toml`` or the lock changed."""
     if not _venv_works():
         print(f"manage.py: creating {VENV} with {sys.executable}", file=sys.stderr)
         venv.EnvBuilder(clear=True, with_pip=True).create(VENV)
-    digest = _pyproject_digest()
-    if STAMP.exists() and STAMP.read_text().strip() == digest:
+    lock = _digest(LOCK)
+    project = _digest(PYPROJECT)
+    locked = LOCK_STAMP.exists() and LOCK_STAMP.read_text().strip() == lock
+    if locked and STAMP.exists() and STAMP.read_text().strip() == project:
         return
-    print("manage.py: installing the project into .venv (pyproject.toml changed)", file=sys.stderr)
     try:
-        _pip("install", "--upgrade", "pip")
-        _pip("install", "--editable", ".[dev]")
+        if not locked:
+            print(f"manage.py: installing {LOCK.name} into .venv", file=sys.stderr)
+            STAMP.unlink(missing_ok=True)
+            _sync_lock()
+            LOCK_STAMP.write_text(lock + "\n")
+        print("manage.py: installing the project into .venv", file=sys.stderr)
+        # The build backend (setuptools) comes from the lock too: no unpinned download.
+        _pip("install", "--no-deps", "--no-build-isolation", "--editable", ".")
+        # Every dependency pyproject.toml declares is met by what the lock installed.
+        _pip("check")
     except subprocess.CalledProcessError as err:
         sys.exit(f"manage.py: pip failed (exit {err.returncode}); see its output above")
-    STAMP.write_text(digest + "\n")
+    STAMP.write_text(project + "\n")
 
 
 def _run_quietly(argv: "list[str]", env: "dict[str, str] | None" = None) -> bool:

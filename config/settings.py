@@ -6,13 +6,19 @@ service starts its embedded Temporal dev server and PostgreSQL under ``CASE_DATA
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, SecretStr, TypeAdapter, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from schemas.accounts import Role
 from schemas.arrivals import ArrivalTimings
@@ -63,13 +69,52 @@ class ArrivalTimingSettings(BaseSettings, ArrivalTimings):
         return ArrivalTimings.model_validate(self.model_dump())
 
 
+# Secrets a deployment mounts as files (docker-compose.yml's secrets, docs/deployment.md):
+# <NAME>_FILE names the file, whose text (without its trailing line break) is the value, as
+# the postgres image reads POSTGRES_PASSWORD_FILE. The master key ring and the OpenID client
+# secret have their own file settings (CASE_MASTER_KEY_FILE, CASE_OIDC_CLIENT_SECRET_FILE).
+SECRET_FILE_VARIABLES = ("DATABASE_URL", "CASE_SMTP_PASSWORD")
+
+
+class SecretFiles(PydanticBaseSettingsSource):
+    """``DATABASE_URL_FILE`` and ``CASE_SMTP_PASSWORD_FILE``: the value read from the file.
+    Both the variable and its ``_FILE`` set is refused: which one is meant is not clear."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # everything happens in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name in SECRET_FILE_VARIABLES:
+            path = os.environ.get(f"{name}_FILE")
+            if not path:
+                continue
+            if os.environ.get(name):
+                raise ValueError(f"set {name} or {name}_FILE, not both")
+            values[name] = Path(path).read_text("utf-8").rstrip("\r\n")
+        return values
+
+
 class Settings(BaseSettings):
     """Everything the worker, the API and the CLI need to find their servers."""
 
     model_config = SettingsConfigDict(extra="ignore")
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        secret_files = SecretFiles(settings_cls)
+        return init_settings, env_settings, secret_files, dotenv_settings, file_secret_settings
+
     temporal_address: str | None = Field(default=None, validation_alias="TEMPORAL_ADDRESS")
     temporal_namespace: str = Field(default="default", validation_alias="TEMPORAL_NAMESPACE")
+    # Or DATABASE_URL_FILE (SecretFiles): the URL holds the password.
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
     data_dir: Path = Field(default=Path(".data"), validation_alias="CASE_DATA_DIR")
     task_queue: str = Field(default="ausreise-faelle", validation_alias="CASE_TASK_QUEUE")
@@ -209,6 +254,7 @@ class Settings(BaseSettings):
     smtp_host: str | None = Field(default=None, validation_alias="CASE_SMTP_HOST")
     smtp_port: int | None = Field(default=None, ge=1, le=65535, validation_alias="CASE_SMTP_PORT")
     smtp_username: str | None = Field(default=None, validation_alias="CASE_SMTP_USERNAME")
+    # Or CASE_SMTP_PASSWORD_FILE (SecretFiles).
     smtp_password: SecretStr | None = Field(default=None, validation_alias="CASE_SMTP_PASSWORD")
     # STARTTLS on the submission port by default; CASE_SMTP_TLS=true for implicit TLS (465).
     smtp_starttls: bool = Field(default=True, validation_alias="CASE_SMTP_STARTTLS")

@@ -19,8 +19,9 @@ Events are validated locally with the API's own model first; a bad line is repor
 line number and field and not sent. Output names events, cases, stages and fields, never the
 values of an event: they are personal data, and terminals end up in logs and screenshots.
 
-Authentication: events need a back-office API token (``--token`` or ``CASE_API_TOKEN``, made
-with ``python -m commands.accounts token --name ...``), sent as ``Authorization: Bearer``.
+Authentication: events need a back-office API token (``--token`` or ``CASE_API_TOKEN``, or a
+file: ``--token-file`` or ``CASE_API_TOKEN_FILE``; made with ``python -m commands.accounts
+token --name ...``), sent as ``Authorization: Bearer``.
 API tokens open the status intake only; the partner and offer commands need a person's login:
 ``login`` asks for the password and keeps the session for the next commands
 (:mod:`starter.session`); ``--session``/``CASE_API_SESSION`` passes one explicitly instead.
@@ -452,6 +453,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="API token for status events (default: $CASE_API_TOKEN)",
     )
     parser.add_argument(
+        "--token-file",
+        type=Path,
+        default=os.environ.get("CASE_API_TOKEN_FILE") or None,
+        help="a file holding the API token, e.g. a mounted secret (default: "
+        "$CASE_API_TOKEN_FILE); not together with --token",
+    )
+    parser.add_argument(
         "--session",
         default=os.environ.get("CASE_API_SESSION"),
         help="a session (the sitzung cookie) for the partner and offer commands, instead of "
@@ -532,6 +540,19 @@ async def _dispatch(http: httpx.AsyncClient, args: argparse.Namespace) -> int:
     return await partners(http, args)
 
 
+def _token(token: str | None, token_file: Path | None) -> str | None:
+    """The API token: given, or the first line of its file (a mounted secret)."""
+    if token_file is None:
+        return token
+    if token:  # which of the two is meant cannot be told
+        raise Unusable("give the token or the token file, not both")
+    try:
+        lines = token_file.read_text("utf-8").splitlines()
+    except OSError as error:
+        raise Unusable(f"cannot read the token file ({error.strerror})") from None
+    return lines[0].strip() if lines else ""
+
+
 async def run(
     argv: Sequence[str] | None = None,
     *,
@@ -541,6 +562,11 @@ async def run(
 ) -> int:
     """Run one command; returns the exit code. ``transport`` lets tests call an in-process app."""
     args = build_parser().parse_args(argv)
+    try:
+        args.token = _token(args.token, args.token_file)
+    except Unusable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_UNUSABLE
     args.out = out or sys.stdout
     args.stdin = stdin or sys.stdin
     if args.session is None and args.command != "login":

@@ -379,3 +379,22 @@ def test_a_bad_child_date_names_the_children_column() -> None:
     [parsed] = read_csv([header, row])
     assert parsed.event is None
     assert [problem.field for problem in parsed.problems] == ["children"]
+
+
+async def test_the_token_can_come_from_a_file_but_not_from_both(
+    app: FastAPI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A mounted secret (docs/deployment.md): ``--token-file`` or ``CASE_API_TOKEN_FILE``."""
+    token_arg, session_arg = app.state.cli_auth
+    token_file = tmp_path / "token"
+    token_file.write_text(token_arg.removeprefix("--token=") + "\n")
+    path, prefix = fresh_copy("events.csv", tmp_path)
+    out = io.StringIO()
+    transport = httpx.ASGITransport(app=app)
+    base = ["--api", "http://test", session_arg, f"--token-file={token_file}"]
+    code = await cli.run([*base, "events", str(path)], transport=transport, out=out)
+    assert f"event {prefix}CSV-001-e1, case {prefix}CSV-001: opened" in out.getvalue()
+    assert code == 1  # the sample's last line is refused on purpose, the rest went in
+    both = await cli.run([*base, token_arg, "events", str(path)], transport=transport, out=out)
+    assert both == cli.EXIT_UNUSABLE
+    assert "the token or the token file, not both" in capsys.readouterr().err
