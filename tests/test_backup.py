@@ -1,0 +1,229 @@
+"""Backup and restore (issue 16, point 8): ``python -m commands.backup`` against real servers.
+
+Servers of their own per test (an embedded PostgreSQL and a Temporal dev server on SQLite,
+each in a data folder under ``tmp_path``), never the session's shared ones: the restore goes
+into fresh servers in a second folder, as it would on a new machine. The commands run as the
+operator runs them, as processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from temporalio.api.common.v1 import Payload
+from temporalio.client import Client
+
+from config.settings import Settings
+from protection import shredlog
+from protection.codec import ENCODING, CaseCodec, erased_payload
+from protection.erasure import erase_case
+from protection.keyring import KeyRing
+from runtime.app import create_app
+from runtime.embedded import data_folder_lock, embedded_postgres, temporal_dev_server
+from runtime.worker import build_worker
+from schemas.accounts import Role
+from scripts.service_process import free_port
+from service.temporal import connect
+from store.db import open_pool
+from store.migrate import apply_migrations
+from tests.test_api import (
+    V1,
+    complete,
+    conversation,
+    event,
+    http_client,
+    login_session,
+    new_case_id,
+    opening,
+    the_task,
+)
+from tests.test_canary import payloads_in
+from workflows.case import workflow_id
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def backup_command(data_dir: Path, shred_log: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, CASE_DATA_DIR=str(data_dir), CASE_SHRED_LOG=str(shred_log))
+    for outside in ("DATABASE_URL", "TEMPORAL_ADDRESS"):  # the embedded servers of data_dir
+        env.pop(outside, None)
+    return subprocess.run(
+        [sys.executable, "-m", "commands.backup", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
+
+
+@dataclass
+class Site:
+    settings: Settings
+    pool: asyncpg.Pool
+    plain: Client  # no codec: what the Temporal server stores
+    app: FastAPI
+    abh: httpx.AsyncClient
+
+
+@contextlib.asynccontextmanager
+async def site_on(data_dir: Path, shred_log: Path, task_queue: str) -> AsyncIterator[Site]:
+    """The whole service on ``data_dir``'s embedded servers: PostgreSQL, Temporal, a worker,
+    the API, and an ABH caseworker logged in with a back-office token."""
+    settings = Settings().model_copy(
+        update={"data_dir": data_dir, "shred_log": shred_log, "task_queue": task_queue}
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        dsn = stack.enter_context(embedded_postgres(data_dir))
+        address = await stack.enter_async_context(temporal_dev_server(data_dir, free_port(), None))
+        pool = await stack.enter_async_context(open_pool(dsn))
+        await apply_migrations(pool)
+        client = await connect(address, "default")
+        await stack.enter_async_context(build_worker(client, pool, settings))
+        app = create_app(settings, client=client, pool=pool)
+        await stack.enter_async_context(app.router.lifespan_context(app))
+        session = await login_session(app, Role.ABH)
+        token = await app.state.accounts.create_api_token(f"bo-{uuid.uuid4().hex[:6]}")
+        abh = await stack.enter_async_context(http_client(app, session=session, token=token))
+        yield Site(settings, pool, client, app, abh)
+
+
+async def case_payloads(site: Site, case_id: str) -> list[Payload]:
+    history = await site.plain.get_workflow_handle(workflow_id(case_id)).fetch_history()
+    return [p for e in history.events for p in payloads_in(e)]
+
+
+async def test_a_restore_into_fresh_servers_resumes_the_cases_and_keeps_an_erasure(
+    tmp_path: Path,
+) -> None:
+    shred_log = tmp_path / "shred" / "shredded-keys.log"
+    first, second, backup = tmp_path / "a", tmp_path / "b", tmp_path / "backup"
+    queue = f"backup-{uuid.uuid4().hex[:8]}"
+
+    async with site_on(first, shred_log, queue) as site:
+        kept = new_case_id()
+        assert (await site.abh.post(f"{V1}/status-events", json=opening(kept))).status_code == 202
+        gone = new_case_id()
+        opened = await site.abh.post(f"{V1}/status-events", json=opening(gone))
+        assert opened.status_code == 202, opened.text
+        moved = await site.abh.post(f"{V1}/status-events", json=event(gone, 2, status="weggezogen"))
+        assert moved.json()["stage"] == "closed", moved.text
+
+        made = backup_command(first, shred_log, "create", "--out", str(backup))
+        assert made.returncode == 0, made.stderr
+        assert sorted(p.name for p in backup.iterdir()) == [
+            "cases.dump", "manifest.json", "temporal.db"
+        ]  # fmt: skip
+
+        # After the backup: the moved-away case is erased (its key shredded, logged).
+        result = await erase_case(site.pool, site.app.state.keys, gone, reason="manual")
+        assert result.keys_shredded == 1
+        logged = shredlog.read(shred_log)
+        assert len(logged) == 1
+        assert gone not in shred_log.read_text()  # key ids and times only
+        # The service goes on after the backup; the restore takes these back.
+        assert (await site.abh.get(f"{V1}/cases/{kept}")).status_code == 200
+
+    # A second service on the restored folder is refused while the restore holds it, and the
+    # restore refuses a folder whose service runs (the data folder lock).
+    with data_folder_lock(second):
+        busy = backup_command(second, shred_log, "restore", "--from", str(backup))
+    assert busy.returncode == 1 and "in use" in busy.stderr, busy.stderr
+
+    restored = backup_command(second, shred_log, "restore", "--from", str(backup))
+    assert restored.returncode == 0, restored.stderr
+    assert "1 shredded again (1 cases" in restored.stdout, restored.stdout
+
+    async with site_on(second, shred_log, queue) as site:
+        # The erased case: key shredded, personal rows gone, payloads unreadable, no way back.
+        key = await site.pool.fetchrow(
+            "SELECT key_id, wrapped, shredded_at FROM data_keys WHERE scope = $1", f"case:{gone}"
+        )
+        assert key is not None and key["key_id"] == logged[0]
+        assert key["wrapped"] is None and key["shredded_at"] is not None
+        persons = "SELECT count(*) FROM persons WHERE case_id = $1"
+        assert await site.pool.fetchval(persons, gone) == 0
+        assert await site.pool.fetchval(persons, kept) == 1
+        erased = await site.pool.fetchrow(
+            "SELECT c.erased_at, e.reason FROM cases c JOIN erasures e USING (case_id)"
+            " WHERE case_id = $1",
+            gone,
+        )
+        assert (
+            erased is not None
+            and erased["erased_at"] is not None
+            and erased["reason"] == "backup-restore"
+        )
+        payloads = await case_payloads(site, gone)
+        assert payloads and {p.metadata["encoding"] for p in payloads} == {ENCODING}
+        fresh_ring = KeyRing(site.pool, site.app.state.keys.masters)
+        decoded = await CaseCodec(fresh_ring).decode(payloads)
+        assert {p.data for p in decoded} == {erased_payload().data}
+        back = await site.abh.post(f"{V1}/status-events", json=opening(gone, 3))
+        assert back.status_code == 409, back.text
+        audit = await site.pool.fetch(
+            "SELECT actor, case_id FROM audit_log WHERE action = 'erasure_reapplied' ORDER BY seq"
+        )
+        assert [(row["actor"], row["case_id"]) for row in audit] == [
+            ("backup-restore", gone), ("backup-restore", None)
+        ]  # fmt: skip
+
+        # The kept case resumes: its open task, completed, moves the workflow on.
+        task_id = await the_task(site.abh, kept, "abh", "information_conversation")
+        answer = await complete(site.abh, task_id, conversation())
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["stage"] == "referral_offer"
+        kept_payloads = await case_payloads(site, kept)
+        readable = await CaseCodec(KeyRing(site.pool, site.app.state.keys.masters)).decode(
+            kept_payloads
+        )
+        assert erased_payload().data not in {p.data for p in readable}
+
+    # Restoring once more over it is refused without --replace (nothing changed).
+    again = backup_command(second, shred_log, "restore", "--from", str(backup))
+    assert again.returncode == 1 and "--replace" in again.stderr, again.stderr
+
+
+def test_a_restore_without_the_shredding_log_is_refused(tmp_path: Path) -> None:
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    (backup / "manifest.json").write_text(
+        '{"format": 1, "created_at": "x", "case_store": "cases.dump",'
+        ' "temporal": {"kind": "sqlite", "file": "temporal.db"}, "files": {}}'
+    )
+    missing = tmp_path / "nowhere" / "shredded-keys.log"
+    refused = backup_command(tmp_path / "data", missing, "restore", "--from", str(backup))
+    assert refused.returncode == 1, refused.stderr
+    assert "shredding log" in refused.stderr and "--without-shred-log" in refused.stderr
+    assert not (tmp_path / "data" / "postgres").exists()  # refused before any server started
+
+
+def test_the_shredding_log_appends_lines_of_key_ids_and_survives_a_torn_last_line(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "keys" / "shredded-keys.log"
+    at = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
+    shredlog.append(log, ["k-" + "a" * 24], at)
+    shredlog.append(log, ["k-" + "b" * 24, "k-" + "a" * 24], at)
+    assert log.read_text().splitlines()[0] == "k-" + "a" * 24 + " 2026-12-03T10:00:00+00:00"
+    assert oct(log.stat().st_mode & 0o777) == "0o600"
+    with log.open("a") as file:
+        file.write("k-cc")  # a write cut off by a crash
+    assert shredlog.read(log) == ["k-" + "a" * 24, "k-" + "b" * 24]
+    with pytest.raises(shredlog.ShredLogError):
+        shredlog.append(log, ["Testnachname"], at)
+    log.write_text("Testnachname\nk-" + "a" * 24 + "\n")
+    with pytest.raises(shredlog.ShredLogError):
+        shredlog.read(log)
