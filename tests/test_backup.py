@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -55,10 +56,18 @@ from workflows.case import workflow_id
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def backup_command(data_dir: Path, shred_log: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def with_database(dsn: str, database: str) -> str:
+    return urlunsplit(urlsplit(dsn)._replace(path=f"/{database}"))
+
+
+def backup_command(
+    data_dir: Path, shred_log: Path, *args: str, **servers: str
+) -> subprocess.CompletedProcess[str]:
+    """The command on ``data_dir``'s embedded servers, or on ``servers`` (DATABASE_URL, ...)."""
     env = dict(os.environ, CASE_DATA_DIR=str(data_dir), CASE_SHRED_LOG=str(shred_log))
-    for outside in ("DATABASE_URL", "TEMPORAL_ADDRESS"):  # the embedded servers of data_dir
+    for outside in ("DATABASE_URL", "TEMPORAL_ADDRESS"):
         env.pop(outside, None)
+    env.update(servers)
     return subprocess.run(
         [sys.executable, "-m", "commands.backup", *args],
         cwd=ROOT,
@@ -227,3 +236,62 @@ def test_the_shredding_log_appends_lines_of_key_ids_and_survives_a_torn_last_lin
     log.write_text("Testnachname\nk-" + "a" * 24 + "\n")
     with pytest.raises(shredlog.ShredLogError):
         shredlog.read(log)
+
+
+async def test_an_external_temporal_on_postgresql_is_dumped_and_restored_by_database_name(
+    tmp_path: Path,
+) -> None:
+    """The external setup: the case store and Temporal's two databases on PostgreSQL. No
+    Temporal server runs on PostgreSQL here (the dev server knows SQLite only), so Temporal's
+    databases hold a stand-in table: what is tested is that each is dumped and comes back by
+    its name, beside the case store."""
+    shred_log = tmp_path / "shredded-keys.log"
+    names = ("cases", "temporal", "temporal_visibility")
+    with embedded_postgres(tmp_path / "old") as old, embedded_postgres(tmp_path / "new") as new:
+        for server in (old, new):
+            admin = await asyncpg.connect(server)
+            try:
+                for name in names:
+                    await admin.execute(f"CREATE DATABASE {name}")
+            finally:
+                await admin.close()
+        async with open_pool(with_database(old, "cases")) as pool:
+            await apply_migrations(pool)
+            applied = await pool.fetchval("SELECT count(*) FROM schema_migrations")
+        for name in names[1:]:
+            con = await asyncpg.connect(with_database(old, name))
+            try:
+                await con.execute("CREATE TABLE executions (workflow_id text PRIMARY KEY)")
+                await con.execute("INSERT INTO executions VALUES ($1)", f"in-{name}")
+            finally:
+                await con.close()
+        external = {"DATABASE_URL": with_database(old, "cases"), "TEMPORAL_ADDRESS": "127.0.0.1:1"}
+        backup = tmp_path / "backup"
+        without = backup_command(tmp_path, shred_log, "create", "--out", str(backup), **external)
+        assert without.returncode == 1 and "--temporal-dsn" in without.stderr, without.stderr
+        dsns = [f"--temporal-dsn={with_database(old, name)}" for name in names[1:]]
+        made = backup_command(tmp_path, shred_log, "create", "--out", str(backup), *dsns,
+                              **external)  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        assert sorted(p.name for p in backup.iterdir()) == [
+            "cases.dump", "manifest.json", "temporal-temporal.dump",
+            "temporal-temporal_visibility.dump",
+        ]  # fmt: skip
+
+        target = {"DATABASE_URL": with_database(new, "cases"), "TEMPORAL_ADDRESS": "127.0.0.1:1"}
+        new_dsns = [f"--temporal-dsn={with_database(new, name)}" for name in names[1:]]
+        one_missing = backup_command(tmp_path, shred_log, "restore", "--from", str(backup),
+                                     "--without-shred-log", new_dsns[0], **target)  # fmt: skip
+        assert one_missing.returncode == 1, one_missing.stderr
+        assert "temporal_visibility" in one_missing.stderr
+        restored = backup_command(tmp_path, shred_log, "restore", "--from", str(backup),
+                                  "--without-shred-log", *new_dsns, **target)  # fmt: skip
+        assert restored.returncode == 0, restored.stderr
+        for name in names[1:]:
+            con = await asyncpg.connect(with_database(new, name))
+            try:
+                assert await con.fetchval("SELECT workflow_id FROM executions") == f"in-{name}"
+            finally:
+                await con.close()
+        async with open_pool(with_database(new, "cases")) as pool:
+            assert await pool.fetchval("SELECT count(*) FROM schema_migrations") == applied
