@@ -48,9 +48,8 @@ from tests.test_api import (
     login_session,
     new_case_id,
     opening,
-    the_task,
 )
-from tests.test_canary import payloads_in
+from tests.test_canary import payloads_in, task_of
 from workflows.case import workflow_id
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -190,7 +189,7 @@ async def test_a_restore_into_fresh_servers_resumes_the_cases_and_keeps_an_erasu
         ]  # fmt: skip
 
         # The kept case resumes: its open task, completed, moves the workflow on.
-        task_id = await the_task(site.abh, kept, "abh", "information_conversation")
+        task_id = await task_of(site.abh, kept, "abh", "information_conversation")
         answer = await complete(site.abh, task_id, conversation())
         assert answer.status_code == 200, answer.text
         assert answer.json()["stage"] == "referral_offer"
