@@ -33,10 +33,14 @@ import asyncpg
 import httpx
 import pytest
 
+from config.settings import Settings
 from protection.master import KeyRingData, write_ring_file
 from runtime.embedded import embedded_postgres, temporal_dev_server
+from schemas.accounts import Role
 from schemas.local_time import BERLIN
 from scripts.service_process import alive, free_port
+from service.accounts import AccountService
+from store.db import open_pool
 from tests.test_api import PASSWORD, conversation, event, opening, today
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +54,7 @@ pytestmark = pytest.mark.timeout(RUN_LIMIT)
 # --- the processes ------------------------------------------------------------------------
 
 
-class Role:
+class RoleProcess:
     """One ``python -m runtime.main --role …`` process; its output goes to files, so that a
     long run never blocks on a full pipe."""
 
@@ -101,6 +105,9 @@ class Role:
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
+
+    def wait(self) -> None:
+        if self.process is not None:
             try:
                 self.process.wait(40)
             except subprocess.TimeoutExpired:
@@ -108,7 +115,15 @@ class Role:
                 self.process.wait()
 
 
-async def until_ready(*roles: Role, limit: float = 120) -> None:
+def stop_all(roles: list[RoleProcess]) -> None:
+    """SIGTERM to all at once, then wait for each (each stops within its grace)."""
+    for role in roles:
+        role.stop()
+    for role in roles:
+        role.wait()
+
+
+async def until_ready(*roles: RoleProcess, limit: float = 120) -> None:
     deadline = time.monotonic() + limit
     while not all(role.ready() for role in roles):
         assert time.monotonic() < deadline, "not ready: " + ", ".join(
@@ -324,7 +339,7 @@ async def test_two_workers_two_apis_one_killed_worker_one_database_restart_lose_
     ring = tmp_path / "secrets" / "master-keys.json"
     write_ring_file(ring, KeyRingData.generate())
     answers = Answers()
-    roles: list[Role] = []
+    roles: list[RoleProcess] = []
     async with contextlib.AsyncExitStack() as stack:
         restarted = stack.enter_context(contextlib.ExitStack())  # stops after everything else
         postgres = contextlib.ExitStack()
@@ -349,33 +364,38 @@ async def test_two_workers_two_apis_one_killed_worker_one_database_restart_lose_
             CASE_FOLLOW_UP_INTERVAL="PT1S",
             CASE_UNREACHABLE_AFTER="1",
             CASE_MIGRATE_ON_START="false",  # the migrate step alone changes the schema
+            CASE_SHUTDOWN_GRACE="PT5S",
         )
         await command(dict(env, CASE_DATA_DIR=str(tmp_path / "migrate")),
                       "runtime.main", "--role", "migrate")  # fmt: skip
 
-        def role(name: str, kind: str) -> Role:
-            made = Role(name, kind, tmp_path / name, env)
+        stack.callback(stop_all, roles)
+
+        def role(name: str, kind: str) -> RoleProcess:
+            made = RoleProcess(name, kind, tmp_path / name, env)
             roles.append(made)
-            stack.callback(made.stop)
             made.start()
             return made
 
         workers = [role("worker-1", "worker"), role("worker-2", "worker")]
         apis = [role("api-1", "api"), role("api-2", "api")]
-        operator = dict(env, CASE_DATA_DIR=str(tmp_path / "operator"))
-        for username, kind in (("abh-prod", "abh"), ("ki-prod", "ki")):
-            await command(operator, "commands.accounts", "create", "--username", username,
-                          "--display-name", f"Test {kind}", "--role", kind, "--password-stdin",
-                          stdin=PASSWORD + "\n")  # fmt: skip
-        token = await command(operator, "commands.accounts", "token", "--name", "backoffice")
-        token = token.strip().split()[-1]
+        # The accounts, as the operator commands make them (in this process: fewer starts).
+        async with open_pool(dsn, max_size=2) as pool:
+            accounts = AccountService(pool, Settings())
+            sessions = {}
+            for kind in (Role.ABH, Role.KI):
+                account = await accounts.create_account(f"{kind}-prod", f"Test {kind}", kind,
+                                                        PASSWORD)  # fmt: skip
+                sessions[kind] = await accounts.open_session(account)
+            token = await accounts.create_api_token("backoffice")
         await until_ready(*workers, *apis)
         started = time.monotonic() - began
 
         urls = [api.url() for api in apis]
+        # The caseworker logs in at one API and works at both (the session is in the store).
         abh = Staff(urls, {"cookie": f"sitzung={await log_in(urls[0], 'abh-prod')}",
                            "authorization": f"Bearer {token}"}, answers)  # fmt: skip
-        ki = Staff(urls, {"cookie": f"sitzung={await log_in(urls[1], 'ki-prod')}"}, answers)
+        ki = Staff(urls, {"cookie": f"sitzung={sessions[Role.KI]}"}, answers)
         stack.push_async_callback(abh.aclose)
         stack.push_async_callback(ki.aclose)
         partners = await abh.call("GET", f"{V1}/partners", params={"town": "Kamen"})
