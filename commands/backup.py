@@ -2,6 +2,7 @@
 
     python -m commands.backup create --out /backup/2026-12-03        # a new folder
     python -m commands.backup restore --from /backup/2026-12-03       # into fresh servers
+    python -m commands.backup stop-erased     # after the restore, once Temporal runs again
 
 ``create`` copies Temporal's database first, then the case store (``pg_dump``): the store is
 then never older than the workflows, and a workflow that re-runs a step after the restore
@@ -17,6 +18,10 @@ schema up to date, then shreds again every data key in the shredding log (``CASE
 and any ``--shred-log``): a case erased after the backup was taken stays erased, its payloads
 in the restored Temporal unreadable, its rows removed (audit: ``erasure_reapplied``). Then
 Temporal's database. Start the service only after it ended with 0.
+
+``stop-erased``, once Temporal runs again: a case still open when the backup was taken and
+erased since has a running workflow in the restored Temporal whose payloads no longer decrypt;
+it is terminated (so are the arrival workflows of erased references). Nothing else is touched.
 
 Exit codes: 0 done, 1 refused (nothing changed), 2 servers, files or tools unusable.
 """
@@ -46,6 +51,7 @@ from config.settings import Settings
 from protection import shredlog
 from protection.erasure import reapply_shredding
 from runtime.embedded import DataFolderInUse, data_folder_lock, embedded_postgres
+from service.temporal import connect
 from store.db import open_pool
 from store.migrate import apply_migrations
 
@@ -95,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--temporal-db",
         type=Path,
         help="where the dev server's SQLite file goes (default: <CASE_DATA_DIR>/temporal/)",
+    )
+    commands.add_parser(
+        "stop-erased",
+        help="terminate the running workflows of erased cases (after a restore, Temporal up)",
     )
     for sub in (create, restore):
         sub.add_argument(
@@ -361,6 +371,46 @@ async def restore(settings: Settings, args: argparse.Namespace, out: TextIO) -> 
     return EXIT_OK
 
 
+# --- stop-erased ----------------------------------------------------------------------
+
+_STOPPED_REASON = "erased after the backup this Temporal was restored from"
+_PREFIXES = {"CaseWorkflow": "case-", "ArrivalWorkflow": "arrival-"}
+
+
+async def stop_erased(settings: Settings, out: TextIO) -> int:
+    address = settings.temporal_address or f"127.0.0.1:{settings.temporal_port}"
+    client = await connect(address, settings.temporal_namespace)
+    running: dict[str, list[str]] = {kind: [] for kind in _PREFIXES}
+    types = " OR ".join(f"WorkflowType = '{kind}'" for kind in _PREFIXES)
+    query = f"ExecutionStatus = 'Running' AND ({types})"
+    async for execution in client.list_workflows(query):
+        prefix = _PREFIXES[execution.workflow_type]
+        if execution.id.startswith(prefix):
+            running[execution.workflow_type].append(execution.id.removeprefix(prefix))
+    async with case_store(settings) as dsn:
+        con = await asyncpg.connect(dsn)
+        try:
+            cases = await con.fetch(
+                "SELECT case_id FROM cases WHERE case_id = ANY($1) AND erased_at IS NOT NULL",
+                running["CaseWorkflow"],
+            )
+            references = await con.fetch(
+                "SELECT reference FROM arrivals WHERE reference = ANY($1) GROUP BY reference"
+                " HAVING bool_and(erased_at IS NOT NULL)",
+                running["ArrivalWorkflow"],
+            )
+        finally:
+            await con.close()
+    ids = [f"case-{row['case_id']}" for row in cases]
+    ids += [f"arrival-{row['reference']}" for row in references]
+    for workflow_id in ids:
+        await client.get_workflow_handle(workflow_id).terminate(reason=_STOPPED_REASON)
+    running_count = sum(len(found) for found in running.values())
+    print(f"{len(ids)} workflows of erased cases or arrivals terminated "
+          f"({running_count} running looked at)", file=out)  # fmt: skip
+    return EXIT_OK
+
+
 async def run(
     argv: Sequence[str] | None = None,
     *,
@@ -373,6 +423,8 @@ async def run(
     try:
         if args.command == "create":
             return await create(settings, args, out)
+        if args.command == "stop-erased":
+            return await stop_erased(settings, out)
         if settings.database_url is None or settings.temporal_address is None:
             # Never under a running service: its servers would see files change beneath them.
             with data_folder_lock(settings.data_dir):
@@ -381,13 +433,20 @@ async def run(
     except (Refused, DataFolderInUse, shredlog.ShredLogError) as error:
         print(f"refused: {error}", file=sys.stderr)
         return EXIT_REFUSED
-    except (Unusable, OSError, asyncpg.PostgresError, sqlite3.Error) as error:
+    except (Unusable, OSError, RuntimeError, asyncpg.PostgresError, sqlite3.Error) as error:
         print(f"error: cannot be used: {error}", file=sys.stderr)
         return EXIT_UNUSABLE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return asyncio.run(run(argv))
+    code = asyncio.run(run(argv))
+    if "stop-erased" in (sys.argv[1:] if argv is None else argv):
+        # A process that held a Temporal client can abort while the interpreter finalizes
+        # (the SDK's Rust threads; temporalio/sdk-python#300): it is done, so skip that.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":

@@ -163,6 +163,8 @@ async def _erase_case_again(con: Connection, case_id: str, at: datetime) -> None
     if case is None:  # a key whose case row is gone: nothing but the key to shred
         return
     removed = await store.remove_personal_rows(con, case_id)
+    # Open at the backup, erased since: its tasks must not come back into an inbox.
+    removed["tasks.cancelled"] = await store.cancel_open_tasks(con, case_id, at)
     if case.erased_at is None:
         await store.record_erasure(con, case, at, RESTORE_ACTOR, 1, removed)
     detail: dict[str, DetailValue] = {"keys_shredded": 1, "source": "shred log"}

@@ -24,7 +24,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from temporalio.api.common.v1 import Payload
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 
 from config.settings import Settings
 from protection import shredlog
@@ -82,6 +82,7 @@ class Site:
     settings: Settings
     pool: asyncpg.Pool
     plain: Client  # no codec: what the Temporal server stores
+    address: str
     app: FastAPI
     abh: httpx.AsyncClient
 
@@ -105,7 +106,7 @@ async def site_on(data_dir: Path, shred_log: Path, task_queue: str) -> AsyncIter
         session = await login_session(app, Role.ABH)
         token = await app.state.accounts.create_api_token(f"bo-{uuid.uuid4().hex[:6]}")
         abh = await stack.enter_async_context(http_client(app, session=session, token=token))
-        yield Site(settings, pool, client, app, abh)
+        yield Site(settings, pool, client, address, app, abh)
 
 
 async def case_payloads(site: Site, case_id: str) -> list[Payload]:
@@ -128,6 +129,8 @@ async def test_a_restore_into_fresh_servers_resumes_the_cases_and_keeps_an_erasu
         assert opened.status_code == 202, opened.text
         moved = await site.abh.post(f"{V1}/status-events", json=event(gone, 2, status="weggezogen"))
         assert moved.json()["stage"] == "closed", moved.text
+        late = new_case_id()  # open at the backup, closed and erased after it
+        assert (await site.abh.post(f"{V1}/status-events", json=opening(late))).status_code == 202
 
         made = backup_command(first, shred_log, "create", "--out", str(backup))
         assert made.returncode == 0, made.stderr
@@ -138,8 +141,11 @@ async def test_a_restore_into_fresh_servers_resumes_the_cases_and_keeps_an_erasu
         # After the backup: the moved-away case is erased (its key shredded, logged).
         result = await erase_case(site.pool, site.app.state.keys, gone, reason="manual")
         assert result.keys_shredded == 1
+        closing = event(late, 2, status="weggezogen")
+        assert (await site.abh.post(f"{V1}/status-events", json=closing)).status_code == 202
+        await erase_case(site.pool, site.app.state.keys, late, reason="manual")
         logged = shredlog.read(shred_log)
-        assert len(logged) == 1
+        assert len(logged) == 2
         assert gone not in shred_log.read_text()  # key ids and times only
         # The service goes on after the backup; the restore takes these back.
         assert (await site.abh.get(f"{V1}/cases/{kept}")).status_code == 200
@@ -152,7 +158,7 @@ async def test_a_restore_into_fresh_servers_resumes_the_cases_and_keeps_an_erasu
 
     restored = backup_command(second, shred_log, "restore", "--from", str(backup))
     assert restored.returncode == 0, restored.stderr
-    assert "1 shredded again (1 cases" in restored.stdout, restored.stdout
+    assert "2 shredded again (2 cases" in restored.stdout, restored.stdout
 
     async with site_on(second, shred_log, queue) as site:
         # The erased case: key shredded, personal rows gone, payloads unreadable, no way back.
@@ -185,8 +191,23 @@ async def test_a_restore_into_fresh_servers_resumes_the_cases_and_keeps_an_erasu
             "SELECT actor, case_id FROM audit_log WHERE action = 'erasure_reapplied' ORDER BY seq"
         )
         assert [(row["actor"], row["case_id"]) for row in audit] == [
-            ("backup-restore", gone), ("backup-restore", None)
+            ("backup-restore", gone), ("backup-restore", late), ("backup-restore", None)
         ]  # fmt: skip
+
+        # The case open at the backup runs again in the restored Temporal, its payloads
+        # unreadable now: stop-erased ends it, and nothing else.
+        late_run = site.plain.get_workflow_handle(workflow_id(late))
+        assert (await late_run.describe()).status == WorkflowExecutionStatus.RUNNING
+        open_tasks = "SELECT count(*) FROM tasks WHERE case_id = $1 AND status = 'open'"
+        assert await site.pool.fetchval(open_tasks, late) == 0  # its inbox entry gone too
+        assert await site.pool.fetchval(open_tasks, kept) == 1
+        port = site.address.rsplit(":", 1)[1]
+        stopped = backup_command(second, shred_log, "stop-erased", CASE_TEMPORAL_PORT=port)
+        assert stopped.returncode == 0, stopped.stderr
+        assert stopped.stdout.startswith("1 workflows"), stopped.stdout
+        assert (await late_run.describe()).status == WorkflowExecutionStatus.TERMINATED
+        kept_run = site.plain.get_workflow_handle(workflow_id(kept))
+        assert (await kept_run.describe()).status == WorkflowExecutionStatus.RUNNING
 
         # The kept case resumes: its open task, completed, moves the workflow on.
         task_id = await task_of(site.abh, kept, "abh", "information_conversation")
