@@ -450,6 +450,9 @@ async def test_two_workers_two_apis_one_killed_worker_one_database_restart_lose_
         assert {s for s in statuses if s >= 500} <= {503}, statuses
         assert {s for s in statuses if s < 500} <= {200, 202}, statuses
 
+        # Every process used the one ring: none made a ring of its own in its data folder.
+        assert [str(p) for p in tmp_path.glob("*/keys/master-keys.json")] == []
+
         con = await asyncpg.connect(dsn)
         try:
             await store_is_consistent(con, cases)
