@@ -29,8 +29,9 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from config.settings import Settings
 from protection import shredlog
 from protection.codec import ENCODING, CaseCodec, erased_payload
-from protection.erasure import erase_case
-from protection.keyring import KeyRing
+from protection.erasure import erase_case, reapply_shredding
+from protection.keyring import KeyRing, arrival_scope
+from protection.master import KeyRingData, MasterKeys
 from runtime.app import create_app
 from runtime.embedded import data_folder_lock, embedded_postgres, temporal_dev_server
 from runtime.worker import build_worker
@@ -315,3 +316,37 @@ async def test_an_external_temporal_on_postgresql_is_dumped_and_restored_by_data
                 await con.close()
         async with open_pool(with_database(new, "cases")) as pool:
             assert await pool.fetchval("SELECT count(*) FROM schema_migrations") == applied
+
+
+async def test_reapplying_the_log_erases_an_arrival_again_and_a_second_run_changes_nothing(
+    pool: asyncpg.Pool,
+) -> None:
+    """A restored database that still holds an arrival the log says was erased (the arrival
+    row as the intake writes it), and a key made after the backup (not in the database)."""
+    keys = KeyRing(pool, MasterKeys(text=KeyRingData.generate().to_json()))
+    key = await keys.key_for(arrival_scope("NZ-4711"))
+    await pool.execute(
+        "INSERT INTO arrivals (arrival_id, reference, event_id, town, language, effective_date,"
+        " received_at, given_name, family_name, email, outcome, finished_at)"
+        " VALUES ($1, 'NZ-4711', 'NZ-4711-e1', 'Unna', 'ar', current_date, now(),"
+        " 'Testvorname', 'Testnachname', 'test@example.org', 'emailed', now())",
+        uuid.uuid4(),
+    )
+    later = "k-" + "f" * 24
+
+    first = await reapply_shredding(pool, [key.key_id, later])
+    assert first.model_dump() == {
+        "keys_in_log": 2, "shredded_again": 1, "already_shredded": 0, "not_in_backup": 1,
+        "cases_erased_again": 0, "arrival_references_erased_again": 1,
+    }  # fmt: skip
+    row = await pool.fetchrow("SELECT given_name, email, erased_at FROM arrivals")
+    assert row is not None and row["given_name"] is None and row["email"] is None
+    assert row["erased_at"] is not None
+    assert await KeyRing(pool, keys.masters).key_by_id(key.key_id) is None  # shredded
+    entries = await pool.fetch(
+        "SELECT case_id FROM audit_log WHERE action = 'erasure_reapplied' ORDER BY seq"
+    )
+    assert [entry["case_id"] for entry in entries] == ["arrival-NZ-4711", None]
+
+    again = await reapply_shredding(pool, [key.key_id, later])
+    assert (again.shredded_again, again.already_shredded, again.not_in_backup) == (0, 1, 1)
