@@ -245,6 +245,11 @@ class Settings(BaseSettings):
     master_keys: SecretStr | None = Field(default=None, validation_alias="CASE_MASTER_KEYS")
     master_key_file: Path | None = Field(default=None, validation_alias="CASE_MASTER_KEY_FILE")
     key_cache_seconds: float = Field(default=300.0, ge=0, validation_alias="CASE_KEY_CACHE_SECONDS")
+    # The shredding log (protection/shredlog.py): one line per data key shredded by an
+    # erasure, kept outside the database so that a restore of an older backup shreds those
+    # keys again (commands/backup.py). Unset: <data_dir>/keys/shredded-keys.log. With several
+    # workers it must be one file they share (a mounted volume), backed up apart from the DB.
+    shred_log: Path | None = Field(default=None, validation_alias="CASE_SHRED_LOG")
     # Pages allowed to call /codec/* with a session (the Temporal UI); default: the embedded UI.
     codec_origins: tuple[str, ...] | None = Field(
         default=None, validation_alias="CASE_CODEC_ORIGINS"
@@ -362,6 +367,10 @@ class Settings(BaseSettings):
     @property
     def default_master_key_file(self) -> Path:
         return self.data_dir / "keys" / "master-keys.json"
+
+    @property
+    def shred_log_file(self) -> Path:
+        return self.shred_log or self.data_dir / "keys" / "shredded-keys.log"
 
     def allowed_codec_origins(self) -> tuple[str, ...]:
         if self.codec_origins is not None:

@@ -48,7 +48,9 @@ def open_keyring(pool: asyncpg.Pool, settings: Settings) -> KeyRing:
             "master key ring generated; keep it and back it up apart from the database",
             path=str(masters.path),
         )
-    return KeyRing(pool, masters, cache_ttl=settings.key_cache_seconds)
+    return KeyRing(
+        pool, masters, cache_ttl=settings.key_cache_seconds, shred_log=settings.shred_log_file
+    )
 
 
 def protect(client: Client, pool: asyncpg.Pool, settings: Settings) -> Client:

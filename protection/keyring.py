@@ -9,15 +9,18 @@ payload; a shredded key therefore stays usable in a process that held it for at 
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from protection import shredlog
 from protection.master import KEY_BYTES, MasterKeyError, MasterKeys
 from store import keys as store
 
@@ -61,10 +64,17 @@ def _unwrap(master: bytes, master_id: str, key_id: str, wrapped: bytes) -> bytes
 class KeyRing:
     """Data keys of this database, unwrapped with the master keys of this process."""
 
-    def __init__(self, pool: asyncpg.Pool, masters: MasterKeys, cache_ttl: float = 300.0) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        masters: MasterKeys,
+        cache_ttl: float = 300.0,
+        shred_log: Path | None = None,
+    ) -> None:
         self._pool = pool
         self.masters = masters
         self._ttl = cache_ttl
+        self.shred_log = shred_log
         self._by_scope: dict[str, tuple[float, DataKey]] = {}
         self._by_id: dict[str, tuple[float, bytes | None]] = {}
 
@@ -116,10 +126,20 @@ class KeyRing:
 
     async def shred(self, scope: str) -> list[str]:
         """Crypto-shredding: the wrapped key is destroyed, every payload under it unreadable."""
-        async with self._pool.acquire() as con:
-            shredded = await store.shred(con, scope, datetime.now(UTC))
+        at = datetime.now(UTC)
+        async with self._pool.acquire() as con, con.transaction():
+            shredded = await store.shred(con, scope, at)
+            await self.log_shredded(shredded, at)
         self.forget(scope, shredded)
         return shredded
+
+    async def log_shredded(self, key_ids: list[str], at: datetime) -> None:
+        """Write ``key_ids`` to the shredding log (if this ring has one), on disk on return.
+
+        Called inside the transaction that shreds them, before it commits, so that no key is
+        shredded in the database without its line (:mod:`protection.shredlog`)."""
+        if self.shred_log is not None and key_ids:
+            await asyncio.to_thread(shredlog.append, self.shred_log, key_ids, at)
 
     def forget(self, scope: str, key_ids: list[str]) -> None:
         self._by_scope.pop(scope, None)

@@ -316,6 +316,11 @@ async def _start_and_serve(settings: Settings, role: Role) -> None:
         worker = None
         mail = None
         if role.runs_worker:
+            if settings.database_url is not None and settings.shred_log is None:
+                # Each machine would keep its own log in its data folder, and a restore needs
+                # every line of it (docs/backup.md).
+                log.warning("CASE_SHRED_LOG is not set: erasures are logged only in this "
+                            "process's data folder", path=str(settings.shred_log_file))  # fmt: skip
             worker = build_worker(client, pool, settings)
             await ensure_schedule(client, settings.task_queue)
             await ensure_notice_schedules(client, settings.task_queue, settings.notice_delivery())

@@ -57,6 +57,7 @@ class AuditAction(StrEnum):
     LEGAL_HOLD_LIFTED = "legal_hold_lifted"
     CASE_ERASED = "case_erased"  # key shredded, personal rows removed
     ARRIVAL_ERASED = "arrival_erased"  # an arrival's key shredded, name and e-mail removed
+    ERASURE_REAPPLIED = "erasure_reapplied"  # a restored backup: a logged shred done again
     NOTE_ADDED = "note_added"  # a note on a case (its id; the text stays in case_notes)
     ATTACHMENT_ADDED = "attachment_added"  # its id, kind, type and size; never name or content
     LOGIN = "login"  # a session opened: by password or single sign-on (detail: method)

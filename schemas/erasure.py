@@ -22,6 +22,17 @@ class ErasureResult(BaseModel):
     rows_removed: dict[str, int] = {}
 
 
+class ReapplyResult(BaseModel):
+    """What a restore's re-application of the shredding log did (counts only)."""
+
+    keys_in_log: int
+    shredded_again: int  # live in the restored database: shredded now
+    already_shredded: int  # the backup was taken after their erasure
+    not_in_backup: int  # made after the backup was taken: nothing of them came back
+    cases_erased_again: int
+    arrival_references_erased_again: int
+
+
 class ErasureCaseRow(Row):
     """A case as its erasure locks it; outcome as stored (``Outcome``'s value)."""
 

@@ -63,6 +63,16 @@ async def remove_personal_rows(con: Connection, case_id: str) -> dict[str, int]:
     return removed
 
 
+async def cancel_open_tasks(con: Connection, case_id: str, at: datetime) -> int:
+    status = await con.execute(
+        "UPDATE tasks SET status = 'cancelled', closed_at = $2 WHERE case_id = $1"
+        " AND status = 'open'",
+        case_id,
+        at,
+    )
+    return int(status.split()[-1])
+
+
 async def record_erasure(
     con: Connection,
     case: ErasureCaseRow,

@@ -99,3 +99,20 @@ async def cases_of_keys(con: Connection, key_ids: list[str]) -> list[str]:
         key_ids,
     )
     return [row["case_id"] for row in rows]
+
+
+async def shred_by_id(con: Connection, key_id: str, at: datetime) -> str | None:
+    """Destroy the key ``key_id`` if it is live; its scope, or None (unknown or shredded)."""
+    scope: str | None = await con.fetchval(
+        "UPDATE data_keys SET wrapped = NULL, master_key_id = NULL, shredded_at = $2"
+        " WHERE key_id = $1 AND shredded_at IS NULL RETURNING scope",
+        key_id,
+        at,
+    )
+    return scope
+
+
+async def known_key_ids(con: Connection, key_ids: list[str]) -> set[str]:
+    """Which of ``key_ids`` this database holds (shredded or not)."""
+    rows = await con.fetch("SELECT key_id FROM data_keys WHERE key_id = ANY($1::text[])", key_ids)
+    return {row["key_id"] for row in rows}

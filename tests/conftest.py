@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
@@ -37,6 +38,10 @@ pytest_plugins = ["tests.api_clients", "tests.sitekit", "tests.browserkit"]
 # Every Settings() in the tests encrypts payloads under one master key ring made for this run;
 # without it the service's default would write a key file into the project's .data/.
 os.environ.setdefault("CASE_MASTER_KEYS", KeyRingData.generate().to_json())
+# Likewise the shredding log of the erasures the tests make: a file of this run's own.
+os.environ.setdefault(
+    "CASE_SHRED_LOG", str(Path(tempfile.mkdtemp(prefix="case-shred-log-")) / "shredded-keys.log")
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_PG_DIR = ROOT / ".data" / "test-postgres"
