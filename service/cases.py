@@ -293,9 +293,9 @@ class CaseService:
             )
         async with self._pool.acquire() as con:
             known = await self._recorded_event(con, event)
-            if known is not None:
-                return known
             case_exists = await case_store.get_case(con, event.case_id) is not None
+        if known is not None:
+            return await self._repeated(event, known)
         could_open = event.status.opens_case and event.person is not None
         if not could_open and not case_exists:
             # Refuse here what cannot open a case, so no workflow is started for it.
@@ -337,6 +337,26 @@ class CaseService:
             if isinstance(error, RPCError) and error.status != RPCStatusCode.ALREADY_EXISTS:
                 raise
             return await self._after_close(event)
+
+    async def _repeated(self, event: StatusEvent, known: IntakeResult) -> IntakeResult:
+        """A repeated event answers with the stage the first one led to. The store records an
+        event before the case has moved on, so while the case runs, the repeat attaches to the
+        first update (the same update id: Temporal answers once that one is done) instead of
+        reading a stage that is about to change; a repeat never acts a second time."""
+        if known.stage == "closed":
+            return known
+        handle = self._client.get_workflow_handle_for(CaseWorkflow.run, workflow_id(event.case_id))
+        try:
+            first: IntakeResult = await self._timely(
+                handle.execute_update(
+                    update_method(CaseWorkflow.status_event),
+                    event,
+                    id=await self._event_update_id(event),
+                )
+            )
+        except (WorkflowUpdateFailedError, RPCError):
+            return known  # the run is gone or refused it: the store's answer stands
+        return first.model_copy(update={"duplicate": True})
 
     async def _event_update_id(self, event: StatusEvent) -> str:
         """The update id of a status event: its id and its content's keyed digest."""
