@@ -1,0 +1,154 @@
+"""``/healthz``, ``/readyz`` and ``/metrics`` of the API, in process, on real servers.
+
+What an orchestrator and Prometheus would notice: alive without asking anyone, ready only
+when the database, Temporal, the schema and the key ring are fit (each check named, with the
+reason it failed, 503 otherwise, in time even when Temporal does not answer), and figures that
+move with the intake and the tasks, without a case id or a name in them.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import asyncpg
+import httpx
+from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from config.settings import Settings
+from protection.master import KeyRingData
+from runtime.app import create_app
+from tests.conftest import _free_port
+from tests.test_api import V1, event, http_client, new_case_id, open_case, opening
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of an exposition, by name and sorted labels."""
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+def checks(answer: httpx.Response) -> dict[str, dict[str, Any]]:
+    return {check["name"]: check for check in answer.json()["checks"]}
+
+
+async def test_the_api_is_alive_and_ready_naming_each_check(app: FastAPI) -> None:
+    async with http_client(app) as anonymous:
+        alive = await anonymous.get("/healthz")
+        assert (alive.status_code, alive.json()) == (200, {"status": "alive"})
+        ready = await anonymous.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["ready"] is True
+    assert {name: check["ok"] for name, check in checks(ready).items()} == {
+        "database": True,
+        "temporal": True,
+        "migrations": True,
+        "key_ring": True,
+    }
+
+
+async def test_readiness_names_a_pending_migration_and_a_foreign_key_ring(
+    app: FastAPI, pool: asyncpg.Pool, dev_env: WorkflowEnvironment
+) -> None:
+    await app.state.keys.key_for("system")  # a data key under this process's ring
+    async with http_client(app) as anonymous:
+        last = await pool.fetchval("SELECT max(version) FROM schema_migrations")
+        await pool.execute("DELETE FROM schema_migrations WHERE version = $1", last)
+        behind = await anonymous.get("/readyz")
+    assert behind.status_code == 503
+    assert behind.json()["ready"] is False
+    assert checks(behind)["migrations"]["ok"] is False
+    assert "1 migrations pending" in checks(behind)["migrations"]["reason"]
+    assert checks(behind)["database"]["ok"] is True
+
+    # Another process given another ring: every payload the first one wrote would be lost on it.
+    other = KeyRingData.generate()
+    settings = app.state.settings.model_copy(update={"master_keys": SecretStr(other.to_json())})
+    stranger = create_app(settings, client=dev_env.client, pool=pool)
+    async with stranger.router.lifespan_context(stranger), http_client(stranger) as anonymous:
+        refused = await anonymous.get("/readyz")
+    assert refused.status_code == 503
+    ring = checks(refused)["key_ring"]
+    assert ring["ok"] is False
+    assert app.state.keys.masters.current_id in ring["reason"]
+    assert other.current not in ring["reason"]
+
+
+async def test_readiness_says_in_time_that_temporal_does_not_answer(pool: asyncpg.Pool) -> None:
+    # Nothing listens there: the client connects lazily, at its first call.
+    nowhere = await Client.connect(
+        f"127.0.0.1:{_free_port()}", data_converter=pydantic_data_converter, lazy=True
+    )
+    app = create_app(Settings(), client=nowhere, pool=pool)
+    async with app.router.lifespan_context(app), http_client(app) as anonymous:
+        started = time.monotonic()
+        answer = await anonymous.get("/readyz")
+        took = time.monotonic() - started
+    assert answer.status_code == 503
+    assert checks(answer)["temporal"]["ok"] is False
+    assert checks(answer)["temporal"]["reason"]
+    assert checks(answer)["database"]["ok"] is True
+    assert took < Settings().probe_timeout.total_seconds() + 2
+
+
+async def test_metrics_count_the_intake_and_show_open_tasks_without_ids(
+    app: FastAPI, http: httpx.AsyncClient
+) -> None:
+    async with http_client(app) as anonymous:
+        before = samples((await anonymous.get("/metrics")).text)
+    accepted = ("case_intake_events_total", (("outcome", "accepted"),))
+    invalid = ("case_intake_events_total", (("outcome", "invalid"),))
+    unauthenticated = ("case_intake_events_total", (("outcome", "unauthenticated"),))
+    open_abh = ("case_tasks_open", (("queue", "abh"), ("stage", "information_conversation")))
+    assert before[accepted] == 0 and before[open_abh] == 0
+
+    case_id = await open_case(http)
+    assert (await http.post(f"{V1}/status-events", json=event(case_id, 2, status="x"))).is_error
+    async with http_client(app) as anonymous:
+        nobody = await anonymous.post(f"{V1}/status-events", json=opening(new_case_id()))
+        assert nobody.status_code == 401
+        scraped = await anonymous.get("/metrics")
+    assert scraped.status_code == 200
+    assert scraped.headers["content-type"].startswith("text/plain; version=0.0.4")
+    after = samples(scraped.text)
+    assert after[accepted] == 1
+    assert after[invalid] == 1
+    assert after[unauthenticated] == 1
+    assert after[open_abh] == 1
+    assert after[("case_figures_up", ())] == 1
+    assert after[("case_ready", ())] == 1
+    assert after[("case_outbox_failed", ())] == 0
+    assert ("case_renderer_in_flight", ()) in after
+    assert after[("case_codec_decoded_total", (("outcome", "decrypted"),))] > 0
+    # Bounded labels only: no case id, no name, no town.
+    assert case_id not in scraped.text
+    assert "Testnachname" not in scraped.text
+    labels = {name for key in after for name, _ in key[1]}
+    assert labels <= {"outcome", "queue", "stage", "check"}
+
+
+async def test_metrics_want_the_token_when_one_is_set(
+    dev_env: WorkflowEnvironment, pool: asyncpg.Pool
+) -> None:
+    settings = Settings().model_copy(update={"metrics_token": SecretStr("geheim-123")})
+    app = create_app(settings, client=dev_env.client, pool=pool)
+    async with app.router.lifespan_context(app), http_client(app) as anonymous:
+        refused = await anonymous.get("/metrics")
+        wrong = await anonymous.get("/metrics", headers={"authorization": "Bearer falsch"})
+        taken = await anonymous.get("/metrics", headers={"authorization": "Bearer geheim-123"})
+        # The probes stay open: an orchestrator sends no token.
+        ready = await anonymous.get("/readyz")
+    assert (refused.status_code, wrong.status_code) == (401, 401)
+    assert refused.headers["www-authenticate"] == "Bearer"
+    assert taken.status_code == 200
+    assert re.search(r"^case_intake_events_total\{outcome=\"accepted\"\} 0", taken.text, re.M)
+    assert ready.status_code == 200
