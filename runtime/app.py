@@ -76,7 +76,10 @@ def compose(
         residence_routes=settings.residence_routes(),
         health=health,
         metrics=ServiceMetrics(
-            figures=inbox.figures, readiness=health.readiness, deadline=settings.probe_timeout
+            figures=inbox.figures,
+            readiness=health.readiness,
+            deadline=settings.probe_timeout,
+            intake=True,
         ),
     )
 

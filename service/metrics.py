@@ -159,16 +159,18 @@ class ServiceMetrics:
         figures: Callable[[], Awaitable[BusinessFigures]] | None = None,
         readiness: Callable[[], Awaitable[Readiness]] | None = None,
         deadline: timedelta = timedelta(seconds=2),
+        intake: bool = False,
     ) -> None:
         self.registry = CollectorRegistry()
         self._figures = figures
         self._readiness = readiness
         self._deadline = deadline.total_seconds()
+        # Only where the intake is served (the API): a worker's zeros would be a second series.
         self._intake = Counter(
             "case_intake_events",
             "Status events received at POST /api/v1/status-events, by outcome.",
             ["outcome"],
-            registry=self.registry,
+            registry=self.registry if intake else None,
         )
         for outcome in INTAKE_OUTCOMES:  # present from the start, so rate() sees the first
             self._intake.labels(outcome)
