@@ -56,7 +56,12 @@ def compose(
     rules = RuleService(pool, settings)
     inbox = InboxService(pool)
     health = HealthService(
-        pool, client, keys, deadline=settings.probe_timeout, worker_running=worker_running
+        pool,
+        client,
+        keys,
+        deadline=settings.probe_timeout,
+        worker_running=worker_running,
+        task_queue=settings.task_queue,
     )
     return Services(
         cases=CaseService(client, pool, settings, rules),

@@ -17,6 +17,7 @@ class Check(StrEnum):
     MIGRATIONS = "migrations"
     KEY_RING = "key_ring"
     WORKER = "worker"
+    WORKERS = "workers"
 
 
 class CheckResult(BaseModel):
@@ -26,10 +27,16 @@ class CheckResult(BaseModel):
         default=None, description="Why it failed (or a remark when it passed); English."
     )
     seconds: float = Field(description="How long the check took.")
+    required: bool = Field(
+        default=True,
+        description="False: reported, but the process is ready without it (the API without "
+        "workers: the intake then answers 503 with Retry-After, and the cases move on once "
+        "a worker returns).",
+    )
 
 
 class Readiness(BaseModel):
-    """``ready`` is true when every check passed; the answer is 503 otherwise."""
+    """``ready`` is true when every required check passed; the answer is 503 otherwise."""
 
     ready: bool
     checks: list[CheckResult]

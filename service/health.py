@@ -5,7 +5,10 @@ outage never gets a healthy process restarted. Ready means this process can do i
 PostgreSQL answers, the Temporal frontend answers its health check, the schema is what this
 code expects, and the master key ring holds every master key the database's data keys are
 wrapped under (a process with another ring would fail every workflow task with "master key …
-is not in the key ring"). A worker process adds its own check: the Temporal worker runs.
+is not in the key ring"). A worker process adds its own check: the Temporal worker runs. The
+API reports whether any worker polls its task queue, but is ready without one: no worker is
+no outage of the API (the intake answers 503 with Retry-After until one returns), and an
+orchestrator that took every API out of service for it would turn that into one.
 
 Every check has the same short deadline and they run at once, so a readiness probe answers
 within that deadline even when a server hangs. A reason names what failed without host
@@ -20,6 +23,9 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import asyncpg
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.service import RPCError
 
@@ -55,6 +61,7 @@ class HealthService:
         *,
         deadline: timedelta = timedelta(seconds=2),
         worker_running: Callable[[], bool] | None = None,
+        task_queue: str | None = None,
     ) -> None:
         self._pool = pool
         self._client = client
@@ -75,6 +82,11 @@ class HealthService:
                 return None
 
             checks[Check.WORKER] = worker
+        self._optional: set[Check] = set()
+        if task_queue is not None:
+            self._task_queue = task_queue
+            checks[Check.WORKERS] = self._workers
+            self._optional.add(Check.WORKERS)
         self._checks = checks
 
     async def _database(self) -> str | None:
@@ -113,6 +125,24 @@ class HealthService:
             )
         return None
 
+    async def _workers(self) -> str | None:
+        """Has any worker polled the task queue lately? The server forgets a poller some
+        minutes after its last poll, so a stopped worker is noticed with that delay."""
+        described = await self._client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace=self._client.namespace,
+                task_queue=TaskQueue(name=self._task_queue),
+                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+            ),
+            timeout=timedelta(seconds=self._deadline),
+        )
+        if not described.pollers:
+            raise Failed(
+                f"no worker polls the task queue {self._task_queue}: the intake answers 503 "
+                "(Retry-After) and the cases wait until one does"
+            )
+        return f"{len(described.pollers)} workers poll the task queue"
+
     async def _run(self, name: Check, check: CheckFn) -> CheckResult:
         started = time.monotonic()
         try:
@@ -124,11 +154,16 @@ class HealthService:
         else:
             ok = True
         return CheckResult(
-            name=name, ok=ok, reason=remark, seconds=round(time.monotonic() - started, 4)
+            name=name,
+            ok=ok,
+            reason=remark,
+            seconds=round(time.monotonic() - started, 4),
+            required=name not in self._optional,
         )
 
     async def readiness(self) -> Readiness:
         results = await asyncio.gather(
             *(self._run(name, check) for name, check in self._checks.items())
         )
-        return Readiness(ready=all(result.ok for result in results), checks=list(results))
+        ready = all(result.ok or not result.required for result in results)
+        return Readiness(ready=ready, checks=list(results))

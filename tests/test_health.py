@@ -53,7 +53,25 @@ async def test_the_api_is_alive_and_ready_naming_each_check(app: FastAPI) -> Non
         "temporal": True,
         "migrations": True,
         "key_ring": True,
+        "workers": True,  # the worker beside the app polls its task queue
     }
+    assert checks(ready)["workers"]["required"] is False
+
+
+async def test_without_a_worker_the_api_stays_ready_and_says_why(
+    dev_env: WorkflowEnvironment, pool: asyncpg.Pool
+) -> None:
+    settings = Settings().model_copy(update={"task_queue": f"nobody-{new_case_id()}"})
+    app = create_app(settings, client=dev_env.client, pool=pool)
+    async with app.router.lifespan_context(app), http_client(app) as anonymous:
+        ready = await anonymous.get("/readyz")
+        scraped = samples((await anonymous.get("/metrics")).text)
+    assert ready.status_code == 200, ready.text
+    workers = checks(ready)["workers"]
+    assert (workers["ok"], workers["required"]) == (False, False)
+    assert "no worker polls the task queue" in workers["reason"]
+    assert scraped[("case_ready_check", (("check", "workers"),))] == 0
+    assert scraped[("case_ready", ())] == 1
 
 
 async def test_readiness_names_a_pending_migration_and_a_foreign_key_ring(

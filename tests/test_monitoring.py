@@ -261,6 +261,21 @@ async def test_prometheus_sees_the_intake_tasks_and_worker_slots_move(
             for expr, wanted in moved.items():
                 await _until(expr, lambda e=expr, w=wanted: at_least(e, w), 30, *logs)
 
+            # Every panel of the dashboard asks a question Prometheus answers, with figures
+            # (the failures' panel has none on a healthy service).
+            dashboard = json.loads((MONITORING / "grafana-dashboard.json").read_text("utf-8"))
+            async def answered(expr: str) -> bool:
+                answer = await http.get(
+                    f"http://127.0.0.1:{prom_port}/api/v1/query", params={"query": expr}
+                )
+                assert answer.json()["status"] == "success", (expr, answer.text)
+                return "failed" in expr or bool(answer.json()["data"]["result"])
+
+            for panel in dashboard["panels"]:
+                for target in panel["targets"]:
+                    expr = target["expr"]
+                    await _until(f"{panel['title']}: {expr}", lambda e=expr: answered(e), 20)
+
             # The shipped rules are loaded, evaluated, and none fires on a healthy service.
             rules = (await http.get(f"http://127.0.0.1:{prom_port}/api/v1/rules")).json()
             evaluated = [r for g in rules["data"]["groups"] for r in g["rules"]]
