@@ -170,3 +170,24 @@ async def test_metrics_want_the_token_when_one_is_set(
     assert taken.status_code == 200
     assert re.search(r"^case_intake_events_total\{outcome=\"accepted\"\} 0", taken.text, re.M)
     assert ready.status_code == 200
+
+
+async def test_one_process_with_both_roles_is_not_ready_while_its_worker_is_stopped(
+    dev_env: WorkflowEnvironment, pool: asyncpg.Pool
+) -> None:
+    running = [True]
+    app = create_app(
+        Settings(), client=dev_env.client, pool=pool, worker_running=lambda: running[0]
+    )
+    async with app.router.lifespan_context(app), http_client(app) as anonymous:
+        ready = await anonymous.get("/readyz")
+        running[0] = False  # stopping, or ended after a failure
+        stopped = await anonymous.get("/readyz")
+    assert ready.status_code == 200 and checks(ready)["worker"]["ok"] is True
+    assert stopped.status_code == 503
+    assert checks(stopped)["worker"] == {
+        **checks(stopped)["worker"],
+        "ok": False,
+        "reason": "the Temporal worker is not running",
+        "required": True,
+    }

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from api.deps import Health, Metrics
+from api.errors import ErrorMessage
 from config.settings import Settings
 from schemas.health import Alive, Readiness
 from service.metrics import CONTENT_TYPE
@@ -32,6 +33,7 @@ async def healthz() -> Alive:
 @router.get(
     "/readyz",
     summary="Ready: database, Temporal, schema and key ring (and the worker, on a worker)",
+    response_model=Readiness,
     responses={503: {"model": Readiness, "description": "A check failed; each says why."}},
 )
 async def readyz(health: Health) -> JSONResponse:
@@ -59,8 +61,14 @@ def _token_accepted(request: Request) -> bool:
     summary="Prometheus figures of this process (text format)",
     response_class=Response,
     responses={
-        200: {"content": {CONTENT_TYPE: {}}, "description": "The text exposition format."},
-        401: {"description": "CASE_METRICS_TOKEN is set and the bearer token is not it."},
+        200: {
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+            "description": "Prometheus' text exposition format (version 0.0.4).",
+        },
+        401: {
+            "model": ErrorMessage,
+            "description": "CASE_METRICS_TOKEN is set and the bearer token is not it.",
+        },
     },
 )
 async def metrics(request: Request, figures: Metrics) -> Response:
