@@ -141,7 +141,7 @@ class HealthService:
                 f"no worker polls the task queue {self._task_queue}: the intake answers 503 "
                 "(Retry-After) and the cases wait until one does"
             )
-        return f"{len(described.pollers)} workers poll the task queue"
+        return f"workers polling the task queue: {len(described.pollers)}"
 
     async def _run(self, name: Check, check: CheckFn) -> CheckResult:
         started = time.monotonic()

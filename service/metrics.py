@@ -4,7 +4,8 @@ A registry of its own, not prometheus_client's global one: a test builds several
 process, and each must count for itself (the global registry refuses a second metric of the
 same name). What a process counts as it goes: status events received, by outcome. What it
 reads when scraped: payloads decoded by the codec (protection.codec), renderings waiting or
-under way (documents.render), the process's CPU and memory; and, where ``figures`` is given
+under way (documents.render), mail delivery attempts (mail.delivery, where the delivery loop
+runs: the workers), the process's CPU and memory; and, where ``figures`` is given
 (the API), the business figures from the database through the inbox service (open and
 overdue tasks per queue and stage, the oldest open task, the mail outbox's backlog and
 failures) and the readiness checks, each under one short deadline. A figure that could not be
@@ -31,6 +32,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from documents.render import renderer_load
+from mail.delivery import ATTEMPTS
 from protection.codec import DECODED
 from schemas.health import Readiness
 from schemas.operations import BusinessFigures
@@ -60,6 +62,7 @@ _BY_STATUS = {
     503: "unavailable",
 }
 DECODE_OUTCOMES = ("decrypted", "erased", "plain", "refused")
+MAIL_OUTCOMES = ("sent", "retried", "failed", "lost_claims", "round_failed")
 
 
 def intake_outcome(status: int) -> str:
@@ -81,6 +84,15 @@ class _ProcessFigures(Collector):
         for outcome in DECODE_OUTCOMES:
             decoded.add_metric([outcome], DECODED[outcome])
         yield decoded
+        attempts = CounterMetricFamily(
+            "case_mail_attempts",
+            "Mail deliveries this process attempted, by outcome (round_failed: a whole round "
+            "failed, e.g. the database unreachable).",
+            labels=["outcome"],
+        )
+        for outcome in MAIL_OUTCOMES:
+            attempts.add_metric([outcome], ATTEMPTS[outcome])
+        yield attempts
         in_flight, processes = renderer_load()
         yield GaugeMetricFamily(
             "case_renderer_in_flight",
