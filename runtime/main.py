@@ -119,6 +119,7 @@ def _banner(settings: Settings, role: Role) -> str:
     if role.runs_api:
         base = f"http://{settings.api_host}:{settings.api_port}"
         lines += [f"API:          {base}/api/v1", f"OpenAPI docs: {base}/docs"]
+        lines.append(f"Health:       {base}/readyz, {base}/metrics")
     if settings.temporal_address is None:
         lines.append(f"Temporal UI:  http://127.0.0.1:{settings.temporal_ui_port}")
     else:

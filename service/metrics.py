@@ -18,16 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    ProcessCollector,
-    generate_latest,
-)
+from prometheus_client import CollectorRegistry, Gauge, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -70,6 +65,21 @@ def intake_outcome(status: int) -> str:
     if status in _BY_STATUS:
         return _BY_STATUS[status]
     return "error" if status >= 500 else "other"
+
+
+class CountsByOutcome(Collector):
+    """A counter by one bounded label, every outcome shown from the start (without the
+    ``_created`` series prometheus_client's own counters add)."""
+
+    def __init__(self, name: str, text: str, outcomes: tuple[str, ...]) -> None:
+        self.name, self.text, self.outcomes = name, text, outcomes
+        self.counts: Counter[str] = Counter()
+
+    def collect(self) -> Iterable[Metric]:
+        family = CounterMetricFamily(self.name, self.text, labels=["outcome"])
+        for outcome in self.outcomes:
+            family.add_metric([outcome], self.counts[outcome])
+        yield family
 
 
 class _ProcessFigures(Collector):
@@ -178,14 +188,14 @@ class ServiceMetrics:
         self._readiness = readiness
         self._deadline = deadline.total_seconds()
         # Only where the intake is served (the API): a worker's zeros would be a second series.
-        self._intake = Counter(
-            "case_intake_events",
-            "Status events received at POST /api/v1/status-events, by outcome.",
-            ["outcome"],
-            registry=self.registry if intake else None,
-        )
-        for outcome in INTAKE_OUTCOMES:  # present from the start, so rate() sees the first
-            self._intake.labels(outcome)
+        self._intake: CountsByOutcome | None = None
+        if intake:
+            self._intake = CountsByOutcome(
+                "case_intake_events",
+                "Status events received at POST /api/v1/status-events, by outcome.",
+                INTAKE_OUTCOMES,  # present from the start, so rate() sees the first
+            )
+            self.registry.register(self._intake)
         self._figures_up = Gauge(
             "case_figures_up",
             "1 when this scrape read the business figures from the database in time.",
@@ -202,7 +212,8 @@ class ServiceMetrics:
         ProcessCollector(registry=self.registry)
 
     def count_intake(self, status: int) -> None:
-        self._intake.labels(intake_outcome(status)).inc()
+        if self._intake is not None:
+            self._intake.counts[intake_outcome(status)] += 1
 
     async def _read_figures(self) -> None:
         if self._figures is None:
