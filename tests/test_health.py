@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import time
 from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
@@ -25,7 +27,6 @@ from temporalio.testing import WorkflowEnvironment
 from config.settings import Settings
 from protection.master import KeyRingData
 from runtime.app import create_app
-from tests.conftest import _free_port
 from tests.test_api import V1, event, http_client, new_case_id, open_case, opening
 
 
@@ -108,21 +109,30 @@ async def test_readiness_names_a_pending_migration_and_a_foreign_key_ring(
     assert other.current not in ring["reason"]
 
 
-async def test_readiness_says_in_time_that_temporal_does_not_answer(pool: asyncpg.Pool) -> None:
-    # Nothing listens there: the client connects lazily, at its first call.
-    nowhere = await Client.connect(
-        f"127.0.0.1:{_free_port()}", data_converter=pydantic_data_converter, lazy=True
-    )
-    app = create_app(Settings(), client=nowhere, pool=pool)
-    async with app.router.lifespan_context(app), http_client(app) as anonymous:
-        started = time.monotonic()
-        answer = await anonymous.get("/readyz")
-        took = time.monotonic() - started
+@pytest.mark.parametrize("server", ["gone", "silent"])
+async def test_readiness_says_in_time_that_temporal_does_not_answer(
+    pool: asyncpg.Pool, server: str
+) -> None:
+    with socket.socket() as silent:
+        # "silent" takes the connection (the kernel does, into the backlog) and never speaks;
+        # "gone": nothing listens. The client connects lazily, at its first call.
+        silent.bind(("127.0.0.1", 0))
+        if server == "silent":
+            silent.listen(8)
+        port = silent.getsockname()[1]
+        nowhere = await Client.connect(
+            f"127.0.0.1:{port}", data_converter=pydantic_data_converter, lazy=True
+        )
+        app = create_app(Settings(), client=nowhere, pool=pool)
+        async with app.router.lifespan_context(app), http_client(app) as anonymous:
+            started = time.monotonic()
+            answer = await anonymous.get("/readyz")
+            took = time.monotonic() - started
     assert answer.status_code == 503
-    assert checks(answer)["temporal"]["ok"] is False
-    assert checks(answer)["temporal"]["reason"]
+    temporal = checks(answer)["temporal"]
+    assert temporal["ok"] is False and temporal["reason"], temporal
     assert checks(answer)["database"]["ok"] is True
-    assert took < Settings().probe_timeout.total_seconds() + 2
+    assert took < Settings().probe_timeout.total_seconds() + 1.5
 
 
 async def test_metrics_count_the_intake_and_show_open_tasks_without_ids(
