@@ -268,6 +268,10 @@ def _running(worker: Worker) -> Callable[[], bool]:
     return lambda: worker.is_running and not worker.is_shutdown
 
 
+class MetricsUnavailable(Exception):
+    """The Temporal SDK's metrics cannot be served where ``CASE_TEMPORAL_METRICS_PORT`` says."""
+
+
 class SchemaNotCurrent(Exception):
     """``CASE_MIGRATE_ON_START=false`` and the schema is behind (or a file changed)."""
 
@@ -326,7 +330,10 @@ async def _start_and_serve(settings: Settings, role: Role) -> None:
         if role.runs_worker and settings.temporal_metrics_port is not None:
             # The SDK's metrics: its core serves them on a port of their own.
             bind = f"{settings.worker_http_host}:{settings.temporal_metrics_port}"
-            runtime = temporal_runtime(bind)
+            try:
+                runtime = temporal_runtime(bind)
+            except ValueError as err:  # the port is taken (the core says so in its message)
+                raise MetricsUnavailable(f"CASE_TEMPORAL_METRICS_PORT {bind}: {err}") from None
         client = await connect(address, settings.temporal_namespace, runtime)
         await ensure_search_attributes(client, settings.temporal_namespace)
         # One key ring for worker and API: every payload leaves this process encrypted.
@@ -409,6 +416,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(1)
     except SchemaNotCurrent as err:
         log.error("schema not current", error=str(err))
+        sys.exit(1)
+    except MetricsUnavailable as err:
+        log.error("SDK metrics cannot be served", error=str(err))
         sys.exit(1)
     except StoppedWhileStarting as stopped:  # what had started was stopped again
         log.info("stopped while starting", signal=stopped.signum)

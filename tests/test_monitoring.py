@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import uuid
@@ -255,7 +256,7 @@ async def test_prometheus_sees_the_intake_tasks_and_worker_slots_move(
                 'case_ready{job="case-worker"}': 1,
                 'case_codec_decoded_total{job="case-worker", outcome="decrypted"}': 1,
                 'sum(temporal_worker_task_slots_available{job="case-worker-sdk"})': 1,
-                'sum(temporal_workflow_task_schedule_to_start_latency_count)': 3,
+                "sum(temporal_workflow_task_schedule_to_start_latency_count)": 3,
                 'sum(temporal_num_pollers{poller_type="workflow_task"})': 1,
             }
             for expr, wanted in moved.items():
@@ -264,6 +265,7 @@ async def test_prometheus_sees_the_intake_tasks_and_worker_slots_move(
             # Every panel of the dashboard asks a question Prometheus answers, with figures
             # (the failures' panel has none on a healthy service).
             dashboard = json.loads((MONITORING / "grafana-dashboard.json").read_text("utf-8"))
+
             async def answered(expr: str) -> bool:
                 answer = await http.get(
                     f"http://127.0.0.1:{prom_port}/api/v1/query", params={"query": expr}
@@ -291,3 +293,35 @@ def _process_raw(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
         )
+
+
+def test_a_taken_sdk_metrics_port_is_refused_with_its_name(
+    dev_env: WorkflowEnvironment, dsn: str, tmp_path: Path
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        env = dict(
+            os.environ,
+            DATABASE_URL=dsn,
+            TEMPORAL_ADDRESS=dev_env.client.service_client.config.target_host,
+            CASE_TASK_QUEUE=f"monitoring-{uuid.uuid4().hex}",
+            CASE_DATA_DIR=str(tmp_path / "data"),
+            CASE_TEMPORAL_METRICS_PORT=str(port),
+        )
+        ended = subprocess.run(
+            [sys.executable, "-m", "runtime.main", "--role", "worker"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    told = ended.stdout + ended.stderr
+    assert ended.returncode == 1, told
+    assert f"CASE_TEMPORAL_METRICS_PORT 127.0.0.1:{port}" in told
+    assert "Address already in use" in told
+    assert "Traceback" not in told
