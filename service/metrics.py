@@ -196,15 +196,16 @@ class ServiceMetrics:
                 INTAKE_OUTCOMES,  # present from the start, so rate() sees the first
             )
             self.registry.register(self._intake)
+        # Where figures are read (the API): a worker's 0 would look like a failing read.
         self._figures_up = Gauge(
             "case_figures_up",
             "1 when this scrape read the business figures from the database in time.",
-            registry=self.registry,
+            registry=self.registry if figures is not None else None,
         )
         self._figures_seconds = Gauge(
             "case_figures_scrape_seconds",
             "How long reading the business figures took at this scrape.",
-            registry=self.registry,
+            registry=self.registry if figures is not None else None,
         )
         self._latest = _Latest()
         self.registry.register(self._latest)

@@ -262,6 +262,10 @@ async def test_prometheus_sees_the_intake_tasks_and_worker_slots_move(
             for expr, wanted in moved.items():
                 await _until(expr, lambda e=expr, w=wanted: at_least(e, w), 30, *logs)
 
+            # A worker reads no business figures, so it reports no failure to read them either.
+            assert await query('case_figures_up{job="case-worker"}') is None
+            assert await query('case_figures_up{job="case-api"}') == 1
+
             # Every panel of the dashboard asks a question Prometheus answers, with figures
             # (the failures' panel has none on a healthy service).
             dashboard = json.loads((MONITORING / "grafana-dashboard.json").read_text("utf-8"))
