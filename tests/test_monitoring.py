@@ -286,8 +286,10 @@ async def test_prometheus_sees_the_intake_tasks_and_worker_slots_move(
             rules = (await http.get(f"http://127.0.0.1:{prom_port}/api/v1/rules")).json()
             evaluated = [r for g in rules["data"]["groups"] for r in g["rules"]]
             assert evaluated and all(rule["health"] == "ok" for rule in evaluated), evaluated
-            firing = [r["name"] for r in evaluated if r.get("state") == "firing"]
-            assert firing == []
+            # Not even pending (the p95 wait may pass 2 s on a loaded machine: that one may).
+            alarmed = {r["name"]: r["state"] for r in evaluated if r.get("state") != "inactive"}
+            alarmed.pop("FallsteuerungWartezeitHoch", None)
+            assert alarmed == {}
         # Stopped by SIGTERM: both ended cleanly within their grace.
         assert (api.returncode, worker.returncode) == (0, 0), [p.read_text()[-2000:] for p in logs]
 
