@@ -52,6 +52,11 @@ OIDC_PROVIDER = "oidc-provider@9.13.3"
 NPM_DIR = ROOT / ".data" / "npm"
 AXE_JS = NPM_DIR / "node_modules" / "axe-core" / "axe.min.js"
 OIDC_PROVIDER_JS = NPM_DIR / "node_modules" / "oidc-provider" / "lib" / "index.js"
+# The monitoring tests (tests/test_monitoring.py) run a real Prometheus and promtool: Debian's
+# package, downloaded with apt-get and unpacked here (dpkg -x), so neither root nor an
+# installation is needed and nothing of it lands on the system.
+PROMETHEUS_DIR = ROOT / ".data" / "prometheus"
+PROMETHEUS = PROMETHEUS_DIR / "usr" / "bin" / "prometheus"
 
 USAGE = """usage: python3 manage.py COMMAND [ARGS...]
 
@@ -197,6 +202,39 @@ def ensure_browser_tools() -> None:
         print(f"manage.py: npm could not install {packages} (output above)", file=sys.stderr)
 
 
+def ensure_prometheus() -> None:
+    """Debian's prometheus package unpacked into .data/prometheus, once."""
+    if PROMETHEUS.exists():
+        return
+    if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
+        print(
+            "manage.py: apt-get or dpkg is missing; the monitoring tests will fail: put Debian's"
+            f" prometheus package's files under {PROMETHEUS_DIR}",
+            file=sys.stderr,
+        )
+        return
+    print("manage.py: fetching Debian's prometheus for the monitoring tests", file=sys.stderr)
+    download = PROMETHEUS_DIR.with_name("prometheus-download")
+    shutil.rmtree(download, ignore_errors=True)
+    download.mkdir(parents=True)
+    fetch = ["apt-get", "download", "prometheus"]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    fetched = subprocess.run(fetch, cwd=download, stdin=subprocess.DEVNULL, capture_output=True)
+    if fetched.returncode != 0 and os.geteuid() == 0:
+        # A fresh machine may have empty package lists.
+        _run_quietly(["apt-get", "update"], env)
+        fetched = subprocess.run(fetch, cwd=download, stdin=subprocess.DEVNULL, capture_output=True)
+    debs = sorted(download.glob("prometheus_*.deb"))
+    if fetched.returncode != 0 or not debs:
+        print(fetched.stderr.decode(errors="replace")[-2000:], file=sys.stderr)
+        print("manage.py: apt-get could not download prometheus (output above)", file=sys.stderr)
+        return
+    if _run_quietly(["dpkg", "-x", str(debs[-1]), str(PROMETHEUS_DIR)]):
+        shutil.rmtree(download, ignore_errors=True)
+    else:
+        print("manage.py: dpkg could not unpack prometheus (output above)", file=sys.stderr)
+
+
 def _exec(argv: "list[str]") -> None:
     """Replace this process, so signals and the exit code belong to the real program."""
     env = dict(os.environ)
@@ -244,6 +282,7 @@ def main(argv: "list[str]") -> None:
         _exec([str(VENV_PYTHON), "-m", "runtime.main", *rest])
     elif command == "test":
         ensure_browser_tools()
+        ensure_prometheus()
         _exec([str(VENV_PYTHON), "-m", "pytest", *_parallel(rest)])
     else:
         _exec(["/usr/bin/env", "bash", str(ROOT / "scripts" / "check"), *rest])

@@ -18,12 +18,14 @@ from fastapi import APIRouter, FastAPI
 
 from api import errors, wire
 from api.auth import SameOriginMiddleware
+from api.counting import IntakeCounterMiddleware
 from api.routes import (
     admin,
     attachments,
     cases,
     codec,
     flyers,
+    health,
     intake,
     offers,
     operations,
@@ -35,6 +37,8 @@ from api.routes import (
 from api.security import SecurityHeadersMiddleware, swagger_ui
 from config.settings import Settings
 from service.container import Services
+from service.health import HealthService
+from service.metrics import ServiceMetrics
 
 API_PREFIX = "/api/v1"
 
@@ -95,6 +99,7 @@ def build_app(
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(codec.router)
+    app.include_router(health.router)
     codec_origins = settings.allowed_codec_origins()
     app.add_middleware(SameOriginMiddleware, trusted={codec.PATH_PREFIX: codec_origins})
     app.add_middleware(codec.CodecCorsMiddleware, origins=codec_origins)
@@ -103,6 +108,40 @@ def build_app(
     wire.install(app)
     if pages is not None:
         pages(app)
+    # Outside the error handlers: a 500 is counted as the caller saw it.
+    app.add_middleware(IntakeCounterMiddleware, path=f"{API_PREFIX}/status-events")
     # Outermost, so that refusals, 500s and CORS preflights carry the headers too.
     app.add_middleware(SecurityHeadersMiddleware, policies={"/docs": docs_policy})
+    return app
+
+
+@dataclasses.dataclass(frozen=True)
+class Probes:
+    """What a process without the API serves on its own listener (the worker)."""
+
+    health: HealthService
+    metrics: ServiceMetrics
+
+
+def build_probe_app(
+    settings: Settings, probes: Callable[[], AbstractAsyncContextManager[Probes]]
+) -> FastAPI:
+    """``/healthz``, ``/readyz`` and ``/metrics`` alone, for a worker's own listener."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with probes() as found:
+            app.state.health = found.health
+            app.state.metrics = found.metrics
+            app.state.settings = settings
+            yield
+
+    app = FastAPI(
+        title="Kreis Unna - Ausreisefälle (worker)",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.include_router(health.router)
     return app

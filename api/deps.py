@@ -23,7 +23,9 @@ from service.cases import CaseService
 from service.codec import CodecService
 from service.directory import DirectoryService
 from service.flyers import FlyerService
+from service.health import HealthService
 from service.inbox import InboxService
+from service.metrics import ServiceMetrics
 from service.notes import NoteService
 from service.records import RecordsService
 from service.report import ReportService
@@ -128,6 +130,24 @@ def _reports(request: Request) -> ReportService:
 
 Reports = Annotated[ReportService, Depends(_reports)]
 """The disclosure register and access reports (GDPR Art. 15, 30)."""
+
+
+def _health(request: Request) -> HealthService:
+    service: HealthService = request.app.state.health
+    return service
+
+
+Health = Annotated[HealthService, Depends(_health)]
+"""The readiness checks of this process."""
+
+
+def _metrics(request: Request) -> ServiceMetrics:
+    service: ServiceMetrics = request.app.state.metrics
+    return service
+
+
+Metrics = Annotated[ServiceMetrics, Depends(_metrics)]
+"""This process's Prometheus registry."""
 
 # Who may call a route: the logged-in account, when its role is one of these (else 401/403).
 Caseworker = Annotated[Account, require_roles(Role.ABH)]

@@ -23,6 +23,7 @@ from temporalio import activity, workflow
 from temporalio.runtime import (
     LogForwardingConfig,
     LoggingConfig,
+    PrometheusConfig,
     Runtime,
     TelemetryConfig,
     TelemetryFilter,
@@ -94,17 +95,33 @@ def _renderer(json: bool) -> list[Processor]:
     return [structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)]
 
 
-def _forward_temporal_core_logs() -> None:
-    """Send the SDK core's (Rust) log lines into this pipeline instead of raw stderr."""
-    runtime = Runtime(
+def temporal_runtime(metrics_address: str | None = None) -> Runtime:
+    """A Temporal runtime whose core (Rust) logs go into this pipeline; with
+    ``metrics_address`` (``host:port``) it also serves the SDK's Prometheus metrics there.
+
+    Durations in seconds and ``_total`` on counters, as Prometheus names them elsewhere.
+    """
+    metrics = None
+    if metrics_address is not None:
+        metrics = PrometheusConfig(
+            bind_address=metrics_address,
+            counters_total_suffix=True,
+            durations_as_seconds=True,
+        )
+    return Runtime(
         telemetry=TelemetryConfig(
             logging=LoggingConfig(
                 filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
                 forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
-            )
+            ),
+            metrics=metrics,
         )
     )
-    Runtime.set_default(runtime, error_if_already_set=False)
+
+
+def _forward_temporal_core_logs() -> None:
+    """Send the SDK core's (Rust) log lines into this pipeline instead of raw stderr."""
+    Runtime.set_default(temporal_runtime(), error_if_already_set=False)
 
 
 def configure_logging(level: str = "INFO") -> None:

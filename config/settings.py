@@ -193,6 +193,28 @@ class Settings(BaseSettings):
     shutdown_grace: timedelta = Field(
         default=timedelta(seconds=30), gt=timedelta(0), validation_alias="CASE_SHUTDOWN_GRACE"
     )
+    # Health and metrics (issue 16; docs/monitoring.md). Each readiness check (/readyz) and the
+    # figures a /metrics scrape reads from the database get this long at most: a probe answers
+    # in time even when a server hangs (Prometheus' scrape timeout is 10 s by default).
+    probe_timeout: timedelta = Field(
+        default=timedelta(seconds=2), gt=timedelta(0), validation_alias="CASE_PROBE_TIMEOUT"
+    )
+    # With it set, /metrics wants "Authorization: Bearer <token>"; unset, it is open (then
+    # only the monitoring network may reach the listener: the proxy must not route it).
+    metrics_token: SecretStr | None = Field(default=None, validation_alias="CASE_METRICS_TOKEN")
+    # A worker-only process (--role worker) serves /healthz, /readyz and /metrics on this port
+    # (unset: no listener; two workers on one machine need two ports). The API process serves
+    # them on its own port. The host is also where the SDK's metrics below are bound.
+    worker_http_host: str = Field(default="127.0.0.1", validation_alias="CASE_WORKER_HTTP_HOST")
+    worker_http_port: int | None = Field(
+        default=None, ge=0, le=65535, validation_alias="CASE_WORKER_HTTP_PORT"
+    )
+    # The Temporal SDK's own metrics (task slots, pollers, schedule-to-start latency, task
+    # failures), served by its core on a port of their own (unset: none) in every process
+    # that runs a worker.
+    temporal_metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, validation_alias="CASE_TEMPORAL_METRICS_PORT"
+    )
     # Accounts (ISO 8601 durations like the process timings).
     session_idle_timeout: timedelta = Field(
         default=timedelta(minutes=30), validation_alias="CASE_SESSION_IDLE_TIMEOUT"

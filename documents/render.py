@@ -333,6 +333,14 @@ def render(
 # starts. "spawn", not fork: the worker's process runs threads (Temporal's core) that fork would
 # copy in whatever state they are in.
 _RENDERER: ProcessPoolExecutor | None = None
+# Renderings asked for and not yet finished (waiting for a renderer, or being drawn): the
+# renderer queue of this process's metrics (case_renderer_in_flight).
+_IN_FLIGHT = 0
+
+
+def renderer_load() -> tuple[int, int]:
+    """Renderings under way or waiting in this process, and the renderer processes allowed."""
+    return _IN_FLIGHT, _renderers()
 
 
 def _renderers() -> int:
@@ -383,8 +391,9 @@ async def render_off_loop(
     texts_dir: Path = TEXTS_DIR,
 ) -> RenderedDocument:
     """:func:`render` in the renderer process, for async callers (activities, the API)."""
-    global _RENDERER
+    global _RENDERER, _IN_FLIGHT
     draw = functools.partial(render, kind, language, context, texts_dir=texts_dir)
+    _IN_FLIGHT += 1
     try:
         return await asyncio.get_running_loop().run_in_executor(_renderer(), draw)
     except BrokenProcessPool:
@@ -392,6 +401,8 @@ async def render_off_loop(
         # fails and its activity is retried.
         _RENDERER = None
         raise
+    finally:
+        _IN_FLIGHT -= 1
 
 
 def shutdown_renderer() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -45,6 +46,12 @@ class DeliveryPolicy:
         """Wait after the ``attempts``-th failed attempt: doubling, capped."""
         exponent = min(max(attempts - 1, 0), 30)
         return min(self.backoff_base * (1 << exponent), self.backoff_max)
+
+
+ATTEMPTS: Counter[str] = Counter()
+"""This process's delivery attempts by outcome (``sent``, ``retried``, ``failed``,
+``lost_claims``) and rounds that failed as a whole (``round_failed``): read by its metrics
+(``case_mail_attempts_total``). Counts only."""
 
 
 @dataclass(frozen=True)
@@ -172,6 +179,12 @@ class MailDelivery:
                     sender=self._sender,
                     policy=self._policy,
                 )
+                ATTEMPTS.update(
+                    sent=report.sent,
+                    retried=report.retried,
+                    failed=report.failed,
+                    lost_claims=report.lost_claims,
+                )
                 if report.claimed:
                     log.info(
                         "mail delivery",
@@ -182,6 +195,7 @@ class MailDelivery:
                     )
                 full = report.claimed >= self._policy.batch
             except Exception as err:
+                ATTEMPTS["round_failed"] += 1
                 log.warning("mail delivery round failed", error=type(err).__name__)
                 full = False
             if full:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections import Counter
 from collections.abc import Sequence
 from typing import Self
 
@@ -54,6 +55,12 @@ ARRIVAL_WORKFLOW_PREFIX = "arrival-"  # workflows.arrival.arrival_workflow_id
 ERASED_ENCODING = b"json/plain"
 ERASED = {"erased": True, "note": "Die Daten dieses Falls wurden gelöscht (Schlüssel vernichtet)."}
 """What a payload of an erased case decodes to."""
+
+
+DECODED: Counter[str] = Counter()
+"""Payloads decoded in this process, by outcome: ``decrypted``, ``erased`` (key shredded),
+``plain`` (never encrypted) and ``refused`` (tampered or under an unknown key). Read by the
+process's metrics (``case_codec_decoded_total``); no key id, no case."""
 
 
 class PayloadRefused(Exception):
@@ -113,8 +120,17 @@ class CaseCodec(PayloadCodec, WithSerializationContext):
         return [await self.decode_one(payload) for payload in payloads]
 
     async def decode_one(self, payload: Payload) -> Payload:
+        try:
+            decoded, outcome = await self._decode_one(payload)
+        except PayloadRefused:
+            DECODED["refused"] += 1
+            raise
+        DECODED[outcome] += 1
+        return decoded
+
+    async def _decode_one(self, payload: Payload) -> tuple[Payload, str]:
         if payload.metadata.get("encoding") != ENCODING:
-            return payload  # never encrypted (histories from before the codec)
+            return payload, "plain"  # never encrypted (histories from before the codec)
         key_id = payload.metadata.get(KEY_ID, b"").decode()
         if payload.metadata.get("encryption-cipher") != CIPHER or not key_id:
             raise PayloadRefused("unknown cipher or no key id")
@@ -123,13 +139,13 @@ class CaseCodec(PayloadCodec, WithSerializationContext):
         except UnknownKey:
             raise PayloadRefused(f"unknown key id {key_id}") from None
         if key is None:
-            return erased_payload()
+            return erased_payload(), "erased"
         nonce, sealed = payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:]
         try:
             plain = AESGCM(key).decrypt(nonce, sealed, key_id.encode())
         except InvalidTag:
             raise PayloadRefused(f"payload under key {key_id} fails authentication") from None
-        return Payload.FromString(plain)
+        return Payload.FromString(plain), "decrypted"
 
 
 def data_converter(keys: KeyRing) -> DataConverter:

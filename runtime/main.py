@@ -30,13 +30,14 @@ import uvicorn
 from fastapi import FastAPI
 from temporalio.worker import Worker
 
-from config.logging import configure_logging, get_logger
+from api.app import build_probe_app
+from config.logging import configure_logging, get_logger, temporal_runtime
 from config.settings import Settings
 from mail.delivery import DeliveryPolicy, MailDelivery
 from mail.transport import transport_from_settings
 from protection import protect, require_configured_ring
 from protection.master import MasterKeyError
-from runtime.app import create_app
+from runtime.app import create_app, worker_probes
 from runtime.embedded import (
     DataFolderInUse,
     EmbeddedServerError,
@@ -96,11 +97,13 @@ def _request_grace(settings: Settings) -> int:
     return max(1, int(min(wanted, grace * (1 - _SERVERS_SHARE))))
 
 
-def _api_server(app: FastAPI, settings: Settings) -> _ApiServer:
+def _api_server(
+    app: FastAPI, settings: Settings, *, host: str | None = None, port: int | None = None
+) -> _ApiServer:
     config = uvicorn.Config(
         app,
-        host=settings.api_host,
-        port=settings.api_port,
+        host=host or settings.api_host,
+        port=settings.api_port if port is None else port,
         log_config=None,  # keep our logging pipeline (config.logging)
         server_header=False,
         # uvicorn would believe X-Forwarded-* from loopback by default; only named proxies.
@@ -116,12 +119,19 @@ def _banner(settings: Settings, role: Role) -> str:
     if role.runs_api:
         base = f"http://{settings.api_host}:{settings.api_port}"
         lines += [f"API:          {base}/api/v1", f"OpenAPI docs: {base}/docs"]
+        lines.append(f"Health:       {base}/readyz, {base}/metrics")
     if settings.temporal_address is None:
         lines.append(f"Temporal UI:  http://127.0.0.1:{settings.temporal_ui_port}")
     else:
         lines.append(f"Temporal UI:  external server ({settings.temporal_address})")
     if role.runs_worker:
         lines.append(f"Worker:       task queue {settings.task_queue}")
+        if role is Role.WORKER and settings.worker_http_port is not None:
+            probes = f"http://{settings.worker_http_host}:{settings.worker_http_port}"
+            lines.append(f"Health:       {probes}/readyz, {probes}/metrics")
+        if settings.temporal_metrics_port is not None:
+            sdk = f"http://{settings.worker_http_host}:{settings.temporal_metrics_port}"
+            lines.append(f"SDK metrics:  {sdk}/metrics")
         if settings.smtp_host is None:
             lines.append(f"Mailbox:      {settings.mailbox_dir.resolve()} (no CASE_SMTP_HOST)")
         else:
@@ -254,6 +264,14 @@ async def run(settings: Settings | None = None, role: Role | str = Role.ALL) -> 
             loop.remove_signal_handler(sig)
 
 
+def _running(worker: Worker) -> Callable[[], bool]:
+    return lambda: worker.is_running and not worker.is_shutdown
+
+
+class MetricsUnavailable(Exception):
+    """The Temporal SDK's metrics cannot be served where ``CASE_TEMPORAL_METRICS_PORT`` says."""
+
+
 class SchemaNotCurrent(Exception):
     """``CASE_MIGRATE_ON_START=false`` and the schema is behind (or a file changed)."""
 
@@ -308,7 +326,15 @@ async def _start_and_serve(settings: Settings, role: Role) -> None:
 
         pool = await stack.enter_async_context(open_pool(dsn))
         await _migrate(pool, settings, role)
-        client = await connect(address, settings.temporal_namespace)
+        runtime = None
+        if role.runs_worker and settings.temporal_metrics_port is not None:
+            # The SDK's metrics: its core serves them on a port of their own.
+            bind = f"{settings.worker_http_host}:{settings.temporal_metrics_port}"
+            try:
+                runtime = temporal_runtime(bind)
+            except ValueError as err:  # the port is taken (the core says so in its message)
+                raise MetricsUnavailable(f"CASE_TEMPORAL_METRICS_PORT {bind}: {err}") from None
+        client = await connect(address, settings.temporal_namespace, runtime)
         await ensure_search_attributes(client, settings.temporal_namespace)
         # One key ring for worker and API: every payload leaves this process encrypted.
         client = protect(client, pool, settings)
@@ -333,7 +359,18 @@ async def _start_and_serve(settings: Settings, role: Role) -> None:
             )
         api = None
         if role.runs_api:
-            api = _api_server(create_app(settings, client=client, pool=pool), settings)
+            running = None if worker is None else _running(worker)
+            app = create_app(settings, client=client, pool=pool, worker_running=running)
+            api = _api_server(app, settings)
+        elif worker is not None and settings.worker_http_port is not None:
+            # A worker alone answers its probes and scrapes on a listener of its own.
+            probes = worker_probes(client, pool, settings, _running(worker))
+            api = _api_server(
+                build_probe_app(settings, lambda: contextlib.nullcontext(probes)),
+                settings,
+                host=settings.worker_http_host,
+                port=settings.worker_http_port,
+            )
         grace = settings.shutdown_grace.total_seconds()
         await _serve(
             worker, api, mail, grace=grace * (1 - _SERVERS_SHARE), banner=_banner(settings, role)
@@ -384,6 +421,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(1)
     except SchemaNotCurrent as err:
         log.error("schema not current", error=str(err))
+        sys.exit(1)
+    except MetricsUnavailable as err:
+        log.error("SDK metrics cannot be served", error=str(err))
         sys.exit(1)
     except StoppedWhileStarting as stopped:  # what had started was stopped again
         log.info("stopped while starting", signal=stopped.signum)

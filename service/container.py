@@ -14,7 +14,9 @@ from service.cases import CaseService
 from service.codec import CodecService
 from service.directory import DirectoryService
 from service.flyers import FlyerService
+from service.health import HealthService
 from service.inbox import InboxService
+from service.metrics import ServiceMetrics
 from service.notes import NoteService
 from service.records import RecordsService
 from service.report import ReportService
@@ -41,3 +43,5 @@ class Services:
     retention: RetentionService
     keys: KeyRing  # the keys of the API's client (tests read them here)
     residence_routes: ResidenceRoutes  # read once, not per page
+    health: HealthService  # /readyz
+    metrics: ServiceMetrics  # /metrics: this process's registry

@@ -17,6 +17,7 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode, ServiceClient
 from temporalio.workflow import UpdateMethodMultiParam
 
@@ -49,10 +50,11 @@ def update_method(
     return cast(UpdateMethodMultiParam[_Params, _Answer], method)
 
 
-async def connect(address: str, namespace: str) -> Client:
-    """Connect to ``address`` (``host:port``) in ``namespace`` with the pydantic converter."""
+async def connect(address: str, namespace: str, runtime: Runtime | None = None) -> Client:
+    """Connect to ``address`` (``host:port``) in ``namespace`` with the pydantic converter;
+    on ``runtime`` (its telemetry: the worker's SDK metrics) or the default one."""
     return await Client.connect(
-        address, namespace=namespace, data_converter=pydantic_data_converter
+        address, namespace=namespace, data_converter=pydantic_data_converter, runtime=runtime
     )
 
 

@@ -989,6 +989,9 @@ async def test_the_openapi_document_lists_every_route(http: httpx.AsyncClient) -
         f"{V1}/admin/cases/{{case_id}}/legal-hold",
         "/codec/decode",  # the Temporal UI's codec (tests/test_protection.py)
         "/codec/encode",
+        "/healthz",  # the probes and Prometheus' figures (tests/test_health.py)
+        "/readyz",
+        "/metrics",
         f"{V1}/admin/disclosures",
         f"{V1}/reports/committee",
         f"{V1}/cases/{{case_id}}/access-report",

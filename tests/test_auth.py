@@ -48,6 +48,7 @@ class Endpoint:
     allowed: frozenset[str]
     json: object | None = None
     params: dict[str, str] | None = None
+    prefix: str = V1  # the probes live outside /api/v1, where orchestrators look for them
 
 
 _PARTNER = {"name": "Rollentest", "kind": "ehrenamt", "town": "Unna", "contact": "x@example.org"}
@@ -181,6 +182,11 @@ ENDPOINTS = [
     ),
     Endpoint("GET", f"/cases/{_UNKNOWN_CASE}/documents", frozenset({"abh"})),
     Endpoint("GET", f"/cases/{_UNKNOWN_CASE}/documents/{_UNKNOWN_TASK}", frozenset({"abh"})),
+    # Open to anyone: names of checks and numbers only (/metrics wants CASE_METRICS_TOKEN
+    # when it is set: tests/test_health.py).
+    Endpoint("GET", "/healthz", frozenset(CALLERS), prefix=""),
+    Endpoint("GET", "/readyz", frozenset(CALLERS), prefix=""),
+    Endpoint("GET", "/metrics", frozenset(CALLERS), prefix=""),
 ]
 
 
@@ -198,7 +204,7 @@ async def test_every_route_is_in_the_role_table(app: FastAPI) -> None:
     listed = {
         (method.upper(), path)
         for path, methods in paths.items()
-        if path.startswith(V1)
+        if path.startswith(V1) or path in ("/healthz", "/readyz", "/metrics")
         for method in methods
     }
     templates = {
@@ -245,6 +251,9 @@ async def test_every_route_is_in_the_role_table(app: FastAPI) -> None:
         ("GET", f"{V1}/flyers"),
         ("GET", f"{V1}/flyers/{{town}}"),
         ("GET", f"{V1}/flyer-versions/{{flyer_id}}"),
+        ("GET", "/healthz"),
+        ("GET", "/readyz"),
+        ("GET", "/metrics"),
     }
     assert listed == templates
     assert len(ENDPOINTS) == len(templates)
@@ -255,7 +264,10 @@ async def test_each_role_gets_exactly_its_endpoints(app: FastAPI, endpoint: Endp
     for caller in CALLERS:
         async with await client_of(app, caller) as http:
             response = await http.request(
-                endpoint.method, V1 + endpoint.path, json=endpoint.json, params=endpoint.params
+                endpoint.method,
+                endpoint.prefix + endpoint.path,
+                json=endpoint.json,
+                params=endpoint.params,
             )
         if caller in endpoint.allowed:
             assert response.status_code not in (401, 403), (caller, response.text)
