@@ -23,7 +23,7 @@ RUN pip install --no-deps --no-build-isolation . \
     && pip check \
     && python -m compileall -q workflows \
     && useradd --system --uid 10001 --user-group --home-dir "$CASE_DATA_DIR" --no-create-home app \
-    && install -d -o app -g app -m 0750 "$CASE_DATA_DIR"
+    && install -d -o app -g app -m 0750 "$CASE_DATA_DIR" /var/lib/ausreise-shred
 
 # The code stays root's (read-only for the service); only the data folder is the service's.
 USER app

@@ -73,11 +73,12 @@ class ArrivalTimingSettings(BaseSettings, ArrivalTimings):
 # <NAME>_FILE names the file, whose text (without its trailing line break) is the value, as
 # the postgres image reads POSTGRES_PASSWORD_FILE. The master key ring and the OpenID client
 # secret have their own file settings (CASE_MASTER_KEY_FILE, CASE_OIDC_CLIENT_SECRET_FILE).
-SECRET_FILE_VARIABLES = ("DATABASE_URL", "CASE_SMTP_PASSWORD")
+SECRET_FILE_VARIABLES = ("DATABASE_URL", "CASE_SMTP_PASSWORD", "CASE_METRICS_TOKEN")
 
 
 class SecretFiles(PydanticBaseSettingsSource):
-    """``DATABASE_URL_FILE`` and ``CASE_SMTP_PASSWORD_FILE``: the value read from the file.
+    """``DATABASE_URL_FILE``, ``CASE_SMTP_PASSWORD_FILE``, ``CASE_METRICS_TOKEN_FILE``: the value
+    read from the file.
     Both the variable and its ``_FILE`` set is refused: which one is meant is not clear."""
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from ipaddress import ip_address, ip_network
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -222,9 +222,18 @@ def test_the_image_runs_as_a_user_of_its_own_with_a_writable_data_folder() -> No
     assert re.search(r'install -d -o app -g app -m 0750 "\$CASE_DATA_DIR"', DOCKERFILE)
     assert f'VOLUME ["{folder}"]' in DOCKERFILE
     assert "[embedded" not in DOCKERFILE and ".[dev" not in DOCKERFILE
+    # The shredding log on a volume of its own, shared, written by the service's user.
+    shred_folder = str(PurePosixPath(env("api")["CASE_SHRED_LOG"]).parent)
+    assert re.search(
+        rf'install -d -o app -g app -m 0750 "\$CASE_DATA_DIR" {re.escape(shred_folder)}', DOCKERFILE
+    )
+    shared = set()
     for name in APP_SERVICES:
-        mounts = [volume.split(":")[1] for volume in SERVICES[name]["volumes"]]
-        assert mounts == [folder]
+        assert env(name)["CASE_SHRED_LOG"] == env("api")["CASE_SHRED_LOG"]
+        mounts = dict(reversed(volume.split(":")[:2]) for volume in SERVICES[name]["volumes"])
+        assert set(mounts) == {folder, shred_folder}
+        shared.add(mounts[shred_folder])
+    assert len(shared) == 1, shared
     assert SERVICES["api"]["build"] == SERVICES["worker"]["build"] == "."
 
 
