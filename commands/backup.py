@@ -226,6 +226,31 @@ async def _is_empty(dsn: str) -> bool:
     return tables == 0
 
 
+# The role the dump's privileges name (033_application_role.sql). A deployment's server has it
+# (deploy/postgres/init-roles.sh makes it before anything else); a fresh server that the
+# restoring user may create roles on gets it here, as the migration would have made it.
+APPLICATION_ROLE = "case_app"
+
+
+async def _ensure_application_role(dsn: str) -> None:
+    con = await asyncpg.connect(dsn)
+    try:
+        if await con.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", APPLICATION_ROLE):
+            return
+        try:
+            await con.execute(f"CREATE ROLE {APPLICATION_ROLE} NOLOGIN")
+        except asyncpg.DuplicateObjectError:
+            return  # made meanwhile
+        except asyncpg.InsufficientPrivilegeError:
+            raise Refused(
+                f"the role {APPLICATION_ROLE} the backup grants to does not exist on the target"
+                " server, and this user may not create it: make it first (docs/deployment.md,"
+                ' "Database roles")'
+            ) from None
+    finally:
+        await con.close()
+
+
 # --- create ---------------------------------------------------------------------------
 
 
@@ -344,6 +369,7 @@ async def restore(settings: Settings, args: argparse.Namespace, out: TextIO) -> 
     async with case_store(settings) as dsn:
         if not args.replace and not await _is_empty(dsn):
             raise Refused("the case database is not empty: --replace to overwrite it")
+        await _ensure_application_role(dsn)
         await pg_restore(dsn, backup.folder / backup.manifest["case_store"], replace=args.replace)
         async with open_pool(dsn, max_size=2) as pool:
             await apply_migrations(pool)

@@ -97,15 +97,24 @@ def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]
     ]
 
 
+# Asked by load balancers and Prometheus, who have no session: no role to refuse.
+PROBES = {"GET /healthz": set(), "GET /readyz": set(), "GET /metrics": {"401"}}
+
+
 def test_every_operation_documents_the_refusals_of_login_and_role(
     document: dict[str, Any],
 ) -> None:
     undocumented = [
         f"{method} {path}"
         for method, path, operation in _operations(document)
-        if not {"401", "403"} <= set(operation["responses"])
+        if f"{method} {path}" not in PROBES and not {"401", "403"} <= set(operation["responses"])
     ]
     assert undocumented == []
+    # The probes document what they can answer, and only that: /metrics wants its token.
+    for name, refusals in PROBES.items():
+        method, path = name.split(" ")
+        responses = set(document["paths"][path][method.lower()]["responses"])
+        assert responses & {"401", "403"} == refusals, name
 
 
 def test_the_codec_documents_a_refused_message_and_legal_holds_an_unknown_case(
