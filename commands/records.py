@@ -77,7 +77,11 @@ async def execute(service: RecordsService, args: argparse.Namespace, out: TextIO
     try:
         if args.command == "disclosures":
             register = await service.disclosure_register(args.first, args.last)
-            out.write(register_csv(register) if args.csv else register.model_dump_json(indent=2))
+            out.write(
+                register_csv(register).decode("utf-8")
+                if args.csv
+                else register.model_dump_json(indent=2)
+            )
             if not args.csv:
                 out.write("\n")
         else:

@@ -7,8 +7,6 @@ logged (by :mod:`service.access`), the same way from the web and from the server
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 
 import asyncpg
@@ -17,12 +15,9 @@ from schemas.accounts import Account
 from schemas.errors import FieldError
 from schemas.gdpr import CSV_COLUMNS, AccessReport, DisclosureRegister
 from service.access import REPORT_READERS, AccessService
+from service.csv_export import german_csv
 from service.errors import Forbidden, Invalid
 from store import records as store
-
-# A cell starting with one of these is a formula to spreadsheet programs (CSV injection);
-# partner names are typed in by people, so every cell is defused the same way.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class RecordsService:
@@ -57,19 +52,9 @@ class RecordsService:
         return account
 
 
-def register_csv(register: DisclosureRegister) -> str:
-    """The register as CSV with a header line; categories are separated by ``;``."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for record in register.disclosures:
-        values = record.model_dump(mode="json")
-        writer.writerow([_cell(values[column]) for column in CSV_COLUMNS])
-    return out.getvalue()
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    text = ";".join(str(item) for item in value) if isinstance(value, list) else str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+def register_csv(register: DisclosureRegister) -> bytes:
+    """The register as German Excel opens it (service.csv_export), a header line first; a
+    disclosure's categories in one cell, separated by ", "."""
+    rows = [[record.model_dump(mode="json")[column] for column in CSV_COLUMNS]
+            for record in register.disclosures]  # fmt: skip
+    return german_csv([list(CSV_COLUMNS), *rows])

@@ -45,6 +45,7 @@ from schemas.report import (
     ReportVerification,
     StoredReportRow,
 )
+from service.csv_export import german_csv
 from service.errors import Invalid, NotFound
 from service.rules import RuleService
 from store import audit as audit_store
@@ -401,22 +402,14 @@ def report_pdf(report: CommitteeReport) -> bytes:
     return committee_pdf(report, report_title(report), LEGEND, _about(report))
 
 
-def _csv_cell(text: str) -> str:
-    if text[:1] in ("=", "+", "-", "@"):
-        text = "'" + text
-    if any(ch in text for ch in ';"\r\n'):
-        text = '"' + text.replace('"', '""') + '"'
-    return text
-
-
 def report_csv(report: CommitteeReport) -> bytes:
-    """CSV as German Excel opens it: UTF-8 with BOM, ``;`` between cells, CRLF."""
-    lines = [[report_title(report)], *([k, v] for k, v in _about(report)), [LEGEND], []]
-    lines.append(["Kennzahl", *report.columns])
+    """CSV as German Excel opens it (service.csv_export)."""
+    lines: list[list[object]] = [[report_title(report)]]
+    lines += [[key, value] for key, value in _about(report)]
+    lines += [[LEGEND], [], ["Kennzahl", *report.columns]]
     for line in report.lines:
         lines.append(["  " * line.level + line.label, *line.shown])
-    text = "".join(";".join(_csv_cell(cell) for cell in row) + "\r\n" for row in lines)
-    return b"\xef\xbb\xbf" + text.encode("utf-8")
+    return german_csv(lines)
 
 
 def _xlsx_cell(ref: str, value: str | int) -> str:

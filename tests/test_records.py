@@ -220,12 +220,16 @@ async def test_the_register_through_the_api_as_json_and_csv(
     assert exported.status_code == 200, exported.text
     assert exported.headers["content-type"].startswith("text/csv")
     assert "offenlegungen_2026-03-01_2026-03-31.csv" in exported.headers["content-disposition"]
-    rows = list(csv.reader(io.StringIO(exported.text)))
+    # As German Excel opens it: UTF-8 with a BOM, ";" between cells, CRLF.
+    assert exported.content.startswith(b"\xef\xbb\xbf")
+    text = exported.content.decode("utf-8-sig")
+    assert "\r\n" in text
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
     assert tuple(rows[0]) == CSV_COLUMNS
     assert "recipient" in rows[0] and "consent_signed_on" in rows[0]
     records = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
     assert [int(r["disclosure_id"]) for r in records] == [ids["start"], ids["end"]]
-    assert records[0]["categories"] == "personal_data;contact_data;residence_status"
+    assert records[0]["categories"] == "personal_data, contact_data, residence_status"
     assert records[0]["erasure_requested_at"].startswith("2026-03-10T10:00:00")
     assert records[1]["consent_withdrawn_on"] == ""
     for value in PERSONAL:
@@ -253,13 +257,17 @@ async def test_bad_or_reversed_dates_are_422_naming_the_field(admin: httpx.Async
 
 
 def test_csv_cells_cannot_become_spreadsheet_formulas() -> None:
-    from service.records import _cell
+    from service.csv_export import cell, german_csv
 
-    assert _cell('=HYPERLINK("x")') == '\'=HYPERLINK("x")'
-    assert _cell("@SUM(A1)") == "'@SUM(A1)"
-    assert _cell(["a", "b"]) == "a;b"
-    assert _cell(None) == ""
-    assert _cell("AWO Werne") == "AWO Werne"
+    assert cell('=HYPERLINK("x")') == '\'=HYPERLINK("x")'
+    assert cell("@SUM(A1)") == "'@SUM(A1)"
+    assert cell(["a", "b"]) == "a, b"
+    assert cell(None) == ""
+    assert cell("AWO Werne") == "AWO Werne"
+    # A ";" or a quote inside a cell is quoted, so the columns stay where they are.
+    assert german_csv([["a;b", 'Say "hi"', "Müller"]]) == (
+        b'\xef\xbb\xbf"a;b";"Say ""hi""";M\xc3\xbcller\r\n'
+    )
 
 
 # ---------------------------------------------------------------- access report
@@ -382,7 +390,8 @@ async def test_the_cli_exports_the_register_and_refuses_a_reversed_period(
         out=out,
     )
     assert code == 0
-    assert out.getvalue().splitlines()[0] == ",".join(CSV_COLUMNS)
+    # As German Excel opens it: BOM, ";" between cells.
+    assert out.getvalue().splitlines()[0] == "\ufeff" + ";".join(CSV_COLUMNS)
     assert len(out.getvalue().splitlines()) == 3
     for value in PERSONAL:
         assert value not in out.getvalue()

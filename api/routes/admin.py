@@ -30,7 +30,11 @@ async def access_log(
     summary="The disclosure register of a period (GDPR Art. 30)",
     response_model=DisclosureRegister,
     responses={
-        200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"},
+        200: {
+            "content": {"text/csv": {}},
+            "description": "JSON, or with format=csv CSV as German Excel opens it"
+            " (UTF-8 with BOM, `;` between cells)",
+        },
     },
 )
 async def disclosures(
