@@ -136,7 +136,10 @@ async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
 SERVER_STARTUP = timedelta(seconds=60)
 
 
-@pytest.fixture(scope="session")
+# One per test module, not per session: once, on a machine under a load of 8, the test server
+# stopped answering a time-skipping sleep (RPC "Timeout expired"), and every later test of that
+# pytest worker failed with it (24 in one fresh-clone run). A module's own server contains that.
+@pytest.fixture(scope="module")
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     """Time-skipping test server (timers fire as soon as every workflow waits), with our
     search attributes registered."""
