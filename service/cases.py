@@ -343,7 +343,7 @@ class CaseService:
         event before the case has moved on, so while the case runs, the repeat attaches to the
         first update (the same update id: Temporal answers once that one is done) instead of
         reading a stage that is about to change; a repeat never acts a second time."""
-        if known.stage == "closed":
+        if known.stage == Stage.CLOSED.value:
             return known
         handle = self._client.get_workflow_handle_for(CaseWorkflow.run, workflow_id(event.case_id))
         try:
