@@ -47,7 +47,7 @@ from datetime import timedelta
 from typing import Literal, NoReturn, TypeVar
 
 import asyncpg
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import TypeAdapter, ValidationError
 
@@ -126,6 +126,10 @@ def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8")).digest()
 
 
+# argon2id as RFC 9106 recommends where memory is scarce (64 MiB, t=3, p=4; argon2-cffi's own
+# default). The tests' process swaps it for the cheapest profile (tests/conftest.py), as a test
+# of logins is no test of argon2; every process they start hashes with this.
+HASH_PARAMETERS = profiles.RFC_9106_LOW_MEMORY
 # Two threads: one hash already uses several cores (argon2's lanes), and each takes 64 MiB.
 _HASHING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="argon2")
 _T = TypeVar("_T")
@@ -153,7 +157,7 @@ class AccountService:
         self._pool = pool
         self._settings = settings or Settings()
         self._system_actor = system_actor
-        self._hasher = hasher or PasswordHasher()
+        self._hasher = hasher or PasswordHasher.from_parameters(HASH_PARAMETERS)
         # Verified against when the username is unknown, so both answers take equally long.
         # Made in the hashing pool: constructing the service (in the app's lifespan) must not
         # hold the event loop for a hash.

@@ -102,6 +102,7 @@ from service.errors import (
     ServiceUnavailable,
 )
 from service.rules import RuleService
+from service.serial import Busy, KeyedLocks
 from service.temporal import update_method
 from store import arrivals as arrival_store
 from store import audit
@@ -209,6 +210,7 @@ class CaseService:
         self._rules = rules or RuleService(pool, settings)
         self._technical = settings.timings()
         self._arrival_timings = settings.arrival_timings()
+        self._completing = KeyedLocks()
 
     async def _case_start(self, case_id: str) -> CaseStart:
         """A new case's start: the rule set in force today, which the case asks again at each
@@ -535,7 +537,27 @@ class CaseService:
         the update of the first: it answers when the case has moved on, as the first does.
         Only when that run is gone (the case closed, an arrival reported anew) does it answer
         from the store. Another completion of a task that is no longer open is a 409.
+
+        Completions of one task wait for each other in this process (within the deadline),
+        so those that come second read the task the first left and answer at once, without
+        a workflow task each: twenty at once would otherwise queue at Temporal's limit of
+        updates in flight and run into the deadline on a busy server.
         """
+        try:
+            async with self._completing.hold(task_id, within=self._deadline):
+                return await self._complete_task(task_id, completion, queue, rule_version)
+        except Busy:
+            raise ServiceUnavailable(
+                Backend.TEMPORAL, "another completion of this task is still being carried out"
+            ) from None
+
+    async def _complete_task(
+        self,
+        task_id: str,
+        completion: TaskCompletion,
+        queue: Queue | None,
+        rule_version: int | None,
+    ) -> TaskResult:
         async with self._pool.acquire() as con:
             task = await task_store.get_task(con, task_id)
             if task is None:

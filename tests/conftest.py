@@ -23,17 +23,31 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from argon2 import profiles
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from protection.master import KeyRingData
 from runtime.embedded import embedded_postgres, venv_binary
+from service import accounts
 from service.temporal import ensure_search_attributes
 from store.db import open_pool
 from store.migrate import apply_migrations
 from workflows.search_attributes import ALL
 
 pytest_plugins = ["tests.api_clients", "tests.sitekit", "tests.browserkit"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashes() -> Iterator[None]:
+    """Passwords hashed with argon2-cffi's cheapest profile in this process: with the service's
+    RFC 9106 parameters each account a test makes costs a quarter of a second of CPU (a minute
+    of the suite). The processes tests start (the production layout, the CLIs) hash as
+    deployed; a stored hash names its parameters, so either verifies the other's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(accounts, "HASH_PARAMETERS", profiles.CHEAPEST)
+        yield
+
 
 # Every Settings() in the tests encrypts payloads under one master key ring made for this run;
 # without it the service's default would write a key file into the project's .data/.

@@ -117,7 +117,10 @@ async def open_in_ui(
         f"{site.api}/codec",
     )
     await page.reload()
-    await expect(page.get_by_role("heading", name=f"case-{site.case_id}")).to_be_visible()
+    # The UI's first load takes a while on a busy machine (expect's own default is 5 s).
+    await expect(page.get_by_role("heading", name=f"case-{site.case_id}")).to_be_visible(
+        timeout=30_000
+    )
     return page, statuses
 
 
