@@ -49,9 +49,12 @@ _KEEP = {"pip", PROJECT}
 CHROMIUM = Path("/usr/bin/chromium")
 AXE_CORE = "axe-core@4.14.1"
 OIDC_PROVIDER = "oidc-provider@9.13.3"
+# The OpenAPI document is linted by Redocly's CLI (tests/test_contract.py), pinned as well.
+REDOCLY = "@redocly/cli@2.77.0"
 NPM_DIR = ROOT / ".data" / "npm"
 AXE_JS = NPM_DIR / "node_modules" / "axe-core" / "axe.min.js"
 OIDC_PROVIDER_JS = NPM_DIR / "node_modules" / "oidc-provider" / "lib" / "index.js"
+REDOCLY_BIN = NPM_DIR / "node_modules" / ".bin" / "redocly"
 # The monitoring tests (tests/test_monitoring.py) run a real Prometheus and promtool: Debian's
 # package, downloaded with apt-get and unpacked here (dpkg -x), so neither root nor an
 # installation is needed and nothing of it lands on the system.
@@ -185,16 +188,17 @@ def ensure_browser_tools() -> None:
     tests; each fetched only when missing."""
     if not CHROMIUM.exists():
         _install_chromium()
-    if AXE_JS.exists() and OIDC_PROVIDER_JS.exists():
+    if AXE_JS.exists() and OIDC_PROVIDER_JS.exists() and REDOCLY_BIN.exists():
         return
     if shutil.which("npm") is None:
         print(
-            "manage.py: npm is missing; the accessibility and single sign-on tests will fail",
+            "manage.py: npm is missing; the accessibility, single sign-on and contract tests"
+            " will fail",
             file=sys.stderr,
         )
         return
-    # Both in one install: npm removes what a --no-save install of another package left.
-    packages = [AXE_CORE, OIDC_PROVIDER]
+    # All in one install: npm removes what a --no-save install of another package left.
+    packages = [AXE_CORE, OIDC_PROVIDER, REDOCLY]
     print(f"manage.py: installing {' '.join(packages)} from the npm registry", file=sys.stderr)
     NPM_DIR.mkdir(parents=True, exist_ok=True)
     npm = ["npm", "install", "--prefix", str(NPM_DIR), "--no-save", "--no-audit", "--no-fund"]

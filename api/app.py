@@ -17,7 +17,7 @@ from contextlib import AbstractAsyncContextManager
 
 from fastapi import APIRouter, FastAPI
 
-from api import errors, wire
+from api import contract, errors, versioning, wire
 from api.auth import SameOriginMiddleware
 from api.counting import IntakeCounterMiddleware
 from api.routes import (
@@ -81,6 +81,11 @@ def build_app(
         # scripts and workers from elsewhere, and Swagger UI shows the same document.
         docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=contract.operation_id,
+    )
+    servers = [{"url": settings.site_url(), "description": "this service"}]
+    app.openapi = lambda: contract.document(  # type: ignore[method-assign]
+        app, servers, versioning.DEPRECATIONS
     )
     docs_policy = swagger_ui(app)
     app.include_router(_api_router())
@@ -96,6 +101,7 @@ def build_app(
         pages(app)
     # Outside the error handlers: a 500 is counted as the caller saw it.
     app.add_middleware(IntakeCounterMiddleware, path=f"{API_PREFIX}/status-events")
+    app.add_middleware(versioning.DeprecationMiddleware, deprecations=versioning.DEPRECATIONS)
     # Outermost, so that refusals, 500s and CORS preflights carry the headers too.
     app.add_middleware(SecurityHeadersMiddleware, policies={"/docs": docs_policy})
     return app

@@ -22,11 +22,13 @@ from http.cookies import SimpleCookie
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import Depends, HTTPException, Request, Response, status
-from fastapi.responses import JSONResponse
+from fastapi import Depends, Request, Response, Security
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.errors import ProblemException, problem_response
 from schemas.accounts import Account, Role
+from schemas.problems import ProblemType, problem
 from service.accounts import AccountService
 
 SESSION_COOKIE = "sitzung"
@@ -46,22 +48,39 @@ async def optional_account(request: Request) -> Account | None:
     return await accounts(request).session_account(token)
 
 
-def _not_logged_in() -> HTTPException:
-    return HTTPException(status.HTTP_401_UNAUTHORIZED, "login required")
+# The two ways in, as the OpenAPI document names them (their values are read below, by the
+# functions that check them; these only declare them on the routes that take them).
+SESSION = APIKeyCookie(
+    name=SESSION_COOKIE,
+    scheme_name="session",
+    description="The session of a person's login at /login (roles abh, ki, ops, admin, reporting).",
+    auto_error=False,
+)
+API_TOKEN = HTTPBearer(
+    scheme_name="apiToken",
+    description="A back-office system's API token (made by an admin: "
+    "python -m commands.accounts token --name NAME).",
+    auto_error=False,
+)
+
+
+def _not_logged_in() -> ProblemException:
+    return ProblemException(ProblemType.UNAUTHENTICATED, "login required")
 
 
 PASSWORD_PAGE = "/konto/passwort"
 
 
-def _password_change_required() -> HTTPException:
-    return HTTPException(
-        status.HTTP_403_FORBIDDEN,
+def _password_change_required() -> ProblemException:
+    return ProblemException(
+        ProblemType.PASSWORD_CHANGE_REQUIRED,
         f"password change required: the password was reset; set a new one at {PASSWORD_PAGE}",
     )
 
 
 async def require_account(
     account: Annotated[Account | None, Depends(optional_account)],
+    _session: Annotated[str | None, Security(SESSION)],
 ) -> Account:
     """The logged-in account. A session of an account whose password was reset opens nothing
     of the API (403) until the person has set a new one on the password page."""
@@ -82,7 +101,7 @@ def require_roles(*roles: Role) -> Any:
 
     async def checked(account: CurrentAccount) -> Account:
         if account.role not in allowed:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "your role may not do this")
+            raise ProblemException(ProblemType.FORBIDDEN, "your role may not do this")
         return account
 
     return Depends(checked)
@@ -96,28 +115,32 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-async def _intake_caller(request: Request) -> Account | None:
+async def _intake_caller(
+    request: Request,
+    _token: Annotated[HTTPAuthorizationCredentials | None, Security(API_TOKEN)],
+    _session: Annotated[str | None, Security(SESSION)],
+) -> Account | None:
     """A valid API token (None: a back-office system) or a logged-in admin (the account)."""
     token = _bearer(request)
     if token is not None:
         if await accounts(request).token_is_valid(token):
             return None
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
+        raise ProblemException(
+            ProblemType.UNAUTHENTICATED,
             "invalid API token",
             headers={"WWW-Authenticate": "Bearer"},
         )
     account = await optional_account(request)
     if account is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
+        raise ProblemException(
+            ProblemType.UNAUTHENTICATED,
             "an API token or an admin login is required",
             headers={"WWW-Authenticate": "Bearer"},
         )
     if account.must_change_password:
         raise _password_change_required()
     if account.role is not Role.ADMIN:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "your role may not do this")
+        raise ProblemException(ProblemType.FORBIDDEN, "your role may not do this")
     return account
 
 
@@ -206,8 +229,9 @@ class SameOriginMiddleware:
             and not same_origin(scope)
             and not self._trusted_origin(scope)
         ):
-            response = JSONResponse(
-                {"detail": "cross-origin request refused"}, status_code=status.HTTP_403_FORBIDDEN
+            path = str(scope.get("path", ""))
+            response = problem_response(
+                problem(ProblemType.CROSS_ORIGIN, "cross-origin request refused", instance=path)
             )
             await response(scope, receive, send)
             return

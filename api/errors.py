@@ -1,19 +1,19 @@
 """How refusals and failures look on the wire: the one mapper of the service layer's error
-tree (:mod:`service.errors`) to JSON.
+tree (:mod:`service.errors`) to JSON, as problem details (RFC 9457, :mod:`schemas.problems`).
 
 A refusal of a service is answered by its class: ``NotFound`` 404, ``Forbidden`` 403,
-``Conflict`` (``CaseClosed``, ``NameTaken``) 409, ``Invalid`` 422, each with the refusal's
-message as ``detail`` (a 422 with its fields, below).
-
-Every 422 has FastAPI's shape, ``{"detail": [{"loc": [...], "msg": ..., "type": ...}]}``,
-whether pydantic refused the request or a service / workflow did, so a client needs one
-parser. ``input`` and ``ctx`` are dropped from pydantic's errors: they echo the submitted
-values, which here are personal data, back into responses (and any proxy log of them).
+``Conflict`` (``CaseClosed``, ``NameTaken``, …) 409, ``Invalid`` 422, each as a problem of its
+own ``type`` with the refusal's message as ``detail``. Every 422 is a validation problem with
+the fields at fault in ``errors`` (``loc``, ``msg``, ``type``), whether pydantic refused the
+request or a service / workflow did, so a client needs one parser. ``input`` and ``ctx`` are
+dropped from pydantic's errors: they echo the submitted values, which here are personal data,
+back into responses (and any proxy log of them). The framework's own refusals (401, 403, 404,
+405, …) are problems too (:mod:`api.wire`).
 
 A server that cannot be reached, or an update that brought no outcome in time
 (:class:`~service.availability.ServiceUnavailable`, and the database failures it stands for),
-is a 503 with ``Retry-After``: JSON here, the German page for the pages (``web.pages``, handed
-to :func:`install`). The caller repeats the same request; it is carried out at most once.
+is a 503 with ``Retry-After``: a problem here, the German page for the pages (``web.pages``,
+handed to :func:`install`). The caller repeats the same request; it is carried out at most once.
 
 Unexpected exceptions end in :class:`CatchAllMiddleware`, not in an exception handler:
 Starlette re-raises after its handler ran, so the server would log the exception text (which
@@ -30,21 +30,36 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as ASGIMessage
 
 from config.logging import get_logger
 from schemas.errors import FieldError
+from schemas.problems import (
+    DESCRIPTIONS,
+    MEDIA_TYPE,
+    FieldProblem,
+    Problem,
+    ProblemType,
+    ValidationProblem,
+    problem,
+    validation_problem,
+)
 from schemas.tasks import TaskKind
 from service.availability import DATABASE_ERRORS, database_unavailable
 from service.errors import (
+    CaseClosed,
     Conflict,
+    Damaged,
+    EventIdReused,
     Forbidden,
     Invalid,
     LoginRefused,
+    NameTaken,
     NotFound,
     Refused,
+    RulesChanged,
     ServiceUnavailable,
 )
 
@@ -58,25 +73,36 @@ _DISCRIMINATOR_ERRORS = frozenset({"union_tag_invalid", "union_tag_not_found"})
 _UNION_TAGS = frozenset(kind.value for kind in TaskKind)
 
 
-class ErrorMessage(BaseModel):
-    """A refusal that is not about a field: unknown resource (404) or a conflict (409)."""
+class ProblemException(HTTPException):
+    """A refusal of the API's own layer (a login, a role) as a problem of ``kind``."""
 
-    detail: str
+    def __init__(
+        self, kind: ProblemType, detail: str, *, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(DESCRIPTIONS[kind].status, detail, headers=headers)
+        self.kind = kind
 
 
-# For ``responses=`` in the routes, so /docs shows what else can come back.
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorMessage, "description": "Unknown"}
-}
+def _answer(kind: ProblemType, description: str) -> dict[str, Any]:
+    """A ``responses=`` entry: the answer of ``kind``, as a problem."""
+    model = ValidationProblem if kind is ProblemType.INVALID else Problem
+    return {"model": model, "description": description}
+
+
+# For ``responses=`` in the routes, so /docs shows what else can come back. The media type of
+# every problem is put right in the document (api.contract).
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _answer(ProblemType.NOT_FOUND, "Unknown")}
 CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {"model": ErrorMessage, "description": "Not possible in the current state"}
+    409: _answer(ProblemType.CONFLICT, "Not possible in the current state")
 }
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {
-        "model": ErrorMessage,
-        "description": "A server is unreachable, or no outcome came within the deadline "
-        "(CASE_UPDATE_TIMEOUT). Repeat the same request after Retry-After seconds: with the "
-        "same event id (or task and completion) it is carried out at most once.",
+        **_answer(
+            ProblemType.UNAVAILABLE,
+            "A server is unreachable, or no outcome came within the deadline "
+            "(CASE_UPDATE_TIMEOUT). Repeat the same request after Retry-After seconds: with "
+            "the same event id (or task and completion) it is carried out at most once.",
+        ),
         "headers": {
             "Retry-After": {
                 "description": "Seconds to wait before repeating the request.",
@@ -94,9 +120,19 @@ UnavailablePage = Callable[[Request, ServiceUnavailable], Awaitable[Response]]
 # Every route of the API and the codec, so the document names what a caller without a login,
 # or with the wrong role or token, gets back.
 REFUSED: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorMessage, "description": "No login (or no valid API token)"},
-    403: {"model": ErrorMessage, "description": "The role (or the token) may not do this"},
+    401: _answer(ProblemType.UNAUTHENTICATED, "No login (or no valid API token)"),
+    403: _answer(ProblemType.FORBIDDEN, "The role (or the token) may not do this"),
 }
+
+
+def problem_response(answer: Problem, *, headers: dict[str, str] | None = None) -> JSONResponse:
+    """``answer`` as ``application/problem+json``, without the members it leaves out."""
+    return JSONResponse(
+        answer.model_dump(mode="json", exclude_none=True),
+        status_code=answer.status,
+        headers=headers,
+        media_type=MEDIA_TYPE,
+    )
 
 
 def _location(request: Request, field: str) -> list[str | int]:
@@ -113,49 +149,61 @@ def _location(request: Request, field: str) -> list[str | int]:
     return ["body", *parts]
 
 
-def field_errors(request: Request, errors: list[FieldError]) -> list[dict[str, Any]]:
+def field_errors(request: Request, errors: list[FieldError]) -> list[FieldProblem]:
     return [
-        {"loc": _location(request, error.field), "msg": error.reason, "type": "value_error"}
+        FieldProblem(loc=_location(request, error.field), msg=error.reason, type="value_error")
         for error in errors
     ]
 
 
-# The status of each kind of refusal (a subclass answers as its kind).
-_STATUS: tuple[tuple[type[Refused], int], ...] = (
-    (NotFound, 404),
-    (Forbidden, 403),
-    (Conflict, 409),
-    (Invalid, 422),
-    (LoginRefused, 401),
+# The kind of problem of each kind of refusal: the first class the refusal is an instance of.
+_KINDS: tuple[tuple[type[Refused], ProblemType], ...] = (
+    (NotFound, ProblemType.NOT_FOUND),
+    (Forbidden, ProblemType.FORBIDDEN),
+    (CaseClosed, ProblemType.CASE_CLOSED),
+    (EventIdReused, ProblemType.EVENT_ID_REUSED),
+    (NameTaken, ProblemType.NAME_TAKEN),
+    (RulesChanged, ProblemType.RULES_CHANGED),
+    (Damaged, ProblemType.DAMAGED),
+    (Conflict, ProblemType.CONFLICT),
+    (Invalid, ProblemType.INVALID),
+    (LoginRefused, ProblemType.LOGIN_REFUSED),
 )
+
+
+def kind_of(error: Refused) -> ProblemType:
+    """The kind of problem a refusal of the services is answered as."""
+    for refusal, kind in _KINDS:
+        if isinstance(error, refusal):
+            return kind
+    raise TypeError(f"no problem type for {type(error).__qualname__}")
 
 
 def status_of(error: Refused) -> int:
     """The HTTP status a refusal of the services is answered with."""
-    for kind, status in _STATUS:
-        if isinstance(error, kind):
-            return status
-    raise TypeError(f"no status for {type(error).__qualname__}")
+    return DESCRIPTIONS[kind_of(error)].status
 
 
 async def refused(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Refused)
-    status = status_of(exc)
+    kind = kind_of(exc)
     # A refusal is an answer, not a failure: one info line without a traceback, naming the
     # kind and the fields at fault, never the message (it may quote what was sent).
     route = request.scope.get("route")
     log.info(
         "request refused",
         refusal=type(exc).__name__,
-        status=status,
+        status=DESCRIPTIONS[kind].status,
         method=request.method,
         route=getattr(route, "path", None),
         fields=[error.field for error in exc.fields] if isinstance(exc, Invalid) else None,
     )
     if isinstance(exc, Invalid):
         errors = exc.fields or [FieldError(field="body", reason=exc.message)]
-        return JSONResponse({"detail": field_errors(request, errors)}, status_code=422)
-    return JSONResponse({"detail": exc.message}, status_code=status)
+        return problem_response(
+            validation_problem(field_errors(request, errors), instance=request.url.path)
+        )
+    return problem_response(problem(kind, exc.message, instance=request.url.path))
 
 
 def retry_after(request: Request) -> str:
@@ -165,9 +213,12 @@ def retry_after(request: Request) -> str:
 
 def unavailable_json(request: Request, exc: ServiceUnavailable) -> JSONResponse:
     seconds = retry_after(request)
-    return JSONResponse(
-        {"detail": f"{exc.message}; repeat the same request after {seconds} s"},
-        status_code=503,
+    return problem_response(
+        problem(
+            ProblemType.UNAVAILABLE,
+            f"{exc.message}; repeat the same request after {seconds} s",
+            instance=request.url.path,
+        ),
         headers={"Retry-After": seconds},
     )
 
@@ -194,7 +245,7 @@ def _unavailable_handler(
     return handle
 
 
-def _without_input(error: Any) -> dict[str, Any]:
+def _without_input(error: Any) -> FieldProblem:
     loc = list(error["loc"])
     if len(loc) > 2 and loc[0] == "body" and loc[1] in _UNION_TAGS:
         del loc[1]
@@ -202,13 +253,13 @@ def _without_input(error: Any) -> dict[str, Any]:
         discriminator = str(error.get("ctx", {}).get("discriminator", "")).strip("'")
         if discriminator:
             loc.append(discriminator)
-    return {"loc": loc, "msg": error["msg"], "type": error["type"]}
+    return FieldProblem(loc=loc, msg=error["msg"], type=error["type"])
 
 
 async def request_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    detail = [_without_input(error) for error in exc.errors()]
-    return JSONResponse({"detail": detail}, status_code=422)
+    errors = [_without_input(error) for error in exc.errors()]
+    return problem_response(validation_problem(errors, instance=request.url.path))
 
 
 def _where(exc: BaseException) -> str:
@@ -250,7 +301,14 @@ class CatchAllMiddleware:
             )
             if started:  # too late for a response; the server closes the connection
                 return
-            response = JSONResponse({"detail": "internal server error"}, status_code=500)
+            path = scope.get("path")
+            response = problem_response(
+                problem(
+                    ProblemType.INTERNAL,
+                    "internal server error",
+                    instance=path if isinstance(path, str) else None,
+                )
+            )
             await response(scope, receive, send)
 
 

@@ -358,12 +358,16 @@ class Settings(BaseSettings):
             return self.smtp_port
         return 465 if self.smtp_tls else 587 if self.smtp_starttls else 25
 
+    def site_url(self) -> str:
+        """Where people and systems reach the service: CASE_PUBLIC_URL, else this API."""
+        return self.public_url or f"http://{self.api_host}:{self.api_port}"
+
     def notice_delivery(self) -> NoticeDelivery:
         """How notices are mailed: the CASE_NOTICE_* variables and CASE_PUBLIC_URL."""
         return NoticeDelivery(
             mode=self.notice_mails,
             queue_addresses=self.notice_queue_addresses,
-            public_url=self.public_url or f"http://{self.api_host}:{self.api_port}",
+            public_url=self.site_url(),
             digest_hour=self.notice_digest_hour,
             interval=self.notice_interval,
         )

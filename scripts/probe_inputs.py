@@ -57,8 +57,8 @@ def _where(response: httpx.Response) -> str:
     if response.status_code != 422:
         return ""
     try:
-        detail = response.json()["detail"]
-        return " ".join(".".join(str(p) for p in error["loc"]) for error in detail)
+        errors = response.json()["errors"]
+        return " ".join(".".join(str(p) for p in error["loc"]) for error in errors)
     except (ValueError, KeyError, TypeError):
         return "?"
 

@@ -108,15 +108,17 @@ def read_events_file(path: Path) -> list[ParsedEvent]:
 
 
 def problems_of_response(response: httpx.Response) -> tuple[FieldProblem, ...]:
-    """The API's refusal as field problems: a 422 list, or a 404/409 message."""
+    """The API's refusal (a problem, RFC 9457) as field problems: a 422's fields, or the
+    detail of any other."""
     try:
-        detail = response.json()["detail"]
-    except (ValueError, KeyError, TypeError):
+        answer = response.json()
+        errors, detail = answer.get("errors"), answer["detail"]
+    except (ValueError, KeyError, TypeError, AttributeError):
         return (FieldProblem("", f"HTTP {response.status_code}"),)
-    if isinstance(detail, str):
-        return (FieldProblem("", detail),)
+    if not isinstance(errors, list):
+        return (FieldProblem("", str(detail)),)
     problems = []
-    for item in detail:
+    for item in errors:
         loc = [str(part) for part in item.get("loc", [])]
         if loc and loc[0] in ("body", "path", "query"):
             loc = loc[1:]

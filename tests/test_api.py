@@ -78,7 +78,7 @@ def opening(case_id: str, n: int = 1, *, town: str = "Unna") -> dict[str, Any]:
 
 def locs(response: httpx.Response) -> list[list[Any]]:
     assert response.status_code == 422, response.text
-    return [error["loc"] for error in response.json()["detail"]]
+    return [error["loc"] for error in response.json()["errors"]]
 
 
 @asynccontextmanager
@@ -362,7 +362,7 @@ async def test_a_new_case_without_a_person_is_refused_and_nothing_starts(
 async def test_a_town_outside_the_jurisdiction_is_refused(http: httpx.AsyncClient) -> None:
     response = await http.post(f"{V1}/status-events", json=opening(new_case_id(), town="Lünen"))
     assert locs(response) == [["body", "person", "address", "town"]]
-    assert "Lünen" not in response.json()["detail"][0]["msg"]
+    assert "Lünen" not in response.json()["errors"][0]["msg"]
 
 
 async def test_a_status_that_cannot_open_a_case_is_refused(http: httpx.AsyncClient) -> None:
@@ -401,7 +401,7 @@ async def test_invalid_events_name_the_field_and_never_echo_it(
         del body["effective_date"]
     response = await http.post(f"{V1}/status-events", json=body)
     assert locs(response) == [loc]
-    assert set(response.json()["detail"][0]) == {"loc", "msg", "type"}
+    assert set(response.json()["errors"][0]) == {"loc", "msg", "type"}
     for value in ("Irak", "Mustermann", "someday", "blue"):
         assert value not in response.text
 
@@ -413,14 +413,14 @@ async def test_malformed_json_is_refused_with_a_422(http: httpx.AsyncClient) -> 
         headers={"content-type": "application/json"},
     )
     assert response.status_code == 422
-    [error] = response.json()["detail"]
+    [error] = response.json()["errors"]
     assert error["loc"][0] == "body" and error["type"] == "json_invalid"
 
 
 async def test_an_unknown_case_is_404_and_a_bad_case_id_422(http: httpx.AsyncClient) -> None:
     response = await http.get(f"{V1}/cases/{new_case_id()}")
     assert response.status_code == 404
-    assert response.json() == {"detail": "unknown case"}
+    assert response.json()["detail"] == "unknown case"
     assert locs(await http.get(f"{V1}/cases/not%20an%20id")) == [["path", "case_id"]]
 
 
@@ -435,7 +435,8 @@ async def test_an_event_for_a_closed_case_is_refused_but_its_own_event_is_a_dupl
 
     later = await http.post(f"{V1}/status-events", json=event(case_id, 3, status="geduldet"))
     assert later.status_code == 409
-    assert later.json() == {"detail": "the case is closed"}
+    assert later.json()["detail"] == "the case is closed"
+    assert later.json()["type"] == "/problems/case-closed"
 
     again = await http.post(f"{V1}/status-events", json=closing)
     assert again.status_code == 202
@@ -450,7 +451,7 @@ async def test_an_erased_case_does_not_come_back(
     await pool.execute("UPDATE cases SET erased_at = now() WHERE case_id = $1", case_id)
     back = await http.post(f"{V1}/status-events", json=opening(case_id, 3))
     assert back.status_code == 409
-    assert back.json() == {"detail": "the case is closed and erased; open it under a new case id"}
+    assert back.json()["detail"] == "the case is closed and erased; open it under a new case id"
 
 
 async def test_a_new_obligation_brings_a_closed_case_back_with_its_history(
@@ -523,7 +524,7 @@ async def test_only_routes_in_force_on_the_day_can_have_been_explained(
     body = {**conversation(), "routes_discussed": ["§25b AufenthG", "§104c AufenthG"]}
     response = await complete(http, task_id, body)
     assert response.status_code == 422, response.text
-    [error] = response.json()["detail"]
+    [error] = response.json()["errors"]
     assert error["loc"] == ["body", "routes_discussed"]
     assert error["msg"] == f"§104c AufenthG is not in force on {today().isoformat()}"
     assert labels.reason("routes_discussed", error["msg"]).startswith("§104c AufenthG galt am ")
@@ -540,7 +541,8 @@ async def test_completing_a_task_twice_is_a_conflict(
     other = conversation(held_on=today() - timedelta(days=1))
     again = await complete(http, task_id, other)
     assert again.status_code == 409
-    assert again.json() == {"detail": "the task is already completed"}
+    assert again.json()["detail"] == "the task is already completed"
+    assert again.json()["type"] == "/problems/conflict"
     # The very same completion again is a repeat (after a 503, a second click): it answers
     # as the first did, and the case moves on once.
     repeated = await complete(http, task_id, conversation())
@@ -580,7 +582,7 @@ async def test_twenty_parallel_completions_of_one_task_complete_it_once(
 async def test_an_unknown_task_is_404_and_a_bad_task_id_422(http: httpx.AsyncClient) -> None:
     response = await complete(http, str(uuid.uuid4()), conversation())
     assert response.status_code == 404
-    assert response.json() == {"detail": "unknown task"}
+    assert response.json()["detail"] == "unknown task"
     assert locs(await complete(http, "no-such-task", conversation())) == [["path", "task_id"]]
 
 
@@ -601,7 +603,7 @@ async def test_a_conversation_in_the_future_is_refused(http: httpx.AsyncClient) 
     task_id = await the_task(http, case_id, "abh", "information_conversation")
     response = await complete(http, task_id, conversation(today() + timedelta(days=3)))
     assert locs(response) == [["body", "held_on"]]
-    assert response.json()["detail"][0]["msg"] == "must not be in the future"
+    assert response.json()["errors"][0]["msg"] == "must not be in the future"
 
 
 async def test_a_conversation_record_says_how_it_was_held(
@@ -618,7 +620,7 @@ async def test_a_conversation_record_says_how_it_was_held(
     # Required by the workflow (the model has defaults, for records made before it was asked).
     response = await complete(http, task_id, without("language"))
     assert locs(response) == [["body", "language"]]
-    assert response.json()["detail"][0]["msg"] == "required"
+    assert response.json()["errors"][0]["msg"] == "required"
     everything = await complete(http, task_id, without(*HELD))
     assert locs(everything) == [
         ["body", n] for n in ("language", "participants", "record_copy")
@@ -626,7 +628,7 @@ async def test_a_conversation_record_says_how_it_was_held(
     # The case has a departure deadline ahead: the letter comes with the record.
     letter = await complete(http, task_id, without("departure_letter"))
     assert locs(letter) == [["body", "departure_letter"]]
-    assert letter.json()["detail"][0]["msg"].startswith("required: a departure letter is issued")
+    assert letter.json()["errors"][0]["msg"].startswith("required: a departure letter is issued")
 
     # Cross-field rules of the model, each at its field.
     cases: list[tuple[str, str, dict[str, Any]]] = [
@@ -652,7 +654,7 @@ async def test_a_conversation_record_says_how_it_was_held(
         ),
     ]
     for field, reason, change in cases:
-        [error] = (await complete(http, task_id, {**conversation(), **change})).json()["detail"]
+        [error] = (await complete(http, task_id, {**conversation(), **change})).json()["errors"]
         assert error["loc"] == ["body", field], (reason, error)
         assert error["msg"] == f"Value error, {reason}"
         assert not labels.reason(field, error["msg"]).startswith(("Value", "must", "no ", "the "))
@@ -687,7 +689,7 @@ async def test_without_a_departure_deadline_ahead_no_letter_is_recorded(
     task_id = await the_task(http, case_id, "abh", "information_conversation")
     response = await complete(http, task_id, conversation())
     assert locs(response) == [["body", "departure_letter"]]
-    assert response.json()["detail"][0]["msg"].startswith("only when a departure letter")
+    assert response.json()["errors"][0]["msg"].startswith("only when a departure letter")
     no_letter = {**conversation(), "departure_letter": None}
     assert (await complete(http, task_id, no_letter)).status_code == 200
 
@@ -724,7 +726,7 @@ async def test_the_ki_chooses_a_partner_who_speaks_the_persons_language(
     contact = {"kind": "ki_contact", "contacted_on": str(today())}
     response = await complete(ki, task_id, {**contact, "partner_id": german_only})
     assert locs(response) == [["body", "partner_id"]]
-    assert "DRK Migrationsdienst Kamen" in response.json()["detail"][0]["msg"]
+    assert "DRK Migrationsdienst Kamen" in response.json()["errors"][0]["msg"]
     no_partner = await complete(ki, task_id, {**contact, "result": "declined", "partner_id": 1})
     assert locs(no_partner) == [["body", "partner_id"]]  # declined: nobody to pass it to
     speaking = await partner_in(ki, "Kamen")
@@ -954,7 +956,14 @@ async def test_an_unexpected_error_is_a_500_that_tells_nothing(
     app.add_api_route("/boom", boom)
     response = await http.get("/boom")
     assert response.status_code == 500
-    assert response.json() == {"detail": "internal server error"}
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json() == {
+        "type": "/problems/internal",
+        "title": "Internal server error",
+        "status": 500,
+        "detail": "internal server error",
+        "instance": "/boom",
+    }
     captured = capsys.readouterr()
     assert "RuntimeError" in captured.out + captured.err
     assert "Testnachname" not in captured.out + captured.err

@@ -516,11 +516,11 @@ async def test_a_refused_mail_becomes_a_handover_task_completed_through_the_api(
             f"{V1}/tasks/{task_id}/complete", json={"kind": "flyer_handover", **body}
         )
         assert refused.status_code == 422, refused.text
-        assert [error["loc"][-1] for error in refused.json()["detail"]] == [field]
+        assert [error["loc"][-1] for error in refused.json()["errors"]] == [field]
     wrong_kind = await backoffice.post(
         f"{V1}/tasks/{task_id}/complete", json={"kind": "follow_up", "reached": True}
     )
-    assert [e["loc"][-1] for e in wrong_kind.json()["detail"]] == ["kind"]
+    assert [e["loc"][-1] for e in wrong_kind.json()["errors"]] == ["kind"]
 
     done = await backoffice.post(
         f"{V1}/tasks/{task_id}/complete",
@@ -603,7 +603,7 @@ async def test_the_intake_needs_a_person_in_one_of_the_ten_towns(
         )
         return
     assert response.status_code == 422, response.text
-    assert [error["loc"] for error in response.json()["detail"]] == [loc]
+    assert [error["loc"] for error in response.json()["errors"]] == [loc]
     assert "Dortmund" not in response.text
     assert await pool.fetchval("SELECT count(*) FROM arrivals") == 0
     from temporalio.service import RPCError, RPCStatusCode

@@ -73,7 +73,7 @@ async def upload(
 def refused_at(response: httpx.Response, field: str) -> str:
     assert response.status_code == 422, response.text
     where = ["body"] if field == "body" else ["body", field]
-    found = [e for e in response.json()["detail"] if e["loc"] == where]
+    found = [e for e in response.json()["errors"] if e["loc"] == where]
     assert found, response.text
     message: str = found[0]["msg"]
     return message
@@ -297,7 +297,11 @@ async def test_the_ki_attaches_to_a_disclosed_case_and_sees_only_its_own(
         await ki.get(f"{V1}/cases/{hidden}/attachments/{abh_file.json()['attachment_id']}"),
         await upload(ki, hidden, pdf("ki")),
     ):
-        assert (response.status_code, response.json()) == (404, {"detail": "unknown case"})
+        assert (response.status_code, response.json()["type"], response.json()["detail"]) == (
+            404,
+            "/problems/not-found",
+            "unknown case",
+        )
     assert unknown.status_code == 404
 
     case_id = await to_follow_up(http, ki)

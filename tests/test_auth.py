@@ -299,7 +299,9 @@ async def test_the_ki_cannot_find_a_case_without_consent_by_guessing_its_id(
     unknown = await ki.get(f"{V1}/cases/{new_case_id()}")
     case_id = await open_case(http)
     guessed = await ki.get(f"{V1}/cases/{case_id}")
-    assert (guessed.status_code, guessed.json()) == (unknown.status_code, unknown.json())
+    # The same answer, but for the path each asked for.
+    assert guessed.status_code == unknown.status_code
+    assert {**guessed.json(), "instance": None} == {**unknown.json(), "instance": None}
     assert guessed.status_code == 404
     assert guessed.headers == unknown.headers
 
@@ -315,7 +317,7 @@ async def test_the_ki_reads_a_case_disclosed_to_it_until_consent_is_withdrawn(
     assert withdrawn.status_code == 200, withdrawn.text
     after = await ki.get(f"{V1}/cases/{case_id}")
     assert after.status_code == 404
-    assert after.json() == {"detail": "unknown case"}
+    assert after.json()["detail"] == "unknown case"
 
 
 async def test_reading_a_case_is_logged_and_only_admins_read_the_log(
@@ -347,7 +349,7 @@ async def test_a_cross_origin_post_with_the_session_cookie_is_refused(app: FastA
     async with http_client(app, session=session) as http:
         evil = await http.post(url, json=body, headers={"origin": "https://evil.example"})
         assert evil.status_code == 403
-        assert evil.json() == {"detail": "cross-origin request refused"}
+        assert evil.json()["detail"] == "cross-origin request refused"
         other_port = await http.post(url, json=body, headers={"origin": "http://test:8080"})
         assert other_port.status_code == 403
         null = await http.post(url, json=body, headers={"origin": "null"})

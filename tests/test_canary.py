@@ -309,7 +309,7 @@ async def run_through_every_stage(
     )  # fmt: skip
     # The household's child is a minor: the measure would run into the night.
     assert response.status_code == 422, response.text
-    assert [e["loc"][-1] for e in response.json()["detail"]] == ["enforcement_at"] * 2
+    assert [e["loc"][-1] for e in response.json()["errors"]] == ["enforcement_at"] * 2
     response = await complete(
         abh,
         escalation,
@@ -317,7 +317,7 @@ async def run_through_every_stage(
          "enforcement_at": tomorrow_ten.isoformat()},
     )  # fmt: skip
     assert response.status_code == 422, response.text
-    assert [e["loc"][-1] for e in response.json()["detail"]] == ["enforcement_until"]
+    assert [e["loc"][-1] for e in response.json()["errors"]] == ["enforcement_until"]
     response = await complete(
         abh,
         await task_of(abh, case_id, "abh", "escalation"),

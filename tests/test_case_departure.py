@@ -189,9 +189,9 @@ async def test_the_api_records_a_departure_for_the_abh(site: Site) -> None:
         future = {**transfer, "crossed_on": (today() + timedelta(days=1)).isoformat()}
         refused = await abh.post(url, json=future)
         assert refused.status_code == 422
-        assert [e["loc"] for e in refused.json()["detail"]] == [["body", "crossed_on"]]
+        assert [e["loc"] for e in refused.json()["errors"]] == [["body", "crossed_on"]]
         no_place = await abh.post(url, json={**transfer, "proof": "grenzuebertrittsbescheinigung"})
-        assert [e["loc"] for e in no_place.json()["detail"]] == [["body", "place"]]
+        assert [e["loc"] for e in no_place.json()["errors"]] == [["body", "place"]]
         unknown = await abh.post("/api/v1/cases/GIBT-ES-NICHT/departure", json=transfer)
         assert unknown.status_code == 404
 

@@ -101,7 +101,7 @@ async def test_the_abh_finds_cases_by_reference_name_birth_date_and_town(
         ):
             refused = await abh.get(f"{V1}/cases", params=params)
             assert refused.status_code == 422, refused.text
-            assert [e["loc"][-1] for e in refused.json()["detail"]] == [field]
+            assert [e["loc"][-1] for e in refused.json()["errors"]] == [field]
 
 
 async def test_the_list_pages_through_every_case_once_in_order(
@@ -138,7 +138,7 @@ async def test_the_list_pages_through_every_case_once_in_order(
             f"{V1}/cases", params={"sort": "town", "cursor": first["next_cursor"]}
         )
         assert mixed.status_code == 422
-        assert [e["loc"][-1] for e in mixed.json()["detail"]] == ["cursor"]
+        assert [e["loc"][-1] for e in mixed.json()["errors"]] == ["cursor"]
 
 
 async def test_the_ki_finds_only_cases_disclosed_to_it(

@@ -94,7 +94,7 @@ async def test_an_enforcement_sees_the_minor_of_another_members_case(
         escalation = await escalate(abh, parent)
         refused = await complete(abh, escalation, evening_enforcement())
         assert refused.status_code == 422, refused.text
-        reasons = {(e["loc"][-1], e["msg"]) for e in refused.json()["detail"]}
+        reasons = {(e["loc"][-1], e["msg"]) for e in refused.json()["errors"]}
         assert any(
             field == "enforcement_at" and "Minderjährigen zur Nachtzeit" in message
             for field, message in reasons

@@ -689,7 +689,7 @@ async def test_a_nul_in_a_name_is_refused_at_once_and_starts_nothing(
     response = await _answer(http.post(f"{V1}/status-events", json=body))
     assert time.monotonic() - started < PATIENCE
     assert response.status_code == 422
-    assert response.json()["detail"] == [
+    assert response.json()["errors"] == [
         {
             "loc": ["body", "person", "given_name"],
             "msg": "must not contain U+0000 (a control character)",
@@ -706,8 +706,8 @@ async def test_a_nul_in_a_name_is_refused_at_once_and_starts_nothing(
         http.post(f"{V1}/status-events", content=raw, headers={"content-type": "application/json"})
     )
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["body", "person", "given_name"]
-    assert "U+D800" in response.json()["detail"][0]["msg"]
+    assert response.json()["errors"][0]["loc"] == ["body", "person", "given_name"]
+    assert "U+D800" in response.json()["errors"][0]["msg"]
 
 
 async def test_a_refused_supporter_leaves_the_case_taking_events(http: httpx.AsyncClient) -> None:
@@ -715,7 +715,7 @@ async def test_a_refused_supporter_leaves_the_case_taking_events(http: httpx.Asy
     report = {"name": NUL, "contact": "0170 1", "is_representative": False}
     response = await _answer(http.post(f"{V1}/cases/{case_id}/supporters", json=report))
     assert response.status_code == 422
-    assert [e["loc"] for e in response.json()["detail"]] == [["body", "name"]]
+    assert [e["loc"] for e in response.json()["errors"]] == [["body", "name"]]
     later = await _answer(
         http.post(f"{V1}/status-events", json=event(case_id, 2, status="geduldet"))
     )
@@ -733,7 +733,7 @@ async def test_ids_beyond_the_int4_column_are_refused_not_a_500(
         for wrong in (BEYOND, 0, -1):
             response = await http.get(f"{V1}/{path}/{wrong}")
             assert response.status_code == 422, (path, wrong, response.status_code)
-            assert response.json()["detail"][0]["loc"] == ["path", f"{path[:-1]}_id"]
+            assert response.json()["errors"][0]["loc"] == ["path", f"{path[:-1]}_id"]
         assert (await http.get(f"{V1}/{path}/{INT4_MAX}")).status_code == 404
         assert (await admin.delete(f"{V1}/{path}/{BEYOND}")).status_code == 422
     response = await admin.put(f"{V1}/partners/{BEYOND}", json=partner)
@@ -743,13 +743,13 @@ async def test_ids_beyond_the_int4_column_are_refused_not_a_500(
         json={"kind": "ki_contact", "partner_id": BEYOND, "contacted_on": today().isoformat()},
     )
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["body", "partner_id"]
+    assert response.json()["errors"][0]["loc"] == ["body", "partner_id"]
     response = await http.get(f"{V1}/partners", params={"town": "Un\u0000na"})
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["query", "town"]
+    assert response.json()["errors"][0]["loc"] == ["query", "town"]
     response = await admin.post(f"{V1}/partners", json={**partner, "name": NUL})
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["body", "name"]
+    assert response.json()["errors"][0]["loc"] == ["body", "name"]
 
 
 def _schema(parameter: dict[str, Any]) -> dict[str, Any]:
@@ -810,7 +810,7 @@ async def test_every_parameter_of_the_api_refuses_what_no_column_holds(
                             break
                     where = [parameter["in"], parameter["name"]]
                     assert response.status_code == 422, (method, path, where, response.text)
-                    assert where in [e["loc"] for e in response.json()["detail"]], response.text
+                    assert where in [e["loc"] for e in response.json()["errors"]], response.text
                     checked += 1
     assert checked >= 15
 

@@ -55,7 +55,7 @@ def with_children(body: dict[str, Any], *born: date) -> dict[str, Any]:
 
 def refusal(response: httpx.Response) -> tuple[list[Any], str]:
     """The one field a 422 names, and why; in the shape every 422 has."""
-    [error] = response.json()["detail"]
+    [error] = response.json()["errors"]
     assert set(error) == {"loc", "msg", "type"} and error["type"] == "value_error"
     return error["loc"], error["msg"]
 
@@ -295,9 +295,10 @@ async def test_the_same_event_id_with_other_content_is_a_conflict_naming_it(
     other = {**first, "departure_deadline": str(today() + timedelta(days=120))}
     conflict = await http.post(f"{V1}/status-events", json=other)
     assert conflict.status_code == 409, conflict.text
-    assert conflict.json() == {
-        "detail": f"event_id {first['event_id']} was sent before with other content"
-    }
+    assert conflict.json()["type"] == "/problems/event-id-reused"
+    assert conflict.json()["detail"] == (
+        f"event_id {first['event_id']} was sent before with other content"
+    )
     # ... and for another case too (it used to be taken in there, and not recorded).
     elsewhere = {**opening(new_case_id()), "event_id": first["event_id"]}
     assert (await http.post(f"{V1}/status-events", json=elsewhere)).status_code == 409

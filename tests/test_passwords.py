@@ -513,7 +513,7 @@ async def test_a_reset_admin_session_opens_not_even_the_status_intake(site: Site
             headers={"cookie": f"sitzung={session}"},
         )  # fmt: skip
     assert response.status_code == 403
-    assert response.json() == {
-        "detail": "password change required: the password was reset; "
-        "set a new one at /konto/passwort"
-    }
+    assert response.json()["type"] == "/problems/password-change-required"
+    assert response.json()["detail"] == (
+        "password change required: the password was reset; set a new one at /konto/passwort"
+    )

@@ -319,7 +319,7 @@ async def test_the_codec_endpoint_decodes_for_the_abh_only_and_logs_it(
             elsewhere = await abh.post(f"{V1}/cases/UI-1/consent-withdrawal", json={},
                                        headers={"origin": UI_ORIGIN})  # fmt: skip
             assert elsewhere.status_code == 403
-            assert elsewhere.json() == {"detail": "cross-origin request refused"}
+            assert elsewhere.json()["detail"] == "cross-origin request refused"
             assert ORIGIN != UI_ORIGIN
 
             # After crypto-shredding the UI gets the erased marker, not an error.

@@ -248,9 +248,9 @@ async def test_bad_or_reversed_dates_are_422_naming_the_field(admin: httpx.Async
     for params, loc in cases:
         response = await admin.get(url, params=params)
         assert response.status_code == 422, (params, response.text)
-        assert [error["loc"] for error in response.json()["detail"]] == [loc], params
+        assert [error["loc"] for error in response.json()["errors"]] == [loc], params
     reversed_ = await admin.get(url, params={"from": "2026-03-02", "to": "2026-03-01"})
-    assert reversed_.json()["detail"][0]["msg"] == "must not be before from"
+    assert reversed_.json()["errors"][0]["msg"] == "must not be before from"
     # The ends of the calendar are answered, not a 500.
     widest = await admin.get(url, params={"from": "0001-01-01", "to": "9999-12-31"})
     assert widest.status_code == 200, widest.text
@@ -361,7 +361,11 @@ async def test_an_unknown_case_has_no_report_and_leaves_no_access(
     http: httpx.AsyncClient, admin: httpx.AsyncClient, pool: asyncpg.Pool
 ) -> None:
     unknown = await http.get(f"{V1}/cases/{new_case_id()}/access-report")
-    assert (unknown.status_code, unknown.json()) == (404, {"detail": "unknown case"})
+    assert (unknown.status_code, unknown.json()["type"], unknown.json()["detail"]) == (
+        404,
+        "/problems/not-found",
+        "unknown case",
+    )
     assert (await admin.get(f"{V1}/cases/{new_case_id()}/access-report")).status_code == 404
     assert (await http.get(f"{V1}/cases/not%20a%20case/access-report")).status_code == 422
     assert await pool.fetchval("SELECT count(*) FROM access_log") == 0

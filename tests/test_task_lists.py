@@ -63,7 +63,7 @@ async def test_the_api_pages_through_the_open_tasks_and_says_when_more_follow(
         assert [task["task_id"] for task in everything] == expected
         refused = await abh.get(f"{V1}/tasks", params={"cursor": "nicht-von-hier"})
         assert refused.status_code == 422
-        assert [e["loc"] for e in refused.json()["detail"]] == [["query", "cursor"]]
+        assert [e["loc"] for e in refused.json()["errors"]] == [["query", "cursor"]]
         too_many = await abh.get(f"{V1}/tasks", params={"limit": 501})
         assert too_many.status_code == 422
 

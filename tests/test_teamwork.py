@@ -293,10 +293,10 @@ async def test_the_api_reassigns_for_a_lead_and_names_what_it_refuses(
             url, json={"task_ids": [tasks[0], str(uuid.uuid4())], "assignee": member.account_id}
         )
         assert unknown.status_code == 422
-        assert [e["loc"] for e in unknown.json()["detail"]] == [["body", "task_ids", 1]]
+        assert [e["loc"] for e in unknown.json()["errors"]] == [["body", "task_ids", 1]]
         wrong = await http.post(url, json={"task_ids": tasks, "assignee": ki.account_id})
         assert wrong.status_code == 422
-        assert [e["loc"] for e in wrong.json()["detail"]] == [["body", "assignee"]]
+        assert [e["loc"] for e in wrong.json()["errors"]] == [["body", "assignee"]]
         missing = await http.post(url, json={"task_ids": tasks})
         assert missing.status_code == 422  # releasing says so: "assignee": null
         assert await assignees(pool, tasks) == [None, None, None]
@@ -341,7 +341,7 @@ async def test_the_api_claims_releases_hands_over_and_deputises_as_the_task_page
         assert deputy.json() == {"task_id": task, "assigned_to": ben.account_id}
         wrong = await b.post(f"{url}/hand-over", json={"assignee": ki.account_id, "comment": "x"})
         assert wrong.status_code == 422
-        assert [e["loc"] for e in wrong.json()["detail"]] == [["body", "assignee"]]
+        assert [e["loc"] for e in wrong.json()["errors"]] == [["body", "assignee"]]
         no_comment = await b.post(f"{url}/hand-over", json={"assignee": anna.account_id})
         assert no_comment.status_code == 422
         back = await b.post(

@@ -30,9 +30,9 @@ from web.common import (
     redirect,
     render,
 )
-from web.routes import admin, cases, inbox, login, operations, reports, tasks
+from web.routes import admin, cases, inbox, login, operations, problems, reports, tasks
 
-AREAS = (login, inbox, tasks, cases, operations, admin, reports)
+AREAS = (login, inbox, tasks, cases, operations, admin, reports, problems)
 router = APIRouter(include_in_schema=False)
 for area in AREAS:
     router.include_router(area.router)

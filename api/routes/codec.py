@@ -23,7 +23,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payloads
 
 from api.deps import Caseworker, Codec
-from api.errors import REFUSED, ErrorMessage
+from api.errors import REFUSED
+from schemas.problems import ValidationProblem
 from service.errors import Invalid
 
 PATH_PREFIX = "/codec/"
@@ -32,7 +33,7 @@ router = APIRouter(
     tags=["codec"],
     responses={
         **REFUSED,
-        422: {"model": ErrorMessage, "description": "Not a Payloads message, or not ours"},
+        422: {"model": ValidationProblem, "description": "Not a Payloads message, or not ours"},
     },
 )
 
@@ -56,7 +57,6 @@ async def decode(request: Request, reader: Caseworker, codec: Codec) -> dict[str
     try:
         decoded = await codec.decode(reader, message.payloads, "temporal-ui: decode")
     except Invalid as refused:
-        # The codec protocol's refusal is a plain detail, not the API's list of fields.
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, refused.message) from None
     return _answer(decoded)
 

@@ -18,6 +18,7 @@ from api.errors import CONFLICT, NOT_FOUND
 from schemas.file_names import flyer_file_name
 from schemas.flyers import IssuedFlyer
 from schemas.inputs import Line
+from schemas.problems import ValidationProblem
 from service.flyers import FlyerFile, resolve_town
 
 router = APIRouter(tags=["flyers"])
@@ -26,7 +27,7 @@ _PDF: dict[int | str, dict[str, Any]] = {
     200: {"content": {"application/pdf": {}}, "description": "The flyer as PDF"}
 }
 _UNKNOWN_TOWN: dict[int | str, dict[str, Any]] = {
-    422: {"description": "Unknown town or malformed language"}
+    422: {"model": ValidationProblem, "description": "Unknown town or malformed language"}
 }
 
 

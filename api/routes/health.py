@@ -10,28 +10,41 @@ why one failed. ``/metrics`` carries numbers only (no ids, no personal data); wi
 from __future__ import annotations
 
 import hmac
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Request, Response, Security, status
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.deps import Health, Metrics
-from api.errors import ErrorMessage
+from api.errors import problem_response
 from config.settings import Settings
 from schemas.health import Alive, Readiness
+from schemas.problems import Problem, ProblemType, problem
 from service.metrics import CONTENT_TYPE
 
 router = APIRouter(tags=["health"])
+# The probes take no login (a load balancer asks them); the document says so.
+_OPEN: dict[str, object] = {"security": []}
+METRICS_TOKEN = HTTPBearer(
+    scheme_name="metricsToken",
+    description="CASE_METRICS_TOKEN, when it is set; without it /metrics is open.",
+    auto_error=False,
+)
 
 PATHS = ("/healthz", "/readyz", "/metrics")
 
 
-@router.get("/healthz", summary="Alive: the process answers (nothing else is asked)")
+@router.get(
+    "/healthz", openapi_extra=_OPEN, summary="Alive: the process answers (nothing else is asked)"
+)
 async def healthz() -> Alive:
     return Alive()
 
 
 @router.get(
     "/readyz",
+    openapi_extra=_OPEN,
     summary="Ready: database, Temporal, schema and key ring (and the worker, on a worker)",
     response_model=Readiness,
     responses={503: {"model": Readiness, "description": "A check failed; each says why."}},
@@ -58,6 +71,8 @@ def _token_accepted(request: Request) -> bool:
 
 @router.get(
     "/metrics",
+    # The token is asked for only when one is set: either way in.
+    openapi_extra={"security": [{"metricsToken": []}, {}]},
     summary="Prometheus figures of this process (text format)",
     response_class=Response,
     responses={
@@ -66,16 +81,19 @@ def _token_accepted(request: Request) -> bool:
             "description": "Prometheus' text exposition format (version 0.0.4).",
         },
         401: {
-            "model": ErrorMessage,
+            "model": Problem,
             "description": "CASE_METRICS_TOKEN is set and the bearer token is not it.",
         },
     },
 )
-async def metrics(request: Request, figures: Metrics) -> Response:
+async def metrics(
+    request: Request,
+    figures: Metrics,
+    _token: Annotated[HTTPAuthorizationCredentials | None, Security(METRICS_TOKEN)],
+) -> Response:
     if not _token_accepted(request):
-        return JSONResponse(
-            {"detail": "metrics token required"},
-            status_code=status.HTTP_401_UNAUTHORIZED,
+        return problem_response(
+            problem(ProblemType.UNAUTHENTICATED, "metrics token required", instance="/metrics"),
             headers={"www-authenticate": "Bearer"},
         )
     return Response(await figures.exposition(), media_type=CONTENT_TYPE)

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Body, Query, Request, Response
 
 from api.deps import Cases, Inbox, TaskIdPath, TaskWorker
-from api.errors import CONFLICT, NOT_FOUND, UNAVAILABLE
+from api.errors import CONFLICT, NOT_FOUND, UNAVAILABLE, ProblemException
 from schemas.accounts import Account
 from schemas.events import CaseId
 from schemas.paging import CURSOR_MAX
+from schemas.problems import ProblemType
 from schemas.reassignment import (
     Deputising,
     HandOver,
@@ -51,7 +52,7 @@ async def list_tasks(
     (``rel="next"``, RFC 8288) and ``X-Has-More`` is ``true``."""
     mine = own_queue(worker)
     if queue is not None and queue != mine:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "this is not your role's inbox")
+        raise ProblemException(ProblemType.FORBIDDEN, "this is not your role's inbox")
     page = await inbox.open_tasks(worker, case_id=case_id, limit=limit, cursor=cursor)
     response.headers["X-Has-More"] = "true" if page.next_cursor else "false"
     if page.next_cursor is not None:
