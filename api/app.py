@@ -31,6 +31,7 @@ from api.routes import (
     offers,
     operations,
     partners,
+    reported,
     reports,
     retention,
     tasks,
@@ -124,6 +125,7 @@ def _api_router() -> APIRouter:
         retention,
         operations,
         reports,
+        reported,
     ):
         api.include_router(module.router)
     return api

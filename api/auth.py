@@ -27,7 +27,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import ProblemException, problem_response
-from schemas.accounts import Account, Role
+from schemas.accounts import Account, BackOffice, Role
 from schemas.problems import ProblemType, problem
 from service.accounts import AccountService
 
@@ -115,21 +115,24 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
+def _invalid_token() -> ProblemException:
+    return ProblemException(
+        ProblemType.UNAUTHENTICATED, "invalid API token", headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
 async def _intake_caller(
     request: Request,
     _token: Annotated[HTTPAuthorizationCredentials | None, Security(API_TOKEN)],
     _session: Annotated[str | None, Security(SESSION)],
-) -> Account | None:
-    """A valid API token (None: a back-office system) or a logged-in admin (the account)."""
+) -> Account | BackOffice:
+    """A valid API token (its back-office system) or a logged-in admin (the account)."""
     token = _bearer(request)
     if token is not None:
-        if await accounts(request).token_is_valid(token):
-            return None
-        raise ProblemException(
-            ProblemType.UNAUTHENTICATED,
-            "invalid API token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        system = await accounts(request).token_caller(token)
+        if system is None:
+            raise _invalid_token()
+        return system
     account = await optional_account(request)
     if account is None:
         raise ProblemException(
@@ -144,8 +147,23 @@ async def _intake_caller(
     return account
 
 
-IntakeCaller = Annotated[Account | None, Depends(_intake_caller)]
-"""Status intake: a back-office API token (gives None) or a logged-in admin (the account)."""
+async def _back_office(
+    request: Request,
+    _token: Annotated[HTTPAuthorizationCredentials | None, Security(API_TOKEN)],
+) -> BackOffice:
+    """A valid API token's back-office system; anything else is a 401."""
+    token = _bearer(request)
+    system = None if not token else await accounts(request).token_caller(token)
+    if system is None:
+        raise _invalid_token()
+    return system
+
+
+BackOfficeCaller = Annotated[BackOffice, Depends(_back_office)]
+"""A back-office system by its API token (reading back the cases it reported)."""
+
+IntakeCaller = Annotated[Account | BackOffice, Depends(_intake_caller)]
+"""Status intake: a back-office system (its API token) or a logged-in admin (the account)."""
 
 
 def set_session_cookie(response: Response, token: str, *, secure: bool) -> None:

@@ -46,6 +46,12 @@ class AccessLogEntry(BaseModel):
     what: str
 
 
+class BackOffice(BaseModel):
+    """A back-office system, as its API token identifies it on a request."""
+
+    token_id: int
+
+
 class ApiToken(BaseModel):
     """A back-office API token as listed to admins: never the secret, not even its hash."""
 

@@ -209,6 +209,29 @@ class CaseView(BaseModel):
     )
 
 
+class ReportedCase(BaseModel):
+    """``GET /api/v1/reported-cases/{case_id}``: what a back-office system may read back of a
+    case it reported. Ids and states only, never personal data."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "case_id": "ABH-2026-004711",
+                    "stage": "referral_offer",
+                    "residence_status": "ausreisepflichtig",
+                    "outcome": None,
+                }
+            ]
+        }
+    )
+
+    case_id: str
+    stage: Stage
+    residence_status: ResidenceStatus
+    outcome: Outcome | None = Field(description="How the case ended; null while it runs.")
+
+
 class KiPersonalData(BaseModel):
     """Category 1 of the handover to the KI: who the person is."""
 

@@ -52,7 +52,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import TypeAdapter, ValidationError
 
 from config.settings import Settings
-from schemas.accounts import AccessLogEntry, Account, ApiToken, Role
+from schemas.accounts import AccessLogEntry, Account, ApiToken, BackOffice, Role
 from schemas.audit import SYSTEM_ROLE, AuditAction, AuditDraft, DetailValue, by_system
 from schemas.errors import FieldError
 from schemas.inputs import describe_de, forbidden_character
@@ -630,10 +630,15 @@ class AccountService:
             return await store.list_api_tokens(con)
 
     async def token_is_valid(self, token: str) -> bool:
+        return await self.token_caller(token) is not None
+
+    async def token_caller(self, token: str) -> BackOffice | None:
+        """The back-office system of a valid (unrevoked) API token, else None."""
         if not token:
-            return False
+            return None
         async with self._pool.acquire() as con:
-            return await store.api_token_valid(con, _digest(token))
+            token_id = await store.api_token_id(con, _digest(token))
+        return None if token_id is None else BackOffice(token_id=token_id)
 
     # ----------------------------------------------------------- access log
 

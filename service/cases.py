@@ -41,7 +41,7 @@ from temporalio.workflow import UpdateMethodMultiParam
 from config.settings import Settings
 from protection.codec import is_protected, keyring_of
 from protection.keyring import arrival_scope, case_scope
-from schemas.accounts import Account, Role
+from schemas.accounts import Account, BackOffice, Role
 from schemas.arrivals import ArrivalStage, ArrivalStart
 from schemas.audit import AuditAction, AuditDraft, DetailValue
 from schemas.case import (
@@ -52,6 +52,7 @@ from schemas.case import (
     DeadlineExtension,
     HouseholdMember,
     Reopening,
+    ReportedCase,
     RouteFailure,
     Stage,
     SupporterReport,
@@ -105,7 +106,7 @@ from service.rules import RuleService
 from service.serial import Busy, KeyedLocks
 from service.temporal import update_method
 from store import arrivals as arrival_store
-from store import audit
+from store import audit, reporters
 from store import cases as case_store
 from store import inbox as inbox_store
 from store import partners as partner_store
@@ -266,6 +267,14 @@ class CaseService:
         return hmac.new(key, canonical, hashlib.sha256).hexdigest()[:32]
 
     # --------------------------------------------------------------- intake
+
+    async def report_event(self, event: StatusEvent, system: BackOffice) -> IntakeResult:
+        """:meth:`submit_event` for a back-office system, which may then read the case back
+        (:meth:`reported_case`); recorded once the case took the event in."""
+        intake = await self.submit_event(event)
+        async with self._pool.acquire() as con:
+            await reporters.record(con, event.case_id, system.token_id)
+        return intake
 
     async def submit_event(self, event: StatusEvent) -> IntakeResult:
         """Deliver a status event to its case, opening the case when it is new.
@@ -936,6 +945,22 @@ class CaseService:
         if view is None:
             raise NotFound("unknown case")
         return view
+
+    async def reported_case(self, case_id: str, system: BackOffice) -> ReportedCase:
+        """Stage and outcome of a case ``system`` reported; any other case is unknown to it
+        (404, as a case that does not exist: it learns nothing of cases it did not report)."""
+        async with self._pool.acquire() as con:
+            case = None
+            if await reporters.reported(con, case_id, system.token_id):
+                case = await case_store.get_case(con, case_id)
+        if case is None:
+            raise NotFound("unknown case")
+        return ReportedCase(
+            case_id=case.case_id,
+            stage=case.stage,
+            residence_status=case.residence_status,
+            outcome=case.outcome,
+        )
 
     async def open_tasks(self, queue: Queue | None, case_id: str | None) -> list[TaskView]:
         async with self._pool.acquire() as con:

@@ -156,10 +156,11 @@ class EventSender:
         print(f"line {parsed.line}: {text}", file=self._out)
 
     async def _case_exists(self, case_id: str) -> bool:
-        """Asked once per case and run, so the summary can tell opened cases from updates."""
+        """Asked once per case and run, so the summary can tell opened cases from updates:
+        the token reads back the cases it reported (a case only others reported looks new)."""
         if case_id in self._known_cases:
             return True
-        response = await self._http.get(f"{API_PREFIX}/cases/{case_id}")
+        response = await self._http.get(f"{API_PREFIX}/reported-cases/{case_id}")
         return response.status_code == httpx.codes.OK
 
     async def send(self, parsed: ParsedEvent) -> None:

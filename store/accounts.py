@@ -343,11 +343,13 @@ async def insert_api_token(con: Connection, name: str, token_hash: bytes) -> int
     return token_id
 
 
-async def api_token_valid(con: Connection, token_hash: bytes) -> bool:
+async def api_token_id(con: Connection, token_hash: bytes) -> int | None:
+    """The id of the unrevoked token of ``token_hash``, else None."""
     found = await con.fetchval(
-        "SELECT true FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL", token_hash
+        "SELECT token_id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+        token_hash,
     )
-    return bool(found)
+    return None if found is None else int(found)
 
 
 async def revoke_api_tokens(con: Connection, name: str) -> list[int]:

@@ -973,6 +973,7 @@ async def test_the_openapi_document_lists_every_route(http: httpx.AsyncClient) -
     paths = (await http.get("/openapi.json")).json()["paths"]
     assert set(paths) == {
         f"{V1}/status-events",
+        f"{V1}/reported-cases/{{case_id}}",
         f"{V1}/cases",
         f"{V1}/cases/{{case_id}}",
         f"{V1}/cases/{{case_id}}/consent-withdrawal",

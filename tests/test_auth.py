@@ -49,6 +49,9 @@ class Endpoint:
     json: object | None = None
     params: dict[str, str] | None = None
     prefix: str = V1  # the probes live outside /api/v1, where orchestrators look for them
+    # Who is refused as not logged in (401) rather than as not allowed (403): a route that takes
+    # a token alone refuses a person's session as no login for it.
+    unauthenticated: frozenset[str] = frozenset({"anonymous", "token"})
 
 
 _PARTNER = {"name": "Rollentest", "kind": "ehrenamt", "town": "Unna", "contact": "x@example.org"}
@@ -59,6 +62,12 @@ _UNKNOWN_TASK = "00000000-0000-4000-8000-000000000000"
 # Each request is chosen so that an allowed caller changes nothing: unknown ids (404), or an
 # event that cannot open a case (422).
 ENDPOINTS = [
+    Endpoint(
+        "GET",
+        f"/reported-cases/{_UNKNOWN_CASE}",
+        frozenset({"token"}),
+        unauthenticated=frozenset({"anonymous", "abh", "ki", "ops", "admin", "reporting"}),
+    ),
     Endpoint(
         "POST",
         "/status-events",
@@ -208,6 +217,7 @@ async def test_every_route_is_in_the_role_table(app: FastAPI) -> None:
         for method in methods
     }
     templates = {
+        ("GET", f"{V1}/reported-cases/{{case_id}}"),
         ("GET", f"{V1}/cases/{{case_id}}"),
         ("POST", f"{V1}/cases/{{case_id}}/consent-withdrawal"),
         ("POST", f"{V1}/cases/{{case_id}}/notes"),
@@ -272,7 +282,7 @@ async def test_each_role_gets_exactly_its_endpoints(app: FastAPI, endpoint: Endp
         if caller in endpoint.allowed:
             assert response.status_code not in (401, 403), (caller, response.text)
         else:
-            expected = 401 if caller in ("anonymous", "token") else 403
+            expected = 401 if caller in endpoint.unauthenticated else 403
             assert response.status_code == expected, (caller, response.text)
             assert isinstance(response.json()["detail"], str)
 

@@ -22,7 +22,7 @@ from schemas.accounts import Role
 from starter import cli
 from starter.csv_format import CsvFormatError, read_csv
 from starter.session import load as saved_session
-from tests.test_api import PASSWORD, account_service, login_session, serving
+from tests.test_api import PASSWORD, V1, account_service, login_session, serving
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -155,6 +155,55 @@ async def test_one_event_from_the_command_line(app: FastAPI) -> None:
         f"line 1: event {case_id}-e1, case {case_id}: opened, stage information_conversation",
         "summary: sent 1, opened 1, updated 0, duplicate 0, refused 0",
     ]
+
+
+async def test_a_later_run_tells_an_update_of_a_case_the_token_reported(app: FastAPI) -> None:
+    """The token reads back the cases it reported: a second run knows the case existed."""
+    case_id = f"CLI{uuid.uuid4().hex[:8]}-TWO"
+    body = json.loads((FIXTURES / "events.jsonl").read_text("utf-8").splitlines()[0])
+    body.update(event_id=f"{case_id}-e1", case_id=case_id)
+    assert (await run_cli(app, "event", json.dumps(body)))[0] == 0
+    body.update(event_id=f"{case_id}-e2", status="geduldet")
+    code, output = await run_cli(app, "event", json.dumps(body))
+    assert code == 0
+    assert output.splitlines()[-1] == "summary: sent 1, opened 0, updated 1, duplicate 0, refused 0"
+
+
+async def test_a_token_reads_back_the_cases_it_reported_and_no_other(app: FastAPI) -> None:
+    token = app.state.cli_auth[0].removeprefix("--token=")
+    other = await account_service(app).create_api_token(f"other-{uuid.uuid4().hex[:6]}")
+    case_id = f"CLI{uuid.uuid4().hex[:8]}-RB"
+    body = json.loads((FIXTURES / "events.jsonl").read_text("utf-8").splitlines()[0])
+    body.update(event_id=f"{case_id}-e1", case_id=case_id)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as http:
+        sent = await http.post(
+            f"{V1}/status-events", json=body, headers={"authorization": f"Bearer {token}"}
+        )
+        assert sent.status_code == 202, sent.text
+        mine = await http.get(
+            f"{V1}/reported-cases/{case_id}", headers={"authorization": f"Bearer {token}"}
+        )
+        theirs = await http.get(
+            f"{V1}/reported-cases/{case_id}", headers={"authorization": f"Bearer {other}"}
+        )
+        unknown = await http.get(
+            f"{V1}/reported-cases/{case_id}-X", headers={"authorization": f"Bearer {token}"}
+        )
+        anonymous = await http.get(f"{V1}/reported-cases/{case_id}")
+    assert mine.status_code == 200
+    assert mine.json() == {
+        "case_id": case_id,
+        "stage": "information_conversation",
+        "residence_status": "ausreisepflichtig",
+        "outcome": None,
+    }
+    assert_no_personal_data(mine.text)
+    # Another token learns nothing: the answer of a case that does not exist.
+    assert (theirs.status_code, theirs.json()["detail"]) == (404, "unknown case")
+    assert (unknown.status_code, unknown.json()["detail"]) == (404, "unknown case")
+    assert anonymous.status_code == 401
 
 
 async def test_an_arrival_from_the_command_line(app: FastAPI) -> None:

@@ -7,6 +7,7 @@ from fastapi import APIRouter, status
 from api.auth import IntakeCaller
 from api.deps import Cases
 from api.errors import CONFLICT, UNAVAILABLE
+from schemas.accounts import BackOffice
 from schemas.events import IntakeResult, StatusEvent
 
 router = APIRouter(prefix="/status-events", tags=["intake"])
@@ -35,4 +36,6 @@ async def submit_event(event: StatusEvent, cases: Cases, caller: IntakeCaller) -
     confirmed within ``CASE_UPDATE_TIMEOUT``. Send the same event again (same ``event_id``)
     after that many seconds: it is taken in once, and the answer says how.
     """
+    if isinstance(caller, BackOffice):  # it may read the case back (/reported-cases)
+        return await cases.report_event(event, caller)
     return await cases.submit_event(event)
