@@ -7,6 +7,8 @@ FastAPI describes the routes; this puts right what it cannot know:
 - the discriminator of every union is a required property of each variant (pydantic leaves a
   tag with a default out of ``required``, and generators then cannot tell the variants apart);
 - every request body has an example (:mod:`api.examples`);
+- the notifications the back office can subscribe to are its ``webhooks``
+  (:mod:`schemas.webhooks`, docs/webhooks.md), each with the Standard Webhooks headers;
 - the document names its servers and its licence.
 
 The security schemes come from the routes' own dependencies (:mod:`api.auth`), the operation
@@ -24,6 +26,7 @@ from fastapi.routing import APIRoute
 from api.examples import by_schema_name
 from api.versioning import Deprecation, mark
 from schemas.problems import MEDIA_TYPE
+from schemas.webhooks import NOTIFICATIONS
 
 JSON = "application/json"
 _SCHEMAS = "#/components/schemas/"
@@ -76,6 +79,47 @@ def _discriminators_required(node: Any, schemas: dict[str, Any]) -> None:
             _discriminators_required(value, schemas)
 
 
+_SIGNED = [
+    {"name": "webhook-id", "in": "header", "required": True, "schema": {"type": "string"},
+     "description": "The same on every attempt of one notification: drop what you have seen."},
+    {"name": "webhook-timestamp", "in": "header", "required": True,
+     "schema": {"type": "integer"}, "description": "When it was sent, in Unix seconds."},
+    {"name": "webhook-signature", "in": "header", "required": True,
+     "schema": {"type": "string"},
+     "description": "v1,base64(HMAC-SHA256(secret, id.timestamp.body)): Standard Webhooks."},
+]  # fmt: skip
+
+
+def _webhooks(doc: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """The ``webhooks`` of the document: one POST per notification type, its body's schema."""
+    hooks: dict[str, Any] = {}
+    for kind, model in NOTIFICATIONS.items():
+        schema = model.model_json_schema(ref_template=_SCHEMAS + "{model}")
+        for name, definition in schema.pop("$defs", {}).items():
+            schemas.setdefault(name, definition)
+        schemas[model.__name__] = schema
+        hooks[kind.value] = {
+            "post": {
+                "operationId": f"notify_{kind.value.replace('.', '_')}",
+                "summary": f"{kind.value}: {model.__doc__ or kind.value}".strip(),
+                "description": "Sent to each subscribed endpoint (docs/webhooks.md), signed "
+                "with its secret. Answer with a 2xx; anything else is tried again later "
+                "(410 Gone ends the deliveries).",
+                "security": [],
+                "parameters": _SIGNED,
+                "requestBody": {
+                    "required": True,
+                    "content": {JSON: {"schema": {"$ref": _SCHEMAS + model.__name__}}},
+                },
+                "responses": {
+                    "200": {"description": "Taken (any 2xx)"},
+                    "410": {"description": "Gone: no more deliveries to this endpoint"},
+                },
+            }
+        }
+    doc["webhooks"] = hooks
+
+
 def document(
     app: FastAPI, servers: list[dict[str, str]], deprecations: dict[str, Deprecation]
 ) -> dict[str, Any]:
@@ -102,6 +146,7 @@ def document(
     for name, example in by_schema_name().items():
         if name in schemas:
             schemas[name]["examples"] = [example]
+    _webhooks(doc, schemas)
     mark(doc, deprecations)
     app.openapi_schema = doc
     return doc

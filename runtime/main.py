@@ -24,6 +24,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from enum import StrEnum
+from typing import Protocol
 
 import asyncpg
 import uvicorn
@@ -36,6 +37,7 @@ from config.settings import Settings
 from mail.delivery import DeliveryPolicy, MailDelivery
 from mail.transport import transport_from_settings
 from protection import protect, require_configured_ring
+from protection.codec import keyring_of
 from protection.master import MasterKeyError
 from runtime.app import create_app, worker_probes
 from runtime.embedded import (
@@ -49,6 +51,7 @@ from runtime.worker import build_worker
 from service.notices import ensure_schedules as ensure_notice_schedules
 from service.retention import ensure_schedule
 from service.temporal import connect, ensure_search_attributes
+from service.webhooks import WebhookDelivery
 from store.db import open_pool
 from store.migrate import MigrationChanged, apply_migrations, migration_state
 
@@ -164,18 +167,26 @@ def _on_signals(handler: Callable[[int], object]) -> None:
         loop.add_signal_handler(sig, handler, sig)
 
 
+class _Loop(Protocol):
+    """A delivery loop beside the worker (mails, webhooks)."""
+
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 async def _serve(
     worker: Worker | None,
     api: _ApiServer | None,
-    mail: MailDelivery | None = None,
+    loops: Sequence[_Loop] = (),
     *,
     grace: float = 30.0,
     banner: str = "",
 ) -> None:
     """Run worker and API until a signal (or until either of them ends), then stop both.
 
-    The mail delivery loop runs beside the worker; on shutdown it finishes the send in
-    progress and ends (a mail cut off mid-send is claimed again later: nothing is lost).
+    The delivery loops (mails, webhooks) run beside the worker; on shutdown each finishes the
+    send in progress and ends (one cut off mid-send is claimed again later: nothing is lost).
     Whatever has not stopped ``grace`` seconds after the signal is cancelled, so the servers
     behind it can still be stopped in time. ``banner`` is printed once a signal would be
     handled here: whoever waits for it may stop the service right away."""
@@ -195,14 +206,14 @@ async def _serve(
             running.append(asyncio.create_task(_stop_after(worker.run(), stop)))
         if api is not None:
             running.append(asyncio.create_task(_stop_after(api.serve(), stop)))
-        if mail is not None:
-            running.append(asyncio.create_task(_stop_after(mail.run(), stop)))
+        for loop in loops:
+            running.append(asyncio.create_task(_stop_after(loop.run(), stop)))
         await stop.wait()
         log.info("shutting down", grace_seconds=grace)
         if api is not None:
             api.should_exit = True
-        if mail is not None:
-            mail.stop()
+        for loop in loops:
+            loop.stop()
         if worker is not None:
             running.append(asyncio.create_task(worker.shutdown()))
         _, late = await asyncio.wait(running, timeout=grace)
@@ -340,7 +351,7 @@ async def _start_and_serve(settings: Settings, role: Role) -> None:
         client = protect(client, pool, settings)
 
         worker = None
-        mail = None
+        loops: list[_Loop] = []
         if role.runs_worker:
             if settings.database_url is not None and settings.shred_log is None:
                 # Each machine would keep its own log in its data folder, and a restore needs
@@ -350,12 +361,23 @@ async def _start_and_serve(settings: Settings, role: Role) -> None:
             worker = build_worker(client, pool, settings)
             await ensure_schedule(client, settings.task_queue)
             await ensure_notice_schedules(client, settings.task_queue, settings.notice_delivery())
-            mail = MailDelivery(
-                pool,
-                transport_from_settings(settings),
-                interval=settings.mail_poll_seconds,
-                sender=settings.mail_from,
-                policy=DeliveryPolicy(max_attempts=settings.mail_max_attempts),
+            loops.append(
+                MailDelivery(
+                    pool,
+                    transport_from_settings(settings),
+                    interval=settings.mail_poll_seconds,
+                    sender=settings.mail_from,
+                    policy=DeliveryPolicy(max_attempts=settings.mail_max_attempts),
+                )
+            )
+            # The back office's webhooks, through the same outbox (service/webhooks.py).
+            loops.append(
+                WebhookDelivery(
+                    pool,
+                    keyring_of(client),
+                    interval=settings.mail_poll_seconds,
+                    policy=DeliveryPolicy(max_attempts=settings.mail_max_attempts),
+                )
             )
         api = None
         if role.runs_api:
@@ -373,7 +395,7 @@ async def _start_and_serve(settings: Settings, role: Role) -> None:
             )
         grace = settings.shutdown_grace.total_seconds()
         await _serve(
-            worker, api, mail, grace=grace * (1 - _SERVERS_SHARE), banner=_banner(settings, role)
+            worker, api, loops, grace=grace * (1 - _SERVERS_SHARE), banner=_banner(settings, role)
         )
 
 

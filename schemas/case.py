@@ -218,9 +218,9 @@ class ReportedCase(BaseModel):
             "examples": [
                 {
                     "case_id": "ABH-2026-004711",
-                    "stage": "referral_offer",
-                    "residence_status": "ausreisepflichtig",
-                    "outcome": None,
+                    "stage": "closed",
+                    "residence_status": "ausgereist",
+                    "outcome": "departed_voluntarily",
                 }
             ]
         }

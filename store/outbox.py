@@ -34,6 +34,7 @@ class ClaimedMail:
     body: str
     created_at: datetime
     attachments: tuple[MailAttachment, ...]
+    subscription_id: int | None = None  # a webhook's
 
     def __repr__(self) -> str:  # keep recipient and text out of tracebacks and logs
         return f"ClaimedMail(id={self.id}, attempts={self.attempts})"
@@ -75,9 +76,10 @@ async def enqueue(con: Connection, mail: MailRequest, now: datetime) -> tuple[in
 
 
 async def claim_due(
-    con: Connection, now: datetime, *, limit: int, lease: timedelta
+    con: Connection, now: datetime, *, limit: int, lease: timedelta, channel: str = "mail"
 ) -> list[ClaimedMail]:
-    """Claim up to ``limit`` queued mails due at ``now``, oldest due first.
+    """Claim up to ``limit`` queued rows of ``channel`` (mails, or webhooks: the recipient is
+    the URL, the subject the event type, the body the JSON) due at ``now``, oldest due first.
 
     Rows another loop is claiming right now are skipped, not waited for; a claimed row is
     not due again before ``now + lease``, so the other loop's next query skips it as well.
@@ -87,16 +89,17 @@ async def claim_due(
         UPDATE outbox o SET attempts = o.attempts + 1, next_attempt_at = $2,
                             claim_token = gen_random_uuid()
         FROM (SELECT id FROM outbox
-              WHERE status = 'queued' AND next_attempt_at <= $1
+              WHERE status = 'queued' AND next_attempt_at <= $1 AND channel = $4
               ORDER BY next_attempt_at, id LIMIT $3
               FOR UPDATE SKIP LOCKED) due
         WHERE o.id = due.id
         RETURNING o.id, o.idempotency_key, o.claim_token, o.attempts, o.recipient, o.subject,
-                  o.body, o.created_at
+                  o.body, o.created_at, o.subscription_id
         """,
         now,
         now + lease,
         limit,
+        channel,
     )
     if not rows:
         return []
@@ -122,6 +125,7 @@ async def claim_due(
             body=row["body"],
             created_at=row["created_at"],
             attachments=tuple(attachments[row["id"]]),
+            subscription_id=row["subscription_id"],
         )
         for row in sorted(rows, key=lambda r: r["id"])
     ]
@@ -197,7 +201,7 @@ async def backlog(con: Connection, now: datetime) -> OutboxBacklogRow:
         " count(*) FILTER (WHERE status = 'queued' AND next_attempt_at <= $1) AS queued_due,"
         " count(*) FILTER (WHERE status = 'failed') AS failed,"
         " min(created_at) FILTER (WHERE status = 'queued') AS oldest_queued_at"
-        " FROM outbox WHERE status <> 'sent'",
+        " FROM outbox WHERE status <> 'sent' AND channel = 'mail'",
         now,
     )
     assert row is not None

@@ -158,6 +158,7 @@ async def test_fresh_database_migrates_to_the_expected_tables(dsn: str) -> None:
         "erasures",
         "audit_log",  # 006_audit_log
         "case_reporters",  # 036_case_reporters
+        "webhook_subscriptions",  # 037_webhooks
         "outbox",  # 008_mail_outbox
         "outbox_attachments",
         "case_documents",  # 009_documents

@@ -21,6 +21,7 @@ from api.versioning import DEPRECATIONS, Deprecation
 from config.settings import Settings
 from runtime.app import create_app
 from schemas.problems import MEDIA_TYPE
+from schemas.webhooks import NOTIFICATIONS, WebhookType
 
 ROOT = Path(__file__).resolve().parent.parent
 REDOCLY = ROOT / ".data" / "npm" / "node_modules" / ".bin" / "redocly"
@@ -175,3 +176,16 @@ async def test_a_deprecated_operation_says_so_on_every_answer_and_in_the_documen
     assert listed["deprecated"] is True and "goes on 2027-07-01" in listed["description"]
     with pytest.raises(ValueError, match="six months"):
         Deprecation(since=date(2027, 1, 1), sunset=date(2027, 3, 1), notes="/x")
+
+
+def test_every_notification_is_a_documented_signed_webhook(doc: dict[str, Any]) -> None:
+    hooks = doc["webhooks"]
+    assert set(hooks) == {kind.value for kind in WebhookType}
+    for kind, model in NOTIFICATIONS.items():
+        post = hooks[kind.value]["post"]
+        assert {p["name"] for p in post["parameters"]} == {
+            "webhook-id", "webhook-timestamp", "webhook-signature"
+        }  # fmt: skip
+        reference = post["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        assert _schema(doc, reference)["properties"]["type"]["const"] == kind.value
+        assert reference.endswith(model.__name__)
