@@ -31,6 +31,7 @@ from mail.delivery import ATTEMPTS
 from protection.codec import DECODED
 from schemas.health import Readiness
 from schemas.operations import BusinessFigures
+from service.webhooks import ATTEMPTS as WEBHOOK_ATTEMPTS
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -58,6 +59,7 @@ _BY_STATUS = {
 }
 DECODE_OUTCOMES = ("decrypted", "erased", "plain", "refused")
 MAIL_OUTCOMES = ("sent", "retried", "failed", "lost_claims", "round_failed")
+WEBHOOK_OUTCOMES = ("delivered", "retried", "failed", "round_failed")
 
 
 def intake_outcome(status: int) -> str:
@@ -103,6 +105,15 @@ class _ProcessFigures(Collector):
         for outcome in MAIL_OUTCOMES:
             attempts.add_metric([outcome], ATTEMPTS[outcome])
         yield attempts
+        hooks = CounterMetricFamily(
+            "case_webhook_attempts",
+            "Webhook deliveries this process attempted, by outcome (round_failed: a whole "
+            "round failed).",
+            labels=["outcome"],
+        )
+        for outcome in WEBHOOK_OUTCOMES:
+            hooks.add_metric([outcome], WEBHOOK_ATTEMPTS[outcome])
+        yield hooks
         in_flight, processes = renderer_load()
         yield GaugeMetricFamily(
             "case_renderer_in_flight",

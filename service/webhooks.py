@@ -147,6 +147,7 @@ async def deliver_due(
                 done = await outbox.schedule_retry(con, row, retry_at, error)
                 retried += done
             lost += not done
+    ATTEMPTS.update(delivered=delivered, retried=retried, failed=failed)
     return WebhookReport(delivered=delivered, retried=retried, failed=failed, lost_claims=lost)
 
 
@@ -183,9 +184,6 @@ class WebhookDelivery:
                 try:
                     report = await deliver_due(
                         self._pool, self._keys, http, self._clock(), self._policy
-                    )
-                    ATTEMPTS.update(
-                        delivered=report.delivered, retried=report.retried, failed=report.failed
                     )
                     if report.claimed:
                         log.info(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import socket
 import uuid
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI, Request, Response
+from prometheus_client import generate_latest
 from pydantic import TypeAdapter
 
 from commands import webhooks as webhooks_cli
@@ -28,6 +30,7 @@ from mail.delivery import DeliveryPolicy
 from protection.webhook_signing import new_secret, signature, verify
 from schemas.webhooks import Notification, WebhookType
 from service.errors import Invalid, NameTaken, NotFound
+from service.metrics import ServiceMetrics
 from service.webhooks import WebhookService, deliver_due
 from tests.browserkit import serving_on_loopback
 from tests.test_api import V1, complete, conversation, event, open_case, the_task
@@ -115,6 +118,8 @@ async def test_nothing_is_lost_in_an_outage_and_every_signature_verifies(
     for _, body in taken:
         assert b"Testvorname" not in body and b"Testnachname" not in body
         assert b"Bahnhof" not in body
+    exposition = generate_latest(ServiceMetrics().registry).decode()
+    assert re.search(r'^case_webhook_attempts_total\{outcome="delivered"\} [1-9]', exposition, re.M)
     delivered = await pool.fetch(
         "SELECT status, body, message_sha256 FROM outbox WHERE channel = 'webhook'"
     )
