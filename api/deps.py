@@ -30,6 +30,7 @@ from service.notes import NoteService
 from service.records import RecordsService
 from service.report import ReportService
 from service.retention import RetentionService
+from service.webhooks import WebhookService
 
 
 def _case_service(request: Request) -> CaseService:
@@ -101,6 +102,15 @@ def _retention(request: Request) -> RetentionService:
 
 Retention = Annotated[RetentionService, Depends(_retention)]
 """Legal holds."""
+
+
+def _webhooks(request: Request) -> WebhookService:
+    service: WebhookService = request.app.state.webhooks
+    return service
+
+
+Webhooks = Annotated[WebhookService, Depends(_webhooks)]
+"""The back office's webhook subscriptions."""
 
 
 def _directory(request: Request) -> DirectoryService:

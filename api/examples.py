@@ -38,6 +38,7 @@ from schemas.tasks import (
     RouteReview,
     StepFailureReview,
 )
+from schemas.webhooks import SubscriptionDraft
 
 Example = dict[str, Any]
 
@@ -101,6 +102,10 @@ REQUEST_EXAMPLES: dict[type[Any], Example] = {
         "address": "Musterstraße 5, 59423 Unna",
         "hours": "Di und Do 9–12 Uhr",
         "languages": ["de", "ar"],
+    },
+    SubscriptionDraft: {
+        "name": "fachverfahren",
+        "url": "https://fachverfahren.kreis-unna.example/hooks/ausreise",
     },
     LegalHold: {"reason": "Klage vor dem Verwaltungsgericht Gelsenkirchen anhängig"},
     InformationConversation: {

@@ -37,6 +37,7 @@ from service.report import ReportService
 from service.retention import RetentionService
 from service.rules import RuleService
 from service.temporal import connect, for_requests
+from service.webhooks import WebhookService
 from store.db import open_pool
 
 __all__ = ["API_PREFIX", "compose", "create_app", "worker_probes"]
@@ -77,6 +78,7 @@ def compose(
         flyers=FlyerService(pool),
         codec=CodecService(keys, access),
         retention=RetentionService(pool),
+        webhooks=WebhookService(pool, keys),
         keys=keys,
         residence_routes=settings.residence_routes(),
         health=health,

@@ -11,10 +11,11 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from schemas.case import Outcome, Stage
 from schemas.events import ResidenceStatus
+from schemas.inputs import OneLine
 from schemas.tasks import EscalationDecision
 
 
@@ -143,6 +144,26 @@ NOTIFICATIONS: dict[WebhookType, type[_Notification]] = {
 }
 
 
+SubscriptionName = Annotated[
+    str, OneLine, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+]
+
+
+class SubscriptionDraft(BaseModel):
+    """``POST /api/v1/admin/webhooks``: an endpoint to subscribe."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: SubscriptionName
+    url: Annotated[
+        str, OneLine, StringConstraints(pattern=r"^https?://[^\s]+$", max_length=2000)
+    ] = Field(description="Where the notifications are posted (https in production).")
+    secret: Annotated[str, OneLine, StringConstraints(max_length=200)] | None = Field(
+        default=None,
+        description="A whsec_ secret the receiver made; without it one is made and answered once.",
+    )
+
+
 class Subscription(BaseModel):
     """A subscribed endpoint as admins see it: never its secret."""
 
@@ -151,3 +172,10 @@ class Subscription(BaseModel):
     url: str
     active: bool
     created_at: datetime
+
+
+class SubscriptionMade(BaseModel):
+    """A subscription just made, with its secret: answered once, then stored sealed only."""
+
+    subscription: Subscription
+    secret: str

@@ -22,6 +22,7 @@ from service.records import RecordsService
 from service.report import ReportService
 from service.retention import RetentionService
 from service.rules import RuleService
+from service.webhooks import WebhookService
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Services:
     flyers: FlyerService
     codec: CodecService
     retention: RetentionService
+    webhooks: WebhookService  # the back office's subscriptions (/api/v1/admin/webhooks)
     keys: KeyRing  # the keys of the API's client (tests read them here)
     residence_routes: ResidenceRoutes  # read once, not per page
     health: HealthService  # /readyz

@@ -27,7 +27,7 @@ from mail.delivery import DeliveryPolicy
 from protection.keyring import KeyRing
 from protection.sealed import seal, unseal
 from protection.webhook_signing import BadSecret, headers, new_secret, secret_bytes
-from schemas.webhooks import Subscription
+from schemas.webhooks import Subscription, SubscriptionMade
 from service.errors import Invalid, NameTaken, NotFound
 from store import outbox
 from store import webhooks as store
@@ -43,14 +43,6 @@ ATTEMPTS: Counter[str] = Counter()
 """This process's webhook attempts by outcome (``delivered``, ``retried``, ``failed``)."""
 
 
-@dataclass(frozen=True)
-class NewSubscription:
-    """A subscription just made, with its secret: shown once, then only sealed."""
-
-    subscription: Subscription
-    secret: str
-
-
 class WebhookService:
     """Subscriptions, for admins (``python -m commands.webhooks``)."""
 
@@ -58,7 +50,7 @@ class WebhookService:
         self._pool = pool
         self._keys = keys
 
-    async def subscribe(self, name: str, url: str, secret: str | None = None) -> NewSubscription:
+    async def subscribe(self, name: str, url: str, secret: str | None = None) -> SubscriptionMade:
         """Subscribe ``url`` under ``name``; ``secret`` (``whsec_…``) or a new one."""
         if not url.startswith(("https://", "http://")) or any(c.isspace() for c in url):
             raise Invalid.field("url", "an http or https URL")
@@ -72,7 +64,7 @@ class WebhookService:
             made = await store.add(con, name, url, sealed.key_id, sealed.data)
         if made is None:
             raise NameTaken(f"a subscription named {name} exists")
-        return NewSubscription(made, secret)
+        return SubscriptionMade(subscription=made, secret=secret)
 
     async def subscriptions(self) -> list[Subscription]:
         async with self._pool.acquire() as con:

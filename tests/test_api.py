@@ -1003,6 +1003,8 @@ async def test_the_openapi_document_lists_every_route(http: httpx.AsyncClient) -
         "/readyz",
         "/metrics",
         f"{V1}/admin/disclosures",
+        f"{V1}/admin/webhooks",
+        f"{V1}/admin/webhooks/{{name}}",
         f"{V1}/reports/committee",
         f"{V1}/cases/{{case_id}}/access-report",
         f"{V1}/cases/{{case_id}}/documents",

@@ -167,6 +167,10 @@ ENDPOINTS = [
     Endpoint("GET", "/flyers", frozenset({"abh", "ki", "admin"})),
     Endpoint("GET", f"/flyer-versions/{_UNKNOWN_TASK}", frozenset({"abh", "ki", "admin"})),
     Endpoint("GET", "/admin/access-log", frozenset({"admin"}), params={"case_id": _UNKNOWN_CASE}),
+    Endpoint("GET", "/admin/webhooks", frozenset({"admin"})),
+    # An invalid URL: an allowed caller changes nothing (422).
+    Endpoint("POST", "/admin/webhooks", frozenset({"admin"}), json={"name": "x", "url": "ftp:"}),
+    Endpoint("DELETE", "/admin/webhooks/nobody", frozenset({"admin"})),
     Endpoint(
         "PUT",
         f"/admin/cases/{_UNKNOWN_CASE}/legal-hold",
@@ -249,6 +253,9 @@ async def test_every_route_is_in_the_role_table(app: FastAPI) -> None:
         ("PUT", f"{V1}/admin/cases/{{case_id}}/legal-hold"),
         ("DELETE", f"{V1}/admin/cases/{{case_id}}/legal-hold"),
         ("GET", f"{V1}/admin/disclosures"),
+        ("GET", f"{V1}/admin/webhooks"),
+        ("POST", f"{V1}/admin/webhooks"),
+        ("DELETE", f"{V1}/admin/webhooks/{{name}}"),
         ("GET", f"{V1}/reports/committee"),
         ("GET", f"{V1}/cases/{{case_id}}/access-report"),
         ("GET", f"{V1}/cases/{{case_id}}/documents"),

@@ -99,6 +99,7 @@ from schemas.tasks import (
     TaskCompletion,
     TaskKind,
 )
+from schemas.webhooks import SubscriptionDraft
 from starter import cli
 from tests.sitekit import Site
 from tests.test_api import (
@@ -313,6 +314,9 @@ EXAMPLES: dict[type[BaseModel], list[dict[str, Any]]] = {
         }
     ],
     LegalHold: [{"reason": "Klage anhängig"}],
+    SubscriptionDraft: [
+        {"name": "fachverfahren", "url": "https://bo.example/hooks", "secret": "whsec_abc"}
+    ],
     InformationConversation: [
         {
             "kind": "information_conversation",

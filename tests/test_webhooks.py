@@ -186,3 +186,28 @@ async def test_the_admins_command_subscribes_lists_and_ends(
     assert "\tended\t" in (await run("list"))[1]
     code, _ = await run("unsubscribe", "--name", "fachverfahren")
     assert code == 1 and "no subscription named fachverfahren" in capsys.readouterr().err
+
+
+async def test_an_admin_subscribes_through_the_api_and_the_secret_is_answered_once(
+    app: FastAPI, admin: httpx.AsyncClient
+) -> None:
+    name = f"api-{uuid.uuid4().hex[:6]}"
+    made = await admin.post(
+        f"{V1}/admin/webhooks", json={"name": name, "url": "https://bo.example/hooks"}
+    )
+    assert made.status_code == 201, made.text
+    secret = made.json()["secret"]
+    assert secret.startswith("whsec_") and made.json()["subscription"]["name"] == name
+    listed = await admin.get(f"{V1}/admin/webhooks")
+    assert [s["name"] for s in listed.json()] == [name] and secret not in listed.text
+    again = await admin.post(
+        f"{V1}/admin/webhooks", json={"name": name, "url": "https://bo.example/other"}
+    )
+    assert (again.status_code, again.json()["type"]) == (409, "/problems/name-taken")
+    bad = await admin.post(
+        f"{V1}/admin/webhooks", json={"name": "x", "url": "https://bo.example", "secret": "no"}
+    )
+    assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["body", "secret"]
+    assert (await admin.delete(f"{V1}/admin/webhooks/{name}")).status_code == 204
+    gone = await admin.delete(f"{V1}/admin/webhooks/{name}")
+    assert (gone.status_code, gone.json()["type"]) == (404, "/problems/not-found")

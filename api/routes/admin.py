@@ -1,17 +1,19 @@
-"""``/api/v1/admin``: what only admins see. The access log of a case (who opened it, when) and
-the disclosure register of a period."""
+"""``/api/v1/admin``: what only admins see. The access log of a case (who opened it, when),
+the disclosure register of a period, and the back office's webhook subscriptions."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response, status
 
-from api.deps import Accounts, Admin, Records
+from api.deps import Accounts, Admin, Records, Webhooks
+from api.errors import CONFLICT, NOT_FOUND
 from schemas.accounts import AccessLogEntry
 from schemas.events import CaseId
 from schemas.gdpr import DisclosureRegister
+from schemas.webhooks import Subscription, SubscriptionDraft, SubscriptionMade, SubscriptionName
 from service.records import register_csv
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -60,3 +62,39 @@ async def disclosures(
         media_type="text/csv; charset=utf-8",
         headers={"content-disposition": f'attachment; filename="{filename}"'},
     )
+
+
+@router.get("/webhooks", summary="The back office's webhook subscriptions")
+async def webhook_subscriptions(admin: Admin, webhooks: Webhooks) -> list[Subscription]:
+    """Every subscription, active or ended; never a secret (docs/webhooks.md)."""
+    return await webhooks.subscriptions()
+
+
+@router.post(
+    "/webhooks",
+    status_code=status.HTTP_201_CREATED,
+    responses=CONFLICT,
+    summary="Subscribe an endpoint to the notifications",
+)
+async def subscribe_webhook(
+    admin: Admin, webhooks: Webhooks, draft: SubscriptionDraft
+) -> SubscriptionMade:
+    """From now on every notification is posted to ``url``, signed with the secret. The
+    answer holds the secret once (the one given, or a new one); it is stored sealed. 409: the
+    name is taken. 422: not an http(s) URL, or not a ``whsec_`` secret."""
+    return await webhooks.subscribe(draft.name, draft.url, draft.secret)
+
+
+@router.delete(
+    "/webhooks/{name}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=NOT_FOUND,
+    summary="End a webhook subscription",
+)
+async def unsubscribe_webhook(
+    admin: Admin, webhooks: Webhooks, name: Annotated[SubscriptionName, Path()]
+) -> Response:
+    """No more notifications to it; what was queued for it is dropped. 404: no active
+    subscription of this name."""
+    await webhooks.unsubscribe(name)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
