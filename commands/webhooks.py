@@ -74,7 +74,7 @@ async def run(
     args = build_parser().parse_args(argv)
     settings = settings or Settings()
     async with command_pool(settings) as pool:
-        service = WebhookService(pool, open_keyring(pool, settings))
+        service = WebhookService(pool, open_keyring(pool, settings), system_actor="webhooks_cli")
         return await execute(service, args, out or sys.stdout)
 
 

@@ -71,6 +71,8 @@ class AuditAction(StrEnum):
     RULES_PROPOSED = "rules_proposed"  # a rule-set version proposed: version, day, digest
     RULES_ADOPTED = "rules_adopted"  # adopted by a second admin, with the simulation's numbers
     RULES_WITHDRAWN = "rules_withdrawn"  # a proposal withdrawn: its version
+    WEBHOOK_SUBSCRIBED = "webhook_subscribed"  # an endpoint subscribed: name and URL
+    WEBHOOK_UNSUBSCRIBED = "webhook_unsubscribed"  # its name
 
 
 DetailValue: TypeAlias = str | int | bool | list[str | int] | None

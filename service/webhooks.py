@@ -27,9 +27,11 @@ from mail.delivery import DeliveryPolicy
 from protection.keyring import KeyRing
 from protection.sealed import seal, unseal
 from protection.webhook_signing import BadSecret, headers, new_secret, secret_bytes
+from schemas.accounts import Account
+from schemas.audit import AuditAction, AuditDraft, DetailValue, by_system
 from schemas.webhooks import Subscription, SubscriptionMade
 from service.errors import Invalid, NameTaken, NotFound
-from store import outbox
+from store import audit, outbox
 from store import webhooks as store
 from store.db import Connection
 from store.outbox import ClaimedMail
@@ -46,12 +48,23 @@ ATTEMPTS: Counter[str] = Counter()
 class WebhookService:
     """Subscriptions, for admins (``python -m commands.webhooks``)."""
 
-    def __init__(self, pool: asyncpg.Pool, keys: KeyRing) -> None:
+    def __init__(self, pool: asyncpg.Pool, keys: KeyRing, system_actor: str = "service") -> None:
         self._pool = pool
         self._keys = keys
+        self._system_actor = system_actor
 
-    async def subscribe(self, name: str, url: str, secret: str | None = None) -> SubscriptionMade:
-        """Subscribe ``url`` under ``name``; ``secret`` (``whsec_…``) or a new one."""
+    def _entry(
+        self, by: Account | None, action: AuditAction, detail: dict[str, DetailValue]
+    ) -> AuditDraft:
+        if by is not None:
+            return AuditDraft.by(by, action, detail=detail)
+        return by_system(self._system_actor, action, detail=detail)
+
+    async def subscribe(
+        self, name: str, url: str, secret: str | None = None, *, by: Account | None = None
+    ) -> SubscriptionMade:
+        """Subscribe ``url`` under ``name``; ``secret`` (``whsec_…``) or a new one. ``by``:
+        the admin (None: the command on the server); the audit log names them."""
         if not url.startswith(("https://", "http://")) or any(c.isspace() for c in url):
             raise Invalid.field("url", "an http or https URL")
         secret = secret or new_secret()
@@ -60,20 +73,24 @@ class WebhookService:
         except BadSecret as bad:
             raise Invalid.field("secret", str(bad)) from None
         sealed = await seal(self._keys, SCOPE, secret.encode(), store.secret_context(name))
-        async with self._pool.acquire() as con:
+        async with self._pool.acquire() as con, con.transaction():
             made = await store.add(con, name, url, sealed.key_id, sealed.data)
-        if made is None:
-            raise NameTaken(f"a subscription named {name} exists")
+            if made is None:
+                raise NameTaken(f"a subscription named {name} exists")
+            detail: dict[str, DetailValue] = {"name": name, "url": url}
+            await audit.append(con, self._entry(by, AuditAction.WEBHOOK_SUBSCRIBED, detail))
         return SubscriptionMade(subscription=made, secret=secret)
 
     async def subscriptions(self) -> list[Subscription]:
         async with self._pool.acquire() as con:
             return await store.listed(con)
 
-    async def unsubscribe(self, name: str) -> None:
+    async def unsubscribe(self, name: str, *, by: Account | None = None) -> None:
         async with self._pool.acquire() as con, con.transaction():
             if not await store.deactivate(con, name):
                 raise NotFound(f"no subscription named {name}")
+            entry = self._entry(by, AuditAction.WEBHOOK_UNSUBSCRIBED, {"name": name})
+            await audit.append(con, entry)
 
 
 @dataclass(frozen=True)

@@ -375,7 +375,13 @@ async def test_every_page_works_under_the_csp(site: Site, page: Page) -> None:
 
     await log_in(page, await new_person(site, Role.ADMIN))
     await expect(page).to_have_url(re.compile(r"/admin/konten$"))
-    for path in ("/admin/konten", "/admin/partner", "/admin/angebote", "/admin/texte"):
+    for path in (
+        "/admin/konten",
+        "/admin/partner",
+        "/admin/angebote",
+        "/admin/texte",
+        "/admin/webhooks",
+    ):
         await styled_under_the_policy(page, path)
     await styled_under_the_policy(page, f"/admin/zugriffe?case_id={case_id}")
     await styled_under_the_policy(page, "/betrieb")

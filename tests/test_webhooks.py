@@ -28,11 +28,13 @@ from pydantic import TypeAdapter
 from commands import webhooks as webhooks_cli
 from mail.delivery import DeliveryPolicy
 from protection.webhook_signing import new_secret, signature, verify
+from schemas.accounts import Role
 from schemas.webhooks import Notification, WebhookType
 from service.errors import Invalid, NameTaken, NotFound
 from service.metrics import ServiceMetrics
 from service.webhooks import WebhookService, deliver_due
 from tests.browserkit import serving_on_loopback
+from tests.sitekit import Site
 from tests.test_api import V1, complete, conversation, event, open_case, the_task
 
 NOTIFICATION = TypeAdapter[Notification](Notification)
@@ -189,7 +191,7 @@ async def test_the_admins_command_subscribes_lists_and_ends(
 
 
 async def test_an_admin_subscribes_through_the_api_and_the_secret_is_answered_once(
-    app: FastAPI, admin: httpx.AsyncClient
+    app: FastAPI, admin: httpx.AsyncClient, pool: asyncpg.Pool
 ) -> None:
     name = f"api-{uuid.uuid4().hex[:6]}"
     made = await admin.post(
@@ -209,5 +211,45 @@ async def test_an_admin_subscribes_through_the_api_and_the_secret_is_answered_on
     )
     assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["body", "secret"]
     assert (await admin.delete(f"{V1}/admin/webhooks/{name}")).status_code == 204
+    entries = await pool.fetch(
+        "SELECT actor, role, action, detail FROM audit_log"
+        " WHERE action LIKE 'webhook_%' ORDER BY seq"
+    )
+    assert [(e["role"], e["action"]) for e in entries] == [
+        ("admin", "webhook_subscribed"),
+        ("admin", "webhook_unsubscribed"),
+    ]
     gone = await admin.delete(f"{V1}/admin/webhooks/{name}")
     assert (gone.status_code, gone.json()["type"]) == (404, "/problems/not-found")
+
+
+async def test_an_admin_keeps_the_subscriptions_on_a_german_page(site: Site) -> None:
+    name = f"fv-{uuid.uuid4().hex[:6]}"
+    async with await site.person(Role.ADMIN) as admin, await site.person(Role.ABH) as abh:
+        assert (await abh.get("/admin/webhooks")).status_code == 403
+        empty = await admin.get("/admin/webhooks")
+        assert empty.status_code == 200 and "Noch kein Abonnement." in empty.text
+        bad = await admin.post("/admin/webhooks", data={"name": name, "url": "ftp://x"})
+        assert bad.status_code == 422 and "mit https:// oder http:// beginnt" in bad.text
+        nul = await admin.post(
+            "/admin/webhooks", data={"name": name, "url": "https://x", "secret": "a\x00"}
+        )
+        assert nul.status_code == 422 and "Das Steuerzeichen U+0000" in nul.text
+        made = await admin.post(
+            "/admin/webhooks", data={"name": name, "url": "https://bo.example/hooks"}
+        )
+        assert made.status_code == 200 and "wird nur jetzt angezeigt" in made.text
+        secret = re.search(r'<code id="geheimnis">(whsec_[^<]+)</code>', made.text)
+        assert secret is not None
+        again = await admin.get("/admin/webhooks")
+        assert name in again.text and secret[1] not in again.text and "aktiv" in again.text
+        taken = await admin.post(
+            "/admin/webhooks", data={"name": name, "url": "https://bo.example/other"}
+        )
+        assert taken.status_code == 422 and "gibt es schon" in taken.text
+        ended = await admin.post(f"/admin/webhooks/{name}/beenden")
+        assert ended.status_code == 303
+        after = await admin.get(ended.headers["location"])
+        assert "Das Abonnement wurde beendet" in after.text and "beendet" in after.text
+        gone = await admin.post(f"/admin/webhooks/{name}/beenden")
+        assert gone.status_code == 404 and "gibt es nicht" in gone.text

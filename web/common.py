@@ -33,6 +33,7 @@ from service.inbox import InboxService, View
 from service.notes import NoteService
 from service.retention import RetentionService
 from service.rules import RuleService
+from service.webhooks import WebhookService
 from web import labels
 
 HERE = Path(__file__).parent
@@ -171,6 +172,11 @@ def attachments_of(request: Request) -> AttachmentService:
 
 def retention_of(request: Request) -> RetentionService:
     service: RetentionService = request.app.state.retention
+    return service
+
+
+def webhooks_of(request: Request) -> WebhookService:
+    service: WebhookService = request.app.state.webhooks
     return service
 
 

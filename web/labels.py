@@ -323,6 +323,7 @@ MESSAGES = {
     "freigegeben_alle": "Die ausgewählten Aufgaben sind wieder für die Gruppe offen.",
     "konto": "Das Konto wurde angelegt.",
     "konto_geaendert": "Das Konto wurde geändert.",
+    "webhook_beendet": "Das Abonnement wurde beendet; was noch nicht gesendet war, entfällt.",
     "passwort": "Ihr neues Passwort gilt ab sofort. Wo Sie sonst mit diesem Konto angemeldet "
     "waren, sind Sie jetzt abgemeldet.",
     "partner": "Der Eintrag im Partnerverzeichnis wurde gespeichert.",

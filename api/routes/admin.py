@@ -82,7 +82,7 @@ async def subscribe_webhook(
     """From now on every notification is posted to ``url``, signed with the secret. The
     answer holds the secret once (the one given, or a new one); it is stored sealed. 409: the
     name is taken. 422: not an http(s) URL, or not a ``whsec_`` secret."""
-    return await webhooks.subscribe(draft.name, draft.url, draft.secret)
+    return await webhooks.subscribe(draft.name, draft.url, draft.secret, by=admin)
 
 
 @router.delete(
@@ -96,5 +96,5 @@ async def unsubscribe_webhook(
 ) -> Response:
     """No more notifications to it; what was queued for it is dropped. 404: no active
     subscription of this name."""
-    await webhooks.unsubscribe(name)
+    await webhooks.unsubscribe(name, by=admin)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

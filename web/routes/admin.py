@@ -1,5 +1,5 @@
 """The admin pages: accounts, partners, offers (and the flyers of their towns), the texts the
-documents are made of, and the access log."""
+documents are made of, the access log, and the back office's webhooks."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from starlette.datastructures import UploadFile
 
 from schemas.accounts import Account, Role
 from schemas.documents import OfferCategory
-from schemas.inputs import RowId, forbidden_character
+from schemas.inputs import RowId, describe_de, forbidden_character
 from schemas.offers import COUNTY_TOWNS, Offer, OfferDraft
 from schemas.partners import DEFAULT_ADDRESS, DEFAULT_HOURS, Partner, PartnerDraft, PartnerKind
 from schemas.rule_sets import RuleSetContent, RuleSetProposal, RuleSetState
@@ -43,6 +43,7 @@ from web.common import (
     render,
     retention_of,
     rules_of,
+    webhooks_of,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -560,3 +561,79 @@ async def withdraw_rules(request: Request, version: str) -> Response:
     except Conflict as refused:
         return await _rules_page(request, account, error=refused.message, status_code=409)
     return redirect("/admin/regeln?meldung=regeln_zurueckgezogen")
+
+
+# The refusals of a subscription, for the page (the service's reasons are English).
+_WEBHOOK_REASONS = {
+    "name": "Bitte einen Namen aus Buchstaben, Ziffern, Punkt, Binde- oder Unterstrich angeben.",
+    "url": "Bitte eine Adresse angeben, die mit https:// oder http:// beginnt.",
+    "secret": "Das Geheimnis beginnt mit whsec_ und enthält 24 bis 64 Byte in Base64.",
+}
+_WEBHOOK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+async def _webhooks_page(
+    request: Request,
+    account: Account,
+    *,
+    errors: dict[str, list[str]] | None = None,
+    values: dict[str, str] | None = None,
+    made: Any = None,
+) -> Response:
+    return render(
+        request,
+        "admin_webhooks.html",
+        account,
+        status_code=422 if errors else 200,
+        subscriptions=await webhooks_of(request).subscriptions(),
+        errors=errors or {},
+        values=values or {},
+        made=made,
+    )
+
+
+@router.get("/admin/webhooks")
+async def webhooks_page(request: Request) -> Response:
+    account = await logged_in(request, Role.ADMIN)
+    return await _webhooks_page(request, account)
+
+
+@router.post("/admin/webhooks")
+async def subscribe_webhook(request: Request) -> Response:
+    account = await logged_in(request, Role.ADMIN)
+    form = await request.form()
+    values = {key: str(form.get(key, "")).strip() for key in ("name", "url", "secret")}
+    errors: dict[str, list[str]] = {}
+    for field, value in values.items():
+        character = forbidden_character(value)
+        if character is not None:
+            errors[field] = [describe_de(character)]
+    if "name" not in errors and not _WEBHOOK_NAME.match(values["name"]):
+        errors["name"] = [_WEBHOOK_REASONS["name"]]
+    if errors:
+        return await _webhooks_page(request, account, errors=errors, values=values)
+    try:
+        made = await webhooks_of(request).subscribe(
+            values["name"], values["url"], values["secret"] or None, by=account
+        )
+    except Invalid as refused:
+        fields = [fault.field for fault in refused.fields] or ["url"]
+        errors = {field: [_WEBHOOK_REASONS.get(field, _WEBHOOK_REASONS["url"])] for field in fields}
+        return await _webhooks_page(request, account, errors=errors, values=values)
+    except NameTaken:
+        errors = {"name": ["Ein Abonnement dieses Namens gibt es schon."]}
+        return await _webhooks_page(request, account, errors=errors, values=values)
+    # The secret is shown on this answer only (pages are Cache-Control: no-store).
+    return await _webhooks_page(request, account, made=made)
+
+
+@router.post("/admin/webhooks/{name}/beenden")
+async def unsubscribe_webhook(request: Request, name: str) -> Response:
+    account = await logged_in(request, Role.ADMIN)
+    try:
+        if not _WEBHOOK_NAME.match(name):
+            raise NotFound(name)
+        await webhooks_of(request).unsubscribe(name, by=account)
+    except NotFound:
+        raise PageRefused(404, "Dieses Abonnement gibt es nicht (mehr).") from None
+    return redirect("/admin/webhooks?meldung=webhook_beendet")
