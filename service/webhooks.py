@@ -128,9 +128,13 @@ async def deliver_due(
             con, now, limit=policy.batch, lease=policy.lease, channel="webhook"
         )
     delivered = retried = failed = lost = 0
+    # A batch mostly goes to one or two subscriptions: each secret is read and opened once.
+    secrets: dict[int | None, str | None] = {}
     for row in claimed:
-        async with pool.acquire() as con:
-            secret = await _secret(con, keys, row)
+        if row.subscription_id not in secrets:
+            async with pool.acquire() as con:
+                secrets[row.subscription_id] = await _secret(con, keys, row)
+        secret = secrets[row.subscription_id]
         body = row.body.encode()
         error: str | None
         permanent = False
