@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -141,6 +141,21 @@ async def deliver_due(
     return DeliveryReport(sent=sent, retried=retried, failed=failed, lost_claims=lost)
 
 
+async def poll(
+    stop: asyncio.Event, interval: float, one_round: Callable[[], Awaitable[bool]]
+) -> None:
+    """``one_round`` until ``stop`` is set, pausing ``interval`` seconds after a round that
+    was not full (it answers whether it was: more may be due, so no pause). For every
+    delivery loop through the outbox (mails here, the webhooks in ``service.webhooks``)."""
+    while not stop.is_set():
+        if await one_round():
+            continue
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        except TimeoutError:
+            pass
+
+
 class MailDelivery:
     """``deliver_due`` every ``interval`` seconds until :meth:`stop`; for the worker process.
 
@@ -170,37 +185,30 @@ class MailDelivery:
         self._stop.set()
 
     async def run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                report = await deliver_due(
-                    self._pool,
-                    self._transport,
-                    self._clock(),
-                    sender=self._sender,
-                    policy=self._policy,
-                )
-                ATTEMPTS.update(
-                    sent=report.sent,
-                    retried=report.retried,
-                    failed=report.failed,
-                    lost_claims=report.lost_claims,
-                )
-                if report.claimed:
-                    log.info(
-                        "mail delivery",
-                        sent=report.sent,
-                        retried=report.retried,
-                        failed=report.failed,
-                        lost_claims=report.lost_claims,
-                    )
-                full = report.claimed >= self._policy.batch
-            except Exception as err:
-                ATTEMPTS["round_failed"] += 1
-                log.warning("mail delivery round failed", error=type(err).__name__)
-                full = False
-            if full:
-                continue  # more may be due: no pause
-            try:
-                await asyncio.wait_for(self._stop.wait(), timeout=self._interval)
-            except TimeoutError:
-                pass
+        await poll(self._stop, self._interval, self._round)
+
+    async def _round(self) -> bool:
+        """One batch; whether it was full."""
+        try:
+            report = await deliver_due(
+                self._pool, self._transport, self._clock(), sender=self._sender, policy=self._policy
+            )
+        except Exception as err:
+            ATTEMPTS["round_failed"] += 1
+            log.warning("mail delivery round failed", error=type(err).__name__)
+            return False
+        ATTEMPTS.update(
+            sent=report.sent,
+            retried=report.retried,
+            failed=report.failed,
+            lost_claims=report.lost_claims,
+        )
+        if report.claimed:
+            log.info(
+                "mail delivery",
+                sent=report.sent,
+                retried=report.retried,
+                failed=report.failed,
+                lost_claims=report.lost_claims,
+            )
+        return report.claimed >= self._policy.batch

@@ -23,7 +23,7 @@ import asyncpg
 import httpx
 
 from config.logging import get_logger
-from mail.delivery import DeliveryPolicy
+from mail.delivery import DeliveryPolicy, poll
 from protection.keyring import KeyRing
 from protection.sealed import seal, unseal
 from protection.webhook_signing import BadSecret, headers, new_secret, secret_bytes
@@ -192,27 +192,22 @@ class WebhookDelivery:
         async with httpx.AsyncClient(
             timeout=TIMEOUT_SECONDS, follow_redirects=False, transport=self._transport
         ) as http:
-            while not self._stop.is_set():
-                full = False
-                try:
-                    report = await deliver_due(
-                        self._pool, self._keys, http, self._clock(), self._policy
-                    )
-                    if report.claimed:
-                        log.info(
-                            "webhook delivery",
-                            delivered=report.delivered,
-                            retried=report.retried,
-                            failed=report.failed,
-                            lost_claims=report.lost_claims,
-                        )
-                    full = report.claimed >= self._policy.batch
-                except Exception as err:
-                    ATTEMPTS["round_failed"] += 1
-                    log.warning("webhook delivery round failed", error=type(err).__name__)
-                if full:
-                    continue
-                try:
-                    await asyncio.wait_for(self._stop.wait(), timeout=self._interval)
-                except TimeoutError:
-                    pass
+            await poll(self._stop, self._interval, lambda: self._round(http))
+
+    async def _round(self, http: httpx.AsyncClient) -> bool:
+        """One batch; whether it was full."""
+        try:
+            report = await deliver_due(self._pool, self._keys, http, self._clock(), self._policy)
+        except Exception as err:
+            ATTEMPTS["round_failed"] += 1
+            log.warning("webhook delivery round failed", error=type(err).__name__)
+            return False
+        if report.claimed:
+            log.info(
+                "webhook delivery",
+                delivered=report.delivered,
+                retried=report.retried,
+                failed=report.failed,
+                lost_claims=report.lost_claims,
+            )
+        return report.claimed >= self._policy.batch
